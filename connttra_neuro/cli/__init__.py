@@ -1,0 +1,54 @@
+"""The ``connttra-neuro`` command line.
+
+Each command lives in its own module of this package with a function
+``add_parsers(subparsers)`` that registers its sub-command(s) and sets
+``func`` (``args -> exit status``). Command modules must import heavy
+runtimes (Lava, Brian2, numba kernels) inside ``func``, never at the top,
+so ``connttra-neuro --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+
+# Command modules, in the order their commands appear in --help.
+COMMAND_MODULES = ("data",)
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="connttra-neuro",
+        description="Train discrete-weight networks with CoNNTrA, deploy them to neuromorphic targets, verify parity.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("connttra-neuro: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, FileNotFoundError, KeyError) as err:
+        # Our errors (ModelFileError, NetworkError, DatasetError, TargetLimitError, ...)
+        # are ValueErrors whose message names the problem; a traceback adds nothing.
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"connttra-neuro {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

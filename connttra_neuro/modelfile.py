@@ -1,0 +1,250 @@
+"""One versioned file per model: densely packed weights, JSON metadata, a checksum.
+
+Layout (all integers little-endian)::
+
+    0   8 bytes   magic  b"CTNN\\r\\n\\x1a\\n"  (PNG-style: catches text-mode mangling)
+    8   uint16    format version
+    10  uint32    header length H
+    14  H bytes   header, UTF-8 JSON: discrete set, metadata, and one entry per
+                  array (name, dtype, shape, encoding, offset, nbytes)
+    ..  payload   the arrays, back to back
+    -32 32 bytes  SHA-256 of every byte before it
+
+Weights are stored as indices into the discrete set, packed base ``m``
+(``m`` = size of the set): as many digits per byte as fit (``m**d <= 256``).
+Ternary packs 5 weights per byte (1.6 bits/weight), binary 8 (1 bit).
+
+The list of arrays is derived from the IR's dataclass fields, so a field added
+to the IR is saved without touching this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder, thaw_metadata
+
+__all__ = ["ModelFileError", "save", "load", "to_bytes", "from_bytes", "storage_report", "FORMAT_VERSION"]
+
+MAGIC = b"CTNN\r\n\x1a\n"
+FORMAT_VERSION = 1
+_PREAMBLE = struct.Struct("<8sHI")
+_DIGEST_BYTES = 32
+
+
+class ModelFileError(ValueError):
+    """A model file could not be read; the message says why and names the file."""
+
+
+# -- packing ------------------------------------------------------------------
+def digits_per_byte(m: int) -> int:
+    """Largest ``d`` with ``m**d <= 256``: how many base-``m`` digits share a byte."""
+    d = 1
+    while m ** (d + 1) <= 256:
+        d += 1
+    return d
+
+
+def pack_weights(weights: np.ndarray, discrete_set: tuple[int, ...]) -> bytes:
+    """Pack int weights as base-``len(discrete_set)`` digits, several per byte."""
+    m = len(discrete_set)
+    d = digits_per_byte(m)
+    idx = np.searchsorted(np.asarray(discrete_set), weights.ravel()).astype(np.uint16)
+    pad = (-idx.size) % d
+    idx = np.concatenate([idx, np.zeros(pad, np.uint16)]).reshape(-1, d)
+    place = (m ** np.arange(d)).astype(np.uint16)
+    return (idx * place).sum(axis=1).astype(np.uint8).tobytes()
+
+
+def unpack_weights(data: bytes, shape: tuple[int, ...], discrete_set: tuple[int, ...]) -> np.ndarray:
+    m = len(discrete_set)
+    d = digits_per_byte(m)
+    n = int(np.prod(shape))
+    packed = np.frombuffer(data, dtype=np.uint8).astype(np.uint16)
+    digits = (packed[:, None] // (m ** np.arange(d))[None, :]) % m
+    idx = digits.ravel()[:n]
+    if idx.size != n:
+        raise ModelFileError(f"packed weights hold {idx.size} values, expected {n}")
+    return np.asarray(discrete_set, dtype=np.int8)[idx].reshape(shape)
+
+
+def packed_nbytes(n_weights: int, discrete_set_size: int) -> int:
+    d = digits_per_byte(discrete_set_size)
+    return -(-n_weights // d)
+
+
+# -- walking the IR by its fields ------------------------------------------------
+def _named_arrays(network: TernaryNetwork):
+    """``(name, array, packed)`` for every array in the network, derived from its fields."""
+    for f in dataclasses.fields(network.encoder):
+        yield f"encoder.{f.name}", getattr(network.encoder, f.name), False
+    parts = [(f"hidden.{i}", layer) for i, layer in enumerate(network.hidden)] + [("output", network.output)]
+    for prefix, layer in parts:
+        for f in dataclasses.fields(layer):
+            yield f"{prefix}.{f.name}", getattr(layer, f.name), bool(f.metadata.get("packed"))
+
+
+def _build(arrays: dict[str, np.ndarray], discrete_set, metadata) -> TernaryNetwork:
+    def part(cls, prefix):
+        return cls(**{f.name: arrays[f"{prefix}.{f.name}"] for f in dataclasses.fields(cls)})
+
+    n_hidden = len({k.split(".")[1] for k in arrays if k.startswith("hidden.")})
+    return TernaryNetwork(
+        encoder=part(ThermometerEncoder, "encoder"),
+        hidden=tuple(part(HiddenLayer, f"hidden.{i}") for i in range(n_hidden)),
+        output=part(OutputLayer, "output"),
+        discrete_set=tuple(discrete_set),
+        metadata=metadata,
+    )
+
+
+# -- bytes ------------------------------------------------------------------------
+def to_bytes(network: TernaryNetwork) -> bytes:
+    """Serialise a network to the model file format."""
+    entries, chunks, offset = [], [], 0
+    for name, array, packed in _named_arrays(network):
+        if packed:
+            data, encoding, dtype = pack_weights(array, network.discrete_set), f"base{len(network.discrete_set)}", "|i1"
+        else:
+            arr = np.ascontiguousarray(array)
+            data, encoding, dtype = arr.astype(arr.dtype.newbyteorder("<")).tobytes(), "raw", arr.dtype.newbyteorder("<").str
+        entries.append(
+            {"name": name, "dtype": dtype, "shape": list(array.shape), "encoding": encoding, "offset": offset, "nbytes": len(data)}
+        )
+        chunks.append(data)
+        offset += len(data)
+    header = json.dumps(
+        {
+            "format": "connttra-neuro model",
+            "discrete_set": list(network.discrete_set),
+            "metadata": thaw_metadata(network.metadata),
+            "arrays": entries,
+        },
+        sort_keys=True,
+        allow_nan=False,
+    ).encode("utf-8")
+    body = _PREAMBLE.pack(MAGIC, FORMAT_VERSION, len(header)) + header + b"".join(chunks)
+    return body + hashlib.sha256(body).digest()
+
+
+def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
+    """Parse the model file format; raises :class:`ModelFileError` naming ``source``."""
+    if len(blob) < _PREAMBLE.size + _DIGEST_BYTES:
+        if not blob.startswith(MAGIC[: len(blob)]) or not blob:
+            raise ModelFileError(f"{source}: not a connttra-neuro model file ({len(blob)} bytes)")
+        raise ModelFileError(f"{source}: truncated ({len(blob)} bytes, shorter than the fixed header)")
+    magic, version, header_len = _PREAMBLE.unpack_from(blob)
+    if magic != MAGIC:
+        raise ModelFileError(f"{source}: not a connttra-neuro model file (bad magic {magic!r})")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{source}: model file format version {version}; this connttra-neuro reads version "
+            f"{FORMAT_VERSION}. Use the connttra-neuro release that wrote it, or re-save the model."
+        )
+    start = _PREAMBLE.size + header_len
+    if len(blob) < start + _DIGEST_BYTES:
+        raise ModelFileError(f"{source}: truncated ({len(blob)} bytes; the header alone needs {start + _DIGEST_BYTES})")
+    try:
+        header = json.loads(blob[_PREAMBLE.size : start].decode("utf-8"))
+        entries = header["arrays"]
+        payload_len = sum(int(e["nbytes"]) for e in entries)
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        header = None
+    expected = start + (payload_len if header is not None else 0) + _DIGEST_BYTES
+    if header is not None and len(blob) < expected:
+        raise ModelFileError(f"{source}: truncated ({len(blob)} bytes, expected {expected})")
+    body, digest = blob[:-_DIGEST_BYTES], blob[-_DIGEST_BYTES:]
+    if hashlib.sha256(body).digest() != digest:
+        raise ModelFileError(f"{source}: checksum mismatch; the file is corrupted (or was cut short or extended)")
+    if header is None:
+        raise ModelFileError(f"{source}: header is not valid JSON despite a good checksum")
+    if len(blob) != expected:
+        raise ModelFileError(f"{source}: {len(blob) - expected} unexpected trailing bytes")
+
+    discrete_set = tuple(header["discrete_set"])
+    payload = memoryview(blob)[start : start + payload_len]
+    arrays = {}
+    for e in entries:
+        data = bytes(payload[e["offset"] : e["offset"] + e["nbytes"]])
+        shape = tuple(e["shape"])
+        if e["encoding"] == "raw":
+            arr = np.frombuffer(data, dtype=np.dtype(e["dtype"])).reshape(shape)
+        elif e["encoding"] == f"base{len(discrete_set)}":
+            arr = unpack_weights(data, shape, discrete_set)
+        else:
+            raise ModelFileError(f"{source}: array {e['name']} has unknown encoding {e['encoding']!r}")
+        arrays[e["name"]] = arr.astype(arr.dtype.newbyteorder("="))
+    try:
+        return _build(arrays, discrete_set, header.get("metadata", {}))
+    except (KeyError, ValueError) as err:
+        raise ModelFileError(f"{source}: model does not form a valid network: {err}") from err
+
+
+# -- files ------------------------------------------------------------------------
+def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
+    """Write ``network`` to ``path`` atomically (temporary file, fsync, rename).
+
+    A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched.
+    """
+    path = Path(path)
+    blob = to_bytes(network)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def load(path: str | os.PathLike) -> TernaryNetwork:
+    """Read a model file; a missing, truncated, corrupted or wrong-version file raises a clear error."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    return from_bytes(blob, source=str(path))
+
+
+def storage_report(network: TernaryNetwork) -> dict:
+    """Bytes to store the model here, beside the same numbers as float32 and float64.
+
+    ``weights_*`` counts weights only; ``model_*`` counts every parameter
+    (weights, thresholds, biases, encoder thresholds), the file also its header.
+    """
+    n_w = network.n_weights
+    n_params = n_w + sum(layer.weights.shape[0] for layer in network.layers) + network.encoder.thresholds.size
+    packed = sum(packed_nbytes(layer.weights.size, len(network.discrete_set)) for layer in network.layers)
+    file_bytes = len(to_bytes(network))
+    return {
+        "n_weights": n_w,
+        "n_parameters": int(n_params),
+        "bits_per_weight": 8 * packed / n_w,
+        "weights_packed_bytes": int(packed),
+        "weights_float32_bytes": 4 * n_w,
+        "weights_float64_bytes": 8 * n_w,
+        "weights_ratio_float32": 4 * n_w / packed,
+        "weights_ratio_float64": 8 * n_w / packed,
+        "model_file_bytes": file_bytes,
+        "model_float32_bytes": int(4 * n_params),
+        "model_float64_bytes": int(8 * n_params),
+    }

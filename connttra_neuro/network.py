@@ -1,0 +1,425 @@
+"""The IR: a trained discrete network as plain, frozen data.
+
+This module is the contract between the trainer, every hardware target and the
+verifier. It holds numbers and checks them; it does not simulate anything.
+
+Dynamics (written once, here)
+-----------------------------
+Given a raw feature vector ``x`` of length ``F``:
+
+* encoder:  ``s_0[f*K + k] = 1 if x[f] >= t[f, k] else 0``  (thermometer code)
+* hidden l: ``s_l = 1 if W_l @ s_{l-1} >= T_l else 0``      (binary spikes)
+* output:   ``z = W_L @ s_{L-1} + b_L``;  class = ``argmax(z)``, ties to the
+  lowest index.
+
+All weights come from the network's discrete set (default ``{-1, 0, +1}``),
+thresholds and biases are integers, so every target reproduces the reference
+exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "TERNARY",
+    "BINARY",
+    "NetworkError",
+    "ThermometerEncoder",
+    "HiddenLayer",
+    "OutputLayer",
+    "TernaryNetwork",
+    "random_network",
+]
+
+TERNARY: tuple[int, ...] = (-1, 0, 1)
+BINARY: tuple[int, ...] = (-1, 1)
+
+WEIGHT_DTYPE = np.int8  # every allowed discrete set must fit in int8
+PARAM_DTYPE = np.int32  # thresholds and biases
+
+
+class NetworkError(ValueError):
+    """A network (or a part of one) breaks the IR's rules; the message says where."""
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, copy=True, order="C")
+    array.setflags(write=False)
+    return array
+
+
+def _as_int_array(value: Any, dtype, where: str, what: str, ndim: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.ndim != ndim:
+        raise NetworkError(f"{where}: {what} must be {ndim}-D, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        if not np.issubdtype(array.dtype, np.floating) or not np.all(np.isfinite(array)) or np.any(
+            array != np.round(array)
+        ):
+            raise NetworkError(f"{where}: {what} must be integers, got dtype {array.dtype}")
+    info = np.iinfo(dtype)
+    if array.size and (array.min() < info.min or array.max() > info.max):
+        raise NetworkError(
+            f"{where}: {what} out of {np.dtype(dtype).name} range "
+            f"[{info.min}, {info.max}]: min {array.min()}, max {array.max()}"
+        )
+    return _frozen(array.astype(dtype))
+
+
+def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:
+    """Validate a discrete weight set and return it as a sorted tuple of ints."""
+    try:
+        items = [int(v) for v in values]
+    except (TypeError, ValueError) as err:
+        raise NetworkError(f"discrete set must be integers, got {values!r}") from err
+    if any(float(v) != float(o) for v, o in zip(items, values)):
+        raise NetworkError(f"discrete set must be integers, got {values!r}")
+    if len(items) < 2:
+        raise NetworkError(f"discrete set needs at least two values, got {items}")
+    if len(set(items)) != len(items):
+        raise NetworkError(f"discrete set has repeated values: {items}")
+    info = np.iinfo(WEIGHT_DTYPE)
+    if min(items) < info.min or max(items) > info.max:
+        raise NetworkError(f"discrete set must fit in int8 [{info.min}, {info.max}], got {items}")
+    return tuple(sorted(items))
+
+
+@dataclass(frozen=True)
+class ThermometerEncoder:
+    """Thermometer code: feature ``f`` gives ``K`` input spikes ``x_f >= t[f, k]``.
+
+    Parameters
+    ----------
+    thresholds : ndarray of float64, shape (n_features, K)
+        Non-decreasing along ``K`` for each feature. ``+inf`` is a level that
+        never fires (used when a feature has fewer distinct values than ``K``).
+    """
+
+    thresholds: np.ndarray
+
+    def __post_init__(self):
+        t = np.asarray(self.thresholds, dtype=np.float64)
+        if t.ndim != 2 or t.shape[0] < 1 or t.shape[1] < 1:
+            raise NetworkError(f"encoder: thresholds must have shape (n_features, K>=1), got {t.shape}")
+        if np.isnan(t).any():
+            raise NetworkError("encoder: thresholds contain NaN")
+        if np.any(np.diff(t, axis=1) < 0):
+            bad = int(np.nonzero(np.any(np.diff(t, axis=1) < 0, axis=1))[0][0])
+            raise NetworkError(f"encoder: thresholds of feature {bad} are not increasing: {t[bad].tolist()}")
+        object.__setattr__(self, "thresholds", _frozen(t))
+
+    @property
+    def n_features(self) -> int:
+        return int(self.thresholds.shape[0])
+
+    @property
+    def levels(self) -> int:
+        return int(self.thresholds.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of input spikes (``n_features * levels``)."""
+        return self.n_features * self.levels
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """Encode raw features ``X`` (n_samples, n_features) as uint8 spikes (n_samples, F*K)."""
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise NetworkError(
+                f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}"
+            )
+        if not np.issubdtype(X.dtype, np.number):
+            raise NetworkError(f"encoder: features must be numeric, got dtype {X.dtype}")
+        X = X.astype(np.float64, copy=False)
+        if np.isnan(X).any():
+            rows = np.nonzero(np.isnan(X).any(axis=1))[0]
+            raise NetworkError(f"encoder: {rows.size} sample(s) contain NaN (first: row {rows[0]})")
+        spikes = X[:, :, None] >= self.thresholds[None, :, :]
+        return spikes.reshape(X.shape[0], -1).astype(np.uint8)
+
+    @classmethod
+    def fit(cls, X: np.ndarray, levels: int = 1) -> "ThermometerEncoder":
+        """Fit ``levels`` thresholds per feature at quantiles of the training data.
+
+        With ``levels=1`` the threshold is the midpoint between the feature's
+        minimum and maximum (plain binarisation). For ``levels > 1`` the
+        thresholds sit at the ``k/(levels+1)`` quantiles; repeated thresholds
+        (features with few distinct values) are replaced by ``+inf`` so no two
+        input spikes of a feature are copies of each other.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] < 1:
+            raise NetworkError(f"encoder: fit needs a 2-D array of samples, got shape {X.shape}")
+        if int(levels) != levels or levels < 1:
+            raise NetworkError(f"encoder: levels must be a positive integer, got {levels!r}")
+        levels = int(levels)
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        if levels == 1:
+            t = ((lo + hi) / 2.0)[:, None]
+            # a constant feature carries no information: never fire
+            t[lo == hi, 0] = np.inf
+            return cls(t)
+        qs = np.arange(1, levels + 1) / (levels + 1)
+        t = np.quantile(X, qs, axis=0, method="midpoint").T.copy()
+        for f in range(t.shape[0]):
+            row = t[f]
+            # a threshold at or below the minimum always fires: useless
+            row[row <= lo[f]] = np.inf
+            uniq = np.unique(row[np.isfinite(row)])
+            row[:] = np.inf
+            row[: uniq.size] = uniq
+        return cls(t)
+
+
+@dataclass(frozen=True)
+class HiddenLayer:
+    """``s_out = 1 if weights @ s_in >= thresholds else 0``.
+
+    ``weights``: int8 (n_out, n_in), values in the discrete set;
+    ``thresholds``: int32 (n_out,).
+    """
+
+    weights: np.ndarray = field(metadata={"packed": True})
+    thresholds: np.ndarray = field(metadata={})
+
+    def __post_init__(self):
+        object.__setattr__(self, "weights", _as_int_array(self.weights, WEIGHT_DTYPE, "hidden layer", "weights", 2))
+        object.__setattr__(
+            self, "thresholds", _as_int_array(self.thresholds, PARAM_DTYPE, "hidden layer", "thresholds", 1)
+        )
+        if self.thresholds.shape[0] != self.weights.shape[0]:
+            raise NetworkError(
+                f"hidden layer: {self.weights.shape[0]} neurons but {self.thresholds.shape[0]} thresholds"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weights.shape)
+
+
+@dataclass(frozen=True)
+class OutputLayer:
+    """``scores = weights @ s_in + biases``; predicted class = argmax, ties to lowest index."""
+
+    weights: np.ndarray = field(metadata={"packed": True})
+    biases: np.ndarray = field(metadata={})
+
+    def __post_init__(self):
+        object.__setattr__(self, "weights", _as_int_array(self.weights, WEIGHT_DTYPE, "output layer", "weights", 2))
+        object.__setattr__(self, "biases", _as_int_array(self.biases, PARAM_DTYPE, "output layer", "biases", 1))
+        if self.biases.shape[0] != self.weights.shape[0]:
+            raise NetworkError(
+                f"output layer: {self.weights.shape[0]} classes but {self.biases.shape[0]} biases"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.weights.shape)
+
+
+def _freeze_metadata(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _freeze_metadata(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze_metadata(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return tuple(_freeze_metadata(v) for v in value.tolist())
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise NetworkError(f"metadata values must be JSON-like (dict, list, str, number, bool, None), got {type(value).__name__}")
+
+
+def thaw_metadata(value: Any) -> Any:
+    """Metadata as plain ``dict``/``list`` (for JSON)."""
+    if isinstance(value, Mapping):
+        return {k: thaw_metadata(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw_metadata(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class TernaryNetwork:
+    """A trained discrete feed-forward network (the IR).
+
+    Parameters
+    ----------
+    encoder : ThermometerEncoder
+    hidden : sequence of HiddenLayer
+        May be empty (a single weight layer straight from the encoder to the output).
+    output : OutputLayer
+    discrete_set : sequence of int
+        Allowed weight values, default ternary ``(-1, 0, 1)``.
+    metadata : mapping
+        JSON-like facts: dataset, training settings, seed, metrics.
+    """
+
+    encoder: ThermometerEncoder
+    hidden: tuple[HiddenLayer, ...]
+    output: OutputLayer
+    discrete_set: tuple[int, ...] = TERNARY
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.encoder, ThermometerEncoder):
+            raise NetworkError(f"encoder must be a ThermometerEncoder, got {type(self.encoder).__name__}")
+        hidden = tuple(self.hidden)
+        for i, layer in enumerate(hidden):
+            if not isinstance(layer, HiddenLayer):
+                raise NetworkError(f"hidden layer {i}: expected HiddenLayer, got {type(layer).__name__}")
+        if not isinstance(self.output, OutputLayer):
+            raise NetworkError(f"output layer: expected OutputLayer, got {type(self.output).__name__}")
+        object.__setattr__(self, "hidden", hidden)
+        dset = check_discrete_set(self.discrete_set)
+        object.__setattr__(self, "discrete_set", dset)
+        object.__setattr__(self, "metadata", _freeze_metadata(dict(self.metadata)))
+
+        n_in = self.encoder.n_outputs
+        for name, layer in self.named_layers():
+            rows, cols = layer.weights.shape
+            if cols != n_in:
+                raise NetworkError(
+                    f"{name}: weights have {cols} inputs but the previous layer has {n_in} outputs"
+                )
+            if rows < 1:
+                raise NetworkError(f"{name}: has no neurons")
+            outside = ~np.isin(layer.weights, dset)
+            if outside.any():
+                r, c = np.argwhere(outside)[0]
+                bad = np.unique(layer.weights[outside]).tolist()
+                raise NetworkError(
+                    f"{name}: {int(outside.sum())} weight(s) outside the discrete set {list(dset)}: "
+                    f"values {bad}, first at [{r}, {c}]"
+                )
+            n_in = rows
+
+    # -- views ---------------------------------------------------------------
+    def named_layers(self):
+        """``(name, layer)`` for every weight layer, input to output."""
+        for i, layer in enumerate(self.hidden):
+            yield f"hidden layer {i}", layer
+        yield "output layer", self.output
+
+    @property
+    def layers(self) -> tuple:
+        return (*self.hidden, self.output)
+
+    @property
+    def n_inputs(self) -> int:
+        """Input spikes per sample (after encoding)."""
+        return self.encoder.n_outputs
+
+    @property
+    def n_features(self) -> int:
+        return self.encoder.n_features
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.output.weights.shape[0])
+
+    @property
+    def n_weight_layers(self) -> int:
+        """``L``: a sample injected at step ``t`` gives its scores at step ``t + L``."""
+        return len(self.hidden) + 1
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Neurons per layer, input spikes first, classes last."""
+        return (self.n_inputs, *(h.weights.shape[0] for h in self.hidden), self.n_classes)
+
+    @property
+    def n_weights(self) -> int:
+        return int(sum(layer.weights.size for layer in self.layers))
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of weights that are exactly zero."""
+        zeros = sum(int(np.count_nonzero(layer.weights == 0)) for layer in self.layers)
+        return zeros / self.n_weights
+
+    def replace(self, **changes) -> "TernaryNetwork":
+        """A copy with some fields replaced (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        return self.encoder.encode(X)
+
+    def __eq__(self, other) -> bool:  # arrays make the generated __eq__ ambiguous
+        if not isinstance(other, TernaryNetwork):
+            return NotImplemented
+        if self.discrete_set != other.discrete_set or len(self.hidden) != len(other.hidden):
+            return False
+        if thaw_metadata(self.metadata) != thaw_metadata(other.metadata):
+            return False
+        pairs = [(self.encoder.thresholds, other.encoder.thresholds)]
+        for a, b in zip(self.layers, other.layers):
+            pairs += [(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)]
+        return all(x.shape == y.shape and np.array_equal(x, y) for x, y in pairs)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(s) for s in self.layer_sizes)
+        return f"TernaryNetwork({sizes}, discrete_set={list(self.discrete_set)}, levels={self.encoder.levels})"
+
+
+def random_network(
+    layer_sizes: Sequence[int],
+    *,
+    levels: int = 1,
+    discrete_set: Sequence[int] = TERNARY,
+    seed: int | None = 0,
+    density: float | None = None,
+) -> TernaryNetwork:
+    """A random valid network, for tests, demos and benchmarks.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_features, hidden..., n_classes)``; the encoder turns the
+        ``n_features`` raw features into ``n_features * levels`` input spikes.
+    levels : int
+        Thermometer levels per feature; thresholds are spread over [0, 1].
+    discrete_set : sequence of int
+    seed : int or None
+    density : float, optional
+        Probability that a weight is non-zero (if 0 is in the set); default:
+        uniform over the set.
+    """
+    rng = np.random.default_rng(seed)
+    dset = np.array(check_discrete_set(discrete_set))
+    if len(layer_sizes) < 2:
+        raise NetworkError("layer_sizes needs at least (n_features, n_classes)")
+    n_features = int(layer_sizes[0])
+    thresholds = np.tile((np.arange(1, levels + 1) / (levels + 1))[None, :], (n_features, 1))
+    encoder = ThermometerEncoder(thresholds)
+
+    def weights(rows, cols):
+        if density is not None and 0 in dset:
+            nonzero = dset[dset != 0]
+            w = rng.choice(nonzero, size=(rows, cols))
+            return np.where(rng.random((rows, cols)) < density, w, 0)
+        return rng.choice(dset, size=(rows, cols))
+
+    n_in = n_features * levels
+    hidden = []
+    for n_out in layer_sizes[1:-1]:
+        w = weights(int(n_out), n_in)
+        # thresholds around the expected drive so spikes are neither all on nor all off
+        drive = np.abs(w).sum(axis=1) * dset.max() / 2
+        t = np.round(rng.uniform(-0.25, 0.5, size=int(n_out)) * np.maximum(drive, 1)).astype(int)
+        hidden.append(HiddenLayer(w, t))
+        n_in = int(n_out)
+    n_classes = int(layer_sizes[-1])
+    output = OutputLayer(weights(n_classes, n_in), rng.integers(-2, 3, size=n_classes))
+    return TernaryNetwork(encoder, tuple(hidden), output, tuple(dset.tolist()), {"source": "random_network", "seed": seed})

@@ -1,0 +1,124 @@
+"""The one small interface every hardware target implements.
+
+A target is looked up by name in :mod:`hardware_targets.registry` and passed
+explicitly; there is no global "current device". Heavy runtimes (Lava, Brian2)
+are imported only inside their own target module.
+
+Life of a deployment::
+
+    target = get_target("loihi2")
+    target.check(network)              # TargetLimitError names limit, layer, value
+    compiled = target.compile(network)
+    result = target.run(compiled, spikes, record_hidden=True)
+    result.scores, result.hidden_spikes, result.predictions
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork
+
+__all__ = ["Target", "RunResult", "TargetLimitError", "check_spikes", "network_counts"]
+
+
+class TargetLimitError(ValueError):
+    """The network does not fit the target. Carries which limit, where, and by how much."""
+
+    def __init__(self, target: str, limit: str, layer: str, value: Any, allowed: Any, hint: str = ""):
+        self.target, self.limit, self.layer, self.value, self.allowed = target, limit, layer, value, allowed
+        message = f"{target}: {layer}: {limit} is {value}, the target allows {allowed}"
+        super().__init__(message + (f". {hint}" if hint else ""))
+
+
+@dataclass
+class RunResult:
+    """What a target's run returns, in sample order.
+
+    scores : int64 (n_samples, n_classes)
+    hidden_spikes : list of uint8 (n_samples, n_neurons), one per hidden layer,
+        or None when not recorded.
+    steps : time steps simulated (pipelined: about n_samples + L).
+    info : target-specific facts (wall time, codegen, tiles, ...).
+    """
+
+    scores: np.ndarray
+    hidden_spikes: list[np.ndarray] | None = None
+    steps: int = 0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """argmax of the scores; ties go to the lowest class index (numpy's argmax does)."""
+        return np.argmax(self.scores, axis=1)
+
+
+def check_spikes(network: TernaryNetwork, spikes: np.ndarray) -> np.ndarray:
+    """Validate encoded input spikes and return them as uint8 (n_samples, n_inputs)."""
+    spikes = np.asarray(spikes)
+    if spikes.ndim == 1:
+        spikes = spikes[None, :]
+    if spikes.ndim != 2 or spikes.shape[1] != network.n_inputs:
+        raise ValueError(
+            f"input spikes must have shape (n_samples, {network.n_inputs}) for this network, got {np.shape(spikes)}"
+            + (" (did you pass raw features? encode them with network.encode(X))" if spikes.ndim == 2 and spikes.shape[1] == network.n_features else "")
+        )
+    if spikes.size and not np.isin(spikes, (0, 1)).all():
+        raise ValueError("input spikes must be 0 or 1 (encode raw features with network.encode(X))")
+    return spikes.astype(np.uint8, copy=False)
+
+
+def network_counts(network: TernaryNetwork) -> dict:
+    """Target-independent sizes: neurons, synapses (non-zero weights), fan-in/out."""
+    layers = []
+    for name, layer in network.named_layers():
+        nz = layer.weights != 0
+        layers.append(
+            {
+                "layer": name,
+                "neurons": int(layer.weights.shape[0]),
+                "inputs": int(layer.weights.shape[1]),
+                "synapses": int(nz.sum()),
+                "max_fan_in": int(nz.sum(axis=1).max()),
+                "max_fan_out": int(nz.sum(axis=0).max()),
+            }
+        )
+    return {
+        "input_neurons": network.n_inputs,
+        "neurons": int(sum(l["neurons"] for l in layers)),
+        "synapses": int(sum(l["synapses"] for l in layers)),
+        "layers": layers,
+    }
+
+
+class Target(ABC):
+    """A place a network can run. Subclasses set ``name`` and implement compile/run."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def check(self, network: TernaryNetwork) -> None:
+        """Raise :class:`TargetLimitError` if the network cannot be held. Default: anything fits."""
+
+    @abstractmethod
+    def compile(self, network: TernaryNetwork) -> Any:
+        """Turn the IR into whatever this target runs. Calls :meth:`check` first."""
+
+    @abstractmethod
+    def run(self, compiled: Any, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+        """Run encoded input spikes (n_samples, n_inputs) through a compiled network."""
+
+    def resources(self, network: TernaryNetwork) -> dict:
+        """Resource (and, where known, energy) estimate for holding the network."""
+        return network_counts(network)
+
+    def deploy(self, network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+        """check + compile + run in one call."""
+        return self.run(self.compile(network), spikes, record_hidden=record_hidden)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,107 @@
+"""The reference target: the spiking semantics in plain integer numpy.
+
+Two ways to compute the same thing, kept side by side so each checks the other:
+
+* :func:`forward`  -- one vectorised pass per layer over all samples.
+* :func:`simulate` -- a step-by-step simulation of memoryless neurons with one
+  step of delay per weight layer and samples pipelined one per step, exactly
+  as a neuromorphic chip would run them.
+
+Every other target is compared with these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork
+
+from .base import RunResult, Target, check_spikes
+
+__all__ = ["forward", "simulate", "ReferenceTarget"]
+
+
+def _drive(spikes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``spikes @ weights.T`` exactly, as int64.
+
+    BLAS in float64 is exact here: every partial sum is an integer bounded by
+    fan-in * max|w| (< 2**31), far below 2**53.
+    """
+    return np.rint(spikes.astype(np.float64) @ weights.T.astype(np.float64)).astype(np.int64)
+
+
+def forward(network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False):
+    """Vectorised pass: returns ``(scores int64 (n, C), hidden spikes list or None)``."""
+    s = check_spikes(network, spikes)
+    hidden = []
+    for layer in network.hidden:
+        s = (_drive(s, layer.weights) >= layer.thresholds[None, :]).astype(np.uint8)  # s = W @ s >= T
+        hidden.append(s)
+    scores = _drive(s, network.output.weights) + network.output.biases[None, :]  # z = W @ s + b
+    return scores, (hidden if record_hidden else None)
+
+
+def simulate(network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+    """Step-by-step pipelined simulation.
+
+    At step ``t`` the input layer emits sample ``t``; weight layer ``l``
+    (1-based) computes from what layer ``l-1`` emitted at step ``t-1``, so
+    layer ``l`` holds sample ``t-l`` and the output holds sample ``t-L``.
+    Neurons keep no state between steps.
+    """
+    s_in = check_spikes(network, spikes)
+    n = s_in.shape[0]
+    layers = network.layers
+    L = len(layers)
+    sizes = network.layer_sizes
+    state = [np.zeros(size, dtype=np.int64) for size in sizes]  # what each layer emitted last step
+    scores = np.zeros((n, network.n_classes), dtype=np.int64)
+    hidden = [np.zeros((n, size), dtype=np.uint8) for size in sizes[1:-1]] if record_hidden else None
+    steps = n + L
+    for t in range(steps):
+        new = [s_in[t].astype(np.int64) if t < n else np.zeros(sizes[0], dtype=np.int64)]
+        for l, layer in enumerate(layers, start=1):
+            v = layer.weights.astype(np.int64) @ state[l - 1]  # sum of spikes that arrived
+            if l < L:
+                out = (v >= layer.thresholds).astype(np.int64)  # fire, then forget
+                sample = t - l
+                if hidden is not None and 0 <= sample < n:
+                    hidden[l - 1][sample] = out
+            else:
+                out = v + layer.biases
+                sample = t - L
+                if 0 <= sample < n:
+                    scores[sample] = out
+            new.append(out)
+        state = new
+    return RunResult(scores=scores, hidden_spikes=hidden, steps=steps, info={"mode": "pipelined"})
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    network: TernaryNetwork
+
+
+class ReferenceTarget(Target):
+    """Integer numpy reference. ``mode="direct"`` (fast) or ``"pipelined"`` (step by step)."""
+
+    name = "reference"
+    description = "integer numpy simulator of the spiking semantics (the ground truth)"
+
+    def __init__(self, mode: str = "direct"):
+        if mode not in ("direct", "pipelined"):
+            raise ValueError(f"reference target mode must be 'direct' or 'pipelined', got {mode!r}")
+        self.mode = mode
+
+    def compile(self, network: TernaryNetwork) -> _Compiled:
+        self.check(network)
+        return _Compiled(network)
+
+    def run(self, compiled: _Compiled, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+        network = compiled.network
+        if self.mode == "pipelined":
+            return simulate(network, spikes, record_hidden=record_hidden)
+        scores, hidden = forward(network, spikes, record_hidden=record_hidden)
+        return RunResult(scores=scores, hidden_spikes=hidden, steps=len(scores) + network.n_weight_layers, info={"mode": "direct"})
