@@ -1,0 +1,78 @@
+"""A battery of small networks that stress the semantics' corners.
+
+Shared by the reference tests and the conformance suite that every target runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, random_network
+
+
+def _with_layers(net: TernaryNetwork, hidden=None, output=None, name=None) -> TernaryNetwork:
+    meta = dict(net.metadata)
+    if name:
+        meta["case"] = name
+    return net.replace(hidden=tuple(hidden if hidden is not None else net.hidden), output=output or net.output, metadata=meta)
+
+
+def _zero_rows(seed: int) -> TernaryNetwork:
+    net = random_network((6, 7, 5, 4), seed=seed)
+    h0 = net.hidden[0].weights.copy()
+    h0[[1, 4]] = 0  # neurons with no input: fire iff threshold <= 0
+    t0 = net.hidden[0].thresholds.copy()
+    t0[1], t0[4] = 0, 1
+    out = net.output.weights.copy()
+    out[2] = 0  # a class whose score is its bias alone
+    return _with_layers(
+        net,
+        hidden=[HiddenLayer(h0, t0), net.hidden[1]],
+        output=OutputLayer(out, net.output.biases),
+        name="all-zero rows",
+    )
+
+
+def _saturated_thresholds(seed: int) -> TernaryNetwork:
+    net = random_network((8, 6, 6, 3), seed=seed)
+    layers = []
+    for layer in net.hidden:
+        fan_in = layer.weights.shape[1]
+        t = layer.thresholds.copy()
+        t[0] = -fan_in - 1  # always fires, whatever arrives
+        t[1] = fan_in + 1  # never fires
+        layers.append(HiddenLayer(layer.weights, t))
+    return _with_layers(net, hidden=layers, name="always/never firing thresholds")
+
+
+def _tied_scores() -> TernaryNetwork:
+    # identical output rows and biases: every sample ties, argmax must pick class 0
+    net = random_network((5, 4, 3), seed=7)
+    w = np.tile(net.output.weights[:1], (3, 1))
+    return _with_layers(net, output=OutputLayer(w, np.zeros(3, int)), name="tied scores")
+
+
+def conformance_networks() -> dict[str, TernaryNetwork]:
+    """Name -> network; each a corner every target must reproduce exactly."""
+    nets = {
+        "1 hidden": random_network((6, 5, 3), seed=1),
+        "2 hidden, thermometer": random_network((5, 8, 6, 4), levels=3, seed=2),
+        "3 hidden": random_network((7, 6, 5, 4, 3), seed=3),
+        "no hidden layer": random_network((6, 4), seed=4),
+        "width 1": random_network((4, 1, 1, 2), seed=5),
+        "binary set": random_network((6, 5, 3), discrete_set=(-1, 1), seed=6),
+        "wider set -2..2": random_network((6, 5, 4, 3), discrete_set=(-2, -1, 0, 1, 2), seed=8),
+        "sparse, wide fan-in": random_network((40, 12, 5), levels=2, density=0.2, seed=9),
+    }
+    for net in (_zero_rows(10), _saturated_thresholds(11), _tied_scores()):
+        nets[net.metadata["case"]] = net
+    return nets
+
+
+def input_spikes(network: TernaryNetwork, n: int = 40, seed: int = 0) -> np.ndarray:
+    """Random input spikes plus the all-silent and all-firing samples."""
+    rng = np.random.default_rng(seed)
+    s = (rng.random((n, network.n_inputs)) < rng.uniform(0.2, 0.8, size=(n, 1))).astype(np.uint8)
+    s[0] = 0
+    s[1] = 1
+    return s
