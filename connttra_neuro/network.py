@@ -109,8 +109,9 @@ class ThermometerEncoder:
             raise NetworkError(f"encoder: thresholds must have shape (n_features, K>=1), got {t.shape}")
         if np.isnan(t).any():
             raise NetworkError("encoder: thresholds contain NaN")
-        if np.any(np.diff(t, axis=1) < 0):
-            bad = int(np.nonzero(np.any(np.diff(t, axis=1) < 0, axis=1))[0][0])
+        falling = np.any(t[:, 1:] < t[:, :-1], axis=1)  # not np.diff: inf - inf is NaN
+        if falling.any():
+            bad = int(np.nonzero(falling)[0][0])
             raise NetworkError(f"encoder: thresholds of feature {bad} are not increasing: {t[bad].tolist()}")
         object.__setattr__(self, "thresholds", _frozen(t))
 
@@ -147,35 +148,33 @@ class ThermometerEncoder:
 
     @classmethod
     def fit(cls, X: np.ndarray, levels: int = 1) -> "ThermometerEncoder":
-        """Fit ``levels`` thresholds per feature at quantiles of the training data.
+        """Fit ``levels`` thresholds per feature from the training data.
 
-        With ``levels=1`` the threshold is the midpoint between the feature's
-        minimum and maximum (plain binarisation). For ``levels > 1`` the
-        thresholds sit at the ``k/(levels+1)`` quantiles; repeated thresholds
-        (features with few distinct values) are replaced by ``+inf`` so no two
-        input spikes of a feature are copies of each other.
+        Threshold ``k`` sits near the ``k/(levels+1)`` quantile of the feature
+        (``levels=1``: the median), snapped to the midpoint between two
+        neighbouring distinct training values. Snapping keeps every level
+        meaningful: two distinct thresholds always split the training data
+        differently. Levels left over (a feature with few distinct values) are
+        ``+inf``: they never fire. A constant feature gets only ``+inf``.
         """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < 1:
             raise NetworkError(f"encoder: fit needs a 2-D array of samples, got shape {X.shape}")
-        if int(levels) != levels or levels < 1:
+        if isinstance(levels, bool) or int(levels) != levels or levels < 1:
             raise NetworkError(f"encoder: levels must be a positive integer, got {levels!r}")
+        if not np.all(np.isfinite(X)):
+            raise NetworkError("encoder: fit data contain NaN or infinite values")
         levels = int(levels)
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        if levels == 1:
-            t = ((lo + hi) / 2.0)[:, None]
-            # a constant feature carries no information: never fire
-            t[lo == hi, 0] = np.inf
-            return cls(t)
         qs = np.arange(1, levels + 1) / (levels + 1)
-        t = np.quantile(X, qs, axis=0, method="midpoint").T.copy()
-        for f in range(t.shape[0]):
-            row = t[f]
-            # a threshold at or below the minimum always fires: useless
-            row[row <= lo[f]] = np.inf
-            uniq = np.unique(row[np.isfinite(row)])
-            row[:] = np.inf
-            row[: uniq.size] = uniq
+        t = np.full((X.shape[1], levels), np.inf)
+        for f in range(X.shape[1]):
+            values = np.unique(X[:, f])
+            if values.size < 2:
+                continue
+            cuts = (values[:-1] + values[1:]) / 2.0
+            at = np.clip(np.searchsorted(cuts, np.quantile(X[:, f], qs)), 0, cuts.size - 1)
+            chosen = np.unique(cuts[at])
+            t[f, : chosen.size] = chosen
         return cls(t)
 
 

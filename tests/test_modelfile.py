@@ -1,0 +1,157 @@
+"""The model file: exact round trip, dense packing, refusal of damaged files, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connttra_neuro import ModelFileError, TernaryNetwork, load, random_network, save, storage_report
+from connttra_neuro.modelfile import (
+    FORMAT_VERSION,
+    MAGIC,
+    digits_per_byte,
+    from_bytes,
+    pack_weights,
+    to_bytes,
+    unpack_weights,
+)
+
+DISCRETE_SETS = [(-1, 0, 1), (-1, 1), (-2, -1, 0, 1, 2), (0, 1), (-3, -1, 0, 2, 7), tuple(range(-8, 8))]
+
+
+@st.composite
+def networks(draw):
+    dset = draw(st.sampled_from(DISCRETE_SETS))
+    n_hidden = draw(st.integers(0, 3))
+    sizes = [draw(st.integers(1, 9)) for _ in range(n_hidden + 2)]
+    net = random_network(
+        sizes,
+        levels=draw(st.integers(1, 3)),
+        discrete_set=dset,
+        seed=draw(st.integers(0, 2**16)),
+    )
+    meta = {"dataset": draw(st.text(max_size=8)), "seed": draw(st.integers(-5, 5)), "errors": [0.25, None]}
+    return net.replace(metadata=meta)
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks())
+def test_round_trip_is_exact(net):
+    back = from_bytes(to_bytes(net))
+    assert back == net
+    for a, b in zip(net.layers, back.layers):
+        assert b.weights.dtype == np.int8 and a.weights.shape == b.weights.shape
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(DISCRETE_SETS), st.integers(0, 200), st.integers(0, 2**16))
+def test_pack_unpack(dset, n, seed):
+    w = np.random.default_rng(seed).choice(dset, size=n).astype(np.int8)
+    data = pack_weights(w, dset)
+    assert len(data) == -(-n // digits_per_byte(len(dset)))
+    np.testing.assert_array_equal(unpack_weights(data, (n,), dset), w)
+
+
+def test_ternary_packs_five_weights_per_byte():
+    assert digits_per_byte(3) == 5 and digits_per_byte(2) == 8 and digits_per_byte(5) == 3
+    net = random_network((784, 256, 10), seed=0)
+    report = storage_report(net)
+    assert report["weights_packed_bytes"] == -(-784 * 256 // 5) + -(-256 * 10 // 5)
+    assert report["bits_per_weight"] == pytest.approx(1.6, abs=0.01)
+    assert report["weights_ratio_float32"] > 16 and report["weights_ratio_float64"] > 32
+    assert report["model_file_bytes"] < report["model_float32_bytes"] / 10
+
+
+def test_save_load_file(tmp_path):
+    net = random_network((10, 6, 3), levels=2, seed=3)
+    path = save(net, tmp_path / "sub" / "model.ctn")
+    assert load(path) == net
+    assert [p.name for p in path.parent.iterdir()] == ["model.ctn"]  # no temp files left
+
+
+@pytest.fixture
+def blob():
+    return to_bytes(random_network((8, 5, 3), seed=1))
+
+
+def test_truncated_file_is_refused(blob, tmp_path):
+    for cut in (0, 5, 20, len(blob) // 2, len(blob) - 1):
+        with pytest.raises(ModelFileError, match="truncated|not a connttra-neuro model"):
+            from_bytes(blob[:cut])
+    path = tmp_path / "m.ctn"
+    path.write_bytes(blob[:-10])
+    with pytest.raises(ModelFileError, match=f"{path}: .*(truncated|checksum)"):
+        load(path)
+
+
+def test_corrupted_byte_is_refused(blob):
+    for pos in (20, len(blob) // 2, len(blob) - 40):
+        bad = bytearray(blob)
+        bad[pos] ^= 0x10
+        with pytest.raises(ModelFileError, match="checksum mismatch|truncated"):
+            from_bytes(bytes(bad))
+
+
+def test_trailing_garbage_is_refused(blob):
+    with pytest.raises(ModelFileError):
+        from_bytes(blob + b"extra")
+
+
+def test_wrong_magic_and_version(blob):
+    with pytest.raises(ModelFileError, match="not a connttra-neuro model file"):
+        from_bytes(b"PK\x03\x04" + blob[4:])
+    newer = bytearray(blob)
+    struct.pack_into("<H", newer, len(MAGIC), FORMAT_VERSION + 1)
+    with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION + 1}; this connttra-neuro reads version {FORMAT_VERSION}"):
+        from_bytes(bytes(newer))
+
+
+def test_valid_checksum_but_invalid_network_is_refused():
+    # a file whose checksum is right but whose content breaks the IR (someone edited it and re-hashed)
+    import hashlib
+
+    net = random_network((4, 3, 2), seed=0)
+    blob = to_bytes(net)
+    _, _, hlen = struct.unpack_from("<8sHI", blob)
+    header = json.loads(blob[14 : 14 + hlen])
+    header["discrete_set"] = [0, 1]  # weights now decode outside... the new set
+    new_header = json.dumps(header, sort_keys=True).encode()
+    body = struct.pack("<8sHI", MAGIC, FORMAT_VERSION, len(new_header)) + new_header + blob[14 + hlen : -32]
+    forged = body + hashlib.sha256(body).digest()
+    with pytest.raises(ModelFileError, match="base2|valid network|unknown encoding"):
+        from_bytes(forged)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load(tmp_path / "nope.ctn")
+    with pytest.raises(ModelFileError, match="is a directory"):
+        load(tmp_path)
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.ctn"
+    old = random_network((5, 4, 2), seed=1)
+    save(old, path)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save(random_network((5, 4, 2), seed=2), path)
+    assert load(path) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ctn"]
+
+
+def test_metadata_survives(tmp_path):
+    net = random_network((4, 3, 2)).replace(metadata={"dataset": "iris", "training": {"sweeps": 3, "loss": "margin"}, "val_error": 0.03})
+    back = load(save(net, tmp_path / "m.ctn"))
+    assert isinstance(back, TernaryNetwork)
+    assert back.metadata["training"]["loss"] == "margin" and back.metadata["val_error"] == 0.03

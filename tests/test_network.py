@@ -1,0 +1,158 @@
+"""The IR validates on construction; errors name the layer and the problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from connttra_neuro import (
+    HiddenLayer,
+    NetworkError,
+    OutputLayer,
+    TernaryNetwork,
+    ThermometerEncoder,
+    random_network,
+)
+
+
+def _parts(n_features=3, levels=1, hidden=(4,), classes=2):
+    enc = ThermometerEncoder(np.zeros((n_features, levels)))
+    n_in, layers = n_features * levels, []
+    for h in hidden:
+        layers.append(HiddenLayer(np.ones((h, n_in), np.int8), np.zeros(h, np.int32)))
+        n_in = h
+    return enc, layers, OutputLayer(np.zeros((classes, n_in), np.int8), np.zeros(classes, np.int32))
+
+
+def test_valid_network_properties():
+    enc, hidden, out = _parts(n_features=3, levels=2, hidden=(4, 5), classes=2)
+    net = TernaryNetwork(enc, hidden, out)
+    assert net.layer_sizes == (6, 4, 5, 2)
+    assert net.n_weight_layers == 3
+    assert net.discrete_set == (-1, 0, 1)
+    assert net.n_weights == 6 * 4 + 4 * 5 + 5 * 2
+    assert [name for name, _ in net.named_layers()] == ["hidden layer 0", "hidden layer 1", "output layer"]
+
+
+def test_shapes_must_chain():
+    enc, hidden, out = _parts(hidden=(4,))
+    bad = HiddenLayer(np.ones((5, 3), np.int8), np.zeros(5, np.int32))
+    with pytest.raises(NetworkError, match=r"output layer: weights have 5 inputs but the previous layer has 4"):
+        TernaryNetwork(enc, hidden, OutputLayer(np.zeros((2, 5), np.int8), np.zeros(2)))
+    with pytest.raises(NetworkError, match=r"hidden layer 1: weights have 3 inputs but the previous layer has 4"):
+        TernaryNetwork(enc, [hidden[0], bad], out)
+
+
+def test_weights_outside_the_discrete_set_are_named():
+    enc, hidden, out = _parts()
+    w = hidden[0].weights.copy()
+    w[2, 1] = 2
+    with pytest.raises(NetworkError, match=r"hidden layer 0: 1 weight\(s\) outside the discrete set \[-1, 0, 1\]: values \[2\], first at \[2, 1\]"):
+        TernaryNetwork(enc, [HiddenLayer(w, hidden[0].thresholds)], out)
+    # binary set has no zero
+    with pytest.raises(NetworkError, match="output layer: .* outside the discrete set \\[-1, 1\\]"):
+        TernaryNetwork(enc, hidden, out, discrete_set=(-1, 1))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: HiddenLayer(np.ones((2, 3)) * 0.5, np.zeros(2)), "hidden layer: weights must be integers"),
+        (lambda: HiddenLayer(np.ones(3, np.int8), np.zeros(2)), "weights must be 2-D"),
+        (lambda: HiddenLayer(np.ones((2, 3), np.int8), np.zeros(3)), "2 neurons but 3 thresholds"),
+        (lambda: HiddenLayer(np.full((2, 3), 300), np.zeros(2)), "out of int8 range"),
+        (lambda: OutputLayer(np.ones((2, 3), np.int8), np.zeros(4)), "2 classes but 4 biases"),
+        (lambda: OutputLayer(np.ones((2, 3), np.int8), np.array([0.0, np.nan])), "biases must be integers"),
+        (lambda: ThermometerEncoder(np.array([[0.5, 0.2]])), "thresholds of feature 0 are not increasing"),
+        (lambda: ThermometerEncoder(np.array([[np.nan]])), "NaN"),
+        (lambda: ThermometerEncoder(np.zeros(3)), "shape \\(n_features, K>=1\\)"),
+    ],
+)
+def test_part_validation(make, message):
+    with pytest.raises(NetworkError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("dset, message", [((1,), "at least two"), ((0, 0, 1), "repeated"), ((0, 200), "fit in int8"), ((0, 0.5), "integers")])
+def test_discrete_set_validation(dset, message):
+    enc, hidden, out = _parts()
+    with pytest.raises(NetworkError, match=message):
+        TernaryNetwork(enc, hidden, out, discrete_set=dset)
+
+
+def test_network_is_frozen():
+    net = random_network((4, 3, 2))
+    with pytest.raises(ValueError):
+        net.hidden[0].weights[0, 0] = 1  # read-only array
+    with pytest.raises(AttributeError):
+        net.discrete_set = (-1, 1)
+    with pytest.raises(TypeError):
+        net.metadata["x"] = 1
+    # construction copies: mutating the caller's array does not change the network
+    w = np.zeros((2, 4), np.int8)
+    layer = HiddenLayer(w, np.zeros(2))
+    w[0, 0] = 1
+    assert layer.weights[0, 0] == 0
+
+
+def test_metadata_must_be_json_like():
+    enc, hidden, out = _parts()
+    with pytest.raises(NetworkError, match="metadata values must be JSON-like"):
+        TernaryNetwork(enc, hidden, out, metadata={"x": object()})
+
+
+def test_equality_compares_values():
+    a = random_network((5, 4, 3), seed=1)
+    assert a == random_network((5, 4, 3), seed=1)
+    assert a != random_network((5, 4, 3), seed=2)
+
+
+class TestEncoder:
+    def test_thermometer_code(self):
+        enc = ThermometerEncoder(np.array([[0.0, 1.0, 2.0], [10.0, np.inf, np.inf]]))
+        s = enc.encode(np.array([[1.5, 10.0], [-1.0, 9.0], [2.0, 1e9]]))
+        # feature f's K spikes sit side by side: index f*K + k
+        np.testing.assert_array_equal(s, [[1, 1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0]])
+        assert s.dtype == np.uint8
+
+    def test_fit_binarise_at_the_median(self):
+        X = np.array([[0.0, 5.0], [1.0, 5.0], [3.0, 5.0], [10.0, 5.0]])
+        enc = ThermometerEncoder.fit(X, levels=1)
+        assert enc.thresholds[0, 0] == 2.0  # midpoint between the two middle values
+        assert np.isinf(enc.thresholds[1, 0])  # constant feature never fires
+
+    def test_fit_levels_are_increasing_quantiles(self):
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(500, 3))
+        enc = ThermometerEncoder.fit(X, levels=4)
+        assert enc.thresholds.shape == (3, 4)
+        assert np.all(np.diff(enc.thresholds, axis=1) > 0)
+        # each level fires for about (1 - k/5) of the samples
+        rate = enc.encode(X).reshape(500, 3, 4).mean(axis=0)
+        np.testing.assert_allclose(rate, np.tile([0.8, 0.6, 0.4, 0.2], (3, 1)), atol=0.02)
+
+    def test_fit_few_distinct_values_pads_with_never(self):
+        X = np.array([[0.0], [1.0], [1.0], [0.0], [2.0]])
+        enc = ThermometerEncoder.fit(X, levels=4)
+        finite = enc.thresholds[0][np.isfinite(enc.thresholds[0])]
+        np.testing.assert_array_equal(finite, [0.5, 1.5])  # only two places to cut three values
+        s = enc.encode(X)
+        live = s[:, s.any(axis=0)]
+        assert len({tuple(col) for col in live.T}) == live.shape[1]  # no level copies another
+
+    @pytest.mark.parametrize(
+        "X, message",
+        [(np.zeros((2, 3)), r"expected samples of shape \(n, 2\)"), (np.array([[np.nan, 0]]), "contain NaN"), (np.array([["a", "b"]]), "numeric")],
+    )
+    def test_encode_errors(self, X, message):
+        enc = ThermometerEncoder(np.zeros((2, 1)))
+        with pytest.raises(NetworkError, match=message):
+            enc.encode(X)
+
+    def test_fit_errors(self):
+        with pytest.raises(NetworkError, match="levels must be a positive integer"):
+            ThermometerEncoder.fit(np.zeros((3, 2)), levels=0)
+        with pytest.raises(NetworkError, match="2-D"):
+            ThermometerEncoder.fit(np.zeros(3))
+        with pytest.raises(NetworkError, match="NaN or infinite"):
+            ThermometerEncoder.fit(np.array([[0.0], [np.inf]]))

@@ -1,0 +1,86 @@
+"""The reference target's two computations agree: step-by-step pipelined == vectorised."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connttra_neuro import HiddenLayer, random_network
+from hardware_targets import RunResult, get_target, target_names
+from hardware_targets.reference import forward, simulate
+
+from .networks import input_spikes
+
+
+@st.composite
+def corner_networks(draw):
+    n_hidden = draw(st.integers(1, 3))
+    sizes = [draw(st.integers(1, 6))] + [draw(st.sampled_from([1, 2, 5, 9])) for _ in range(n_hidden)] + [draw(st.integers(1, 4))]
+    dset = draw(st.sampled_from([(-1, 0, 1), (-1, 1), (-2, -1, 0, 1, 2)]))
+    net = random_network(sizes, levels=draw(st.integers(1, 2)), discrete_set=dset, seed=draw(st.integers(0, 9999)))
+    rng = np.random.default_rng(draw(st.integers(0, 9999)))
+    hidden = []
+    for layer in net.hidden:
+        w, t = layer.weights.copy(), layer.thresholds.copy()
+        fan = w.shape[1] * max(dset)
+        if 0 in dset and draw(st.booleans()):
+            w[rng.integers(w.shape[0])] = 0  # an all-zero row
+        pick = rng.integers(w.shape[0])
+        t[pick] = draw(st.sampled_from([-fan - 1, fan + 1, 0, t[pick]]))  # always / never / at zero
+        hidden.append(HiddenLayer(w, t))
+    return net.replace(hidden=tuple(hidden))
+
+
+@settings(max_examples=80, deadline=None)
+@given(corner_networks(), st.integers(1, 25), st.integers(0, 9999))
+def test_pipelined_equals_direct(net, n, seed):
+    spikes = input_spikes(net, n=max(n, 2), seed=seed)[:n]
+    scores, hidden = forward(net, spikes, record_hidden=True)
+    sim = simulate(net, spikes, record_hidden=True)
+    np.testing.assert_array_equal(sim.scores, scores)
+    for a, b in zip(sim.hidden_spikes, hidden):
+        np.testing.assert_array_equal(a, b)
+    assert sim.steps == n + net.n_weight_layers
+
+
+def test_forward_against_hand_computation():
+    net = random_network((3, 2, 2), seed=0)
+    s = np.array([[1, 0, 1]], np.uint8)
+    h = (net.hidden[0].weights.astype(int) @ s[0] >= net.hidden[0].thresholds).astype(int)
+    z = net.output.weights.astype(int) @ h + net.output.biases
+    scores, hidden = forward(net, s, record_hidden=True)
+    np.testing.assert_array_equal(hidden[0][0], h)
+    np.testing.assert_array_equal(scores[0], z)
+
+
+def test_no_samples():
+    net = random_network((3, 2, 2))
+    scores, hidden = forward(net, np.zeros((0, 3), np.uint8), record_hidden=True)
+    assert scores.shape == (0, 2) and hidden[0].shape == (0, 2)
+    assert simulate(net, np.zeros((0, 3), np.uint8)).scores.shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "spikes, message",
+    [
+        (np.zeros((2, 5)), r"shape \(n_samples, 6\)"),
+        (np.full((2, 6), 2), "must be 0 or 1"),
+        (np.zeros((2, 3)), "did you pass raw features"),
+    ],
+)
+def test_bad_spikes(spikes, message):
+    net = random_network((3, 2, 2), levels=2)
+    with pytest.raises(ValueError, match=message):
+        forward(net, spikes)
+
+
+def test_registry():
+    assert "reference" in target_names()
+    with pytest.raises(KeyError, match="unknown target 'tpu'; known targets: reference"):
+        get_target("tpu")
+    with pytest.raises(ValueError, match="mode must be"):
+        get_target("reference", mode="fast")
+    result = get_target("reference").deploy(random_network((3, 2, 2)), np.ones((4, 3)))
+    assert isinstance(result, RunResult) and result.predictions.shape == (4,)
