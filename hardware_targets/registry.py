@@ -12,6 +12,7 @@ __all__ = ["get_target", "target_names", "UnknownTargetError"]
 # name -> (module, class). Add a target here and nowhere else.
 _TARGETS: dict[str, tuple[str, str]] = {
     "reference": ("hardware_targets.reference", "ReferenceTarget"),
+    "loihi2": ("hardware_targets.loihi2", "Loihi2Target"),
 }
 
 

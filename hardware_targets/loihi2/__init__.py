@@ -1,0 +1,108 @@
+"""Loihi 2 target: the IR compiled to Lava processes (Loihi2SimCfg, fixed_pt by default).
+
+Importing this package does not import Lava; :mod:`.runtime` (the only module
+that does) is imported when a network runs. See docs/targets/loihi2.md.
+
+    target = get_target("loihi2")                 # fixed_pt, bit-exact
+    target.resources(network)                     # cores, synapses, memory (no Lava)
+    result = target.deploy(network, spikes, record_hidden=True)
+
+Options: ``mode`` ("fixed_pt" | "floating_pt"), ``tiles`` (copies of the
+network run side by side; default: automatic), ``run_cfg`` (a Lava RunConfig,
+e.g. lava-loihi's ``Loihi2HwCfg()`` on a machine with Intel's hardware
+runtime), ``chip`` ("loihi2" | "loihi") and ``max_chips`` for the capacity check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork
+
+from ..base import RunResult, Target, check_spikes
+from . import chip as chip_constants
+from .mapping import NetworkMap, check_limits, map_network, network_resources
+
+__all__ = ["Loihi2Target", "Compiled", "export_nir", "export_netx"]
+
+MODES = ("fixed_pt", "floating_pt")
+# Copies of the net per Lava run: one sample per tile per step. targets-facts.md measured
+# 25-50 copies as the sweet spot for 784-256-10; above that the per-step Sparse work dominates.
+DEFAULT_TILES = 50
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A network mapped to Loihi fixed point (Lava processes are built per run)."""
+
+    network: TernaryNetwork
+    mapping: NetworkMap
+
+
+class Loihi2Target(Target):
+    """Loihi 2 through Lava's bit-accurate CPU simulation (or a user-supplied run config)."""
+
+    name = "loihi2"
+    description = "Intel Loihi 2 via Lava (Loihi2SimCfg fixed_pt, bit-exact)"
+
+    def __init__(self, mode: str = "fixed_pt", tiles: int | None = None, run_cfg=None, chip: str = "loihi2",
+                 max_chips: int = 1):
+        if mode not in MODES:
+            raise ValueError(f"loihi2 target mode must be one of {MODES}, got {mode!r}")
+        if tiles is not None and (int(tiles) != tiles or tiles < 1):
+            raise ValueError(f"loihi2 target tiles must be a positive integer, got {tiles!r}")
+        if chip not in chip_constants.CHIPS:
+            raise ValueError(f"loihi2 target chip must be one of {list(chip_constants.CHIPS)}, got {chip!r}")
+        if int(max_chips) != max_chips or max_chips < 1:
+            raise ValueError(f"loihi2 target max_chips must be a positive integer, got {max_chips!r}")
+        self.mode = mode
+        self.tiles = None if tiles is None else int(tiles)
+        self.run_cfg = run_cfg
+        self.spec = chip_constants.CHIPS[chip]
+        self.max_chips = int(max_chips)
+
+    def check(self, network: TernaryNetwork) -> None:
+        """Raise TargetLimitError naming the limit, layer and value the network breaks."""
+        check_limits(network, self.spec, max_chips=self.max_chips)
+
+    def compile(self, network: TernaryNetwork) -> Compiled:
+        self.check(network)
+        return Compiled(network=network, mapping=map_network(network, self.spec))
+
+    def run(self, compiled: Compiled, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+        from .runtime import run_lava  # Lava is imported here, not at package import
+
+        if not isinstance(compiled, Compiled):
+            raise TypeError(f"loihi2: run() needs what compile() returned, got {type(compiled).__name__}")
+        network = compiled.network
+        spikes = check_spikes(network, spikes)
+        n = spikes.shape[0]
+        if n == 0:
+            hidden = [np.zeros((0, h.weights.shape[0]), np.uint8) for h in network.hidden] if record_hidden else None
+            return RunResult(np.zeros((0, network.n_classes), np.int64), hidden, 0, {"mode": self.mode})
+        tiles = self.tiles or min(n, DEFAULT_TILES)
+        scores, hidden, info = run_lava(
+            compiled.mapping, spikes, mode=self.mode, tiles=tiles, record_hidden=record_hidden, run_cfg=self.run_cfg
+        )
+        return RunResult(scores=scores, hidden_spikes=hidden, steps=info["steps"], info=info)
+
+    def resources(self, network: TernaryNetwork) -> dict:
+        """Cores, neurons, synapses and synaptic memory per layer and in total (no Lava needed)."""
+        return network_resources(network, self.spec)
+
+
+def export_nir(network: TernaryNetwork, path) -> Path:
+    """Write the network as a NIR graph (HDF5). See :mod:`.export`."""
+    from .export import export_nir as _export
+
+    return _export(network, path)
+
+
+def export_netx(network: TernaryNetwork, path) -> Path:
+    """Write the network as a lava-dl netx HDF5 file. See :mod:`.export`."""
+    from .export import export_netx as _export
+
+    return _export(network, path)

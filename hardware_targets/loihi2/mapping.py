@@ -1,0 +1,269 @@
+"""Fixed-point mapping of the IR onto Loihi 2 LIF neurons, and the limit checks.
+
+Pure numpy: nothing here imports Lava, so every limit is testable without a runtime.
+
+The mapping (fixed_pt, Lava ``Loihi2SimCfg(select_tag="fixed_pt")``)
+------------------------------------------------------------------
+Per step, a Loihi LIF compartment with ``du = dv = 4095`` and a reset every
+step (``LIFReset(reset_interval=1)``, so it keeps no state) computes::
+
+    u = a_in << 6                        a_in = W' @ s   (synaptic input)
+    v = u + (bias_mant << bias_exp)
+    spike  iff  v > vth << 6             (strict), then v = 0
+
+The IR wants ``s = (W @ s_prev >= T)``. We store ``W' = 2 W`` (Loihi's
+mixed-sign weight mode drops the weight's lowest bit, so odd weights would
+lose 1; even weights are exact) and choose a per-neuron bias so that
+
+    v - (vth << 6) = 128 (W @ s - T) + 64   >  0   <=>   W @ s >= T,
+
+i.e. ``bias = (vth + 1 - 2 T) << 6`` with ``bias_exp = 6``. The 64 is the half-unit
+margin: the decision boundary sits half-way between two integer drives. ``vth``
+is one value per population (the hidden layer), so per-neuron thresholds live
+in ``bias_mant = vth + 1 - 2 T``; ``vth`` only shifts the whole layer's range so
+the 13-bit mantissa can hold it.
+
+Thresholds that no input can reach (``T > max drive``) or that every input
+passes (``T <= min drive``) are clamped to ``max drive + 1`` / ``min drive``
+first: the spikes are unchanged and such thresholds do not waste bias range.
+
+The output layer's scores are the synaptic input ``a = W' @ s`` of the output
+compartments, streamed out every step; ``z = a / 2 + b`` is exact (``a`` is even).
+
+floating_pt mode uses Lava's floating-point models: raw weights, ``vth = 0``,
+``bias = 0.5 - T`` (``v = W @ s - T + 0.5 > 0``), exact for integer drives below 2**53.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork
+
+from ..base import TargetLimitError
+from . import chip
+
+__all__ = [
+    "WEIGHT_SCALE",
+    "BIAS_EXP",
+    "LayerMap",
+    "NetworkMap",
+    "map_network",
+    "check_limits",
+    "layer_resources",
+]
+
+TARGET = "loihi2"
+
+# Loihi mixed-sign weights lose their lowest bit (lava.utils.weightutils.truncate_weights):
+# doubling makes every weight even, so nothing is lost. targets-facts.md, measured.
+WEIGHT_SCALE = 2
+# Synaptic input and vth are shifted left by 6 before they meet v; the bias is not.
+ACT_SHIFT = chip.STATE_FRAC_SHIFT  # bits
+BIAS_EXP = ACT_SHIFT  # bias = bias_mant << 6 lines the bias up with the shifted input
+BIAS_MANT_MIN = -(1 << (chip.BIAS_MANT_BITS - 1))  # -4096
+BIAS_MANT_MAX = (1 << (chip.BIAS_MANT_BITS - 1)) - 1  # 4095
+VTH_MAX = (1 << chip.VTH_BITS) - 1  # 131071
+STATE_MAX = (1 << (chip.STATE_BITS - 1)) - 1  # 24-bit signed u, v: 8,388,607
+# Dense/Sparse a_out and LIF a_in are 16-bit signed in the bit-accurate models
+# (lava/proc/dense/models.py PyDenseModelBitAcc a_out precision=16).
+ACTIVATION_BITS = 16
+ACTIVATION_MAX = (1 << (ACTIVATION_BITS - 1)) - 1  # 32,767
+# Largest scaled weight magnitude: 8-bit mantissa, even values only in mixed-sign mode.
+WEIGHT_MIN = -(1 << chip.WEIGHT_BITS)  # -256
+WEIGHT_MAX = (1 << chip.WEIGHT_BITS) - 2  # 254
+# A decay constant of 4095 plus Lava's 1-bit ds_offset clears u fully every step.
+DECAY_FULL = chip.DECAY_UNITY - 1  # 4095
+
+
+@dataclass(frozen=True)
+class LayerMap:
+    """One weight layer mapped to Loihi fixed point.
+
+    weights : int32 (n_out, n_in), the scaled weights ``WEIGHT_SCALE * W``
+    bias_mant : int32 (n_out,) per-neuron bias mantissa (hidden) or zeros (output)
+    vth : int, the population threshold (hidden) or 0 (output)
+    offset : int64 (n_out,), host-side addend applied to the output's scores (``b``)
+    """
+
+    name: str
+    kind: str  # "hidden" or "output"
+    weights: np.ndarray
+    bias_mant: np.ndarray
+    vth: int
+    bias_exp: int
+    thresholds: np.ndarray  # the IR's thresholds after clamping (hidden), for reports
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    drive_min: int = 0
+    drive_max: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkMap:
+    """The whole network mapped: ``layers[:-1]`` hidden, ``layers[-1]`` the output."""
+
+    network: TernaryNetwork
+    layers: tuple[LayerMap, ...]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.network.n_inputs
+
+
+def _drive_bounds(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest possible ``W @ s`` per neuron over binary ``s``."""
+    w = weights.astype(np.int64)
+    return np.minimum(w, 0).sum(axis=1), np.maximum(w, 0).sum(axis=1)
+
+
+def _limit(limit: str, layer: str, value, allowed, hint: str = "") -> TargetLimitError:
+    return TargetLimitError(TARGET, limit, layer, value, allowed, hint)
+
+
+def check_limits(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, max_chips: int = 1) -> None:
+    """Raise :class:`TargetLimitError` naming the first limit a layer breaks.
+
+    Checked, in order, per layer: weight precision after the x2 scaling, fan-in
+    (input axons per core), activation width (16-bit synaptic input), 24-bit
+    state (u and v), threshold range (vth 17-bit unsigned) and bias mantissa
+    (13-bit signed) / exponent; then neurons per core and cores per chip for the
+    whole network.
+    """
+    map_network(network)  # the per-layer checks live where the numbers are made
+    res = network_resources(network, spec)
+    allowed_cores = spec.cores_per_chip * max_chips
+    if res["cores"] > allowed_cores:
+        raise _limit(
+            "cores", "network", res["cores"], allowed_cores,
+            f"{spec.name} has {spec.cores_per_chip} cores per chip; allow more chips (max_chips=)",
+        )
+
+
+def map_network(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> NetworkMap:
+    """Map every layer to Loihi fixed point, checking its limits as it goes."""
+    layers = []
+    named = list(network.named_layers())
+    for i, (name, layer) in enumerate(named):
+        is_output = i == len(named) - 1
+        w = layer.weights.astype(np.int64)
+        n_out, n_in = w.shape
+        scaled = WEIGHT_SCALE * w
+        if scaled.min() < WEIGHT_MIN or scaled.max() > WEIGHT_MAX:
+            bad = int(scaled.min()) if scaled.min() < WEIGHT_MIN else int(scaled.max())
+            raise _limit(
+                "weight precision (8-bit, x2 scaled)", name, bad, f"[{WEIGHT_MIN}, {WEIGHT_MAX}]",
+                "weights are doubled to survive Loihi's mixed-sign LSB drop; |w| must be <= 127",
+            )
+        if n_in > spec.fan_in_axons_per_core:
+            raise _limit(
+                "fan-in (input axons per core)", name, n_in, spec.fan_in_axons_per_core,
+                "use fewer thermometer levels or fewer input features",
+            )
+        lo, hi = _drive_bounds(w)
+        peak = int(max(-lo.min(), hi.max())) * WEIGHT_SCALE
+        if peak > ACTIVATION_MAX:
+            raise _limit(
+                f"activation width ({ACTIVATION_BITS}-bit synaptic input)", name, peak, ACTIVATION_MAX,
+                "the largest possible 2*|W @ s| of a neuron; reduce fan-in or weight magnitude",
+            )
+        if peak << ACT_SHIFT > STATE_MAX:
+            raise _limit(f"{chip.STATE_BITS}-bit state (u)", name, peak << ACT_SHIFT, STATE_MAX)
+        if is_output:
+            layers.append(
+                LayerMap(
+                    name=name, kind="output", weights=scaled.astype(np.int32),
+                    bias_mant=np.zeros(n_out, np.int32), vth=0, bias_exp=0,
+                    thresholds=np.zeros(n_out, np.int64), offset=layer.biases.astype(np.int64),
+                    drive_min=int(lo.min()), drive_max=int(hi.max()),
+                )
+            )
+            continue
+        # Clamp thresholds nothing can reach / everything passes: same spikes, smaller range.
+        t = np.clip(layer.thresholds.astype(np.int64), lo, hi + 1)
+        # bias_mant = vth + 1 - 2T must fit 13 bits for every neuron: pick the smallest vth >= 0.
+        vth = max(0, int(2 * t.max()) - 1 + BIAS_MANT_MIN)
+        vth_room = int(2 * t.min()) - 1 + BIAS_MANT_MAX
+        if vth > VTH_MAX:
+            raise _limit(f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]")
+        if vth > vth_room:
+            spread = int(t.max() - t.min())
+            raise _limit(
+                f"bias mantissa ({chip.BIAS_MANT_BITS}-bit signed)", name,
+                f"threshold spread {spread} (thresholds {int(t.min())}..{int(t.max())})",
+                (BIAS_MANT_MAX - BIAS_MANT_MIN) // 2,
+                "per-neuron thresholds share one vth per layer; their spread must fit the bias mantissa",
+            )
+        bias_mant = vth + 1 - 2 * t
+        assert BIAS_MANT_MIN <= bias_mant.min() and bias_mant.max() <= BIAS_MANT_MAX
+        if not 0 <= BIAS_EXP <= chip.BIAS_EXP_MAX:  # a constant, but keep the limit visible
+            raise _limit("bias exponent", name, BIAS_EXP, f"[0, {chip.BIAS_EXP_MAX}]")
+        v_extreme = int(max(abs((WEIGHT_SCALE * lo + bias_mant).min()), abs((WEIGHT_SCALE * hi + bias_mant).max())))
+        v_extreme <<= ACT_SHIFT
+        if v_extreme > STATE_MAX:
+            raise _limit(f"{chip.STATE_BITS}-bit state (v)", name, v_extreme, STATE_MAX)
+        layers.append(
+            LayerMap(
+                name=name, kind="hidden", weights=scaled.astype(np.int32),
+                bias_mant=bias_mant.astype(np.int32), vth=vth, bias_exp=BIAS_EXP, thresholds=t,
+                drive_min=int(lo.min()), drive_max=int(hi.max()),
+            )
+        )
+    return NetworkMap(network=network, layers=tuple(layers))
+
+
+def _index_bits(n: int) -> int:
+    return max(1, int(np.ceil(np.log2(max(n, 2)))))
+
+
+def layer_resources(name: str, weights: np.ndarray, spec: chip.ChipSpec = chip.LOIHI2) -> dict:
+    """Cores, neurons, synapses and synaptic memory for one weight layer.
+
+    Synaptic memory model (ours, documented in docs/targets/loihi2.md): each
+    non-zero synapse stores its scaled weight (``WEIGHT_BITS``) plus the index of
+    its source axon (``ceil(log2 n_in)`` bits), or a dense row of weights when
+    that is smaller. A layer needs enough cores for its neurons and for its
+    synaptic memory, whichever is more.
+    """
+    n_out, n_in = weights.shape
+    synapses = int(np.count_nonzero(weights))
+    sparse_bits = synapses * (spec.weight_bits + _index_bits(n_in))
+    dense_bits = n_out * n_in * spec.weight_bits
+    memory_bits = min(sparse_bits, dense_bits)
+    cores_for_neurons = -(-n_out // spec.neurons_per_core)
+    cores_for_memory = -(-memory_bits // spec.synaptic_memory_bits_per_core)
+    return {
+        "layer": name,
+        "neurons": int(n_out),
+        "inputs": int(n_in),
+        "synapses": synapses,
+        "max_fan_in": int(np.count_nonzero(weights, axis=1).max()),
+        "synaptic_memory_bits": int(memory_bits),
+        "synapse_format": "sparse" if sparse_bits <= dense_bits else "dense",
+        "cores": int(max(1, cores_for_neurons, cores_for_memory)),
+    }
+
+
+def network_resources(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> dict:
+    """Per-layer and total neurons, synapses, synaptic memory bits and cores."""
+    layers = [layer_resources(name, layer.weights, spec) for name, layer in network.named_layers()]
+    total = {key: int(sum(l[key] for l in layers)) for key in ("neurons", "synapses", "synaptic_memory_bits", "cores")}
+    return {
+        "chip": spec.name,
+        "input_neurons": network.n_inputs,
+        **total,
+        "chips": -(-total["cores"] // spec.cores_per_chip),
+        "layers": layers,
+        "constants": {
+            **spec.as_dict(),
+            "weight_scale": WEIGHT_SCALE,
+            "bias_mant_bits": chip.BIAS_MANT_BITS,
+            "bias_exp_max": chip.BIAS_EXP_MAX,
+            "vth_bits": chip.VTH_BITS,
+            "activation_bits": ACTIVATION_BITS,
+            "energy_per_synaptic_op_pJ": chip.ENERGY_PER_SYNAPTIC_OP_PJ,
+            "energy_per_neuron_update_pJ": chip.ENERGY_PER_NEURON_UPDATE_PJ,
+            "energy_source": "Davies et al., IEEE Micro 2018, Table 2 (Loihi 1 silicon)",
+        },
+    }
