@@ -13,6 +13,7 @@ __all__ = ["get_target", "target_names", "UnknownTargetError"]
 _TARGETS: dict[str, tuple[str, str]] = {
     "reference": ("hardware_targets.reference", "ReferenceTarget"),
     "loihi2": ("hardware_targets.loihi2", "Loihi2Target"),
+    "brian2": ("hardware_targets.brian2_edge", "Brian2Target"),
 }
 
 

@@ -1,0 +1,109 @@
+"""Brian2 behind one thin adapter: import it quietly, and scope its global state to one run.
+
+Brian2 keeps process-wide state: a preferences object (code generation target,
+cython cache, float type, logging), an active device, a debug log file and a
+copy of the main script in the temp directory (created at import), a
+``sys.excepthook`` that asks users to file bug reports, and warnings routed
+into its logger. :func:`import_brian2` undoes the import-time side effects once;
+:func:`brian2_session` sets the preferences and device a run needs and puts the
+previous values back afterwards, so nothing leaks between runs or into the
+caller's own Brian2 code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["import_brian2", "brian2_session", "default_cache_dir", "CODEGENS"]
+
+#: code generation targets offered: numpy needs no compiler; cython compiles once, then runs ~3x faster
+CODEGENS = ("numpy", "cython")
+
+_brian2 = None
+
+
+def _drop_debug_files(logger_cls) -> None:
+    """Close and delete the debug log and the script copy Brian2 writes to the temp dir at import."""
+    root = logging.getLogger("brian2")
+    if logger_cls.file_handler is not None:
+        logger_cls.file_handler.close()
+        root.removeHandler(logger_cls.file_handler)
+        logger_cls.file_handler = None
+    for attr in ("tmp_log", "tmp_script"):
+        path = getattr(logger_cls, attr)
+        if path is not None:
+            for p in (path, f"{path}.1"):
+                try:
+                    os.remove(p)
+                except OSError:
+                    pass
+            setattr(logger_cls, attr, None)
+
+
+def import_brian2():
+    """Import Brian2 once, without the side effects it leaves on the process."""
+    global _brian2
+    if _brian2 is not None:
+        return _brian2
+    hook = sys.excepthook
+    warnings_were_captured = logging._warnings_showwarning is not None  # noqa: SLF001 (stdlib has no getter)
+    import brian2
+    from brian2.utils.logger import BrianLogger
+
+    # Brian2 replaces the excepthook (it asks users to report every uncaught error as a Brian2 bug)
+    sys.excepthook = hook
+    if not warnings_were_captured:
+        logging.captureWarnings(False)
+    # no debug log and no copy of the running script left in the temp dir
+    _drop_debug_files(BrianLogger)
+    _brian2 = brian2
+    return brian2
+
+
+def default_cache_dir() -> Path:
+    """``.cache/brian2`` under the repository root when running from a checkout, else the user cache."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "hardware_targets").is_dir():
+            return parent / ".cache" / "brian2"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "connttra-neuro" / "brian2"
+
+
+@contextmanager
+def brian2_session(codegen: str, cache_dir: Path):
+    """Brian2 with this run's preferences and the runtime device; restores both on exit."""
+    b2 = import_brian2()
+    from brian2.devices.device import get_device, reset_device, runtime_device, set_device
+
+    wanted = {
+        "codegen.target": codegen,
+        # integers are exact in float64 up to 2**53; float32 would silently round big sums
+        "core.default_float_dtype": np.float64,
+        "logging.file_log": False,
+        "logging.save_script": False,
+    }
+    if codegen == "cython":
+        wanted["codegen.runtime.cython.cache_dir"] = str(cache_dir)
+        wanted["codegen.runtime.cython.multiprocess_safe"] = True
+    saved = {key: b2.prefs[key] for key in wanted}
+    switched = get_device() is not runtime_device
+    try:
+        if codegen == "cython":
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        for key, value in wanted.items():
+            b2.prefs[key] = value
+        if switched:
+            set_device(runtime_device)
+        yield b2
+    finally:
+        if switched:
+            reset_device()
+        for key, value in saved.items():
+            b2.prefs[key] = value

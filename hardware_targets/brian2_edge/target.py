@@ -1,0 +1,277 @@
+"""The Brian2 edge target: a network as Brian2 groups and synapses, run pipelined.
+
+Mapping (one Brian2 object per concept, all on one explicit clock of step ``dt``)::
+
+    input spikes   SpikeGeneratorGroup  "input"      sample t fires at step t
+    hidden layer l NeuronGroup          "hidden{l}"  v : 1, T : 1 (constant); threshold v >= T
+    weight layer   Synapses             "synapses{l}" w : 1 (constant); on_pre: v_post += w
+    output layer   NeuronGroup          "output"     v : 1 (no threshold); scores = v + b
+    forgetting     run_regularly("v = 0", when="before_synapses") on every layer
+
+Within one step Brian2 runs the slots ``start -> thresholds -> before_synapses ->
+synapses``: a layer compares the drive it received during the previous step with
+its thresholds, forgets it, then receives this step's spikes. So each weight
+layer adds exactly one step of delay, neurons are memoryless, and one sample
+enters per step: sample ``t``'s hidden layer ``l`` (0-based) fires at step
+``t + l + 1`` and its scores sit in the output's ``v`` at the start of step
+``t + L``. N samples take ``N + L`` steps in ONE ``Network.run``.
+
+State is float64 holding integers; every sum is an integer far below 2**53, so
+with non-idealities off the run is bit-exact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork
+
+from ..base import RunResult, Target, TargetLimitError, check_spikes, network_counts
+from ._session import CODEGENS, brian2_session, default_cache_dir
+from .noise import EdgeNoise, NoisyLayer, apply_noise
+
+__all__ = ["Brian2Target", "Brian2Program"]
+
+#: default simulation step in milliseconds (Brian2's own default ``defaultclock.dt`` is 0.1 ms)
+DEFAULT_DT_MS = 0.1
+#: float64 holds every integer below 2**53 exactly; a layer's largest |drive| must stay below it
+FLOAT64_EXACT_INT = 2**53
+
+
+@dataclass(frozen=True)
+class Brian2Program:
+    """A network prepared for Brian2: synapse lists (with device faults applied) and run options."""
+
+    network: TernaryNetwork
+    layers: tuple[NoisyLayer, ...]
+    codegen: str
+    dt_ms: float
+    noise: EdgeNoise
+    cache_dir: Path
+    info: dict = field(default_factory=dict)
+
+
+def _layer_name(l: int, n_hidden: int) -> str:
+    return "output" if l == n_hidden else f"hidden{l}"
+
+
+class Brian2Target(Target):
+    """Brian2 (runtime device) simulation of the spiking network, as an edge chip would run it.
+
+    Parameters
+    ----------
+    codegen : {"numpy", "cython"}
+        Brian2 code generation. ``"numpy"`` (default) needs no compiler and starts
+        at once; ``"cython"`` compiles every code object once (15-45 s on a cold
+        cache), then runs about 3x faster.
+    dt : float
+        Simulation step in milliseconds; sets the simulated-time figures
+        (latency = L steps = L * dt ms). Default 0.1 ms.
+    noise : EdgeNoise, optional
+        Seeded device non-idealities; ``None`` or all-zero keeps the run exact.
+    cache_dir : str or Path, optional
+        Where cython keeps compiled code; default ``.cache/brian2`` under the repository root.
+    """
+
+    name = "brian2"
+    description = "Brian2 edge simulation (numpy or cython code generation), pipelined one sample per step"
+
+    def __init__(self, codegen: str = "numpy", dt: float = DEFAULT_DT_MS, noise: EdgeNoise | None = None, cache_dir=None):
+        if codegen not in CODEGENS:
+            raise ValueError(f"brian2: codegen must be one of {', '.join(CODEGENS)}, got {codegen!r}")
+        try:
+            dt = float(dt)
+        except (TypeError, ValueError):
+            raise ValueError(f"brian2: dt is the step in milliseconds and must be a number, got {dt!r}") from None
+        if not math.isfinite(dt) or dt <= 0:
+            raise ValueError(f"brian2: dt must be a positive number of milliseconds, got {dt}")
+        if isinstance(noise, str):
+            noise = EdgeNoise.parse(noise)
+        if noise is not None and not isinstance(noise, EdgeNoise):
+            raise ValueError(f"brian2: noise must be an EdgeNoise (or its CLI string), got {type(noise).__name__}")
+        self.codegen = codegen
+        self.dt = dt
+        self.noise = noise or EdgeNoise()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    # -- interface ------------------------------------------------------------
+    def check(self, network: TernaryNetwork) -> None:
+        """Every integer network fits, unless a drive could exceed float64's exact integers."""
+        for name, layer in network.named_layers():
+            bound = int(np.abs(layer.weights.astype(np.int64)).sum(axis=1).max())
+            extra = layer.biases if hasattr(layer, "biases") else layer.thresholds
+            bound += int(np.abs(extra.astype(np.int64)).max())
+            if bound >= FLOAT64_EXACT_INT:
+                raise TargetLimitError(self.name, "largest possible |drive|", name, bound, f"< 2**53 ({FLOAT64_EXACT_INT})",
+                                       "Brian2 state is float64, exact only for integers below 2**53")
+
+    def compile(self, network: TernaryNetwork) -> Brian2Program:
+        """Check the network, apply the device faults, and (cython) build the code once.
+
+        With ``codegen="cython"`` a one-sample warm-up run compiles every code
+        object into the cache here, so :meth:`run` measures simulation only;
+        ``info["compile_s"]`` says how long that took (seconds on a warm cache).
+        """
+        self.check(network)
+        start = time.perf_counter()
+        program = Brian2Program(network, tuple(apply_noise(network, self.noise)), self.codegen, self.dt,
+                                self.noise, self.cache_dir)
+        if self.codegen == "cython":
+            self.run(program, np.zeros((1, network.n_inputs), dtype=np.uint8))
+        program.info["compile_s"] = time.perf_counter() - start
+        return program
+
+    def run(self, compiled: Brian2Program, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+        """Run all samples through the network in ONE pipelined Brian2 run (``N + L`` steps).
+
+        ``info`` holds the edge figures: latency per inference in steps and ms,
+        spikes per inference per layer, synaptic events per inference per weight
+        layer, simulated time, and build/run wall times.
+        """
+        if not isinstance(compiled, Brian2Program):
+            raise ValueError(f"brian2: run() needs what compile() returned, got {type(compiled).__name__}")
+        network = compiled.network
+        s_in = check_spikes(network, spikes)
+        n, L = s_in.shape[0], network.n_weight_layers
+        steps = n + L
+        with brian2_session(compiled.codegen, compiled.cache_dir) as b2:
+            t0 = time.perf_counter()
+            net, monitors = _build(b2, compiled, s_in)
+            t1 = time.perf_counter()
+            net.run(steps * compiled.dt_ms * b2.ms, namespace={})
+            t2 = time.perf_counter()
+            recorded_v = np.asarray(monitors["output"].v_)  # (classes, steps)
+            hidden_events = [(np.asarray(m.i[:]), np.asarray(m.t_[:])) for m in monitors["hidden"]]
+            del net, monitors
+        if recorded_v.shape[1] != steps:
+            raise RuntimeError(f"brian2: simulated {recorded_v.shape[1]} steps, expected {steps}")
+        scores = _read_scores(recorded_v, network, n, L, compiled.noise)
+        hidden = _hidden_spikes(hidden_events, network, n, compiled.dt_ms)
+        info = {
+            "codegen": compiled.codegen,
+            "dt_ms": compiled.dt_ms,
+            "noise": compiled.noise.as_dict(),
+            "exact": not compiled.noise.active,
+            **_edge_figures(s_in, hidden, compiled, steps),
+            "build_s": t1 - t0,
+            "run_s": t2 - t1,
+            "samples_per_s": n / (t2 - t0) if t2 > t0 else float("inf"),
+        }
+        return RunResult(scores=scores, hidden_spikes=hidden if record_hidden else None, steps=steps, info=info)
+
+    def resources(self, network: TernaryNetwork) -> dict:
+        """Neurons, synapses, and the edge latency model (steps and ms per inference)."""
+        counts = network_counts(network)
+        L = network.n_weight_layers
+        counts.update(
+            {
+                "target": self.name,
+                "codegen": self.codegen,
+                "dt_ms": self.dt,
+                "latency_steps": L,
+                "latency_ms": L * self.dt,
+                "throughput_samples_per_step": 1,
+                "max_synaptic_events_per_inference": counts["synapses"],
+                "noise": self.noise.as_dict(),
+            }
+        )
+        return counts
+
+    def __repr__(self) -> str:
+        noise = f", noise={self.noise}" if self.noise.active else ""
+        return f"<Brian2Target codegen={self.codegen!r} dt={self.dt:g} ms{noise}>"
+
+
+# -- building and reading the Brian2 network -----------------------------------------
+def _build(b2, program: Brian2Program, s_in: np.ndarray):
+    """The Brian2 objects for one run. Names are fixed so cython finds its cached code again."""
+    network = program.network
+    dt_s = program.dt_ms * 1e-3
+    clock = b2.Clock(dt=program.dt_ms * b2.ms, name="connttra_clock")
+    sample, neuron = np.nonzero(s_in)  # row-major: already sorted by time
+    source = b2.SpikeGeneratorGroup(
+        network.n_inputs, neuron.astype(np.int32), sample * dt_s * b2.second, clock=clock, sorted=True, name="input"
+    )
+    objects = [source]
+    monitors = {"hidden": []}
+    pre_group = source
+    n_hidden = len(network.hidden)
+    for l, layer in enumerate(program.layers):
+        size = network.layer_sizes[l + 1]
+        name = _layer_name(l, n_hidden)
+        if layer.thresholds is not None:
+            group = b2.NeuronGroup(size, "v : 1\nT : 1 (constant)", threshold="v >= T", reset="", clock=clock, name=name)
+            group.T = layer.thresholds
+            spikes = b2.SpikeMonitor(group, variables=[], record=True, name=f"{name}_spikes")
+            monitors["hidden"].append(spikes)
+            objects.append(spikes)
+        else:
+            group = b2.NeuronGroup(size, "v : 1", clock=clock, name=name)
+            scores = b2.StateMonitor(group, "v", record=True, when="start", clock=clock, name="output_scores")
+            monitors["output"] = scores
+            objects.append(scores)
+        # memoryless: forget after the threshold test, before this step's spikes arrive
+        group.run_regularly("v = 0", when="before_synapses", name=f"{name}_forget")
+        objects.append(group)
+        # Brian2 cannot connect an empty synapse list; a layer with no conducting synapse just gets no input
+        if layer.pre.size:
+            synapses = b2.Synapses(pre_group, group, "w : 1 (constant)", on_pre="v_post += w", clock=clock,
+                                   name=f"synapses{l}")
+            synapses.connect(i=layer.pre, j=layer.post)
+            synapses.w = layer.weights
+            objects.append(synapses)
+        pre_group = group
+    return b2.Network(*objects, name="connttra_network"), monitors
+
+
+def _read_scores(recorded_v: np.ndarray, network: TernaryNetwork, n: int, L: int, noise: EdgeNoise) -> np.ndarray:
+    """Sample t's scores are the output drive at the start of step t + L, plus the biases."""
+    drive = recorded_v[:, L : L + n].T
+    if noise.integer_scores:
+        rounded = np.rint(drive)
+        if not np.array_equal(rounded, drive):
+            raise RuntimeError("brian2: integer drive came back non-integral; exactness is broken")
+        return rounded.astype(np.int64) + network.output.biases.astype(np.int64)[None, :]
+    return drive + network.output.biases.astype(np.float64)[None, :]
+
+
+def _hidden_spikes(events, network: TernaryNetwork, n: int, dt_ms: float) -> list[np.ndarray]:
+    """Per-sample spikes of each hidden layer; drops what the empty pipeline emitted before and after."""
+    dt_s = dt_ms * 1e-3
+    out = []
+    for l, (neuron, t) in enumerate(events):
+        sample = np.rint(t / dt_s).astype(np.int64) - (l + 1)  # hidden layer l holds sample step - (l+1)
+        keep = (sample >= 0) & (sample < n)
+        spikes = np.zeros((n, network.layer_sizes[l + 1]), dtype=np.uint8)
+        spikes[sample[keep], neuron[keep]] = 1
+        out.append(spikes)
+    return out
+
+
+def _edge_figures(s_in: np.ndarray, hidden: list[np.ndarray], program: Brian2Program, steps: int) -> dict:
+    """Latency, spikes and synaptic events per inference, from the spikes the run produced."""
+    network = program.network
+    n, L = s_in.shape[0], network.n_weight_layers
+    per = max(n, 1)
+    names = ["input"] + [f"hidden layer {l}" for l in range(len(network.hidden))]
+    spike_counts = [s.sum(axis=0, dtype=np.int64) for s in (s_in, *hidden)]  # per presynaptic neuron
+    spikes = {name: float(c.sum() / per) for name, c in zip(names, spike_counts)}
+    # one spike of neuron j costs one event per conducting synapse leaving j
+    events = {
+        layer_name: float(int(counts @ layer.fan_out) / per)
+        for (layer_name, _), counts, layer in zip(network.named_layers(), spike_counts, program.layers)
+    }
+    return {
+        "latency_steps": L,
+        "latency_ms": L * program.dt_ms,
+        "simulated_ms": steps * program.dt_ms,
+        "spikes_per_inference": spikes,
+        "hidden_spikes_per_inference": float(sum(v for k, v in spikes.items() if k != "input")),
+        "synaptic_events_per_inference": events,
+        "total_synaptic_events_per_inference": float(sum(events.values())),
+    }
