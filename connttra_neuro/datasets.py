@@ -154,7 +154,8 @@ def _check_pair(X, y, x_name: str, y_name: str, source: str) -> tuple[np.ndarray
     if y.shape[0] != X.shape[0]:
         raise DatasetError(f"{source}: {x_name} has {X.shape[0]} samples but {y_name} has {y.shape[0]} labels")
     was_float = np.issubdtype(X.dtype, np.floating)
-    X = X.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # overflow becomes inf, reported just below
+        X = X.astype(np.float32, copy=False)
     # integers are always finite in float32; floats may be NaN/inf or overflow the cast
     if was_float and not np.isfinite(X).all():
         bad = ~np.isfinite(X)

