@@ -1,0 +1,112 @@
+"""Say *where* and *how* a deployment departs from the trained model.
+
+The verifier finds the first layer whose spikes (or scores) differ. Because
+every earlier layer matched, that layer received exactly the inputs the
+trained model gave it, so the fault is inside it. For hidden layers we then ask
+whether each faulty neuron behaves like the model's neuron with another
+threshold (an integer interval of thresholds fits its firing exactly) or not at
+all (its weights must differ); for the output layer we ask whether a class's
+score is off by a constant (its bias) or by an amount that depends on the input
+(its weights), and, when the samples pin them down, which weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hardware_targets.reference import _drive
+
+__all__ = ["diagnose_hidden_neuron", "diagnose_output_class", "MAX_LISTED"]
+
+MAX_LISTED = 20  # neurons / samples listed by index in a report; counts are always complete
+
+
+def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.ndarray, threshold: int) -> dict:
+    """Explain one neuron whose spikes differ from the model's.
+
+    Parameters
+    ----------
+    drive : int64 (n_samples,)
+        ``W[j] @ s_prev`` with the model's weights and the (matching) inputs.
+    fired : uint8 (n_samples,)
+        What the target's neuron did.
+    expected : uint8 (n_samples,)
+        What the model's neuron did.
+    threshold : int
+        The model's threshold ``T[j]``.
+    """
+    fired = fired.astype(bool)
+    expected = expected.astype(bool)
+    extra = int(np.count_nonzero(fired & ~expected))
+    missing = int(np.count_nonzero(~fired & expected))
+    # a threshold t explains the target iff every firing drive >= t and every silent drive < t
+    lo = int(drive[~fired].max()) + 1 if (~fired).any() else None
+    hi = int(drive[fired].min()) if fired.any() else None
+    consistent = lo is None or hi is None or lo <= hi
+    if consistent:
+        if lo is not None and hi is not None:
+            interval = f"[{lo}, {hi}]" if lo != hi else f"{lo}"
+        elif lo is not None:
+            interval = f">= {lo}"  # never fired: any threshold above every drive
+        else:
+            interval = f"<= {hi}"
+        text = f"fires as if its threshold were {interval} (model: {threshold})"
+    else:
+        text = f"no threshold explains its spikes (fires at drive {hi} yet not at {lo - 1}): its weights or inputs differ"
+    return {
+        "fires_extra": extra,
+        "misses": missing,
+        "threshold": int(threshold),
+        "implied_threshold_min": lo,
+        "implied_threshold_max": hi,
+        "threshold_explains": bool(consistent),
+        "explanation": text,
+    }
+
+
+def diagnose_output_class(
+    s_prev: np.ndarray, ref_scores: np.ndarray, got_scores: np.ndarray, weights_row: np.ndarray
+) -> dict:
+    """Explain one class whose scores differ although the last hidden layer matched.
+
+    ``diff = got - ref`` is ``s_prev @ dW + db``. A constant ``diff`` is a bias
+    error. Otherwise, when the inputs pin the weights down (full column rank),
+    solve for ``dW`` and list the weights that differ.
+    """
+    diff = (got_scores - ref_scores).astype(np.int64)
+    changed = diff != 0
+    out = {
+        "samples_differing": int(np.count_nonzero(changed)),
+        "min_difference": int(diff.min()),
+        "max_difference": int(diff.max()),
+        "bias_offset": None,
+        "weights_differing": None,
+    }
+    if diff.min() == diff.max():
+        out["bias_offset"] = int(diff[0])
+        out["explanation"] = f"score off by {int(diff[0])} on every sample: its bias differs"
+        return out
+    A = np.hstack([s_prev.astype(np.float64), np.ones((s_prev.shape[0], 1))])
+    solution, *_ = np.linalg.lstsq(A, diff.astype(np.float64), rcond=None)
+    rounded = np.rint(solution)
+    exact = np.array_equal(np.rint(A @ rounded).astype(np.int64), diff)
+    if exact and np.linalg.matrix_rank(A) == A.shape[1]:
+        idx = np.nonzero(rounded[:-1])[0]
+        out["weights_differing"] = [
+            {"input": int(i), "model": int(weights_row[i]), "deployed": int(weights_row[i] + rounded[i])}
+            for i in idx[:MAX_LISTED]
+        ]
+        out["bias_offset"] = int(rounded[-1]) or None
+        listed = ", ".join(f"w[{d['input']}] {d['model']}->{d['deployed']}" for d in out["weights_differing"][:5])
+        more = f" (+{idx.size - 5} more)" if idx.size > 5 else ""
+        out["explanation"] = f"{idx.size} weight(s) differ: {listed}{more}"
+    else:
+        out["explanation"] = (
+            f"score differs by {out['min_difference']}..{out['max_difference']} depending on the input: its weights differ"
+        )
+    return out
+
+
+def hidden_drive(s_prev: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``s_prev @ weights.T`` exactly (int64)."""
+    return _drive(s_prev, weights)

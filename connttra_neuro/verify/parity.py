@@ -1,0 +1,453 @@
+"""``verify``: run a network on targets and compare every spike with the trained model.
+
+The trained (software) model is :func:`hardware_targets.reference.forward`
+with ``record_hidden=True``. Each target runs the same encoded samples with
+``record_hidden=True``; the verifier then compares, per target:
+
+* classes: error beside the software model's, agreeing / disagreeing samples;
+* hidden spikes layer by layer: the first layer that differs, which neurons and
+  how many samples, and a diagnosis of each faulty neuron;
+* output scores: equal or not, and for a faulty output layer which classes;
+* activity and cost: spikes per layer, synaptic operations (accumulates vs
+  multiply-accumulates, NeuroBench names), activation sparsity, latency in
+  steps, packed footprint and a Loihi energy estimate per inference, beside the
+  multiply-accumulates of a float MLP of the same architecture.
+
+The JSON form of a :class:`ParityReport` (``to_dict``) is a stable schema,
+documented in ``docs/user-guide.md`` and tested in ``tests/test_verify_report.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from connttra_neuro.modelfile import storage_report
+from connttra_neuro.network import TernaryNetwork
+from hardware_targets.base import RunResult, Target
+from hardware_targets.reference import forward
+from hardware_targets.registry import get_target
+
+from .diagnose import MAX_LISTED, diagnose_hidden_neuron, diagnose_output_class, hidden_drive
+from .ops import count_operations, float_mlp_macs, loihi_energy, loihi_energy_constants
+
+__all__ = ["verify", "ParityReport", "TargetParity", "LayerParity", "SCHEMA", "SCHEMA_VERSION"]
+
+SCHEMA = "connttra-neuro parity report"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class LayerParity:
+    """Spike (or score) equality of one layer on one target."""
+
+    layer: str
+    equal: bool | None  # None: the target did not record this layer
+    neurons_differing: int = 0
+    samples_differing: int = 0
+    neurons: list[int] = field(default_factory=list)  # first MAX_LISTED differing neuron indices
+    diagnosis: list[dict] = field(default_factory=list)  # one entry per listed neuron / class
+
+
+@dataclass
+class TargetParity:
+    """Everything the verifier found about one target."""
+
+    target: str
+    status: str  # "exact" | "mismatch" | "failed"
+    error: float | None = None
+    software_error: float | None = None
+    n_samples: int = 0
+    agreeing: int = 0
+    disagreeing: int = 0
+    disagreeing_samples: list[int] = field(default_factory=list)
+    scores_equal: bool | None = None
+    score_samples_differing: int = 0
+    score_max_abs_difference: int = 0
+    layers: list[LayerParity] = field(default_factory=list)
+    first_differing_layer: str | None = None
+    diagnosis: str = ""
+    spikes_per_layer: list[float | None] = field(default_factory=list)
+    operations: dict | None = None
+    energy: dict | None = None
+    latency_steps: int | None = None
+    run_steps: int | None = None
+    compile_seconds: float | None = None
+    run_seconds: float | None = None
+    resources: dict | None = None
+    confusion: list[list[int]] | None = None
+    predictions: list[int] | None = None
+    failure: str | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        return self.status == "exact"
+
+
+@dataclass
+class ParityReport:
+    """The verifier's result: the software model and one :class:`TargetParity` per target."""
+
+    network: dict
+    dataset: str | None
+    n_samples: int
+    software: dict
+    float_mlp: dict
+    footprint: dict
+    targets: list[TargetParity]
+    labels: list[int]
+    created: str = ""
+
+    @property
+    def all_exact(self) -> bool:
+        """True when every target reproduced every spike, score and class."""
+        return all(t.exact for t in self.targets)
+
+    def target(self, name: str) -> TargetParity:
+        for t in self.targets:
+            if t.target == name:
+                return t
+        raise KeyError(f"no target {name!r} in this report; have {[t.target for t in self.targets]}")
+
+    def to_dict(self) -> dict:
+        """The stable JSON schema (see docs/user-guide.md, "Parity report JSON")."""
+        return _jsonable(
+            {
+                "schema": SCHEMA,
+                "schema_version": SCHEMA_VERSION,
+                "created": self.created,
+                "dataset": self.dataset,
+                "n_samples": self.n_samples,
+                "all_exact": self.all_exact,
+                "network": self.network,
+                "footprint": self.footprint,
+                "float_mlp": self.float_mlp,
+                "software": self.software,
+                "labels": self.labels,
+                "targets": [asdict(t) for t in self.targets],
+            }
+        )
+
+    def summary_table(self) -> str:
+        """A fixed-width table, one row per target, for the terminal."""
+        head = ["target", "status", "error", "software", "agree", "first differing layer", "ACs/inf", "energy/inf", "steps"]
+        rows = []
+        for t in self.targets:
+            acs = t.operations.get("effective_acs") if t.operations else None
+            rows.append(
+                [
+                    t.target,
+                    t.status.upper() if t.status != "exact" else "exact",
+                    _pct(t.error),
+                    _pct(t.software_error),
+                    f"{t.agreeing}/{t.n_samples}" if t.status != "failed" else "-",
+                    t.first_differing_layer or ("-" if t.status != "failed" else "(did not run)"),
+                    f"{acs:,.0f}" if acs is not None else "-",
+                    _joules(t.energy["joules_per_inference"]) if t.energy else "-",
+                    str(t.run_steps) if t.run_steps is not None else "-",
+                ]
+            )
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
+        for t in self.targets:
+            if not t.exact:
+                out.append(f"{t.target}: {t.diagnosis}")
+        mlp = self.float_mlp["macs_per_inference"]
+        out.append(f"float MLP of the same architecture: {mlp:,} multiply-accumulates per inference")
+        return "\n".join(out)
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _joules(j: float) -> str:
+    for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12)):
+        if abs(j) >= scale:
+            return f"{j / scale:.3g} {unit}"
+    return f"{j:.3g} J"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def confusion_matrix(y: np.ndarray, predictions: np.ndarray, n_classes: int) -> list[list[int]]:
+    """Rows: true class, columns: predicted class."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    ok = (y >= 0) & (y < n_classes)
+    np.add.at(m, (y[ok], predictions[ok]), 1)
+    return m.tolist()
+
+
+def _resolve(target: str | Target, options: dict) -> Target:
+    if isinstance(target, Target):
+        return target
+    return get_target(str(target), **options.get(str(target), {}))
+
+
+def verify(
+    network: TernaryNetwork,
+    targets: Sequence[str | Target],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    reference: Callable = forward,
+    target_options: dict[str, dict] | None = None,
+    dataset: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ParityReport:
+    """Run ``network`` on every target and compare it, spike by spike, with the trained model.
+
+    Parameters
+    ----------
+    network : TernaryNetwork
+    targets : sequence of str or Target
+        Registry names (``"reference"``, ``"loihi2"``, ``"brian2"``) or
+        :class:`~hardware_targets.base.Target` instances (e.g. a deliberately
+        faulty one in a test).
+    X : array (n_samples, n_features)
+        Raw features; the network's own encoder turns them into spikes.
+    y : array of int (n_samples,)
+        True classes.
+    reference : callable, optional
+        The software model, ``reference(network, spikes, record_hidden=True) ->
+        (scores, hidden_spikes)``; default :func:`hardware_targets.reference.forward`.
+    target_options : dict, optional
+        Constructor options per target name, e.g. ``{"brian2": {"codegen": "cython"}}``.
+    dataset : str, optional
+        A name recorded in the report.
+    progress : callable, optional
+        Called with a one-line message as each target starts and ends.
+
+    Returns
+    -------
+    ParityReport
+        ``report.all_exact`` is True when every target matched every spike,
+        score and class. A target that raises (limits, runtime errors) is
+        recorded with ``status="failed"`` and the error, not re-raised.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y).astype(np.int64).ravel()
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("verify needs at least one sample")
+    options = dict(target_options or {})
+    say = progress or (lambda msg: None)
+    spikes = network.encode(X)
+    ref_scores, ref_hidden = reference(network, spikes, record_hidden=True)
+    ref_pred = np.argmax(ref_scores, axis=1)
+    n_classes = network.n_classes
+    ref_error = float(np.mean(ref_pred != y))
+    constants = loihi_energy_constants()
+    ref_ops = count_operations(network, spikes, ref_hidden)
+
+    software = {
+        "error": ref_error,
+        "confusion": confusion_matrix(y, ref_pred, n_classes),
+        "spikes_per_layer": ref_ops["spikes_per_layer"],
+        "operations": ref_ops,
+        "energy": loihi_energy(ref_ops, constants),
+        "latency_steps": network.n_weight_layers,
+        "predictions": ref_pred.tolist(),
+    }
+    results = []
+    seen: dict[str, int] = {}
+    for item in targets:
+        name = item.name if isinstance(item, Target) else str(item)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:  # the same target twice (e.g. two modes): keep report keys unique
+            name = f"{name}#{seen[name]}"
+        say(f"verify: {name}: compiling and running {len(y)} samples ...")
+        tp = _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_error, constants)
+        tp.target = name
+        say(f"verify: {name}: {tp.status}" + (f" ({tp.diagnosis})" if not tp.exact else ""))
+        results.append(tp)
+
+    footprint = dict(storage_report(network))
+    footprint["packed_weight_bits"] = int(sum(_packed_bits(layer.weights.size, len(network.discrete_set)) for layer in network.layers))
+    footprint["parameter_bits"] = 32 * int(sum(layer.weights.shape[0] for layer in network.layers))
+    return ParityReport(
+        network={
+            "layer_sizes": list(network.layer_sizes),
+            "discrete_set": list(network.discrete_set),
+            "n_weights": network.n_weights,
+            "connection_sparsity": float(network.sparsity),
+            "encoder_levels": network.encoder.levels,
+            "n_features": network.n_features,
+        },
+        dataset=dataset,
+        n_samples=int(len(y)),
+        software=software,
+        float_mlp={
+            "macs_per_inference": float_mlp_macs(network),
+            "weights_float32_bytes": 4 * network.n_weights,
+        },
+        footprint=footprint,
+        targets=results,
+        labels=y.tolist(),
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def _packed_bits(n_weights: int, set_size: int) -> int:
+    from connttra_neuro.modelfile import packed_nbytes
+
+    return 8 * packed_nbytes(n_weights, set_size)
+
+
+def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_error, constants) -> TargetParity:
+    name = item.name if isinstance(item, Target) else str(item)
+    tp = TargetParity(target=name, status="failed", software_error=ref_error, n_samples=int(len(y)))
+    try:
+        target = _resolve(item, options)
+        try:
+            tp.resources = _safe_dict(target.resources(network))
+        except Exception as err:  # resources are informative; a failure here must not hide parity
+            tp.resources = {"error": str(err)}
+        t0 = time.perf_counter()
+        compiled = target.compile(network)
+        t1 = time.perf_counter()
+        result: RunResult = target.run(compiled, spikes, record_hidden=True)
+        t2 = time.perf_counter()
+    except Exception as err:
+        tp.failure = f"{type(err).__name__}: {err}"
+        tp.diagnosis = f"did not run: {tp.failure}"
+        tp.info = {"traceback": traceback.format_exc(limit=3)}
+        return tp
+    tp.compile_seconds, tp.run_seconds = t1 - t0, t2 - t1
+    tp.run_steps = int(result.steps)
+    tp.latency_steps = network.n_weight_layers
+    tp.info = _safe_dict(result.info)
+
+    scores = np.asarray(result.scores)
+    if scores.shape != ref_scores.shape:
+        tp.failure = f"scores have shape {scores.shape}, expected {ref_scores.shape}"
+        tp.diagnosis = f"wrong output: {tp.failure}"
+        return tp
+    pred = np.argmax(scores, axis=1)
+    tp.predictions = pred.tolist()
+    tp.error = float(np.mean(pred != y))
+    differ = np.nonzero(pred != np.argmax(ref_scores, axis=1))[0]
+    tp.disagreeing = int(differ.size)
+    tp.agreeing = int(len(y) - differ.size)
+    tp.disagreeing_samples = differ.tolist()
+    tp.confusion = confusion_matrix(y, pred, network.n_classes)
+    score_rows = np.nonzero((scores != ref_scores).any(axis=1))[0]
+    tp.scores_equal = bool(score_rows.size == 0)
+    tp.score_samples_differing = int(score_rows.size)
+    tp.score_max_abs_difference = int(np.abs(scores.astype(np.int64) - ref_scores).max()) if score_rows.size else 0
+
+    hidden = result.hidden_spikes
+    if hidden is not None and (
+        len(hidden) != len(ref_hidden) or any(np.shape(h) != r.shape for h, r in zip(hidden, ref_hidden))
+    ):
+        tp.failure = f"hidden spikes have shapes {[np.shape(h) for h in hidden]}, expected {[r.shape for r in ref_hidden]}"
+        tp.diagnosis = f"wrong recording: {tp.failure}"
+        tp.status = "mismatch"
+        return tp
+    hidden = None if hidden is None else [np.asarray(h).astype(np.uint8) for h in hidden]
+    tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores)
+    ops = count_operations(network, spikes, hidden)
+    tp.operations = ops
+    tp.spikes_per_layer = ops["spikes_per_layer"]
+    tp.energy = loihi_energy(ops, constants)
+    recorded = hidden is not None or not network.hidden
+    exact = tp.scores_equal and tp.disagreeing == 0 and recorded and all(layer.equal for layer in tp.layers)
+    tp.status = "exact" if exact else "mismatch"
+    if exact:
+        tp.diagnosis = "every spike, score and class matches the trained model"
+    elif not recorded and tp.scores_equal:
+        tp.diagnosis = "scores match, but the target did not record hidden spikes to compare"
+    return tp
+
+
+def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
+    """Per-layer equality and a diagnosis of the first layer that differs."""
+    layers: list[LayerParity] = []
+    first, text = None, ""
+    prev = spikes  # inputs to the current layer, as the target produced them
+    for i, ref in enumerate(ref_hidden):
+        name = f"hidden layer {i}"
+        if hidden is None:
+            layers.append(LayerParity(layer=name, equal=None))
+            continue
+        got = hidden[i]
+        diff = got != ref
+        neurons = np.nonzero(diff.any(axis=0))[0]
+        samples = np.nonzero(diff.any(axis=1))[0]
+        lp = LayerParity(
+            layer=name,
+            equal=bool(neurons.size == 0),
+            neurons_differing=int(neurons.size),
+            samples_differing=int(samples.size),
+            neurons=neurons[:MAX_LISTED].tolist(),
+        )
+        if neurons.size and first is None:
+            # inputs matched up to here, so the fault is inside this layer
+            layer = network.hidden[i]
+            drive = hidden_drive(prev, layer.weights)
+            for j in neurons[:MAX_LISTED]:
+                d = diagnose_hidden_neuron(drive[:, j], got[:, j], ref[:, j], int(layer.thresholds[j]))
+                lp.diagnosis.append({"neuron": int(j), **d})
+            first = name
+            shown = "; ".join(f"neuron {d['neuron']} {d['explanation']}" for d in lp.diagnosis[:3])
+            more = f"; +{neurons.size - 3} more neuron(s)" if neurons.size > 3 else ""
+            text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {shown}{more}"
+        layers.append(lp)
+        prev = got
+    # output layer: scores
+    diff = scores != ref_scores
+    classes = np.nonzero(diff.any(axis=0))[0]
+    samples = np.nonzero(diff.any(axis=1))[0]
+    out = LayerParity(
+        layer="output layer",
+        equal=bool(classes.size == 0),
+        neurons_differing=int(classes.size),
+        samples_differing=int(samples.size),
+        neurons=classes[:MAX_LISTED].tolist(),
+    )
+    if classes.size and first is None:
+        if hidden is None and network.hidden:
+            first = "output layer"
+            text = (
+                f"output scores differ for {classes.size} class(es) on {samples.size} sample(s); "
+                "the target did not record hidden spikes, so the fault may be in any layer"
+            )
+        else:
+            s_prev = prev
+            for c in classes[:MAX_LISTED]:
+                d = diagnose_output_class(s_prev, ref_scores[:, c], scores[:, c], network.output.weights[c])
+                out.diagnosis.append({"class": int(c), **d})
+            first = "output layer"
+            shown = "; ".join(f"class {d['class']}: {d['explanation']}" for d in out.diagnosis[:3])
+            more = f"; +{classes.size - 3} more class(es)" if classes.size > 3 else ""
+            text = f"output layer: scores of {classes.size} class(es) differ on {samples.size} sample(s): {shown}{more}"
+    layers.append(out)
+    return layers, first, text
+
+
+def _safe_dict(value: Any) -> dict:
+    if not isinstance(value, dict):
+        return {"value": _jsonable(value)}
+    return _jsonable(value)
