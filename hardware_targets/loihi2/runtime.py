@@ -36,7 +36,14 @@ def default_run_cfg(mode: str):
     from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
 
     # Extractor's models carry no fixed_pt/floating_pt tag: name the synchronous one explicitly
-    return Loihi2SimCfg(select_tag=mode, exception_proc_model_map={Extractor: PyLoihiExtractorModel})
+    models = {Extractor: PyLoihiExtractorModel}
+    if mode == "fixed_pt":
+        from lava.proc.sparse.process import Sparse
+
+        from .lava_models import PySparseModelBitAccMatVec
+
+        models[Sparse] = PySparseModelBitAccMatVec  # same integers as Lava's model, without a CSR copy per step
+    return Loihi2SimCfg(select_tag=mode, exception_proc_model_map=models)
 
 
 def _block_diag(weights: np.ndarray, tiles: int, dtype) -> sp.csr_matrix:
@@ -99,7 +106,8 @@ def run_lava(
             w = layer.weights
         else:  # float models: the IR's own weights, no doubling needed
             w = layer.weights // 2
-        syn = Sparse(weights=_block_diag(w, tiles, np.int32 if fixed else np.float64))
+        # tiles= reaches the ProcessModel's proc_params (lava_models.py uses it to multiply per tile)
+        syn = Sparse(weights=_block_diag(w, tiles, np.int32 if fixed else np.float64), tiles=tiles)
         prev.connect(syn.s_in)
         n_out = layer.weights.shape[0]
         if layer.kind == "output":
