@@ -1,0 +1,203 @@
+"""The ``datasets``, ``info`` and ``evaluate`` commands, run in-process."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from connttra_neuro import random_network, save, storage_report
+from connttra_neuro.cli import main
+from connttra_neuro.cli.data import classification_report
+from connttra_neuro.datasets import FASHION_MNIST_DIR, dataset_names, load_dataset
+from hardware_targets.reference import forward
+
+METADATA = {
+    "dataset": "digits",
+    "training": {"levels": 2, "hidden": [16], "max_epochs": 3},
+    "seed": 7,
+    "metrics": {"val_error": 0.125},
+}
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    network = random_network((64, 16, 10), levels=2, seed=4, density=0.5).replace(metadata=METADATA)
+    path = tmp_path_factory.mktemp("model") / "digits.ctn"
+    save(network, path)
+    return network, path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def reference_errors(network, X, y):
+    scores, _ = forward(network, network.encode(X))
+    return int(np.count_nonzero(np.argmax(scores, axis=1) != y))
+
+
+# -- datasets -------------------------------------------------------------------------------
+def test_datasets_table(capsys):
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0
+    for name in dataset_names():
+        assert re.search(rf"^{re.escape(name)}\s", out, re.M), name
+    assert re.search(r"^digits\s+1,438\s+359\s+64\s+10\s+yes", out, re.M)
+    assert "X_train, y_train, X_val, y_val" in out and "train-images-idx3-ubyte" in out
+
+
+def test_datasets_json_reports_availability(capsys):
+    code, out, _ = run(capsys, "datasets", "--json")
+    rows = {r["name"]: r for r in json.loads(out)["datasets"]}
+    assert code == 0 and list(rows) == dataset_names()
+    assert rows["iris"]["available"] is True and rows["iris"]["train"] == 120
+    present = all(
+        (FASHION_MNIST_DIR / f"{s}.gz").is_file()
+        for s in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+    )
+    assert rows["fashion-mnist"]["available"] is present
+
+
+# -- info --------------------------------------------------------------------------------------
+def test_info_text(capsys, digits_model):
+    network, path = digits_model
+    code, out, _ = run(capsys, "info", path)
+    assert code == 0
+    assert "64 features -> 128 input spikes -> 16 -> 10 classes (2 weight layers)" in out
+    assert "{-1, 0, 1} (ternary)" in out and "64 features x 2 level(s)" in out
+    assert re.search(r"^hidden layer 0\s+16 x 128", out, re.M) and re.search(r"^output layer\s+10 x 16", out, re.M)
+    assert f"{network.sparsity:.1%}" in out
+    report = storage_report(network)
+    assert f"{report['bits_per_weight']:.2f} bits/weight" in out
+    assert f"{report['weights_ratio_float32']:.1f}x smaller than float32" in out
+    assert "max_epochs: 3" in out and "val_error: 0.125" in out and "seed: 7" in out
+
+
+def test_info_json(capsys, digits_model):
+    network, path = digits_model
+    code, out, _ = run(capsys, "info", path, "--json")
+    d = json.loads(out)
+    assert code == 0
+    assert set(d) >= {"layer_sizes", "discrete_set", "encoder", "layers", "sparsity", "storage", "metadata"}
+    assert d["layer_sizes"] == list(network.layer_sizes) and d["discrete_set"] == [-1, 0, 1]
+    assert d["encoder"]["levels"] == 2 and d["storage"] == storage_report(network)
+    assert d["metadata"] == METADATA
+    assert d["sparsity"] == pytest.approx(network.sparsity)
+    hidden = d["layers"][0]
+    assert hidden["zeros"] == int(np.count_nonzero(network.hidden[0].weights == 0))
+    t = network.hidden[0].thresholds
+    assert hidden["threshold_range"] == [int(t.min()), int(t.max())]
+    b = network.output.biases
+    assert d["layers"][1]["bias_range"] == [int(b.min()), int(b.max())]
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+def test_evaluate_matches_reference(capsys, digits_model):
+    network, path = digits_model
+    data = load_dataset("digits")
+    n_errors = reference_errors(network, data.X_val, data.y_val)
+    code, out, _ = run(capsys, "evaluate", path, "--data", "digits")
+    assert code == 0
+    m = re.search(r"error\s+([\d.]+)%\s+\((\d+) of (\d+) misclassified\)", out)
+    assert m and (int(m.group(2)), int(m.group(3))) == (n_errors, len(data.y_val))
+    assert float(m.group(1)) == pytest.approx(100 * n_errors / len(data.y_val), abs=0.005)
+    assert "per class  0:" in out and "confusion matrix (rows: true class, columns: predicted class)" in out
+    # confusion matrix rows sum to the class counts
+    rows = re.findall(r"^\s+(\d)\s+((?:\d+\s*){10})$", out, re.M)
+    counts = [sum(map(int, r[1].split())) for r in rows]
+    assert counts == np.bincount(data.y_val, minlength=10).tolist()
+
+
+def test_evaluate_json_on_train_subsample(capsys, digits_model):
+    network, path = digits_model
+    data = load_dataset("digits", seed=2, n_train=200)
+    code, out, _ = run(
+        capsys, "evaluate", path, "--data", "digits", "--split", "train", "--n", 200, "--seed", 2, "--json"
+    )
+    report = json.loads(out)
+    assert code == 0 and report["n_samples"] == 200 and report["split"] == "train"
+    assert report["n_errors"] == reference_errors(network, data.X_train, data.y_train)
+    assert np.array(report["confusion"]).sum() == 200
+
+
+def test_evaluate_npz_path(capsys, tmp_path):
+    network = random_network((5, 3), seed=1)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 5)), np.arange(40) % 3
+    np.savez(tmp_path / "d.npz", X_train=X[:30], y_train=y[:30], X_val=X[30:], y_val=y[30:])
+    save(network, tmp_path / "m.ctn")
+    code, out, _ = run(capsys, "evaluate", tmp_path / "m.ctn", "--data", tmp_path / "d.npz", "--json")
+    assert code == 0 and json.loads(out)["n_errors"] == reference_errors(network, X[30:], y[30:])
+
+
+def test_classification_report_against_loops():
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    y[y == 3] = 2  # class 3 has no samples
+    r = classification_report(y, p, 4)
+    for i in range(4):
+        for j in range(4):
+            assert r["confusion"][i][j] == sum(1 for a, b in zip(y, p, strict=True) if a == i and b == j)
+    assert r["per_class_accuracy"][3] is None
+    assert r["per_class_accuracy"][0] == pytest.approx(np.mean(p[y == 0] == 0))
+    assert r["n_errors"] == sum(a != b for a, b in zip(y, p, strict=True))
+
+
+# -- errors: exit code 2 and one line --------------------------------------------------------------
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("connttra-neuro "), err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+def test_missing_model_file(capsys, tmp_path):
+    for command in (["info"], ["evaluate", "--data", "iris"]):
+        code, _, err = run(capsys, command[0], tmp_path / "absent.ctn", *command[1:])
+        assert_one_line_error(code, err, "absent.ctn: no such model file")
+
+
+def test_corrupt_model_file(capsys, tmp_path, digits_model):
+    _, path = digits_model
+    blob = path.read_bytes()
+    (tmp_path / "cut.ctn").write_bytes(blob[: len(blob) // 2])
+    code, _, err = run(capsys, "info", tmp_path / "cut.ctn")
+    assert_one_line_error(code, err, "cut.ctn", "truncated")
+    flipped = bytearray(blob)
+    flipped[len(blob) // 2] ^= 0xFF
+    (tmp_path / "flip.ctn").write_bytes(bytes(flipped))
+    code, _, err = run(capsys, "evaluate", tmp_path / "flip.ctn", "--data", "digits")
+    assert_one_line_error(code, err, "flip.ctn", "checksum")
+
+
+def test_feature_count_mismatch(capsys, digits_model):
+    _, path = digits_model
+    code, _, err = run(capsys, "evaluate", path, "--data", "iris")
+    assert_one_line_error(code, err, "expects 64 features", "iris has 4")
+
+
+def test_unknown_dataset_and_target(capsys, digits_model):
+    _, path = digits_model
+    code, _, err = run(capsys, "evaluate", path, "--data", "digitz")
+    assert_one_line_error(code, err, "unknown dataset 'digitz'", "did you mean 'digits'")
+    code, _, err = run(capsys, "evaluate", path, "--data", "digits", "--target", "abacus")
+    assert_one_line_error(code, err, "unknown target 'abacus'")
+
+
+@pytest.mark.parametrize("command", ["datasets", "info", "evaluate"])
+def test_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert f"connttra-neuro {command}" in capsys.readouterr().out
