@@ -1,0 +1,166 @@
+"""Exports for Loihi users: a NIR graph and a lava-dl netx HDF5 file.
+
+Both are written atomically (temporary file in the same folder, then
+``os.replace``), so a crash never leaves half a file under the final name.
+
+NIR (``nir.read`` loads it)
+---------------------------
+Stateless nodes whose step semantics are exact for our integer network::
+
+    input (F raw features)
+    -> encoder: Linear (F*K x F, ones: repeats feature f K times)
+    -> encoder_threshold: Threshold(theta = nextafter(t, -inf))   # x >= t  <=>  x > theta
+    -> hidden_i: Linear(W_i) -> hidden_i_threshold: Threshold(T_i - 0.5)   # W s >= T  <=>  W s > T - 1/2
+    -> output: Affine(W_L, b_L) -> scores (Output)
+
+NIR's Threshold is strict (``z = 1 if v > theta``), hence the half-unit and
+``nextafter`` offsets. NIR nodes here are memoryless and instantaneous; the
+one-step delay per weight layer of the spiking pipeline is recorded in the
+graph metadata, not as nir.Delay nodes (it changes when a sample's result
+appears, never what it is).
+
+netx (lava-dl ``netx.hdf5.Network``)
+------------------------------------
+netx's layer schema: ``layer/<i>/{type, shape, neuron/{type, iDecay, vDecay,
+vThMant, refDelay, gradedSpike}, weight, bias}``. ``layer/0`` is the input,
+then one ``dense`` layer per weight layer with CUBA neurons holding *our fixed-point
+mapping*: ``weight = 2 W``, ``bias = bias_mant`` (netx applies bias_exp 6),
+``vThMant = vth``, ``iDecay = 4096`` (current cleared each step), ``vDecay = 4095``.
+The output layer gets ``bias = 2 b``, ``vThMant = 131071`` (never fires): its
+voltage is ``128 z``. What netx cannot hold: the thermometer encoder (stored
+as attributes, not as a layer), a per-step voltage reset (netx builds plain LIF,
+whose ``dv = 4095`` keeps ``v/4096`` of a non-firing neuron's voltage, harmless
+while ``|W s - T| < 2048``), and reading scores (netx outputs spikes only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork, thaw_metadata
+
+from .mapping import DECAY_FULL, VTH_MAX, map_network
+
+__all__ = ["export_nir", "export_netx", "nir_graph"]
+
+SEMANTICS = (
+    "connttra-neuro integer network: each step every neuron sums the spikes that arrived, "
+    "fires iff the sum > threshold node's value, and forgets (no state). Each weight layer adds one "
+    "step of delay in a spiking pipeline; scores = Affine output, class = argmax (ties to lowest index)."
+)
+
+
+def _atomic(path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def nir_graph(network: TernaryNetwork):
+    """The network as a ``nir.NIRGraph`` (raw features in, integer scores out)."""
+    import nir
+
+    F, K = network.encoder.thresholds.shape
+    repeat = np.repeat(np.eye(F, dtype=np.float64), K, axis=0)  # row f*K+k reads feature f
+    theta = np.nextafter(network.encoder.thresholds.reshape(-1), -np.inf)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([F])}),
+        "encoder": nir.Linear(weight=repeat, metadata={"semantics": "repeat each raw feature K times"}),
+        "encoder_threshold": nir.Threshold(
+            threshold=theta, metadata={"semantics": "thermometer code: spike f*K+k = x_f >= t[f,k]"}
+        ),
+    }
+    edges = [("input", "encoder"), ("encoder", "encoder_threshold")]
+    prev = "encoder_threshold"
+    for i, layer in enumerate(network.hidden):
+        lin, thr = f"hidden_{i}", f"hidden_{i}_threshold"
+        nodes[lin] = nir.Linear(weight=layer.weights.astype(np.float64))
+        nodes[thr] = nir.Threshold(
+            threshold=layer.thresholds.astype(np.float64) - 0.5,
+            metadata={"semantics": "spike = W @ s >= T (integer T = threshold + 0.5)"},
+        )
+        edges += [(prev, lin), (lin, thr)]
+        prev = thr
+    nodes["output"] = nir.Affine(
+        weight=network.output.weights.astype(np.float64), bias=network.output.biases.astype(np.float64)
+    )
+    nodes["scores"] = nir.Output(output_type={"output": np.array([network.n_classes])})
+    edges += [(prev, "output"), ("output", "scores")]
+    meta = {
+        "producer": "connttra-neuro",
+        "semantics": SEMANTICS,
+        "delay_steps_per_weight_layer": 1,
+        "discrete_set": list(network.discrete_set),
+        "model_metadata": json.dumps(thaw_metadata(network.metadata)),
+    }
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def export_nir(network: TernaryNetwork, path) -> Path:
+    """Write ``network`` as a NIR file at ``path`` (atomic). Returns the path."""
+    import nir
+
+    graph = nir_graph(network)
+    return _atomic(path, lambda tmp: nir.write(tmp, graph))
+
+
+def _neuron(group, vth: int) -> None:
+    # netx.hdf5.Network.get_neuron_params: du = iDecay - 1, dv = vDecay, bias_exp = 6
+    group.create_dataset("type", data=np.bytes_("CUBA"))
+    group.create_dataset("iDecay", data=np.int32(DECAY_FULL + 1))  # du = 4095 (+1 ds_offset) clears u
+    group.create_dataset("vDecay", data=np.int32(DECAY_FULL))
+    group.create_dataset("vThMant", data=np.int32(vth))
+    group.create_dataset("refDelay", data=np.int32(1))
+    group.create_dataset("gradedSpike", data=np.bool_(False))
+
+
+def export_netx(network: TernaryNetwork, path) -> Path:
+    """Write ``network`` as a lava-dl netx HDF5 file at ``path`` (atomic). Returns the path.
+
+    Raises TargetLimitError when the network does not fit Loihi (same checks as
+    the loihi2 target), since netx only describes networks Loihi can hold.
+    """
+    import h5py
+
+    nmap = map_network(network)
+
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            f.attrs["producer"] = "connttra-neuro"
+            f.attrs["semantics"] = SEMANTICS
+            f.attrs["encoder_thresholds"] = network.encoder.thresholds
+            f.attrs["weight_scale"] = 2
+            f.attrs["score_scale"] = 128  # output voltage = 128 * score
+            layers = f.create_group("layer")
+            inp = layers.create_group("0")
+            inp.create_dataset("type", data=np.bytes_("input"))
+            inp.create_dataset("shape", data=np.array([1, 1, network.n_inputs], dtype=np.int64))
+            _neuron(inp.create_group("neuron"), 0)
+            for i, lm in enumerate(nmap.layers, start=1):
+                g = layers.create_group(str(i))
+                g.create_dataset("type", data=np.bytes_("dense"))
+                g.create_dataset("shape", data=np.array([lm.weights.shape[0]], dtype=np.int64))
+                g.create_dataset("weight", data=lm.weights.astype(np.float32))
+                if lm.kind == "output":
+                    g.create_dataset("bias", data=(2 * lm.offset).astype(np.float32))
+                    _neuron(g.create_group("neuron"), VTH_MAX)
+                else:
+                    g.create_dataset("bias", data=lm.bias_mant.astype(np.float32))
+                    _neuron(g.create_group("neuron"), lm.vth)
+                g.attrs["name"] = lm.name
+
+    return _atomic(path, write)
