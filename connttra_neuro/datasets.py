@@ -240,6 +240,11 @@ def _subsample(X: np.ndarray, y: np.ndarray, n: int | None, seed: int, stream: i
     return X[idx], y[idx]
 
 
+def _subsample_note(n_train: int | None, n_val: int | None, seed: int) -> str:
+    parts = [f"{what}={n}" for what, n in (("n_train", n_train), ("n_val", n_val)) if n is not None]
+    return f"; stratified subsample {', '.join(parts)} (seed {seed})" if parts else ""
+
+
 # -- IDX files ------------------------------------------------------------------------------
 # IDX (LeCun's MNIST format): two zero bytes, a type code, the number of
 # dimensions, one big-endian uint32 per dimension, then the data big-endian, C order.
@@ -370,6 +375,7 @@ def _load_idx_dir(
     # subsample while still uint8: float32 comes last so 60k images never exist twice as floats
     X_tr, y_tr = _subsample(X_tr, y_tr, n_train, seed, 1, "n_train", name)
     X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
+    how += _subsample_note(n_train, n_val, seed)
     return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}")
 
 
@@ -678,6 +684,4 @@ def load_dataset(
     X_va, y_va = _subsample(data.X_val, data.y_val, n_val, seed, 2, "n_val", data.name)
     if X_tr is data.X_train and X_va is data.X_val:
         return data
-    return Dataset(
-        data.name, X_tr, y_tr, X_va, y_va, data.description + f" (subsample n_train={n_train}, n_val={n_val})"
-    )
+    return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + _subsample_note(n_train, n_val, seed))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,17 @@ import numpy as np
 MAX_CLASSES_SHOWN = 20
 
 
+def _wrap(text: str) -> str:
+    # RawDescriptionHelpFormatter keeps the examples' line breaks but does not wrap the description
+    return textwrap.fill(text, width=79)
+
+
 def add_parsers(sub) -> None:
     """Register ``datasets``, ``info`` and ``evaluate``."""
     p = sub.add_parser(
         "datasets",
         help="list the built-in datasets and how to bring your own",
-        description=(
+        description=_wrap(
             "List the built-in datasets with their sizes (training / validation samples, features, classes) "
             "and whether each is available on this machine. Any other name given to --data is a path: "
             "a .npz file or a directory of IDX files."
@@ -41,7 +47,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "info",
         help="describe a model file: layers, sparsity, storage, metadata",
-        description=(
+        description=_wrap(
             "Describe a model file: layer sizes, the discrete weight set, encoder levels, sparsity per layer "
             "and overall, threshold and bias ranges, storage (packed bits per weight, bytes, and how much "
             "smaller than float32/float64), and the metadata saved with it (dataset, training settings, "
@@ -57,7 +63,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="classification error of a model on a dataset, run on a target",
-        description=(
+        description=_wrap(
             "Encode a dataset split with the model's own encoder, run it on a hardware target from the "
             "registry (default: the reference simulator), and print the classification error and accuracy, "
             "per-class accuracy and the confusion matrix."
