@@ -28,6 +28,7 @@ scikit-learn version: the stratified split below is ours.
 from __future__ import annotations
 
 import difflib
+import functools
 import gzip
 import os
 import struct
@@ -54,6 +55,9 @@ __all__ = [
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 #: Looked at for ``mnist`` when no ``path=`` is given (same layout as above).
 MNIST_DIR = Path("/usr/share/datasets/mnist")
+#: Labels are class indices; a larger label is almost surely an ID that needs renumbering
+#: (ImageNet-21k has 21,841 classes).
+MAX_CLASSES = 65_536
 #: Fraction of the samples held out for validation when a dataset has no official split.
 VAL_FRACTION = 0.2
 
@@ -109,6 +113,12 @@ class Dataset:
         X_va, y_va = _check_pair(self.X_val, self.y_val, "X_val", "y_val", self.name)
         if X_tr.shape[1] != X_va.shape[1]:
             raise DatasetError(f"{self.name}: X_train has {X_tr.shape[1]} features but X_val has {X_va.shape[1]}")
+        largest = int(max(y_tr.max(), y_va.max()))
+        if largest >= MAX_CLASSES:
+            raise DatasetError(
+                f"{self.name}: largest label is {largest}; labels must be class indices 0..C-1 "
+                f"(C <= {MAX_CLASSES:,}): renumber the classes (e.g. np.unique(y, return_inverse=True))"
+            )
         for field_name, value in (("X_train", X_tr), ("y_train", y_tr), ("X_val", X_va), ("y_val", y_va)):
             object.__setattr__(self, field_name, _readonly(value))
 
@@ -116,15 +126,15 @@ class Dataset:
     def n_features(self) -> int:
         return int(self.X_train.shape[1])
 
-    @property
+    @functools.cached_property
     def n_classes(self) -> int:
         """Output size a network needs: largest label + 1 (labels are class indices)."""
         return int(max(self.y_train.max(), self.y_val.max())) + 1
 
-    @property
+    @functools.cached_property
     def classes(self) -> np.ndarray:
-        """Sorted labels that occur in training or validation data (int64)."""
-        return np.union1d(self.y_train, self.y_val)
+        """Sorted labels that occur in training or validation data (int64, read-only)."""
+        return _readonly(np.union1d(self.y_train, self.y_val))
 
     def __repr__(self) -> str:
         return (
@@ -291,7 +301,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         does not match the header (truncated or trailing bytes); the message
         names the file and the problem.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     blob = _read_bytes(path)
     if len(blob) < 4:
         raise DatasetError(f"{path}: truncated IDX file ({len(blob)} bytes, the magic number alone needs 4)")
@@ -399,7 +409,7 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
         Missing file or keys, mismatched lengths, non-finite features,
         non-integer labels; the message names the array.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     name = str(path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -639,7 +649,7 @@ def load_dataset(
             data = _mnist_sample(seed)
         elif key == "fashion-mnist":
             return _load_idx_dir(
-                Path(path) if path is not None else FASHION_MNIST_DIR,
+                Path(path).expanduser() if path is not None else FASHION_MNIST_DIR,
                 key,
                 seed,
                 n_train,
@@ -648,7 +658,7 @@ def load_dataset(
                 require_val=True,
             )
         else:  # mnist
-            directory = Path(path) if path is not None else MNIST_DIR
+            directory = Path(path).expanduser() if path is not None else MNIST_DIR
             hint = f"{MNIST_URL_HINT} into a directory and pass path=DIR (CLI: --data-path DIR)."
             if path is None and not MNIST_DIR.is_dir():
                 raise DatasetError(
@@ -658,7 +668,7 @@ def load_dataset(
     else:
         if path is not None:
             raise DatasetError(f"{key}: path= is only used with the names fashion-mnist and mnist")
-        source = Path(key)
+        source = Path(key).expanduser()
         if source.is_dir():
             return _load_idx_dir(
                 source,

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 # Above this many classes the confusion matrix and per-class line get too wide to read;
-# they are summarised instead (--json always has them in full).
+# they are summarised instead (--json has them in full).
 MAX_CLASSES_SHOWN = 20
+# Above this many classes not even --json gets a confusion matrix (C*C counts).
+MAX_CONFUSION_CLASSES = 1000
 
 
 def _wrap(text: str) -> str:
@@ -350,6 +352,9 @@ def _evaluate(args) -> int:
     print(f"model      {args.model} ({'-'.join(map(str, network.layer_sizes))})")
     print(f"data       {data.name}, {args.split} split, {report['n_samples']:,} samples (seed {args.seed})")
     print(f"target     {args.target}")
+    trained_on = network.metadata.get("dataset")
+    if isinstance(trained_on, str) and trained_on != data.name:
+        print(f"note       the model's metadata says it was trained on {trained_on!r}")
     unseen = report["labels_beyond_model"]
     if unseen:
         print(f"note       {unseen} sample(s) have a label >= the model's {network.n_classes} classes: always wrong")
@@ -366,20 +371,27 @@ def _evaluate(args) -> int:
         known = [a for a in per_class if a is not None]
         print(
             f"per class  {n_classes} classes: min {min(known):.1%}, median {float(np.median(known)):.1%}, "
-            f"max {max(known):.1%} (full table and confusion matrix with --json)"
+            f"max {max(known):.1%} (every class with --json)"
         )
     return 0
 
 
 def classification_report(y: np.ndarray, predictions: np.ndarray, n_classes: int) -> dict:
-    """Error, accuracy, per-class accuracy (None for a class with no samples) and confusion matrix."""
+    """Error, accuracy, per-class accuracy (None for a class with no samples) and confusion matrix.
+
+    ``confusion[i][j]`` counts samples of true class ``i`` predicted as ``j``; it is None above
+    :data:`MAX_CONFUSION_CLASSES` classes (it would not fit in memory or on screen).
+    """
     y = np.asarray(y, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
     size = int(max(n_classes, y.max() + 1 if y.size else 0))
-    confusion = np.zeros((size, size), dtype=np.int64)
-    np.add.at(confusion, (y, predictions), 1)  # rows: true class, columns: predicted
-    support = confusion.sum(axis=1)
-    correct = np.diag(confusion)
+    support = np.bincount(y, minlength=size)
+    correct = np.bincount(y[predictions == y], minlength=size)
+    confusion = None
+    if size <= MAX_CONFUSION_CLASSES:
+        confusion = np.zeros((size, size), dtype=np.int64)
+        np.add.at(confusion, (y, predictions), 1)
+        confusion = confusion.tolist()
     n_errors = int(np.count_nonzero(predictions != y))
     return {
         "n_samples": int(y.size),
@@ -387,7 +399,7 @@ def classification_report(y: np.ndarray, predictions: np.ndarray, n_classes: int
         "error": n_errors / y.size,
         "accuracy": 1 - n_errors / y.size,
         "per_class_accuracy": [float(c / s) if s else None for c, s in zip(correct, support, strict=True)],
-        "confusion": confusion.tolist(),
+        "confusion": confusion,
         "labels_beyond_model": int(np.count_nonzero(y >= n_classes)),
     }
 
