@@ -52,7 +52,9 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
             interval = f"<= {hi}"
         text = f"fires as if its threshold were {interval} (model: {threshold})"
     else:
-        text = f"no threshold explains its spikes (fires at drive {hi} yet not at {lo - 1}): its weights or inputs differ"
+        text = (
+            f"no threshold explains its spikes (fires at drive {hi} yet not at {lo - 1}): its weights or inputs differ"
+        )
     return {
         "fires_extra": extra,
         "misses": missing,

@@ -60,7 +60,7 @@ def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_s
     n = max(int(input_spikes.shape[0]), 1)
     sources = [input_spikes] + (list(hidden_spikes) if hidden_spikes is not None else [None] * len(network.hidden))
     layers = []
-    for (name, layer), s_in, s_out in zip(network.named_layers(), sources, sources[1:] + [None]):
+    for (name, layer), s_in, s_out in zip(network.named_layers(), sources, sources[1:] + [None], strict=False):
         fan_out = np.count_nonzero(layer.weights, axis=0).astype(np.float64)  # synapses leaving each input
         acs = None if s_in is None else float((s_in.astype(np.float64) @ fan_out).sum() / n)
         layers.append(

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +137,17 @@ class ParityReport:
 
     def summary_table(self) -> str:
         """A fixed-width table, one row per target, for the terminal."""
-        head = ["target", "status", "error", "software", "agree", "first differing layer", "ACs/inf", "energy/inf", "steps"]
+        head = [
+            "target",
+            "status",
+            "error",
+            "software",
+            "agree",
+            "first differing layer",
+            "ACs/inf",
+            "energy/inf",
+            "steps",
+        ]
         rows = []
         for t in self.targets:
             acs = t.operations.get("effective_acs") if t.operations else None
@@ -154,7 +165,7 @@ class ParityReport:
                 ]
             )
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()  # noqa: E731
         out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
         for t in self.targets:
             if not t.exact:
@@ -249,7 +260,9 @@ def verify(
     X = np.asarray(X)
     y = np.asarray(y).astype(np.int64).ravel()
     if X.ndim != 2 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}")
+        raise ValueError(
+            f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
+        )
     if X.shape[0] == 0:
         raise ValueError("verify needs at least one sample")
     options = dict(target_options or {})
@@ -285,7 +298,9 @@ def verify(
         results.append(tp)
 
     footprint = dict(storage_report(network))
-    footprint["packed_weight_bits"] = int(sum(_packed_bits(layer.weights.size, len(network.discrete_set)) for layer in network.layers))
+    footprint["packed_weight_bits"] = int(
+        sum(_packed_bits(layer.weights.size, len(network.discrete_set)) for layer in network.layers)
+    )
     footprint["parameter_bits"] = 32 * int(sum(layer.weights.shape[0] for layer in network.layers))
     return ParityReport(
         network={
@@ -360,14 +375,18 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
 
     hidden = result.hidden_spikes
     if hidden is not None and (
-        len(hidden) != len(ref_hidden) or any(np.shape(h) != r.shape for h, r in zip(hidden, ref_hidden))
+        len(hidden) != len(ref_hidden) or any(np.shape(h) != r.shape for h, r in zip(hidden, ref_hidden, strict=False))
     ):
-        tp.failure = f"hidden spikes have shapes {[np.shape(h) for h in hidden]}, expected {[r.shape for r in ref_hidden]}"
+        tp.failure = (
+            f"hidden spikes have shapes {[np.shape(h) for h in hidden]}, expected {[r.shape for r in ref_hidden]}"
+        )
         tp.diagnosis = f"wrong recording: {tp.failure}"
         tp.status = "mismatch"
         return tp
     hidden = None if hidden is None else [np.asarray(h).astype(np.uint8) for h in hidden]
-    tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores)
+    tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(
+        network, spikes, ref_hidden, hidden, ref_scores, scores
+    )
     ops = count_operations(network, spikes, hidden)
     tp.operations = ops
     tp.spikes_per_layer = ops["spikes_per_layer"]

@@ -45,7 +45,9 @@ def write_json(report: ParityReport, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_report(report: ParityReport, out_dir: str | os.PathLike, *, title: str = "Parity report", plots: bool = True) -> dict:
+def write_report(
+    report: ParityReport, out_dir: str | os.PathLike, *, title: str = "Parity report", plots: bool = True
+) -> dict:
     """Write JSON, Markdown, HTML and PNG plots into ``out_dir``; return ``{kind: path}``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,11 +77,23 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             "p",
             f"Network {'-'.join(map(str, net['layer_sizes']))} (input spikes, hidden neurons, classes), "
             f"weights in {net['discrete_set']}, {100 * net['connection_sparsity']:.1f}% zero; "
-            f"{report.n_samples} samples" + (f" of `{report.dataset}`" if report.dataset else "") + f"; created {report.created}.",
+            f"{report.n_samples} samples"
+            + (f" of `{report.dataset}`" if report.dataset else "")
+            + f"; created {report.created}.",
         )
     )
     b.append(("h2", "Targets"))
-    head = ["target", "status", "error", "trained model", "agreeing samples", "scores equal", "first differing layer", "run steps", "run time"]
+    head = [
+        "target",
+        "status",
+        "error",
+        "trained model",
+        "agreeing samples",
+        "scores equal",
+        "first differing layer",
+        "run steps",
+        "run time",
+    ]
     rows = []
     for t in report.targets:
         rows.append(
@@ -89,7 +103,9 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
                 _pct(t.error),
                 _pct(t.software_error),
                 f"{t.agreeing}/{t.n_samples}" if t.status != "failed" else "-",
-                "-" if t.scores_equal is None else ("yes" if t.scores_equal else f"no ({t.score_samples_differing} samples)"),
+                "-"
+                if t.scores_equal is None
+                else ("yes" if t.scores_equal else f"no ({t.score_samples_differing} samples)"),
                 t.first_differing_layer or "-",
                 "-" if t.run_steps is None else str(t.run_steps),
                 "-" if t.run_seconds is None else f"{t.run_seconds:.2f} s",
@@ -116,7 +132,13 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             for lp in t.layers
         ]
         if lrows:
-            b.append(("table", ["layer", "spikes / scores", "neurons (classes) differing", "samples differing", "which"], lrows))
+            b.append(
+                (
+                    "table",
+                    ["layer", "spikes / scores", "neurons (classes) differing", "samples differing", "which"],
+                    lrows,
+                )
+            )
         for lp in t.layers:
             for d in lp.diagnosis[:10]:
                 who = f"neuron {d['neuron']}" if "neuron" in d else f"class {d['class']}"
@@ -137,14 +159,31 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             "same architecture. Activation sparsity is the fraction of hidden-neuron outputs without a spike.",
         )
     )
-    ops_rows = [_ops_row("trained model (reference forward)", report.software["operations"], report.software.get("energy"), report.software["latency_steps"])]
+    ops_rows = [
+        _ops_row(
+            "trained model (reference forward)",
+            report.software["operations"],
+            report.software.get("energy"),
+            report.software["latency_steps"],
+        )
+    ]
     for t in report.targets:
         if t.operations:
             ops_rows.append(_ops_row(t.target, t.operations, t.energy, t.latency_steps))
     b.append(
         (
             "table",
-            ["run", "spikes per layer (in, hidden...)", "effective ACs", "effective MACs", "dense (float MLP MACs)", "neuron updates", "activation sparsity", "Loihi energy", "latency (steps)"],
+            [
+                "run",
+                "spikes per layer (in, hidden...)",
+                "effective ACs",
+                "effective MACs",
+                "dense (float MLP MACs)",
+                "neuron updates",
+                "activation sparsity",
+                "Loihi energy",
+                "latency (steps)",
+            ],
             ops_rows,
         )
     )
@@ -159,7 +198,9 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             )
         )
     else:
-        b.append(("p", "Energy: the Loihi per-operation constants are not available (hardware_targets.loihi2.chip missing)."))
+        b.append(
+            ("p", "Energy: the Loihi per-operation constants are not available (hardware_targets.loihi2.chip missing).")
+        )
     if figures.get("spikes"):
         b.append(("img", figures["spikes"], "Spikes per layer"))
     if figures.get("operations"):
@@ -173,9 +214,15 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             ["quantity", "value"],
             [
                 ["weights", f"{fp['n_weights']:,}"],
-                ["packed weight bits (true, as stored)", f"{fp['packed_weight_bits']:,} ({fp['bits_per_weight']:.2f} bits/weight)"],
+                [
+                    "packed weight bits (true, as stored)",
+                    f"{fp['packed_weight_bits']:,} ({fp['bits_per_weight']:.2f} bits/weight)",
+                ],
                 ["packed weights", f"{fp['weights_packed_bytes']:,} B"],
-                ["same weights as float32", f"{fp['weights_float32_bytes']:,} B ({fp['weights_ratio_float32']:.1f}x larger)"],
+                [
+                    "same weights as float32",
+                    f"{fp['weights_float32_bytes']:,} B ({fp['weights_ratio_float32']:.1f}x larger)",
+                ],
                 ["model file (weights, thresholds, biases, encoder, header)", f"{fp['model_file_bytes']:,} B"],
                 ["thresholds and biases", f"{fp['parameter_bits']:,} bits (int32)"],
             ],
@@ -256,7 +303,9 @@ td.exact{color:#1b7f73;font-weight:600}td.mismatch,td.failed{color:#c0392b;font-
 
 
 def render_html(blocks: list[tuple], title: str) -> str:
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+    ]
     in_list = False
     for kind, *rest in blocks:
         if kind != "li" and in_list:
@@ -276,7 +325,9 @@ def render_html(blocks: list[tuple], title: str) -> str:
             out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
             for r in rows:
                 cells = "".join(
-                    f"<td class='{c}'>{html.escape(c)}</td>" if c in ("exact", "mismatch", "failed") else f"<td>{html.escape(str(c))}</td>"
+                    f"<td class='{c}'>{html.escape(c)}</td>"
+                    if c in ("exact", "mismatch", "failed")
+                    else f"<td>{html.escape(str(c))}</td>"
                     for c in r
                 )
                 out.append(f"<tr>{cells}</tr>")
@@ -319,11 +370,13 @@ def _plot_confusion(plt, report, ran, path):
     rows = -(-n // cols)
     k = mats[0][1].shape[0]
     size = 3.2 if k <= 10 else 4.0
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 1.2, (size + 1.0) * rows + 0.5), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(size * cols + 1.2, (size + 1.0) * rows + 0.5), squeeze=False, layout="constrained"
+    )
     vmax = max(int(m.max()) for _, m, _ in mats) or 1
     for ax in axes.ravel()[n:]:
         ax.axis("off")
-    for ax, (name, m, status) in zip(axes.ravel(), mats):
+    for ax, (name, m, status) in zip(axes.ravel(), mats, strict=False):
         im = ax.imshow(m, cmap="Blues", vmin=0, vmax=vmax)
         err = 1 - np.trace(m) / max(m.sum(), 1)
         mark = "" if status in (None, "exact") else f" [{status}]"
@@ -337,8 +390,15 @@ def _plot_confusion(plt, report, ran, path):
             for i in range(k):
                 for j in range(k):
                     if m[i, j]:
-                        ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7 if k > 6 else 9,
-                                color="white" if m[i, j] > 0.6 * vmax else "black")
+                        ax.text(
+                            j,
+                            i,
+                            str(m[i, j]),
+                            ha="center",
+                            va="center",
+                            fontsize=7 if k > 6 else 9,
+                            color="white" if m[i, j] > 0.6 * vmax else "black",
+                        )
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="samples")
     fig.suptitle("Confusion matrices: trained model vs each target", fontsize=12)
     fig.savefig(path, dpi=110)
@@ -350,7 +410,7 @@ def _plot_spikes(plt, report, ran, path):
     series += [(t.target, t.spikes_per_layer) for t in ran if t.spikes_per_layer]
     sizes = report.network["layer_sizes"][:-1]
     labels = ["input\n(encoded)"] + [f"hidden {i}" for i in range(len(sizes) - 1)]
-    labels = [f"{lab}\n{s} neurons" for lab, s in zip(labels, sizes)]
+    labels = [f"{lab}\n{s} neurons" for lab, s in zip(labels, sizes, strict=False)]
     x = np.arange(len(labels))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(labels) + 2), 3.8))
@@ -382,7 +442,14 @@ def _plot_agreement(plt, report, path):
     ax1.barh(y, disagree, left=agree, color=_COLORS["mismatch"], label="different class")
     for i, t in enumerate(targets):
         text = "did not run" if t.status == "failed" else f"{t.agreeing}/{t.n_samples}  ({t.status})"
-        ax1.text(report.n_samples * 0.02, i, text, va="center", fontsize=8, color="white" if t.status != "failed" else "black")
+        ax1.text(
+            report.n_samples * 0.02,
+            i,
+            text,
+            va="center",
+            fontsize=8,
+            color="white" if t.status != "failed" else "black",
+        )
     ax1.set_yticks(y)
     ax1.set_yticklabels(names)
     ax1.invert_yaxis()
@@ -423,7 +490,7 @@ def _plot_operations(plt, report, ran, path):
     values = [report.float_mlp["macs_per_inference"]] + [o["effective_acs"] or 0 for _, o, _ in runs]
     colors = ["#4c4c4c"] + [_PALETTE[i % len(_PALETTE)] for i in range(len(runs))]
     bars = ax1.bar(range(len(names)), values, color=colors)
-    for bar, v in zip(bars, values):
+    for bar, v in zip(bars, values, strict=False):
         ax1.text(bar.get_x() + bar.get_width() / 2, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=8)
     ax1.set_xticks(range(len(names)))
     ax1.set_xticklabels(names, fontsize=8, rotation=30, ha="right")

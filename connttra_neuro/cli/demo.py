@@ -1,0 +1,274 @@
+"""``connttra-neuro demo``: the whole story on built-in data, in a few minutes.
+
+1. train a ternary network with CoNNTrA (gradient-free coordinate descent);
+2. compare it with backpropagation (a straight-through-estimator ternary net and a float MLP);
+3. deploy it on Loihi 2 (Lava, bit-accurate) and Brian2, export NIR and netx;
+4. verify every spike, score and class against the trained model;
+5. show what the verifier says about a deliberately broken deployment;
+6. write the report and print where it is.
+
+A target that is not registered (or cannot run here) is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = Path("reports") / "demo"
+
+# Small settings so the story runs in a few minutes on 2 cores (see docs/user-guide.md for real runs).
+DEMO = {
+    "dataset": "digits",  # 8x8 handwritten digits shipped with scikit-learn: 64 features, 10 classes
+    "hidden": (64,),
+    "levels": 2,  # thermometer levels per pixel
+    "seed": 0,
+    "n_verify": 300,  # validation samples run on every target
+}
+
+
+def add_parsers(sub) -> None:
+    """Register ``demo``."""
+    p = sub.add_parser(
+        "demo",
+        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (a few minutes)",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT}/)")
+    p.add_argument(
+        "--data", metavar="NAME", default=DEMO["dataset"], help=f"built-in dataset (default: {DEMO['dataset']})"
+    )
+    p.add_argument("--n-verify", type=int, default=DEMO["n_verify"], metavar="N", help="samples run on every target")
+    p.add_argument("--quick", action="store_true", help="tiny settings (for smoke tests): seconds instead of minutes")
+    p.set_defaults(func=_demo)
+
+
+def _demo(args) -> int:
+    settings = dict(DEMO, dataset=args.data, n_verify=args.n_verify)
+    if args.quick:
+        settings.update(hidden=(16,), n_verify=min(args.n_verify, 60), quick=True)
+    return run_demo(Path(args.out), **settings)
+
+
+class _Steps:
+    """Numbered progress lines with elapsed time."""
+
+    def __init__(self, total: int):
+        self.total, self.n, self.t0 = total, 0, time.perf_counter()
+
+    def start(self, text: str) -> None:
+        self.n += 1
+        print(f"[{self.n}/{self.total}] {text}", flush=True)
+
+    def say(self, text: str) -> None:
+        print(f"      {text}  ({time.perf_counter() - self.t0:.0f} s)", flush=True)
+
+
+def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verify: int, quick: bool = False) -> int:
+    """Run the demo into ``out``; returns the exit status (1 if a target departs from the trained model)."""
+    from hardware_targets.registry import target_names
+
+    from ..datasets import load_dataset
+    from ..modelfile import save, storage_report
+    from ..verify import verify, write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = _Steps(6)
+    summary: list[str] = ["# connttra-neuro demo", ""]
+
+    # 1. train -------------------------------------------------------------------------------
+    steps.start(f"train a ternary network with CoNNTrA on {dataset} (hidden {list(hidden)}, {levels} levels/feature)")
+    data = load_dataset(dataset, seed=seed)
+    steps.say(
+        f"{dataset}: {len(data.y_train):,} training / {len(data.y_val):,} validation samples, "
+        f"{data.n_features} features, {data.n_classes} classes"
+    )
+    try:
+        from ..train import CoNNTrA, compare_methods, format_table
+    except ImportError as err:
+        print(f"      the CoNNTrA trainer is not available here ({err}); cannot run the demo")
+        return 2
+    train_settings = _train_settings(quick)
+    model = CoNNTrA(hidden=tuple(hidden), levels=levels, random_state=seed, **train_settings)
+    t0 = time.perf_counter()
+    model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val))
+    network = model.network_
+    model_path = save(network, out / "model.ctn")
+    train_err = float(np.mean(network_predict(network, data.X_train) != data.y_train))
+    val_err = float(np.mean(network_predict(network, data.X_val) != data.y_val))
+    st = storage_report(network)
+    steps.say(
+        f"trained in {time.perf_counter() - t0:.1f} s: training error {train_err:.2%}, validation error {val_err:.2%}; "
+        f"{100 * network.sparsity:.0f}% zero weights, {st['weights_packed_bytes']:,} bytes packed "
+        f"({st['weights_ratio_float32']:.0f}x smaller than float32); saved {model_path}"
+    )
+    summary += [
+        "## 1. Training with CoNNTrA",
+        "",
+        f"Dataset `{dataset}`: {len(data.y_train):,} training and {len(data.y_val):,} validation samples. "
+        f"Network {'-'.join(map(str, network.layer_sizes))}, weights in {list(network.discrete_set)}.",
+        "",
+        f"Training error {train_err:.2%}, validation error {val_err:.2%}; {100 * network.sparsity:.0f}% of the weights are zero; "
+        f"{st['bits_per_weight']:.2f} bits per weight, {st['weights_packed_bytes']:,} bytes "
+        f"({st['weights_ratio_float32']:.0f}x smaller than float32). Model file: `{model_path.name}` "
+        f"({st['model_file_bytes']:,} bytes).",
+        "",
+    ]
+
+    # 2. compare with backprop ------------------------------------------------------------------
+    steps.start("compare with backpropagation (ternary straight-through estimator, float MLP) on the same data")
+    try:
+        results = compare_methods(
+            data,
+            methods=("connttra", "ste", "mlp"),
+            hidden=tuple(hidden),
+            levels=levels,
+            random_state=seed,
+            **train_settings,
+        )
+        table = format_table(results)
+        print("\n".join("      " + line for line in table.splitlines()))
+        summary += ["## 2. CoNNTrA vs backpropagation", "", "```", table, "```", ""]
+    except Exception as err:  # the comparison is context; a failure must not hide deployment and parity
+        steps.say(f"comparison failed: {type(err).__name__}: {err}")
+        summary += ["## 2. CoNNTrA vs backpropagation", "", f"Comparison failed: {err}", ""]
+
+    # 3. deploy -----------------------------------------------------------------------------------
+    wanted = ["reference", "loihi2", "brian2"]
+    registered = target_names()
+    targets = [t for t in wanted if t in registered]
+    for t in wanted:
+        if t not in registered:
+            print(f"      target {t!r} is not registered in this build; continuing without it")
+    steps.start("deploy: resources on each target, export NIR and lava-dl netx")
+    summary += ["## 3. Deployment", ""]
+    from hardware_targets.registry import get_target
+
+    for name in targets:
+        try:
+            res = get_target(name).resources(network)
+            brief = {k: v for k, v in res.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+            steps.say(f"{name}: " + ", ".join(f"{k} {v}" for k, v in list(brief.items())[:6]))
+            summary.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in brief.items()))
+        except Exception as err:
+            steps.say(f"{name}: cannot hold this network: {err}")
+            summary.append(f"- **{name}**: cannot hold this network: {err}")
+    try:
+        from hardware_targets.loihi2 import export_netx, export_nir
+
+        nir_path = export_nir(network, out / "model.nir")
+        netx_path = export_netx(network, out / "model.net")
+        steps.say(f"exported {nir_path} and {netx_path}")
+        summary += [
+            "",
+            f"Exported `{Path(nir_path).name}` (NIR graph) and `{Path(netx_path).name}` (lava-dl netx).",
+            "",
+        ]
+    except Exception as err:
+        steps.say(f"export failed: {type(err).__name__}: {err}")
+        summary += ["", f"Export failed: {err}", ""]
+
+    # 4. verify -------------------------------------------------------------------------------------
+    n = min(n_verify, len(data.y_val))
+    steps.start(f"verify {', '.join(targets)} against the trained model on {n} validation samples")
+    X, y = data.X_val[:n], data.y_val[:n]
+    report = verify(network, targets, X, y, dataset=dataset, progress=steps.say)
+    paths = write_report(report, out / "parity", title=f"Parity report: CoNNTrA on {dataset}")
+    print("\n".join("      " + line for line in report.summary_table().splitlines()))
+    summary += [
+        "## 4. Verification",
+        "",
+        "```",
+        report.summary_table(),
+        "```",
+        "",
+        "Full parity report with plots: [parity/parity.html](parity/parity.html) "
+        "([Markdown](parity/parity.md), [JSON](parity/parity.json)).",
+        "",
+    ]
+
+    # 5. a broken deployment ------------------------------------------------------------------------
+    steps.start("what the verifier says about a broken deployment (one threshold off by one)")
+    faulty = OffByOneThreshold.for_network(network, network.encode(X))
+    if faulty is None:
+        steps.say("no neuron's threshold is on an edge for these samples; skipped")
+    else:
+        bad = verify(network, [faulty], X, y, dataset=dataset)
+        t = bad.targets[0]
+        steps.say(f"{t.status}: {t.diagnosis}")
+        summary += [
+            "## 5. A broken deployment, diagnosed",
+            "",
+            f"A deliberately faulty target that moves threshold of neuron {faulty.neuron} in hidden layer "
+            f"{faulty.layer} by +1. The verifier reports:",
+            "",
+            f"> {t.diagnosis}",
+            "",
+        ]
+
+    # 6. report ---------------------------------------------------------------------------------------
+    steps.start("write the report")
+    summary_path = out / "README.md"
+    summary_path.write_text("\n".join(summary) + "\n", encoding="utf-8")
+    verdict = (
+        "every target matches the trained model exactly" if report.all_exact else "SOME TARGET DIFFERS (see report)"
+    )
+    print(f"\ndemo done in {time.perf_counter() - steps.t0:.0f} s: {verdict}")
+    print(f"report:  {paths['html'].resolve()}")
+    print(f"summary: {summary_path.resolve()}")
+    return 0 if report.all_exact else 1
+
+
+def network_predict(network, X):
+    from hardware_targets.reference import forward
+
+    scores, _ = forward(network, network.encode(X))
+    return scores.argmax(axis=1)
+
+
+def _train_settings(quick: bool) -> dict:
+    """Extra CoNNTrA settings for the demo's time budget (the estimator's defaults otherwise)."""
+    return {"max_sweeps": 2} if quick else {}
+
+
+class OffByOneThreshold:
+    """A faulty deployment for the demo: the reference target with one hidden threshold raised by 1."""
+
+    @staticmethod
+    def for_network(network, spikes):
+        """Pick a neuron whose drive equals its threshold on some sample (so +1 changes its spikes)."""
+        from hardware_targets.reference import ReferenceTarget, forward
+
+        _, hidden = forward(network, spikes, record_hidden=True)
+        prev = spikes
+        for l, layer in enumerate(network.hidden):
+            drive = np.rint(prev.astype(float) @ layer.weights.T.astype(float))
+            on_edge = (drive == layer.thresholds[None, :]).any(axis=0)
+            if on_edge.any():
+                j = int(np.argmax(on_edge))
+                return _make_faulty(ReferenceTarget, l, j)
+            prev = hidden[l]
+        return None
+
+
+def _make_faulty(base, layer_index: int, neuron: int):
+    from connttra_neuro.network import HiddenLayer
+
+    class Faulty(base):
+        name = "faulty-deployment"
+
+        def compile(self, network):
+            hidden = list(network.hidden)
+            t = hidden[layer_index].thresholds.copy()
+            t[neuron] += 1
+            hidden[layer_index] = HiddenLayer(hidden[layer_index].weights, t)
+            return super().compile(network.replace(hidden=tuple(hidden)))
+
+    target = Faulty()
+    target.layer, target.neuron = layer_index, neuron
+    return target

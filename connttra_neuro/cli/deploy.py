@@ -1,0 +1,140 @@
+"""``connttra-neuro deploy``: fit a model onto a target, report resources, run it, export it.
+
+Exit status: 0 on success (and, with --data, the target matched the trained
+model exactly); 1 when the target ran but differed; 2 for a usage error or a
+network the target cannot hold (the message names the limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .verify import (
+    EXIT_EXACT,
+    EXIT_MISMATCH,
+    add_data_arguments,
+    add_target_option_arguments,
+    load_split,
+    target_options,
+)
+
+
+def add_parsers(sub) -> None:
+    """Register ``deploy``."""
+    p = sub.add_parser(
+        "deploy",
+        help="check a model fits a target, print its resources, run data on it, export NIR / netx",
+        description=(
+            "Check that MODEL fits the target (a clear error names any limit it breaks), print the target's "
+            "resource report (cores, neurons, synapses, memory; energy where known). With --data, run the "
+            "samples on the target and print accuracy and agreement with the trained model. --export-nir and "
+            "--export-netx write the network as a NIR graph or a lava-dl netx file (for any target)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connttra-neuro deploy model.ctn --target loihi2\n"
+            "  connttra-neuro deploy model.ctn --target loihi2 --data digits --n 500 --export-nir model.nir\n"
+            "  connttra-neuro deploy model.ctn --target brian2 --codegen cython --data iris\n"
+            "  connttra-neuro deploy model.ctn --target brian2 --noise weight_sigma=0.1,seed=3 --data iris\n"
+            "exit status: 0 ok, 1 the target's run differed from the trained model, 2 usage error or limit"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
+    p.add_argument("--target", required=True, metavar="NAME", help="registered target (reference, loihi2, brian2, ...)")
+    add_data_arguments(p, required=False)
+    add_target_option_arguments(p)
+    p.add_argument("--export-nir", metavar="FILE", help="write the network as a NIR graph (HDF5)")
+    p.add_argument("--export-netx", metavar="FILE", help="write the network as a lava-dl netx HDF5 file")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+    p.set_defaults(func=_deploy)
+
+
+def _deploy(args) -> int:
+    from hardware_targets.registry import get_target
+
+    from ..modelfile import load
+    from . import UserError
+    from .verify import parse_targets
+
+    if "," in args.target:
+        raise UserError("--target takes one target name; use `connttra-neuro verify --targets a,b` for several")
+    (name,) = parse_targets(args.target)
+    if args.data is None:
+        for flag in ("n", "data_path"):
+            if getattr(args, flag) is not None:
+                raise UserError(f"--{flag.replace('_', '-')} needs --data")
+    options = target_options(args, [name]).get(name, {})
+    network = load(args.model)
+    target = get_target(name, **options)
+    target.check(network)  # TargetLimitError (a ValueError) -> one clean line, exit 2
+    out: dict = {"model": str(args.model), "target": name, "layer_sizes": list(network.layer_sizes)}
+    out["resources"] = target.resources(network)
+    exports = {}
+    if args.export_nir or args.export_netx:
+        from hardware_targets.loihi2 import export_netx, export_nir
+
+        if args.export_nir:
+            exports["nir"] = str(export_nir(network, args.export_nir))
+        if args.export_netx:
+            exports["netx"] = str(export_netx(network, args.export_netx))
+    out["exports"] = exports
+    status = EXIT_EXACT
+    if args.data is not None:
+        from ..verify import verify
+
+        X, y, data_name = load_split(args, network)
+        report = verify(network, [target], X, y, dataset=data_name)
+        tp = report.targets[0]
+        out["run"] = {
+            "data": data_name,
+            "split": args.split,
+            "n_samples": tp.n_samples,
+            "status": tp.status,
+            "accuracy": None if tp.error is None else 1 - tp.error,
+            "error": tp.error,
+            "trained_model_error": tp.software_error,
+            "agreeing": tp.agreeing,
+            "disagreeing": tp.disagreeing,
+            "first_differing_layer": tp.first_differing_layer,
+            "diagnosis": tp.diagnosis,
+            "run_steps": tp.run_steps,
+            "run_seconds": tp.run_seconds,
+            "failure": tp.failure,
+        }
+        status = EXIT_EXACT if tp.exact else EXIT_MISMATCH
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return status
+    _print(out, network)
+    return status
+
+
+def _print(out: dict, network) -> None:
+    print(f"model      {out['model']} ({'-'.join(map(str, out['layer_sizes']))})")
+    print(f"target     {out['target']}: fits")
+    res = out["resources"]
+    scalars = {k: v for k, v in res.items() if isinstance(v, (int, float, str)) and k != "layers"}
+    if scalars:
+        print("resources  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in scalars.items()))
+    for layer in res.get("layers", []) if isinstance(res.get("layers"), list) else []:
+        cells = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in layer.items() if k != "layer")
+        print(f"  {layer.get('layer', '?'):<16} {cells}")
+    for kind, path in out["exports"].items():
+        print(f"exported   {kind}: {path}")
+    run = out.get("run")
+    if run:
+        if run["failure"]:
+            print(f"run        FAILED: {run['failure']}")
+            return
+        print(
+            f"run        {run['n_samples']:,} samples of {run['data']} ({run['split']}): accuracy {run['accuracy']:.2%} "
+            f"(trained model {1 - run['trained_model_error']:.2%}), {run['run_steps']} steps, {run['run_seconds']:.2f} s"
+        )
+        verdict = (
+            "exact: every spike, score and class matches"
+            if run["status"] == "exact"
+            else f"MISMATCH: {run['diagnosis']}"
+        )
+        print(f"agreement  {run['agreeing']:,}/{run['n_samples']:,} samples; {verdict}")

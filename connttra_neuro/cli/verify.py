@@ -1,0 +1,188 @@
+"""``connttra-neuro verify``: does every target classify exactly like the trained model?
+
+Exit status: 0 when every target reproduces every spike, score and class;
+1 when any target differs or fails to run (so CI can gate on it); 2 for a
+usage error (bad file, unknown dataset or target, option that does not apply).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+EXIT_EXACT = 0
+EXIT_MISMATCH = 1
+
+# Options that only some targets take: option -> (targets, constructor keyword)
+TARGET_ONLY_OPTIONS = {"codegen": ("brian2",), "noise": ("brian2",)}
+
+
+def add_parsers(sub) -> None:
+    """Register ``verify``."""
+    p = sub.add_parser(
+        "verify",
+        help="check that targets classify exactly like the trained model (spikes, scores, classes)",
+        description=(
+            "Run MODEL on each target and compare it, layer by layer, with the trained model (the reference "
+            "forward pass): classification error side by side, samples that disagree, the first layer whose "
+            "spikes differ and which neurons, output scores; plus spikes per layer, synaptic operations, "
+            "latency, packed footprint and a Loihi energy estimate. Prints a table, writes JSON and a "
+            "Markdown + HTML report with plots. Exit status 1 when any target differs (gate CI on it)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  connttra-neuro verify model.ctn --data digits --targets reference,loihi2,brian2\n"
+            "  connttra-neuro verify model.ctn --data fashion-mnist --n 1000 --out reports/fmnist\n"
+            "  connttra-neuro verify model.ctn --data iris --targets brian2 --noise weight_sigma=0.2,seed=1\n"
+            "exit status: 0 all targets exact, 1 some target differs or failed, 2 usage error"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
+    add_data_arguments(p, required=True)
+    p.add_argument(
+        "--targets",
+        default=None,
+        metavar="LIST",
+        help="comma-separated registered targets (default: every registered target)",
+    )
+    add_target_option_arguments(p)
+    p.add_argument("--out", metavar="DIR", help="report folder (default: reports/verify/<model name>/)")
+    p.add_argument(
+        "--json", metavar="FILE", help="also write the JSON report to FILE ('-' prints it instead of the table)"
+    )
+    p.add_argument(
+        "--no-plots", action="store_true", help="skip the PNG plots (faster; JSON and Markdown still written)"
+    )
+    p.set_defaults(func=_verify)
+
+
+# -- shared with deploy --------------------------------------------------------------------
+def add_data_arguments(p, *, required: bool) -> None:
+    p.add_argument(
+        "--data",
+        required=required,
+        metavar="NAME",
+        help="built-in dataset (see `connttra-neuro datasets`) or a path to a .npz file / IDX directory",
+    )
+    p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
+    p.add_argument("--split", choices=("val", "train"), default="val", help="which part to run (default: val)")
+    p.add_argument("--n", type=int, metavar="N", help="a seeded stratified subsample of N samples (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the dataset's split and subsample (default: 0)")
+
+
+def add_target_option_arguments(p) -> None:
+    p.add_argument("--codegen", choices=("numpy", "cython"), help="brian2 only: code generation target")
+    p.add_argument(
+        "--noise",
+        metavar="SPEC",
+        help="brian2 only: seeded device non-idealities, e.g. weight_sigma=0.1,seed=3 (see docs/targets/brian2.md)",
+    )
+
+
+def load_split(args, network):
+    """``(X, y, dataset name)`` for the chosen split, checked against the model's feature count."""
+    from ..datasets import load_dataset
+    from . import UserError
+
+    if args.n is not None and args.n < 1:
+        raise UserError(f"--n must be a positive number of samples, got {args.n}")
+    sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
+    data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
+    X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_val, data.y_val)
+    if data.n_features != network.n_features:
+        raise UserError(
+            f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} has "
+            f"{data.n_features}; verify the model on the kind of data it was trained on"
+        )
+    return X, y, data.name
+
+
+def target_options(args, targets: list[str]) -> dict[str, dict]:
+    """Constructor options per target from --codegen / --noise; a clean error if one does not apply."""
+    from . import UserError
+
+    chosen = {"codegen": args.codegen, "noise": args.noise}
+    options: dict[str, dict] = {}
+    for option, value in chosen.items():
+        if value is None:
+            continue
+        takers = [t for t in TARGET_ONLY_OPTIONS[option] if t in targets]
+        if not takers:
+            raise UserError(
+                f"--{option} applies only to target {' or '.join(TARGET_ONLY_OPTIONS[option])}, "
+                f"not to the chosen target(s): {', '.join(targets)}"
+            )
+        if option == "noise":
+            from hardware_targets.brian2_edge import EdgeNoise
+
+            value = EdgeNoise.parse(value)
+        for t in takers:
+            options.setdefault(t, {})[option] = value
+    return options
+
+
+def parse_targets(text: str | None) -> list[str]:
+    from hardware_targets.registry import target_names
+
+    from . import UserError
+
+    known = target_names()
+    if text is None:
+        return known
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise UserError("--targets needs at least one target name")
+    unknown = [t for t in names if t not in known]
+    if unknown:
+        raise UserError(f"unknown target(s) {', '.join(unknown)}; registered targets: {', '.join(known)}")
+    return names
+
+
+def _default_out(model: str) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).stem) or "model"
+    return Path("reports") / "verify" / stem
+
+
+# -- command ----------------------------------------------------------------------------------
+def _verify(args) -> int:
+    import json
+    import sys
+
+    from ..modelfile import load
+    from ..verify import verify, write_report
+    from ..verify.report import write_json
+
+    network = load(args.model)
+    names = parse_targets(args.targets)
+    options = target_options(args, names)
+    X, y, data_name = load_split(args, network)
+    to_stdout = args.json == "-"
+    say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
+    say(
+        f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) on {len(y):,} samples of {data_name} ({args.split})"
+    )
+    report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=say)
+    out = Path(args.out) if args.out else _default_out(args.model)
+    paths = write_report(
+        report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
+    )
+    if args.json and not to_stdout:
+        write_json(report, args.json)
+    if to_stdout:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print()
+        print(report.summary_table())
+        print()
+        print(f"report: {paths['html']}  (also {paths['markdown'].name}, {paths['json'].name})")
+        if args.json:
+            print(f"json:   {args.json}")
+    verdict = (
+        "all targets exact"
+        if report.all_exact
+        else "MISMATCH: " + ", ".join(t.target for t in report.targets if not t.exact)
+    )
+    say(f"verify: {verdict}")
+    return EXIT_EXACT if report.all_exact else EXIT_MISMATCH
