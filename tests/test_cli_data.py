@@ -201,3 +201,22 @@ def test_help(capsys, command):
         main([command, "--help"])
     assert exit_.value.code == 0
     assert f"connttra-neuro {command}" in capsys.readouterr().out
+
+
+def test_evaluate_notes_other_training_dataset(capsys, tmp_path):
+    network = random_network((4, 3), seed=2).replace(metadata={"dataset": "digits"})
+    save(network, tmp_path / "m.ctn")
+    code, out, _ = run(capsys, "evaluate", tmp_path / "m.ctn", "--data", "iris")
+    assert code == 0 and "trained on 'digits'" in out
+
+
+def test_many_classes_are_summarised(capsys, tmp_path):
+    network = random_network((3, 25), seed=0)
+    rng = np.random.default_rng(1)
+    X, y = rng.random((100, 3)), np.arange(100) % 25
+    np.savez(tmp_path / "d.npz", X_train=X, y_train=y, X_val=X, y_val=y)
+    save(network, tmp_path / "m.ctn")
+    code, out, _ = run(capsys, "evaluate", tmp_path / "m.ctn", "--data", tmp_path / "d.npz")
+    assert code == 0 and "per class  25 classes: min" in out and "confusion matrix" not in out
+    big = classification_report(np.array([0, 1500]), np.array([0, 3]), 1501)
+    assert big["confusion"] is None and big["n_errors"] == 1 and big["per_class_accuracy"][1500] == 0.0

@@ -400,3 +400,25 @@ def test_unreadable_npz(tmp_path):
         load_npz(tmp_path / "obj.npz")
     with pytest.raises(DatasetError, match="no such file"):
         load_npz(tmp_path / "absent.npz")
+
+
+def test_labels_that_look_like_ids_are_refused(tmp_path):
+    X = np.zeros((4, 2))
+    np.savez(tmp_path / "ids.npz", X=X, y=[0, 1, 70_000, 1])
+    with pytest.raises(DatasetError, match="largest label is 70000; labels must be class indices"):
+        load_dataset(tmp_path / "ids.npz")
+
+
+def test_home_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    X, y = arrays()
+    np.savez(tmp_path / "h.npz", X=X, y=y)
+    assert len(load_dataset("~/h.npz").y_val) == 6
+    make_idx_dir(tmp_path / "mn")
+    assert len(load_dataset("mnist", path="~/mn").y_val) == 20
+
+
+def test_classes_and_n_classes_with_a_missing_class():
+    X = np.zeros((4, 2), np.float32)
+    data = Dataset("gap", X, np.array([0, 2, 0, 2]), X[:2], np.array([2, 0]))
+    assert data.n_classes == 3 and data.classes.tolist() == [0, 2]
