@@ -1,0 +1,323 @@
+"""Numba kernels of the CoNNTrA coordinate descent (private; arrays and scalars only).
+
+State cached per training sample ``i`` (never recomputed by a whole forward pass):
+
+* ``A[l][i, j]``  int32 pre-activation of hidden neuron ``j`` of layer ``l`` (``W_l @ s_{l-1}``)
+* ``S[l][i, j]``  uint8 its spike (``A >= T``)
+* ``Z[i, c]``     int32 output score (``W_out @ s + b``)
+* ``sl[i]``       int64 loss of the sample, in integer loss units (see ``_loss``)
+
+Weights are stored transposed, ``WT[l]`` of shape ``(n_in, n_out)``, so the outgoing
+weights of one neuron (what a flipped spike adds downstream) are one contiguous row.
+
+A move is scored as a sum of per-sample loss changes. Every loss is an int64, so
+sums are exact and independent of summation order (parallel == serial, numba ==
+numpy twin in ``tests/naive.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+HINGE = 0  # Weston-Watkins multiclass hinge: sum_{c != y} max(0, margin - z_y + z_c), integer-valued
+XENT = 1  # softmax cross-entropy of z / temperature, in fixed point
+XENT_SCALE = 65536.0  # cross-entropy loss unit: 2**-16 nats (rounded), so losses add up exactly
+
+
+@njit(cache=True)
+def _loss(zrow, yi, add, sgn, c, delta, kind, margin, inv_t):
+    """Loss of the score row ``z = zrow + sgn * add`` with ``z[c] += delta`` (``c = -1``: none)."""
+    C = zrow.shape[0]
+    zy = zrow[yi] + sgn * add[yi] + (delta if c == yi else 0)
+    if kind == HINGE:
+        tot = 0
+        for k in range(C):
+            if k == yi:
+                continue
+            zk = zrow[k] + sgn * add[k] + (delta if k == c else 0)
+            v = margin - zy + zk
+            if v > 0:
+                tot += v
+        return tot
+    m = -np.inf
+    for k in range(C):
+        zk = (zrow[k] + sgn * add[k] + (delta if k == c else 0)) * inv_t
+        if zk > m:
+            m = zk
+    s = 0.0
+    for k in range(C):
+        zk = (zrow[k] + sgn * add[k] + (delta if k == c else 0)) * inv_t
+        s += np.exp(zk - m)
+    nats = m + np.log(s) - zy * inv_t
+    return np.int64(np.floor(nats * XENT_SCALE + 0.5))
+
+
+@njit(parallel=True, cache=True)
+def sample_losses(Z, y, kind, margin, inv_t):
+    """Per-sample loss of the score matrix ``Z`` (int64, loss units)."""
+    n = Z.shape[0]
+    out = np.empty(n, np.int64)
+    for i in prange(n):
+        out[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+    return out
+
+
+@njit(cache=True)
+def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
+    """Loss of sample ``i`` if spike ``S[l][i, j]`` were toggled; with ``apply`` also write
+    the new downstream state (deeper layers' A and S, and Z). ``S[l][i, j]`` itself and
+    ``A[l]`` are the caller's to update."""
+    H = len(WT)
+    sgn = 1 - 2 * np.int64(S[l][i, j])  # +1: turns on, -1: turns off
+    if l == H - 1:
+        if apply:
+            for c in range(Z.shape[1]):
+                Z[i, c] += sgn * WoutT[j, c]
+            return _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+        return _loss(Z[i], y[i], WoutT[j], sgn, -1, 0, kind, margin, inv_t)
+    # deeper layer: the flip changes the next layer's pre-activations, which may flip
+    # some of its spikes, and so on up to the scores
+    idx = np.empty(1, np.int64)
+    sg = np.empty(1, np.int64)
+    idx[0] = j
+    sg[0] = sgn
+    nch = 1
+    for m in range(l + 1, H):
+        Wm = WT[m]
+        Am = A[m]
+        Sm = S[m]
+        Tm = T[m]
+        hm = Wm.shape[1]
+        a = np.empty(hm, np.int64)
+        for r in range(hm):
+            a[r] = Am[i, r]
+        for q in range(nch):
+            for r in range(hm):
+                a[r] += sg[q] * Wm[idx[q], r]  # a += sign * W_m[:, k]
+        nidx = np.empty(hm, np.int64)
+        nsg = np.empty(hm, np.int64)
+        nn = 0
+        for r in range(hm):
+            new = np.int64(1) if a[r] >= Tm[r] else np.int64(0)
+            old = np.int64(Sm[i, r])
+            if new != old:
+                nidx[nn] = r
+                nsg[nn] = new - old
+                nn += 1
+        if apply:
+            for r in range(hm):
+                Am[i, r] = a[r]
+            for q in range(nn):
+                Sm[i, nidx[q]] = 1 if nsg[q] > 0 else 0
+        idx = nidx
+        sg = nsg
+        nch = nn
+    C = Z.shape[1]
+    z = np.empty(C, np.int64)
+    for c in range(C):
+        z[c] = Z[i, c]
+    for q in range(nch):
+        for c in range(C):
+            z[c] += sg[q] * WoutT[idx[q], c]
+    if apply:
+        for c in range(C):
+            Z[i, c] = z[c]
+    return _loss(z, y[i], z, 0, -1, 0, kind, margin, inv_t)
+
+
+@njit(parallel=True, cache=True)
+def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, inv_t, bias_bound):
+    """One pass over the output weights (then biases). Returns the number of changed parameters.
+
+    Output weight ``w[c, j]`` moved by ``d`` changes only score column ``c`` and only on
+    samples with ``s_j = 1``. Candidates are screened on the samples ``screen`` (all
+    of them, or a mini-batch) against the state at the start of the pass; each
+    screened-in coordinate is re-scored exactly on every sample before it is accepted.
+    """
+    n, h = S.shape
+    C = Z.shape[1]
+    V = values.shape[0]
+    G = np.zeros((h, C, V), np.int64)
+    for j in prange(h):  # screening: gains of every (j, c, value) on the screen samples
+        for ii in range(screen.shape[0]):
+            i = screen[ii]
+            if S[i, j] == 0:
+                continue
+            for c in range(C):
+                w = WoutT[j, c]
+                for v in range(V):
+                    d = values[v] - w
+                    if d != 0:
+                        G[j, c, v] += _loss(Z[i], y[i], Z[i], 0, c, d, kind, margin, inv_t) - sl[i]
+    changed = 0
+    gains = np.zeros(V, np.int64)
+    for jj in range(h):
+        j = order_j[jj]
+        for c in range(C):
+            w = WoutT[j, c]
+            hopeful = False
+            for v in range(V):
+                if values[v] != w and G[j, c, v] < 0:
+                    hopeful = True
+            if not hopeful:
+                continue
+            gains[:] = 0
+            for i in range(n):  # exact re-check on every sample
+                if S[i, j] == 0:
+                    continue
+                for v in range(V):
+                    d = values[v] - w
+                    if d != 0:
+                        gains[v] += _loss(Z[i], y[i], Z[i], 0, c, d, kind, margin, inv_t) - sl[i]
+            best = -1
+            bg = np.int64(0)
+            for v in range(V):
+                if values[v] != w and gains[v] < bg:
+                    bg = gains[v]
+                    best = v
+            if best >= 0:
+                d = values[best] - w
+                for i in range(n):
+                    if S[i, j] != 0:
+                        Z[i, c] += d
+                        sl[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+                WoutT[j, c] = values[best]
+                changed += 1
+    # biases: integer line search, one unit at a time, while the loss drops
+    for c in range(C):
+        while True:
+            gm = np.int64(0)
+            gp = np.int64(0)
+            for i in prange(n):
+                gm += _loss(Z[i], y[i], Z[i], 0, c, -1, kind, margin, inv_t) - sl[i]
+                gp += _loss(Z[i], y[i], Z[i], 0, c, 1, kind, margin, inv_t) - sl[i]
+            d = 0
+            if gm < 0 and b[c] - 1 >= -bias_bound and (gm <= gp or b[c] + 1 > bias_bound):
+                d = -1
+            elif gp < 0 and b[c] + 1 <= bias_bound:
+                d = 1
+            if d == 0:
+                break
+            b[c] += d
+            for i in prange(n):
+                Z[i, c] += d
+                sl[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+            changed += 1
+    return changed
+
+
+@njit(parallel=True, cache=True)
+def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, values, order_j, order_k,
+                 kind, margin, inv_t):
+    """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
+
+    ``ptr_*/ind_*`` list, per input ``k`` of the layer, the samples whose input spike
+    ``k`` is 1 (CSC; ``_s`` = screening samples, ``_f`` = all samples). Moving ``w[j, k]``
+    by ``d`` changes ``a_j`` by ``d`` on those samples only; only samples whose spike
+    flips change the loss, by the cached per-sample toggle cost. Returns the number of
+    changed parameters.
+    """
+    W = WT[l]
+    n_in, h = W.shape
+    n = Z.shape[0]
+    V = values.shape[0]
+    Al = A[l]
+    Sl = S[l]
+    Tl = T[l]
+    maxabs = 0
+    for v in range(V):
+        maxabs = max(maxabs, abs(values[v]))
+    bound = n_in * maxabs  # |a| <= fan-in * max|w|
+    toggle = np.empty(n, np.int64)
+    acol = np.empty(n, np.int64)
+    G = np.zeros((n_in, V), np.int64)
+    gains = np.zeros(V, np.int64)
+    hist = np.zeros(2 * bound + 1, np.int64)
+    gT = np.zeros(2 * bound + 2, np.int64)
+    changed = 0
+    for jj in range(h):
+        j = order_j[jj]
+        for i in prange(n):
+            acol[i] = Al[i, j]
+            toggle[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
+        t = np.int64(Tl[j])
+        for k in prange(n_in):  # screening against the state at the neuron's start
+            w = W[k, j]
+            for v in range(V):
+                d = values[v] - w
+                g = np.int64(0)
+                if d != 0:
+                    for p in range(ptr_s[k], ptr_s[k + 1]):
+                        a = acol[ind_s[p]]
+                        if (a >= t) != (a + d >= t):
+                            g += toggle[ind_s[p]]
+                G[k, v] = g
+        for kk in range(n_in):
+            k = order_k[kk]
+            w = W[k, j]
+            hopeful = False
+            for v in range(V):
+                if values[v] != w and G[k, v] < 0:
+                    hopeful = True
+            if not hopeful:
+                continue
+            gains[:] = 0
+            for p in range(ptr_f[k], ptr_f[k + 1]):  # exact re-check on every sample
+                i = ind_f[p]
+                a = acol[i]
+                for v in range(V):
+                    d = values[v] - w
+                    if d != 0 and (a >= t) != (a + d >= t):
+                        gains[v] += toggle[i]
+            best = -1
+            bg = np.int64(0)
+            for v in range(V):
+                if values[v] != w and gains[v] < bg:
+                    bg = gains[v]
+                    best = v
+            if best < 0:
+                continue
+            d = values[best] - w
+            for p in range(ptr_f[k], ptr_f[k + 1]):
+                i = ind_f[p]
+                a = acol[i]
+                if (a >= t) != (a + d >= t):
+                    sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
+                    Sl[i, j] = 1 - Sl[i, j]
+                    acol[i] = a + d
+                    Al[i, j] = a + d
+                    toggle[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
+                else:
+                    acol[i] = a + d
+                    Al[i, j] = a + d
+            W[k, j] = values[best]
+            changed += 1
+        # threshold: exact search over every integer in [-bound, bound + 1]
+        hist[:] = 0
+        for i in range(n):
+            hist[acol[i] + bound] += toggle[i]
+        gT[:] = 0
+        g = np.int64(0)
+        for tn in range(t - 1, -bound - 1, -1):  # lowering: samples with tn <= a < t turn on
+            g += hist[tn + bound]
+            gT[tn + bound] = g
+        g = 0
+        for tn in range(t + 1, bound + 2):  # raising: samples with t <= a < tn turn off
+            g += hist[tn - 1 + bound]
+            gT[tn + bound] = g
+        best_t = t
+        bg = np.int64(0)
+        for tn in range(-bound, bound + 2):
+            if tn != t and gT[tn + bound] < bg:
+                bg = gT[tn + bound]
+                best_t = tn
+        if best_t != t:
+            for i in range(n):
+                a = acol[i]
+                if (a >= t) != (a >= best_t):
+                    sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
+                    Sl[i, j] = 1 - Sl[i, j]
+            Tl[j] = best_t
+            changed += 1
+    return changed

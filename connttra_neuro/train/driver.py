@@ -1,0 +1,179 @@
+"""The CoNNTrA driver: validates and prepares arrays, holds the cached state, runs sweeps.
+
+The estimator (``estimator.py``) stores settings; this module turns data and a
+network into the arrays the kernels (``_kernels.py``) update in place.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import typed
+
+from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
+
+from . import _kernels as K
+
+__all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "sweep_rng"]
+
+
+def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray]:
+    """Validate a feature matrix and its labels; returns ``(X float64 2-D, y 1-D)``."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{where}: X must be numeric, got dtype {X.dtype}")
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"{where}: y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{where}: X contains NaN or infinite values")
+    return X.astype(np.float64, copy=False), y
+
+
+def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:
+    # float64 BLAS is exact: every partial sum is an integer far below 2**53
+    return np.rint(s.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+
+
+def network_forward(network: TernaryNetwork, spikes: np.ndarray):
+    """``(pre-activations per hidden layer, spikes per hidden layer, scores)`` for encoded inputs."""
+    A, S = [], []
+    s = spikes
+    for layer in network.hidden:
+        a = _exact_drive(s, layer.weights)
+        s = (a >= layer.thresholds[None, :]).astype(np.uint8)
+        A.append(a)
+        S.append(s)
+    Z = _exact_drive(s, network.output.weights) + network.output.biases[None, :]
+    return A, S, Z
+
+
+def initial_network(encoder: ThermometerEncoder, spikes: np.ndarray, hidden, n_classes: int, values,
+                    density: float, rng: np.random.Generator) -> TernaryNetwork:
+    """Random sparse weights; thresholds at the median pre-activation (neurons fire about half
+    the time on the training data); zero output weights and biases (the first output pass fits
+    a linear read-out of the random features before any hidden weight moves)."""
+    values = np.asarray(values)
+    nonzero = values[values != 0]
+    layers = []
+    s = spikes
+    for h in hidden:
+        n_in = s.shape[1]
+        w = rng.choice(nonzero, size=(h, n_in))
+        if 0 in values:
+            w = np.where(rng.random((h, n_in)) < density, w, 0)
+        a = _exact_drive(s, w)
+        bound = n_in * int(np.abs(values).max())
+        t = np.clip(np.ceil(np.median(a, axis=0)), -bound, bound + 1).astype(np.int64)
+        layers.append(HiddenLayer(w, t))
+        s = (a >= t[None, :]).astype(np.uint8)
+    out = OutputLayer(np.zeros((n_classes, s.shape[1]), np.int8) + (0 if 0 in values else int(nonzero[0])),
+                      np.zeros(n_classes, np.int32))
+    return TernaryNetwork(encoder, tuple(layers), out, tuple(int(v) for v in values))
+
+
+def _csc(spikes: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per input column, the (original) sample indices whose spike is 1."""
+    sub = spikes if rows is None else spikes[rows]
+    cols, r = np.nonzero(sub.T)
+    ptr = np.zeros(sub.shape[1] + 1, np.int64)
+    np.cumsum(np.bincount(cols, minlength=sub.shape[1]), out=ptr[1:])
+    ind = r.astype(np.int64) if rows is None else rows[r].astype(np.int64)
+    return ptr, ind
+
+
+@dataclass
+class TrainState:
+    """Everything the kernels update in place, built from a network and encoded data."""
+
+    spikes: np.ndarray
+    y: np.ndarray
+    values: np.ndarray
+    kind: int
+    margin: int
+    inv_t: float
+    WT: typed.List = field(repr=False)
+    T: typed.List = field(repr=False)
+    A: typed.List = field(repr=False)
+    S: typed.List = field(repr=False)
+    WoutT: np.ndarray = field(repr=False)
+    b: np.ndarray = field(repr=False)
+    Z: np.ndarray = field(repr=False)
+    sl: np.ndarray = field(repr=False)
+    full_csc0: tuple = field(repr=False)
+
+    @classmethod
+    def build(cls, network: TernaryNetwork, spikes, y, kind, margin, inv_t) -> "TrainState":
+        if not network.hidden:
+            raise ValueError("CoNNTrA needs at least one hidden layer (hidden=(h, ...))")
+        A, S, Z = network_forward(network, spikes)
+        WT, T, AL, SL = typed.List(), typed.List(), typed.List(), typed.List()
+        for layer, a, s in zip(network.hidden, A, S):
+            WT.append(np.ascontiguousarray(layer.weights.T, dtype=np.int32))
+            T.append(np.array(layer.thresholds, dtype=np.int64))
+            AL.append(np.ascontiguousarray(a, dtype=np.int32))
+            SL.append(np.ascontiguousarray(s, dtype=np.uint8))
+        Z = np.ascontiguousarray(Z, dtype=np.int32)
+        y = np.ascontiguousarray(y, dtype=np.int64)
+        sl = K.sample_losses(Z, y, kind, margin, inv_t)
+        return cls(np.ascontiguousarray(spikes, dtype=np.uint8), y, np.asarray(network.discrete_set, np.int64),
+                   kind, margin, float(inv_t), WT, T, AL, SL,
+                   np.ascontiguousarray(network.output.weights.T, dtype=np.int32),
+                   np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes))
+
+    @property
+    def loss(self) -> float:
+        """Mean loss per sample (nats for ``xent``)."""
+        scale = K.XENT_SCALE if self.kind == K.XENT else 1.0
+        return float(self.sl.sum()) / self.sl.shape[0] / scale
+
+    @property
+    def train_error(self) -> float:
+        return float(np.mean(np.argmax(self.Z, axis=1) != self.y))  # argmax ties to lowest index
+
+    def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
+        hidden = tuple(HiddenLayer(w.T.astype(np.int8), t) for w, t in zip(self.WT, self.T))
+        out = OutputLayer(self.WoutT.T.astype(np.int8), self.b)
+        return template.replace(hidden=hidden, output=out,
+                                metadata=dict(template.metadata) if metadata is None else metadata)
+
+    def sweep(self, rng: np.random.Generator, batch_size: int | None) -> int:
+        """One coordinate-descent sweep: output layer, then hidden layers last to first.
+
+        Returns the number of parameters changed.
+        """
+        n = self.y.shape[0]
+        screen = None
+        if batch_size is not None and batch_size < n:
+            screen = np.sort(rng.choice(n, size=batch_size, replace=False)).astype(np.int64)
+        H = len(self.WT)
+        h_last = self.WoutT.shape[0]
+        bias_bound = h_last * int(np.abs(self.values).max())
+        changed = K.output_sweep(self.S[H - 1], self.WoutT, self.b, self.Z, self.y, self.sl, self.values,
+                                 rng.permutation(h_last).astype(np.int64),
+                                 np.arange(n, dtype=np.int64) if screen is None else screen,
+                                 self.kind, self.margin, self.inv_t, bias_bound)
+        for l in range(H - 1, -1, -1):
+            inputs = self.spikes if l == 0 else self.S[l - 1]
+            full = self.full_csc0 if l == 0 else _csc(inputs)
+            scr = full if screen is None else _csc(inputs, screen)
+            n_in, h = self.WT[l].shape
+            changed += K.hidden_sweep(l, scr[0], scr[1], full[0], full[1], self.WT, self.T, self.A, self.S,
+                                      self.WoutT, self.Z, self.y, self.sl, self.values,
+                                      rng.permutation(h).astype(np.int64), rng.permutation(n_in).astype(np.int64),
+                                      self.kind, self.margin, self.inv_t)
+        return int(changed)
+
+
+def sweep_rng(seed: int, sweep: int) -> np.random.Generator:
+    """The random stream of one sweep: depends only on (seed, sweep index), so a resumed run
+    repeats the uninterrupted one."""
+    return np.random.default_rng([int(seed), int(sweep)])
+
+
+def now() -> float:
+    return time.perf_counter()

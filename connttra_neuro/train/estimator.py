@@ -1,0 +1,232 @@
+"""The CoNNTrA estimator (scikit-learn style: ``__init__`` stores, ``fit`` returns self)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set  # noqa: F401
+
+from .driver import TrainState, check_Xy, initial_network, network_forward, sweep_rng
+from .losses import resolve_loss
+
+__all__ = ["CoNNTrA", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(UserWarning):
+    """The sweep or time budget ended before a sweep left every parameter unchanged."""
+
+
+class CoNNTrA:
+    """Coordinate-descent training of a discrete-weight, step-activation network.
+
+    Each sweep visits every parameter once (output weights, output biases, then
+    each hidden layer from the last to the first: a neuron's incoming weights,
+    then its threshold) and sets it to the allowed value that lowers the training
+    loss most, leaving it when none does. Training stops when a sweep changes
+    nothing (converged), when the relative loss drop of a sweep is below ``tol``,
+    or when ``max_sweeps`` / ``max_seconds`` run out (with a ``ConvergenceWarning``).
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer widths (at least one layer).
+    levels : int
+        Thermometer levels per feature of the encoder fitted on the training data.
+    discrete_set : sequence of int
+        Allowed weight values, default ternary ``(-1, 0, 1)``.
+    loss : {"hinge", "xent"}
+        Training loss on integer scores (see ``connttra_neuro.train.losses``).
+    margin : int, optional
+        Hinge margin (default ``max(1, round(0.1 * last hidden width))``).
+    temperature : float, optional
+        Cross-entropy temperature (default ``max(1, sqrt(last hidden width) / 2)``).
+    max_sweeps : int
+        Sweep budget.
+    max_seconds : float, optional
+        Wall-time budget (checked between sweeps; makes the number of sweeps machine-dependent).
+    tol : float
+        Stop when a sweep lowers the training loss by less than ``tol`` (relative).
+    batch_size : int, optional
+        Screen candidate moves on a random mini-batch of this many samples per
+        sweep; every screened-in move is re-scored on all samples before it is
+        accepted, so the loss still never rises. ``None``: screen on all samples.
+    init_density : float
+        Fraction of non-zero hidden weights at initialisation.
+    keep_best : bool
+        ``network_`` is the sweep with the lowest validation error (training
+        error without validation data) rather than the last one.
+    random_state : int
+        Seed of every random choice (initial weights, visiting orders, mini-batches).
+
+    Attributes
+    ----------
+    network_ : TernaryNetwork
+    history_ : list of dict
+        Per sweep: ``sweep, loss, train_error, val_error, changed, seconds`` (cumulative).
+    n_sweeps_ : int
+    converged_ : bool
+    classes_ : ndarray
+    """
+
+    def __init__(self, hidden=(64,), levels=1, discrete_set=(-1, 0, 1), loss="hinge", margin=None,
+                 temperature=None, max_sweeps=30, max_seconds=None, tol=1e-4, batch_size=None,
+                 init_density=0.5, keep_best=True, random_state=0):
+        self.hidden = hidden
+        self.levels = levels
+        self.discrete_set = discrete_set
+        self.loss = loss
+        self.margin = margin
+        self.temperature = temperature
+        self.max_sweeps = max_sweeps
+        self.max_seconds = max_seconds
+        self.tol = tol
+        self.batch_size = batch_size
+        self.init_density = init_density
+        self.keep_best = keep_best
+        self.random_state = random_state
+
+    def get_params(self, deep=True) -> dict:
+        names = ("hidden", "levels", "discrete_set", "loss", "margin", "temperature", "max_sweeps", "max_seconds",
+                 "tol", "batch_size", "init_density", "keep_best", "random_state")
+        return {k: getattr(self, k) for k in names}
+
+    # ------------------------------------------------------------------
+    def fit(self, X, y, validation=None, *, dataset=None, init_network=None, history=None, callback=None):
+        """Train on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array (n_samples, n_features); y : array (n_samples,)
+        validation : (X_val, y_val), optional
+            Scored after every sweep (``history_``, ``keep_best``).
+        dataset : str, optional
+            Name recorded in the model metadata.
+        init_network : TernaryNetwork, optional
+            Resume from this network (its encoder and parameters); ``history``
+            (the earlier ``history_``) continues the sweep count, so a resumed run
+            repeats the uninterrupted one.
+        callback : callable, optional
+            ``callback(estimator, record, state_network)`` after every sweep; for
+            progress bars and checkpoints. ``state_network()`` builds the current network.
+
+        Returns
+        -------
+        self
+        """
+        X, y = check_Xy(X, y)
+        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden))
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must list at least one positive layer width, got {self.hidden!r}")
+        values = check_discrete_set(self.discrete_set)
+        if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
+            raise ValueError(f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        C = self.classes_.size
+        if C < 2:
+            raise ValueError(f"training data has {C} class; need at least 2")
+        Xv = yv_idx = None
+        if validation is not None:
+            Xv, yv = check_Xy(*validation, where="validation data")
+            if Xv.shape[1] != X.shape[1]:
+                raise ValueError(f"validation data has {Xv.shape[1]} features, training data {X.shape[1]}")
+            unknown = ~np.isin(yv, self.classes_)
+            if unknown.any():
+                raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training")
+            yv_idx = np.searchsorted(self.classes_, yv)
+        seed = int(self.random_state)
+        if init_network is not None:
+            net0 = init_network
+            if net0.n_features != X.shape[1] or net0.n_classes != C:
+                raise ValueError(f"init_network has {net0.n_features} features / {net0.n_classes} classes, "
+                                 f"data has {X.shape[1]} / {C}")
+            spikes = net0.encode(X)
+        else:
+            encoder = ThermometerEncoder.fit(X, self.levels)
+            spikes = encoder.encode(X)
+            net0 = initial_network(encoder, spikes, hidden, C, values, float(self.init_density),
+                                   sweep_rng(seed, -1))
+        h_last = net0.hidden[-1].weights.shape[0] if net0.hidden else 0
+        kind, margin, inv_t = resolve_loss(self.loss, self.margin, self.temperature, h_last)
+        spikes_val = net0.encode(Xv) if Xv is not None else None
+        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t)
+        batch = None if self.batch_size is None else int(self.batch_size)
+
+        def metadata(record):
+            return {"source": "connttra", "dataset": dataset, "seed": seed,
+                    "classes": self.classes_.tolist() if self.classes_.dtype.kind in "iub" else
+                    [str(c) for c in self.classes_],
+                    "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
+                                 "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t},
+                    "metrics": {k: record[k] for k in ("sweep", "loss", "train_error", "val_error") if k in record}}
+
+        def val_error():
+            if spikes_val is None:
+                return None
+            _, _, Zv = network_forward(state.network(net0), spikes_val)
+            return float(np.mean(np.argmax(Zv, axis=1) != yv_idx))
+
+        self.history_ = list(history or [])
+        start_sweep = len(self.history_)
+        t0 = time.perf_counter() - (self.history_[-1]["seconds"] if self.history_ else 0.0)
+        if not self.history_:
+            self.history_.append({"sweep": 0, "loss": state.loss, "train_error": state.train_error,
+                                  "val_error": val_error(), "changed": 0, "seconds": 0.0})
+            start_sweep = 1
+        best_key = None
+        self.network_ = state.network(net0, metadata(self.history_[-1]))
+        self.converged_ = False
+        stop_reason = "max_sweeps"
+        try:
+            for sweep in range(start_sweep, int(self.max_sweeps) + 1):
+                if self.max_seconds is not None and time.perf_counter() - t0 >= self.max_seconds:
+                    stop_reason = "max_seconds"
+                    break
+                before = state.loss
+                changed = state.sweep(sweep_rng(seed, sweep), batch)
+                record = {"sweep": sweep, "loss": state.loss, "train_error": state.train_error,
+                          "val_error": val_error(), "changed": changed, "seconds": time.perf_counter() - t0}
+                self.history_.append(record)
+                key = record["val_error"] if record["val_error"] is not None else record["train_error"]
+                if not self.keep_best or best_key is None or key <= best_key:
+                    best_key = key
+                    self.network_ = state.network(net0, metadata(record))
+                if callback is not None:
+                    callback(self, record, lambda r=record: state.network(net0, metadata(r)))
+                if changed == 0 or before - state.loss <= self.tol * abs(before):
+                    self.converged_ = True
+                    break
+        finally:
+            self.n_sweeps_ = len(self.history_) - 1
+            self._state_network = lambda: state.network(net0, metadata(self.history_[-1]))
+        if not self.converged_:
+            warnings.warn(f"CoNNTrA stopped by {stop_reason} after {self.n_sweeps_} sweeps before converging "
+                          f"(last sweep changed {self.history_[-1]['changed']} parameters); raise max_sweeps "
+                          f"or max_seconds", ConvergenceWarning, stacklevel=2)
+        return self
+
+    def last_network(self) -> TernaryNetwork:
+        """The network after the last sweep (``network_`` may be an earlier, better one)."""
+        return self._state_network()
+
+    # ------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "network_"):
+            raise ValueError("this CoNNTrA is not fitted yet; call fit(X, y) first")
+
+    def decision_function(self, X) -> np.ndarray:
+        """Integer output scores ``z = W @ s + b`` (n_samples, n_classes)."""
+        self._check_fitted()
+        X, _ = check_Xy(X, np.zeros(np.shape(X)[0] if np.ndim(X) else 0), where="X")
+        return network_forward(self.network_, self.network_.encode(X))[2]
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels: argmax of the scores, ties to the lowest index."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy."""
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
