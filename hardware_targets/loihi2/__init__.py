@@ -10,7 +10,9 @@ that does) is imported when a network runs. See docs/targets/loihi2.md.
 Options: ``mode`` ("fixed_pt" | "floating_pt"), ``tiles`` (copies of the
 network run side by side; default: automatic), ``run_cfg`` (a Lava RunConfig,
 e.g. lava-loihi's ``Loihi2HwCfg()`` on a machine with Intel's hardware
-runtime), ``chip`` ("loihi2" | "loihi") and ``max_chips`` for the capacity check.
+runtime), ``chip`` ("loihi2" | "loihi") and ``max_chips`` for the capacity check,
+``weight_bits`` (1..8, stored synaptic weight precision; fewer bits need a larger
+weight scale, see mapping.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from connttra_neuro.network import TernaryNetwork
 
 from ..base import RunResult, Target, check_spikes
 from . import chip as chip_constants
-from .mapping import NetworkMap, check_limits, map_network, network_resources
+from .mapping import NetworkMap, check_limits, map_network, network_resources, weight_scale
 
 __all__ = ["Loihi2Target", "Compiled", "export_nir", "export_netx"]
 
@@ -49,7 +51,7 @@ class Loihi2Target(Target):
     description = "Intel Loihi 2 via Lava (Loihi2SimCfg fixed_pt, bit-exact)"
 
     def __init__(self, mode: str = "fixed_pt", tiles: int | None = None, run_cfg=None, chip: str = "loihi2",
-                 max_chips: int = 1):
+                 max_chips: int = 1, weight_bits: int = chip_constants.WEIGHT_BITS):
         if mode not in MODES:
             raise ValueError(f"loihi2 target mode must be one of {MODES}, got {mode!r}")
         if tiles is not None and (int(tiles) != tiles or tiles < 1):
@@ -63,14 +65,16 @@ class Loihi2Target(Target):
         self.run_cfg = run_cfg
         self.spec = chip_constants.CHIPS[chip]
         self.max_chips = int(max_chips)
+        weight_scale(weight_bits)  # validates the range
+        self.weight_bits = int(weight_bits)
 
     def check(self, network: TernaryNetwork) -> None:
         """Raise TargetLimitError naming the limit, layer and value the network breaks."""
-        check_limits(network, self.spec, max_chips=self.max_chips)
+        check_limits(network, self.spec, max_chips=self.max_chips, weight_bits=self.weight_bits)
 
     def compile(self, network: TernaryNetwork) -> Compiled:
         self.check(network)
-        return Compiled(network=network, mapping=map_network(network, self.spec))
+        return Compiled(network=network, mapping=map_network(network, self.spec, weight_bits=self.weight_bits))
 
     def run(self, compiled: Compiled, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
         from .runtime import run_lava  # Lava is imported here, not at package import
@@ -91,7 +95,7 @@ class Loihi2Target(Target):
 
     def resources(self, network: TernaryNetwork) -> dict:
         """Cores, neurons, synapses and synaptic memory per layer and in total (no Lava needed)."""
-        return network_resources(network, self.spec)
+        return network_resources(network, self.spec, self.weight_bits)
 
 
 def export_nir(network: TernaryNetwork, path) -> Path:

@@ -143,8 +143,8 @@ def export_netx(network: TernaryNetwork, path) -> Path:
             f.attrs["producer"] = "connttra-neuro"
             f.attrs["semantics"] = SEMANTICS
             f.attrs["encoder_thresholds"] = network.encoder.thresholds
-            f.attrs["weight_scale"] = 2
-            f.attrs["score_scale"] = 128  # output voltage = 128 * score
+            f.attrs["weight_scale"] = nmap.weight_scale
+            f.attrs["score_scale"] = 64 * nmap.weight_scale  # output voltage = 128 * score at 8 weight bits
             layers = f.create_group("layer")
             inp = layers.create_group("0")
             inp.create_dataset("type", data=np.bytes_("input"))
@@ -156,7 +156,7 @@ def export_netx(network: TernaryNetwork, path) -> Path:
                 g.create_dataset("shape", data=np.array([lm.weights.shape[0]], dtype=np.int64))
                 g.create_dataset("weight", data=lm.weights.astype(np.float32))
                 if lm.kind == "output":
-                    g.create_dataset("bias", data=(2 * lm.offset).astype(np.float32))
+                    g.create_dataset("bias", data=(nmap.weight_scale * lm.offset).astype(np.float32))
                     _neuron(g.create_group("neuron"), VTH_MAX)
                 else:
                     g.create_dataset("bias", data=lm.bias_mant.astype(np.float32))

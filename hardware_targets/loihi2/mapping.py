@@ -17,7 +17,9 @@ lose 1; even weights are exact) and choose a per-neuron bias so that
 
     v - (vth << 6) = 128 (W @ s - T) + 64   >  0   <=>   W @ s >= T,
 
-i.e. ``bias = (vth + 1 - 2 T) << 6`` with ``bias_exp = 6``. The 64 is the half-unit
+i.e. ``bias = (vth + 1 - 2 T) << 6`` with ``bias_exp = 6``. (With ``weight_bits = b < 8``
+Loihi keeps only multiples of ``2**(9-b)`` of a mixed-sign weight, so the scale is
+``S = 2**(9-b)`` and ``bias_mant = vth + S/2 - S T``; ``b = 8`` gives the formula above.) The 64 is the half-unit
 margin: the decision boundary sits half-way between two integer drives. ``vth``
 is one value per population (the hidden layer), so per-neuron thresholds live
 in ``bias_mant = vth + 1 - 2 T``; ``vth`` only shifts the whole layer's range so
@@ -47,6 +49,8 @@ from . import chip
 
 __all__ = [
     "WEIGHT_SCALE",
+    "weight_scale",
+    "network_resources",
     "BIAS_EXP",
     "LayerMap",
     "NetworkMap",
@@ -57,9 +61,10 @@ __all__ = [
 
 TARGET = "loihi2"
 
-# Loihi mixed-sign weights lose their lowest bit (lava.utils.weightutils.truncate_weights):
-# doubling makes every weight even, so nothing is lost. targets-facts.md, measured.
-WEIGHT_SCALE = 2
+# Loihi mixed-sign weights lose their lowest bit (lava.utils.weightutils.truncate_weights:
+# 8 - num_weight_bits + 1 low bits are dropped): doubling makes every weight even, so nothing
+# is lost at 8 bits. targets-facts.md, measured.
+WEIGHT_SCALE = 2  # at the default 8 weight bits; see weight_scale()
 # Synaptic input and vth are shifted left by 6 before they meet v; the bias is not.
 ACT_SHIFT = chip.STATE_FRAC_SHIFT  # bits
 BIAS_EXP = ACT_SHIFT  # bias = bias_mant << 6 lines the bias up with the shifted input
@@ -71,9 +76,16 @@ STATE_MAX = (1 << (chip.STATE_BITS - 1)) - 1  # 24-bit signed u, v: 8,388,607
 # (lava/proc/dense/models.py PyDenseModelBitAcc a_out precision=16).
 ACTIVATION_BITS = 16
 ACTIVATION_MAX = (1 << (ACTIVATION_BITS - 1)) - 1  # 32,767
-# Largest scaled weight magnitude: 8-bit mantissa, even values only in mixed-sign mode.
-WEIGHT_MIN = -(1 << chip.WEIGHT_BITS)  # -256
-WEIGHT_MAX = (1 << chip.WEIGHT_BITS) - 2  # 254
+# Scaled weights must lie in [-(256 - S), 256 - S] (S = weight scale): Lava clips mixed-sign
+# weights to [-256, 255] and single-sign ones to [-255, 0] / [0, 255] before truncating.
+WEIGHT_RANGE = 1 << chip.WEIGHT_BITS  # 256
+
+
+def weight_scale(weight_bits: int = chip.WEIGHT_BITS) -> int:
+    """``2**(9 - b)``: the multiple every weight must be to survive Loihi's b-bit truncation."""
+    if not 1 <= weight_bits <= chip.WEIGHT_BITS:
+        raise ValueError(f"loihi2: weight_bits must be in [1, {chip.WEIGHT_BITS}], got {weight_bits!r}")
+    return 1 << (chip.WEIGHT_BITS + 1 - weight_bits)
 # A decay constant of 4095 plus Lava's 1-bit ds_offset clears u fully every step.
 DECAY_FULL = chip.DECAY_UNITY - 1  # 4095
 
@@ -106,6 +118,8 @@ class NetworkMap:
 
     network: TernaryNetwork
     layers: tuple[LayerMap, ...]
+    weight_scale: int = WEIGHT_SCALE
+    weight_bits: int = chip.WEIGHT_BITS
 
     @property
     def n_inputs(self) -> int:
@@ -122,7 +136,9 @@ def _limit(limit: str, layer: str, value, allowed, hint: str = "") -> TargetLimi
     return TargetLimitError(TARGET, limit, layer, value, allowed, hint)
 
 
-def check_limits(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, max_chips: int = 1) -> None:
+def check_limits(
+    network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, max_chips: int = 1, weight_bits: int = chip.WEIGHT_BITS
+) -> None:
     """Raise :class:`TargetLimitError` naming the first limit a layer breaks.
 
     Checked, in order, per layer: weight precision after the x2 scaling, fan-in
@@ -131,8 +147,8 @@ def check_limits(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, 
     (13-bit signed) / exponent; then neurons per core and cores per chip for the
     whole network.
     """
-    map_network(network)  # the per-layer checks live where the numbers are made
-    res = network_resources(network, spec)
+    map_network(network, spec, weight_bits=weight_bits)  # per-layer checks live where the numbers are made
+    res = network_resources(network, spec, weight_bits)
     allowed_cores = spec.cores_per_chip * max_chips
     if res["cores"] > allowed_cores:
         raise _limit(
@@ -141,20 +157,25 @@ def check_limits(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, 
         )
 
 
-def map_network(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> NetworkMap:
+def map_network(
+    network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, weight_bits: int = chip.WEIGHT_BITS
+) -> NetworkMap:
     """Map every layer to Loihi fixed point, checking its limits as it goes."""
+    scale = weight_scale(weight_bits)
+    w_max = WEIGHT_RANGE - scale
     layers = []
     named = list(network.named_layers())
     for i, (name, layer) in enumerate(named):
         is_output = i == len(named) - 1
         w = layer.weights.astype(np.int64)
         n_out, n_in = w.shape
-        scaled = WEIGHT_SCALE * w
-        if scaled.min() < WEIGHT_MIN or scaled.max() > WEIGHT_MAX:
-            bad = int(scaled.min()) if scaled.min() < WEIGHT_MIN else int(scaled.max())
+        scaled = scale * w
+        if np.abs(scaled).max() > w_max:
+            bad = int(w.flat[np.abs(w).argmax()])
             raise _limit(
-                "weight precision (8-bit, x2 scaled)", name, bad, f"[{WEIGHT_MIN}, {WEIGHT_MAX}]",
-                "weights are doubled to survive Loihi's mixed-sign LSB drop; |w| must be <= 127",
+                f"weight precision ({weight_bits}-bit weights, scaled x{scale})", name,
+                f"{bad} (scaled {scale * bad})", f"|w| <= {w_max // scale} (scaled [-{w_max}, {w_max}])",
+                f"weights are multiplied by {scale} to survive Loihi's weight truncation; use more weight_bits",
             )
         if n_in > spec.fan_in_axons_per_core:
             raise _limit(
@@ -162,11 +183,11 @@ def map_network(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> N
                 "use fewer thermometer levels or fewer input features",
             )
         lo, hi = _drive_bounds(w)
-        peak = int(max(-lo.min(), hi.max())) * WEIGHT_SCALE
+        peak = int(max(-lo.min(), hi.max())) * scale
         if peak > ACTIVATION_MAX:
             raise _limit(
                 f"activation width ({ACTIVATION_BITS}-bit synaptic input)", name, peak, ACTIVATION_MAX,
-                "the largest possible 2*|W @ s| of a neuron; reduce fan-in or weight magnitude",
+                f"the largest possible {scale}*|W @ s| of a neuron; reduce fan-in or weight magnitude",
             )
         if peak << ACT_SHIFT > STATE_MAX:
             raise _limit(f"{chip.STATE_BITS}-bit state (u)", name, peak << ACT_SHIFT, STATE_MAX)
@@ -182,9 +203,10 @@ def map_network(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> N
             continue
         # Clamp thresholds nothing can reach / everything passes: same spikes, smaller range.
         t = np.clip(layer.thresholds.astype(np.int64), lo, hi + 1)
-        # bias_mant = vth + 1 - 2T must fit 13 bits for every neuron: pick the smallest vth >= 0.
-        vth = max(0, int(2 * t.max()) - 1 + BIAS_MANT_MIN)
-        vth_room = int(2 * t.min()) - 1 + BIAS_MANT_MAX
+        # bias_mant = vth + S/2 - S T must fit 13 bits for every neuron: pick the smallest vth >= 0.
+        half = scale // 2
+        vth = max(0, int(scale * t.max()) - half + BIAS_MANT_MIN)
+        vth_room = int(scale * t.min()) - half + BIAS_MANT_MAX
         if vth > VTH_MAX:
             raise _limit(f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]")
         if vth > vth_room:
@@ -192,14 +214,14 @@ def map_network(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> N
             raise _limit(
                 f"bias mantissa ({chip.BIAS_MANT_BITS}-bit signed)", name,
                 f"threshold spread {spread} (thresholds {int(t.min())}..{int(t.max())})",
-                (BIAS_MANT_MAX - BIAS_MANT_MIN) // 2,
+                (BIAS_MANT_MAX - BIAS_MANT_MIN) // scale,
                 "per-neuron thresholds share one vth per layer; their spread must fit the bias mantissa",
             )
-        bias_mant = vth + 1 - 2 * t
+        bias_mant = vth + half - scale * t
         assert BIAS_MANT_MIN <= bias_mant.min() and bias_mant.max() <= BIAS_MANT_MAX
         if not 0 <= BIAS_EXP <= chip.BIAS_EXP_MAX:  # a constant, but keep the limit visible
             raise _limit("bias exponent", name, BIAS_EXP, f"[0, {chip.BIAS_EXP_MAX}]")
-        v_extreme = int(max(abs((WEIGHT_SCALE * lo + bias_mant).min()), abs((WEIGHT_SCALE * hi + bias_mant).max())))
+        v_extreme = int(max(abs((scale * lo + bias_mant).min()), abs((scale * hi + bias_mant).max())))
         v_extreme <<= ACT_SHIFT
         if v_extreme > STATE_MAX:
             raise _limit(f"{chip.STATE_BITS}-bit state (v)", name, v_extreme, STATE_MAX)
@@ -210,26 +232,28 @@ def map_network(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> N
                 drive_min=int(lo.min()), drive_max=int(hi.max()),
             )
         )
-    return NetworkMap(network=network, layers=tuple(layers))
+    return NetworkMap(network=network, layers=tuple(layers), weight_scale=scale, weight_bits=weight_bits)
 
 
 def _index_bits(n: int) -> int:
     return max(1, int(np.ceil(np.log2(max(n, 2)))))
 
 
-def layer_resources(name: str, weights: np.ndarray, spec: chip.ChipSpec = chip.LOIHI2) -> dict:
+def layer_resources(
+    name: str, weights: np.ndarray, spec: chip.ChipSpec = chip.LOIHI2, weight_bits: int = chip.WEIGHT_BITS
+) -> dict:
     """Cores, neurons, synapses and synaptic memory for one weight layer.
 
     Synaptic memory model (ours, documented in docs/targets/loihi2.md): each
     non-zero synapse stores its scaled weight (``WEIGHT_BITS``) plus the index of
     its source axon (``ceil(log2 n_in)`` bits), or a dense row of weights when
-    that is smaller. A layer needs enough cores for its neurons and for its
+    that is smaller. ``weight_bits`` is the stored weight precision. A layer needs enough cores for its neurons and for its
     synaptic memory, whichever is more.
     """
     n_out, n_in = weights.shape
     synapses = int(np.count_nonzero(weights))
-    sparse_bits = synapses * (spec.weight_bits + _index_bits(n_in))
-    dense_bits = n_out * n_in * spec.weight_bits
+    sparse_bits = synapses * (weight_bits + _index_bits(n_in))
+    dense_bits = n_out * n_in * weight_bits
     memory_bits = min(sparse_bits, dense_bits)
     cores_for_neurons = -(-n_out // spec.neurons_per_core)
     cores_for_memory = -(-memory_bits // spec.synaptic_memory_bits_per_core)
@@ -245,9 +269,11 @@ def layer_resources(name: str, weights: np.ndarray, spec: chip.ChipSpec = chip.L
     }
 
 
-def network_resources(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2) -> dict:
+def network_resources(
+    network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, weight_bits: int = chip.WEIGHT_BITS
+) -> dict:
     """Per-layer and total neurons, synapses, synaptic memory bits and cores."""
-    layers = [layer_resources(name, layer.weights, spec) for name, layer in network.named_layers()]
+    layers = [layer_resources(name, layer.weights, spec, weight_bits) for name, layer in network.named_layers()]
     total = {key: int(sum(l[key] for l in layers)) for key in ("neurons", "synapses", "synaptic_memory_bits", "cores")}
     return {
         "chip": spec.name,
@@ -257,7 +283,8 @@ def network_resources(network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2
         "layers": layers,
         "constants": {
             **spec.as_dict(),
-            "weight_scale": WEIGHT_SCALE,
+            "weight_bits": weight_bits,
+            "weight_scale": weight_scale(weight_bits),
             "bias_mant_bits": chip.BIAS_MANT_BITS,
             "bias_exp_max": chip.BIAS_EXP_MAX,
             "vth_bits": chip.VTH_BITS,

@@ -105,9 +105,12 @@ def run_lava(
         if fixed:
             w = layer.weights
         else:  # float models: the IR's own weights, no doubling needed
-            w = layer.weights // 2
+            w = layer.weights // nmap.weight_scale
         # tiles= reaches the ProcessModel's proc_params (lava_models.py uses it to multiply per tile)
-        syn = Sparse(weights=_block_diag(w, tiles, np.int32 if fixed else np.float64), tiles=tiles)
+        syn = Sparse(
+            weights=_block_diag(w, tiles, np.int32 if fixed else np.float64), tiles=tiles,
+            num_weight_bits=nmap.weight_bits,
+        )
         prev.connect(syn.s_in)
         n_out = layer.weights.shape[0]
         if layer.kind == "output":
@@ -151,7 +154,7 @@ def run_lava(
     a = raw_scores[L : L + cols]  # scores of column c arrive at step c + 1 + L (message index c + L)
     a = np.rint(a).astype(np.int64).reshape(cols * tiles, C)[:n]
     if fixed:
-        a //= 2  # undo the weight doubling (a is even: every scaled weight is)
+        a //= nmap.weight_scale  # undo the weight scaling (exact: every scaled weight is a multiple)
     scores = a + nmap.layers[-1].offset[None, :]
     hidden = None
     if record_hidden:
