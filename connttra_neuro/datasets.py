@@ -84,7 +84,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return view
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays make a field-wise == ambiguous; compare by identity
 class Dataset:
     """A classification dataset split into training and validation parts.
 
