@@ -21,7 +21,7 @@ Sources
 
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 __all__ = [
     "ChipSpec",

@@ -207,12 +207,14 @@ def map_network(
         half = scale // 2
         vth = max(0, int(scale * t.max()) - half + BIAS_MANT_MIN)
         vth_room = int(scale * t.min()) - half + BIAS_MANT_MAX
+        # vth, u and v checks below are implied by the 16-bit activation check above
+        # (vth <= S*T_max <= 32767 + S; |v| < 2**21 + 2**18): kept so a change to the mapping cannot slip past.
         if vth > VTH_MAX:
             raise _limit(f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]")
         if vth > vth_room:
             spread = int(t.max() - t.min())
             raise _limit(
-                f"bias mantissa ({chip.BIAS_MANT_BITS}-bit signed)", name,
+                f"threshold range ({chip.BIAS_MANT_BITS}-bit signed bias mantissa)", name,
                 f"threshold spread {spread} (thresholds {int(t.min())}..{int(t.max())})",
                 (BIAS_MANT_MAX - BIAS_MANT_MIN) // scale,
                 "per-neuron thresholds share one vth per layer; their spread must fit the bias mantissa",

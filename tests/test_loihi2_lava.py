@@ -1,0 +1,118 @@
+"""Loihi 2 target through the Lava runtime: exactness at trained size, float mode, tiling, cleanup.
+
+Every test starts Lava, so every test has a timeout; sample counts stay small (the 10k run is
+bench/deploy_loihi2.py).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connttra_neuro.network import random_network
+from hardware_targets.loihi2 import Loihi2Target
+from hardware_targets.reference import forward
+
+pytestmark = pytest.mark.lava
+
+
+def _children() -> set[int]:
+    """pids of this process's live children (Lava forks one per Process)."""
+    me = str(os.getpid())
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":  # field 4 = ppid; zombies are already gone
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _shm() -> set[str]:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def _assert_exact(result, network, spikes):
+    scores, hidden = forward(network, spikes, record_hidden=True)
+    np.testing.assert_array_equal(result.scores, scores)
+    np.testing.assert_array_equal(result.predictions, np.argmax(scores, axis=1))
+    assert result.hidden_spikes is not None
+    for got, want in zip(result.hidden_spikes, hidden, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def trained_size():
+    """64 features x 3 thermometer levels -> 32 -> 10, realistic sparsity, plus encoded samples."""
+    net = random_network((64, 32, 10), levels=3, density=0.4, seed=11)
+    X = np.random.default_rng(3).random((120, 64))
+    return net, net.encode(X)
+
+
+@pytest.mark.timeout(60)
+def test_trained_size_fixed_pt_is_exact_with_uneven_tiles(trained_size):
+    net, spikes = trained_size
+    # 120 samples on 7 tiles: the last column is padded; hidden spikes, scores and classes must match
+    result = Loihi2Target(tiles=7).deploy(net, spikes, record_hidden=True)
+    _assert_exact(result, net, spikes)
+    assert result.info["tiles"] == 7 and result.steps == -(-120 // 7) + 2
+
+
+@pytest.mark.timeout(60)
+def test_floating_pt_mode_agrees(trained_size):
+    net, spikes = trained_size
+    result = Loihi2Target(mode="floating_pt").deploy(net, spikes[:40], record_hidden=True)
+    _assert_exact(result, net, spikes[:40])
+    assert result.info["mode"] == "floating_pt"
+
+
+@pytest.mark.timeout(60)
+def test_large_fan_in_and_reduced_weight_bits_are_exact():
+    # fan-in 2,000 (near the 16-bit activation limit at 4 bits: 32 * 600 = 19,200), two hidden layers
+    net = random_network((1000, 24, 12, 5), levels=2, density=0.3, seed=5)
+    rng = np.random.default_rng(0)
+    spikes = (rng.random((50, 2000)) < rng.uniform(0.1, 0.9, (50, 1))).astype(np.uint8)
+    for target in (Loihi2Target(), Loihi2Target(weight_bits=4, tiles=1)):
+        _assert_exact(target.deploy(net, spikes[:25] if target.tiles == 1 else spikes, record_hidden=True), net,
+                      spikes[:25] if target.tiles == 1 else spikes)
+
+
+@pytest.mark.timeout(60)
+def test_run_without_hidden_recording_and_empty_input(trained_size):
+    net, spikes = trained_size
+    target = Loihi2Target()
+    compiled = target.compile(net)
+    result = target.run(compiled, spikes[:9])
+    assert result.hidden_spikes is None
+    np.testing.assert_array_equal(result.scores, forward(net, spikes[:9])[0])
+    empty = target.run(compiled, spikes[:0], record_hidden=True)
+    assert empty.scores.shape == (0, 10) and empty.hidden_spikes[0].shape == (0, 32)
+    with pytest.raises(ValueError, match="shape"):
+        target.run(compiled, spikes[:, :10])
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("error", [RuntimeError("boom while streaming"), KeyboardInterrupt()])
+def test_runtime_is_stopped_when_run_raises(monkeypatch, trained_size, error):
+    import hardware_targets.loihi2.runtime as runtime
+
+    net, spikes = trained_size
+    before_children, before_shm = _children(), _shm()
+    started = []
+
+    def failing_collect(extractor, n_messages, width):
+        started.append(_children() - before_children)  # Lava's processes are alive at this point
+        raise error
+
+    monkeypatch.setattr(runtime, "_collect", failing_collect)
+    with pytest.raises(type(error)):
+        Loihi2Target().deploy(net, spikes[:20], record_hidden=True)
+    assert started and started[0], "the failure must happen while Lava runs"
+    leftover = _children() - before_children
+    assert not leftover, f"Lava processes left running: {sorted(leftover)}"
+    assert _shm() - before_shm == set(), "shared memory left behind"

@@ -1,0 +1,274 @@
+"""Loihi 2 mapping, limits, resources and exports: pure numpy / h5py / nir, no Lava runtime."""
+
+from __future__ import annotations
+
+import h5py
+import nir
+import numpy as np
+import pytest
+
+from connttra_neuro.network import HiddenLayer, OutputLayer, random_network
+from hardware_targets import TargetLimitError, get_target
+from hardware_targets.loihi2 import Loihi2Target, chip, export_netx, export_nir
+from hardware_targets.loihi2.mapping import (
+    ACT_SHIFT,
+    DECAY_FULL,
+    VTH_MAX,
+    map_network,
+    network_resources,
+)
+from hardware_targets.reference import forward
+
+from .networks import conformance_networks, input_spikes
+
+
+# -- an independent model of Lava's bit-accurate LIF/Sparse, written from targets-facts.md --------
+def _lava_fixed_point(nmap, spikes):
+    """Loihi fixed point per targets-facts.md: truncate weights, u = a<<6, v = u + bias, spike v > vth<<6."""
+    drop = chip.WEIGHT_BITS - nmap.weight_bits + 1  # low bits Loihi drops from a mixed-sign weight
+    s = spikes.astype(np.int64)
+    hidden = []
+    for lm in nmap.layers:
+        w = (lm.weights.astype(np.int64) >> drop) << drop
+        a = s @ w.T
+        if lm.kind == "output":
+            return a // nmap.weight_scale + lm.offset, hidden
+        u = a << ACT_SHIFT
+        v = u + (lm.bias_mant.astype(np.int64) << lm.bias_exp)
+        s = (v > (lm.vth << ACT_SHIFT)).astype(np.int64)
+        hidden.append(s.astype(np.uint8))
+
+
+@pytest.mark.parametrize("weight_bits", [8, 5, 3])
+@pytest.mark.parametrize("case", list(conformance_networks()))
+def test_fixed_point_mapping_matches_reference(case, weight_bits):
+    network = conformance_networks()[case]
+    if np.abs(network.output.weights).max() * (1 << (9 - weight_bits)) > 256 - (1 << (9 - weight_bits)):
+        pytest.skip("weights too wide for this many bits (the limit test covers the error)")
+    spikes = input_spikes(network, n=60, seed=5)
+    scores, hidden = _lava_fixed_point(map_network(network, weight_bits=weight_bits), spikes)
+    want_scores, want_hidden = forward(network, spikes, record_hidden=True)
+    np.testing.assert_array_equal(scores, want_scores)
+    for got, want in zip(hidden, want_hidden):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_mapping_without_doubling_would_lose_the_lsb():
+    # the reason for the x2: Loihi drops bit 0 of a mixed-sign weight, so +1 -> 0 and -1 -> -2
+    w = np.array([1, -1, 0])
+    assert ((w >> 1) << 1).tolist() == [0, -2, 0]
+    assert (((2 * w) >> 1) << 1).tolist() == (2 * w).tolist()
+
+
+def test_extreme_thresholds_are_clamped_without_changing_spikes():
+    net = random_network((30, 4, 3), seed=3)
+    t = np.array([10**6, -(10**6), 0, 5], dtype=np.int32)
+    net = net.replace(hidden=(HiddenLayer(net.hidden[0].weights, t),))
+    nmap = map_network(net)
+    assert nmap.layers[0].vth <= VTH_MAX
+    spikes = input_spikes(net, n=50)
+    scores, hidden = _lava_fixed_point(nmap, spikes)
+    want_scores, want_hidden = forward(net, spikes, record_hidden=True)
+    np.testing.assert_array_equal(hidden[0], want_hidden[0])
+    np.testing.assert_array_equal(scores, want_scores)
+    assert hidden[0][:, 0].sum() == 0 and hidden[0][:, 1].all()
+
+
+def test_large_threshold_uses_vth_and_stays_exact():
+    # thresholds far above what the 13-bit bias alone can hold: vth takes the common part
+    rng = np.random.default_rng(0)
+    w = np.ones((5, 3000), dtype=np.int8)
+    t = np.array([2500, 2600, 2700, 2800, 2900])
+    net = random_network((3000, 5, 2), seed=0)
+    net = net.replace(hidden=(HiddenLayer(w, t),))
+    nmap = map_network(net)
+    assert nmap.layers[0].vth > 0
+    spikes = (rng.random((80, 3000)) < rng.uniform(0.8, 1.0, (80, 1))).astype(np.uint8)
+    scores, hidden = _lava_fixed_point(nmap, spikes)
+    _, want_hidden = forward(net, spikes, record_hidden=True)
+    np.testing.assert_array_equal(hidden[0], want_hidden[0])
+    assert 0 < want_hidden[0].sum() < want_hidden[0].size  # the boundary is actually exercised
+
+
+# -- limits: each names limit, layer and value ----------------------------------------------------
+def _raises(network, limit_part, layer, **target_options):
+    with pytest.raises(TargetLimitError) as info:
+        Loihi2Target(**target_options).check(network)
+    err = info.value
+    assert limit_part in err.limit and err.layer == layer, str(err)
+    assert err.target == "loihi2" and str(err.value) in str(err) and layer in str(err)
+    return err
+
+
+def test_limit_weight_precision():
+    net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
+    err = _raises(net, "weight precision", "hidden layer 0")
+    assert "-128" in str(err.value)
+    _raises(random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1), "weight precision", "hidden layer 0", weight_bits=2)
+
+
+def test_limit_fan_in():
+    net = random_network((4097, 3, 2), density=0.001, seed=1)
+    err = _raises(net, "fan-in", "hidden layer 0")
+    assert err.value == 4097 and err.allowed == chip.LOIHI2.fan_in_axons_per_core
+
+
+def test_limit_activation_width():
+    w = np.full((2, 4000), 5, dtype=np.int8)  # 2 * 5 * 4000 = 40,000 > 32,767
+    net = random_network((4000, 2, 2), discrete_set=(-5, 0, 5), seed=1).replace(
+        hidden=(HiddenLayer(w, np.zeros(2, np.int32)),)
+    )
+    err = _raises(net, "activation width", "hidden layer 0")
+    assert err.value == 40_000
+
+
+def test_limit_activation_width_output_layer():
+    w = np.full((2, 4000), -5, dtype=np.int8)
+    net = random_network((4000, 2), discrete_set=(-5, 0, 5), seed=1).replace(output=OutputLayer(w, np.zeros(2, np.int32)))
+    _raises(net, "activation width", "output layer")
+
+
+def test_limit_threshold_range_bias_mantissa():
+    # thresholds -3000 and 3000 share one vth; 2 * 6000 does not fit the 13-bit bias mantissa
+    w = np.tile(np.array([2, -2], dtype=np.int8), (2, 2000))
+    net = random_network((4000, 2, 2), discrete_set=(-2, -1, 0, 1, 2), seed=1)
+    net = net.replace(hidden=(HiddenLayer(w, np.array([-3000, 3000])),))
+    err = _raises(net, "threshold range", "hidden layer 0")
+    assert "-3000..3000" in str(err.value) and "bias mantissa" in err.limit
+    # the same spread at half the size fits
+    Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-1000, 1000])),)))
+
+
+def test_limit_cores_per_chip_and_neurons_per_core():
+    net = random_network((10, 20, 2), seed=1)
+    res = Loihi2Target().resources(net)
+    assert res["cores"] == 2 and res["layers"][0]["cores"] == 1
+    # a chip holds 128 cores; 1,100,000 neurons need more than 128 cores of 8,192
+    big = network_resources(random_network((2, 3, 2), seed=0))
+    assert big["constants"]["neurons_per_core"] == 8192
+    wide = random_network((2, 9000), seed=0)
+    assert Loihi2Target().resources(wide)["layers"][0]["cores"] == 2  # 9,000 neurons > 8,192 per core
+    assert Loihi2Target(chip="loihi").resources(wide)["layers"][0]["cores"] == 9  # 1,024 per core
+
+
+def test_limit_cores_error_names_cores():
+    wide = random_network((2, 9000), seed=0)
+    with pytest.raises(TargetLimitError) as info:
+        Loihi2Target(chip="loihi", max_chips=1).check(random_network((2, 140_000), seed=0))
+    assert info.value.limit == "cores" and info.value.value > 128
+    Loihi2Target(chip="loihi").check(wide)  # 9 cores fit
+
+
+def test_bad_options_are_clear():
+    for kwargs in ({"mode": "bit"}, {"tiles": 0}, {"chip": "truenorth"}, {"weight_bits": 9}, {"max_chips": 0}):
+        with pytest.raises(ValueError):
+            Loihi2Target(**kwargs)
+
+
+def test_registry_builds_loihi2_without_importing_lava():
+    import subprocess
+    import sys
+
+    target = get_target("loihi2", mode="floating_pt", tiles=3)
+    assert target.name == "loihi2" and target.mode == "floating_pt" and target.tiles == 3
+    # a fresh interpreter: importing the target, checking and sizing a network never imports Lava
+    code = (
+        "import sys; from hardware_targets import get_target; from connttra_neuro.network import random_network;"
+        "t = get_target('loihi2'); n = random_network((5, 3, 2)); t.check(n); t.resources(n); t.compile(n);"
+        "print(any(m == 'lava' or m.startswith('lava.') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
+def test_resources_report_784_256_10():
+    net = random_network((784, 256, 10), density=0.5, seed=0)
+    res = Loihi2Target().resources(net)
+    assert res["neurons"] == 266 and res["input_neurons"] == 784
+    assert res["synapses"] == sum(int(np.count_nonzero(l.weights)) for l in net.layers)
+    assert res["synaptic_memory_bits"] == sum(l["synaptic_memory_bits"] for l in res["layers"])
+    assert res["cores"] == sum(l["cores"] for l in res["layers"]) and res["chips"] == 1
+    for key in ("cores_per_chip", "neurons_per_core", "synaptic_memory_bits_per_core", "energy_per_synaptic_op_pJ"):
+        assert key in res["constants"]
+    assert res["constants"]["energy_per_synaptic_op_pJ"] == 23.6
+    assert res["constants"]["energy_per_neuron_update_pJ"] == 52.0
+
+
+# -- exports -------------------------------------------------------------------------------------
+def _run_nir(graph, X):
+    """Evaluate our NIR graph with numpy, following each node's stated semantics."""
+    order = ["input", "encoder", "encoder_threshold"]
+    edges = dict(graph.edges)
+    node = "encoder_threshold"
+    while edges.get(node):
+        node = edges[node]
+        order.append(node)
+    x = X.astype(np.float64)
+    for name in order[1:]:
+        n = graph.nodes[name]
+        if isinstance(n, nir.Affine):
+            x = x @ n.weight.T + n.bias
+        elif isinstance(n, nir.Linear):
+            x = x @ n.weight.T
+        elif isinstance(n, nir.Threshold):
+            x = (x > n.threshold).astype(np.float64)  # NIR Threshold: z = 1 if v > theta
+    return x
+
+
+def test_nir_round_trip_reproduces_the_network(tmp_path):
+    net = random_network((12, 7, 5, 4), levels=3, seed=4)
+    path = export_nir(net, tmp_path / "net.nir")
+    assert list(tmp_path.iterdir()) == [path]  # atomic: no temporary file left behind
+    graph = nir.read(path)
+    np.testing.assert_array_equal(graph.nodes["hidden_0"].weight, net.hidden[0].weights)
+    np.testing.assert_array_equal(graph.nodes["hidden_1_threshold"].threshold, net.hidden[1].thresholds - 0.5)
+    np.testing.assert_array_equal(graph.nodes["output"].bias, net.output.biases)
+    X = np.random.default_rng(1).random((200, 12))
+    X[:5] = net.encoder.thresholds[:, 1]  # values exactly on an encoder threshold: x >= t must fire
+    want, _ = forward(net, net.encode(X))
+    np.testing.assert_array_equal(_run_nir(graph, X), want)
+
+
+def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
+    net = random_network((10, 6, 5, 3), levels=2, seed=2)
+    path = export_netx(net, tmp_path / "net.h5")
+    nmap = map_network(net)
+    with h5py.File(path, "r") as f:
+        layers = f["layer"]
+        assert sorted(layers, key=int) == ["0", "1", "2", "3"]
+        assert layers["0/type"][()] == b"input" and layers["0/shape"][()].tolist() == [1, 1, 20]
+        for i, lm in enumerate(nmap.layers, start=1):
+            g = layers[str(i)]
+            assert g["type"][()] == b"dense" and g["shape"][()].tolist() == [lm.weights.shape[0]]
+            neuron = g["neuron"]
+            assert neuron["type"][()] == b"CUBA"
+            assert neuron["iDecay"][()] - 1 == DECAY_FULL and neuron["vDecay"][()] == DECAY_FULL
+            np.testing.assert_array_equal(g["weight"][()], 2 * net.layers[i - 1].weights)
+            if lm.kind == "hidden":
+                assert neuron["vThMant"][()] == lm.vth
+                np.testing.assert_array_equal(g["bias"][()], lm.bias_mant)
+            else:
+                assert neuron["vThMant"][()] == VTH_MAX
+                np.testing.assert_array_equal(g["bias"][()], 2 * net.output.biases)
+        np.testing.assert_array_equal(f.attrs["encoder_thresholds"], net.encoder.thresholds)
+    # the stored numbers alone reproduce the network's spikes (netx semantics: bias_exp 6, v > vth << 6)
+    spikes = input_spikes(net, n=50)
+    with h5py.File(path, "r") as f:
+        s = spikes.astype(np.int64)
+        for i in range(1, len(nmap.layers)):
+            g = f["layer"][str(i)]
+            v = (s @ g["weight"][()].astype(np.int64).T << 6) + (g["bias"][()].astype(np.int64) << 6)
+            s = (v > (int(g["neuron/vThMant"][()]) << 6)).astype(np.int64)
+        g = f["layer"][str(len(nmap.layers))]
+        v = (s @ g["weight"][()].astype(np.int64).T << 6) + (g["bias"][()].astype(np.int64) << 6)
+        score_scale = int(f.attrs["score_scale"])
+    want, _ = forward(net, spikes)
+    assert score_scale == 128
+    np.testing.assert_array_equal(v // score_scale, want)  # the output voltage is 128 * score
+
+
+def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
+    net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
+    with pytest.raises(TargetLimitError):
+        export_netx(net, tmp_path / "bad.h5")
+    assert not list(tmp_path.iterdir())
