@@ -75,15 +75,25 @@ def diagnose_output_class(
     error. Otherwise, when the inputs pin the weights down (full column rank),
     solve for ``dW`` and list the weights that differ.
     """
-    diff = (got_scores - ref_scores).astype(np.int64)
+    diff = got_scores.astype(np.float64) - ref_scores.astype(np.float64)
     changed = diff != 0
+    integer = bool(np.all(diff == np.round(diff)))
+    num = (lambda v: int(v)) if integer else (lambda v: float(v))  # noqa: E731
     out = {
         "samples_differing": int(np.count_nonzero(changed)),
-        "min_difference": int(diff.min()),
-        "max_difference": int(diff.max()),
+        "min_difference": num(diff.min()),
+        "max_difference": num(diff.max()),
         "bias_offset": None,
         "weights_differing": None,
     }
+    if not integer:
+        # an integer network gives integer scores on an exact target; fractions mean analog behaviour (noise)
+        out["explanation"] = (
+            f"non-integer scores (differ by {diff.min():.3g}..{diff.max():.3g}): the target is not computing "
+            "integer sums (device noise or analog weights)"
+        )
+        return out
+    diff = diff.astype(np.int64)
     if diff.min() == diff.max():
         out["bias_offset"] = int(diff[0])
         out["explanation"] = f"score off by {int(diff[0])} on every sample: its bias differs"

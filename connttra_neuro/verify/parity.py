@@ -69,7 +69,7 @@ class TargetParity:
     disagreeing_samples: list[int] = field(default_factory=list)
     scores_equal: bool | None = None
     score_samples_differing: int = 0
-    score_max_abs_difference: int = 0
+    score_max_abs_difference: float = 0
     layers: list[LayerParity] = field(default_factory=list)
     first_differing_layer: str | None = None
     diagnosis: str = ""
@@ -371,7 +371,7 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
     score_rows = np.nonzero((scores != ref_scores).any(axis=1))[0]
     tp.scores_equal = bool(score_rows.size == 0)
     tp.score_samples_differing = int(score_rows.size)
-    tp.score_max_abs_difference = int(np.abs(scores.astype(np.int64) - ref_scores).max()) if score_rows.size else 0
+    tp.score_max_abs_difference = _num(np.abs(scores.astype(np.float64) - ref_scores).max()) if score_rows.size else 0
 
     hidden = result.hidden_spikes
     if hidden is not None and (
@@ -464,6 +464,12 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             text = f"output layer: scores of {classes.size} class(es) differ on {samples.size} sample(s): {shown}{more}"
     layers.append(out)
     return layers, first, text
+
+
+def _num(x) -> int | float:
+    """An int when the value is integral (exact targets), else a float (noisy ones)."""
+    x = float(x)
+    return int(x) if x.is_integer() else x
 
 
 def _safe_dict(value: Any) -> dict:

@@ -1,0 +1,82 @@
+"""`connttra-neuro deploy`: resources, a run with agreement, exports, and clean errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connttra_neuro.cli import main
+from connttra_neuro.modelfile import save
+from connttra_neuro.network import random_network
+from hardware_targets.registry import target_names
+
+
+@pytest.fixture
+def iris_model(tmp_path):
+    return str(save(random_network((4, 10, 3), levels=3, seed=0), tmp_path / "iris.ctn"))
+
+
+def test_resources_without_data(iris_model, capsys):
+    assert main(["deploy", iris_model, "--target", "reference"]) == 0
+    text = capsys.readouterr().out
+    assert "reference: fits" in text and "synapses" in text and "hidden layer 0" in text
+
+
+def test_run_with_data_reports_agreement_json(iris_model, capsys):
+    assert main(["deploy", iris_model, "--target", "reference", "--data", "iris", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["target"] == "reference" and d["run"]["status"] == "exact"
+    assert d["run"]["agreeing"] == d["run"]["n_samples"] == 30
+    assert d["run"]["accuracy"] == pytest.approx(1 - d["run"]["trained_model_error"])
+    assert d["resources"]["neurons"] == 13
+
+
+def test_exports_write_files(iris_model, tmp_path, capsys):
+    nir_path, netx_path = tmp_path / "m.nir", tmp_path / "m.net"
+    code = main(["deploy", iris_model, "--target", "reference", "--export-nir", str(nir_path),
+                 "--export-netx", str(netx_path)])  # fmt: skip
+    assert code == 0
+    assert nir_path.stat().st_size > 0 and netx_path.stat().st_size > 0
+    import nir
+
+    graph = nir.read(str(nir_path))
+    assert len(graph.nodes) >= 3  # input, layers, output
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--target", "reference", "--codegen", "cython"], "--codegen applies only to target brian2"),
+        (["--target", "reference", "--noise", "weight_sigma=0.1"], "--noise applies only to target brian2"),
+        (["--target", "reference,brian2"], "--target takes one target name"),
+        (["--target", "nope"], "unknown target(s) nope"),
+        (["--target", "reference", "--n", "5"], "--n needs --data"),
+    ],
+)
+def test_clean_errors(iris_model, capsys, argv, message):
+    assert main(["deploy", iris_model, *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_network_too_big_for_target_names_the_limit(tmp_path, capsys):
+    if "loihi2" not in target_names():
+        pytest.skip("loihi2 target not registered")
+    # 5,000 input spikes into one neuron: more input axons than a Loihi core has
+    net = random_network((5000, 3, 2), seed=0)
+    path = str(save(net, tmp_path / "wide.ctn"))
+    assert main(["deploy", path, "--target", "loihi2"]) == 2
+    err = capsys.readouterr().err
+    assert "loihi2: hidden layer 0: fan-in" in err and "Traceback" not in err
+
+
+@pytest.mark.brian2
+@pytest.mark.timeout(120)
+def test_brian2_noise_is_reported_as_mismatch(iris_model, capsys):
+    if "brian2" not in target_names():
+        pytest.skip("brian2 target not registered")
+    code = main(["deploy", iris_model, "--target", "brian2", "--noise", "weight_sigma=0.5,seed=1", "--data", "iris",
+                 "--json"])  # fmt: skip
+    d = json.loads(capsys.readouterr().out)
+    assert code == 1 and d["run"]["status"] == "mismatch"

@@ -1,0 +1,254 @@
+"""verify(): agreeing targets are exact; faulty deployments are pinned to the right layer and neurons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from connttra_neuro.network import HiddenLayer, OutputLayer, random_network
+from connttra_neuro.verify import count_operations, float_mlp_macs, loihi_energy, loihi_energy_constants, verify
+from hardware_targets.base import RunResult, TargetLimitError
+from hardware_targets.reference import ReferenceTarget, forward
+from hardware_targets.registry import target_names
+
+from .networks import conformance_networks
+
+
+# -- deliberately faulty deployments: the reference target with a corrupted copy of the network ------
+class FaultyTarget(ReferenceTarget):
+    """Compiles ``corrupt(network)`` instead of ``network``: a deployment bug we can aim."""
+
+    name = "faulty"
+
+    def __init__(self, corrupt):
+        super().__init__("direct")
+        self.corrupt = corrupt
+
+    def compile(self, network):
+        return super().compile(self.corrupt(network))
+
+
+def set_threshold(layer_index, neuron, value):
+    def corrupt(net):
+        hidden = list(net.hidden)
+        t = hidden[layer_index].thresholds.copy()
+        t[neuron] = value
+        hidden[layer_index] = HiddenLayer(hidden[layer_index].weights, t)
+        return net.replace(hidden=tuple(hidden))
+
+    return corrupt
+
+
+def truncate_hidden_weights(layer_index, keep_inputs):
+    """Weights of inputs >= keep_inputs lost (a truncated weight table)."""
+
+    def corrupt(net):
+        hidden = list(net.hidden)
+        w = hidden[layer_index].weights.copy()
+        w[:, keep_inputs:] = 0
+        hidden[layer_index] = HiddenLayer(w, hidden[layer_index].thresholds)
+        return net.replace(hidden=tuple(hidden))
+
+    return corrupt
+
+
+def data_for(net, n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, net.n_features))
+    y = rng.integers(0, net.n_classes, n)
+    return X, y
+
+
+# -- agreeing targets ------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(conformance_networks()))
+def test_agreeing_targets_report_exact(case):
+    net = conformance_networks()[case]
+    X, y = data_for(net)
+    report = verify(net, ["reference", ReferenceTarget("pipelined")], X, y)
+    assert report.all_exact
+    scores, _ = forward(net, net.encode(X))
+    expected_error = float(np.mean(scores.argmax(axis=1) != y))
+    for t in report.targets:
+        assert t.status == "exact"
+        assert t.agreeing == len(y) and t.disagreeing == 0 and t.disagreeing_samples == []
+        assert t.scores_equal is True
+        assert t.first_differing_layer is None
+        assert [lp.equal for lp in t.layers] == [True] * net.n_weight_layers
+        assert t.error == pytest.approx(expected_error) == t.software_error
+        assert t.latency_steps == net.n_weight_layers
+    # the pipelined reference really ran step by step: N + L steps
+    assert report.targets[1].run_steps == len(y) + net.n_weight_layers
+    assert report.targets[1].target == "reference#2"  # duplicate names stay distinct keys
+
+
+# -- faulty thresholds are pinned to their layer and neuron ----------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_wrong_threshold_is_pinned_to_layer_and_neuron(seed):
+    rng = np.random.default_rng(seed)
+    net = random_network((6, 9, 7, 5, 3), levels=2, seed=seed)
+    X, y = data_for(net, seed=seed)
+    spikes = net.encode(X)
+    _, hidden = forward(net, spikes, record_hidden=True)
+    # choose a layer and a neuron whose spikes vary, then move its threshold so some of them flip
+    choices = [(l, j) for l, h in enumerate(hidden) for j in range(h.shape[1]) if 0 < h[:, j].sum() < len(h)]
+    l, j = choices[rng.integers(len(choices))]
+    prev = spikes if l == 0 else hidden[l - 1]
+    drive = prev.astype(np.int64) @ net.hidden[l].weights[j].astype(np.int64)
+    new_t = int(np.median(drive)) + (1 if net.hidden[l].thresholds[j] <= np.median(drive) else 0)
+    if new_t == net.hidden[l].thresholds[j]:
+        new_t += 1
+    flipped = ((drive >= new_t) != (drive >= net.hidden[l].thresholds[j])).sum()
+    assert flipped > 0  # the fault is visible on these samples
+
+    report = verify(net, [FaultyTarget(set_threshold(l, j, new_t))], X, y)
+    t = report.targets[0]
+    assert t.status == "mismatch" and not report.all_exact
+    assert t.first_differing_layer == f"hidden layer {l}"
+    assert all(lp.equal for lp in t.layers[:l])
+    bad = t.layers[l]
+    assert bad.equal is False
+    assert bad.neurons == [j] and bad.neurons_differing == 1
+    assert bad.samples_differing == flipped
+    (diag,) = bad.diagnosis
+    assert diag["neuron"] == j and diag["threshold_explains"]
+    lo, hi = diag["implied_threshold_min"], diag["implied_threshold_max"]
+    assert (lo is None or lo <= new_t) and (hi is None or new_t <= hi)
+    assert diag["threshold"] == int(net.hidden[l].thresholds[j])
+    assert f"neuron {j}" in t.diagnosis and f"hidden layer {l}" in t.diagnosis
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_truncated_hidden_weights_pinned_to_neurons_whose_spikes_change(seed):
+    net = random_network((8, 10, 6, 3), seed=seed)
+    X, y = data_for(net, n=200, seed=seed)
+    corrupt = truncate_hidden_weights(0, keep_inputs=4)
+    _, ref_hidden = forward(net, net.encode(X), record_hidden=True)
+    _, bad_hidden = forward(corrupt(net), net.encode(X), record_hidden=True)
+    expected_neurons = np.nonzero((ref_hidden[0] != bad_hidden[0]).any(axis=0))[0].tolist()
+    assert expected_neurons  # the truncation matters for these samples
+
+    report = verify(net, [FaultyTarget(corrupt)], X, y)
+    t = report.targets[0]
+    assert t.first_differing_layer == "hidden layer 0"
+    assert t.layers[0].neurons == expected_neurons
+    assert t.layers[0].samples_differing == int((ref_hidden[0] != bad_hidden[0]).any(axis=1).sum())
+    assert [d["neuron"] for d in t.layers[0].diagnosis] == expected_neurons
+
+
+def test_truncated_output_weights_named_weight_by_weight():
+    # no hidden layer and varied inputs: the samples pin every output weight down
+    net = random_network((6, 4), seed=5)
+    rng = np.random.default_rng(1)
+    X = rng.random((300, 6))
+    y = rng.integers(0, 4, 300)
+    w = net.output.weights.copy()
+    c, i = 2, int(np.nonzero(w[2])[0][0])
+
+    def corrupt(n):
+        ww = n.output.weights.copy()
+        ww[c, i] = 0  # one weight lost
+        return n.replace(output=OutputLayer(ww, n.output.biases))
+
+    t = verify(net, [FaultyTarget(corrupt)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer"
+    out = t.layers[-1]
+    assert out.neurons == [c]
+    (diag,) = out.diagnosis
+    assert diag["weights_differing"] == [{"input": i, "model": int(w[c, i]), "deployed": 0}]
+    assert f"w[{i}]" in t.diagnosis
+
+
+def test_output_bias_error_reported_as_bias():
+    net = random_network((5, 6, 3), seed=2)
+    X, y = data_for(net)
+
+    def corrupt(n):
+        b = n.output.biases.copy()
+        b[1] += 3
+        return n.replace(output=OutputLayer(n.output.weights, b))
+
+    t = verify(net, [FaultyTarget(corrupt)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer"
+    assert [lp.equal for lp in t.layers] == [True, False]
+    assert t.layers[-1].diagnosis[0]["bias_offset"] == 3
+    assert t.score_samples_differing == len(y) and t.score_max_abs_difference == 3
+
+
+# -- targets that fail or cannot record ----------------------------------------------------------
+class TooSmall(ReferenceTarget):
+    name = "too-small"
+
+    def check(self, network):
+        raise TargetLimitError(self.name, "neurons", "hidden layer 0", 9, 4, "use a smaller network")
+
+
+class NoRecording(ReferenceTarget):
+    name = "no-recording"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        r = super().run(compiled, spikes, record_hidden=False)
+        return RunResult(r.scores, None, r.steps, r.info)
+
+
+def test_failing_and_non_recording_targets_are_not_exact():
+    net = random_network((4, 9, 3), seed=0)
+    X, y = data_for(net)
+    report = verify(net, ["reference", TooSmall(), NoRecording()], X, y)
+    ok, failed, blind = report.targets
+    assert ok.exact and not report.all_exact
+    assert failed.status == "failed" and "neurons" in failed.failure and failed.error is None
+    assert blind.status == "mismatch" and blind.scores_equal
+    assert blind.layers[0].equal is None and "did not record" in blind.diagnosis
+
+
+def test_bad_inputs_raise_clear_errors():
+    net = random_network((4, 5, 3), seed=0)
+    with pytest.raises(ValueError, match="X of shape"):
+        verify(net, ["reference"], np.zeros((5, 4)), np.zeros(4))
+    with pytest.raises(ValueError, match="expected samples of shape"):
+        verify(net, ["reference"], np.zeros((5, 3)), np.zeros(5))
+
+
+# -- operation and energy counting ----------------------------------------------------------------
+def test_operation_counts_match_a_naive_count():
+    net = random_network((5, 7, 6, 4), levels=2, seed=3, density=0.6)
+    X, _ = data_for(net, n=40)
+    spikes = net.encode(X)
+    _, hidden = forward(net, spikes, record_hidden=True)
+    ops = count_operations(net, spikes, hidden)
+    acts = [spikes] + hidden
+    naive_acs = 0
+    for s, layer in zip(acts, net.layers, strict=True):
+        for sample in s:
+            for i in np.nonzero(sample)[0]:  # each input spike reaches every non-zero weight in its column
+                naive_acs += int(np.count_nonzero(layer.weights[:, i]))
+    assert ops["effective_acs"] == pytest.approx(naive_acs / len(X))
+    assert ops["effective_macs"] == 0
+    assert ops["dense"] == float_mlp_macs(net) == 10 * 7 + 7 * 6 + 6 * 4
+    assert ops["neuron_updates"] == 7 + 6 + 4
+    fired = sum(h.sum() for h in hidden)
+    assert ops["activation_sparsity"] == pytest.approx(1 - fired / (len(X) * (7 + 6)))
+    assert ops["spikes_per_layer"] == pytest.approx([a.sum() / len(X) for a in acts])
+    constants = loihi_energy_constants()
+    assert constants is not None  # hardware_targets.loihi2.chip provides the cited figures
+    e = loihi_energy(ops, constants)
+    expected = ops["effective_acs"] * constants["synop_joules"] + ops["neuron_updates"] * constants["update_joules"]
+    assert e["joules_per_inference"] == pytest.approx(expected)
+    assert "Davies" in e["source"]
+
+
+# -- real targets --------------------------------------------------------------------------------
+@pytest.mark.lava
+@pytest.mark.brian2
+@pytest.mark.timeout(240)
+def test_verify_on_loihi2_and_brian2():
+    wanted = [t for t in ("loihi2", "brian2") if t in target_names()]
+    if not wanted:
+        pytest.skip("neither loihi2 nor brian2 is registered")
+    net = random_network((5, 8, 6, 3), levels=2, seed=11)
+    X, y = data_for(net, n=60)
+    report = verify(net, ["reference", *wanted], X, y)
+    for t in report.targets:
+        assert t.status == "exact", t.diagnosis
+        assert t.operations["effective_acs"] == pytest.approx(report.software["operations"]["effective_acs"])
+    assert report.all_exact

@@ -1,0 +1,87 @@
+"""`connttra-neuro verify`: exit 0 when exact, 1 when a target differs (CI gate), 2 for usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connttra_neuro.cli import main
+from connttra_neuro.modelfile import save
+from connttra_neuro.network import HiddenLayer, random_network
+from hardware_targets import registry
+from hardware_targets.reference import ReferenceTarget
+
+
+class WrongThreshold(ReferenceTarget):
+    """Registered under a test name: hidden neuron 0 never fires."""
+
+    name = "wrong-threshold"
+
+    def compile(self, network):
+        h = list(network.hidden)
+        t = h[0].thresholds.copy()
+        t[:] = 10_000
+        h[0] = HiddenLayer(h[0].weights, t)
+        return super().compile(network.replace(hidden=tuple(h)))
+
+
+@pytest.fixture
+def iris_model(tmp_path):
+    # iris: 4 features, 3 classes; a random network is enough to compare targets with each other
+    return str(save(random_network((4, 10, 3), levels=3, seed=0), tmp_path / "iris.ctn"))
+
+
+@pytest.fixture
+def faulty_registered(monkeypatch):
+    monkeypatch.setitem(registry._TARGETS, "wrong-threshold", (__name__, "WrongThreshold"))
+
+
+def test_exact_targets_exit_0_and_write_reports(iris_model, tmp_path, capsys):
+    out = tmp_path / "rep"
+    code = main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(out),
+                 "--json", str(tmp_path / "p.json"), "--no-plots"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "reference" in text and "exact" in text and "all targets exact" in text
+    assert (out / "parity.json").exists() and (out / "parity.md").exists() and (out / "parity.html").exists()
+    d = json.loads((tmp_path / "p.json").read_text())
+    assert d["all_exact"] is True and d["dataset"] == "iris" and d["n_samples"] == 30
+
+
+def test_mismatch_exits_1_and_names_the_layer(iris_model, tmp_path, capsys, faulty_registered):
+    code = main(["verify", iris_model, "--data", "iris", "--targets", "reference,wrong-threshold",
+                 "--out", str(tmp_path / "r"), "--no-plots"])  # fmt: skip
+    assert code == 1
+    text = capsys.readouterr().out
+    assert "MISMATCH" in text and "wrong-threshold: hidden layer 0" in text
+
+
+def test_json_to_stdout(iris_model, tmp_path, capsys, faulty_registered):
+    code = main(["verify", iris_model, "--data", "iris", "--targets", "wrong-threshold", "--json", "-",
+                 "--out", str(tmp_path / "r"), "--no-plots"])  # fmt: skip
+    assert code == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["targets"][0]["first_differing_layer"] == "hidden layer 0"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--targets", "nonsense"], "unknown target(s) nonsense"),
+        (["--targets", "reference", "--codegen", "cython"], "--codegen applies only to target brian2"),
+        (["--targets", "reference", "--n", "0"], "--n must be a positive"),
+    ],
+)
+def test_usage_errors_exit_2(iris_model, tmp_path, capsys, extra, message):
+    code = main(["verify", iris_model, "--data", "iris", "--out", str(tmp_path / "r"), *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_wrong_dataset_and_missing_model_exit_2(iris_model, tmp_path, capsys):
+    assert main(["verify", iris_model, "--data", "digits", "--targets", "reference"]) == 2
+    assert "expects 4 features" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "none.ctn"), "--data", "iris"]) == 2
+    assert "no such model file" in capsys.readouterr().err

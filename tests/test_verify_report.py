@@ -1,0 +1,104 @@
+"""The parity report's JSON schema is stable; the Markdown/HTML report and plots are written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from connttra_neuro.network import HiddenLayer, random_network
+from connttra_neuro.verify import SCHEMA, SCHEMA_VERSION, verify, write_report
+from hardware_targets.reference import ReferenceTarget
+
+# The documented schema (docs/user-guide.md, "Parity report JSON"). Changing a key is a breaking
+# change: bump SCHEMA_VERSION and the docs together.
+TOP_KEYS = {
+    "schema", "schema_version", "created", "dataset", "n_samples", "all_exact", "network", "footprint",
+    "float_mlp", "software", "labels", "targets",
+}  # fmt: skip
+TARGET_KEYS = {
+    "target", "status", "error", "software_error", "n_samples", "agreeing", "disagreeing", "disagreeing_samples",
+    "scores_equal", "score_samples_differing", "score_max_abs_difference", "layers", "first_differing_layer",
+    "diagnosis", "spikes_per_layer", "operations", "energy", "latency_steps", "run_steps", "compile_seconds",
+    "run_seconds", "resources", "confusion", "predictions", "failure", "info",
+}  # fmt: skip
+LAYER_KEYS = {"layer", "equal", "neurons_differing", "samples_differing", "neurons", "diagnosis"}
+OPS_KEYS = {
+    "layers", "effective_acs", "effective_macs", "dense", "neuron_updates", "spikes_per_layer",
+    "activation_sparsity", "connection_sparsity",
+}  # fmt: skip
+ENERGY_KEYS = {
+    "joules_per_inference", "synaptic_joules", "neuron_joules", "joules_per_synop", "joules_per_neuron_update", "source",
+}  # fmt: skip
+SOFTWARE_KEYS = {"error", "confusion", "spikes_per_layer", "operations", "energy", "latency_steps", "predictions"}
+FOOTPRINT_KEYS = {"packed_weight_bits", "weights_packed_bytes", "bits_per_weight", "model_file_bytes", "n_weights"}
+
+
+class OffThreshold(ReferenceTarget):
+    name = "off-threshold"
+
+    def compile(self, network):
+        h = list(network.hidden)
+        t = h[0].thresholds.copy()
+        t[2] = 10_000  # never fires
+        h[0] = HiddenLayer(h[0].weights, t)
+        return super().compile(network.replace(hidden=tuple(h)))
+
+
+def _report():
+    net = random_network((4, 8, 3), seed=4)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((80, 4)), rng.integers(0, 3, 80)
+    # make sure neuron 2 fires sometimes, so the fault shows
+    return verify(net, ["reference", OffThreshold()], X, y, dataset="random"), net
+
+
+def test_json_keys_are_stable():
+    report, net = _report()
+    d = json.loads(json.dumps(report.to_dict(), allow_nan=False))  # strict JSON: no NaN/inf
+    assert set(d) == TOP_KEYS
+    assert d["schema"] == SCHEMA and d["schema_version"] == SCHEMA_VERSION == 1
+    assert set(d["software"]) == SOFTWARE_KEYS
+    assert FOOTPRINT_KEYS <= set(d["footprint"])
+    assert set(d["float_mlp"]) == {"macs_per_inference", "weights_float32_bytes"}
+    assert d["float_mlp"]["macs_per_inference"] == 4 * 8 + 8 * 3
+    assert d["n_samples"] == len(d["labels"]) == 80
+    for t in d["targets"]:
+        assert set(t) == TARGET_KEYS
+        assert set(t["operations"]) == OPS_KEYS
+        assert set(t["energy"]) == ENERGY_KEYS
+        for lp in t["layers"]:
+            assert set(lp) == LAYER_KEYS
+        assert [lp["layer"] for lp in t["layers"]] == ["hidden layer 0", "output layer"]
+    assert [t["status"] for t in d["targets"]] == ["exact", "mismatch"]
+    assert d["all_exact"] is False
+
+
+def test_footprint_counts_true_packed_bits():
+    report, net = _report()
+    fp = report.footprint
+    # ternary packs 5 weights per byte: ceil(32/5) + ceil(24/5) bytes
+    assert fp["weights_packed_bytes"] == 7 + 5
+    assert fp["packed_weight_bits"] == 8 * fp["weights_packed_bytes"]
+
+
+def test_report_files_and_plots(tmp_path):
+    report, _ = _report()
+    paths = write_report(report, tmp_path / "r", title="Parity test")
+    for key in ("json", "markdown", "html", "plot_confusion", "plot_spikes", "plot_agreement", "plot_operations"):
+        assert paths[key].exists() and paths[key].stat().st_size > 0, key
+    for key in ("plot_confusion", "plot_spikes", "plot_agreement", "plot_operations"):
+        assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = paths["markdown"].read_text()
+    html = paths["html"].read_text()
+    assert "# Parity test" in md and "plots/confusion.png" in md
+    assert "off-threshold" in md and "hidden layer 0" in md and "neuron 2" in md
+    assert "<img src='plots/agreement.png'" in html and "<table>" in html
+    assert json.loads(paths["json"].read_text())["targets"][1]["first_differing_layer"] == "hidden layer 0"
+
+
+def test_summary_table_names_the_fault():
+    report, _ = _report()
+    table = report.summary_table()
+    assert "off-threshold" in table and "MISMATCH" in table and "hidden layer 0" in table
+    assert "multiply-accumulates" in table
