@@ -49,7 +49,7 @@ def test_fixed_point_mapping_matches_reference(case, weight_bits):
     scores, hidden = _lava_fixed_point(map_network(network, weight_bits=weight_bits), spikes)
     want_scores, want_hidden = forward(network, spikes, record_hidden=True)
     np.testing.assert_array_equal(scores, want_scores)
-    for got, want in zip(hidden, want_hidden):
+    for got, want in zip(hidden, want_hidden, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -104,7 +104,8 @@ def test_limit_weight_precision():
     net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
     err = _raises(net, "weight precision", "hidden layer 0")
     assert "-128" in str(err.value)
-    _raises(random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1), "weight precision", "hidden layer 0", weight_bits=2)
+    wide = random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1)
+    _raises(wide, "weight precision", "hidden layer 0", weight_bits=2)
 
 
 def test_limit_fan_in():
@@ -124,7 +125,8 @@ def test_limit_activation_width():
 
 def test_limit_activation_width_output_layer():
     w = np.full((2, 4000), -5, dtype=np.int8)
-    net = random_network((4000, 2), discrete_set=(-5, 0, 5), seed=1).replace(output=OutputLayer(w, np.zeros(2, np.int32)))
+    net = random_network((4000, 2), discrete_set=(-5, 0, 5), seed=1)
+    net = net.replace(output=OutputLayer(w, np.zeros(2, np.int32)))
     _raises(net, "activation width", "output layer")
 
 
@@ -271,4 +273,9 @@ def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
     net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
     with pytest.raises(TargetLimitError):
         export_netx(net, tmp_path / "bad.h5")
-    assert not list(tmp_path.iterdir())
+    big_bias = random_network((6, 4, 3), seed=1)
+    big_bias = big_bias.replace(output=OutputLayer(big_bias.output.weights, np.array([0, 5000, 0])))
+    with pytest.raises(TargetLimitError, match="output bias") as info:
+        export_netx(big_bias, tmp_path / "bias.h5")
+    assert info.value.value == 5000
+    assert not list(tmp_path.iterdir())  # nothing half-written

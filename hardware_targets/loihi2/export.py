@@ -44,7 +44,8 @@ import numpy as np
 
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
-from .mapping import DECAY_FULL, VTH_MAX, map_network
+from ..base import TargetLimitError
+from .mapping import BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, map_network
 
 __all__ = ["export_nir", "export_netx", "nir_graph"]
 
@@ -137,6 +138,14 @@ def export_netx(network: TernaryNetwork, path) -> Path:
     import h5py
 
     nmap = map_network(network)
+    out_bias = nmap.weight_scale * nmap.layers[-1].offset
+    if out_bias.size and (out_bias.min() < BIAS_MANT_MIN or out_bias.max() > BIAS_MANT_MAX):
+        bad = int(network.output.biases[np.abs(out_bias).argmax()])
+        raise TargetLimitError(
+            "loihi2", f"output bias in netx ({nmap.weight_scale} b must fit the 13-bit bias mantissa)", "output layer",
+            bad, f"[{BIAS_MANT_MIN // nmap.weight_scale}, {BIAS_MANT_MAX // nmap.weight_scale}]",
+            "the loihi2 target itself adds output biases when it reads the scores; netx stores them in the neurons",
+        )
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:

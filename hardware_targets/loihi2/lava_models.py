@@ -52,7 +52,9 @@ class PySparseModelBitAccMatVec(AbstractPySparseModelBitAcc):
         else:
             a_accum = np.asarray(self.weights @ s_in.astype(np.int32)).ravel()
         self.a_buff = (
-            np.left_shift(a_accum, self.weight_exp) if self.weight_exp > 0 else np.right_shift(a_accum, -self.weight_exp)
+            np.left_shift(a_accum, self.weight_exp)
+            if self.weight_exp > 0
+            else np.right_shift(a_accum, -self.weight_exp)
         )
 
     def _tiled_block(self, tiles: int):

@@ -137,7 +137,11 @@ def _limit(limit: str, layer: str, value, allowed, hint: str = "") -> TargetLimi
 
 
 def check_limits(
-    network: TernaryNetwork, spec: chip.ChipSpec = chip.LOIHI2, *, max_chips: int = 1, weight_bits: int = chip.WEIGHT_BITS
+    network: TernaryNetwork,
+    spec: chip.ChipSpec = chip.LOIHI2,
+    *,
+    max_chips: int = 1,
+    weight_bits: int = chip.WEIGHT_BITS,
 ) -> None:
     """Raise :class:`TargetLimitError` naming the first limit a layer breaks.
 
@@ -249,7 +253,8 @@ def layer_resources(
     Synaptic memory model (ours, documented in docs/targets/loihi2.md): each
     non-zero synapse stores its scaled weight (``WEIGHT_BITS``) plus the index of
     its source axon (``ceil(log2 n_in)`` bits), or a dense row of weights when
-    that is smaller. ``weight_bits`` is the stored weight precision. A layer needs enough cores for its neurons and for its
+    that is smaller (``weight_bits`` is the stored weight precision). A layer
+    needs enough cores for its neurons and for its
     synaptic memory, whichever is more.
     """
     n_out, n_in = weights.shape

@@ -159,7 +159,7 @@ def run_lava(
     hidden = None
     if record_hidden:
         hidden = []
-        for l, (got, layer) in enumerate(zip(raw_hidden, nmap.layers[:-1]), start=1):
+        for l, (got, layer) in enumerate(zip(raw_hidden, nmap.layers[:-1], strict=True), start=1):
             s = got[l : l + cols].reshape(cols * tiles, layer.weights.shape[0])[:n]
             hidden.append((s != 0).astype(np.uint8))
     info = {"mode": mode, "tiles": tiles, "build_s": build_s, "run_s": run_s, "processes": 2 * L + len(hidden_taps) + 1}
