@@ -136,7 +136,7 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         )
         table = format_table(results)
         print("\n".join("      " + line for line in table.splitlines()))
-        summary += ["## 2. CoNNTrA vs backpropagation", "", "```", table, "```", ""]
+        summary += ["## 2. CoNNTrA vs backpropagation", "", table, ""]
     except Exception as err:  # the comparison is context; a failure must not hide deployment and parity
         steps.say(f"comparison failed: {type(err).__name__}: {err}")
         summary += ["## 2. CoNNTrA vs backpropagation", "", f"Comparison failed: {err}", ""]
@@ -193,6 +193,10 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         "Full parity report with plots: [parity/parity.html](parity/parity.html) "
         "([Markdown](parity/parity.md), [JSON](parity/parity.json)).",
         "",
+        "![Agreement per target and layer](parity/plots/agreement.png)",
+        "",
+        "![Operations and energy per inference](parity/plots/operations.png)",
+        "",
     ]
 
     # 5. a broken deployment ------------------------------------------------------------------------
@@ -202,6 +206,7 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         steps.say("no neuron's threshold is on an edge for these samples; skipped")
     else:
         bad = verify(network, [faulty], X, y, dataset=dataset)
+        bad_paths = write_report(bad, out / "faulty-parity", title="Parity report: a deliberately broken deployment")
         t = bad.targets[0]
         steps.say(f"{t.status}: {t.diagnosis}")
         summary += [
@@ -211,6 +216,9 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
             f"{faulty.layer} by +1. The verifier reports:",
             "",
             f"> {t.diagnosis}",
+            "",
+            f"Its report: [faulty-parity/parity.html](faulty-parity/parity.html) "
+            f"({bad_paths['markdown'].relative_to(out).as_posix()}).",
             "",
         ]
 

@@ -413,7 +413,7 @@ def _plot_spikes(plt, report, ran, path):
     labels = [f"{lab}\n{s} neurons" for lab, s in zip(labels, sizes, strict=False)]
     x = np.arange(len(labels))
     width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(labels) + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * len(labels) + 3), 3.8))
     for i, (name, vals) in enumerate(series):
         v = np.array([np.nan if s is None else s for s in vals], dtype=float)
         ax.bar(x + (i - (len(series) - 1) / 2) * width, v, width, label=name, color=_PALETTE[i % len(_PALETTE)])
@@ -421,7 +421,7 @@ def _plot_spikes(plt, report, ran, path):
     ax.set_xticklabels(labels)
     ax.set_ylabel("spikes per inference (mean)")
     ax.set_title("Spikes per layer (identical bars = identical activity)")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="run", title_fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -509,8 +509,8 @@ def _plot_operations(plt, report, ran, path):
         ax2.set_xticks(x)
         ax2.set_xticklabels([n for n, _ in energies], fontsize=8, rotation=30, ha="right")
         ax2.set_ylabel("energy per inference (nJ)")
-        ax2.set_ylim(0, float((syn + neu).max()) * 1.18 or 1)
-        ax2.legend(fontsize=8)
+        ax2.set_ylim(0, float((syn + neu).max()) * 1.35 or 1)
+        ax2.legend(fontsize=8, loc="upper center", ncol=2)
         ax2.set_title("Loihi energy estimate per inference\n(Davies et al. 2018 per-op figures)")
     else:
         ax2.axis("off")
