@@ -7,6 +7,7 @@ bench/deploy_loihi2.py).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,18 @@ def _children() -> set[int]:
         if fields[1] == me and fields[0] != "Z":  # field 4 = ppid; zombies are already gone
             kids.add(int(stat.parent.name))
     return kids
+
+
+def _describe(pids) -> list[str]:
+    out = []
+    for pid in sorted(pids):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+        except OSError:
+            state, cmd = "gone", ""
+        out.append(f"{pid} [{state}] {cmd}")
+    return out
 
 
 def _shm() -> set[str]:
@@ -99,9 +112,14 @@ def test_run_without_hidden_recording_and_empty_input(trained_size):
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("error", [RuntimeError("boom while streaming"), KeyboardInterrupt()])
 def test_runtime_is_stopped_when_run_raises(monkeypatch, trained_size, error):
+    from multiprocessing import resource_tracker
+
     import hardware_targets.loihi2.runtime as runtime
 
     net, spikes = trained_size
+    # Python's shared-memory resource tracker is one helper per interpreter, started on first use and
+    # kept until exit by design; start it now so only processes of this run count.
+    resource_tracker.ensure_running()
     before_children, before_shm = _children(), _shm()
     started = []
 
@@ -114,5 +132,27 @@ def test_runtime_is_stopped_when_run_raises(monkeypatch, trained_size, error):
         Loihi2Target().deploy(net, spikes[:20], record_hidden=True)
     assert started and started[0], "the failure must happen while Lava runs"
     leftover = _children() - before_children
-    assert not leftover, f"Lava processes left running: {sorted(leftover)}"
+    deadline = time.monotonic() + 10
+    while leftover and time.monotonic() < deadline:  # stop() has returned; give exiting children a moment
+        time.sleep(0.1)
+        leftover = _children() - before_children
+    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
     assert _shm() - before_shm == set(), "shared memory left behind"
+
+
+def test_diagonal_block_detects_exact_tiling_only():
+    import scipy.sparse as sp
+
+    from hardware_targets.loihi2.lava_models import diagonal_block
+    from hardware_targets.loihi2.runtime import _block_diag
+
+    rng = np.random.default_rng(0)
+    w = ((rng.random((7, 5)) < 0.4) * rng.choice([-2, 2], (7, 5))).astype(np.int32)
+    tiled = _block_diag(w, 4, np.int32)
+    assert (tiled != sp.block_diag([sp.csr_matrix(w)] * 4, format="csr")).nnz == 0
+    np.testing.assert_array_equal(diagonal_block(tiled, 4), w)
+    for r, c in ((8, 1), (0, 6)):  # a changed copy, an entry off the diagonal blocks
+        bad = tiled.tolil()
+        bad[r, c] = 2
+        assert diagonal_block(bad.tocsr(), 4) is None
+    assert diagonal_block(tiled, 1) is None and diagonal_block(w, 4) is None

@@ -31,9 +31,10 @@ from .mapping import NetworkMap, check_limits, map_network, network_resources, w
 __all__ = ["Loihi2Target", "Compiled", "export_nir", "export_netx"]
 
 MODES = ("fixed_pt", "floating_pt")
-# Copies of the net per Lava run: one sample per tile per step. targets-facts.md measured
-# 25-50 copies as the sweet spot for 784-256-10; above that the per-step Sparse work dominates.
-DEFAULT_TILES = 50
+# Copies of the net per Lava run: one sample per tile per step. Measured for 10k samples of
+# 784-256-10 (bench/deploy_loihi2.py, 2 cores): 50 tiles 1.9-3.3 s, 100 tiles 1.9-2.1 s,
+# 200 tiles 1.5-1.8 s, 400 tiles 2.1-2.2 s (building the larger block-diagonal weights starts to cost).
+DEFAULT_TILES = 100
 
 
 @dataclass(frozen=True)

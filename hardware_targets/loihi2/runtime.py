@@ -47,11 +47,19 @@ def default_run_cfg(mode: str):
 
 
 def _block_diag(weights: np.ndarray, tiles: int, dtype) -> sp.csr_matrix:
-    """``tiles`` copies of ``weights`` on the diagonal (each tile is an independent copy of the layer)."""
+    """``tiles`` copies of ``weights`` on the diagonal (each tile is an independent copy of the layer).
+
+    Built straight from the CSR arrays (scipy's block_diag takes ~0.5 s for 100 copies of 784x256).
+    """
     block = sp.csr_matrix(weights.astype(dtype))
     if tiles == 1:
         return block
-    return sp.block_diag([block] * tiles, format="csr")
+    r, c = block.shape
+    k = np.arange(tiles)[:, None]
+    indptr = np.append((block.indptr[:-1][None, :] + k * block.nnz).ravel(), tiles * block.nnz)
+    indices = (block.indices[None, :] + k * c).ravel()
+    data = np.tile(block.data, tiles)
+    return sp.csr_matrix((data, indices, indptr), shape=(tiles * r, tiles * c))
 
 
 def _collect(extractor, n_messages: int, width: int) -> np.ndarray:
