@@ -64,6 +64,17 @@ def sample_losses(Z, y, kind, margin, inv_t):
 
 
 @njit(cache=True)
+def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t):
+    """Loss change of sample ``i`` if spike ``(l, j)`` toggled (fast path for the last hidden layer)."""
+    if last:
+        sgn = 1 - 2 * np.int64(Sl[i, j])
+        return _loss(Z[i], y[i], WoutT[j], sgn, -1, 0, kind, margin, inv_t) - \
+            _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+    return _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - \
+        _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+
+
+@njit(cache=True)
 def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
     """Loss of sample ``i`` if spike ``S[l][i, j]`` were toggled; with ``apply`` also write
     the new downstream state (deeper layers' A and S, and Z). ``S[l][i, j]`` itself and
@@ -189,7 +200,7 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
         while True:
             gm = np.int64(0)
             gp = np.int64(0)
-            for i in prange(n):
+            for i in range(n):
                 gm += _loss(Z[i], y[i], Z[i], 0, c, -1, kind, margin, inv_t) - sl[i]
                 gp += _loss(Z[i], y[i], Z[i], 0, c, 1, kind, margin, inv_t) - sl[i]
             d = 0
@@ -200,7 +211,7 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
             if d == 0:
                 break
             b[c] += d
-            for i in prange(n):
+            for i in range(n):
                 Z[i, c] += d
                 sl[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
             changed += 1
@@ -229,36 +240,51 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
     for v in range(V):
         maxabs = max(maxabs, abs(values[v]))
     bound = n_in * maxabs  # |a| <= fan-in * max|w|
+    last = l == len(WT) - 1
     toggle = np.empty(n, np.int64)
     acol = np.empty(n, np.int64)
-    G = np.zeros((n_in, V), np.int64)
     gains = np.zeros(V, np.int64)
     hist = np.zeros(2 * bound + 1, np.int64)
     gT = np.zeros(2 * bound + 2, np.int64)
-    changed = 0
-    for jj in range(h):
-        j = order_j[jj]
-        for i in prange(n):
-            acol[i] = Al[i, j]
-            toggle[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
-        t = np.int64(Tl[j])
-        for k in prange(n_in):  # screening against the state at the neuron's start
+    # Screening, one parallel pass over the layer's neurons against the state at the
+    # layer's start (one launch per layer: cheap even when the cores are shared)
+    G = np.zeros((h, n_in, V), np.int64)
+    for j in prange(h):
+        tog = np.empty(n, np.int64)
+        aj = np.empty(n, np.int64)  # contiguous copy of A[:, j]: the gathers below stay in cache
+        for i in range(n):
+            aj[i] = Al[i, j]
+            tog[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
+        t = Tl[j]
+        for k in range(n_in):
             w = W[k, j]
             for v in range(V):
                 d = values[v] - w
                 g = np.int64(0)
-                if d != 0:
+                if d > 0:  # a rises by d: samples with t - d <= a < t turn on
                     for p in range(ptr_s[k], ptr_s[k + 1]):
-                        a = acol[ind_s[p]]
-                        if (a >= t) != (a + d >= t):
-                            g += toggle[ind_s[p]]
-                G[k, v] = g
+                        a = aj[ind_s[p]]
+                        if a < t and a >= t - d:
+                            g += tog[ind_s[p]]
+                elif d < 0:  # a falls by |d|: samples with t <= a < t - d turn off
+                    for p in range(ptr_s[k], ptr_s[k + 1]):
+                        a = aj[ind_s[p]]
+                        if a >= t and a < t - d:
+                            g += tog[ind_s[p]]
+                G[j, k, v] = g
+    changed = 0
+    for jj in range(h):
+        j = order_j[jj]
+        for i in range(n):  # fresh toggle costs for the exact re-checks
+            acol[i] = Al[i, j]
+            toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
+        t = np.int64(Tl[j])
         for kk in range(n_in):
             k = order_k[kk]
             w = W[k, j]
             hopeful = False
             for v in range(V):
-                if values[v] != w and G[k, v] < 0:
+                if values[v] != w and G[j, k, v] < 0:
                     hopeful = True
             if not hopeful:
                 continue
@@ -287,7 +313,7 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
                     Sl[i, j] = 1 - Sl[i, j]
                     acol[i] = a + d
                     Al[i, j] = a + d
-                    toggle[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
+                    toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
                 else:
                     acol[i] = a + d
                     Al[i, j] = a + d

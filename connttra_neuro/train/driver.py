@@ -172,7 +172,9 @@ class TrainState:
 def sweep_rng(seed: int, sweep: int) -> np.random.Generator:
     """The random stream of one sweep: depends only on (seed, sweep index), so a resumed run
     repeats the uninterrupted one."""
-    return np.random.default_rng([int(seed), int(sweep)])
+    if sweep < 0:  # the initial network
+        return np.random.default_rng([int(seed), 0])
+    return np.random.default_rng([int(seed), 1, int(sweep)])
 
 
 def now() -> float:

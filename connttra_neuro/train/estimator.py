@@ -136,7 +136,10 @@ class CoNNTrA:
             if unknown.any():
                 raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training")
             yv_idx = np.searchsorted(self.classes_, yv)
-        seed = int(self.random_state)
+        seed = self.random_state
+        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {seed!r}")
+        seed = int(seed)
         if init_network is not None:
             net0 = init_network
             if net0.n_features != X.shape[1] or net0.n_classes != C:

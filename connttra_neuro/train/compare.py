@@ -1,0 +1,208 @@
+"""The paper's comparison: CoNNTrA against float backprop and a straight-through ternary net.
+
+Each method runs in its own *spawned* subprocess (Lava forces ``fork`` globally
+elsewhere; ``spawn`` gives each method a clean interpreter), so its peak resident
+memory (``resource.getrusage``) is its own. Reported per method: training error,
+validation error, model storage bytes, peak training RSS, training time (the paper's
+four metrics), plus the per-epoch/sweep history for the time plot.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["compare_methods", "format_table", "plot_curves", "write_json", "METHODS"]
+
+METHODS = ("connttra", "connttra-hinge", "connttra-xent", "ste", "mlp")
+LABELS = {"connttra": "CoNNTrA", "connttra-hinge": "CoNNTrA (hinge)", "connttra-xent": "CoNNTrA (xent)",
+          "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
+
+
+def _peak_rss_bytes() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)  # Linux reports KiB
+
+
+def _load(dataset, n_train, n_val, seed):
+    if isinstance(dataset, str):
+        from connttra_neuro.datasets import load_dataset
+
+        return load_dataset(dataset, n_train=n_train, n_val=n_val, seed=seed)
+    return dataset
+
+
+def _time_to_final(history) -> float:
+    """Seconds until the validation error first reached its final value."""
+    final = history[-1]["val_error"]
+    return next(r["seconds"] for r in history if r["val_error"] is not None and r["val_error"] <= final)
+
+
+def _run_one(method: str, dataset, settings: dict) -> dict:
+    """Train one method in this process and measure it (runs inside the spawned child)."""
+    from connttra_neuro import modelfile
+
+    data = _load(dataset, settings.get("n_train"), settings.get("n_val"), settings.get("seed", 0))
+    X, y, Xv, yv = data.X_train, data.y_train, data.X_val, data.y_val
+    hidden = tuple(settings.get("hidden", (64,)))
+    levels = int(settings.get("levels", 1))
+    seed = int(settings.get("seed", 0))
+    result = {"method": method, "label": LABELS.get(method, method), "dataset": getattr(data, "name", str(dataset)),
+              "n_train": int(len(y)), "n_val": int(len(yv)), "n_features": int(X.shape[1]),
+              "hidden": list(hidden), "levels": levels}
+    if method.startswith("connttra"):
+        from .estimator import CoNNTrA
+
+        loss = method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
+        make = lambda **kw: CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
+                                    loss=loss, random_state=seed, keep_best=False, **kw)
+        with warnings.catch_warnings():  # load the numba kernels (from the on-disk cache) before timing
+            warnings.simplefilter("ignore")
+            make(max_sweeps=1).fit(X[:20], y[:20])
+        rss0 = _peak_rss_bytes()
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = make(max_sweeps=settings.get("max_sweeps", 30), max_seconds=settings.get("max_seconds"),
+                       batch_size=settings.get("batch_size"), tol=settings.get("tol", 1e-4)).fit(X, y, validation=(Xv, yv))
+        seconds = time.perf_counter() - t0
+        net = est.network_
+        history = est.history_[1:]
+        result.update(loss=loss, sweeps=est.n_sweeps_, converged=bool(est.converged_),
+                      warnings=[str(w.message) for w in caught])
+    elif method == "ste":
+        from .baselines import train_ste
+
+        rss0 = _peak_rss_bytes()
+        t0 = time.perf_counter()
+        net, history = train_ste(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=settings.get("epochs", 30),
+                                 max_seconds=settings.get("max_seconds"), seed=seed)
+        seconds = time.perf_counter() - t0
+    elif method == "mlp":
+        from .baselines import train_mlp
+
+        rss0 = _peak_rss_bytes()
+        t0 = time.perf_counter()
+        clf, enc, history = train_mlp(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=settings.get("epochs", 30),
+                                      max_seconds=settings.get("max_seconds"), seed=seed)
+        seconds = time.perf_counter() - t0
+        n_params = sum(a.size for a in clf.coefs_) + sum(a.size for a in clf.intercepts_) + enc.thresholds.size
+        result.update(train_error=history[-1]["train_error"], val_error=history[-1]["val_error"],
+                      model_bytes=8 * int(n_params), n_parameters=int(n_params), model_dtype="float64")
+        net = None
+    else:
+        raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+    if net is not None:
+        from .driver import network_forward
+
+        rep = modelfile.storage_report(net)
+        classes = np.unique(y)
+        err = lambda A, b: float(np.mean(classes[np.argmax(network_forward(net, net.encode(A))[2], axis=1)] != b))
+        result.update(train_error=err(X, y), val_error=err(Xv, yv), model_bytes=rep["model_file_bytes"],
+                      n_parameters=rep["n_parameters"], model_dtype=f"packed {rep['bits_per_weight']:.2f} bits/weight",
+                      model_float32_bytes=rep["model_float32_bytes"], model_float64_bytes=rep["model_float64_bytes"],
+                      weights_ratio_float64=rep["weights_ratio_float64"], sparsity=net.sparsity)
+    result.update(train_seconds=seconds, peak_rss_bytes=_peak_rss_bytes(), rss_before_training_bytes=rss0,
+                  history=history, time_to_final_seconds=_time_to_final(history))
+    return result
+
+
+def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: bool = True, progress=None,
+                    **settings) -> list[dict]:
+    """Train every method on the same data and architecture and measure the four metrics.
+
+    Parameters
+    ----------
+    dataset : str or Dataset
+        A dataset name for ``load_dataset`` (loaded inside each subprocess) or a
+        loaded ``Dataset`` (sent to it).
+    methods : sequence of str
+        From ``METHODS``; ``connttra`` uses ``loss=``, ``connttra-hinge`` / ``connttra-xent`` fix it.
+    isolate : bool
+        Run each method in its own spawned subprocess (needed for a fair peak RSS).
+    progress : callable, optional
+        ``progress(method)`` before each method starts.
+    **settings
+        ``hidden, levels, discrete_set, loss, max_sweeps, max_seconds, batch_size, tol, epochs,
+        seed, n_train, n_val``.
+
+    Returns
+    -------
+    list of dict
+        Keys ``method, train_error, val_error, model_bytes, peak_rss_bytes, train_seconds,
+        history`` and more (``time_to_final_seconds``, ``n_train``, ...).
+    """
+    results = []
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+        if progress is not None:
+            progress(method)
+        if isolate:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(1, maxtasksperchild=1) as pool:
+                results.append(pool.apply(_run_one, (method, dataset, settings)))
+        else:
+            results.append(_run_one(method, dataset, settings))
+    return results
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def _bytes(n: float) -> str:
+    return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{int(n)} B"
+
+
+def format_table(results: list[dict]) -> str:
+    """Markdown table: method, train error, val error, model bytes, peak RSS, train time."""
+    lines = ["| dataset | method | train error | val error | model bytes | peak RSS | train time |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        data = f"{r.get('dataset', '')} ({r.get('n_train', '?')}/{r.get('n_val', '?')})"
+        lines.append(f"| {data} | {r.get('label', r['method'])} | {100 * r['train_error']:.2f}% | "
+                     f"{100 * r['val_error']:.2f}% | {r['model_bytes']:,} ({_bytes(r['model_bytes'])}) | "
+                     f"{_mib(r['peak_rss_bytes'])} | {r['train_seconds']:.1f} s |")
+    return "\n".join(lines)
+
+
+def write_json(results: list[dict], path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, default=float))
+    return path
+
+
+def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
+    """PNG of validation error against training time, one line per method (and dataset)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in results:
+        pts = [(h["seconds"], h["val_error"]) for h in r["history"] if h.get("val_error") is not None]
+        if pts:
+            t, e = zip(*pts)
+            ax.plot(t, 100 * np.asarray(e), marker=".", label=f"{r.get('dataset', '')}: {r.get('label', r['method'])}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training time (s, log scale)")
+    ax.set_ylabel("validation error (%)")
+    ax.set_title(title or "validation error against training time")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

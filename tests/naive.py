@@ -1,0 +1,143 @@
+"""Slow, obviously correct twins of the CoNNTrA kernels (``connttra_neuro/train/_kernels.py``).
+
+Every candidate move is scored by a whole forward pass of the modified network
+(no caches, no incremental updates); the visiting order, the screening rule and
+the tie-breaking follow the kernels' documented procedure, so both must accept
+exactly the same moves and reach exactly the same per-sample losses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from connttra_neuro.train.losses import sample_losses_numpy
+
+
+class NaiveNet:
+    """Mutable parameters: ``W[l]`` (n_out, n_in), ``T[l]``, ``Wout`` (C, h), ``b`` (C,)."""
+
+    def __init__(self, network):
+        self.W = [np.array(h.weights, dtype=np.int64) for h in network.hidden]
+        self.T = [np.array(h.thresholds, dtype=np.int64) for h in network.hidden]
+        self.Wout = np.array(network.output.weights, dtype=np.int64)
+        self.b = np.array(network.output.biases, dtype=np.int64)
+
+    def forward(self, spikes):
+        s = spikes.astype(np.int64)
+        hidden = []
+        for W, T in zip(self.W, self.T):
+            s = (s @ W.T >= T).astype(np.int64)  # s = W @ s_prev >= T
+            hidden.append(s)
+        return s @ self.Wout.T + self.b, hidden  # z = W @ s + b
+
+    def losses(self, spikes, y, loss):
+        return sample_losses_numpy(self.forward(spikes)[0], y, *loss)
+
+
+def _gain(net, spikes, y, loss, base, rows, set_param):
+    """Loss change summed over ``rows`` after ``set_param(net)`` (undone afterwards by the caller)."""
+    undo = set_param(net)
+    new = net.losses(spikes, y, loss)
+    undo()
+    return int((new - base)[rows].sum())
+
+
+def _setter(arr, idx, value):
+    def apply(_net):
+        old = arr[idx]
+        arr[idx] = value
+
+        def undo():
+            arr[idx] = old
+
+        return undo
+
+    return apply
+
+
+def _best(values, w, gains):
+    """Lowest gain among values != w (ties: first in the set); None unless it is < 0."""
+    best, bg = None, 0
+    for v in values:
+        if v != w and gains[v] < bg:
+            best, bg = v, gains[v]
+    return best
+
+
+def output_sweep(net, spikes, y, loss, values, order_j, screen, bias_bound):
+    n = spikes.shape[0]
+    everyone = np.arange(n)
+    C, h = net.Wout.shape
+    base = net.losses(spikes, y, loss)
+    G = {}
+    for j in range(h):
+        for c in range(C):
+            for v in values:
+                if v != net.Wout[c, j]:
+                    G[j, c, v] = _gain(net, spikes, y, loss, base, screen, _setter(net.Wout, (c, j), v))
+    changed = 0
+    for j in order_j:
+        for c in range(C):
+            w = net.Wout[c, j]
+            if not any(G[j, c, v] < 0 for v in values if v != w):
+                continue
+            base = net.losses(spikes, y, loss)
+            gains = {v: _gain(net, spikes, y, loss, base, everyone, _setter(net.Wout, (c, j), v))
+                     for v in values if v != w}
+            best = _best(values, w, gains)
+            if best is not None:
+                net.Wout[c, j] = best
+                changed += 1
+    for c in range(C):
+        while True:
+            base = net.losses(spikes, y, loss)
+            b = net.b[c]
+            gm = _gain(net, spikes, y, loss, base, everyone, _setter(net.b, c, b - 1))
+            gp = _gain(net, spikes, y, loss, base, everyone, _setter(net.b, c, b + 1))
+            if gm < 0 and b - 1 >= -bias_bound and (gm <= gp or b + 1 > bias_bound):
+                net.b[c] -= 1
+            elif gp < 0 and b + 1 <= bias_bound:
+                net.b[c] += 1
+            else:
+                break
+            changed += 1
+    return changed
+
+
+def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen):
+    n = spikes.shape[0]
+    everyone = np.arange(n)
+    W, T = net.W[l], net.T[l]
+    h, n_in = W.shape
+    bound = n_in * max(abs(v) for v in values)
+    base = net.losses(spikes, y, loss)
+    G = {}
+    for j in range(h):  # screening against the state at the layer's start
+        for k in range(n_in):
+            for v in values:
+                if v != W[j, k]:
+                    G[j, k, v] = _gain(net, spikes, y, loss, base, screen, _setter(W, (j, k), v))
+    changed = 0
+    for j in order_j:
+        for k in order_k:
+            w = W[j, k]
+            if not any(G[j, k, v] < 0 for v in values if v != w):
+                continue
+            base = net.losses(spikes, y, loss)
+            gains = {v: _gain(net, spikes, y, loss, base, everyone, _setter(W, (j, k), v)) for v in values if v != w}
+            best = _best(values, w, gains)
+            if best is not None:
+                W[j, k] = best
+                changed += 1
+        base = net.losses(spikes, y, loss)
+        t = T[j]
+        best_t, bg = t, 0
+        for tn in range(-bound, bound + 2):  # every integer threshold in range, ascending
+            if tn != t:
+                g = _gain(net, spikes, y, loss, base, everyone, _setter(T, j, tn))
+                if g < bg:
+                    best_t, bg = tn, g
+        if best_t != t:
+            T[j] = best_t
+            changed += 1
+    return changed

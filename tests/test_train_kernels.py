@@ -1,0 +1,98 @@
+"""The numba kernels against their naive twins (tests/naive.py) on small random problems."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from connttra_neuro.network import ThermometerEncoder
+from connttra_neuro.train import _kernels as K
+from connttra_neuro.train.driver import TrainState, _csc, initial_network
+from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
+from tests import naive
+
+
+def _problem(seed, n=36, features=5, levels=2, hidden=(5,), classes=3, values=(-1, 0, 1), loss="hinge"):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, features))
+    y = rng.integers(0, classes, size=n)
+    X[np.arange(n), y % features] += 1.5  # some signal, so moves are accepted
+    enc = ThermometerEncoder.fit(X, levels)
+    spikes = enc.encode(X)
+    net = initial_network(enc, spikes, hidden, classes, values, 0.6, rng)
+    # random non-zero output weights and biases, so hidden moves matter from the start
+    net = net.replace(output=type(net.output)(rng.choice(values, size=net.output.weights.shape),
+                                              rng.integers(-2, 3, size=classes)))
+    params = resolve_loss(loss, None, None, hidden[-1])
+    return net, spikes, y, params, rng
+
+
+def _assert_same(state, twin, spikes, y, params):
+    for l in range(len(twin.W)):
+        np.testing.assert_array_equal(np.asarray(state.WT[l]).T, twin.W[l])
+        np.testing.assert_array_equal(np.asarray(state.T[l]), twin.T[l])
+    np.testing.assert_array_equal(state.WoutT.T, twin.Wout)
+    np.testing.assert_array_equal(state.b, twin.b)
+    z, hidden = twin.forward(spikes)
+    np.testing.assert_array_equal(state.Z, z)  # cached scores stay exact
+    for l, s in enumerate(hidden):
+        np.testing.assert_array_equal(np.asarray(state.S[l]), s)
+        np.testing.assert_array_equal(np.asarray(state.A[l]), spikes.astype(np.int64) @ twin.W[0].T if l == 0
+                                      else hidden[l - 1] @ twin.W[l].T)
+    np.testing.assert_array_equal(state.sl, sample_losses_numpy(z, y, *params))
+
+
+@pytest.mark.parametrize("loss", ["hinge", "xent"])
+@pytest.mark.parametrize("hidden", [(5,), (4, 3)])
+@pytest.mark.parametrize("batch", [None, 20])
+def test_sweeps_match_naive_twin(loss, hidden, batch):
+    net, spikes, y, params, rng = _problem(1 + len(hidden), hidden=hidden, loss=loss)
+    state = TrainState.build(net, spikes, y, *params)
+    twin = naive.NaiveNet(net)
+    values = np.array(net.discrete_set)
+    n = y.size
+    screen = np.arange(n) if batch is None else np.sort(rng.choice(n, size=batch, replace=False))
+    h_last = hidden[-1]
+    bias_bound = h_last
+    order_j = rng.permutation(h_last)
+    got = K.output_sweep(state.S[-1], state.WoutT, state.b, state.Z, state.y, state.sl, values, order_j,
+                         screen, *params, bias_bound)
+    want = naive.output_sweep(twin, spikes, y, params, list(values), order_j, screen, bias_bound)
+    assert got == want and got > 0
+    _assert_same(state, twin, spikes, y, params)
+    for l in range(len(hidden) - 1, -1, -1):
+        inputs = spikes if l == 0 else np.asarray(state.S[l - 1])
+        full = _csc(inputs)
+        scr = _csc(inputs, screen)
+        n_in, h = state.WT[l].shape
+        oj, ok = rng.permutation(h), rng.permutation(n_in)
+        before = int(state.sl.sum())
+        got = K.hidden_sweep(l, scr[0], scr[1], full[0], full[1], state.WT, state.T, state.A, state.S, state.WoutT,
+                             state.Z, state.y, state.sl, values, oj, ok, *params)
+        want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen)
+        assert got == want
+        assert int(state.sl.sum()) <= before
+        _assert_same(state, twin, spikes, y, params)
+
+
+def test_wider_discrete_set_matches_naive_twin():
+    net, spikes, y, params, rng = _problem(7, hidden=(4,), values=(-2, -1, 0, 1, 2))
+    state = TrainState.build(net, spikes, y, *params)
+    twin = naive.NaiveNet(net)
+    values = np.array(net.discrete_set)
+    full = _csc(spikes)
+    oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
+    got = K.hidden_sweep(0, full[0], full[1], full[0], full[1], state.WT, state.T, state.A, state.S, state.WoutT,
+                         state.Z, state.y, state.sl, values, oj, ok, *params)
+    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size))
+    assert got == want
+    _assert_same(state, twin, spikes, y, params)
+
+
+def test_sample_losses_match_numpy():
+    rng = np.random.default_rng(0)
+    Z = rng.integers(-20, 20, size=(50, 4)).astype(np.int32)
+    y = rng.integers(0, 4, size=50)
+    for kind, margin, inv_t in [(K.HINGE, 3, 1.0), (K.XENT, 0, 0.37)]:
+        np.testing.assert_array_equal(K.sample_losses(Z, y, kind, margin, inv_t),
+                                      sample_losses_numpy(Z, y, kind, margin, inv_t))
