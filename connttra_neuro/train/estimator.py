@@ -227,6 +227,7 @@ class CoNNTrA:
 
     def predict(self, X) -> np.ndarray:
         """Class labels: argmax of the scores, ties to the lowest index."""
+        self._check_fitted()
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
 
     def score(self, X, y) -> float:

@@ -1,0 +1,126 @@
+"""The CoNNTrA estimator: monotone loss, determinism, resume, the IR it produces, errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from connttra_neuro import modelfile
+from connttra_neuro.train import CoNNTrA, ConvergenceWarning
+from hardware_targets.reference import forward
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(y))
+    return X[idx[:300]], y[idx[:300]], X[idx[300:450]], y[idx[300:450]]
+
+
+def _fit(data, **kw):
+    X, y, Xv, yv = data
+    settings = dict(hidden=(16,), levels=2, max_sweeps=4, random_state=3, tol=0.0)
+    settings.update(kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return CoNNTrA(**settings).fit(X, y, validation=(Xv, yv), dataset="digits-test")
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return _fit(data)
+
+
+def test_loss_never_rises_and_learns(fitted):
+    losses = [r["loss"] for r in fitted.history_]
+    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert losses[-1] < losses[0]
+    assert fitted.history_[-1]["train_error"] < 0.5  # 10 classes: chance is 0.9
+    assert [r["sweep"] for r in fitted.history_] == list(range(len(fitted.history_)))
+
+
+def test_minibatch_screening_keeps_loss_monotone(data):
+    est = _fit(data, batch_size=64, max_sweeps=3)
+    losses = [r["loss"] for r in est.history_]
+    assert all(b <= a for a, b in zip(losses, losses[1:]))
+
+
+def test_deterministic_for_a_seed(data, fitted):
+    again = _fit(data)
+    assert again.network_ == fitted.network_
+    assert [r["loss"] for r in again.history_] == [r["loss"] for r in fitted.history_]
+    other = _fit(data, random_state=4)
+    assert other.network_ != fitted.network_
+
+
+def test_predict_is_reference_forward_argmax(data, fitted):
+    X, y, Xv, yv = data
+    net = fitted.network_
+    scores, _ = forward(net, net.encode(Xv))
+    np.testing.assert_array_equal(fitted.decision_function(Xv), scores)
+    np.testing.assert_array_equal(fitted.predict(Xv), fitted.classes_[np.argmax(scores, axis=1)])
+    assert fitted.score(Xv, yv) == pytest.approx(1 - fitted.history_[-1]["val_error"]) or fitted.keep_best
+
+
+def test_model_file_round_trip_scores_equal(tmp_path, data, fitted):
+    X, y, Xv, yv = data
+    path = modelfile.save(fitted.network_, tmp_path / "m.ctnn")
+    loaded = modelfile.load(path)
+    assert loaded == fitted.network_
+    np.testing.assert_array_equal(forward(loaded, loaded.encode(Xv))[0], fitted.decision_function(Xv))
+    meta = loaded.metadata
+    assert meta["dataset"] == "digits-test" and meta["seed"] == 3
+    assert meta["settings"]["hidden"] == (16,) and "val_error" in meta["metrics"]
+
+
+def test_resume_repeats_uninterrupted_run(data):
+    X, y, Xv, yv = data
+    full = _fit(data, keep_best=False)
+    first = _fit(data, keep_best=False, max_sweeps=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        resumed = CoNNTrA(hidden=(16,), levels=2, max_sweeps=4, random_state=3, tol=0.0, keep_best=False).fit(
+            X, y, validation=(Xv, yv), dataset="digits-test", init_network=first.last_network(),
+            history=first.history_)
+    assert resumed.last_network() == full.last_network()
+    assert [r["loss"] for r in resumed.history_] == [r["loss"] for r in full.history_]
+
+
+def test_budget_end_warns(data):
+    X, y, Xv, yv = data
+    with pytest.warns(ConvergenceWarning, match="max_sweeps"):
+        CoNNTrA(hidden=(8,), max_sweeps=1, tol=0.0).fit(X, y)
+
+
+def test_two_hidden_layers_and_xent(data):
+    est = _fit(data, hidden=(12, 8), loss="xent", max_sweeps=2)
+    assert est.network_.layer_sizes == (128, 12, 8, 10)
+    losses = [r["loss"] for r in est.history_]
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"hidden": ()}, "hidden"), ({"loss": "mse"}, "unknown loss"), ({"discrete_set": (1, 1)}, "repeated"),
+     ({"random_state": -1}, "random_state"), ({"max_sweeps": 1.5}, "max_sweeps")],
+)
+def test_bad_settings_raise_clear_errors(data, kw, match):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match=match):
+        CoNNTrA(**kw).fit(X, y)
+
+
+def test_bad_data_raises_clear_errors(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="2-D"):
+        CoNNTrA().fit(X[0], y)
+    with pytest.raises(ValueError, match="labels"):
+        CoNNTrA().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="features"):
+        CoNNTrA().fit(X, y, validation=(X[:, :3], y))
+    with pytest.raises(ValueError, match="not fitted"):
+        CoNNTrA().predict(X)
