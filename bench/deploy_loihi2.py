@@ -144,7 +144,8 @@ def main(argv=None) -> int:
         f"**{per_sample_s * n / 60:.1f} min** for 10k (extrapolated, not measured) |",
         f"| speed-up of pipelining + tiling over one run per sample | {per_sample_s * n / median:,.0f}x |",
         f"| peak RSS after the 10k runs: benchmark process (includes loading 70k images, fitting the encoder "
-        f"and the reference run) / largest Lava child process | {me_mb:,.0f} MB / {kids_mb:,.0f} MB |",
+        f"and the reference run) / largest Lava child process (forked: its RSS counts pages it shares with "
+        f"the parent) | {me_mb:,.0f} MB / {kids_mb:,.0f} MB |",
         f"| goal: 10k in < 4 s end to end | {goal} (median {median:.2f} s) |",
         "",
         "Tiles sweep (end to end, one run each): "
