@@ -16,7 +16,7 @@ import sys
 from .. import __version__
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("data", "deploy", "verify", "demo")
+COMMAND_MODULES = ("data", "train", "deploy", "verify", "demo")
 
 
 class UserError(Exception):

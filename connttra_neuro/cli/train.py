@@ -1,0 +1,162 @@
+"""Commands ``train`` (CoNNTrA, with checkpoints and resume) and ``compare`` (the paper's table)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like -1,0,1, got {text!r}") from None
+
+
+def _common(p) -> None:
+    p.add_argument("--data", required=True, help="dataset name (see `connttra-neuro datasets`) or .npz / IDX path")
+    p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
+    p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
+    p.add_argument("--n-val", type=int, help="subsample this many validation samples")
+    p.add_argument("--hidden", type=int, action="append", help="hidden layer width; repeat for more layers (default 64)")
+    p.add_argument("--levels", type=int, default=1, help="thermometer levels per feature (default 1)")
+    p.add_argument("--discrete-set", type=_int_list, default=(-1, 0, 1), help="allowed weights (default -1,0,1)")
+    p.add_argument("--loss", choices=("hinge", "xent"), default="hinge", help="training loss (default hinge)")
+    p.add_argument("--max-sweeps", type=int, default=30, help="sweep budget (default 30)")
+    p.add_argument("--max-seconds", type=float, help="wall-time budget in seconds")
+    p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
+
+
+def add_parsers(sub) -> None:
+    """Register ``train`` and ``compare``."""
+    p = sub.add_parser(
+        "train",
+        help="train a discrete-weight network with CoNNTrA coordinate descent",
+        description="Train with CoNNTrA. A checkpoint is written atomically after every sweep; "
+        "Ctrl-C saves the best network so far to -o; --resume continues a run exactly.",
+        epilog="example:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctnn",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument("-o", "--output", required=True, help="model file to write (best network by validation error)")
+    p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser(
+        "compare",
+        help="CoNNTrA against float and ternary backprop: the paper's table, JSON and a plot",
+        description="Train CoNNTrA, a straight-through ternary network and a float64 MLP on the same data and "
+        "architecture, each in its own subprocess; print train/val error, model bytes, peak RSS and train time.",
+        epilog="example:\n  connttra-neuro compare --data digits --hidden 256 --levels 3 -o results/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument("--methods", default="connttra,ste,mlp",
+                   help="comma-separated, from connttra, connttra-hinge, connttra-xent, ste, mlp")
+    p.add_argument("--epochs", type=int, default=30, help="epochs of the backprop baselines (default 30)")
+    p.add_argument("-o", "--output", default=".", help="directory for compare.json and compare.png")
+    p.set_defaults(func=_compare)
+
+
+def _load(args):
+    from connttra_neuro.datasets import load_dataset
+
+    return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
+
+
+def _train(args) -> int:
+    import warnings
+
+    from tqdm import tqdm
+
+    from connttra_neuro import modelfile
+    from connttra_neuro.network import thaw_metadata
+    from connttra_neuro.train import CoNNTrA, ConvergenceWarning
+
+    data = _load(args)
+    out = Path(args.output)
+    ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
+    init, history = None, None
+    settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
+                    loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
+                    batch_size=args.batch_size, random_state=args.seed)
+    if args.resume:
+        init = modelfile.load(args.resume)
+        saved = thaw_metadata(init.metadata).get("checkpoint")
+        if not saved:
+            raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
+        history = saved["history"]
+        # the run's settings come from the checkpoint; only the budgets may change
+        settings.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["settings"].items()
+                         if k not in ("max_sweeps", "max_seconds")})
+    est = CoNNTrA(**settings)
+    bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
+               disable=args.no_progress, desc=f"CoNNTrA {data.name}")
+
+    def callback(estimator, record, network):
+        net = network()
+        meta = thaw_metadata(net.metadata)
+        meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params()}
+        modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
+        modelfile.save(estimator.network_, out)  # best so far
+        val = record["val_error"]
+        bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
+                        val="-" if val is None else f"{100 * val:.2f}%", elapsed=f"{record['seconds']:.1f}s")
+        bar.update(1)
+
+    interrupted = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=data.name,
+                    init_network=init, history=history, callback=callback)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+    if not hasattr(est, "network_"):
+        print("connttra-neuro train: interrupted before the first sweep; nothing saved", file=sys.stderr)
+        return 130
+    modelfile.save(est.network_, out)
+    metrics = thaw_metadata(est.network_.metadata)["metrics"]
+    print(f"saved {out} (sweep {metrics['sweep']}: train error {100 * metrics['train_error']:.2f}%, "
+          f"val error {100 * metrics['val_error']:.2f}%); checkpoint {ckpt}")
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if interrupted:
+        print(f"interrupted: best network so far saved; continue with --resume {ckpt}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _compare(args) -> int:
+    from connttra_neuro.train.compare import compare_methods, format_table, plot_curves, write_json
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.data_path is not None:
+        dataset = _load(args)
+    else:
+        dataset = args.data
+        _load(args)  # fail fast on a bad name, before any subprocess starts
+    t0 = time.perf_counter()
+    results = compare_methods(dataset, methods, hidden=tuple(args.hidden or (64,)), levels=args.levels,
+                              discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
+                              max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
+                              seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                              progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
+    print(format_table(results))
+    out = Path(args.output)
+    js = write_json(results, out / "compare.json")
+    png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
+    print(f"\nwrote {js} and {png} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(json.dumps({"usage": "connttra-neuro train|compare"}))
