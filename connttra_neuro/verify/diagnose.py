@@ -52,9 +52,13 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
             interval = f"<= {hi}"
         text = f"fires as if its threshold were {interval} (model: {threshold})"
     else:
-        text = (
-            f"no threshold explains its spikes (fires at drive {hi} yet not at {lo - 1}): its weights or inputs differ"
+        silent_at = lo - 1  # the largest drive at which it stayed silent, >= the smallest at which it fired
+        seen = (
+            f"fires and stays silent at drive {hi}"
+            if hi == silent_at
+            else f"fires at drive {hi}, silent at {silent_at}"
         )
+        text = f"no threshold explains its spikes ({seen}): its weights or inputs differ"
     return {
         "fires_extra": extra,
         "misses": missing,

@@ -430,7 +430,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
                 d = diagnose_hidden_neuron(drive[:, j], got[:, j], ref[:, j], int(layer.thresholds[j]))
                 lp.diagnosis.append({"neuron": int(j), **d})
             first = name
-            shown = "; ".join(f"neuron {d['neuron']} {d['explanation']}" for d in lp.diagnosis[:3])
+            shown = "; ".join(f"neuron {d['neuron']}: {d['explanation']}" for d in lp.diagnosis[:3])
             more = f"; +{neurons.size - 3} more neuron(s)" if neurons.size > 3 else ""
             text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {shown}{more}"
         layers.append(lp)

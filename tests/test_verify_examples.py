@@ -1,0 +1,76 @@
+"""The examples run from the repository root with small settings; the demo's broken deployment is caught."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connttra_neuro.cli import build_parser
+from connttra_neuro.cli.demo import OffByOneThreshold
+from connttra_neuro.network import random_network
+from connttra_neuro.verify import verify
+from hardware_targets.registry import target_names
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.timeout(240)
+def test_train_and_export_loihi_example(tmp_path):
+    if "loihi2" not in target_names():
+        pytest.skip("loihi2 target not registered")
+    r = _run("train_and_export_loihi.py", "--quick", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "scores identical to the trained model: True" in r.stdout
+    for name in ("model.ctn", "model.nir", "model.net"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+@pytest.mark.timeout(240)
+def test_edge_inference_brian2_example():
+    if "brian2" not in target_names():
+        pytest.skip("brian2 target not registered")
+    r = _run("edge_inference_brian2.py", "--quick")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "brian2 + noise" in r.stdout and "MISMATCH" in r.stdout  # the noisy run is caught
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.brian2
+@pytest.mark.timeout(300)
+def test_software_vs_neuromorphic_example(tmp_path):
+    r = _run("software_vs_neuromorphic.py", "--quick", "--n", "30", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "multiply-accumulates" in r.stdout
+    assert (tmp_path / "parity.html").exists() and (tmp_path / "plots" / "operations.png").exists()
+
+
+def test_demo_is_a_command_and_its_broken_deployment_is_diagnosed():
+    args = build_parser().parse_args(["demo", "--out", "x", "--quick"])
+    assert args.command == "demo" and args.quick
+    net = random_network((6, 10, 7, 3), seed=3)
+    X = np.random.default_rng(0).random((120, 6))
+    y = np.zeros(120, int)
+    faulty = OffByOneThreshold.for_network(net, net.encode(X))
+    assert faulty is not None
+    t = verify(net, [faulty], X, y).targets[0]
+    assert t.status == "mismatch"
+    assert t.first_differing_layer == f"hidden layer {faulty.layer}"
+    assert t.layers[faulty.layer].neurons == [faulty.neuron]
