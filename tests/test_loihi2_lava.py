@@ -156,3 +156,60 @@ def test_diagonal_block_detects_exact_tiling_only():
         bad[r, c] = 2
         assert diagonal_block(bad.tocsr(), 4) is None
     assert diagonal_block(tiled, 1) is None and diagonal_block(w, 4) is None
+
+
+_CTRL_C_SCRIPT = """
+import numpy as np
+from connttra_neuro.network import random_network
+from hardware_targets.loihi2 import Loihi2Target
+net = random_network((64, 32, 10), seed=0)
+spikes = (np.random.default_rng(0).random((20000, 64)) < 0.5).astype(np.uint8)
+try:
+    Loihi2Target(tiles=1).deploy(net, spikes)  # 20,000 steps: far longer than the test waits
+except KeyboardInterrupt:
+    raise SystemExit(130)
+raise SystemExit(0)
+"""
+
+
+def _group_alive(pgid: int) -> list[int]:
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # field 5 = process group; zombies have exited
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_on_the_whole_process_group_stops_everything():
+    # a terminal's Ctrl-C sends SIGINT to every process of the foreground group, Lava's children included
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C_SCRIPT], cwd=root, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_group_alive(proc.pid)) < 4 and time.monotonic() < deadline:  # parent + Lava's processes
+            time.sleep(0.2)
+        assert len(_group_alive(proc.pid)) >= 4, "Lava did not start"
+        time.sleep(1.0)  # let it run a while
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err[-2000:]
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _group_alive(proc.pid), f"left running after Ctrl-C: {_describe(_group_alive(proc.pid))}"

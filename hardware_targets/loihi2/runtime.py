@@ -18,7 +18,10 @@ per tile; ``ceil(n / T) + L`` steps run ``n`` samples.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,6 +63,30 @@ def _block_diag(weights: np.ndarray, tiles: int, dtype) -> sp.csr_matrix:
     indices = (block.indices[None, :] + k * c).ravel()
     data = np.tile(block.data, tiles)
     return sp.csr_matrix((data, indices, indptr), shape=(tiles * r, tiles * c))
+
+
+@contextmanager
+def _children_ignore_ctrl_c():
+    """Fork Lava's processes with a SIGINT handler that only takes note.
+
+    A terminal's Ctrl-C goes to the whole foreground process group. Lava's
+    children would die of KeyboardInterrupt mid-protocol and the parent's
+    ``stop()`` would then wait for them forever (measured: a hang). Children
+    forked inside this block inherit a handler that merely records the signal,
+    so only the parent reacts: it raises KeyboardInterrupt once the processes
+    are up, and its ``finally`` stops the runtime cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _collect(extractor, n_messages: int, width: int) -> np.ndarray:
@@ -149,7 +176,9 @@ def run_lava(
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     try:
-        source.run(condition=RunSteps(num_steps=steps, blocking=False), run_cfg=run_cfg)
+        with _children_ignore_ctrl_c():
+            source.create_runtime(run_cfg=run_cfg)  # compiles and forks one OS process per Lava Process
+        source.run(condition=RunSteps(num_steps=steps, blocking=False))
         # stream while Lava runs: each Extractor's buffer holds every step, so nothing blocks
         raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0])
         raw_hidden = [_collect(tap, steps, tap.in_port.shape[0]) for tap in hidden_taps]
