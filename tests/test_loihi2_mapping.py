@@ -279,3 +279,15 @@ def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
         export_netx(big_bias, tmp_path / "bias.h5")
     assert info.value.value == 5000
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_limit_24_bit_state_guard(monkeypatch):
+    # The 16-bit activation limit implies the 24-bit u/v limit; lift it to prove the state guard still fires.
+    import hardware_targets.loihi2.mapping as mapping
+
+    monkeypatch.setattr(mapping, "ACTIVATION_MAX", 10**9)
+    w = np.full((2, 4000), 127, dtype=np.int8)  # u = (2 * 127 * 4000) << 6 = 65,024,000 > 2**23 - 1
+    net = random_network((4000, 2, 2), discrete_set=(-127, 0, 127), seed=1)
+    net = net.replace(hidden=(HiddenLayer(w, np.zeros(2, np.int32)),))
+    err = _raises(net, "24-bit state", "hidden layer 0")
+    assert err.value == (2 * 127 * 4000) << 6 and err.allowed == 2**23 - 1
