@@ -4,7 +4,9 @@ Mapping (one Brian2 object per concept, all on one explicit clock of step ``dt``
 
     input spikes   SpikeGeneratorGroup  "input"      sample t fires at step t
     hidden layer l NeuronGroup          "hidden{l}"  v : 1, T : 1 (constant); threshold v >= T
-    weight layer   Synapses             "synapses{l}" w : 1 (constant); on_pre: v_post += w
+    weight layer   Synapses             "synapses{l}_p1", "synapses{l}_m1", ...: one per weight value,
+                                        on_pre: v_post += 1 (resp. -1, ...); with weight noise a single
+                                        "synapses{l}" with w : 1 (constant), on_pre: v_post += w
     output layer   NeuronGroup          "output"     v : 1 (no threshold); scores = v + b
     forgetting     run_regularly("v = 0", when="before_synapses") on every layer
 
@@ -41,6 +43,11 @@ __all__ = ["Brian2Target", "Brian2Program"]
 DEFAULT_DT_MS = 0.1
 #: float64 holds every integer below 2**53 exactly; a layer's largest |drive| must stay below it
 FLOAT64_EXACT_INT = 2**53
+#: automatic tiling: one copy of the network per this many samples, at most MAX_AUTO_TILES copies.
+#: Brian2 spends ~100-300 us of Python per step whatever the size, so fewer, wider steps win, until the
+#: tiled synapse arrays fall out of the CPU cache (measured best at 8 copies for 784-256-10, numpy).
+SAMPLES_PER_TILE = 256
+MAX_AUTO_TILES = 8
 
 
 @dataclass(frozen=True)
@@ -76,12 +83,24 @@ class Brian2Target(Target):
         Seeded device non-idealities; ``None`` or all-zero keeps the run exact.
     cache_dir : str or Path, optional
         Where cython keeps compiled code; default ``.cache/brian2`` under the repository root.
+    tiles : int, optional
+        Identical copies of the network simulated side by side, each fed one
+        sample per step, so ``tiles`` samples enter per step (block-diagonal
+        synapses; every copy carries the same device faults). Latency per
+        inference stays ``L`` steps. Default: one copy per 256 samples, at most 8.
     """
 
     name = "brian2"
     description = "Brian2 edge simulation (numpy or cython code generation), pipelined one sample per step"
 
-    def __init__(self, codegen: str = "numpy", dt: float = DEFAULT_DT_MS, noise: EdgeNoise | None = None, cache_dir=None):
+    def __init__(
+        self,
+        codegen: str = "numpy",
+        dt: float = DEFAULT_DT_MS,
+        noise: EdgeNoise | None = None,
+        cache_dir=None,
+        tiles: int | None = None,
+    ):
         if codegen not in CODEGENS:
             raise ValueError(f"brian2: codegen must be one of {', '.join(CODEGENS)}, got {codegen!r}")
         try:
@@ -94,7 +113,10 @@ class Brian2Target(Target):
             noise = EdgeNoise.parse(noise)
         if noise is not None and not isinstance(noise, EdgeNoise):
             raise ValueError(f"brian2: noise must be an EdgeNoise (or its CLI string), got {type(noise).__name__}")
+        if tiles is not None and (isinstance(tiles, bool) or int(tiles) != tiles or tiles < 1):
+            raise ValueError(f"brian2: tiles must be a positive integer (or None for automatic), got {tiles!r}")
         self.codegen = codegen
+        self.tiles = None if tiles is None else int(tiles)
         self.dt = dt
         self.noise = noise or EdgeNoise()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -107,8 +129,10 @@ class Brian2Target(Target):
             extra = layer.biases if hasattr(layer, "biases") else layer.thresholds
             bound += int(np.abs(extra.astype(np.int64)).max())
             if bound >= FLOAT64_EXACT_INT:
-                raise TargetLimitError(self.name, "largest possible |drive|", name, bound, f"< 2**53 ({FLOAT64_EXACT_INT})",
-                                       "Brian2 state is float64, exact only for integers below 2**53")
+                raise TargetLimitError(
+                    self.name, "largest possible |drive|", name, bound, f"< 2**53 ({FLOAT64_EXACT_INT})",
+                    "Brian2 state is float64, exact only for integers below 2**53",
+                )
 
     def compile(self, network: TernaryNetwork) -> Brian2Program:
         """Check the network, apply the device faults, and (cython) build the code once.
@@ -138,10 +162,12 @@ class Brian2Target(Target):
         network = compiled.network
         s_in = check_spikes(network, spikes)
         n, L = s_in.shape[0], network.n_weight_layers
-        steps = n + L
+        tiles = self.tiles or min(MAX_AUTO_TILES, max(1, n // SAMPLES_PER_TILE))
+        per_tile = -(-n // tiles)  # samples each copy handles = steps with input
+        steps = per_tile + L
         with brian2_session(compiled.codegen, compiled.cache_dir) as b2:
             t0 = time.perf_counter()
-            net, monitors = _build(b2, compiled, s_in)
+            net, monitors = _build(b2, compiled, s_in, tiles)
             t1 = time.perf_counter()
             net.run(steps * compiled.dt_ms * b2.ms, namespace={})
             t2 = time.perf_counter()
@@ -150,13 +176,14 @@ class Brian2Target(Target):
             del net, monitors
         if recorded_v.shape[1] != steps:
             raise RuntimeError(f"brian2: simulated {recorded_v.shape[1]} steps, expected {steps}")
-        scores = _read_scores(recorded_v, network, n, L, compiled.noise)
-        hidden = _hidden_spikes(hidden_events, network, n, compiled.dt_ms)
+        scores = _read_scores(recorded_v, network, n, tiles, compiled.noise)
+        hidden = _hidden_spikes(hidden_events, network, n, tiles, compiled.dt_ms)
         info = {
             "codegen": compiled.codegen,
             "dt_ms": compiled.dt_ms,
             "noise": compiled.noise.as_dict(),
             "exact": not compiled.noise.active,
+            "tiles": tiles,
             **_edge_figures(s_in, hidden, compiled, steps),
             "build_s": t1 - t0,
             "run_s": t2 - t1,
@@ -175,7 +202,8 @@ class Brian2Target(Target):
                 "dt_ms": self.dt,
                 "latency_steps": L,
                 "latency_ms": L * self.dt,
-                "throughput_samples_per_step": 1,
+                "tiles": self.tiles or "auto",
+                "samples_per_step_per_tile": 1,
                 "max_synaptic_events_per_inference": counts["synapses"],
                 "noise": self.noise.as_dict(),
             }
@@ -188,25 +216,54 @@ class Brian2Target(Target):
 
 
 # -- building and reading the Brian2 network -----------------------------------------
-def _build(b2, program: Brian2Program, s_in: np.ndarray):
-    """The Brian2 objects for one run. Names are fixed so cython finds its cached code again."""
+def _tile_layer(layer: NoisyLayer, tiles: int, n_pre: int, n_post: int):
+    """Block-diagonal copies of one layer's synapses (copy j: neurons j*n .. j*n + n-1)."""
+    offsets = np.arange(tiles, dtype=np.int64)[:, None]
+    pre = (layer.pre[None, :] + offsets * n_pre).ravel()  # stays grouped by presynaptic neuron
+    post = (layer.post[None, :] + offsets * n_post).ravel()
+    thresholds = None if layer.thresholds is None else np.tile(layer.thresholds, tiles)
+    return pre, post, np.tile(layer.weights, tiles), thresholds
+
+
+def _build(b2, program: Brian2Program, s_in: np.ndarray, tiles: int):
+    """The Brian2 objects for one run. Names are fixed so cython finds its cached code again.
+
+    Sample ``t`` goes to copy ``t % tiles`` at step ``t // tiles``.
+    """
     network = program.network
     dt_s = program.dt_ms * 1e-3
     clock = b2.Clock(dt=program.dt_ms * b2.ms, name="connttra_clock")
-    sample, neuron = np.nonzero(s_in)  # row-major: already sorted by time
-    source = b2.SpikeGeneratorGroup(
-        network.n_inputs, neuron.astype(np.int32), sample * dt_s * b2.second, clock=clock, sorted=True, name="input"
-    )
+    n, F = s_in.shape
+    per_tile = -(-n // tiles)
+    padded = np.zeros((per_tile * tiles, F), dtype=np.uint8)
+    padded[:n] = s_in
+    s_in = padded.reshape(per_tile, tiles * F)  # row = step, column = copy * F + input
+    if program.codegen == "numpy":
+        # numpy's SpikeGeneratorGroup slows down with the total spike count (1.7 ms/step at 10k samples);
+        # a TimedArray lookup per step costs the same whatever the run length
+        table = np.zeros((s_in.shape[0] + network.n_weight_layers, s_in.shape[1]), dtype=np.float64)
+        table[: s_in.shape[0]] = s_in  # rows past the last sample stay silent (TimedArray repeats its last row)
+        stimulus = b2.TimedArray(table, dt=program.dt_ms * b2.ms, name="input_table")
+        source = b2.NeuronGroup(s_in.shape[1], "", threshold="input_table(t, i) > 0.5", reset="", clock=clock,
+                                name="input", namespace={"input_table": stimulus})
+    else:
+        sample, neuron = np.nonzero(s_in)  # row-major: already sorted by time
+        source = b2.SpikeGeneratorGroup(s_in.shape[1], neuron.astype(np.int32), sample * dt_s * b2.second,
+                                        clock=clock, sorted=True, name="input")
     objects = [source]
     monitors = {"hidden": []}
     pre_group = source
     n_hidden = len(network.hidden)
     for l, layer in enumerate(program.layers):
-        size = network.layer_sizes[l + 1]
+        n_pre, n_post = network.layer_sizes[l], network.layer_sizes[l + 1]
+        pre, post, weights, thresholds = _tile_layer(layer, tiles, n_pre, n_post)
+        size = n_post * tiles
         name = _layer_name(l, n_hidden)
-        if layer.thresholds is not None:
-            group = b2.NeuronGroup(size, "v : 1\nT : 1 (constant)", threshold="v >= T", reset="", clock=clock, name=name)
-            group.T = layer.thresholds
+        if thresholds is not None:
+            group = b2.NeuronGroup(
+                size, "v : 1\nT : 1 (constant)", threshold="v >= T", reset="", clock=clock, name=name
+            )
+            group.T = thresholds
             spikes = b2.SpikeMonitor(group, variables=[], record=True, name=f"{name}_spikes")
             monitors["hidden"].append(spikes)
             objects.append(spikes)
@@ -218,20 +275,47 @@ def _build(b2, program: Brian2Program, s_in: np.ndarray):
         # memoryless: forget after the threshold test, before this step's spikes arrive
         group.run_regularly("v = 0", when="before_synapses", name=f"{name}_forget")
         objects.append(group)
-        # Brian2 cannot connect an empty synapse list; a layer with no conducting synapse just gets no input
-        if layer.pre.size:
-            synapses = b2.Synapses(pre_group, group, "w : 1 (constant)", on_pre="v_post += w", clock=clock,
-                                   name=f"synapses{l}")
-            synapses.connect(i=layer.pre, j=layer.post)
-            synapses.w = layer.weights
-            objects.append(synapses)
+        # Brian2 cannot connect an empty synapse list: a layer with no conducting synapse just gets no Synapses
+        objects.extend(_synapses(b2, pre_group, group, pre, post, weights, clock, f"synapses{l}",
+                                 integer_weights=program.noise.weight_sigma == 0))
         pre_group = group
     return b2.Network(*objects, name="connttra_network"), monitors
 
 
-def _read_scores(recorded_v: np.ndarray, network: TernaryNetwork, n: int, L: int, noise: EdgeNoise) -> np.ndarray:
-    """Sample t's scores are the output drive at the start of step t + L, plus the biases."""
-    drive = recorded_v[:, L : L + n].T
+def _synapses(b2, source, target, pre, post, weights, clock, name: str, integer_weights: bool) -> list:
+    """Synapses delivering ``v_post += w``.
+
+    Integer weights get one Synapses object per distinct value with the value
+    written into ``on_pre`` (``v_post += -1.0``; a float literal, because numpy's
+    ``add.at`` takes its fast path only when the dtypes match): no per-synapse
+    weight to read, and ``add.at`` with a scalar is ~3x faster than with an array.
+    Varied (noisy) weights need the per-synapse variable ``w``.
+    """
+    if integer_weights:
+        out = []
+        for value in np.unique(weights):
+            chosen = weights == value
+            label = f"{'p' if value > 0 else 'm'}{abs(int(value))}"
+            synapses = b2.Synapses(
+                source, target, on_pre=f"v_post += {float(value)!r}", clock=clock, name=f"{name}_{label}"
+            )
+            synapses.connect(i=pre[chosen], j=post[chosen])
+            out.append(synapses)
+        return out
+    if not pre.size:
+        return []
+    synapses = b2.Synapses(source, target, "w : 1 (constant)", on_pre="v_post += w", clock=clock, name=name)
+    synapses.connect(i=pre, j=post)
+    synapses.w = weights
+    return [synapses]
+
+
+def _read_scores(recorded_v: np.ndarray, network: TernaryNetwork, n: int, tiles: int, noise: EdgeNoise) -> np.ndarray:
+    """Sample t's scores are its copy's output drive at the start of step t // tiles + L, plus the biases."""
+    L, C = network.n_weight_layers, network.n_classes
+    per_tile = -(-n // tiles)
+    # rows: copy * C + class; columns: steps -> (step, copy, class) -> sample = step * tiles + copy
+    drive = recorded_v[:, L : L + per_tile].reshape(tiles, C, per_tile).transpose(2, 0, 1).reshape(-1, C)[:n]
     if noise.integer_scores:
         rounded = np.rint(drive)
         if not np.array_equal(rounded, drive):
@@ -240,14 +324,18 @@ def _read_scores(recorded_v: np.ndarray, network: TernaryNetwork, n: int, L: int
     return drive + network.output.biases.astype(np.float64)[None, :]
 
 
-def _hidden_spikes(events, network: TernaryNetwork, n: int, dt_ms: float) -> list[np.ndarray]:
+def _hidden_spikes(events, network: TernaryNetwork, n: int, tiles: int, dt_ms: float) -> list[np.ndarray]:
     """Per-sample spikes of each hidden layer; drops what the empty pipeline emitted before and after."""
     dt_s = dt_ms * 1e-3
+    per_tile = -(-n // tiles)
     out = []
-    for l, (neuron, t) in enumerate(events):
-        sample = np.rint(t / dt_s).astype(np.int64) - (l + 1)  # hidden layer l holds sample step - (l+1)
-        keep = (sample >= 0) & (sample < n)
-        spikes = np.zeros((n, network.layer_sizes[l + 1]), dtype=np.uint8)
+    for l, (index, t) in enumerate(events):
+        size = network.layer_sizes[l + 1]
+        step = np.rint(t / dt_s).astype(np.int64) - (l + 1)  # hidden layer l holds what entered l+1 steps ago
+        copy, neuron = np.divmod(index.astype(np.int64), size)
+        sample = step * tiles + copy
+        keep = (step >= 0) & (step < per_tile) & (sample < n)
+        spikes = np.zeros((n, size), dtype=np.uint8)
         spikes[sample[keep], neuron[keep]] = 1
         out.append(spikes)
     return out
@@ -260,11 +348,11 @@ def _edge_figures(s_in: np.ndarray, hidden: list[np.ndarray], program: Brian2Pro
     per = max(n, 1)
     names = ["input"] + [f"hidden layer {l}" for l in range(len(network.hidden))]
     spike_counts = [s.sum(axis=0, dtype=np.int64) for s in (s_in, *hidden)]  # per presynaptic neuron
-    spikes = {name: float(c.sum() / per) for name, c in zip(names, spike_counts)}
+    spikes = {name: float(c.sum() / per) for name, c in zip(names, spike_counts, strict=True)}
     # one spike of neuron j costs one event per conducting synapse leaving j
     events = {
         layer_name: float(int(counts @ layer.fan_out) / per)
-        for (layer_name, _), counts, layer in zip(network.named_layers(), spike_counts, program.layers)
+        for (layer_name, _), counts, layer in zip(network.named_layers(), spike_counts, program.layers, strict=True)
     }
     return {
         "latency_steps": L,
