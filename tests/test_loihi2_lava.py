@@ -213,3 +213,29 @@ def test_ctrl_c_on_the_whole_process_group_stops_everything():
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _group_alive(proc.pid), f"left running after Ctrl-C: {_describe(_group_alive(proc.pid))}"
+
+
+@pytest.mark.timeout(60)
+def test_runtime_created_but_never_started_is_stopped(monkeypatch, trained_size):
+    # Lava's own stop() would join processes that wait for a start command forever
+    from multiprocessing import resource_tracker
+
+    from lava.magma.core.process.process import AbstractProcess
+
+    net, spikes = trained_size
+    resource_tracker.ensure_running()
+    before = _children()
+    seen = []
+
+    def run_fails(self, *args, **kwargs):
+        seen.append(_children() - before)  # the processes exist, nothing has started them
+        raise RuntimeError("start failed")
+
+    monkeypatch.setattr(AbstractProcess, "run", run_fails)
+    with pytest.raises(RuntimeError, match="start failed"):
+        Loihi2Target().deploy(net, spikes[:10])
+    assert seen and seen[0]
+    deadline = time.monotonic() + 10
+    while _children() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _children() - before, _describe(_children() - before)

@@ -66,27 +66,39 @@ def _block_diag(weights: np.ndarray, tiles: int, dtype) -> sp.csr_matrix:
 
 
 @contextmanager
-def _children_ignore_ctrl_c():
+def _children_ignore_ctrl_c(caught: list):
     """Fork Lava's processes with a SIGINT handler that only takes note.
 
     A terminal's Ctrl-C goes to the whole foreground process group. Lava's
     children would die of KeyboardInterrupt mid-protocol and the parent's
     ``stop()`` would then wait for them forever (measured: a hang). Children
     forked inside this block inherit a handler that merely records the signal,
-    so only the parent reacts: it raises KeyboardInterrupt once the processes
-    are up, and its ``finally`` stops the runtime cleanly.
+    so only the parent reacts: the caller raises KeyboardInterrupt once the
+    run has started (``caught`` is not empty), and its ``finally`` stops it.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    caught = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
+
+
+def _stop(source) -> None:
+    """Stop the runtime, also when it was created but never started.
+
+    Lava's ``stop()`` on a runtime that never started joins its processes,
+    which wait for a command that never comes (a hang): end them first.
+    """
+    runtime = source.runtime
+    if runtime is None:
+        return
+    if not getattr(runtime, "_is_started", True):
+        for actor in getattr(getattr(runtime, "_messaging_infrastructure", None), "_actors", []):
+            actor.terminate()
+    source.stop()
 
 
 def _collect(extractor, n_messages: int, width: int) -> np.ndarray:
@@ -135,7 +147,6 @@ def run_lava(
     source = RingBuffer(data=data if fixed else data.astype(np.float64))
     prev = source.s_out
     hidden_taps = []
-    extractors = []
     for layer in nmap.layers:
         if fixed:
             w = layer.weights
@@ -151,7 +162,6 @@ def run_lava(
         if layer.kind == "output":
             ex = Extractor(shape=(tiles * n_out,), buffer_size=steps + 1)
             syn.a_out.connect(ex.in_port)
-            extractors.append(ex)
             out_tap = ex
             break
         if fixed:
@@ -169,22 +179,24 @@ def run_lava(
             tap = Extractor(shape=(tiles * n_out,), buffer_size=steps + 1)
             lif.s_out.connect(tap.in_port)
             hidden_taps.append(tap)
-            extractors.append(tap)
         prev = lif.s_out
 
     run_cfg = run_cfg if run_cfg is not None else default_run_cfg(mode)
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
+    interrupted: list = []
     try:
-        with _children_ignore_ctrl_c():
+        with _children_ignore_ctrl_c(interrupted):
             source.create_runtime(run_cfg=run_cfg)  # compiles and forks one OS process per Lava Process
         source.run(condition=RunSteps(num_steps=steps, blocking=False))
+        if interrupted:  # Ctrl-C while the processes were being created: stop now that stop() can
+            raise KeyboardInterrupt
         # stream while Lava runs: each Extractor's buffer holds every step, so nothing blocks
         raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0])
         raw_hidden = [_collect(tap, steps, tap.in_port.shape[0]) for tap in hidden_taps]
         source.wait()
     finally:
-        source.stop()
+        _stop(source)
     run_s = time.perf_counter() - t1
 
     C = nmap.layers[-1].weights.shape[0]
