@@ -28,7 +28,8 @@ OPS_KEYS = {
     "activation_sparsity", "connection_sparsity",
 }  # fmt: skip
 ENERGY_KEYS = {
-    "joules_per_inference", "synaptic_joules", "neuron_joules", "joules_per_synop", "joules_per_neuron_update", "source",
+    "joules_per_inference", "synaptic_joules", "neuron_joules", "joules_per_synop", "joules_per_neuron_update",
+    "source",
 }  # fmt: skip
 SOFTWARE_KEYS = {"error", "confusion", "spikes_per_layer", "operations", "energy", "latency_steps", "predictions"}
 FOOTPRINT_KEYS = {"packed_weight_bits", "weights_packed_bytes", "bits_per_weight", "model_file_bytes", "n_weights"}

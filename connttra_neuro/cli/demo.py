@@ -114,7 +114,8 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         f"Dataset `{dataset}`: {len(data.y_train):,} training and {len(data.y_val):,} validation samples. "
         f"Network {'-'.join(map(str, network.layer_sizes))}, weights in {list(network.discrete_set)}.",
         "",
-        f"Training error {train_err:.2%}, validation error {val_err:.2%}; {100 * network.sparsity:.0f}% of the weights are zero; "
+        f"Training error {train_err:.2%}, validation error {val_err:.2%}; "
+        f"{100 * network.sparsity:.0f}% of the weights are zero; "
         f"{st['bits_per_weight']:.2f} bits per weight, {st['weights_packed_bytes']:,} bytes "
         f"({st['weights_ratio_float32']:.0f}x smaller than float32). Model file: `{model_path.name}` "
         f"({st['model_file_bytes']:,} bytes).",

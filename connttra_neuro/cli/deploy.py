@@ -129,8 +129,9 @@ def _print(out: dict, network) -> None:
             print(f"run        FAILED: {run['failure']}")
             return
         print(
-            f"run        {run['n_samples']:,} samples of {run['data']} ({run['split']}): accuracy {run['accuracy']:.2%} "
-            f"(trained model {1 - run['trained_model_error']:.2%}), {run['run_steps']} steps, {run['run_seconds']:.2f} s"
+            f"run        {run['n_samples']:,} samples of {run['data']} ({run['split']}): "
+            f"accuracy {run['accuracy']:.2%} (trained model {1 - run['trained_model_error']:.2%}), "
+            f"{run['run_steps']} steps, {run['run_seconds']:.2f} s"
         )
         verdict = (
             "exact: every spike, score and class matches"

@@ -161,7 +161,8 @@ def _verify(args) -> int:
     to_stdout = args.json == "-"
     say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
     say(
-        f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) on {len(y):,} samples of {data_name} ({args.split})"
+        f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) "
+        f"on {len(y):,} samples of {data_name} ({args.split})"
     )
     report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=say)
     out = Path(args.out) if args.out else _default_out(args.model)

@@ -118,7 +118,8 @@ def diagnose_output_class(
         out["explanation"] = f"{idx.size} weight(s) differ: {listed}{more}"
     else:
         out["explanation"] = (
-            f"score differs by {out['min_difference']}..{out['max_difference']} depending on the input: its weights differ"
+            f"score differs by {out['min_difference']}..{out['max_difference']} depending on the input: "
+            "its weights differ"
         )
     return out
 

@@ -296,15 +296,17 @@ def _inline(text: str) -> str:
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
-th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f3f3f3}
+img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
 td.exact{color:#1b7f73;font-weight:600}td.mismatch,td.failed{color:#c0392b;font-weight:600}
 """
 
 
 def render_html(blocks: list[tuple], title: str) -> str:
     out = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
     ]
     in_list = False
     for kind, *rest in blocks:
@@ -433,7 +435,7 @@ def _plot_agreement(plt, report, path):
         return None
     targets = report.targets
     names = [t.target for t in targets]
-    layer_names = ["hidden %d" % i for i in range(len(report.network["layer_sizes"]) - 2)] + ["output scores"]
+    layer_names = [f"hidden {i}" for i in range(len(report.network["layer_sizes"]) - 2)] + ["output scores"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.55 * len(names) + 2.2), gridspec_kw={"width_ratios": [1, 1.2]})
     y = np.arange(len(names))
     agree = np.array([t.agreeing if t.status != "failed" else 0 for t in targets])
