@@ -69,6 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
 
+    import os
+
+    load_before = os.getloadavg()[0]
     data = load_dataset("fashion-mnist")
     X_test, y_test = data.X_val, data.y_val  # the official 10,000-image test set
     net = build_network(data.X_train)
@@ -118,11 +121,14 @@ def main(argv=None) -> int:
     per_sample_s = statistics.mean(per)
 
     best, median = min(runs), statistics.median(runs)
+    load_after = os.getloadavg()[0]
     hidden_rate = float(want_hidden[0].mean())
     accuracy = float((np.argmax(want_scores, axis=1) == y_test).mean())
     goal = "met" if median < 4.0 else "NOT met"
     lines = [
         machine(),
+        f"1-minute load average {load_before:.1f} at the start, {load_after:.1f} after the timed runs "
+        "(other work on the 2 cores slows every Lava step; figures rise with the load).",
         "",
         f"Fashion-MNIST test set ({n:,} images), network 784-256-10 ternary built by `bench/deploy_loihi2.py` "
         f"(encoder fitted on the 60k training images, random weights at 30 % density, hidden thresholds at the "
