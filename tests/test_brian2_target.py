@@ -1,0 +1,239 @@
+"""The Brian2 edge target: exact on both code generators, edge figures, device non-idealities, hygiene.
+
+The shared conformance battery (tests/test_conformance.py) already runs the
+default (numpy) target on every corner case; these tests cover what is
+specific to Brian2: tiling, cython, the info figures, EdgeNoise, and that no
+Brian2 state or file leaks out of a run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connttra_neuro.network import random_network
+from hardware_targets import get_target
+from hardware_targets.brian2_edge import Brian2Target, EdgeNoise, NoiseSpecError
+from hardware_targets.reference import forward
+
+from .networks import conformance_networks, input_spikes
+
+pytestmark = pytest.mark.brian2
+
+
+@pytest.fixture(scope="module")
+def net():
+    return random_network((9, 7, 6, 4), levels=2, seed=21)
+
+
+@pytest.fixture(scope="module")
+def spikes(net):
+    return input_spikes(net, n=37, seed=3)  # 37: not a multiple of any tile count used below
+
+
+def _assert_exact(result, network, spikes):
+    scores, hidden = forward(network, spikes, record_hidden=True)
+    np.testing.assert_array_equal(result.scores, scores)
+    assert result.scores.dtype == np.int64
+    assert len(result.hidden_spikes) == len(hidden)
+    for l, (got, want) in enumerate(zip(result.hidden_spikes, hidden, strict=True)):
+        diff = np.argwhere(got != want)
+        assert diff.size == 0, f"hidden layer {l} differs at (sample, neuron) {diff[:5].tolist()}"
+
+
+# -- exactness -----------------------------------------------------------------------
+@pytest.mark.parametrize("tiles", [1, 4, 37, 50])
+def test_numpy_exact_for_any_tiling(net, spikes, tiles):
+    # tiles > n leaves whole copies idle; every sample must still land where it belongs
+    target = Brian2Target(tiles=tiles)
+    result = target.run(target.compile(net), spikes, record_hidden=True)
+    _assert_exact(result, net, spikes)
+    assert result.info["tiles"] == tiles
+    assert result.steps == -(-len(spikes) // tiles) + net.n_weight_layers
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)  # a cold cython cache compiles ~15 modules (15-45 s idle, minutes on a loaded machine)
+def test_cython_exact_with_hidden_spikes():
+    network = conformance_networks()["2 hidden, thermometer"]
+    spikes = input_spikes(network, n=40, seed=5)
+    target = get_target("brian2", codegen="cython", tiles=3)
+    program = target.compile(network)
+    assert program.info["compile_s"] > 0
+    result = target.run(program, spikes, record_hidden=True)
+    _assert_exact(result, network, spikes)
+    assert result.info["codegen"] == "cython"
+
+
+def test_single_sample_and_silent_input(net):
+    target = Brian2Target()
+    program = target.compile(net)
+    for s in (np.zeros(net.n_inputs, np.uint8), np.ones((1, net.n_inputs), np.uint8)):
+        _assert_exact(target.run(program, s, record_hidden=True), net, np.atleast_2d(s))
+
+
+def test_hidden_spikes_only_when_asked(net, spikes):
+    target = Brian2Target()
+    result = target.run(target.compile(net), spikes)
+    assert result.hidden_spikes is None
+    np.testing.assert_array_equal(result.scores, forward(net, spikes)[0])
+
+
+# -- edge figures ------------------------------------------------------------------------
+def test_latency_spikes_and_synaptic_events_match_reference(net, spikes):
+    dt = 0.25
+    target = Brian2Target(dt=dt, tiles=4)
+    result = target.run(target.compile(net), spikes)
+    info = result.info
+    L, n = net.n_weight_layers, len(spikes)
+    assert info["latency_steps"] == L
+    assert info["latency_ms"] == pytest.approx(L * dt)
+    assert info["simulated_ms"] == pytest.approx(result.steps * dt)
+
+    # the same figures computed independently from the reference's spikes
+    _, hidden = forward(net, spikes, record_hidden=True)
+    layer_spikes = [spikes, *hidden]
+    want_spikes = {"input": spikes.sum() / n, **{f"hidden layer {l}": h.sum() / n for l, h in enumerate(hidden)}}
+    assert info["spikes_per_inference"] == pytest.approx(want_spikes)
+    want_events = {}
+    for (name, layer), s in zip(net.named_layers(), layer_spikes, strict=True):
+        # every spike of presynaptic neuron j reaches each non-zero weight in column j
+        fan_out = [int(np.count_nonzero(layer.weights[:, j])) for j in range(s.shape[1])]
+        want_events[name] = sum(fan_out[j] * int(s[:, j].sum()) for j in range(s.shape[1])) / n
+    assert info["synaptic_events_per_inference"] == pytest.approx(want_events)
+    assert info["total_synaptic_events_per_inference"] == pytest.approx(sum(want_events.values()))
+
+    resources = target.resources(net)
+    assert resources["latency_steps"] == L and resources["latency_ms"] == pytest.approx(L * dt)
+    assert resources["synapses"] == sum(int(np.count_nonzero(layer.weights)) for layer in net.layers)
+
+
+# -- options --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"codegen": "cpp_standalone"}, "codegen must be one of"),
+        ({"dt": 0}, "dt must be a positive"),
+        ({"dt": "fast"}, "dt is the step in milliseconds"),
+        ({"tiles": 0}, "tiles must be a positive integer"),
+        ({"noise": 0.1}, "noise must be an EdgeNoise"),
+    ],
+)
+def test_bad_options_are_named(options, match):
+    with pytest.raises(ValueError, match=match):
+        get_target("brian2", **options)
+
+
+def test_wrong_input_shape_is_named(net):
+    target = Brian2Target()
+    with pytest.raises(ValueError, match="input spikes must have shape"):
+        target.run(target.compile(net), np.zeros((3, net.n_inputs + 1), np.uint8))
+
+
+# -- device non-idealities ---------------------------------------------------------------------
+def test_noise_off_is_exact_and_equal_to_default(net, spikes):
+    target = get_target("brian2", noise=EdgeNoise(seed=123))
+    result = target.run(target.compile(net), spikes, record_hidden=True)
+    _assert_exact(result, net, spikes)
+    assert result.info["exact"] is True
+
+
+def test_noise_is_seeded_and_reproducible():
+    network = random_network((12, 16, 5), seed=4)
+    spikes = input_spikes(network, n=60, seed=8)
+
+    def scores(seed):
+        target = Brian2Target(noise=EdgeNoise(weight_sigma=0.3, stuck_at_zero=0.1, threshold_jitter=0.5, seed=seed))
+        result = target.run(target.compile(network), spikes)
+        assert result.info["exact"] is False
+        return result.scores
+
+    first, again, other = scores(1), scores(1), scores(2)
+    assert first.dtype == np.float64  # varied weights make analog drive
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not np.array_equal(first, forward(network, spikes)[0])
+
+
+def test_stuck_at_zero_everywhere_gives_zero_synaptic_drive(net, spikes):
+    target = Brian2Target(noise=EdgeNoise(stuck_at_zero=1.0, seed=5))
+    result = target.run(target.compile(net), spikes, record_hidden=True)
+    # no synapse conducts: scores are the biases, hidden neurons fire iff 0 >= threshold
+    np.testing.assert_array_equal(result.scores, np.tile(net.output.biases, (len(spikes), 1)))
+    for layer, got in zip(net.hidden, result.hidden_spikes, strict=True):
+        np.testing.assert_array_equal(got, np.tile(layer.thresholds <= 0, (len(spikes), 1)).astype(np.uint8))
+    assert result.info["total_synaptic_events_per_inference"] == 0
+
+
+def test_threshold_jitter_only_changes_spikes_not_integrality(net, spikes):
+    target = Brian2Target(noise=EdgeNoise(threshold_jitter=2.0, seed=9))
+    result = target.run(target.compile(net), spikes, record_hidden=True)
+    assert result.scores.dtype == np.int64  # weights are still integers
+    _, hidden = forward(net, spikes, record_hidden=True)
+    assert any(not np.array_equal(a, b) for a, b in zip(result.hidden_spikes, hidden, strict=True))
+
+
+def test_parse_noise_from_cli_text():
+    assert EdgeNoise.parse("weight_sigma=0.1,stuck_at_zero=0.05,seed=3") == EdgeNoise(0.1, 0.05, 0.0, 3)
+    assert EdgeNoise.parse(" threshold_jitter = 1.5 ") == EdgeNoise(threshold_jitter=1.5)
+    assert EdgeNoise.parse("") == EdgeNoise() == EdgeNoise.parse("none")
+    noise = EdgeNoise(0.2, 0.01, 0.5, 7)
+    assert EdgeNoise.parse(str(noise)) == noise
+    assert not EdgeNoise().active and noise.active
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("weight_sigm=0.1", "unknown key 'weight_sigm'; known keys: weight_sigma"),
+        ("stuck_at_zero=1.5", r"stuck_at_zero is a probability in \[0, 1\], got 1.5"),
+        ("weight_sigma=-0.1", "weight_sigma must be a finite number >= 0"),
+        ("threshold_jitter=nan", "threshold_jitter must be a finite number"),
+        ("seed=1.5", "seed must be an integer"),
+        ("seed=-1", "seed must be an integer >= 0"),
+        ("weight_sigma", "expected key=value"),
+        ("weight_sigma=abc", "weight_sigma must be a number"),
+        ("seed=1,seed=2", "seed given twice"),
+    ],
+)
+def test_parse_noise_errors_name_the_problem(text, match):
+    with pytest.raises(NoiseSpecError, match=match):
+        EdgeNoise.parse(text)
+    assert issubclass(NoiseSpecError, ValueError)  # the CLI prints ValueErrors as one clean line
+
+
+def test_noise_string_option_is_parsed():
+    assert get_target("brian2", noise="stuck_at_zero=0.2,seed=4").noise == EdgeNoise(stuck_at_zero=0.2, seed=4)
+
+
+# -- hygiene ---------------------------------------------------------------------------------------
+def test_no_files_and_no_global_state_leak(net, spikes, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    hook = sys.excepthook
+    before_tmp = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("brian_")}
+    target = Brian2Target()
+    target.run(target.compile(net), spikes)
+
+    import brian2
+    from brian2.devices.device import get_device, runtime_device
+
+    target_pref = brian2.prefs["codegen.target"]
+    brian2.prefs["codegen.target"] = "cython"  # a user's own choice survives our runs
+    try:
+        target.run(target.compile(net), spikes)
+        assert brian2.prefs["codegen.target"] == "cython"
+    finally:
+        brian2.prefs["codegen.target"] = target_pref
+    assert get_device() is runtime_device
+    assert sys.excepthook is hook
+    assert list(Path(tmp_path).iterdir()) == []  # nothing written to the working directory
+    after_tmp = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("brian_")}
+    assert after_tmp <= before_tmp  # no Brian2 debug log or script copy left in the temp dir
+    from brian2.utils.logger import BrianLogger
+
+    assert BrianLogger.tmp_log is None and BrianLogger.tmp_script is None and BrianLogger.file_handler is None
