@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from .mapping import DECAY_FULL, NetworkMap
 
-__all__ = ["run_lava", "default_run_cfg", "MODES"]
+__all__ = ["run_lava", "build_process_graph", "default_run_cfg", "MODES"]
 
 MODES = ("fixed_pt", "floating_pt")
 
@@ -109,41 +109,19 @@ def _collect(extractor, n_messages: int, width: int) -> np.ndarray:
     return out
 
 
-def run_lava(
-    nmap: NetworkMap,
-    spikes: np.ndarray,
-    *,
-    mode: str = "fixed_pt",
-    tiles: int = 1,
-    record_hidden: bool = False,
-    run_cfg=None,
-) -> tuple[np.ndarray, list[np.ndarray] | None, dict]:
-    """Run encoded spikes (n, n_inputs) through Lava; return scores, hidden spikes, info.
+def build_process_graph(nmap: NetworkMap, data: np.ndarray, *, mode: str, tiles: int, record_hidden: bool,
+                        buffer_size: int):
+    """Lava processes for ``tiles`` copies of the mapped network, fed by a RingBuffer holding ``data``.
 
-    The runtime is stopped in ``finally``: on success, on an exception and on
-    KeyboardInterrupt, so no Lava process or shared memory outlives the call.
+    ``data``: (tiles * n_inputs, columns), time on the last axis. Returns ``(source, score_extractor,
+    hidden_extractors)``; each Extractor buffers ``buffer_size`` steps. Nothing runs yet.
     """
-    from lava.magma.core.run_conditions import RunSteps
     from lava.proc.io.extractor import Extractor
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
     from lava.proc.sparse.process import Sparse
 
-    if mode not in MODES:
-        raise ValueError(f"loihi2: mode must be one of {MODES}, got {mode!r}")
     fixed = mode == "fixed_pt"
-    t0 = time.perf_counter()
-    n = spikes.shape[0]
-    n_in = nmap.n_inputs
-    L = len(nmap.layers)
-    tiles = max(1, min(int(tiles), n))
-    cols = -(-n // tiles)
-    steps = cols + L
-    # column c holds samples c*T .. c*T+T-1, tile j reads sample c*T + j
-    padded = np.zeros((cols * tiles, n_in), dtype=np.int32)
-    padded[:n] = spikes
-    data = padded.reshape(cols, tiles * n_in).T.copy()  # (T*n_in, cols): time is the last axis
-
     source = RingBuffer(data=data if fixed else data.astype(np.float64))
     prev = source.s_out
     hidden_taps = []
@@ -160,7 +138,7 @@ def run_lava(
         prev.connect(syn.s_in)
         n_out = layer.weights.shape[0]
         if layer.kind == "output":
-            ex = Extractor(shape=(tiles * n_out,), buffer_size=steps + 1)
+            ex = Extractor(shape=(tiles * n_out,), buffer_size=buffer_size)
             syn.a_out.connect(ex.in_port)
             out_tap = ex
             break
@@ -176,10 +154,48 @@ def run_lava(
         )
         syn.a_out.connect(lif.a_in)
         if record_hidden:
-            tap = Extractor(shape=(tiles * n_out,), buffer_size=steps + 1)
+            tap = Extractor(shape=(tiles * n_out,), buffer_size=buffer_size)
             lif.s_out.connect(tap.in_port)
             hidden_taps.append(tap)
         prev = lif.s_out
+
+    return source, out_tap, hidden_taps
+
+
+def run_lava(
+    nmap: NetworkMap,
+    spikes: np.ndarray,
+    *,
+    mode: str = "fixed_pt",
+    tiles: int = 1,
+    record_hidden: bool = False,
+    run_cfg=None,
+) -> tuple[np.ndarray, list[np.ndarray] | None, dict]:
+    """Run encoded spikes (n, n_inputs) through Lava; return scores, hidden spikes, info.
+
+    The runtime is stopped in ``finally``: on success, on an exception and on
+    KeyboardInterrupt, so no Lava process or shared memory outlives the call.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+
+    if mode not in MODES:
+        raise ValueError(f"loihi2: mode must be one of {MODES}, got {mode!r}")
+    fixed = mode == "fixed_pt"
+    t0 = time.perf_counter()
+    n = spikes.shape[0]
+    n_in = nmap.n_inputs
+    L = len(nmap.layers)
+    tiles = max(1, min(int(tiles), n))
+    cols = -(-n // tiles)
+    steps = cols + L
+    # column c holds samples c*T .. c*T+T-1, tile j reads sample c*T + j
+    padded = np.zeros((cols * tiles, n_in), dtype=np.int32)
+    padded[:n] = spikes
+    data = padded.reshape(cols, tiles * n_in).T.copy()  # (T*n_in, cols): time is the last axis
+
+    source, out_tap, hidden_taps = build_process_graph(
+        nmap, data, mode=mode, tiles=tiles, record_hidden=record_hidden, buffer_size=steps + 1
+    )
 
     run_cfg = run_cfg if run_cfg is not None else default_run_cfg(mode)
     build_s = time.perf_counter() - t0
