@@ -231,8 +231,34 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
     for t in report.targets:
         if t.resources:
             b.append(("h3", f"{t.target}: resources"))
-            b.append(("pre", json.dumps(t.resources, indent=2)[:4000]))
+            b.extend(_resource_blocks(t.resources))
     return b
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _resource_blocks(resources: dict) -> list[tuple]:
+    """A target's resource report: its scalars, then its per-layer list, as tables; nested rest as JSON."""
+    blocks: list[tuple] = []
+    scalars = [[k, _cell(v)] for k, v in resources.items() if not isinstance(v, (dict, list))]
+    if scalars:
+        blocks.append(("table", ["quantity", "value"], scalars))
+    layers = resources.get("layers")
+    if isinstance(layers, list) and layers and all(isinstance(x, dict) for x in layers):
+        keys = list(dict.fromkeys(k for layer in layers for k, v in layer.items() if not isinstance(v, (dict, list))))
+        blocks.append(("table", keys, [[_cell(layer.get(k, "")) for k in keys] for layer in layers]))
+    rest = {k: v for k, v in resources.items() if isinstance(v, (dict, list)) and k != "layers"}
+    if rest:
+        blocks.append(("pre", json.dumps(rest, indent=1, sort_keys=True)[:3000]))
+    return blocks
 
 
 def _ops_row(name, ops, energy, latency):
