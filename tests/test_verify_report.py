@@ -103,3 +103,25 @@ def test_summary_table_names_the_fault():
     table = report.summary_table()
     assert "off-threshold" in table and "MISMATCH" in table and "hidden layer 0" in table
     assert "multiply-accumulates" in table
+
+
+class Broken(ReferenceTarget):
+    name = "broken"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        raise RuntimeError("simulator crashed")
+
+
+def test_report_with_a_failed_target_and_no_hidden_layer(tmp_path):
+    # edge cases for every plot and table: a target that did not run, a network without hidden layers
+    net = random_network((5, 4), seed=1)
+    rng = np.random.default_rng(2)
+    report = verify(net, ["reference", Broken()], rng.random((40, 5)), rng.integers(0, 4, 40))
+    assert [t.status for t in report.targets] == ["exact", "failed"]
+    assert "simulator crashed" in report.targets[1].failure
+    assert report.software["operations"]["activation_sparsity"] is None  # no hidden neurons
+    paths = write_report(report, tmp_path)
+    d = json.loads(paths["json"].read_text())
+    assert set(d["targets"][1]) == TARGET_KEYS and d["targets"][1]["layers"] == []
+    assert "did not run" in paths["markdown"].read_text()
+    assert all(paths[k].stat().st_size > 0 for k in paths if k.startswith("plot_"))
