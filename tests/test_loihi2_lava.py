@@ -239,3 +239,17 @@ def test_runtime_created_but_never_started_is_stopped(monkeypatch, trained_size)
     while _children() - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _children() - before, _describe(_children() - before)
+
+
+@pytest.mark.timeout(120)
+def test_floating_pt_mode_on_the_conformance_battery():
+    from .networks import conformance_networks, input_spikes
+
+    target = Loihi2Target(mode="floating_pt")
+    for case, network in conformance_networks().items():
+        spikes = input_spikes(network, n=12, seed=7)
+        result = target.deploy(network, spikes, record_hidden=True)
+        scores, hidden = forward(network, spikes, record_hidden=True)
+        np.testing.assert_array_equal(result.scores, scores, err_msg=case)
+        for got, want in zip(result.hidden_spikes, hidden, strict=True):
+            np.testing.assert_array_equal(got, want, err_msg=case)
