@@ -21,7 +21,7 @@ from hardware_targets import get_target
 from hardware_targets.brian2_edge import Brian2Target, EdgeNoise, NoiseSpecError
 from hardware_targets.reference import forward
 
-from .networks import conformance_networks, input_spikes
+from .networks import input_spikes
 
 pytestmark = pytest.mark.brian2
 
@@ -60,7 +60,7 @@ def test_numpy_exact_for_any_tiling(net, spikes, tiles):
 @pytest.mark.slow
 @pytest.mark.timeout(400)  # a cold cython cache compiles ~15 modules (15-45 s idle, minutes on a loaded machine)
 def test_cython_exact_with_hidden_spikes():
-    network = conformance_networks()["2 hidden, thermometer"]
+    network = random_network((8, 6, 4), levels=2, seed=12)  # one hidden layer: the fewest modules to compile
     spikes = input_spikes(network, n=40, seed=5)
     target = get_target("brian2", codegen="cython", tiles=3)
     program = target.compile(network)
