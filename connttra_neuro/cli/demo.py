@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,14 +91,26 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         f"{data.n_features} features, {data.n_classes} classes"
     )
     try:
-        from ..train import CoNNTrA, compare_methods, format_table
+        from ..train import CoNNTrA, ConvergenceWarning, compare_methods, format_table
     except ImportError as err:
         print(f"      the CoNNTrA trainer is not available here ({err}); cannot run the demo")
         return 2
     train_settings = _train_settings(quick)
     model = CoNNTrA(hidden=tuple(hidden), levels=levels, random_state=seed, **train_settings)
     t0 = time.perf_counter()
-    model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val))
+
+    def sweep_done(_estimator, record, _network):
+        val = record.get("val_error")
+        steps.say(
+            f"sweep {record['sweep']}: training error {record['train_error']:.2%}"
+            + (f", validation error {val:.2%}" if val is not None else "")
+            + f", {record['changed']} weights/thresholds changed"
+        )
+
+    with warnings.catch_warnings():
+        if quick:  # a 2-sweep budget stops early by design; the warning would only alarm
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), callback=sweep_done)
     network = model.network_
     model_path = save(network, out / "model.ctn")
     train_err = float(np.mean(network_predict(network, data.X_train) != data.y_train))
