@@ -219,9 +219,9 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
     if faulty is None:
         steps.say("no neuron's threshold is on an edge for these samples; skipped")
     else:
-        bad = verify(network, [faulty], X, y, dataset=dataset)
+        bad = verify(network, ["reference", faulty], X, y, dataset=dataset)
         bad_paths = write_report(bad, out / "faulty-parity", title="Parity report: a deliberately broken deployment")
-        t = bad.targets[0]
+        t = bad.target(faulty.name)
         steps.say(f"{t.status}: {t.diagnosis}")
         summary += [
             "## 5. A broken deployment, diagnosed",
