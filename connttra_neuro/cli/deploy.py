@@ -102,6 +102,9 @@ def _deploy(args) -> int:
             "run_steps": tp.run_steps,
             "run_seconds": tp.run_seconds,
             "failure": tp.failure,
+            "effective_acs_per_inference": (tp.operations or {}).get("effective_acs"),
+            "float_mlp_macs_per_inference": report.float_mlp["macs_per_inference"],
+            "loihi_energy_joules_per_inference": tp.energy["joules_per_inference"] if tp.energy else None,
         }
         status = EXIT_EXACT if tp.exact else EXIT_MISMATCH
     if args.json:
@@ -139,3 +142,10 @@ def _print(out: dict, network) -> None:
             else f"MISMATCH: {run['diagnosis']}"
         )
         print(f"agreement  {run['agreeing']:,}/{run['n_samples']:,} samples; {verdict}")
+        acs, energy = run["effective_acs_per_inference"], run["loihi_energy_joules_per_inference"]
+        if acs is not None:
+            print(
+                f"per inference  {acs:,.0f} synaptic accumulates (a float MLP of this shape: "
+                f"{run['float_mlp_macs_per_inference']:,} multiply-accumulates)"
+                + (f"; Loihi energy estimate {energy * 1e9:.3g} nJ" if energy is not None else "")
+            )
