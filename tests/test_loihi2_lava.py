@@ -123,7 +123,7 @@ def test_runtime_is_stopped_when_run_raises(monkeypatch, trained_size, error):
     before_children, before_shm = _children(), _shm()
     started = []
 
-    def failing_collect(extractor, n_messages, width):
+    def failing_collect(extractor, n_messages, width, runtime=None):
         started.append(_children() - before_children)  # Lava's processes are alive at this point
         raise error
 
@@ -253,3 +253,30 @@ def test_floating_pt_mode_on_the_conformance_battery():
         np.testing.assert_array_equal(result.scores, scores, err_msg=case)
         for got, want in zip(result.hidden_spikes, hidden, strict=True):
             np.testing.assert_array_equal(got, want, err_msg=case)
+
+
+@pytest.mark.timeout(60)
+def test_a_process_model_failing_mid_run_raises_instead_of_hanging(monkeypatch, trained_size):
+    # Lava itself would wait forever for the dead process's answer
+    from multiprocessing import resource_tracker
+
+    from hardware_targets.loihi2.lava_models import PySparseModelBitAccMatVec
+
+    net, spikes = trained_size
+    original = PySparseModelBitAccMatVec.run_spk
+
+    def fails_at_step_5(self):
+        if self.time_step == 5:
+            raise ValueError("synapse model failed at step 5")
+        original(self)
+
+    monkeypatch.setattr(PySparseModelBitAccMatVec, "run_spk", fails_at_step_5)  # forked children inherit it
+    resource_tracker.ensure_running()
+    before, before_shm = _children(), _shm()
+    with pytest.raises(RuntimeError, match="synapse model failed at step 5"):
+        Loihi2Target(tiles=1).deploy(net, spikes[:50])
+    deadline = time.monotonic() + 10
+    while _children() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _children() - before, _describe(_children() - before)
+    assert _shm() - before_shm == set()

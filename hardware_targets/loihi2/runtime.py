@@ -31,6 +31,7 @@ from .mapping import DECAY_FULL, NetworkMap
 __all__ = ["run_lava", "build_process_graph", "default_run_cfg", "MODES"]
 
 MODES = ("fixed_pt", "floating_pt")
+_POLL_S = 0.0005  # s between checks while waiting for the next output step (a step takes ~1 ms or more)
 
 
 def default_run_cfg(mode: str):
@@ -86,25 +87,63 @@ def _children_ignore_ctrl_c(caught: list):
         signal.signal(signal.SIGINT, previous)
 
 
-def _stop(source) -> None:
-    """Stop the runtime, also when it was created but never started.
+def _actors(runtime) -> list:
+    """Lava's OS processes (ProcessModels and runtime services) of a runtime."""
+    return list(getattr(getattr(runtime, "_messaging_infrastructure", None), "actors", []) or [])
 
-    Lava's ``stop()`` on a runtime that never started joins its processes,
-    which wait for a command that never comes (a hang): end them first.
+
+def _dead_actor_error(runtime) -> RuntimeError | None:
+    """An error naming the first Lava process that exited while the run should be going on, if any."""
+    for actor in _actors(runtime):
+        if not actor.is_alive():
+            failure = actor.exception
+            detail = f": {failure[0]!r}" if failure else ""
+            return RuntimeError(f"loihi2: a Lava process ({actor.name}) exited during the run{detail}")
+    return None
+
+
+def _stop(source) -> None:
+    """Stop the runtime, whatever state it is in, without hanging.
+
+    Lava's ``stop()`` asks each runtime service to stop and joins every process.
+    That hangs when the runtime was created but never started (the processes
+    wait for a start command) and when a process died mid-run (the service waits
+    for its answer forever). In those cases the processes are terminated first
+    and Lava only shuts its shared memory down.
     """
     runtime = source.runtime
     if runtime is None:
         return
-    if not getattr(runtime, "_is_started", True):
-        for actor in getattr(getattr(runtime, "_messaging_infrastructure", None), "_actors", []):
-            actor.terminate()
+    actors = _actors(runtime)
+    if not getattr(runtime, "_is_started", True) or any(not a.is_alive() for a in actors):
+        for actor in actors:
+            if actor.is_alive():
+                actor.terminate()
+        runtime._is_started = False  # skip the stop handshake nobody can answer any more
     source.stop()
 
 
-def _collect(extractor, n_messages: int, width: int) -> np.ndarray:
-    """Every message an Extractor got, one row per step (stacked on the host, in order)."""
+def _collect(extractor, n_messages: int, width: int, runtime=None) -> np.ndarray:
+    """Every message an Extractor got, one row per step (stacked on the host, in order).
+
+    Waits only while the run is alive: if one of Lava's processes died, or the
+    runtime answered (done, or a ProcessModel raised) before all messages came,
+    this raises instead of blocking forever on an empty channel.
+    """
     out = np.empty((n_messages, width), dtype=np.float64)
+    port = extractor.out_port.external_pipe_csp_recv_port
     for i in range(n_messages):
+        while runtime is not None and not port.probe():
+            failure = _dead_actor_error(runtime)  # a crashed model leaves Lava waiting for it forever
+            if failure is not None:
+                raise failure
+            if any(service.probe() for service in runtime.service_to_runtime):
+                # The run finished (or failed: wait() raises). Finished means every step's message
+                # was sent; this process's channel thread may still be delivering them, so block.
+                runtime.wait()
+                runtime = None
+                break
+            time.sleep(_POLL_S)
         out[i] = extractor.receive()
     return out
 
@@ -208,8 +247,8 @@ def run_lava(
         if interrupted:  # Ctrl-C while the processes were being created: stop now that stop() can
             raise KeyboardInterrupt
         # stream while Lava runs: each Extractor's buffer holds every step, so nothing blocks
-        raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0])
-        raw_hidden = [_collect(tap, steps, tap.in_port.shape[0]) for tap in hidden_taps]
+        raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0], source.runtime)
+        raw_hidden = [_collect(tap, steps, tap.in_port.shape[0], source.runtime) for tap in hidden_taps]
         source.wait()
     finally:
         _stop(source)
