@@ -56,7 +56,7 @@ def test_edge_inference_brian2_example():
 @pytest.mark.brian2
 @pytest.mark.timeout(300)
 def test_software_vs_neuromorphic_example(tmp_path):
-    r = _run("software_vs_neuromorphic.py", "--quick", "--n", "30", "--out", str(tmp_path))
+    r = _run("software_vs_neuromorphic.py", "--quick", "--data", "iris", "--n", "30", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "multiply-accumulates" in r.stdout
     assert (tmp_path / "parity.html").exists() and (tmp_path / "plots" / "operations.png").exists()
