@@ -45,9 +45,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
 
-    data = load_dataset(args.data, seed=0, **({"n_train": 300, "n_val": 100} if args.quick else {}))
+    data = load_dataset(args.data, seed=0)
+    X_train, y_train, X_val, y_val = data.X_train, data.y_train, data.X_val, data.y_val
+    if args.quick:  # a few hundred samples are enough to show every step
+        X_train, y_train, X_val, y_val = X_train[:300], y_train[:300], X_val[:100], y_val[:100]
     model = CoNNTrA(hidden=(16,) if args.quick else (64,), levels=2, max_sweeps=3 if args.quick else 30, random_state=0)
-    model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val))
+    model.fit(X_train, y_train, validation=(X_val, y_val))
     network = model.network_
     path = save(network, out / "model.ctn")
     sizes = storage_report(network)
@@ -59,11 +62,11 @@ def main(argv=None) -> int:
     res = loihi.resources(network)
     print(f"Loihi 2: {res['cores']} cores, {res['neurons']} neurons, {res['synapses']:,} synapses")
 
-    spikes = network.encode(data.X_val)
+    spikes = network.encode(X_val)
     result = loihi.deploy(network, spikes)  # Lava, Loihi2SimCfg fixed_pt
     expected, _ = forward(network, spikes)  # the trained model
     same = np.array_equal(result.scores, expected)
-    error = np.mean(result.predictions != data.y_val)
+    error = np.mean(result.predictions != y_val)
     print(f"Lava simulation: error {error:.2%}, scores identical to the trained model: {same}")
 
     print(f"exported {export_nir(network, out / 'model.nir')} and {export_netx(network, out / 'model.net')}")
