@@ -1,6 +1,7 @@
 """Build, run and stop the Lava process graph of a mapped network.
 
-The only module that imports Lava (imported lazily by :class:`Loihi2Target`).
+Imported lazily by :class:`Loihi2Target` when a network runs; with ``lava_models``
+the only modules that import Lava.
 
 Process graph for ``T`` tiles (copies of the network, block-diagonal Sparse)::
 
