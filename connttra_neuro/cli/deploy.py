@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 
 from .verify import (
     EXIT_EXACT,
@@ -25,7 +26,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "deploy",
         help="check a model fits a target, print its resources, run data on it, export NIR / netx",
-        description=(
+        description=textwrap.fill(
             "Check that MODEL fits the target (a clear error names any limit it breaks), print the target's "
             "resource report (cores, neurons, synapses, memory; energy where known). With --data, run the "
             "samples on the target and print accuracy and agreement with the trained model. --export-nir and "

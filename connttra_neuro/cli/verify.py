@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import textwrap
 from pathlib import Path
 
 EXIT_EXACT = 0
@@ -23,7 +24,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "verify",
         help="check that targets classify exactly like the trained model (spikes, scores, classes)",
-        description=(
+        description=textwrap.fill(
             "Run MODEL on each target and compare it, layer by layer, with the trained model (the reference "
             "forward pass): classification error side by side, samples that disagree, the first layer whose "
             "spikes differ and which neurons, output scores; plus spikes per layer, synaptic operations, "
