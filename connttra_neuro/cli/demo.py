@@ -150,7 +150,7 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         )
         table = format_table(results)
         print("\n".join("      " + line for line in table.splitlines()))
-        summary += ["## 2. CoNNTrA vs backpropagation", "", table, ""]
+        summary += ["## 2. CoNNTrA vs backpropagation", "", table, "", _comparison_sentence(results), ""]
     except Exception as err:  # the comparison is context; a failure must not hide deployment and parity
         steps.say(f"comparison failed: {type(err).__name__}: {err}")
         summary += ["## 2. CoNNTrA vs backpropagation", "", f"Comparison failed: {err}", ""]
@@ -247,6 +247,17 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
     print(f"report:  {paths['html'].resolve()}")
     print(f"summary: {summary_path.resolve()}")
     return 0 if report.all_exact else 1
+
+
+def _comparison_sentence(results: list[dict]) -> str:
+    """One plain sentence reading the comparison table (whichever way it came out)."""
+    by = {r["method"]: r for r in results}
+    parts = [
+        f"{by[m].get('label', m)}: validation error {by[m]['val_error']:.2%}, {by[m]['model_bytes']:,} bytes"
+        for m in ("connttra", "ste", "mlp")
+        if m in by
+    ]
+    return "Same data and architecture. " + "; ".join(parts) + "."
 
 
 def _import_lava_first() -> None:
