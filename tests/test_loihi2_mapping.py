@@ -237,15 +237,15 @@ def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
     nmap = map_network(net)
     with h5py.File(path, "r") as f:
         layers = f["layer"]
-        assert sorted(layers, key=int) == ["0", "1", "2", "3"]
-        assert layers["0/type"][()] == b"input" and layers["0/shape"][()].tolist() == [1, 1, 20]
-        for i, lm in enumerate(nmap.layers, start=1):
+        assert sorted(layers, key=int) == ["0", "1", "2"]  # one dense layer per weight layer
+        assert layers["0/weight"].shape == (6, 20) and f.attrs["n_inputs"] == 20
+        for i, lm in enumerate(nmap.layers):
             g = layers[str(i)]
             assert g["type"][()] == b"dense" and g["shape"][()].tolist() == [lm.weights.shape[0]]
             neuron = g["neuron"]
             assert neuron["type"][()] == b"CUBA"
             assert neuron["iDecay"][()] - 1 == DECAY_FULL and neuron["vDecay"][()] == DECAY_FULL
-            np.testing.assert_array_equal(g["weight"][()], 2 * net.layers[i - 1].weights)
+            np.testing.assert_array_equal(g["weight"][()], 2 * net.layers[i].weights)
             if lm.kind == "hidden":
                 assert neuron["vThMant"][()] == lm.vth
                 np.testing.assert_array_equal(g["bias"][()], lm.bias_mant)
@@ -257,11 +257,11 @@ def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
     spikes = input_spikes(net, n=50)
     with h5py.File(path, "r") as f:
         s = spikes.astype(np.int64)
-        for i in range(1, len(nmap.layers)):
+        for i in range(len(nmap.layers) - 1):
             g = f["layer"][str(i)]
             v = (s @ g["weight"][()].astype(np.int64).T << 6) + (g["bias"][()].astype(np.int64) << 6)
             s = (v > (int(g["neuron/vThMant"][()]) << 6)).astype(np.int64)
-        g = f["layer"][str(len(nmap.layers))]
+        g = f["layer"][str(len(nmap.layers) - 1)]
         v = (s @ g["weight"][()].astype(np.int64).T << 6) + (g["bias"][()].astype(np.int64) << 6)
         score_scale = int(f.attrs["score_scale"])
     want, _ = forward(net, spikes)

@@ -22,9 +22,12 @@ appears, never what it is).
 netx (lava-dl ``netx.hdf5.Network``)
 ------------------------------------
 netx's layer schema: ``layer/<i>/{type, shape, neuron/{type, iDecay, vDecay,
-vThMant, refDelay, gradedSpike}, weight, bias}``. ``layer/0`` is the input,
-then one ``dense`` layer per weight layer with CUBA neurons holding *our fixed-point
-mapping*: ``weight = 2 W``, ``bias = bias_mant`` (netx applies bias_exp 6),
+vThMant, refDelay, gradedSpike}, weight, bias}``: one ``dense`` layer per weight
+layer, ``layer/0`` first (no ``input`` layer: netx's Input block is a layer of
+neurons of its own, which would add a step and change the input; a flat first
+``dense`` layer makes the network's in-port the ``n_inputs`` spikes, as in
+lava-dl's MLP examples). Each layer's CUBA neurons hold *our fixed-point mapping*:
+``weight = 2 W``, ``bias = bias_mant`` (netx applies bias_exp 6),
 ``vThMant = vth``, ``iDecay = 4096`` (current cleared each step), ``vDecay = 4095``.
 The output layer gets ``bias = 2 b``, ``vThMant = 131071`` (never fires): its
 voltage is ``128 z``. What netx cannot hold: the thermometer encoder (stored
@@ -155,11 +158,8 @@ def export_netx(network: TernaryNetwork, path) -> Path:
             f.attrs["weight_scale"] = nmap.weight_scale
             f.attrs["score_scale"] = 64 * nmap.weight_scale  # output voltage = 128 * score at 8 weight bits
             layers = f.create_group("layer")
-            inp = layers.create_group("0")
-            inp.create_dataset("type", data=np.bytes_("input"))
-            inp.create_dataset("shape", data=np.array([1, 1, network.n_inputs], dtype=np.int64))
-            _neuron(inp.create_group("neuron"), 0)
-            for i, lm in enumerate(nmap.layers, start=1):
+            f.attrs["n_inputs"] = network.n_inputs
+            for i, lm in enumerate(nmap.layers):
                 g = layers.create_group(str(i))
                 g.create_dataset("type", data=np.bytes_("dense"))
                 g.create_dataset("shape", data=np.array([lm.weights.shape[0]], dtype=np.int64))
