@@ -25,7 +25,7 @@ class NaiveNet:
     def forward(self, spikes):
         s = spikes.astype(np.int64)
         hidden = []
-        for W, T in zip(self.W, self.T):
+        for W, T in zip(self.W, self.T, strict=False):
             s = (s @ W.T >= T).astype(np.int64)  # s = W @ s_prev >= T
             hidden.append(s)
         return s @ self.Wout.T + self.b, hidden  # z = W @ s + b

@@ -37,7 +37,7 @@ def fitted(data):
 
 def test_loss_never_rises_and_learns(fitted):
     losses = [r["loss"] for r in fitted.history_]
-    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
     assert losses[-1] < losses[0]
     assert fitted.history_[-1]["train_error"] < 0.5  # 10 classes: chance is 0.9
     assert [r["sweep"] for r in fitted.history_] == list(range(len(fitted.history_)))
@@ -46,7 +46,7 @@ def test_loss_never_rises_and_learns(fitted):
 def test_minibatch_screening_keeps_loss_monotone(data):
     est = _fit(data, batch_size=64, max_sweeps=3)
     losses = [r["loss"] for r in est.history_]
-    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
 
 
 def test_deterministic_for_a_seed(data, fitted):

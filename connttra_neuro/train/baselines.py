@@ -67,7 +67,7 @@ class _Adam:
 
     def step(self, params, grads):
         self.t += 1
-        for p, g, m, v in zip(params, grads, self.m, self.v):
+        for p, g, m, v in zip(params, grads, self.m, self.v, strict=False):
             m *= 0.9
             m += 0.1 * g
             v *= 0.999
@@ -89,7 +89,7 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     yvi = np.searchsorted(classes, yv)
     C = classes.size
     sizes = [s0.shape[1], *hidden, C]
-    Ws = [rng.uniform(-1, 1, size=(o, i)).astype(np.float32) for i, o in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.uniform(-1, 1, size=(o, i)).astype(np.float32) for i, o in zip(sizes[:-1], sizes[1:], strict=False)]
     # thresholds start at the median drive so units fire about half the time
     Ts, a = [], s0
     for W in Ws[:-1]:
@@ -104,7 +104,7 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     onehot = np.eye(C, dtype=np.float32)
 
     def export() -> TernaryNetwork:
-        hid = tuple(HiddenLayer(_ternary(W).astype(np.int8), np.ceil(T).astype(np.int64)) for W, T in zip(Ws[:-1], Ts))
+        hid = tuple(HiddenLayer(_ternary(W).astype(np.int8), np.ceil(T).astype(np.int64)) for W, T in zip(Ws[:-1], Ts, strict=False))
         out = OutputLayer(_ternary(Ws[-1]).astype(np.int8), np.rint(b / gamma).astype(np.int64))
         return TernaryNetwork(enc, hid, out, (-1, 0, 1), {"source": "ste", "seed": seed})
 
@@ -116,7 +116,7 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
                 order = rng.permutation(n)
             batch = order[start:start + batch_size]
             acts, pres = [s0[batch]], []
-            for W, T in zip(Ws[:-1], Ts):
+            for W, T in zip(Ws[:-1], Ts, strict=False):
                 pre = acts[-1] @ _ternary(W).T - T
                 pres.append(pre)
                 acts.append((pre >= 0).astype(np.float32))

@@ -61,8 +61,9 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         from .estimator import CoNNTrA
 
         loss = method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
-        make = lambda **kw: CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
-                                    loss=loss, random_state=seed, keep_best=False, **kw)
+        def make(**kw):
+            return CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
+                                            loss=loss, random_state=seed, keep_best=False, **kw)
         with warnings.catch_warnings():  # load the numba kernels (from the on-disk cache) before timing
             warnings.simplefilter("ignore")
             make(max_sweeps=1).fit(X[:20], y[:20])
@@ -104,7 +105,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
 
         rep = modelfile.storage_report(net)
         classes = np.unique(y)
-        err = lambda A, b: float(np.mean(classes[np.argmax(network_forward(net, net.encode(A))[2], axis=1)] != b))
+        def err(A, b):
+            return float(np.mean(classes[np.argmax(network_forward(net, net.encode(A))[2], axis=1)] != b))
         result.update(train_error=err(X, y), val_error=err(Xv, yv), model_bytes=rep["model_file_bytes"],
                       n_parameters=rep["n_parameters"], model_dtype=f"packed {rep['bits_per_weight']:.2f} bits/weight",
                       model_float32_bytes=rep["model_float32_bytes"], model_float64_bytes=rep["model_float64_bytes"],
@@ -192,7 +194,7 @@ def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
     for r in results:
         pts = [(h["seconds"], h["val_error"]) for h in r["history"] if h.get("val_error") is not None]
         if pts:
-            t, e = zip(*pts)
+            t, e = zip(*pts, strict=False)
             ax.plot(t, 100 * np.asarray(e), marker=".", label=f"{r.get('dataset', '')}: {r.get('label', r['method'])}")
     ax.set_xscale("log")
     ax.set_xlabel("training time (s, log scale)")

@@ -107,12 +107,12 @@ class TrainState:
     full_csc0: tuple = field(repr=False)
 
     @classmethod
-    def build(cls, network: TernaryNetwork, spikes, y, kind, margin, inv_t) -> "TrainState":
+    def build(cls, network: TernaryNetwork, spikes, y, kind, margin, inv_t) -> TrainState:
         if not network.hidden:
             raise ValueError("CoNNTrA needs at least one hidden layer (hidden=(h, ...))")
         A, S, Z = network_forward(network, spikes)
         WT, T, AL, SL = typed.List(), typed.List(), typed.List(), typed.List()
-        for layer, a, s in zip(network.hidden, A, S):
+        for layer, a, s in zip(network.hidden, A, S, strict=False):
             WT.append(np.ascontiguousarray(layer.weights.T, dtype=np.int32))
             T.append(np.array(layer.thresholds, dtype=np.int64))
             AL.append(np.ascontiguousarray(a, dtype=np.int32))
@@ -136,7 +136,7 @@ class TrainState:
         return float(np.mean(np.argmax(self.Z, axis=1) != self.y))  # argmax ties to lowest index
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
-        hidden = tuple(HiddenLayer(w.T.astype(np.int8), t) for w, t in zip(self.WT, self.T))
+        hidden = tuple(HiddenLayer(w.T.astype(np.int8), t) for w, t in zip(self.WT, self.T, strict=False))
         out = OutputLayer(self.WoutT.T.astype(np.int8), self.b)
         return template.replace(hidden=hidden, output=out,
                                 metadata=dict(template.metadata) if metadata is None else metadata)

@@ -1,0 +1,58 @@
+"""``connttra-neuro train`` / ``compare`` and the comparison API on tiny settings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from connttra_neuro import modelfile
+from connttra_neuro.cli import main
+from connttra_neuro.datasets import load_dataset
+from connttra_neuro.network import thaw_metadata
+from connttra_neuro.train import compare_methods, format_table
+from hardware_targets.reference import forward
+
+
+def test_train_checkpoint_and_resume(tmp_path, capsys):
+    out = tmp_path / "m.ctnn"
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    assert main([*args, "--max-sweeps", "2", "-o", str(out)]) in (0,)
+    ckpt = tmp_path / "m.ctnn.ckpt"
+    assert out.exists() and ckpt.exists()
+    saved = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]
+    assert len(saved["history"]) == 3  # sweep 0 (initial) + 2
+    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "r.ctnn"), "--resume", str(ckpt)]) == 0
+    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "f.ctnn")]) == 0
+    resumed, full = modelfile.load(tmp_path / "r.ctnn.ckpt"), modelfile.load(tmp_path / "f.ctnn.ckpt")
+    assert resumed.layers[0].weights.tolist() == full.layers[0].weights.tolist()
+    assert thaw_metadata(resumed.metadata)["checkpoint"]["history"][-1]["loss"] == \
+        thaw_metadata(full.metadata)["checkpoint"]["history"][-1]["loss"]
+    data = load_dataset("iris", seed=2)
+    net = modelfile.load(out)
+    scores, _ = forward(net, net.encode(data.X_val))
+    err = float(np.mean(np.argmax(scores, axis=1) != data.y_val))
+    assert err == thaw_metadata(net.metadata)["metrics"]["val_error"]
+    assert "saved" in capsys.readouterr().out
+
+
+def test_train_bad_arguments_are_one_line_errors(tmp_path, capsys):
+    assert main(["train", "--data", "no-such-set", "-o", str(tmp_path / "m")]) == 2
+    assert main(["train", "--data", "iris", "--loss", "hinge", "--discrete-set", "1,1", "-o", str(tmp_path / "m"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "repeated" in err
+
+
+def test_compare_methods_in_process_and_table():
+    rows = compare_methods("iris", ("connttra", "ste", "mlp"), isolate=False, hidden=(8,), levels=3, max_sweeps=3,
+                           epochs=3, seed=0)
+    assert [r["method"] for r in rows] == ["connttra", "ste", "mlp"]
+    for r in rows:
+        for key in ("train_error", "val_error", "model_bytes", "peak_rss_bytes", "train_seconds", "history"):
+            assert key in r
+        assert 0 <= r["val_error"] <= 1 and r["history"]
+    assert rows[0]["weights_ratio_float64"] > 32  # packed ternary: 1.6 bits per weight
+    table = format_table(rows)
+    assert table.count("\n") == 4 and "| CoNNTrA |" in table
+    json.dumps(rows, default=float)
