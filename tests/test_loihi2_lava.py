@@ -280,3 +280,41 @@ def test_a_process_model_failing_mid_run_raises_instead_of_hanging(monkeypatch, 
         time.sleep(0.1)
     assert not _children() - before, _describe(_children() - before)
     assert _shm() - before_shm == set()
+
+
+@pytest.mark.timeout(60)
+def test_netx_numbers_drive_plain_lava_lif_exactly(tmp_path, trained_size):
+    # netx builds Dense + plain LIF (no per-step reset) from the file: run that with the stored numbers
+    import h5py
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.extractor import Extractor
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+
+    from hardware_targets.loihi2 import export_netx
+    from hardware_targets.loihi2.runtime import _collect, _stop, default_run_cfg
+
+    net, spikes = trained_size
+    spikes = spikes[:40]
+    with h5py.File(export_netx(net, tmp_path / "net.h5"), "r") as f:
+        layer = f["layer/0"]
+        weight, bias = layer["weight"][()].astype(int), layer["bias"][()].astype(int)
+        neuron = {k: int(layer["neuron"][k][()]) for k in ("iDecay", "vDecay", "vThMant")}
+    source = RingBuffer(data=spikes.T.astype(np.int32).copy())
+    dense = Dense(weights=weight)
+    lif = LIF(shape=(weight.shape[0],), du=neuron["iDecay"] - 1, dv=neuron["vDecay"], vth=neuron["vThMant"],
+              bias_mant=bias, bias_exp=6)  # netx.hdf5.Network.get_neuron_params for CUBA
+    tap = Extractor(shape=(weight.shape[0],), buffer_size=len(spikes) + 3)
+    source.s_out.connect(dense.s_in)
+    dense.a_out.connect(lif.a_in)
+    lif.s_out.connect(tap.in_port)
+    try:
+        source.create_runtime(run_cfg=default_run_cfg("fixed_pt"))
+        source.run(condition=RunSteps(num_steps=len(spikes) + 1, blocking=False))
+        got = _collect(tap, len(spikes) + 1, weight.shape[0], source.runtime)[1:]  # Dense adds one step
+        source.wait()
+    finally:
+        _stop(source)
+    _, hidden = forward(net, spikes, record_hidden=True)
+    np.testing.assert_array_equal((got != 0).astype(np.uint8), hidden[0])
