@@ -29,10 +29,10 @@ from connttra_neuro.train.compare import compare_methods, format_table, plot_cur
 # larger sets keeps a CoNNTrA sweep cheap (every accepted move is still exact).
 RUNS = [
     ("iris", dict(hidden=(32,), levels=4, max_sweeps=30, epochs=60)),
-    ("digits", dict(hidden=(256,), levels=3, max_sweeps=25, epochs=40)),
-    ("mnist-sample", dict(hidden=(256,), levels=1, max_sweeps=12, max_seconds=150, batch_size=1000, epochs=30)),
-    ("fashion-mnist", dict(hidden=(256,), levels=1, max_sweeps=10, max_seconds=200, batch_size=1000, epochs=15,
-                           n_train=10000, n_val=2000)),
+    ("digits", dict(hidden=(256,), levels=3, max_sweeps=20, max_seconds=90, epochs=40)),
+    ("mnist-sample", dict(hidden=(256,), levels=1, max_sweeps=10, max_seconds=100, batch_size=1000, epochs=20)),
+    ("fashion-mnist", dict(hidden=(256,), levels=1, max_sweeps=8, max_seconds=120, batch_size=1000, epochs=10,
+                           n_train=6000, n_val=2000)),
 ]
 METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")
 
@@ -114,7 +114,7 @@ def main() -> None:
         "8 bytes per parameter for the MLP. Peak RSS: `ru_maxrss` of each method's own spawned subprocess "
         "(includes the interpreter and imported libraries). Train time: wall time of training only (numba "
         "kernels loaded from cache beforehand). Dataset column: name (training/validation samples); "
-        "Fashion-MNIST's 60k training set is **subsampled to 10,000** (and its 10k test set to 2,000 for "
+        "Fashion-MNIST's 60k training set is **subsampled to 6,000** (and its 10k test set to 2,000 for "
         "validation). The final network of each method is reported (no early stopping).",
         "",
         format_table(all_rows),

@@ -53,6 +53,19 @@ def _loss(zrow, yi, add, sgn, c, delta, kind, margin, inv_t):
     return np.int64(np.floor(nats * XENT_SCALE + 0.5))
 
 
+@njit(cache=True)
+def _score_move_cost(zrow, yi, c, delta, base, kind, margin, inv_t):
+    """Loss change of a sample when its score ``z[c]`` moves by ``delta`` (``base``: its current loss).
+
+    For the hinge and ``c != y`` only one term changes: O(1) instead of O(C).
+    """
+    if kind == HINGE and c != yi:
+        v_old = margin - zrow[yi] + zrow[c]
+        v_new = v_old + delta
+        return (v_new if v_new > 0 else 0) - (v_old if v_old > 0 else 0)
+    return _loss(zrow, yi, zrow, 0, c, delta, kind, margin, inv_t) - base
+
+
 @njit(parallel=True, cache=True)
 def sample_losses(Z, y, kind, margin, inv_t):
     """Per-sample loss of the score matrix ``Z`` (int64, loss units)."""
@@ -160,7 +173,7 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
                 for v in range(V):
                     d = values[v] - w
                     if d != 0:
-                        G[j, c, v] += _loss(Z[i], y[i], Z[i], 0, c, d, kind, margin, inv_t) - sl[i]
+                        G[j, c, v] += _score_move_cost(Z[i], y[i], c, d, sl[i], kind, margin, inv_t)
     changed = 0
     gains = np.zeros(V, np.int64)
     for jj in range(h):
@@ -180,7 +193,7 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
                 for v in range(V):
                     d = values[v] - w
                     if d != 0:
-                        gains[v] += _loss(Z[i], y[i], Z[i], 0, c, d, kind, margin, inv_t) - sl[i]
+                        gains[v] += _score_move_cost(Z[i], y[i], c, d, sl[i], kind, margin, inv_t)
             best = -1
             bg = np.int64(0)
             for v in range(V):
@@ -201,8 +214,8 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
             gm = np.int64(0)
             gp = np.int64(0)
             for i in range(n):
-                gm += _loss(Z[i], y[i], Z[i], 0, c, -1, kind, margin, inv_t) - sl[i]
-                gp += _loss(Z[i], y[i], Z[i], 0, c, 1, kind, margin, inv_t) - sl[i]
+                gm += _score_move_cost(Z[i], y[i], c, -1, sl[i], kind, margin, inv_t)
+                gp += _score_move_cost(Z[i], y[i], c, 1, sl[i], kind, margin, inv_t)
             d = 0
             if gm < 0 and b[c] - 1 >= -bias_bound and (gm <= gp or b[c] + 1 > bias_bound):
                 d = -1
