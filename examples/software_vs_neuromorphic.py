@@ -20,18 +20,9 @@ from connttra_neuro.verify import verify, write_report
 from hardware_targets import target_names
 
 
-def _import_lava_first() -> None:
-    """Lava sets the multiprocessing start method when first imported, which fails ("context has
-    already been set") once numba's training kernels have fixed it. Importing Lava before training
-    avoids that (lava-nc 0.10.0)."""
-    try:
-        import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
-    except ImportError:
-        pass  # no Lava here: the loihi2 target will say so
 
 
 def main(argv=None) -> int:
-    _import_lava_first()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="digits")
     parser.add_argument("--n", type=int, default=300, help="validation samples run on every target")

@@ -26,18 +26,9 @@ from hardware_targets.loihi2 import export_netx, export_nir
 from hardware_targets.reference import forward
 
 
-def _import_lava_first() -> None:
-    """Lava sets the multiprocessing start method when first imported, which fails ("context has
-    already been set") once numba's training kernels have fixed it. Importing Lava before training
-    avoids that (lava-nc 0.10.0)."""
-    try:
-        import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
-    except ImportError:
-        pass  # no Lava here: the loihi2 target will say so
 
 
 def main(argv=None) -> int:
-    _import_lava_first()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="digits", help="built-in dataset (default: digits)")
     parser.add_argument("--out", default="output/loihi", help="folder for the model and exports")

@@ -79,7 +79,6 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _import_lava_first()
     steps = _Steps(6)
     summary: list[str] = ["# connttra-neuro demo", ""]
 
@@ -260,22 +259,6 @@ def _comparison_sentence(results: list[dict]) -> str:
     return "Same data and architecture. " + "; ".join(parts) + "."
 
 
-def _import_lava_first() -> None:
-    """Import Lava before anything touches multiprocessing.
-
-    Lava's import calls ``multiprocessing.set_start_method("fork")``, which raises
-    "context has already been set" once any multiprocessing use (the comparison's
-    spawn pool) has fixed the default context. Importing it first keeps both working;
-    the comparison asks for an explicit spawn context, so the global fork does not affect it.
-    """
-    from hardware_targets.registry import target_names
-
-    if "loihi2" in target_names():
-        try:
-            # the module whose import sets the start method (lava-nc 0.10.0)
-            import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
-        except Exception as err:  # reported again, with context, when the target runs
-            print(f"      note: the loihi2 runtime could not be imported: {err}")
 
 
 def network_predict(network, X):

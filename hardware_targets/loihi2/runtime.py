@@ -19,9 +19,11 @@ per tile; ``ceil(n / T) + L`` steps run ``n`` samples.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -33,6 +35,34 @@ __all__ = ["run_lava", "build_process_graph", "default_run_cfg", "MODES"]
 
 MODES = ("fixed_pt", "floating_pt")
 _POLL_S = 0.0005  # s between checks while waiting for the next output step (a step takes ~1 ms or more)
+
+
+def _clear_start_method_for_lava() -> None:
+    """Let Lava's import set the multiprocessing start method.
+
+    lava-nc 0.10.0 calls ``multiprocessing.set_start_method("fork")`` without
+    ``force`` when it is first imported, which raises "context has already
+    been set" if anything fixed the default context before: numba's parallel
+    launch does (its OpenMP layer asks ``get_start_method()``), so training
+    with CoNNTrA and then deploying in the same process would fail. Lava runs
+    only with fork, so we clear the setting and let Lava set fork; if the
+    user had chosen another method we say so rather than change it silently.
+    """
+    if "lava.magma.runtime.message_infrastructure.multiprocessing" in __import__("sys").modules:
+        return  # Lava already imported: it set fork itself
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None:
+        return
+    if current != "fork":
+        warnings.warn(
+            f"Lava needs the 'fork' multiprocessing start method; changing it from {current!r}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    multiprocessing.set_start_method(None, force=True)
+
+
+_clear_start_method_for_lava()  # before any Lava import below
 
 
 def default_run_cfg(mode: str):
