@@ -20,8 +20,6 @@ from connttra_neuro.verify import verify, write_report
 from hardware_targets import target_names
 
 
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="digits")

@@ -26,8 +26,6 @@ from hardware_targets.loihi2 import export_netx, export_nir
 from hardware_targets.reference import forward
 
 
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="digits", help="built-in dataset (default: digits)")
