@@ -93,16 +93,21 @@ def brian2_session(codegen: str, cache_dir: Path):
         wanted["codegen.runtime.cython.cache_dir"] = str(cache_dir)
         wanted["codegen.runtime.cython.multiprocess_safe"] = True
     saved = {key: b2.prefs[key] for key in wanted}
+    # our threshold-without-reset is deliberate (run_regularly forgets); silence that one warning, for this run only
+    no_reset_warning = logging.getLogger("brian2.groups.neurongroup.only_threshold")
+    was_disabled = no_reset_warning.disabled
     switched = get_device() is not runtime_device
     try:
         if codegen == "cython":
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
         for key, value in wanted.items():
             b2.prefs[key] = value
+        no_reset_warning.disabled = True
         if switched:
             set_device(runtime_device)
         yield b2
     finally:
+        no_reset_warning.disabled = was_disabled
         if switched:
             reset_device()
         for key, value in saved.items():

@@ -244,7 +244,7 @@ def _build(b2, program: Brian2Program, s_in: np.ndarray, tiles: int):
         table = np.zeros((s_in.shape[0] + network.n_weight_layers, s_in.shape[1]), dtype=np.float64)
         table[: s_in.shape[0]] = s_in  # rows past the last sample stay silent (TimedArray repeats its last row)
         stimulus = b2.TimedArray(table, dt=program.dt_ms * b2.ms, name="input_table")
-        source = b2.NeuronGroup(s_in.shape[1], "", threshold="input_table(t, i) > 0.5", reset="", clock=clock,
+        source = b2.NeuronGroup(s_in.shape[1], "", threshold="input_table(t, i) > 0.5", clock=clock,
                                 name="input", namespace={"input_table": stimulus})
     else:
         sample, neuron = np.nonzero(s_in)  # row-major: already sorted by time
@@ -260,9 +260,8 @@ def _build(b2, program: Brian2Program, s_in: np.ndarray, tiles: int):
         size = n_post * tiles
         name = _layer_name(l, n_hidden)
         if thresholds is not None:
-            group = b2.NeuronGroup(
-                size, "v : 1\nT : 1 (constant)", threshold="v >= T", reset="", clock=clock, name=name
-            )
+            # no reset: forgetting is the run_regularly below (a reset="" would still compile an empty Resetter)
+            group = b2.NeuronGroup(size, "v : 1\nT : 1 (constant)", threshold="v >= T", clock=clock, name=name)
             group.T = thresholds
             spikes = b2.SpikeMonitor(group, variables=[], record=True, name=f"{name}_spikes")
             monitors["hidden"].append(spikes)
