@@ -58,7 +58,7 @@ def test_numpy_exact_for_any_tiling(net, spikes, tiles):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)  # a cold cython cache compiles ~15 modules (15-45 s idle, minutes on a loaded machine)
+@pytest.mark.timeout(400)  # a cold cython cache compiles ~10 modules (~1.5 min idle on 2 cores, more under load)
 def test_cython_exact_with_hidden_spikes():
     # one hidden layer and weights {0, 1}: the fewest modules to compile (a cold cache costs ~70-100 s of CPU);
     # negative weights use the same code with another literal and are checked by bench/deploy_brian2.py

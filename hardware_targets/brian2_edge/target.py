@@ -74,8 +74,9 @@ class Brian2Target(Target):
     ----------
     codegen : {"numpy", "cython"}
         Brian2 code generation. ``"numpy"`` (default) needs no compiler and starts
-        at once; ``"cython"`` compiles every code object once (15-45 s on a cold
-        cache), then runs about 3x faster.
+        at once; ``"cython"`` compiles every code object once (about 2 minutes
+        on a cold cache on a 2-core machine, see docs/benchmarks.md), then runs
+        about 2x faster.
     dt : float
         Simulation step in milliseconds; sets the simulated-time figures
         (latency = L steps = L * dt ms). Default 0.1 ms.
