@@ -152,7 +152,7 @@ class Brian2Target(Target):
         return program
 
     def run(self, compiled: Brian2Program, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
-        """Run all samples through the network in ONE pipelined Brian2 run (``N + L`` steps).
+        """Run all samples through the network in ONE pipelined Brian2 run (``ceil(N / tiles) + L`` steps).
 
         ``info`` holds the edge figures: latency per inference in steps and ms,
         spikes per inference per layer, synaptic events per inference per weight
