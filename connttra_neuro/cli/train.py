@@ -21,7 +21,8 @@ def _common(p) -> None:
     p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
     p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
     p.add_argument("--n-val", type=int, help="subsample this many validation samples")
-    p.add_argument("--hidden", type=int, action="append", help="hidden layer width; repeat for more layers (default 64)")
+    p.add_argument("--hidden", type=int, action="append",
+                   help="hidden layer width; repeat for more layers (default 64)")
     p.add_argument("--levels", type=int, default=1, help="thermometer levels per feature (default 1)")
     p.add_argument("--discrete-set", type=_int_list, default=(-1, 0, 1), help="allowed weights (default -1,0,1)")
     p.add_argument("--loss", choices=("hinge", "xent"), default="hinge", help="training loss (default hinge)")
