@@ -28,10 +28,10 @@ from connttra_neuro.train.compare import compare_methods, format_table, plot_cur
 # 60k Fashion-MNIST training set (stated in the table); mini-batch screening on the
 # larger sets keeps a CoNNTrA sweep cheap (every accepted move is still exact).
 RUNS = [
-    ("iris", dict(hidden=(32,), levels=4, max_sweeps=30, epochs=60)),
+    ("iris", dict(hidden=(32,), levels=4, max_sweeps=30, epochs=300)),
     ("digits", dict(hidden=(256,), levels=3, max_sweeps=20, max_seconds=90, epochs=40)),
-    ("mnist-sample", dict(hidden=(256,), levels=1, max_sweeps=10, max_seconds=100, batch_size=1000, epochs=20)),
-    ("fashion-mnist", dict(hidden=(256,), levels=1, max_sweeps=8, max_seconds=120, batch_size=1000, epochs=10,
+    ("mnist-sample", dict(hidden=(256,), levels=1, max_sweeps=30, max_seconds=100, batch_size=1000, epochs=20)),
+    ("fashion-mnist", dict(hidden=(256,), levels=1, max_sweeps=25, max_seconds=120, batch_size=1000, epochs=10,
                            n_train=6000, n_val=2000)),
 ]
 METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")
