@@ -17,7 +17,9 @@ from importlib import metadata
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-HEAD = "# Benchmarks\n\nEvery figure below is written by a script under `bench/`; re-run it, never edit numbers by hand.\n"
+HEAD = (
+    "# Benchmarks\n\nEvery figure below is written by a script under `bench/`; re-run it, never edit numbers by hand.\n"
+)
 
 
 def machine() -> str:
@@ -37,7 +39,9 @@ def machine() -> str:
         except metadata.PackageNotFoundError:
             pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=DOC.parent).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=DOC.parent
+        ).stdout.strip()
     except OSError:
         commit = "?"
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -115,9 +115,20 @@ def to_bytes(network: TernaryNetwork) -> bytes:
             data, encoding, dtype = pack_weights(array, network.discrete_set), f"base{len(network.discrete_set)}", "|i1"
         else:
             arr = np.ascontiguousarray(array)
-            data, encoding, dtype = arr.astype(arr.dtype.newbyteorder("<")).tobytes(), "raw", arr.dtype.newbyteorder("<").str
+            data, encoding, dtype = (
+                arr.astype(arr.dtype.newbyteorder("<")).tobytes(),
+                "raw",
+                arr.dtype.newbyteorder("<").str,
+            )
         entries.append(
-            {"name": name, "dtype": dtype, "shape": list(array.shape), "encoding": encoding, "offset": offset, "nbytes": len(data)}
+            {
+                "name": name,
+                "dtype": dtype,
+                "shape": list(array.shape),
+                "encoding": encoding,
+                "offset": offset,
+                "nbytes": len(data),
+            }
         )
         chunks.append(data)
         offset += len(data)

@@ -20,9 +20,10 @@ exactly.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +60,10 @@ def _as_int_array(value: Any, dtype, where: str, what: str, ndim: int) -> np.nda
     if array.ndim != ndim:
         raise NetworkError(f"{where}: {what} must be {ndim}-D, got shape {array.shape}")
     if array.size and not np.issubdtype(array.dtype, np.integer):
-        if not np.issubdtype(array.dtype, np.floating) or not np.all(np.isfinite(array)) or np.any(
-            array != np.round(array)
+        if (
+            not np.issubdtype(array.dtype, np.floating)
+            or not np.all(np.isfinite(array))
+            or np.any(array != np.round(array))
         ):
             raise NetworkError(f"{where}: {what} must be integers, got dtype {array.dtype}")
     info = np.iinfo(dtype)
@@ -78,7 +81,7 @@ def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:
         items = [int(v) for v in values]
     except (TypeError, ValueError) as err:
         raise NetworkError(f"discrete set must be integers, got {values!r}") from err
-    if any(float(v) != float(o) for v, o in zip(items, values)):
+    if any(float(v) != float(o) for v, o in zip(items, values, strict=True)):
         raise NetworkError(f"discrete set must be integers, got {values!r}")
     if len(items) < 2:
         raise NetworkError(f"discrete set needs at least two values, got {items}")
@@ -134,9 +137,7 @@ class ThermometerEncoder:
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise NetworkError(
-                f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}"
-            )
+            raise NetworkError(f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}")
         if not np.issubdtype(X.dtype, np.number):
             raise NetworkError(f"encoder: features must be numeric, got dtype {X.dtype}")
         X = X.astype(np.float64, copy=False)
@@ -147,7 +148,7 @@ class ThermometerEncoder:
         return spikes.reshape(X.shape[0], -1).astype(np.uint8)
 
     @classmethod
-    def fit(cls, X: np.ndarray, levels: int = 1) -> "ThermometerEncoder":
+    def fit(cls, X: np.ndarray, levels: int = 1) -> ThermometerEncoder:
         """Fit ``levels`` thresholds per feature from the training data.
 
         Threshold ``k`` sits near the ``k/(levels+1)`` quantile of the feature
@@ -215,9 +216,7 @@ class OutputLayer:
         object.__setattr__(self, "weights", _as_int_array(self.weights, WEIGHT_DTYPE, "output layer", "weights", 2))
         object.__setattr__(self, "biases", _as_int_array(self.biases, PARAM_DTYPE, "output layer", "biases", 1))
         if self.biases.shape[0] != self.weights.shape[0]:
-            raise NetworkError(
-                f"output layer: {self.weights.shape[0]} classes but {self.biases.shape[0]} biases"
-            )
+            raise NetworkError(f"output layer: {self.weights.shape[0]} classes but {self.biases.shape[0]} biases")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -235,7 +234,9 @@ def _freeze_metadata(value: Any) -> Any:
         return tuple(_freeze_metadata(v) for v in value.tolist())
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise NetworkError(f"metadata values must be JSON-like (dict, list, str, number, bool, None), got {type(value).__name__}")
+    raise NetworkError(
+        f"metadata values must be JSON-like (dict, list, str, number, bool, None), got {type(value).__name__}"
+    )
 
 
 def thaw_metadata(value: Any) -> Any:
@@ -287,9 +288,7 @@ class TernaryNetwork:
         for name, layer in self.named_layers():
             rows, cols = layer.weights.shape
             if cols != n_in:
-                raise NetworkError(
-                    f"{name}: weights have {cols} inputs but the previous layer has {n_in} outputs"
-                )
+                raise NetworkError(f"{name}: weights have {cols} inputs but the previous layer has {n_in} outputs")
             if rows < 1:
                 raise NetworkError(f"{name}: has no neurons")
             outside = ~np.isin(layer.weights, dset)
@@ -346,7 +345,7 @@ class TernaryNetwork:
         zeros = sum(int(np.count_nonzero(layer.weights == 0)) for layer in self.layers)
         return zeros / self.n_weights
 
-    def replace(self, **changes) -> "TernaryNetwork":
+    def replace(self, **changes) -> TernaryNetwork:
         """A copy with some fields replaced (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -361,7 +360,7 @@ class TernaryNetwork:
         if thaw_metadata(self.metadata) != thaw_metadata(other.metadata):
             return False
         pairs = [(self.encoder.thresholds, other.encoder.thresholds)]
-        for a, b in zip(self.layers, other.layers):
+        for a, b in zip(self.layers, other.layers, strict=True):
             pairs += [(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)]
         return all(x.shape == y.shape and np.array_equal(x, y) for x, y in pairs)
 
@@ -421,4 +420,6 @@ def random_network(
         n_in = int(n_out)
     n_classes = int(layer_sizes[-1])
     output = OutputLayer(weights(n_classes, n_in), rng.integers(-2, 3, size=n_classes))
-    return TernaryNetwork(encoder, tuple(hidden), output, tuple(dset.tolist()), {"source": "random_network", "seed": seed})
+    return TernaryNetwork(
+        encoder, tuple(hidden), output, tuple(dset.tolist()), {"source": "random_network", "seed": seed}
+    )

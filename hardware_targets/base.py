@@ -65,7 +65,11 @@ def check_spikes(network: TernaryNetwork, spikes: np.ndarray) -> np.ndarray:
     if spikes.ndim != 2 or spikes.shape[1] != network.n_inputs:
         raise ValueError(
             f"input spikes must have shape (n_samples, {network.n_inputs}) for this network, got {np.shape(spikes)}"
-            + (" (did you pass raw features? encode them with network.encode(X))" if spikes.ndim == 2 and spikes.shape[1] == network.n_features else "")
+            + (
+                " (did you pass raw features? encode them with network.encode(X))"
+                if spikes.ndim == 2 and spikes.shape[1] == network.n_features
+                else ""
+            )
         )
     if spikes.size and not np.isin(spikes, (0, 1)).all():
         raise ValueError("input spikes must be 0 or 1 (encode raw features with network.encode(X))")
@@ -101,7 +105,7 @@ class Target(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def check(self, network: TernaryNetwork) -> None:
+    def check(self, network: TernaryNetwork) -> None:  # noqa: B027 (optional hook: most targets add limits)
         """Raise :class:`TargetLimitError` if the network cannot be held. Default: anything fits."""
 
     @abstractmethod

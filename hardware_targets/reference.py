@@ -104,4 +104,6 @@ class ReferenceTarget(Target):
         if self.mode == "pipelined":
             return simulate(network, spikes, record_hidden=record_hidden)
         scores, hidden = forward(network, spikes, record_hidden=record_hidden)
-        return RunResult(scores=scores, hidden_spikes=hidden, steps=len(scores) + network.n_weight_layers, info={"mode": "direct"})
+        return RunResult(
+            scores=scores, hidden_spikes=hidden, steps=len(scores) + network.n_weight_layers, info={"mode": "direct"}
+        )

@@ -14,7 +14,9 @@ def _with_layers(net: TernaryNetwork, hidden=None, output=None, name=None) -> Te
     meta = dict(net.metadata)
     if name:
         meta["case"] = name
-    return net.replace(hidden=tuple(hidden if hidden is not None else net.hidden), output=output or net.output, metadata=meta)
+    return net.replace(
+        hidden=tuple(hidden if hidden is not None else net.hidden), output=output or net.output, metadata=meta
+    )
 
 
 def _zero_rows(seed: int) -> TernaryNetwork:

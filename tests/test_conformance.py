@@ -38,7 +38,7 @@ def test_target_matches_reference(target, case):
     result = target.run(target.compile(network), spikes, record_hidden=True)
 
     assert result.hidden_spikes is not None and len(result.hidden_spikes) == len(network.hidden)
-    for l, (got, want) in enumerate(zip(result.hidden_spikes, want_hidden)):
+    for l, (got, want) in enumerate(zip(result.hidden_spikes, want_hidden, strict=True)):
         diff = np.argwhere(np.asarray(got) != want)
         assert diff.size == 0, f"{target.name}: hidden layer {l} differs at (sample, neuron) {diff[:5].tolist()}"
     np.testing.assert_array_equal(result.scores, want_scores, err_msg=f"{target.name}: output scores differ")
@@ -53,7 +53,7 @@ def test_reference_pipelined_target_matches_direct():
         got = pipelined.deploy(network, spikes, record_hidden=True)
         scores, hidden = forward(network, spikes, record_hidden=True)
         np.testing.assert_array_equal(got.scores, scores, err_msg=case)
-        for a, b in zip(got.hidden_spikes, hidden):
+        for a, b in zip(got.hidden_spikes, hidden, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=case)
         assert got.steps == len(spikes) + network.n_weight_layers
 

@@ -45,7 +45,7 @@ def networks(draw):
 def test_round_trip_is_exact(net):
     back = from_bytes(to_bytes(net))
     assert back == net
-    for a, b in zip(net.layers, back.layers):
+    for a, b in zip(net.layers, back.layers, strict=True):
         assert b.weights.dtype == np.int8 and a.weights.shape == b.weights.shape
 
 
@@ -108,7 +108,9 @@ def test_wrong_magic_and_version(blob):
         from_bytes(b"PK\x03\x04" + blob[4:])
     newer = bytearray(blob)
     struct.pack_into("<H", newer, len(MAGIC), FORMAT_VERSION + 1)
-    with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION + 1}; this connttra-neuro reads version {FORMAT_VERSION}"):
+    with pytest.raises(
+        ModelFileError, match=f"format version {FORMAT_VERSION + 1}; this connttra-neuro reads version {FORMAT_VERSION}"
+    ):
         from_bytes(bytes(newer))
 
 
@@ -151,7 +153,9 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
 
 
 def test_metadata_survives(tmp_path):
-    net = random_network((4, 3, 2)).replace(metadata={"dataset": "iris", "training": {"sweeps": 3, "loss": "margin"}, "val_error": 0.03})
+    net = random_network((4, 3, 2)).replace(
+        metadata={"dataset": "iris", "training": {"sweeps": 3, "loss": "margin"}, "val_error": 0.03}
+    )
     back = load(save(net, tmp_path / "m.ctn"))
     assert isinstance(back, TernaryNetwork)
     assert back.metadata["training"]["loss"] == "margin" and back.metadata["val_error"] == 0.03

@@ -47,7 +47,10 @@ def test_weights_outside_the_discrete_set_are_named():
     enc, hidden, out = _parts()
     w = hidden[0].weights.copy()
     w[2, 1] = 2
-    with pytest.raises(NetworkError, match=r"hidden layer 0: 1 weight\(s\) outside the discrete set \[-1, 0, 1\]: values \[2\], first at \[2, 1\]"):
+    with pytest.raises(
+        NetworkError,
+        match=r"hidden layer 0: 1 weight\(s\) outside the discrete set \[-1, 0, 1\]: values \[2\], first at \[2, 1\]",
+    ):
         TernaryNetwork(enc, [HiddenLayer(w, hidden[0].thresholds)], out)
     # binary set has no zero
     with pytest.raises(NetworkError, match="output layer: .* outside the discrete set \\[-1, 1\\]"):
@@ -73,7 +76,10 @@ def test_part_validation(make, message):
         make()
 
 
-@pytest.mark.parametrize("dset, message", [((1,), "at least two"), ((0, 0, 1), "repeated"), ((0, 200), "fit in int8"), ((0, 0.5), "integers")])
+@pytest.mark.parametrize(
+    "dset, message",
+    [((1,), "at least two"), ((0, 0, 1), "repeated"), ((0, 200), "fit in int8"), ((0, 0.5), "integers")],
+)
 def test_discrete_set_validation(dset, message):
     enc, hidden, out = _parts()
     with pytest.raises(NetworkError, match=message):
@@ -142,7 +148,11 @@ class TestEncoder:
 
     @pytest.mark.parametrize(
         "X, message",
-        [(np.zeros((2, 3)), r"expected samples of shape \(n, 2\)"), (np.array([[np.nan, 0]]), "contain NaN"), (np.array([["a", "b"]]), "numeric")],
+        [
+            (np.zeros((2, 3)), r"expected samples of shape \(n, 2\)"),
+            (np.array([[np.nan, 0]]), "contain NaN"),
+            (np.array([["a", "b"]]), "numeric"),
+        ],
     )
     def test_encode_errors(self, X, message):
         enc = ThermometerEncoder(np.zeros((2, 1)))

@@ -17,7 +17,11 @@ from .networks import input_spikes
 @st.composite
 def corner_networks(draw):
     n_hidden = draw(st.integers(1, 3))
-    sizes = [draw(st.integers(1, 6))] + [draw(st.sampled_from([1, 2, 5, 9])) for _ in range(n_hidden)] + [draw(st.integers(1, 4))]
+    sizes = (
+        [draw(st.integers(1, 6))]
+        + [draw(st.sampled_from([1, 2, 5, 9])) for _ in range(n_hidden)]
+        + [draw(st.integers(1, 4))]
+    )
     dset = draw(st.sampled_from([(-1, 0, 1), (-1, 1), (-2, -1, 0, 1, 2)]))
     net = random_network(sizes, levels=draw(st.integers(1, 2)), discrete_set=dset, seed=draw(st.integers(0, 9999)))
     rng = np.random.default_rng(draw(st.integers(0, 9999)))
@@ -40,7 +44,7 @@ def test_pipelined_equals_direct(net, n, seed):
     scores, hidden = forward(net, spikes, record_hidden=True)
     sim = simulate(net, spikes, record_hidden=True)
     np.testing.assert_array_equal(sim.scores, scores)
-    for a, b in zip(sim.hidden_spikes, hidden):
+    for a, b in zip(sim.hidden_spikes, hidden, strict=True):
         np.testing.assert_array_equal(a, b)
     assert sim.steps == n + net.n_weight_layers
 
