@@ -26,33 +26,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._networks import fashion_mnist_bench_network  # noqa: E402
 from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.datasets import load_dataset  # noqa: E402
 from connttra_neuro.network import (  # noqa: E402
-    HiddenLayer,
-    OutputLayer,
     TernaryNetwork,
-    ThermometerEncoder,
 )
 from hardware_targets.loihi2 import Loihi2Target  # noqa: E402
 from hardware_targets.reference import forward  # noqa: E402
 
 
 def build_network(X_train: np.ndarray, seed: int = 0, density: float = 0.3) -> TernaryNetwork:
-    """784-256-10 ternary net with data-driven hidden thresholds (see module docstring)."""
-    rng = np.random.default_rng(seed)
-    encoder = ThermometerEncoder.fit(X_train, levels=1)
-
-    def ternary(shape):
-        return (rng.random(shape) < density) * rng.choice(np.array([-1, 1], dtype=np.int8), size=shape)
-
-    w1, w2 = ternary((256, 784)).astype(np.int8), ternary((10, 256)).astype(np.int8)
-    sample = encoder.encode(X_train[rng.choice(len(X_train), 2000, replace=False)]).astype(np.int64)
-    thresholds = np.median(sample @ w1.T.astype(np.int64), axis=0).astype(np.int32)
-    return TernaryNetwork(
-        encoder, (HiddenLayer(w1, thresholds),), OutputLayer(w2, np.zeros(10, np.int32)),
-        metadata={"bench": "deploy-loihi2", "note": "random weights, not trained"},
-    )
+    return fashion_mnist_bench_network(X_train, seed=seed, density=density)
 
 
 def per_sample_on_one_runtime(compiled, spikes: np.ndarray, want: np.ndarray) -> list[float]:
