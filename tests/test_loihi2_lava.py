@@ -318,3 +318,26 @@ def test_netx_numbers_drive_plain_lava_lif_exactly(tmp_path, trained_size):
         _stop(source)
     _, hidden = forward(net, spikes, record_hidden=True)
     np.testing.assert_array_equal((got != 0).astype(np.uint8), hidden[0])
+
+
+@pytest.mark.timeout(120)
+def test_faster_sparse_model_equals_lavas_own_bit_accurate_model(trained_size):
+    """Our Sparse ProcessModel is a speed-up, not new semantics: Lava's stock
+    PySparseModelBitAcc must give the same hidden spikes and scores."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+    from lava.proc.sparse.models import PySparseModelBitAcc
+    from lava.proc.sparse.process import Sparse
+
+    net, spikes = trained_size
+    stock_cfg = Loihi2SimCfg(
+        select_tag="fixed_pt",
+        exception_proc_model_map={Extractor: PyLoihiExtractorModel, Sparse: PySparseModelBitAcc},
+    )
+    for tiles in (1, 7):
+        stock = Loihi2Target(run_cfg=stock_cfg, tiles=tiles).deploy(net, spikes[:40], record_hidden=True)
+        ours = Loihi2Target(tiles=tiles).deploy(net, spikes[:40], record_hidden=True)
+        _assert_exact(stock, net, spikes[:40])
+        np.testing.assert_array_equal(ours.scores, stock.scores)
+        for a, b in zip(ours.hidden_spikes, stock.hidden_spikes, strict=True):
+            np.testing.assert_array_equal(a, b)
