@@ -77,6 +77,15 @@ def sample_losses(Z, y, kind, margin, inv_t):
 
 
 @njit(cache=True)
+def _screened_gain(costs, values, w):
+    """True if screening found another allowed value that lowers the loss (cost < 0)."""
+    for v in range(values.shape[0]):
+        if values[v] != w and costs[v] < 0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t):
     """Loss change of sample ``i`` if spike ``(l, j)`` toggled (fast path for the last hidden layer)."""
     if last:
@@ -180,11 +189,7 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
         j = order_j[jj]
         for c in range(C):
             w = WoutT[j, c]
-            hopeful = False
-            for v in range(V):
-                if values[v] != w and G[j, c, v] < 0:
-                    hopeful = True
-            if not hopeful:
+            if not _screened_gain(G[j, c], values, w):
                 continue
             gains[:] = 0
             for i in range(n):  # exact re-check on every sample
@@ -295,11 +300,7 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
         for kk in range(n_in):
             k = order_k[kk]
             w = W[k, j]
-            hopeful = False
-            for v in range(V):
-                if values[v] != w and G[j, k, v] < 0:
-                    hopeful = True
-            if not hopeful:
+            if not _screened_gain(G[j, k], values, w):
                 continue
             gains[:] = 0
             for p in range(ptr_f[k], ptr_f[k + 1]):  # exact re-check on every sample
