@@ -68,7 +68,7 @@ def test_predict_is_reference_forward_argmax(data, fitted):
 
 def test_model_file_round_trip_scores_equal(tmp_path, data, fitted):
     X, y, Xv, yv = data
-    path = modelfile.save(fitted.network_, tmp_path / "m.ctnn")
+    path = modelfile.save(fitted.network_, tmp_path / "m.ctn")
     loaded = modelfile.load(path)
     assert loaded == fitted.network_
     np.testing.assert_array_equal(forward(loaded, loaded.encode(Xv))[0], fitted.decision_function(Xv))
@@ -124,3 +124,13 @@ def test_bad_data_raises_clear_errors(data):
         CoNNTrA().fit(X, y, validation=(X[:, :3], y))
     with pytest.raises(ValueError, match="not fitted"):
         CoNNTrA().predict(X)
+
+
+def test_every_constructor_parameter_is_recorded_in_the_model(fitted):
+    import inspect
+
+    names = [n for n in inspect.signature(CoNNTrA.__init__).parameters if n != "self"]
+    assert list(fitted.get_params()) == names
+    settings = fitted.network_.metadata["settings"]
+    assert set(names) <= set(settings)
+    assert settings["random_state"] == fitted.random_state and settings["loss"] == fitted.loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 
@@ -89,8 +90,8 @@ class CoNNTrA:
         self.random_state = random_state
 
     def get_params(self, deep=True) -> dict:
-        names = ("hidden", "levels", "discrete_set", "loss", "margin", "temperature", "max_sweeps", "max_seconds",
-                 "tol", "batch_size", "init_density", "keep_best", "random_state")
+        """The constructor's parameters, read from its signature (never a second list of names)."""
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
         return {k: getattr(self, k) for k in names}
 
     # ------------------------------------------------------------------
