@@ -15,16 +15,16 @@ from hardware_targets.reference import forward
 
 
 def test_train_checkpoint_and_resume(tmp_path, capsys):
-    out = tmp_path / "m.ctnn"
+    out = tmp_path / "m.ctn"
     args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
     assert main([*args, "--max-sweeps", "2", "-o", str(out)]) in (0,)
-    ckpt = tmp_path / "m.ctnn.ckpt"
+    ckpt = tmp_path / "m.ctn.ckpt"
     assert out.exists() and ckpt.exists()
     saved = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]
     assert len(saved["history"]) == 3  # sweep 0 (initial) + 2
-    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "r.ctnn"), "--resume", str(ckpt)]) == 0
-    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "f.ctnn")]) == 0
-    resumed, full = modelfile.load(tmp_path / "r.ctnn.ckpt"), modelfile.load(tmp_path / "f.ctnn.ckpt")
+    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "r.ctn"), "--resume", str(ckpt)]) == 0
+    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "f.ctn")]) == 0
+    resumed, full = modelfile.load(tmp_path / "r.ctn.ckpt"), modelfile.load(tmp_path / "f.ctn.ckpt")
     assert resumed.layers[0].weights.tolist() == full.layers[0].weights.tolist()
     assert thaw_metadata(resumed.metadata)["checkpoint"]["history"][-1]["loss"] == \
         thaw_metadata(full.metadata)["checkpoint"]["history"][-1]["loss"]

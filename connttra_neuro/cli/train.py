@@ -39,7 +39,7 @@ def add_parsers(sub) -> None:
         help="train a discrete-weight network with CoNNTrA coordinate descent",
         description="Train with CoNNTrA. A checkpoint is written atomically after every sweep; "
         "Ctrl-C saves the best network so far to -o; --resume continues a run exactly.",
-        epilog="example:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctnn",
+        epilog="example:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctn",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(p)
