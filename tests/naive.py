@@ -16,7 +16,10 @@ from connttra_neuro.train.losses import sample_losses_numpy
 class NaiveNet:
     """Mutable parameters: ``W[l]`` (n_out, n_in), ``T[l]``, ``Wout`` (C, h), ``b`` (C,)."""
 
-    def __init__(self, network):
+    def __init__(self, network, noise=None):
+        # noise[l]: a fixed integer offset per (sample, neuron) added to the drives (the
+        # trainer's jitter, frozen for one sweep); None: exact drives
+        self.noise = noise
         self.W = [np.array(h.weights, dtype=np.int64) for h in network.hidden]
         self.T = [np.array(h.thresholds, dtype=np.int64) for h in network.hidden]
         self.Wout = np.array(network.output.weights, dtype=np.int64)
@@ -25,8 +28,9 @@ class NaiveNet:
     def forward(self, spikes):
         s = spikes.astype(np.int64)
         hidden = []
-        for W, T in zip(self.W, self.T, strict=False):
-            s = (s @ W.T >= T).astype(np.int64)  # s = W @ s_prev >= T
+        for l, (W, T) in enumerate(zip(self.W, self.T, strict=False)):
+            a = s @ W.T + (0 if self.noise is None else self.noise[l])
+            s = (a >= T).astype(np.int64)  # s = W @ s_prev (+ noise) >= T
             hidden.append(s)
         return s @ self.Wout.T + self.b, hidden  # z = W @ s + b
 
@@ -104,7 +108,39 @@ def output_sweep(net, spikes, y, loss, values, order_j, screen, bias_bound):
     return changed
 
 
-def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen):
+def _drives(net, spikes, l):
+    s = spikes.astype(np.int64)
+    for m in range(l + 1):
+        a = s @ net.W[m].T + (0 if net.noise is None else net.noise[m])
+        s = (a >= net.T[m]).astype(np.int64)
+    return a, s
+
+
+def gradient_order(net, l, j, spikes, y, loss, order_k, width):
+    """Inputs of neuron ``j`` by falling |surrogate gradient|, ties in ``order_k``'s order.
+
+    ``grad[k] = sum_i x_ik * q_i * dL/ds_ij``: ``dL/ds_ij`` is the loss change when the
+    spike is forced to the other value (a whole forward pass per sample, via a huge
+    threshold offset), times ``1 - 2 s``; ``q_i = max(0, 2 width - |2 (a_i - t) + 1|)``.
+    """
+    a, s = _drives(net, spikes, l)
+    x = spikes.astype(np.int64) if l == 0 else _drives(net, spikes, l - 1)[1]
+    base = net.losses(spikes, y, loss)
+    t = net.T[l][j]
+    big = 10**9
+    net.T[l][j] = -big  # always on
+    on = net.losses(spikes, y, loss)
+    net.T[l][j] = big  # never on
+    off = net.losses(spikes, y, loss)
+    net.T[l][j] = t
+    sj = s[:, j]
+    toggle = np.where(sj == 1, off, on) - base
+    q = np.maximum(0, 2 * width - np.abs(2 * (a[:, j] - t) + 1))
+    grad = x.T @ (q * toggle * (1 - 2 * sj))
+    return [k for _, k in sorted(((-abs(grad[k]), pos), k) for pos, k in enumerate(order_k))]
+
+
+def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, width=0):
     n = spikes.shape[0]
     everyone = np.arange(n)
     W, T = net.W[l], net.T[l]
@@ -119,7 +155,8 @@ def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen):
                     G[j, k, v] = _gain(net, spikes, y, loss, base, screen, _setter(W, (j, k), v))
     changed = 0
     for j in order_j:
-        for k in order_k:
+        ks = order_k if width == 0 else gradient_order(net, l, j, spikes, y, loss, order_k, width)
+        for k in ks:
             w = W[j, k]
             if not any(G[j, k, v] < 0 for v in values if v != w):
                 continue

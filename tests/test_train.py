@@ -96,6 +96,26 @@ def test_budget_end_warns(data):
         CoNNTrA(hidden=(8,), max_sweeps=1, tol=0.0).fit(X, y)
 
 
+def test_random_order_is_a_different_valid_run(data, fitted):
+    est = _fit(data, coordinate_order="random")
+    losses = [r["loss"] for r in est.history_]
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
+    assert est.network_ != fitted.network_
+
+
+def test_jitter_trains_a_noise_free_network_reproducibly(data):
+    X, y, _, _ = data
+    est = _fit(data, jitter=2.0, keep_best=False)
+    again = _fit(data, jitter=2.0, keep_best=False)
+    assert again.network_ == est.network_
+    # the reported training error is the exported network's own (no noise)
+    net = est.network_
+    want = float(np.mean(est.classes_[np.argmax(forward(net, net.encode(X))[0], axis=1)] != y))
+    assert est.history_[-1]["train_error"] == pytest.approx(want)
+    assert est.history_[-1]["train_error"] < 0.5
+    assert est.network_ != _fit(data, keep_best=False).network_
+
+
 def test_two_hidden_layers_and_xent(data):
     est = _fit(data, hidden=(12, 8), loss="xent", max_sweeps=2)
     assert est.network_.layer_sizes == (128, 12, 8, 10)
@@ -106,7 +126,9 @@ def test_two_hidden_layers_and_xent(data):
 @pytest.mark.parametrize(
     "kw, match",
     [({"hidden": ()}, "hidden"), ({"loss": "mse"}, "unknown loss"), ({"discrete_set": (1, 1)}, "repeated"),
-     ({"random_state": -1}, "random_state"), ({"max_sweeps": 1.5}, "max_sweeps")],
+     ({"random_state": -1}, "random_state"), ({"max_sweeps": 1.5}, "max_sweeps"),
+     ({"coordinate_order": "sorted"}, "coordinate_order"), ({"surrogate_width": 0}, "surrogate_width"),
+     ({"jitter": -1.0}, "jitter"), ({"jitter": float("nan")}, "jitter")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
     X, y, _, _ = data

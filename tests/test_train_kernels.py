@@ -37,18 +37,33 @@ def _assert_same(state, twin, spikes, y, params):
     np.testing.assert_array_equal(state.Z, z)  # cached scores stay exact
     for l, s in enumerate(hidden):
         np.testing.assert_array_equal(np.asarray(state.S[l]), s)
-        np.testing.assert_array_equal(np.asarray(state.A[l]), spikes.astype(np.int64) @ twin.W[0].T if l == 0
-                                      else hidden[l - 1] @ twin.W[l].T)
+        drive = spikes.astype(np.int64) @ twin.W[0].T if l == 0 else hidden[l - 1] @ twin.W[l].T
+        np.testing.assert_array_equal(np.asarray(state.A[l]), drive + (0 if twin.noise is None else twin.noise[l]))
     np.testing.assert_array_equal(state.sl, sample_losses_numpy(z, y, *params))
+
+
+def _frozen_noise(state, spikes):
+    """The integer offsets ``TrainState._jitter`` folded into the cached drives."""
+    noise, s = [], spikes.astype(np.int64)
+    for l in range(len(state.WT)):
+        noise.append(np.asarray(state.A[l], np.int64) - s @ np.asarray(state.WT[l], np.int64))
+        s = np.asarray(state.S[l], np.int64)
+    return noise
 
 
 @pytest.mark.parametrize("loss", ["hinge", "xent"])
 @pytest.mark.parametrize("hidden", [(5,), (4, 3)])
 @pytest.mark.parametrize("batch", [None, 20])
-def test_sweeps_match_naive_twin(loss, hidden, batch):
+@pytest.mark.parametrize("width,jitter", [(0, 0.0), (2, 0.0), (3, 1.5)])
+def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
     net, spikes, y, params, rng = _problem(1 + len(hidden), hidden=hidden, loss=loss)
-    state = TrainState.build(net, spikes, y, *params)
-    twin = naive.NaiveNet(net)
+    state = TrainState.build(net, spikes, y, *params, width=width, jitter=jitter)
+    noise = None
+    if jitter:
+        state._jitter(np.random.default_rng(5))
+        noise = _frozen_noise(state, spikes)
+        assert any(np.any(nz != 0) for nz in noise)
+    twin = naive.NaiveNet(net, noise)
     values = np.array(net.discrete_set)
     n = y.size
     screen = np.arange(n) if batch is None else np.sort(rng.choice(n, size=batch, replace=False))
@@ -68,8 +83,8 @@ def test_sweeps_match_naive_twin(loss, hidden, batch):
         oj, ok = rng.permutation(h), rng.permutation(n_in)
         before = int(state.sl.sum())
         got = K.hidden_sweep(l, scr[0], scr[1], full[0], full[1], state.WT, state.T, state.A, state.S, state.WoutT,
-                             state.Z, state.y, state.sl, values, oj, ok, *params)
-        want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen)
+                             state.Z, state.y, state.sl, values, oj, ok, *params, width)
+        want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width)
         assert got == want
         assert int(state.sl.sum()) <= before
         _assert_same(state, twin, spikes, y, params)
@@ -83,8 +98,8 @@ def test_wider_discrete_set_matches_naive_twin():
     full = _csc(spikes)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
     got = K.hidden_sweep(0, full[0], full[1], full[0], full[1], state.WT, state.T, state.A, state.S, state.WoutT,
-                         state.Z, state.y, state.sl, values, oj, ok, *params)
-    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size))
+                         state.Z, state.y, state.sl, values, oj, ok, *params, 2)
+    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size), 2)
     assert got == want
     _assert_same(state, twin, spikes, y, params)
 
@@ -96,3 +111,13 @@ def test_sample_losses_match_numpy():
     for kind, margin, inv_t in [(K.HINGE, 3, 1.0), (K.XENT, 0, 0.37)]:
         np.testing.assert_array_equal(K.sample_losses(Z, y, kind, margin, inv_t),
                                       sample_losses_numpy(Z, y, kind, margin, inv_t))
+
+
+def test_gradient_order_differs_from_the_random_order():
+    # the surrogate gradient really reorders the visits (else the width tests above prove nothing)
+    net, spikes, y, params, rng = _problem(3, hidden=(5,))
+    twin = naive.NaiveNet(net)
+    order_k = list(rng.permutation(spikes.shape[1]))
+    orders = [naive.gradient_order(twin, 0, j, spikes, y, params, order_k, 2) for j in range(5)]
+    assert sorted(orders[0]) == sorted(order_k)
+    assert any(o != order_k for o in orders)

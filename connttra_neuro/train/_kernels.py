@@ -86,6 +86,28 @@ def _screened_gain(costs, values, w):
 
 
 @njit(cache=True)
+def _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr, ind, grad):
+    """Integer surrogate gradient of the loss w.r.t. neuron ``j``'s incoming weights.
+
+    ``grad[k] = sum_i x_ik * q_i * dL/ds_ij`` with ``dL/ds_ij = toggle_i * (1 - 2 s_ij)`` (exact:
+    the loss change if the spike toggled) and the triangular surrogate derivative of the step
+    ``q_i = max(0, 2 * width - |2 (a_i - t) + 1|)`` (largest for samples next to the threshold).
+    All integers, so the order it induces is exact and reproducible.
+    """
+    n = acol.shape[0]
+    wgt = np.empty(n, np.int64)
+    for i in range(n):
+        dist = abs(2 * (acol[i] - t) + 1)
+        q = 2 * width - dist
+        wgt[i] = q * toggle[i] * (1 - 2 * np.int64(Sl[i, j])) if q > 0 else 0
+    for k in range(grad.shape[0]):
+        acc = np.int64(0)
+        for p in range(ptr[k], ptr[k + 1]):
+            acc += wgt[ind[p]]
+        grad[k] = acc
+
+
+@njit(cache=True)
 def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t):
     """Loss change of sample ``i`` if spike ``(l, j)`` toggled (fast path for the last hidden layer)."""
     if last:
@@ -238,8 +260,11 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
 
 @njit(parallel=True, cache=True)
 def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, values, order_j, order_k,
-                 kind, margin, inv_t):
+                 kind, margin, inv_t, width):
     """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
+
+    ``width > 0``: a neuron's inputs are visited in order of falling |surrogate gradient|
+    (``_surrogate_gradient``), ties in ``order_k``'s order; ``width = 0``: in ``order_k``'s order.
 
     ``ptr_*/ind_*`` list, per input ``k`` of the layer, the samples whose input spike
     ``k`` is 1 (CSC; ``_s`` = screening samples, ``_f`` = all samples). Moving ``w[j, k]``
@@ -261,8 +286,9 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
     last = l == len(WT) - 1
     toggle = np.empty(n, np.int64)
     acol = np.empty(n, np.int64)
+    grad = np.zeros(n_in, np.int64)
     gains = np.zeros(V, np.int64)
-    hist = np.zeros(2 * bound + 1, np.int64)
+    hist = np.zeros(2 * bound + 3, np.int64)
     gT = np.zeros(2 * bound + 2, np.int64)
     # Screening, one parallel pass over the layer's neurons against the state at the
     # layer's start (one launch per layer: cheap even when the cores are shared)
@@ -297,8 +323,12 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
             acol[i] = Al[i, j]
             toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
         t = np.int64(Tl[j])
+        korder = order_k
+        if width > 0:
+            _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_f, ind_f, grad)
+            korder = order_k[np.argsort(-np.abs(grad[order_k]), kind="mergesort")]  # stable: ties keep order_k
         for kk in range(n_in):
-            k = order_k[kk]
+            k = korder[kk]
             w = W[k, j]
             if not _screened_gain(G[j, k], values, w):
                 continue
@@ -334,17 +364,19 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
             W[k, j] = values[best]
             changed += 1
         # threshold: exact search over every integer in [-bound, bound + 1]
+        # (drives beyond the range of thresholds are clamped to its ends: same comparisons;
+        # only jittered drives ever get there)
         hist[:] = 0
         for i in range(n):
-            hist[acol[i] + bound] += toggle[i]
+            hist[min(max(acol[i], -bound - 1), bound + 1) + bound + 1] += toggle[i]
         gT[:] = 0
         g = np.int64(0)
         for tn in range(t - 1, -bound - 1, -1):  # lowering: samples with tn <= a < t turn on
-            g += hist[tn + bound]
+            g += hist[tn + bound + 1]
             gT[tn + bound] = g
         g = 0
         for tn in range(t + 1, bound + 2):  # raising: samples with t <= a < tn turn off
-            g += hist[tn - 1 + bound]
+            g += hist[tn + bound]
             gT[tn + bound] = g
         best_t = t
         bg = np.int64(0)

@@ -105,9 +105,13 @@ class TrainState:
     Z: np.ndarray = field(repr=False)
     sl: np.ndarray = field(repr=False)
     full_csc0: tuple = field(repr=False)
+    width: int = 0  # surrogate-gradient width of the coordinate order (0: random order)
+    jitter: float = 0.0  # std of the integer noise added to hidden pre-activations each sweep (0: exact)
+    start_loss: float = float("nan")  # loss at the start of the last sweep's moves (after any jitter)
 
     @classmethod
-    def build(cls, network: TernaryNetwork, spikes, y, kind, margin, inv_t) -> TrainState:
+    def build(cls, network: TernaryNetwork, spikes, y, kind, margin, inv_t, width: int = 0,
+              jitter: float = 0.0) -> TrainState:
         if not network.hidden:
             raise ValueError("CoNNTrA needs at least one hidden layer (hidden=(h, ...))")
         A, S, Z = network_forward(network, spikes)
@@ -123,7 +127,8 @@ class TrainState:
         return cls(np.ascontiguousarray(spikes, dtype=np.uint8), y, np.asarray(network.discrete_set, np.int64),
                    kind, margin, float(inv_t), WT, T, AL, SL,
                    np.ascontiguousarray(network.output.weights.T, dtype=np.int32),
-                   np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes))
+                   np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes),
+                   width=int(width), jitter=float(jitter))
 
     @property
     def loss(self) -> float:
@@ -133,7 +138,14 @@ class TrainState:
 
     @property
     def train_error(self) -> float:
-        return float(np.mean(np.argmax(self.Z, axis=1) != self.y))  # argmax ties to lowest index
+        """Training error of the network itself (without the jitter noise)."""
+        Z = self.Z
+        if self.jitter > 0:
+            s = self.spikes
+            for w, t in zip(self.WT, self.T, strict=False):
+                s = (_exact_drive(s, w.T) >= t[None, :]).astype(np.uint8)
+            Z = _exact_drive(s, self.WoutT.T) + self.b[None, :]
+        return float(np.mean(np.argmax(Z, axis=1) != self.y))  # argmax ties to lowest index
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
         hidden = tuple(HiddenLayer(w.T.astype(np.int8), t) for w, t in zip(self.WT, self.T, strict=False))
@@ -147,6 +159,9 @@ class TrainState:
         Returns the number of parameters changed.
         """
         n = self.y.shape[0]
+        if self.jitter > 0:
+            self._jitter(rng)
+        self.start_loss = self.loss
         screen = None
         if batch_size is not None and batch_size < n:
             screen = np.sort(rng.choice(n, size=batch_size, replace=False)).astype(np.int64)
@@ -165,8 +180,24 @@ class TrainState:
             changed += K.hidden_sweep(l, scr[0], scr[1], full[0], full[1], self.WT, self.T, self.A, self.S,
                                       self.WoutT, self.Z, self.y, self.sl, self.values,
                                       rng.permutation(h).astype(np.int64), rng.permutation(n_in).astype(np.int64),
-                                      self.kind, self.margin, self.inv_t)
+                                      self.kind, self.margin, self.inv_t, self.width)
         return int(changed)
+
+    def _jitter(self, rng: np.random.Generator) -> None:
+        """Redraw the noise on every hidden pre-activation and rebuild the caches from it.
+
+        Each sweep then trains against a fresh integer perturbation of every sample's drive
+        (as if thresholds jittered per sample), so no move can rely on a sample sitting
+        exactly at a threshold. The exported network has no noise.
+        """
+        s = self.spikes
+        for l in range(len(self.WT)):
+            noise = np.rint(rng.normal(0.0, self.jitter, self.A[l].shape)).astype(np.int32)
+            self.A[l][:] = _exact_drive(s, self.WT[l].T) + noise
+            self.S[l][:] = self.A[l] >= self.T[l][None, :]
+            s = self.S[l]
+        self.Z[:] = _exact_drive(s, self.WoutT.T) + self.b[None, :]
+        self.sl[:] = K.sample_losses(self.Z, self.y, self.kind, self.margin, self.inv_t)
 
 
 def sweep_rng(seed: int, sweep: int) -> np.random.Generator:

@@ -41,7 +41,7 @@ class CoNNTrA:
     loss : {"hinge", "xent"}
         Training loss on integer scores (see ``connttra_neuro.train.losses``).
     margin : int, optional
-        Hinge margin (default ``max(1, round(0.1 * last hidden width))``).
+        Hinge margin (default ``max(1, round(0.15 * last hidden width))``).
     temperature : float, optional
         Cross-entropy temperature (default ``max(1, sqrt(last hidden width) / 2)``).
     max_sweeps : int
@@ -54,6 +54,19 @@ class CoNNTrA:
         Screen candidate moves on a random mini-batch of this many samples per
         sweep; every screened-in move is re-scored on all samples before it is
         accepted, so the loss still never rises. ``None``: screen on all samples.
+    coordinate_order : {"gradient", "random"}
+        Order in which a hidden neuron's incoming weights are visited. ``"gradient"``
+        (coordinate gradient descent): by falling magnitude of an integer surrogate
+        gradient computed from the exact per-sample toggle costs, so the weights the
+        whole training set argues for move first; ``"random"``: a random permutation.
+        Either way every accepted move is exact.
+    surrogate_width : int, optional
+        Half-width (in drive units) of the triangular surrogate derivative used by the
+        gradient order; default ``max(1, round(sqrt(number of input spikes) / 4))``.
+    jitter : float
+        Standard deviation of integer noise redrawn every sweep and added to every hidden
+        pre-activation during training (a regulariser: moves cannot rely on samples
+        sitting exactly at a threshold). ``0`` (default): exact mode, the loss never rises.
     init_density : float
         Fraction of non-zero hidden weights at initialisation.
     keep_best : bool
@@ -74,7 +87,8 @@ class CoNNTrA:
 
     def __init__(self, hidden=(64,), levels=1, discrete_set=(-1, 0, 1), loss="hinge", margin=None,
                  temperature=None, max_sweeps=30, max_seconds=None, tol=1e-4, batch_size=None,
-                 init_density=0.5, keep_best=True, random_state=0):
+                 coordinate_order="gradient", surrogate_width=None, jitter=0.0, init_density=0.5,
+                 keep_best=True, random_state=0):
         self.hidden = hidden
         self.levels = levels
         self.discrete_set = discrete_set
@@ -85,6 +99,9 @@ class CoNNTrA:
         self.max_seconds = max_seconds
         self.tol = tol
         self.batch_size = batch_size
+        self.coordinate_order = coordinate_order
+        self.surrogate_width = surrogate_width
+        self.jitter = jitter
         self.init_density = init_density
         self.keep_best = keep_best
         self.random_state = random_state
@@ -137,6 +154,13 @@ class CoNNTrA:
             if unknown.any():
                 raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training")
             yv_idx = np.searchsorted(self.classes_, yv)
+        if self.coordinate_order not in ("gradient", "random"):
+            raise ValueError(f"coordinate_order must be 'gradient' or 'random', got {self.coordinate_order!r}")
+        width = self.surrogate_width
+        if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
+            raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
+        if not (np.isfinite(self.jitter) and self.jitter >= 0):
+            raise ValueError(f"jitter must be a non-negative number, got {self.jitter!r}")
         seed = self.random_state
         if isinstance(seed, bool) or int(seed) != seed or seed < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {seed!r}")
@@ -155,7 +179,11 @@ class CoNNTrA:
         h_last = net0.hidden[-1].weights.shape[0] if net0.hidden else 0
         kind, margin, inv_t = resolve_loss(self.loss, self.margin, self.temperature, h_last)
         spikes_val = net0.encode(Xv) if Xv is not None else None
-        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t)
+        if self.coordinate_order == "random":
+            width = 0
+        elif width is None:
+            width = max(1, round(np.sqrt(spikes.shape[1]) / 4))
+        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(self.jitter))
         batch = None if self.batch_size is None else int(self.batch_size)
 
         def metadata(record):
@@ -188,8 +216,8 @@ class CoNNTrA:
                 if self.max_seconds is not None and time.perf_counter() - t0 >= self.max_seconds:
                     stop_reason = "max_seconds"
                     break
-                before = state.loss
                 changed = state.sweep(sweep_rng(seed, sweep), batch)
+                before = state.start_loss  # after the sweep's jitter, before its moves
                 record = {"sweep": sweep, "loss": state.loss, "train_error": state.train_error,
                           "val_error": val_error(), "changed": changed, "seconds": time.perf_counter() - t0}
                 self.history_.append(record)

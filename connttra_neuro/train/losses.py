@@ -7,7 +7,7 @@ for most single-weight moves. Two losses that do:
     Weston-Watkins multiclass hinge ``sum_{c != y} max(0, margin - z_y + z_c)``.
     Integer-valued on integer scores, so exact; every wrong class inside the
     margin contributes, which gives coordinate moves more signal than the
-    Crammer-Singer max. ``margin`` defaults to ``max(1, round(0.1 * h))`` where ``h``
+    Crammer-Singer max. ``margin`` defaults to ``max(1, round(0.15 * h))`` where ``h``
     is the last hidden width (scores grow with ``h``).
 ``xent``
     Softmax cross-entropy of ``z / temperature`` (default temperature
@@ -33,7 +33,7 @@ def resolve_loss(loss: str, margin, temperature, last_hidden: int) -> tuple[int,
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
     if margin is None:
-        margin = max(1, round(0.1 * last_hidden))
+        margin = max(1, round(0.15 * last_hidden))
     if temperature is None:
         temperature = max(1.0, math.sqrt(last_hidden) / 2)
     if int(margin) != margin or margin < 0:
