@@ -240,12 +240,17 @@ def storage_report(network: TernaryNetwork) -> dict:
     """Bytes to store the model here, beside the same numbers as float32 and float64.
 
     ``weights_*`` counts weights only; ``model_*`` counts every parameter
-    (weights, thresholds, biases, encoder thresholds), the file also its header.
+    (weights, thresholds, biases, encoder thresholds); ``model_file_bytes`` also the
+    header (metadata, array table) and checksum.
     """
     n_w = network.n_weights
     n_params = n_w + sum(layer.weights.shape[0] for layer in network.layers) + network.encoder.thresholds.size
     packed = sum(packed_nbytes(layer.weights.size, len(network.discrete_set)) for layer in network.layers)
     file_bytes = len(to_bytes(network))
+    # every parameter as the file stores it (packed weights, raw thresholds/biases/encoder),
+    # without the header's metadata: the figure to set beside a float model's parameter bytes
+    payload = sum(packed_nbytes(a.size, len(network.discrete_set)) if is_packed else np.asarray(a).nbytes
+                  for _, a, is_packed in _named_arrays(network))
     return {
         "n_weights": n_w,
         "n_parameters": int(n_params),
@@ -256,6 +261,7 @@ def storage_report(network: TernaryNetwork) -> dict:
         "weights_ratio_float32": 4 * n_w / packed,
         "weights_ratio_float64": 8 * n_w / packed,
         "model_file_bytes": file_bytes,
+        "model_parameter_bytes": int(payload),
         "model_float32_bytes": int(4 * n_params),
         "model_float64_bytes": int(8 * n_params),
     }

@@ -66,6 +66,12 @@ def test_ternary_packs_five_weights_per_byte():
     assert report["bits_per_weight"] == pytest.approx(1.6, abs=0.01)
     assert report["weights_ratio_float32"] > 16 and report["weights_ratio_float64"] > 32
     assert report["model_file_bytes"] < report["model_float32_bytes"] / 10
+    # parameter bytes: exactly the array payloads the file's own array table lists
+    raw = to_bytes(net)
+    (hlen,) = struct.unpack("<I", raw[10:14])
+    table = json.loads(raw[14:14 + hlen])["arrays"]
+    assert report["model_parameter_bytes"] == sum(e["nbytes"] for e in table)
+    assert report["model_parameter_bytes"] < report["model_file_bytes"]
 
 
 def test_save_load_file(tmp_path):

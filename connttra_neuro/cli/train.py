@@ -29,6 +29,11 @@ def _common(p) -> None:
     p.add_argument("--max-sweeps", type=int, default=30, help="sweep budget (default 30)")
     p.add_argument("--max-seconds", type=float, help="wall-time budget in seconds")
     p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
+    p.add_argument("--jitter", type=float,
+                   help="std of the noise added to hidden drives while training, a regulariser "
+                   "(default min(2, sqrt(inputs)/8); 0: exact mode)")
+    p.add_argument("--coordinate-order", choices=("gradient", "random"), default="gradient",
+                   help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
 
 
@@ -86,7 +91,8 @@ def _train(args) -> int:
     init, history = None, None
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
-                    batch_size=args.batch_size, random_state=args.seed)
+                    batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
+                    random_state=args.seed)
     if args.resume:
         init = modelfile.load(args.resume)
         saved = thaw_metadata(init.metadata).get("checkpoint")
@@ -149,6 +155,7 @@ def _compare(args) -> int:
     results = compare_methods(dataset, methods, hidden=tuple(args.hidden or (64,)), levels=args.levels,
                               discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
                               max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
+                              jitter=args.jitter, coordinate_order=args.coordinate_order,
                               seed=args.seed, n_train=args.n_train, n_val=args.n_val,
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))

@@ -104,7 +104,8 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     onehot = np.eye(C, dtype=np.float32)
 
     def export() -> TernaryNetwork:
-        hid = tuple(HiddenLayer(_ternary(W).astype(np.int8), np.ceil(T).astype(np.int64)) for W, T in zip(Ws[:-1], Ts, strict=False))
+        hid = tuple(HiddenLayer(_ternary(W).astype(np.int8), np.ceil(T).astype(np.int64))
+                    for W, T in zip(Ws[:-1], Ts, strict=False))
         out = OutputLayer(_ternary(Ws[-1]).astype(np.int8), np.rint(b / gamma).astype(np.int64))
         return TernaryNetwork(enc, hid, out, (-1, 0, 1), {"source": "ste", "seed": seed})
 

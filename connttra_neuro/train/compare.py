@@ -61,9 +61,12 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         from .estimator import CoNNTrA
 
         loss = method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
+        extra = {k: settings[k] for k in ("jitter", "coordinate_order", "margin", "temperature", "init_density")
+                 if settings.get(k) is not None}
+
         def make(**kw):
             return CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
-                                            loss=loss, random_state=seed, keep_best=False, **kw)
+                           loss=loss, random_state=seed, keep_best=False, **extra, **kw)
         with warnings.catch_warnings():  # load the numba kernels (from the on-disk cache) before timing
             warnings.simplefilter("ignore")
             make(max_sweeps=1).fit(X[:20], y[:20])
@@ -72,7 +75,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             est = make(max_sweeps=settings.get("max_sweeps", 30), max_seconds=settings.get("max_seconds"),
-                       batch_size=settings.get("batch_size"), tol=settings.get("tol", 1e-4)).fit(X, y, validation=(Xv, yv))
+                       batch_size=settings.get("batch_size"), tol=settings.get("tol", 1e-4))
+            est.fit(X, y, validation=(Xv, yv))
         seconds = time.perf_counter() - t0
         net = est.network_
         history = est.history_[1:]
@@ -107,7 +111,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         classes = np.unique(y)
         def err(A, b):
             return float(np.mean(classes[np.argmax(network_forward(net, net.encode(A))[2], axis=1)] != b))
-        result.update(train_error=err(X, y), val_error=err(Xv, yv), model_bytes=rep["model_file_bytes"],
+        result.update(train_error=err(X, y), val_error=err(Xv, yv), model_bytes=rep["model_parameter_bytes"],
+                      model_file_bytes=rep["model_file_bytes"],
                       n_parameters=rep["n_parameters"], model_dtype=f"packed {rep['bits_per_weight']:.2f} bits/weight",
                       model_float32_bytes=rep["model_float32_bytes"], model_float64_bytes=rep["model_float64_bytes"],
                       weights_ratio_float64=rep["weights_ratio_float64"], sparsity=net.sparsity)

@@ -63,10 +63,13 @@ class CoNNTrA:
     surrogate_width : int, optional
         Half-width (in drive units) of the triangular surrogate derivative used by the
         gradient order; default ``max(1, round(sqrt(number of input spikes) / 4))``.
-    jitter : float
+    jitter : float, optional
         Standard deviation of integer noise redrawn every sweep and added to every hidden
         pre-activation during training (a regulariser: moves cannot rely on samples
-        sitting exactly at a threshold). ``0`` (default): exact mode, the loss never rises.
+        sitting exactly at a threshold). Default ``min(2, sqrt(number of input spikes) / 8)``
+        (2 on MNIST-sized inputs, 0.5 on iris; see docs/training.md). The reported training
+        error is always the noise-free network's. ``0``: exact mode, the loss never rises
+        from sweep to sweep.
     init_density : float
         Fraction of non-zero hidden weights at initialisation.
     keep_best : bool
@@ -87,7 +90,7 @@ class CoNNTrA:
 
     def __init__(self, hidden=(64,), levels=1, discrete_set=(-1, 0, 1), loss="hinge", margin=None,
                  temperature=None, max_sweeps=30, max_seconds=None, tol=1e-4, batch_size=None,
-                 coordinate_order="gradient", surrogate_width=None, jitter=0.0, init_density=0.5,
+                 coordinate_order="gradient", surrogate_width=None, jitter=None, init_density=0.5,
                  keep_best=True, random_state=0):
         self.hidden = hidden
         self.levels = levels
@@ -159,8 +162,9 @@ class CoNNTrA:
         width = self.surrogate_width
         if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
             raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
-        if not (np.isfinite(self.jitter) and self.jitter >= 0):
-            raise ValueError(f"jitter must be a non-negative number, got {self.jitter!r}")
+        jitter = self.jitter
+        if jitter is not None and not (isinstance(jitter, (int, float)) and np.isfinite(jitter) and jitter >= 0):
+            raise ValueError(f"jitter must be a non-negative number, got {jitter!r}")
         seed = self.random_state
         if isinstance(seed, bool) or int(seed) != seed or seed < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {seed!r}")
@@ -183,7 +187,9 @@ class CoNNTrA:
             width = 0
         elif width is None:
             width = max(1, round(np.sqrt(spikes.shape[1]) / 4))
-        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(self.jitter))
+        if jitter is None:
+            jitter = min(2.0, np.sqrt(spikes.shape[1]) / 8)
+        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(jitter))
         batch = None if self.batch_size is None else int(self.batch_size)
 
         def metadata(record):
@@ -191,7 +197,8 @@ class CoNNTrA:
                     "classes": self.classes_.tolist() if self.classes_.dtype.kind in "iub" else
                     [str(c) for c in self.classes_],
                     "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
-                                 "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t},
+                                 "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t,
+                                 "surrogate_width": int(width), "jitter": float(jitter)},
                     "metrics": {k: record[k] for k in ("sweep", "loss", "train_error", "val_error") if k in record}}
 
         def val_error():
