@@ -146,15 +146,14 @@ def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, widt
     W, T = net.W[l], net.T[l]
     h, n_in = W.shape
     bound = n_in * max(abs(v) for v in values)
-    base = net.losses(spikes, y, loss)
-    G = {}
-    for j in range(h):  # screening against the state at the layer's start
+    changed = 0
+    for j in order_j:
+        base = net.losses(spikes, y, loss)
+        G = {}  # screening against the state at the neuron's start, on the screening samples
         for k in range(n_in):
             for v in values:
                 if v != W[j, k]:
                     G[j, k, v] = _gain(net, spikes, y, loss, base, screen, _setter(W, (j, k), v))
-    changed = 0
-    for j in order_j:
         ks = order_k if width == 0 else gradient_order(net, l, j, spikes, y, loss, order_k, width)
         for k in ks:
             w = W[j, k]

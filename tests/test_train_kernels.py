@@ -7,7 +7,7 @@ import pytest
 
 from connttra_neuro.network import ThermometerEncoder
 from connttra_neuro.train import _kernels as K
-from connttra_neuro.train.driver import TrainState, _csc, initial_network
+from connttra_neuro.train.driver import TrainState, _csc, _csr, initial_network
 from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
 from tests import naive
 
@@ -77,13 +77,14 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
     _assert_same(state, twin, spikes, y, params)
     for l in range(len(hidden) - 1, -1, -1):
         inputs = spikes if l == 0 else np.asarray(state.S[l - 1])
-        full = _csc(inputs)
-        scr = _csc(inputs, screen)
+        csc, csr = _csc(inputs), _csr(inputs)
+        in_screen = np.zeros(n, np.uint8)
+        in_screen[screen] = 1
         n_in, h = state.WT[l].shape
         oj, ok = rng.permutation(h), rng.permutation(n_in)
         before = int(state.sl.sum())
-        got = K.hidden_sweep(l, scr[0], scr[1], full[0], full[1], state.WT, state.T, state.A, state.S, state.WoutT,
-                             state.Z, state.y, state.sl, values, oj, ok, *params, width)
+        got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], state.WT, state.T, state.A, state.S,
+                             state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, width)
         want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width)
         assert got == want
         assert int(state.sl.sum()) <= before
@@ -95,9 +96,10 @@ def test_wider_discrete_set_matches_naive_twin():
     state = TrainState.build(net, spikes, y, *params)
     twin = naive.NaiveNet(net)
     values = np.array(net.discrete_set)
-    full = _csc(spikes)
+    csc, csr = _csc(spikes), _csr(spikes)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
-    got = K.hidden_sweep(0, full[0], full[1], full[0], full[1], state.WT, state.T, state.A, state.S, state.WoutT,
+    got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], state.WT, state.T, state.A,
+                         state.S, state.WoutT,
                          state.Z, state.y, state.sl, values, oj, ok, *params, 2)
     want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size), 2)
     assert got == want

@@ -86,36 +86,34 @@ def _screened_gain(costs, values, w):
 
 
 @njit(cache=True)
-def _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr, ind, grad):
+def _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_r, col_r, grad):
     """Integer surrogate gradient of the loss w.r.t. neuron ``j``'s incoming weights.
 
     ``grad[k] = sum_i x_ik * q_i * dL/ds_ij`` with ``dL/ds_ij = toggle_i * (1 - 2 s_ij)`` (exact:
     the loss change if the spike toggled) and the triangular surrogate derivative of the step
     ``q_i = max(0, 2 * width - |2 (a_i - t) + 1|)`` (largest for samples next to the threshold).
-    All integers, so the order it induces is exact and reproducible.
+    Only samples with ``q_i > 0`` contribute, so only their rows (``ptr_r``/``col_r``: the
+    active inputs of each sample) are read. All integers: the order it induces is exact.
     """
-    n = acol.shape[0]
-    wgt = np.empty(n, np.int64)
-    for i in range(n):
-        dist = abs(2 * (acol[i] - t) + 1)
-        q = 2 * width - dist
-        wgt[i] = q * toggle[i] * (1 - 2 * np.int64(Sl[i, j])) if q > 0 else 0
-    for k in range(grad.shape[0]):
-        acc = np.int64(0)
-        for p in range(ptr[k], ptr[k + 1]):
-            acc += wgt[ind[p]]
-        grad[k] = acc
+    grad[:] = 0
+    for i in range(acol.shape[0]):
+        q = 2 * width - abs(2 * (acol[i] - t) + 1)
+        if q <= 0 or toggle[i] == 0:
+            continue
+        g = q * toggle[i] * (1 - 2 * np.int64(Sl[i, j]))
+        for p in range(ptr_r[i], ptr_r[i + 1]):
+            grad[col_r[p]] += g
 
 
 @njit(cache=True)
-def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t):
-    """Loss change of sample ``i`` if spike ``(l, j)`` toggled (fast path for the last hidden layer)."""
+def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t):
+    """Loss change of sample ``i`` if spike ``(l, j)`` toggled (fast path for the last hidden layer).
+
+    ``sl[i]`` is the sample's current loss (always equal to ``_loss`` of its cached scores)."""
     if last:
         sgn = 1 - 2 * np.int64(Sl[i, j])
-        return _loss(Z[i], y[i], WoutT[j], sgn, -1, 0, kind, margin, inv_t) - \
-            _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
-    return _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - \
-        _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+        return _loss(Z[i], y[i], WoutT[j], sgn, -1, 0, kind, margin, inv_t) - sl[i]
+    return _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
 
 
 @njit(cache=True)
@@ -258,19 +256,24 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
     return changed
 
 
-@njit(parallel=True, cache=True)
-def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, values, order_j, order_k,
-                 kind, margin, inv_t, width):
+@njit(cache=True)
+def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, values, order_j,
+                 order_k, kind, margin, inv_t, width):
     """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
 
-    ``width > 0``: a neuron's inputs are visited in order of falling |surrogate gradient|
-    (``_surrogate_gradient``), ties in ``order_k``'s order; ``width = 0``: in ``order_k``'s order.
+    The layer's input spikes in two layouts: ``ptr_r/col_r`` (CSR) list, per sample, its
+    active inputs; ``ptr_f/ind_f`` (CSC) list, per input ``k``, the samples where it is 1.
+    Moving ``w[j, k]`` by ``d`` changes ``a_j`` by ``d`` on those samples only; only samples
+    whose spike flips change the loss, by the cached per-sample toggle cost.
 
-    ``ptr_*/ind_*`` list, per input ``k`` of the layer, the samples whose input spike
-    ``k`` is 1 (CSC; ``_s`` = screening samples, ``_f`` = all samples). Moving ``w[j, k]``
-    by ``d`` changes ``a_j`` by ``d`` on those samples only; only samples whose spike
-    flips change the loss, by the cached per-sample toggle cost. Returns the number of
-    changed parameters.
+    Per neuron (in ``order_j``'s order): the toggle cost of every sample; **screening**
+    against the state at the neuron's start, on the samples with ``in_screen[i] = 1`` (all,
+    or a mini-batch): the gains of every candidate value of every incoming weight at once,
+    read from the rows of the few samples a move can flip (``-step <= a - t < step``); then
+    the weights in order (``width > 0``: falling |surrogate gradient|, ties in ``order_k``'s
+    order; ``width = 0``: ``order_k``'s order), each screened-in one re-scored exactly on
+    every sample against the current state and accepted if it lowers the loss; then the
+    threshold. Returns the number of changed parameters.
     """
     W = WT[l]
     n_in, h = W.shape
@@ -283,6 +286,7 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
     for v in range(V):
         maxabs = max(maxabs, abs(values[v]))
     bound = n_in * maxabs  # |a| <= fan-in * max|w|
+    step = 2 * maxabs  # the largest weight change: only samples with -step <= a - t < step can flip
     last = l == len(WT) - 1
     toggle = np.empty(n, np.int64)
     acol = np.empty(n, np.int64)
@@ -290,47 +294,34 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
     gains = np.zeros(V, np.int64)
     hist = np.zeros(2 * bound + 3, np.int64)
     gT = np.zeros(2 * bound + 2, np.int64)
-    # Screening, one parallel pass over the layer's neurons against the state at the
-    # layer's start (one launch per layer: cheap even when the cores are shared)
-    G = np.zeros((h, n_in, V), np.int64)
-    for j in prange(h):
-        tog = np.empty(n, np.int64)
-        aj = np.empty(n, np.int64)  # contiguous copy of A[:, j]: the gathers below stay in cache
-        for i in range(n):
-            aj[i] = Al[i, j]
-            tog[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
-        t = Tl[j]
-        for k in range(n_in):
-            w = W[k, j]
-            for v in range(V):
-                d = values[v] - w
-                g = np.int64(0)
-                if d > 0:  # a rises by d: samples with t - d <= a < t turn on
-                    for p in range(ptr_s[k], ptr_s[k + 1]):
-                        a = aj[ind_s[p]]
-                        if a < t and a >= t - d:
-                            g += tog[ind_s[p]]
-                elif d < 0:  # a falls by |d|: samples with t <= a < t - d turn off
-                    for p in range(ptr_s[k], ptr_s[k + 1]):
-                        a = aj[ind_s[p]]
-                        if a >= t and a < t - d:
-                            g += tog[ind_s[p]]
-                G[j, k, v] = g
+    G = np.zeros((n_in, V), np.int64)
     changed = 0
-    for jj in range(h):
+    for jj in range(order_j.shape[0]):
         j = order_j[jj]
-        for i in range(n):  # fresh toggle costs for the exact re-checks
+        for i in range(n):  # toggle costs at the neuron's start
             acol[i] = Al[i, j]
-            toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
+            toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
         t = np.int64(Tl[j])
+        G[:] = 0  # screening: gains of every (input, value) from the samples a move can flip
+        for i in range(n):
+            r = acol[i] - t
+            if in_screen[i] == 0 or r < -step or r >= step or toggle[i] == 0:
+                continue
+            for p in range(ptr_r[i], ptr_r[i + 1]):
+                k = col_r[p]
+                w = W[k, j]
+                for v in range(V):
+                    d = values[v] - w
+                    if d != 0 and (r >= 0) != (r + d >= 0):
+                        G[k, v] += toggle[i]
         korder = order_k
         if width > 0:
-            _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_f, ind_f, grad)
+            _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_r, col_r, grad)
             korder = order_k[np.argsort(-np.abs(grad[order_k]), kind="mergesort")]  # stable: ties keep order_k
         for kk in range(n_in):
             k = korder[kk]
             w = W[k, j]
-            if not _screened_gain(G[j, k], values, w):
+            if not _screened_gain(G[k], values, w):
                 continue
             gains[:] = 0
             for p in range(ptr_f[k], ptr_f[k + 1]):  # exact re-check on every sample
@@ -357,7 +348,7 @@ def hidden_sweep(l, ptr_s, ind_s, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, va
                     Sl[i, j] = 1 - Sl[i, j]
                     acol[i] = a + d
                     Al[i, j] = a + d
-                    toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t)
+                    toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
                 else:
                     acol[i] = a + d
                     Al[i, j] = a + d

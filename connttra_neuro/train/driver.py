@@ -76,14 +76,20 @@ def initial_network(encoder: ThermometerEncoder, spikes: np.ndarray, hidden, n_c
     return TernaryNetwork(encoder, tuple(layers), out, tuple(int(v) for v in values))
 
 
-def _csc(spikes: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per input column, the (original) sample indices whose spike is 1."""
-    sub = spikes if rows is None else spikes[rows]
-    cols, r = np.nonzero(sub.T)
-    ptr = np.zeros(sub.shape[1] + 1, np.int64)
-    np.cumsum(np.bincount(cols, minlength=sub.shape[1]), out=ptr[1:])
-    ind = r.astype(np.int64) if rows is None else rows[r].astype(np.int64)
-    return ptr, ind
+def _csc(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per input column, the sample indices whose spike is 1."""
+    cols, r = np.nonzero(spikes.T)
+    ptr = np.zeros(spikes.shape[1] + 1, np.int64)
+    np.cumsum(np.bincount(cols, minlength=spikes.shape[1]), out=ptr[1:])
+    return ptr, r.astype(np.int64)
+
+
+def _csr(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, the indices of its inputs that are 1."""
+    r, cols = np.nonzero(spikes)
+    ptr = np.zeros(spikes.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(r, minlength=spikes.shape[0]), out=ptr[1:])
+    return ptr, cols.astype(np.int64)
 
 
 @dataclass
@@ -105,6 +111,7 @@ class TrainState:
     Z: np.ndarray = field(repr=False)
     sl: np.ndarray = field(repr=False)
     full_csc0: tuple = field(repr=False)
+    full_csr0: tuple = field(repr=False)
     width: int = 0  # surrogate-gradient width of the coordinate order (0: random order)
     jitter: float = 0.0  # std of the integer noise added to hidden pre-activations each sweep (0: exact)
     start_loss: float = float("nan")  # loss at the start of the last sweep's moves (after any jitter)
@@ -127,7 +134,7 @@ class TrainState:
         return cls(np.ascontiguousarray(spikes, dtype=np.uint8), y, np.asarray(network.discrete_set, np.int64),
                    kind, margin, float(inv_t), WT, T, AL, SL,
                    np.ascontiguousarray(network.output.weights.T, dtype=np.int32),
-                   np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes),
+                   np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes), _csr(spikes),
                    width=int(width), jitter=float(jitter))
 
     @property
@@ -172,12 +179,16 @@ class TrainState:
                                  rng.permutation(h_last).astype(np.int64),
                                  np.arange(n, dtype=np.int64) if screen is None else screen,
                                  self.kind, self.margin, self.inv_t, bias_bound)
+        in_screen = np.ones(n, np.uint8)
+        if screen is not None:
+            in_screen[:] = 0
+            in_screen[screen] = 1
         for l in range(H - 1, -1, -1):
             inputs = self.spikes if l == 0 else self.S[l - 1]
-            full = self.full_csc0 if l == 0 else _csc(inputs)
-            scr = full if screen is None else _csc(inputs, screen)
+            csc = self.full_csc0 if l == 0 else _csc(inputs)
+            csr = self.full_csr0 if l == 0 else _csr(inputs)
             n_in, h = self.WT[l].shape
-            changed += K.hidden_sweep(l, scr[0], scr[1], full[0], full[1], self.WT, self.T, self.A, self.S,
+            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], self.WT, self.T, self.A, self.S,
                                       self.WoutT, self.Z, self.y, self.sl, self.values,
                                       rng.permutation(h).astype(np.int64), rng.permutation(n_in).astype(np.int64),
                                       self.kind, self.margin, self.inv_t, self.width)
