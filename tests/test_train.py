@@ -129,7 +129,7 @@ def test_two_hidden_layers_and_xent(data):
     [({"hidden": ()}, "hidden"), ({"loss": "mse"}, "unknown loss"), ({"discrete_set": (1, 1)}, "repeated"),
      ({"random_state": -1}, "random_state"), ({"max_sweeps": 1.5}, "max_sweeps"),
      ({"coordinate_order": "sorted"}, "coordinate_order"), ({"surrogate_width": 0}, "surrogate_width"),
-     ({"jitter": -1.0}, "jitter"), ({"jitter": float("nan")}, "jitter")],
+     ({"jitter": -1.0}, "jitter"), ({"jitter": float("nan")}, "jitter"), ({"jitter": "2"}, "jitter")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
     X, y, _, _ = data

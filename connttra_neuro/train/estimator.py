@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 import time
 import warnings
 
@@ -163,7 +164,8 @@ class CoNNTrA:
         if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
             raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
         jitter = self.jitter
-        if jitter is not None and not (isinstance(jitter, (int, float)) and np.isfinite(jitter) and jitter >= 0):
+        if jitter is not None and (isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
+                                   or not np.isfinite(jitter) or jitter < 0):
             raise ValueError(f"jitter must be a non-negative number, got {jitter!r}")
         seed = self.random_state
         if isinstance(seed, bool) or int(seed) != seed or seed < 0:
