@@ -103,6 +103,7 @@ def _train(args) -> int:
         settings.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["settings"].items()
                          if k not in ("max_sweeps", "max_seconds")})
     est = CoNNTrA(**settings)
+    est.check_params()  # a bad setting stops here, before the progress bar is drawn
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
 

@@ -115,6 +115,31 @@ class CoNNTrA:
         names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
         return {k: getattr(self, k) for k in names}
 
+    def check_params(self) -> tuple[tuple[int, ...], np.ndarray, int]:
+        """Check the settings that need no data; returns ``(hidden, discrete set, seed)``.
+
+        ``fit`` calls it first; callers may call it earlier (the CLI does, before its progress bar).
+        """
+        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden))
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must list at least one positive layer width, got {self.hidden!r}")
+        values = check_discrete_set(self.discrete_set)
+        if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
+            raise ValueError(f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
+        if self.coordinate_order not in ("gradient", "random"):
+            raise ValueError(f"coordinate_order must be 'gradient' or 'random', got {self.coordinate_order!r}")
+        width = self.surrogate_width
+        if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
+            raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
+        jitter = self.jitter
+        if jitter is not None and (isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
+                                   or not np.isfinite(jitter) or jitter < 0):
+            raise ValueError(f"jitter must be a non-negative number, got {jitter!r}")
+        seed = self.random_state
+        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {seed!r}")
+        return hidden, values, int(seed)
+
     # ------------------------------------------------------------------
     def fit(self, X, y, validation=None, *, dataset=None, init_network=None, history=None, callback=None):
         """Train on ``(X, y)``.
@@ -139,12 +164,7 @@ class CoNNTrA:
         self
         """
         X, y = check_Xy(X, y)
-        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden))
-        if not hidden or min(hidden) < 1:
-            raise ValueError(f"hidden must list at least one positive layer width, got {self.hidden!r}")
-        values = check_discrete_set(self.discrete_set)
-        if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
-            raise ValueError(f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
+        hidden, values, seed = self.check_params()
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         C = self.classes_.size
         if C < 2:
@@ -158,19 +178,7 @@ class CoNNTrA:
             if unknown.any():
                 raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training")
             yv_idx = np.searchsorted(self.classes_, yv)
-        if self.coordinate_order not in ("gradient", "random"):
-            raise ValueError(f"coordinate_order must be 'gradient' or 'random', got {self.coordinate_order!r}")
-        width = self.surrogate_width
-        if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
-            raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
-        jitter = self.jitter
-        if jitter is not None and (isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
-                                   or not np.isfinite(jitter) or jitter < 0):
-            raise ValueError(f"jitter must be a non-negative number, got {jitter!r}")
-        seed = self.random_state
-        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-            raise ValueError(f"random_state must be a non-negative integer, got {seed!r}")
-        seed = int(seed)
+        width, jitter = self.surrogate_width, self.jitter
         if init_network is not None:
             net0 = init_network
             if net0.n_features != X.shape[1] or net0.n_classes != C:
