@@ -146,12 +146,7 @@ class TrainState:
     @property
     def train_error(self) -> float:
         """Training error of the network itself (without the jitter noise)."""
-        Z = self.Z
-        if self.jitter > 0:
-            s = self.spikes
-            for w, t in zip(self.WT, self.T, strict=False):
-                s = (_exact_drive(s, w.T) >= t[None, :]).astype(np.uint8)
-            Z = _exact_drive(s, self.WoutT.T) + self.b[None, :]
+        Z = self.Z if self.jitter == 0 else self._forward()[2]  # the cached scores carry the noise
         return float(np.mean(np.argmax(Z, axis=1) != self.y))  # argmax ties to lowest index
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
@@ -201,14 +196,25 @@ class TrainState:
         (as if thresholds jittered per sample), so no move can rely on a sample sitting
         exactly at a threshold. The exported network has no noise.
         """
-        s = self.spikes
+        A, S, Z = self._forward(rng)
         for l in range(len(self.WT)):
-            noise = np.rint(rng.normal(0.0, self.jitter, self.A[l].shape)).astype(np.int32)
-            self.A[l][:] = _exact_drive(s, self.WT[l].T) + noise
-            self.S[l][:] = self.A[l] >= self.T[l][None, :]
-            s = self.S[l]
-        self.Z[:] = _exact_drive(s, self.WoutT.T) + self.b[None, :]
+            self.A[l][:] = A[l]
+            self.S[l][:] = S[l]
+        self.Z[:] = Z
         self.sl[:] = K.sample_losses(self.Z, self.y, self.kind, self.margin, self.inv_t)
+
+    def _forward(self, rng: np.random.Generator | None = None):
+        """``(drives, spikes, scores)`` of the current parameters on all samples, from scratch;
+        with ``rng``, integer jitter noise (std ``self.jitter``) is added to every drive."""
+        A, S, s = [], [], self.spikes
+        for w, t in zip(self.WT, self.T, strict=False):
+            a = _exact_drive(s, w.T)
+            if rng is not None:
+                a += np.rint(rng.normal(0.0, self.jitter, a.shape)).astype(a.dtype)
+            s = (a >= t[None, :]).astype(np.uint8)
+            A.append(a)
+            S.append(s)
+        return A, S, _exact_drive(s, self.WoutT.T) + self.b[None, :]
 
 
 def sweep_rng(seed: int, sweep: int) -> np.random.Generator:
