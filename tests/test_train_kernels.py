@@ -7,7 +7,7 @@ import pytest
 
 from connttra_neuro.network import ThermometerEncoder
 from connttra_neuro.train import _kernels as K
-from connttra_neuro.train.driver import TrainState, _csc, _csr, initial_network
+from connttra_neuro.train.driver import TrainState, _bits, _csc, _csr, initial_network
 from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
 from tests import naive
 
@@ -27,6 +27,10 @@ def _problem(seed, n=36, features=5, levels=2, hidden=(5,), classes=3, values=(-
     return net, spikes, y, params, rng
 
 
+def _packed(inputs):
+    return _bits(np.asarray(inputs).T)
+
+
 def _assert_same(state, twin, spikes, y, params):
     for l in range(len(twin.W)):
         np.testing.assert_array_equal(np.asarray(state.WT[l]).T, twin.W[l])
@@ -36,9 +40,9 @@ def _assert_same(state, twin, spikes, y, params):
     z, hidden = twin.forward(spikes)
     np.testing.assert_array_equal(state.Z, z)  # cached scores stay exact
     for l, s in enumerate(hidden):
-        np.testing.assert_array_equal(np.asarray(state.S[l]), s)
+        np.testing.assert_array_equal(np.asarray(state.S[l]).T, s)  # the state is neuron-major
         drive = spikes.astype(np.int64) @ twin.W[0].T if l == 0 else hidden[l - 1] @ twin.W[l].T
-        np.testing.assert_array_equal(np.asarray(state.A[l]), drive + (0 if twin.noise is None else twin.noise[l]))
+        np.testing.assert_array_equal(np.asarray(state.A[l]).T, drive + (0 if twin.noise is None else twin.noise[l]))
     np.testing.assert_array_equal(state.sl, sample_losses_numpy(z, y, *params))
 
 
@@ -46,8 +50,8 @@ def _frozen_noise(state, spikes):
     """The integer offsets ``TrainState._jitter`` folded into the cached drives."""
     noise, s = [], spikes.astype(np.int64)
     for l in range(len(state.WT)):
-        noise.append(np.asarray(state.A[l], np.int64) - s @ np.asarray(state.WT[l], np.int64))
-        s = np.asarray(state.S[l], np.int64)
+        noise.append(np.asarray(state.A[l], np.int64).T - s @ np.asarray(state.WT[l], np.int64))
+        s = np.asarray(state.S[l], np.int64).T
     return noise
 
 
@@ -70,20 +74,22 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
     h_last = hidden[-1]
     bias_bound = h_last
     order_j = rng.permutation(h_last)
+    in_screen = np.zeros(n, np.uint8)
+    in_screen[screen] = 1
     got = K.output_sweep(state.S[-1], state.WoutT, state.b, state.Z, state.y, state.sl, values, order_j,
-                         screen, *params, bias_bound)
+                         in_screen, *params, bias_bound)
     want = naive.output_sweep(twin, spikes, y, params, list(values), order_j, screen, bias_bound)
     assert got == want and got > 0
     _assert_same(state, twin, spikes, y, params)
     for l in range(len(hidden) - 1, -1, -1):
-        inputs = spikes if l == 0 else np.asarray(state.S[l - 1])
+        inputs = spikes if l == 0 else np.asarray(state.S[l - 1]).T
         csc, csr = _csc(inputs), _csr(inputs)
         in_screen = np.zeros(n, np.uint8)
         in_screen[screen] = 1
         n_in, h = state.WT[l].shape
         oj, ok = rng.permutation(h), rng.permutation(n_in)
         before = int(state.sl.sum())
-        got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], state.WT, state.T, state.A, state.S,
+        got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], _packed(inputs), state.WT, state.T, state.A, state.S,
                              state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, width)
         want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width)
         assert got == want
@@ -98,7 +104,7 @@ def test_wider_discrete_set_matches_naive_twin():
     values = np.array(net.discrete_set)
     csc, csr = _csc(spikes), _csr(spikes)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
-    got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], state.WT, state.T, state.A,
+    got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT, state.T, state.A,
                          state.S, state.WoutT,
                          state.Z, state.y, state.sl, values, oj, ok, *params, 2)
     want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size), 2)

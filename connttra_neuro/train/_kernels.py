@@ -2,10 +2,13 @@
 
 State cached per training sample ``i`` (never recomputed by a whole forward pass):
 
-* ``A[l][i, j]``  int32 pre-activation of hidden neuron ``j`` of layer ``l`` (``W_l @ s_{l-1}``)
-* ``S[l][i, j]``  uint8 its spike (``A >= T``)
+* ``A[l][j, i]``  int32 pre-activation of hidden neuron ``j`` of layer ``l`` (``W_l @ s_{l-1}``)
+* ``S[l][j, i]``  uint8 its spike (``A >= T``)
 * ``Z[i, c]``     int32 output score (``W_out @ s + b``)
 * ``sl[i]``       int64 loss of the sample, in integer loss units (see ``_loss``)
+
+``A`` and ``S`` are neuron-major (one row per neuron, contiguous over samples): every pass
+visits one neuron at a time and reads its drive or spike on every sample.
 
 Weights are stored transposed, ``WT[l]`` of shape ``(n_in, n_out)``, so the outgoing
 weights of one neuron (what a flipped spike adds downstream) are one contiguous row.
@@ -53,19 +56,6 @@ def _loss(zrow, yi, add, sgn, c, delta, kind, margin, inv_t):
     return np.int64(np.floor(nats * XENT_SCALE + 0.5))
 
 
-@njit(cache=True)
-def _score_move_cost(zrow, yi, c, delta, base, kind, margin, inv_t):
-    """Loss change of a sample when its score ``z[c]`` moves by ``delta`` (``base``: its current loss).
-
-    For the hinge and ``c != y`` only one term changes: O(1) instead of O(C).
-    """
-    if kind == HINGE and c != yi:
-        v_old = margin - zrow[yi] + zrow[c]
-        v_new = v_old + delta
-        return (v_new if v_new > 0 else 0) - (v_old if v_old > 0 else 0)
-    return _loss(zrow, yi, zrow, 0, c, delta, kind, margin, inv_t) - base
-
-
 @njit(parallel=True, cache=True)
 def sample_losses(Z, y, kind, margin, inv_t):
     """Per-sample loss of the score matrix ``Z`` (int64, loss units)."""
@@ -86,7 +76,7 @@ def _screened_gain(costs, values, w):
 
 
 @njit(cache=True)
-def _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_r, col_r, grad):
+def _surrogate_gradient(acol, toggle, sj, t, width, ptr_r, col_r, grad):
     """Integer surrogate gradient of the loss w.r.t. neuron ``j``'s incoming weights.
 
     ``grad[k] = sum_i x_ik * q_i * dL/ds_ij`` with ``dL/ds_ij = toggle_i * (1 - 2 s_ij)`` (exact:
@@ -100,9 +90,41 @@ def _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_r, col_r, grad):
         q = 2 * width - abs(2 * (acol[i] - t) + 1)
         if q <= 0 or toggle[i] == 0:
             continue
-        g = q * toggle[i] * (1 - 2 * np.int64(Sl[i, j]))
+        g = q * toggle[i] * (1 - 2 * np.int64(sj[i]))
         for p in range(ptr_r[i], ptr_r[i + 1]):
             grad[col_r[p]] += g
+
+
+@njit(cache=True)
+def _last_toggle_cost(Z, i, yi, WoutT, j, sgn, base, kind, margin, inv_t):
+    """Loss change of sample ``i`` when last-layer spike ``j`` turns on (``sgn = 1``) or off (-1):
+    its scores become ``z = Z[i] + sgn * WoutT[j]``. Same arithmetic as ``_loss``, written on
+    the 2-D arrays (no row views) because it runs for every sample of every neuron."""
+    C = Z.shape[1]
+    zy = Z[i, yi] + sgn * WoutT[j, yi]
+    if kind == HINGE:
+        tot = 0
+        for k in range(C):
+            v = margin - zy + Z[i, k] + sgn * WoutT[j, k]
+            if k != yi and v > 0:
+                tot += v
+        return tot - base
+    m = -np.inf
+    for k in range(C):
+        zk = (Z[i, k] + sgn * WoutT[j, k]) * inv_t
+        if zk > m:
+            m = zk
+    e = 0.0
+    for k in range(C):
+        e += np.exp((Z[i, k] + sgn * WoutT[j, k]) * inv_t - m)
+    nats = m + np.log(e) - zy * inv_t
+    return np.int64(np.floor(nats * XENT_SCALE + 0.5)) - base
+
+
+@njit(cache=True)
+def _sample_loss(Z, i, yi, kind, margin, inv_t):
+    """Loss of sample ``i``'s scores ``Z[i]`` (a toggle by zero: same arithmetic as ``_loss``)."""
+    return _last_toggle_cost(Z, i, yi, Z, i, 0, 0, kind, margin, inv_t)
 
 
 @njit(cache=True)
@@ -111,18 +133,40 @@ def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, 
 
     ``sl[i]`` is the sample's current loss (always equal to ``_loss`` of its cached scores)."""
     if last:
-        sgn = 1 - 2 * np.int64(Sl[i, j])
-        return _loss(Z[i], y[i], WoutT[j], sgn, -1, 0, kind, margin, inv_t) - sl[i]
+        return _last_toggle_cost(Z, i, y[i], WoutT, j, 1 - 2 * np.int64(Sl[j, i]), sl[i], kind, margin, inv_t)
     return _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
 
 
 @njit(cache=True)
+def _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
+    """Toggle spike ``S[l][j, i]`` and bring everything downstream of it up to date: deeper
+    layers, scores, the sample's loss ``sl[i]`` and its toggle cost (``A[l]`` is the caller's).
+    Takes the typed lists, whose passing costs ~100 ns a call: the last layer uses ``_flip_last``."""
+    Sl = S[l]
+    sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
+    Sl[j, i] = 1 - Sl[j, i]
+    toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
+
+
+@njit(cache=True)
+def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
+    """``_flip`` for the last hidden layer (the common case, written on plain arrays: the
+    scores move by ``+-W_out[:, j]``; ``sj`` is the neuron's spike row)."""
+    sgn = 1 - 2 * np.int64(sj[i])
+    for c in range(Z.shape[1]):
+        Z[i, c] += sgn * WoutT[j, c]
+    sl[i] = _sample_loss(Z, i, y[i], kind, margin, inv_t)
+    sj[i] = 1 - sj[i]
+    toggle[i] = _last_toggle_cost(Z, i, y[i], WoutT, j, -sgn, sl[i], kind, margin, inv_t)
+
+
+@njit(cache=True)
 def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
-    """Loss of sample ``i`` if spike ``S[l][i, j]`` were toggled; with ``apply`` also write
-    the new downstream state (deeper layers' A and S, and Z). ``S[l][i, j]`` itself and
+    """Loss of sample ``i`` if spike ``S[l][j, i]`` were toggled; with ``apply`` also write
+    the new downstream state (deeper layers' A and S, and Z). ``S[l][j, i]`` itself and
     ``A[l]`` are the caller's to update."""
     H = len(WT)
-    sgn = 1 - 2 * np.int64(S[l][i, j])  # +1: turns on, -1: turns off
+    sgn = 1 - 2 * np.int64(S[l][j, i])  # +1: turns on, -1: turns off
     if l == H - 1:
         if apply:
             for c in range(Z.shape[1]):
@@ -144,7 +188,7 @@ def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
         hm = Wm.shape[1]
         a = np.empty(hm, np.int64)
         for r in range(hm):
-            a[r] = Am[i, r]
+            a[r] = Am[r, i]
         for q in range(nch):
             for r in range(hm):
                 a[r] += sg[q] * Wm[idx[q], r]  # a += sign * W_m[:, k]
@@ -153,16 +197,16 @@ def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
         nn = 0
         for r in range(hm):
             new = np.int64(1) if a[r] >= Tm[r] else np.int64(0)
-            old = np.int64(Sm[i, r])
+            old = np.int64(Sm[r, i])
             if new != old:
                 nidx[nn] = r
                 nsg[nn] = new - old
                 nn += 1
         if apply:
             for r in range(hm):
-                Am[i, r] = a[r]
+                Am[r, i] = a[r]
             for q in range(nn):
-                Sm[i, nidx[q]] = 1 if nsg[q] > 0 else 0
+                Sm[nidx[q], i] = 1 if nsg[q] > 0 else 0
         idx = nidx
         sg = nsg
         nch = nn
@@ -179,30 +223,62 @@ def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
     return _loss(z, y[i], z, 0, -1, 0, kind, margin, inv_t)
 
 
+@njit(cache=True)
+def _score_cost(Z, i, yi, c, delta, base, kind, margin, inv_t):
+    """Loss change of sample ``i`` when its score ``Z[i, c]`` moves by ``delta`` (``base``: its
+    current loss). Hinge and ``c != y``: only one term changes, O(1) instead of O(C)."""
+    if kind == HINGE and c != yi:
+        v_old = margin - Z[i, yi] + Z[i, c]
+        v_new = v_old + delta
+        return (v_new if v_new > 0 else 0) - (v_old if v_old > 0 else 0)
+    return _loss(Z[i], yi, Z[i], 0, c, delta, kind, margin, inv_t) - base
+
+
+@njit(cache=True)
+def _active_samples(S):
+    """Per row ``j`` of the spikes ``S[j, i]``, the samples where it is 1 (``ptr``, ``ind``)."""
+    h, n = S.shape
+    ptr = np.zeros(h + 1, np.int64)
+    for j in range(h):
+        c = 0
+        for i in range(n):
+            c += S[j, i]
+        ptr[j + 1] = ptr[j] + c
+    ind = np.empty(ptr[h], np.int64)
+    for j in range(h):
+        q = ptr[j]
+        for i in range(n):
+            if S[j, i]:
+                ind[q] = i
+                q += 1
+    return ptr, ind
+
+
 @njit(parallel=True, cache=True)
-def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, inv_t, bias_bound):
+def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, in_screen, kind, margin, inv_t, bias_bound):
     """One pass over the output weights (then biases). Returns the number of changed parameters.
 
     Output weight ``w[c, j]`` moved by ``d`` changes only score column ``c`` and only on
-    samples with ``s_j = 1``. Candidates are screened on the samples ``screen`` (all
-    of them, or a mini-batch) against the state at the start of the pass; each
+    samples with ``s_j = 1``. Candidates are screened on the samples with ``in_screen[i] = 1``
+    (all of them, or a mini-batch) against the state at the start of the pass; each
     screened-in coordinate is re-scored exactly on every sample before it is accepted.
     """
-    n, h = S.shape
+    h, n = S.shape
     C = Z.shape[1]
     V = values.shape[0]
+    ptr, ind = _active_samples(S)
     G = np.zeros((h, C, V), np.int64)
     for j in prange(h):  # screening: gains of every (j, c, value) on the screen samples
-        for ii in range(screen.shape[0]):
-            i = screen[ii]
-            if S[i, j] == 0:
+        for p in range(ptr[j], ptr[j + 1]):
+            i = ind[p]
+            if in_screen[i] == 0:
                 continue
             for c in range(C):
                 w = WoutT[j, c]
                 for v in range(V):
                     d = values[v] - w
                     if d != 0:
-                        G[j, c, v] += _score_move_cost(Z[i], y[i], c, d, sl[i], kind, margin, inv_t)
+                        G[j, c, v] += _score_cost(Z, i, y[i], c, d, sl[i], kind, margin, inv_t)
     changed = 0
     gains = np.zeros(V, np.int64)
     for jj in range(h):
@@ -212,13 +288,12 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
             if not _screened_gain(G[j, c], values, w):
                 continue
             gains[:] = 0
-            for i in range(n):  # exact re-check on every sample
-                if S[i, j] == 0:
-                    continue
+            for p in range(ptr[j], ptr[j + 1]):  # exact re-check on every sample with s_j = 1
+                i = ind[p]
                 for v in range(V):
                     d = values[v] - w
                     if d != 0:
-                        gains[v] += _score_move_cost(Z[i], y[i], c, d, sl[i], kind, margin, inv_t)
+                        gains[v] += _score_cost(Z, i, y[i], c, d, sl[i], kind, margin, inv_t)
             best = -1
             bg = np.int64(0)
             for v in range(V):
@@ -227,10 +302,10 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
                     best = v
             if best >= 0:
                 d = values[best] - w
-                for i in range(n):
-                    if S[i, j] != 0:
-                        Z[i, c] += d
-                        sl[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+                for p in range(ptr[j], ptr[j + 1]):
+                    i = ind[p]
+                    Z[i, c] += d
+                    sl[i] = _sample_loss(Z, i, y[i], kind, margin, inv_t)
                 WoutT[j, c] = values[best]
                 changed += 1
     # biases: integer line search, one unit at a time, while the loss drops
@@ -239,8 +314,8 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
             gm = np.int64(0)
             gp = np.int64(0)
             for i in range(n):
-                gm += _score_move_cost(Z[i], y[i], c, -1, sl[i], kind, margin, inv_t)
-                gp += _score_move_cost(Z[i], y[i], c, 1, sl[i], kind, margin, inv_t)
+                gm += _score_cost(Z, i, y[i], c, -1, sl[i], kind, margin, inv_t)
+                gp += _score_cost(Z, i, y[i], c, 1, sl[i], kind, margin, inv_t)
             d = 0
             if gm < 0 and b[c] - 1 >= -bias_bound and (gm <= gp or b[c] + 1 > bias_bound):
                 d = -1
@@ -251,28 +326,76 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, screen, kind, margin, i
             b[c] += d
             for i in range(n):
                 Z[i, c] += d
-                sl[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+                sl[i] = _sample_loss(Z, i, y[i], kind, margin, inv_t)
             changed += 1
     return changed
 
 
 @njit(cache=True)
-def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, WT, T, A, S, WoutT, Z, y, sl, values, order_j,
+def _flip_table(values, step):
+    """``flips[wi, v, r + step]``: does moving a weight from ``values[wi]`` to ``values[v]`` flip a
+    sample whose drive sits ``r`` above the threshold (``r >= 0`` on; ``r + d >= 0`` after)?
+
+    Only ``-step <= r < step`` can flip (``step >= |d|``), so ``r`` has ``2 * step`` bins.
+    """
+    V = values.shape[0]
+    flips = np.zeros((V, V, 2 * step), np.uint8)
+    for wi in range(V):
+        for v in range(V):
+            d = values[v] - values[wi]
+            for rb in range(2 * step):
+                r = rb - step
+                if d != 0 and (r >= 0) != (r + d >= 0):
+                    flips[wi, v, rb] = 1
+    return flips
+
+
+@njit(cache=True)
+def _near_add(near_i, near_t, count, slot, i, rb, tg):
+    """Put sample ``i`` (toggle cost ``tg``) into near bin ``rb`` (``near_i[rb, :count[rb]]``)."""
+    q = count[rb]
+    near_i[rb, q] = i
+    near_t[rb, q] = tg
+    slot[i] = q
+    count[rb] = q + 1
+
+
+@njit(cache=True)
+def _near_remove(near_i, near_t, count, slot, i, rb):
+    """Take sample ``i`` out of near bin ``rb``: the bin's last member fills its slot (O(1); the
+    order inside a bin does not matter, sums are integers)."""
+    q = slot[i]
+    last = count[rb] - 1
+    m = near_i[rb, last]
+    near_i[rb, q] = m
+    near_t[rb, q] = near_t[rb, last]
+    slot[m] = q
+    slot[i] = -1
+    count[rb] = last
+
+
+@njit(cache=True)
+def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, WoutT, Z, y, sl, values, order_j,
                  order_k, kind, margin, inv_t, width):
     """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
 
-    The layer's input spikes in two layouts: ``ptr_r/col_r`` (CSR) list, per sample, its
-    active inputs; ``ptr_f/ind_f`` (CSC) list, per input ``k``, the samples where it is 1.
-    Moving ``w[j, k]`` by ``d`` changes ``a_j`` by ``d`` on those samples only; only samples
-    whose spike flips change the loss, by the cached per-sample toggle cost.
+    The layer's input spikes in three layouts: ``ptr_r/col_r`` (CSR) list, per sample, its
+    active inputs; ``ptr_f/ind_f`` (CSC) list, per input ``k``, the samples where it is 1;
+    ``XB[k, i >> 3] >> (i & 7) & 1`` is ``x_k`` of sample ``i``, bit-packed (a row of ``XB`` is
+    ``n / 8`` bytes, so the re-checks' random reads stay in cache). Moving ``w[j, k]`` by ``d`` changes ``a_j`` by ``d``
+    on the samples with ``x_k = 1`` only; only samples whose spike flips change the loss, by
+    the cached per-sample toggle cost, and only samples *near the threshold*
+    (``-step <= a - t < step``, ``step`` the largest weight change) can flip. The near samples
+    whose toggle cost is not 0 are few and kept up to date as moves land, so no re-check
+    looks at the other samples.
 
     Per neuron (in ``order_j``'s order): the toggle cost of every sample; **screening**
-    against the state at the neuron's start, on the samples with ``in_screen[i] = 1`` (all,
-    or a mini-batch): the gains of every candidate value of every incoming weight at once,
-    read from the rows of the few samples a move can flip (``-step <= a - t < step``); then
-    the weights in order (``width > 0``: falling |surrogate gradient|, ties in ``order_k``'s
-    order; ``width = 0``: ``order_k``'s order), each screened-in one re-scored exactly on
-    every sample against the current state and accepted if it lowers the loss; then the
+    against the state at the neuron's start, on the near samples with ``in_screen[i] = 1``
+    (all, or a mini-batch): their toggle costs binned by ``a - t`` per input, from which the
+    gain of every candidate value of every incoming weight follows; then the weights in
+    order (``width > 0``: falling |surrogate gradient|, ties in ``order_k``'s order;
+    ``width = 0``: ``order_k``'s order), each screened-in one re-scored exactly on every
+    near sample against the current state and accepted if it lowers the loss; then the
     threshold. Returns the number of changed parameters.
     """
     W = WT[l]
@@ -282,11 +405,16 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, WT, T, A, S, WoutT, Z
     Al = A[l]
     Sl = S[l]
     Tl = T[l]
+    vmin = values[0]
     maxabs = 0
     for v in range(V):
         maxabs = max(maxabs, abs(values[v]))
     bound = n_in * maxabs  # |a| <= fan-in * max|w|
     step = 2 * maxabs  # the largest weight change: only samples with -step <= a - t < step can flip
+    vidx = np.full(values[V - 1] - vmin + 1, -1, np.int64)  # value -> its index in ``values``
+    for v in range(V):
+        vidx[values[v] - vmin] = v
+    flips = _flip_table(values, step)
     last = l == len(WT) - 1
     toggle = np.empty(n, np.int64)
     acol = np.empty(n, np.int64)
@@ -294,66 +422,103 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, WT, T, A, S, WoutT, Z
     gains = np.zeros(V, np.int64)
     hist = np.zeros(2 * bound + 3, np.int64)
     gT = np.zeros(2 * bound + 2, np.int64)
-    G = np.zeros((n_in, V), np.int64)
+    nbins = 2 * step  # near samples binned by r = a - t + step
+    acc = np.zeros(nbins, np.int64)
+    G2 = np.zeros((n_in, nbins), np.int64)  # screening: toggle costs of near samples by (input, bin)
+    near_i = np.empty((nbins, n), np.int64)  # near set: bin rb holds near_i[rb, :count[rb]]
+    near_t = np.empty((nbins, n), np.int64)  # and their toggle costs
+    count = np.zeros(nbins, np.int64)
+    slot = np.full(n, -1, np.int64)  # a sample's place in its bin (-1: not near)
     changed = 0
     for jj in range(order_j.shape[0]):
         j = order_j[jj]
-        for i in range(n):  # toggle costs at the neuron's start
-            acol[i] = Al[i, j]
-            toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
         t = np.int64(Tl[j])
-        G[:] = 0  # screening: gains of every (input, value) from the samples a move can flip
-        for i in range(n):
+        count[:] = 0
+        sj = Sl[j]
+        for i in range(n):  # toggle costs and the near set at the neuron's start
+            acol[i] = Al[j, i]
+            if last:  # (written out: the generic call costs more than the arithmetic)
+                toggle[i] = _last_toggle_cost(Z, i, y[i], WoutT, j, 1 - 2 * np.int64(sj[i]), sl[i], kind, margin,
+                                              inv_t)
+            else:
+                toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
             r = acol[i] - t
-            if in_screen[i] == 0 or r < -step or r >= step or toggle[i] == 0:
-                continue
-            for p in range(ptr_r[i], ptr_r[i + 1]):
-                k = col_r[p]
-                w = W[k, j]
-                for v in range(V):
-                    d = values[v] - w
-                    if d != 0 and (r >= 0) != (r + d >= 0):
-                        G[k, v] += toggle[i]
+            if -step <= r < step and toggle[i] != 0:
+                _near_add(near_i, near_t, count, slot, i, r + step, toggle[i])
+        G2[:] = 0
+        for rb in range(nbins):
+            for q in range(count[rb]):
+                i = near_i[rb, q]
+                if in_screen[i] == 0:
+                    continue
+                tg = near_t[rb, q]
+                for p in range(ptr_r[i], ptr_r[i + 1]):
+                    G2[col_r[p], rb] += tg
         korder = order_k
         if width > 0:
-            _surrogate_gradient(acol, toggle, Sl, j, t, width, ptr_r, col_r, grad)
+            _surrogate_gradient(acol, toggle, Sl[j], t, width, ptr_r, col_r, grad)
             korder = order_k[np.argsort(-np.abs(grad[order_k]), kind="mergesort")]  # stable: ties keep order_k
         for kk in range(n_in):
             k = korder[kk]
             w = W[k, j]
-            if not _screened_gain(G[k], values, w):
+            wi = vidx[w - vmin]
+            screened = False
+            for v in range(V):  # screened gain of each value from the bins
+                if v == wi:
+                    continue
+                g = np.int64(0)
+                for rb in range(nbins):
+                    if flips[wi, v, rb]:
+                        g += G2[k, rb]
+                if g < 0:
+                    screened = True
+                    break
+            if not screened:
                 continue
+            xk = XB[k]
+            for rb in range(nbins):  # exact re-check on every sample that can flip
+                g = np.int64(0)
+                for q in range(count[rb]):
+                    i = near_i[rb, q]
+                    g += ((xk[i >> 3] >> (i & 7)) & 1) * near_t[rb, q]  # branch-free: x_k is 0 or 1
+                acc[rb] = g
             gains[:] = 0
-            for p in range(ptr_f[k], ptr_f[k + 1]):  # exact re-check on every sample
-                i = ind_f[p]
-                a = acol[i]
-                for v in range(V):
-                    d = values[v] - w
-                    if d != 0 and (a >= t) != (a + d >= t):
-                        gains[v] += toggle[i]
+            for v in range(V):
+                for rb in range(nbins):
+                    if flips[wi, v, rb]:
+                        gains[v] += acc[rb]
             best = -1
             bg = np.int64(0)
             for v in range(V):
-                if values[v] != w and gains[v] < bg:
+                if v != wi and gains[v] < bg:
                     bg = gains[v]
                     best = v
             if best < 0:
                 continue
             d = values[best] - w
-            for p in range(ptr_f[k], ptr_f[k + 1]):
+            for p in range(ptr_f[k], ptr_f[k + 1]):  # apply: a += d on the samples with x_k = 1
                 i = ind_f[p]
-                a = acol[i]
-                if (a >= t) != (a + d >= t):
-                    sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
-                    Sl[i, j] = 1 - Sl[i, j]
-                    acol[i] = a + d
-                    Al[i, j] = a + d
-                    toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
-                else:
-                    acol[i] = a + d
-                    Al[i, j] = a + d
+                r = acol[i] - t
+                acol[i] += d
+                if r < -2 * step or r >= 2 * step:
+                    continue  # far from the threshold before and after: nothing else changes
+                if slot[i] >= 0:
+                    _near_remove(near_i, near_t, count, slot, i, r + step)
+                if (r >= 0) != (r + d >= 0):
+                    if last:
+                        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    else:
+                        _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                r += d
+                if -step <= r < step and toggle[i] != 0:
+                    _near_add(near_i, near_t, count, slot, i, r + step, toggle[i])
             W[k, j] = values[best]
             changed += 1
+        for rb in range(nbins):  # empty the near set for the next neuron
+            for q in range(count[rb]):
+                slot[near_i[rb, q]] = -1
+        for i in range(n):
+            Al[j, i] = acol[i]
         # threshold: exact search over every integer in [-bound, bound + 1]
         # (drives beyond the range of thresholds are clamped to its ends: same comparisons;
         # only jittered drives ever get there)
@@ -379,8 +544,10 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, WT, T, A, S, WoutT, Z
             for i in range(n):
                 a = acol[i]
                 if (a >= t) != (a >= best_t):
-                    sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
-                    Sl[i, j] = 1 - Sl[i, j]
+                    if last:
+                        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    else:
+                        _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
             Tl[j] = best_t
             changed += 1
     return changed

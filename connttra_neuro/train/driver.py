@@ -35,8 +35,11 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
 
 
 def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:
-    # float64 BLAS is exact: every partial sum is an integer far below 2**53
-    return np.rint(s.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+    """``s @ w.T`` of integer arrays through BLAS, exactly: every partial sum is an integer no
+    larger than ``n * max|s| * max|w|``, which float32 holds exactly below 2**24 (float64: 2**53)."""
+    bound = s.shape[1] * int(np.abs(s).max(initial=0)) * int(np.abs(w).max(initial=0))
+    ftype = np.float32 if bound < 2**24 else np.float64
+    return np.rint(s.astype(ftype) @ w.T.astype(ftype)).astype(np.int64)
 
 
 def network_forward(network: TernaryNetwork, spikes: np.ndarray):
@@ -92,6 +95,12 @@ def _csr(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ptr, cols.astype(np.int64)
 
 
+def _bits(spikes_t: np.ndarray) -> np.ndarray:
+    """``(n_inputs, n)`` spikes as bits, little-endian in each byte: ``x[k, i]`` is
+    ``bits[k, i >> 3] >> (i & 7) & 1``."""
+    return np.packbits(np.asarray(spikes_t, dtype=np.uint8), axis=1, bitorder="little")
+
+
 @dataclass
 class TrainState:
     """Everything the kernels update in place, built from a network and encoded data."""
@@ -112,6 +121,8 @@ class TrainState:
     sl: np.ndarray = field(repr=False)
     full_csc0: tuple = field(repr=False)
     full_csr0: tuple = field(repr=False)
+    full_bits0: np.ndarray = field(repr=False)  # the input spikes transposed and bit-packed (see _bits)
+    noise0: np.ndarray | None = field(default=None, repr=False)  # the jitter inside A[0] (None: none)
     width: int = 0  # surrogate-gradient width of the coordinate order (0: random order)
     jitter: float = 0.0  # std of the integer noise added to hidden pre-activations each sweep (0: exact)
     start_loss: float = float("nan")  # loss at the start of the last sweep's moves (after any jitter)
@@ -126,8 +137,8 @@ class TrainState:
         for layer, a, s in zip(network.hidden, A, S, strict=False):
             WT.append(np.ascontiguousarray(layer.weights.T, dtype=np.int32))
             T.append(np.array(layer.thresholds, dtype=np.int64))
-            AL.append(np.ascontiguousarray(a, dtype=np.int32))
-            SL.append(np.ascontiguousarray(s, dtype=np.uint8))
+            AL.append(np.ascontiguousarray(a.T, dtype=np.int32))  # neuron-major, see _kernels
+            SL.append(np.ascontiguousarray(s.T, dtype=np.uint8))
         Z = np.ascontiguousarray(Z, dtype=np.int32)
         y = np.ascontiguousarray(y, dtype=np.int64)
         sl = K.sample_losses(Z, y, kind, margin, inv_t)
@@ -135,6 +146,7 @@ class TrainState:
                    kind, margin, float(inv_t), WT, T, AL, SL,
                    np.ascontiguousarray(network.output.weights.T, dtype=np.int32),
                    np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes), _csr(spikes),
+                   _bits(np.asarray(spikes).T),
                    width=int(width), jitter=float(jitter))
 
     @property
@@ -146,7 +158,7 @@ class TrainState:
     @property
     def train_error(self) -> float:
         """Training error of the network itself (without the jitter noise)."""
-        Z = self.Z if self.jitter == 0 else self._forward()[2]  # the cached scores carry the noise
+        Z = self.Z if self.noise0 is None else self._forward()[2]  # the cached scores carry the noise
         return float(np.mean(np.argmax(Z, axis=1) != self.y))  # argmax ties to lowest index
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
@@ -164,26 +176,23 @@ class TrainState:
         if self.jitter > 0:
             self._jitter(rng)
         self.start_loss = self.loss
-        screen = None
+        in_screen = np.ones(n, np.uint8)
         if batch_size is not None and batch_size < n:
-            screen = np.sort(rng.choice(n, size=batch_size, replace=False)).astype(np.int64)
+            in_screen[:] = 0
+            in_screen[rng.choice(n, size=batch_size, replace=False)] = 1
         H = len(self.WT)
         h_last = self.WoutT.shape[0]
         bias_bound = h_last * int(np.abs(self.values).max())
         changed = K.output_sweep(self.S[H - 1], self.WoutT, self.b, self.Z, self.y, self.sl, self.values,
-                                 rng.permutation(h_last).astype(np.int64),
-                                 np.arange(n, dtype=np.int64) if screen is None else screen,
+                                 rng.permutation(h_last).astype(np.int64), in_screen,
                                  self.kind, self.margin, self.inv_t, bias_bound)
-        in_screen = np.ones(n, np.uint8)
-        if screen is not None:
-            in_screen[:] = 0
-            in_screen[screen] = 1
         for l in range(H - 1, -1, -1):
-            inputs = self.spikes if l == 0 else self.S[l - 1]
+            inputs = self.spikes if l == 0 else self.S[l - 1].T  # (n, n_in)
             csc = self.full_csc0 if l == 0 else _csc(inputs)
             csr = self.full_csr0 if l == 0 else _csr(inputs)
+            bits = self.full_bits0 if l == 0 else _bits(self.S[l - 1])
             n_in, h = self.WT[l].shape
-            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], self.WT, self.T, self.A, self.S,
+            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A, self.S,
                                       self.WoutT, self.Z, self.y, self.sl, self.values,
                                       rng.permutation(h).astype(np.int64), rng.permutation(n_in).astype(np.int64),
                                       self.kind, self.margin, self.inv_t, self.width)
@@ -196,25 +205,37 @@ class TrainState:
         (as if thresholds jittered per sample), so no move can rely on a sample sitting
         exactly at a threshold. The exported network has no noise.
         """
-        A, S, Z = self._forward(rng)
+        A, S, Z, noise0 = self._forward(rng)
         for l in range(len(self.WT)):
             self.A[l][:] = A[l]
             self.S[l][:] = S[l]
         self.Z[:] = Z
+        self.noise0 = noise0
         self.sl[:] = K.sample_losses(self.Z, self.y, self.kind, self.margin, self.inv_t)
 
     def _forward(self, rng: np.random.Generator | None = None):
-        """``(drives, spikes, scores)`` of the current parameters on all samples, from scratch;
-        with ``rng``, integer jitter noise (std ``self.jitter``) is added to every drive."""
-        A, S, s = [], [], self.spikes
-        for w, t in zip(self.WT, self.T, strict=False):
-            a = _exact_drive(s, w.T)
-            if rng is not None:
-                a += np.rint(rng.normal(0.0, self.jitter, a.shape)).astype(a.dtype)
-            s = (a >= t[None, :]).astype(np.uint8)
+        """``(drives, spikes, scores, layer-0 noise)`` of the current parameters on all samples
+        (drives and spikes neuron-major, like the caches); with ``rng``, integer jitter noise
+        (std ``self.jitter``) is added to every drive.
+
+        The noise-free first-layer drive is the cached one minus the noise it carries (the
+        kernels keep it exact), so no pass over the input spikes is needed; deeper layers and
+        the scores are recomputed from the spikes below them.
+        """
+        A, S, noise0 = [], [], None
+        for l, (w, t) in enumerate(zip(self.WT, self.T, strict=True)):
+            if l == 0:
+                a = self.A[0].astype(np.int64) - (0 if self.noise0 is None else self.noise0)
+            else:
+                a = _exact_drive(S[-1].T, w.T).T
+            if rng is not None:  # drawn sample-major, as it always was: same stream, same runs
+                noise = np.rint(rng.normal(0.0, self.jitter, a.shape[::-1])).astype(np.int32).T
+                a = a + noise
+                if l == 0:
+                    noise0 = noise
             A.append(a)
-            S.append(s)
-        return A, S, _exact_drive(s, self.WoutT.T) + self.b[None, :]
+            S.append((a >= t[:, None]).astype(np.uint8))
+        return A, S, _exact_drive(S[-1].T, self.WoutT.T) + self.b[None, :], noise0
 
 
 def sweep_rng(seed: int, sweep: int) -> np.random.Generator:
