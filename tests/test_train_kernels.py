@@ -89,8 +89,8 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
         n_in, h = state.WT[l].shape
         oj, ok = rng.permutation(h), rng.permutation(n_in)
         before = int(state.sl.sum())
-        got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], _packed(inputs), state.WT, state.T, state.A, state.S,
-                             state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, width)
+        got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], _packed(inputs), state.WT, state.T,
+                             state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, width)
         want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width)
         assert got == want
         assert int(state.sl.sum()) <= before
@@ -104,9 +104,8 @@ def test_wider_discrete_set_matches_naive_twin():
     values = np.array(net.discrete_set)
     csc, csr = _csc(spikes), _csr(spikes)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
-    got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT, state.T, state.A,
-                         state.S, state.WoutT,
-                         state.Z, state.y, state.sl, values, oj, ok, *params, 2)
+    got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT,
+                         state.T, state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, 2)
     want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size), 2)
     assert got == want
     _assert_same(state, twin, spikes, y, params)

@@ -192,8 +192,8 @@ class TrainState:
             csr = self.full_csr0 if l == 0 else _csr(inputs)
             bits = self.full_bits0 if l == 0 else _bits(self.S[l - 1])
             n_in, h = self.WT[l].shape
-            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A, self.S,
-                                      self.WoutT, self.Z, self.y, self.sl, self.values,
+            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A,
+                                      self.S, self.WoutT, self.Z, self.y, self.sl, self.values,
                                       rng.permutation(h).astype(np.int64), rng.permutation(n_in).astype(np.int64),
                                       self.kind, self.margin, self.inv_t, self.width)
         return int(changed)
