@@ -96,35 +96,42 @@ def _surrogate_gradient(acol, toggle, sj, t, width, ptr_r, col_r, grad):
 
 
 @njit(cache=True)
-def _last_toggle_cost(Z, i, yi, WoutT, j, sgn, base, kind, margin, inv_t):
-    """Loss change of sample ``i`` when last-layer spike ``j`` turns on (``sgn = 1``) or off (-1):
-    its scores become ``z = Z[i] + sgn * WoutT[j]``. Same arithmetic as ``_loss``, written on
-    the 2-D arrays (no row views) because it runs for every sample of every neuron."""
+def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
+    """``_loss`` of the scores ``z = Z[i] + sgn * add[j]`` with ``z[c] += delta`` (``c = -1``: none),
+    written on the 2-D arrays: slicing a row view in the hot loops costs more than the arithmetic.
+    Same operations in the same order as ``_loss``, so the same integer."""
     C = Z.shape[1]
-    zy = Z[i, yi] + sgn * WoutT[j, yi]
+    zy = Z[i, yi] + sgn * add[j, yi] + (delta if c == yi else 0)
     if kind == HINGE:
         tot = 0
         for k in range(C):
-            v = margin - zy + Z[i, k] + sgn * WoutT[j, k]
+            v = margin - zy + Z[i, k] + sgn * add[j, k] + (delta if k == c else 0)
             if k != yi and v > 0:
                 tot += v
-        return tot - base
+        return tot
     m = -np.inf
     for k in range(C):
-        zk = (Z[i, k] + sgn * WoutT[j, k]) * inv_t
+        zk = (Z[i, k] + sgn * add[j, k] + (delta if k == c else 0)) * inv_t
         if zk > m:
             m = zk
     e = 0.0
     for k in range(C):
-        e += np.exp((Z[i, k] + sgn * WoutT[j, k]) * inv_t - m)
+        e += np.exp((Z[i, k] + sgn * add[j, k] + (delta if k == c else 0)) * inv_t - m)
     nats = m + np.log(e) - zy * inv_t
-    return np.int64(np.floor(nats * XENT_SCALE + 0.5)) - base
+    return np.int64(np.floor(nats * XENT_SCALE + 0.5))
+
+
+@njit(cache=True)
+def _last_toggle_cost(Z, i, yi, WoutT, j, sgn, base, kind, margin, inv_t):
+    """Loss change of sample ``i`` when last-layer spike ``j`` turns on (``sgn = 1``) or off (-1):
+    its scores become ``Z[i] + sgn * WoutT[j]``."""
+    return _row_loss(Z, i, yi, WoutT, j, sgn, -1, 0, kind, margin, inv_t) - base
 
 
 @njit(cache=True)
 def _sample_loss(Z, i, yi, kind, margin, inv_t):
-    """Loss of sample ``i``'s scores ``Z[i]`` (a toggle by zero: same arithmetic as ``_loss``)."""
-    return _last_toggle_cost(Z, i, yi, Z, i, 0, 0, kind, margin, inv_t)
+    """Loss of sample ``i``'s scores ``Z[i]``."""
+    return _row_loss(Z, i, yi, Z, i, 0, -1, 0, kind, margin, inv_t)
 
 
 @njit(cache=True)
@@ -231,7 +238,7 @@ def _score_cost(Z, i, yi, c, delta, base, kind, margin, inv_t):
         v_old = margin - Z[i, yi] + Z[i, c]
         v_new = v_old + delta
         return (v_new if v_new > 0 else 0) - (v_old if v_old > 0 else 0)
-    return _loss(Z[i], yi, Z[i], 0, c, delta, kind, margin, inv_t) - base
+    return _row_loss(Z, i, yi, Z, i, 0, c, delta, kind, margin, inv_t) - base
 
 
 @njit(cache=True)
