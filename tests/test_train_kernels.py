@@ -7,7 +7,7 @@ import pytest
 
 from connttra_neuro.network import ThermometerEncoder
 from connttra_neuro.train import _kernels as K
-from connttra_neuro.train.driver import TrainState, _bits, _csc, _csr, initial_network
+from connttra_neuro.train.driver import TrainState, _bits, _csc, _csr, initial_network, output_gains
 from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
 from tests import naive
 
@@ -76,8 +76,9 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
     order_j = rng.permutation(h_last)
     in_screen = np.zeros(n, np.uint8)
     in_screen[screen] = 1
+    G = output_gains(state.S[-1], state.WoutT, state.Z, state.y, state.sl, values, in_screen, *params, chunk=7)
     got = K.output_sweep(state.S[-1], state.WoutT, state.b, state.Z, state.y, state.sl, values, order_j,
-                         in_screen, *params, bias_bound)
+                         G, *params, bias_bound)
     want = naive.output_sweep(twin, spikes, y, params, list(values), order_j, screen, bias_bound)
     assert got == want and got > 0
     _assert_same(state, twin, spikes, y, params)

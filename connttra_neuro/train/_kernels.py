@@ -262,30 +262,36 @@ def _active_samples(S):
 
 
 @njit(parallel=True, cache=True)
-def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, in_screen, kind, margin, inv_t, bias_bound):
+def score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t):
+    """``F[i, e * C + c]``: the loss change of sample ``i`` if its score ``z[c]`` moved by
+    ``deltas[e]`` (0 for samples with ``in_screen[i] = 0``). The screening of every output
+    weight at once is then one integer matrix product, ``S @ F`` (see ``driver.output_gains``)."""
+    n, C = Z.shape
+    nd = deltas.shape[0]
+    F = np.zeros((n, nd * C), np.int64)
+    for i in prange(n):
+        if in_screen[i] == 0:
+            continue
+        for e in range(nd):
+            for c in range(C):
+                F[i, e * C + c] = _score_cost(Z, i, y[i], c, deltas[e], sl[i], kind, margin, inv_t)
+    return F
+
+
+@njit(parallel=True, cache=True)
+def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, G, kind, margin, inv_t, bias_bound):
     """One pass over the output weights (then biases). Returns the number of changed parameters.
 
     Output weight ``w[c, j]`` moved by ``d`` changes only score column ``c`` and only on
-    samples with ``s_j = 1``. Candidates are screened on the samples with ``in_screen[i] = 1``
-    (all of them, or a mini-batch) against the state at the start of the pass; each
-    screened-in coordinate is re-scored exactly on every sample before it is accepted.
+    samples with ``s_j = 1``. ``G[j, c, v]`` is the screening: the gain of setting ``w[c, j]``
+    to ``values[v]``, summed over the screening samples (all, or a mini-batch) against the
+    state at the start of the pass. Each screened-in coordinate (a gain < 0) is re-scored
+    exactly on every sample before it is accepted.
     """
     h, n = S.shape
     C = Z.shape[1]
     V = values.shape[0]
     ptr, ind = _active_samples(S)
-    G = np.zeros((h, C, V), np.int64)
-    for j in prange(h):  # screening: gains of every (j, c, value) on the screen samples
-        for p in range(ptr[j], ptr[j + 1]):
-            i = ind[p]
-            if in_screen[i] == 0:
-                continue
-            for c in range(C):
-                w = WoutT[j, c]
-                for v in range(V):
-                    d = values[v] - w
-                    if d != 0:
-                        G[j, c, v] += _score_cost(Z, i, y[i], c, d, sl[i], kind, margin, inv_t)
     changed = 0
     gains = np.zeros(V, np.int64)
     for jj in range(h):
@@ -311,8 +317,8 @@ def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, in_screen, kind, margin
                 d = values[best] - w
                 for p in range(ptr[j], ptr[j + 1]):
                     i = ind[p]
+                    sl[i] += _score_cost(Z, i, y[i], c, d, sl[i], kind, margin, inv_t)  # exact: new - old loss
                     Z[i, c] += d
-                    sl[i] = _sample_loss(Z, i, y[i], kind, margin, inv_t)
                 WoutT[j, c] = values[best]
                 changed += 1
     # biases: integer line search, one unit at a time, while the loss drops

@@ -16,7 +16,7 @@ from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, The
 
 from . import _kernels as K
 
-__all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "sweep_rng"]
+__all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "output_gains", "sweep_rng"]
 
 
 def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +101,36 @@ def _bits(spikes_t: np.ndarray) -> np.ndarray:
     return np.packbits(np.asarray(spikes_t, dtype=np.uint8), axis=1, bitorder="little")
 
 
+def output_gains(S, WoutT, Z, y, sl, values, in_screen, kind, margin, inv_t, chunk: int = 8192) -> np.ndarray:
+    """Screening of every output weight: ``G[j, c, v]``, the loss change (summed over the
+    samples with ``in_screen = 1``) of setting ``w[c, j]`` to ``values[v]`` (0 for its own value).
+
+    A move of ``w[c, j]`` by ``d`` moves score ``c`` by ``d`` on the samples with ``s_j = 1``,
+    so ``G[j, c, d] = sum_i S[j, i] * F[i, d, c]`` with ``F`` the per-sample cost of a score
+    move (``_kernels.score_move_costs``): one matrix product, through BLAS in float64, exact
+    because every partial sum is an integer below 2**53 (checked).
+    """
+    values = np.asarray(values, np.int64)
+    deltas = np.unique(values[:, None] - values[None, :])
+    deltas = deltas[deltas != 0]
+    F = K.score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t)
+    h, n = S.shape
+    if n * int(np.abs(F).max(initial=0)) < 2**53:
+        Gd = np.zeros((h, F.shape[1]))
+        for a in range(0, n, chunk):  # chunks bound the float copy of S
+            Gd += S[:, a:a + chunk].astype(np.float64) @ F[a:a + chunk].astype(np.float64)
+        Gd = np.rint(Gd).astype(np.int64)
+    else:  # never with the built-in losses; exact regardless
+        Gd = S.astype(np.int64) @ F
+    C = Z.shape[1]
+    Gd = Gd.reshape(h, deltas.size, C)
+    d = values[None, None, :] - np.asarray(WoutT, np.int64)[:, :, None]  # (h, C, V)
+    e = np.searchsorted(deltas, d)
+    jj, cc = np.meshgrid(np.arange(h), np.arange(C), indexing="ij")
+    G = Gd[jj[:, :, None], np.minimum(e, deltas.size - 1), cc[:, :, None]]
+    return np.where(d != 0, G, 0)
+
+
 @dataclass
 class TrainState:
     """Everything the kernels update in place, built from a network and encoded data."""
@@ -183,8 +213,10 @@ class TrainState:
         H = len(self.WT)
         h_last = self.WoutT.shape[0]
         bias_bound = h_last * int(np.abs(self.values).max())
+        G = output_gains(self.S[H - 1], self.WoutT, self.Z, self.y, self.sl, self.values, in_screen, self.kind,
+                         self.margin, self.inv_t)
         changed = K.output_sweep(self.S[H - 1], self.WoutT, self.b, self.Z, self.y, self.sl, self.values,
-                                 rng.permutation(h_last).astype(np.int64), in_screen,
+                                 rng.permutation(h_last).astype(np.int64), G,
                                  self.kind, self.margin, self.inv_t, bias_bound)
         for l in range(H - 1, -1, -1):
             inputs = self.spikes if l == 0 else self.S[l - 1].T  # (n, n_in)
