@@ -66,7 +66,7 @@ def sample_losses(Z, y, kind, margin, inv_t):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _screened_gain(costs, values, w):
     """True if screening found another allowed value that lowers the loss (cost < 0)."""
     for v in range(values.shape[0]):
@@ -95,7 +95,7 @@ def _surrogate_gradient(acol, toggle, sj, t, width, ptr_r, col_r, grad):
             grad[col_r[p]] += g
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
     """``_loss`` of the scores ``z = Z[i] + sgn * add[j]`` with ``z[c] += delta`` (``c = -1``: none),
     written on the 2-D arrays: slicing a row view in the hot loops costs more than the arithmetic.
@@ -121,14 +121,14 @@ def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
     return np.int64(np.floor(nats * XENT_SCALE + 0.5))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _last_toggle_cost(Z, i, yi, WoutT, j, sgn, base, kind, margin, inv_t):
     """Loss change of sample ``i`` when last-layer spike ``j`` turns on (``sgn = 1``) or off (-1):
     its scores become ``Z[i] + sgn * WoutT[j]``."""
     return _row_loss(Z, i, yi, WoutT, j, sgn, -1, 0, kind, margin, inv_t) - base
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sample_loss(Z, i, yi, kind, margin, inv_t):
     """Loss of sample ``i``'s scores ``Z[i]``."""
     return _row_loss(Z, i, yi, Z, i, 0, -1, 0, kind, margin, inv_t)
@@ -155,7 +155,7 @@ def _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv
     toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     """``_flip`` for the last hidden layer (the common case, written on plain arrays: the
     scores move by ``+-W_out[:, j]``; ``sj`` is the neuron's spike row)."""
@@ -230,7 +230,7 @@ def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
     return _loss(z, y[i], z, 0, -1, 0, kind, margin, inv_t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _score_cost(Z, i, yi, c, delta, base, kind, margin, inv_t):
     """Loss change of sample ``i`` when its score ``Z[i, c]`` moves by ``delta`` (``base``: its
     current loss). Hinge and ``c != y``: only one term changes, O(1) instead of O(C)."""
@@ -363,7 +363,7 @@ def _flip_table(values, step):
     return flips
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _near_add(near_i, near_t, count, slot, i, rb, tg):
     """Put sample ``i`` (toggle cost ``tg``) into near bin ``rb`` (``near_i[rb, :count[rb]]``)."""
     q = count[rb]
@@ -373,7 +373,7 @@ def _near_add(near_i, near_t, count, slot, i, rb, tg):
     count[rb] = q + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _near_remove(near_i, near_t, count, slot, i, rb):
     """Take sample ``i`` out of near bin ``rb``: the bin's last member fills its slot (O(1); the
     order inside a bin does not matter, sums are integers)."""
