@@ -129,3 +129,25 @@ def test_gradient_order_differs_from_the_random_order():
     orders = [naive.gradient_order(twin, 0, j, spikes, y, params, order_k, 2) for j in range(5)]
     assert sorted(orders[0]) == sorted(order_k)
     assert any(o != order_k for o in orders)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "xent"])
+@pytest.mark.parametrize("values", [(-1, 0, 1), (-1, 1), (-2, -1, 0, 1, 2)])
+def test_output_screening_matrix_product_equals_per_move_forward_passes(loss, values):
+    # G = S @ F (BLAS, chunked) against the definition: a whole forward pass per candidate move
+    net, spikes, y, params, rng = _problem(11, hidden=(6,), values=values, loss=loss)
+    state = TrainState.build(net, spikes, y, *params)
+    twin = naive.NaiveNet(net)
+    screen = np.sort(rng.choice(y.size, size=25, replace=False))
+    in_screen = np.zeros(y.size, np.uint8)
+    in_screen[screen] = 1
+    G = output_gains(state.S[-1], state.WoutT, state.Z, state.y, state.sl, np.array(values), in_screen, *params,
+                     chunk=10)
+    base = twin.losses(spikes, y, params)
+    C, h = twin.Wout.shape
+    for j in range(h):
+        for c in range(C):
+            for v, value in enumerate(values):
+                want = 0 if value == twin.Wout[c, j] else naive._gain(
+                    twin, spikes, y, params, base, screen, naive._setter(twin.Wout, (c, j), value))
+                assert G[j, c, v] == want, (j, c, value)
