@@ -28,7 +28,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train.py
-	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/deploy_loihi2.py
+	$(BIN)/python bench/deploy_brian2.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
