@@ -38,6 +38,7 @@ RUNS = [
                            n_train=6000, n_val=2000)),
 ]
 METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")
+DEFAULT_METHOD = "connttra-hinge"  # CoNNTrA with its default loss: the one the goals are judged on
 SEEDS = (0, 1, 2)  # every seed: its own initialisation and (for subsampled sets) its own data subsample
 
 
@@ -75,6 +76,8 @@ def _aggregate(rows: list[dict]) -> list[dict]:
                     "weights_ratio_float64": rs[0].get("weights_ratio_float64"),
                     "peak_rss_bytes": max(r["peak_rss_bytes"] for r in rs), "train_seconds": _mean(rs, "train_seconds"),
                     "time_to_final_seconds": _mean(rs, "time_to_final_seconds"),
+                    "time_to_final_within_se_seconds": _mean(rs, "time_to_final_within_se_seconds"),
+                    "time_per_step_seconds": _mean(rs, "time_per_step_seconds"),
                     "sweeps": [r.get("sweeps") for r in rs], "converged": [r.get("converged") for r in rs],
                     "loss": rs[0].get("loss")})
     return agg
@@ -82,20 +85,24 @@ def _aggregate(rows: list[dict]) -> list[dict]:
 
 def _table(agg: list[dict]) -> str:
     lines = ["| dataset | method | train error | val error (mean ± sd) | val error per seed | model bytes | peak RSS "
-             "| train time | time to final val error |",
-             "|---|---|---:|---:|---|---:|---:|---:|---:|"]
+             "| train time | time to final val error | ... within 1 SE of it | time per sweep / epoch |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in agg:
         lines.append(f"| {r['dataset']} ({r['n_train']}/{r['n_val']}) | {r['label']} | {100 * r['train_error']:.2f}% | "
                      f"**{100 * r['val_error']:.2f}%** ± {100 * r['val_error_sd']:.2f} | "
                      f"{', '.join(f'{100 * v:.2f}' for v in r['val_errors'])} | {r['model_bytes']:,} | "
                      f"{r['peak_rss_bytes'] / 2**20:.0f} MiB | {r['train_seconds']:.1f} s | "
-                     f"{r['time_to_final_seconds']:.1f} s |")
+                     f"{r['time_to_final_seconds']:.1f} s | {r['time_to_final_within_se_seconds']:.1f} s | "
+                     f"{r['time_per_step_seconds']:.2f} s |")
     return "\n".join(lines)
 
 
 def _goals(agg) -> list[str]:
     by = {r["method"]: r for r in agg}
-    best = min((by[m] for m in ("connttra-hinge", "connttra-xent") if m in by), key=lambda r: r["val_error"])
+    # the goals are judged on CoNNTrA as a user gets it (its default loss, hinge), never on the
+    # better of the two losses: picking the loss by validation error would be selection on the
+    # validation set. The other loss is in the tables for the loss comparison.
+    best = by[DEFAULT_METHOD]
     out = []
     if "ste" in by:
         d = 100 * (best["val_error"] - by["ste"]["val_error"])
@@ -110,9 +117,12 @@ def _goals(agg) -> list[str]:
                    f"alone {best['weights_ratio_float64']:.0f}x below float64)")
     if "ste" in by:
         t, ts = best["time_to_final_seconds"], by["ste"]["time_to_final_seconds"]
-        out.append(f"time to final val error: {best['label']} {t:.1f} s vs STE {ts:.1f} s "
+        out.append(f"time to final val error: {best['label']} {t:.2f} s vs STE {ts:.2f} s "
                    f"({'met' if t <= ts else 'not met'})")
-    return [f"best CoNNTrA = {best['label']}"] + out
+        t, ts = best["time_to_final_within_se_seconds"], by["ste"]["time_to_final_within_se_seconds"]
+        out.append(f"to within one standard error of it: {t:.2f} s vs {ts:.2f} s "
+                   f"({'met' if t <= ts else 'not met'})")
+    return [f"CoNNTrA = {best['label']}, its default loss"] + out
 
 
 def main() -> None:
@@ -170,12 +180,17 @@ def main() -> None:
         "every method. CoNNTrA and the straight-through (STE) network are ternary with step activations and "
         "their errors are those of the exported integer `TernaryNetwork` (what every target runs); the MLP is "
         "float64 with ReLU (scikit-learn). CoNNTrA runs with its defaults: gradient-ordered coordinates and "
-        "per-sweep drive jitter (docs/training.md). Model bytes: every parameter as stored (packed ternary "
+        "per-sweep drive jitter (docs/training.md); the goals below are judged on its default loss (hinge), "
+        "not on the better of the two losses, which would be selection on the validation set. Model bytes: "
+        "every parameter as stored (packed ternary "
         "weights, integer thresholds and biases, float64 encoder thresholds; the model file adds a metadata "
         "header of about 1.2 KiB) for the ternary networks, 8 bytes per parameter for the MLP. Peak RSS: "
         "`ru_maxrss` of each method's own spawned subprocess (includes the interpreter and imported libraries), "
         "largest over the seeds. Train time: wall time of training only (numba kernels loaded from cache "
-        "beforehand); time to final val error: when the validation error first reached its final value. "
+        "beforehand); time to final val error: when the validation error first reached its final value; "
+        "... within 1 SE of it: when it first came within one sampling standard error (sqrt(p(1-p)/n_val), "
+        "0.9-1 point here) of its final value: one lucky or unlucky last epoch or sweep moves the first reading "
+        "by seconds and this one much less; time per sweep / epoch: median, evaluation included. "
         "Dataset column: name (training/validation samples); Fashion-MNIST's 60k training set is **subsampled "
         "to 6,000** (and its 10k test set to 2,000 for validation). The final network of each method is "
         "reported (no early stopping, no selection on the validation set).",

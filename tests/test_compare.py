@@ -1,0 +1,30 @@
+"""The comparison's timing metrics (connttra_neuro/train/compare.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from connttra_neuro.train.compare import _time_per_step, _time_to_final, standard_error
+
+# a noisy curve that ends at 0.20 after touching 0.21 and 0.20 earlier
+CURVE = [{"seconds": s, "val_error": e} for s, e in
+         [(1.0, 0.30), (2.0, 0.21), (3.0, 0.25), (4.0, 0.20), (5.0, 0.22), (6.0, 0.20)]]
+
+
+def test_time_to_final_is_when_the_final_value_is_first_reached():
+    assert _time_to_final(CURVE) == 4.0
+    assert _time_to_final(CURVE, tolerance=0.011) == 2.0  # 0.21 <= 0.20 + 0.011
+    assert _time_to_final(CURVE[:1]) == 1.0
+
+
+def test_standard_error_of_an_error_rate():
+    assert standard_error(0.2, 1000) == pytest.approx(math.sqrt(0.2 * 0.8 / 1000))
+    assert standard_error(0.0, 50) == 0.0
+
+
+def test_time_per_step_is_the_median_interval():
+    assert _time_per_step(CURVE) == 1.0
+    assert _time_per_step([{"seconds": 0.5, "val_error": 0.1}, {"seconds": 3.5, "val_error": 0.1},
+                           {"seconds": 4.0, "val_error": 0.1}]) == 0.5
