@@ -77,8 +77,8 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
     in_screen = np.zeros(n, np.uint8)
     in_screen[screen] = 1
     G = output_gains(state.S[-1], state.WoutT, state.Z, state.y, state.sl, values, in_screen, *params, chunk=7)
-    got = K.output_sweep(state.S[-1], state.WoutT, state.b, state.Z, state.y, state.sl, values, order_j,
-                         G, *params, bias_bound)
+    got = K.output_sweep(*_csc(np.asarray(state.S[-1]).T), state.WoutT, state.b, state.Z, state.y, state.sl, values,
+                         order_j, G, *params, bias_bound)
     want = naive.output_sweep(twin, spikes, y, params, list(values), order_j, screen, bias_bound)
     assert got == want and got > 0
     _assert_same(state, twin, spikes, y, params)

@@ -5,7 +5,7 @@ State cached per training sample ``i`` (never recomputed by a whole forward pass
 * ``A[l][j, i]``  int32 pre-activation of hidden neuron ``j`` of layer ``l`` (``W_l @ s_{l-1}``)
 * ``S[l][j, i]``  uint8 its spike (``A >= T``)
 * ``Z[i, c]``     int32 output score (``W_out @ s + b``)
-* ``sl[i]``       int64 loss of the sample, in integer loss units (see ``_loss``)
+* ``sl[i]``       int64 loss of the sample, in integer loss units (see ``_row_loss``)
 
 ``A`` and ``S`` are neuron-major (one row per neuron, contiguous over samples): every pass
 visits one neuron at a time and reads its drive or spike on every sample.
@@ -28,41 +28,13 @@ XENT = 1  # softmax cross-entropy of z / temperature, in fixed point
 XENT_SCALE = 65536.0  # cross-entropy loss unit: 2**-16 nats (rounded), so losses add up exactly
 
 
-@njit(cache=True)
-def _loss(zrow, yi, add, sgn, c, delta, kind, margin, inv_t):
-    """Loss of the score row ``z = zrow + sgn * add`` with ``z[c] += delta`` (``c = -1``: none)."""
-    C = zrow.shape[0]
-    zy = zrow[yi] + sgn * add[yi] + (delta if c == yi else 0)
-    if kind == HINGE:
-        tot = 0
-        for k in range(C):
-            if k == yi:
-                continue
-            zk = zrow[k] + sgn * add[k] + (delta if k == c else 0)
-            v = margin - zy + zk
-            if v > 0:
-                tot += v
-        return tot
-    m = -np.inf
-    for k in range(C):
-        zk = (zrow[k] + sgn * add[k] + (delta if k == c else 0)) * inv_t
-        if zk > m:
-            m = zk
-    s = 0.0
-    for k in range(C):
-        zk = (zrow[k] + sgn * add[k] + (delta if k == c else 0)) * inv_t
-        s += np.exp(zk - m)
-    nats = m + np.log(s) - zy * inv_t
-    return np.int64(np.floor(nats * XENT_SCALE + 0.5))
-
-
 @njit(parallel=True, cache=True)
 def sample_losses(Z, y, kind, margin, inv_t):
     """Per-sample loss of the score matrix ``Z`` (int64, loss units)."""
     n = Z.shape[0]
     out = np.empty(n, np.int64)
     for i in prange(n):
-        out[i] = _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
+        out[i] = _sample_loss(Z, i, y[i], kind, margin, inv_t)
     return out
 
 
@@ -97,9 +69,10 @@ def _surrogate_gradient(acol, toggle, sj, t, width, ptr_r, col_r, grad):
 
 @njit(cache=True, inline="always")
 def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
-    """``_loss`` of the scores ``z = Z[i] + sgn * add[j]`` with ``z[c] += delta`` (``c = -1``: none),
-    written on the 2-D arrays: slicing a row view in the hot loops costs more than the arithmetic.
-    Same operations in the same order as ``_loss``, so the same integer."""
+    """Loss of the scores ``z = Z[i] + sgn * add[j]`` with ``z[c] += delta`` (``c = -1``: none), in
+    integer loss units: the hinge exactly, the cross-entropy rounded to ``1 / XENT_SCALE`` nats
+    (the same operations as ``losses.sample_losses_numpy``). Written on the 2-D arrays: slicing a
+    row view in the hot loops costs more than the arithmetic."""
     C = Z.shape[1]
     zy = Z[i, yi] + sgn * add[j, yi] + (delta if c == yi else 0)
     if kind == HINGE:
@@ -135,24 +108,23 @@ def _sample_loss(Z, i, yi, kind, margin, inv_t):
 
 
 @njit(cache=True)
-def _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t):
-    """Loss change of sample ``i`` if spike ``(l, j)`` toggled (fast path for the last hidden layer).
-
-    ``sl[i]`` is the sample's current loss (always equal to ``_loss`` of its cached scores)."""
-    if last:
-        return _last_toggle_cost(Z, i, y[i], WoutT, j, 1 - 2 * np.int64(Sl[j, i]), sl[i], kind, margin, inv_t)
+def _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t):
+    """Loss change of sample ``i`` if spike ``(l, j)`` of a layer below the last toggled (``sl[i]``:
+    its current loss). The last layer has ``_last_toggle_cost``: a numba call passing the typed
+    lists costs ~100 ns, more than its arithmetic, and inlining this dispatch instead made the
+    hidden pass 1.8x slower (measured), so callers pick the function by layer."""
     return _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
 
 
 @njit(cache=True)
-def _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
-    """Toggle spike ``S[l][j, i]`` and bring everything downstream of it up to date: deeper
-    layers, scores, the sample's loss ``sl[i]`` and its toggle cost (``A[l]`` is the caller's).
-    Takes the typed lists, whose passing costs ~100 ns a call: the last layer uses ``_flip_last``."""
+def _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
+    """Toggle spike ``S[l][j, i]`` of a layer below the last and bring everything downstream of
+    it up to date: deeper layers, scores, the sample's loss ``sl[i]`` and its toggle cost
+    (``A[l]`` is the caller's). The last layer has ``_flip_last``."""
     Sl = S[l]
     sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
     Sl[j, i] = 1 - Sl[j, i]
-    toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
+    toggle[i] = _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
 
 
 @njit(cache=True, inline="always")
@@ -169,19 +141,14 @@ def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
 
 @njit(cache=True)
 def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
-    """Loss of sample ``i`` if spike ``S[l][j, i]`` were toggled; with ``apply`` also write
-    the new downstream state (deeper layers' A and S, and Z). ``S[l][j, i]`` itself and
-    ``A[l]`` are the caller's to update."""
+    """Loss of sample ``i`` if spike ``S[l][j, i]`` of a layer below the last were toggled; with
+    ``apply`` also write the new downstream state (deeper layers' A and S, and Z).
+    ``S[l][j, i]`` itself and ``A[l]`` are the caller's to update.
+
+    The flip changes the next layer's pre-activations, which may flip some of its spikes,
+    and so on up to the scores."""
     H = len(WT)
     sgn = 1 - 2 * np.int64(S[l][j, i])  # +1: turns on, -1: turns off
-    if l == H - 1:
-        if apply:
-            for c in range(Z.shape[1]):
-                Z[i, c] += sgn * WoutT[j, c]
-            return _loss(Z[i], y[i], Z[i], 0, -1, 0, kind, margin, inv_t)
-        return _loss(Z[i], y[i], WoutT[j], sgn, -1, 0, kind, margin, inv_t)
-    # deeper layer: the flip changes the next layer's pre-activations, which may flip
-    # some of its spikes, and so on up to the scores
     idx = np.empty(1, np.int64)
     sg = np.empty(1, np.int64)
     idx[0] = j
@@ -218,16 +185,16 @@ def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
         sg = nsg
         nch = nn
     C = Z.shape[1]
-    z = np.empty(C, np.int64)
+    z = np.empty((1, C), Z.dtype)  # the sample's new scores, as one row
     for c in range(C):
-        z[c] = Z[i, c]
+        z[0, c] = Z[i, c]
     for q in range(nch):
         for c in range(C):
-            z[c] += sg[q] * WoutT[idx[q], c]
+            z[0, c] += sg[q] * WoutT[idx[q], c]
     if apply:
         for c in range(C):
-            Z[i, c] = z[c]
-    return _loss(z, y[i], z, 0, -1, 0, kind, margin, inv_t)
+            Z[i, c] = z[0, c]
+    return _sample_loss(z, 0, y[i], kind, margin, inv_t)
 
 
 @njit(cache=True, inline="always")
@@ -242,21 +209,23 @@ def _score_cost(Z, i, yi, c, delta, base, kind, margin, inv_t):
 
 
 @njit(cache=True)
-def _active_samples(S):
-    """Per row ``j`` of the spikes ``S[j, i]``, the samples where it is 1 (``ptr``, ``ind``)."""
-    h, n = S.shape
-    ptr = np.zeros(h + 1, np.int64)
-    for j in range(h):
+def nonzero_rows(M):
+    """Per row ``r`` of the 0/1 matrix ``M``, the columns where it is 1: ``ind[ptr[r]:ptr[r + 1]]``
+    (ascending). Spike matrices in sparse form: per sample its active inputs, per input or
+    neuron the samples where it fires."""
+    rows, cols = M.shape
+    ptr = np.zeros(rows + 1, np.int64)
+    for r in range(rows):
         c = 0
-        for i in range(n):
-            c += S[j, i]
-        ptr[j + 1] = ptr[j] + c
-    ind = np.empty(ptr[h], np.int64)
-    for j in range(h):
-        q = ptr[j]
-        for i in range(n):
-            if S[j, i]:
-                ind[q] = i
+        for k in range(cols):
+            c += M[r, k] != 0
+        ptr[r + 1] = ptr[r] + c
+    ind = np.empty(ptr[rows], np.int64)
+    for r in range(rows):
+        q = ptr[r]
+        for k in range(cols):
+            if M[r, k] != 0:
+                ind[q] = k
                 q += 1
     return ptr, ind
 
@@ -278,20 +247,20 @@ def score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t):
     return F
 
 
-@njit(parallel=True, cache=True)
-def output_sweep(S, WoutT, b, Z, y, sl, values, order_j, G, kind, margin, inv_t, bias_bound):
+@njit(cache=True)
+def output_sweep(ptr, ind, WoutT, b, Z, y, sl, values, order_j, G, kind, margin, inv_t, bias_bound):
     """One pass over the output weights (then biases). Returns the number of changed parameters.
 
     Output weight ``w[c, j]`` moved by ``d`` changes only score column ``c`` and only on
-    samples with ``s_j = 1``. ``G[j, c, v]`` is the screening: the gain of setting ``w[c, j]``
-    to ``values[v]``, summed over the screening samples (all, or a mini-batch) against the
-    state at the start of the pass. Each screened-in coordinate (a gain < 0) is re-scored
-    exactly on every sample before it is accepted.
+    samples with ``s_j = 1``: ``ind[ptr[j]:ptr[j + 1]]`` lists them. ``G[j, c, v]`` is the
+    screening: the gain of setting ``w[c, j]`` to ``values[v]``, summed over the screening
+    samples (all, or a mini-batch) against the state at the start of the pass. Each
+    screened-in coordinate (a gain < 0) is re-scored exactly on every sample before it is
+    accepted.
     """
-    h, n = S.shape
-    C = Z.shape[1]
+    h = ptr.shape[0] - 1
+    n, C = Z.shape
     V = values.shape[0]
-    ptr, ind = _active_samples(S)
     changed = 0
     gains = np.zeros(V, np.int64)
     for jj in range(h):
@@ -450,11 +419,11 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
         sj = Sl[j]
         for i in range(n):  # toggle costs and the near set at the neuron's start
             acol[i] = Al[j, i]
-            if last:  # (written out: the generic call costs more than the arithmetic)
+            if last:
                 toggle[i] = _last_toggle_cost(Z, i, y[i], WoutT, j, 1 - 2 * np.int64(sj[i]), sl[i], kind, margin,
                                               inv_t)
             else:
-                toggle[i] = _toggle_cost(i, l, j, last, Sl, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
+                toggle[i] = _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
             r = acol[i] - t
             if -step <= r < step and toggle[i] != 0:
                 _near_add(near_i, near_t, count, slot, i, r + step, toggle[i])
@@ -521,7 +490,7 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
                     if last:
                         _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                     else:
-                        _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                 r += d
                 if -step <= r < step and toggle[i] != 0:
                     _near_add(near_i, near_t, count, slot, i, r + step, toggle[i])
@@ -560,7 +529,7 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
                     if last:
                         _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                     else:
-                        _flip(i, l, j, last, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
             Tl[j] = best_t
             changed += 1
     return changed

@@ -37,7 +37,10 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
 def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``s @ w.T`` of integer arrays through BLAS, exactly: every partial sum is an integer no
     larger than ``n * max|s| * max|w|``, which float32 holds exactly below 2**24 (float64: 2**53)."""
-    bound = s.shape[1] * int(np.abs(s).max(initial=0)) * int(np.abs(w).max(initial=0))
+    def maxabs(x):
+        return max(abs(int(x.max(initial=0))), abs(int(x.min(initial=0))))  # no |x| copy of a large array
+
+    bound = s.shape[1] * maxabs(s) * maxabs(w)
     ftype = np.float32 if bound < 2**24 else np.float64
     return np.rint(s.astype(ftype) @ w.T.astype(ftype)).astype(np.int64)
 
@@ -80,19 +83,13 @@ def initial_network(encoder: ThermometerEncoder, spikes: np.ndarray, hidden, n_c
 
 
 def _csc(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per input column, the sample indices whose spike is 1."""
-    cols, r = np.nonzero(spikes.T)
-    ptr = np.zeros(spikes.shape[1] + 1, np.int64)
-    np.cumsum(np.bincount(cols, minlength=spikes.shape[1]), out=ptr[1:])
-    return ptr, r.astype(np.int64)
+    """Per input column of ``(n, n_in)`` spikes, the sample indices whose spike is 1."""
+    return K.nonzero_rows(np.ascontiguousarray(np.asarray(spikes, dtype=np.uint8).T))
 
 
 def _csr(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample, the indices of its inputs that are 1."""
-    r, cols = np.nonzero(spikes)
-    ptr = np.zeros(spikes.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(r, minlength=spikes.shape[0]), out=ptr[1:])
-    return ptr, cols.astype(np.int64)
+    """Per sample of ``(n, n_in)`` spikes, the indices of its inputs that are 1."""
+    return K.nonzero_rows(np.ascontiguousarray(spikes, dtype=np.uint8))
 
 
 def _bits(spikes_t: np.ndarray) -> np.ndarray:
@@ -122,12 +119,9 @@ def output_gains(S, WoutT, Z, y, sl, values, in_screen, kind, margin, inv_t, chu
         Gd = np.rint(Gd).astype(np.int64)
     else:  # never with the built-in losses; exact regardless
         Gd = S.astype(np.int64) @ F
-    C = Z.shape[1]
-    Gd = Gd.reshape(h, deltas.size, C)
-    d = values[None, None, :] - np.asarray(WoutT, np.int64)[:, :, None]  # (h, C, V)
-    e = np.searchsorted(deltas, d)
-    jj, cc = np.meshgrid(np.arange(h), np.arange(C), indexing="ij")
-    G = Gd[jj[:, :, None], np.minimum(e, deltas.size - 1), cc[:, :, None]]
+    Gd = Gd.reshape(h, deltas.size, Z.shape[1]).transpose(0, 2, 1)  # (h, C, deltas)
+    d = values[None, None, :] - np.asarray(WoutT, np.int64)[:, :, None]  # (h, C, V): the move to each value
+    G = np.take_along_axis(Gd, np.searchsorted(deltas, np.where(d != 0, d, deltas[0])), axis=2)
     return np.where(d != 0, G, 0)
 
 
@@ -215,7 +209,8 @@ class TrainState:
         bias_bound = h_last * int(np.abs(self.values).max())
         G = output_gains(self.S[H - 1], self.WoutT, self.Z, self.y, self.sl, self.values, in_screen, self.kind,
                          self.margin, self.inv_t)
-        changed = K.output_sweep(self.S[H - 1], self.WoutT, self.b, self.Z, self.y, self.sl, self.values,
+        active = K.nonzero_rows(self.S[H - 1])  # per last-layer neuron, the samples where it fires
+        changed = K.output_sweep(*active, self.WoutT, self.b, self.Z, self.y, self.sl, self.values,
                                  rng.permutation(h_last).astype(np.int64), G,
                                  self.kind, self.margin, self.inv_t, bias_bound)
         for l in range(H - 1, -1, -1):
