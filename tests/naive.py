@@ -147,6 +147,9 @@ def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, widt
     h, n_in = W.shape
     bound = n_in * max(abs(v) for v in values)
     changed = 0
+    # the gradient order of every neuron, taken at the layer's start (before any neuron moves)
+    orders = {j: order_k if width == 0 else gradient_order(net, l, j, spikes, y, loss, order_k, width)
+              for j in order_j}
     for j in order_j:
         base = net.losses(spikes, y, loss)
         G = {}  # screening against the state at the neuron's start, on the screening samples
@@ -154,8 +157,7 @@ def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, widt
             for v in values:
                 if v != W[j, k]:
                     G[j, k, v] = _gain(net, spikes, y, loss, base, screen, _setter(W, (j, k), v))
-        ks = order_k if width == 0 else gradient_order(net, l, j, spikes, y, loss, order_k, width)
-        for k in ks:
+        for k in orders[j]:
             w = W[j, k]
             if not any(G[j, k, v] < 0 for v in values if v != w):
                 continue

@@ -91,7 +91,8 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
         oj, ok = rng.permutation(h), rng.permutation(n_in)
         before = int(state.sl.sum())
         got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], _packed(inputs), state.WT, state.T,
-                             state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, width)
+                             state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj,
+                             state.visit_orders(l, inputs, ok), *params)
         want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width)
         assert got == want
         assert int(state.sl.sum()) <= before
@@ -100,13 +101,14 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
 
 def test_wider_discrete_set_matches_naive_twin():
     net, spikes, y, params, rng = _problem(7, hidden=(4,), values=(-2, -1, 0, 1, 2))
-    state = TrainState.build(net, spikes, y, *params)
+    state = TrainState.build(net, spikes, y, *params, width=2)
     twin = naive.NaiveNet(net)
     values = np.array(net.discrete_set)
     csc, csr = _csc(spikes), _csr(spikes)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
     got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT,
-                         state.T, state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj, ok, *params, 2)
+                         state.T, state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj,
+                         state.visit_orders(0, spikes, ok), *params)
     want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size), 2)
     assert got == want
     _assert_same(state, twin, spikes, y, params)
@@ -151,3 +153,19 @@ def test_output_screening_matrix_product_equals_per_move_forward_passes(loss, va
                 want = 0 if value == twin.Wout[c, j] else naive._gain(
                     twin, spikes, y, params, base, screen, naive._setter(twin.Wout, (c, j), value))
                 assert G[j, c, v] == want, (j, c, value)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "xent"])
+@pytest.mark.parametrize("hidden", [(5,), (4, 3)])
+def test_layer_gradient_orders_equal_per_neuron_forward_passes(loss, hidden):
+    # the whole layer's surrogate gradient as one matrix product against the definition
+    # (a forward pass per sample and forced spike), neuron by neuron, deep layers included
+    net, spikes, y, params, rng = _problem(13, hidden=hidden, loss=loss)
+    state = TrainState.build(net, spikes, y, *params, width=3)
+    twin = naive.NaiveNet(net)
+    for l in range(len(hidden)):
+        inputs = spikes if l == 0 else np.asarray(state.S[l - 1]).T
+        order_k = rng.permutation(inputs.shape[1])
+        got = state.visit_orders(l, inputs, order_k)
+        for j in range(hidden[l]):
+            assert got[j].tolist() == naive.gradient_order(twin, l, j, spikes, y, params, list(order_k), 3)

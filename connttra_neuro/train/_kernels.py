@@ -47,26 +47,6 @@ def _screened_gain(costs, values, w):
     return False
 
 
-@njit(cache=True)
-def _surrogate_gradient(acol, toggle, sj, t, width, ptr_r, col_r, grad):
-    """Integer surrogate gradient of the loss w.r.t. neuron ``j``'s incoming weights.
-
-    ``grad[k] = sum_i x_ik * q_i * dL/ds_ij`` with ``dL/ds_ij = toggle_i * (1 - 2 s_ij)`` (exact:
-    the loss change if the spike toggled) and the triangular surrogate derivative of the step
-    ``q_i = max(0, 2 * width - |2 (a_i - t) + 1|)`` (largest for samples next to the threshold).
-    Only samples with ``q_i > 0`` contribute, so only their rows (``ptr_r``/``col_r``: the
-    active inputs of each sample) are read. All integers: the order it induces is exact.
-    """
-    grad[:] = 0
-    for i in range(acol.shape[0]):
-        q = 2 * width - abs(2 * (acol[i] - t) + 1)
-        if q <= 0 or toggle[i] == 0:
-            continue
-        g = q * toggle[i] * (1 - 2 * np.int64(sj[i]))
-        for p in range(ptr_r[i], ptr_r[i + 1]):
-            grad[col_r[p]] += g
-
-
 @njit(cache=True, inline="always")
 def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
     """Loss of the scores ``z = Z[i] + sgn * add[j]`` with ``z[c] += delta`` (``c = -1``: none), in
@@ -313,6 +293,36 @@ def output_sweep(ptr, ind, WoutT, b, Z, y, sl, values, order_j, G, kind, margin,
     return changed
 
 
+@njit(parallel=True, cache=True)
+def surrogate_signal(l, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, width):
+    """``M[j, i] = q_ij * toggle_ij * (1 - 2 s_ij)`` for every neuron ``j`` of layer ``l``: the
+    per-sample factor of the integer surrogate gradient of the loss w.r.t. ``j``'s incoming
+    weights, ``grad[j] = M[j] @ X`` (one matrix product for the layer, ``driver``).
+
+    ``toggle_ij * (1 - 2 s_ij)`` is ``dL/ds_ij``, exact (the loss change if the spike toggled);
+    ``q_ij = max(0, 2 * width - |2 (a_ij - t_j) + 1|)`` is the triangular surrogate derivative
+    of the step, largest next to the threshold. Read-only: parallel over neurons."""
+    h = WT[l].shape[1]
+    n = Z.shape[0]
+    last = l == len(WT) - 1
+    Al = A[l]
+    Sl = S[l]
+    M = np.zeros((h, n), np.int64)
+    for j in prange(h):
+        t = np.int64(T[l][j])
+        for i in range(n):
+            q = 2 * width - abs(2 * (np.int64(Al[j, i]) - t) + 1)
+            if q <= 0:
+                continue
+            sgn = 1 - 2 * np.int64(Sl[j, i])
+            if last:
+                tg = _last_toggle_cost(Z, i, y[i], WoutT, j, sgn, sl[i], kind, margin, inv_t)
+            else:
+                tg = _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
+            M[j, i] = q * tg * sgn
+    return M
+
+
 @njit(cache=True)
 def _flip_table(values, step):
     """``flips[wi, v, r + step]``: does moving a weight from ``values[wi]`` to ``values[v]`` flip a
@@ -358,7 +368,7 @@ def _near_remove(near_i, near_t, count, slot, i, rb):
 
 @njit(cache=True)
 def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, WoutT, Z, y, sl, values, order_j,
-                 order_k, kind, margin, inv_t, width):
+                 korder, kind, margin, inv_t):
     """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
 
     The layer's input spikes in three layouts: ``ptr_r/col_r`` (CSR) list, per sample, its
@@ -375,8 +385,8 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
     against the state at the neuron's start, on the near samples with ``in_screen[i] = 1``
     (all, or a mini-batch): their toggle costs binned by ``a - t`` per input, from which the
     gain of every candidate value of every incoming weight follows; then the weights in
-    order (``width > 0``: falling |surrogate gradient|, ties in ``order_k``'s order;
-    ``width = 0``: ``order_k``'s order), each screened-in one re-scored exactly on every
+    the order ``korder[j]`` (the driver's: by surrogate gradient or random), each
+    screened-in one re-scored exactly on every
     near sample against the current state and accepted if it lowers the loss; then the
     threshold. Returns the number of changed parameters.
     """
@@ -400,7 +410,6 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
     last = l == len(WT) - 1
     toggle = np.empty(n, np.int64)
     acol = np.empty(n, np.int64)
-    grad = np.zeros(n_in, np.int64)
     gains = np.zeros(V, np.int64)
     hist = np.zeros(2 * bound + 3, np.int64)
     gT = np.zeros(2 * bound + 2, np.int64)
@@ -436,12 +445,8 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
                 tg = near_t[rb, q]
                 for p in range(ptr_r[i], ptr_r[i + 1]):
                     G2[col_r[p], rb] += tg
-        korder = order_k
-        if width > 0:
-            _surrogate_gradient(acol, toggle, Sl[j], t, width, ptr_r, col_r, grad)
-            korder = order_k[np.argsort(-np.abs(grad[order_k]), kind="mergesort")]  # stable: ties keep order_k
         for kk in range(n_in):
-            k = korder[kk]
+            k = korder[j, kk]
             w = W[k, j]
             wi = vidx[w - vmin]
             screened = False

@@ -219,11 +219,31 @@ class TrainState:
             csr = self.full_csr0 if l == 0 else _csr(inputs)
             bits = self.full_bits0 if l == 0 else _bits(self.S[l - 1])
             n_in, h = self.WT[l].shape
+            order_j = rng.permutation(h).astype(np.int64)
+            korder = self.visit_orders(l, inputs, rng.permutation(n_in).astype(np.int64))
             changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A,
-                                      self.S, self.WoutT, self.Z, self.y, self.sl, self.values,
-                                      rng.permutation(h).astype(np.int64), rng.permutation(n_in).astype(np.int64),
-                                      self.kind, self.margin, self.inv_t, self.width)
+                                      self.S, self.WoutT, self.Z, self.y, self.sl, self.values, order_j, korder,
+                                      self.kind, self.margin, self.inv_t)
         return int(changed)
+
+    def visit_orders(self, l: int, inputs: np.ndarray, order_k: np.ndarray) -> np.ndarray:
+        """``korder[j]``: the order in which neuron ``j`` of layer ``l`` visits its incoming weights.
+
+        Random order (``width = 0``): ``order_k`` for every neuron. Gradient order: by falling
+        |integer surrogate gradient| (ties in ``order_k``'s order), the gradient of the whole
+        layer taken at the layer's start as one exact matrix product ``M @ X``
+        (``_kernels.surrogate_signal``). A neuron's order is thus a little stale by the time it
+        is visited (the neurons before it have moved); per-neuron gradients cost 40% of the
+        sweep on MNIST-sized data (measured) and the order only decides what is tried first:
+        every accepted move is exact either way.
+        """
+        h = self.WT[l].shape[1]
+        if self.width == 0:
+            return np.ascontiguousarray(np.broadcast_to(order_k, (h, order_k.size)))
+        M = K.surrogate_signal(l, self.WT, self.T, self.A, self.S, self.WoutT, self.Z, self.y, self.sl, self.kind,
+                               self.margin, self.inv_t, self.width)
+        grad = _exact_drive(M, np.asarray(inputs).T)  # M @ X: (h, n) @ (n, n_in)
+        return np.ascontiguousarray(order_k[np.argsort(-np.abs(grad[:, order_k]), axis=1, kind="stable")])
 
     def _jitter(self, rng: np.random.Generator) -> None:
         """Redraw the noise on every hidden pre-activation and rebuild the caches from it.
@@ -255,8 +275,9 @@ class TrainState:
                 a = self.A[0].astype(np.int64) - (0 if self.noise0 is None else self.noise0)
             else:
                 a = _exact_drive(S[-1].T, w.T).T
-            if rng is not None:  # drawn sample-major, as it always was: same stream, same runs
-                noise = np.rint(rng.normal(0.0, self.jitter, a.shape[::-1])).astype(np.int32).T
+            if rng is not None:  # drawn sample-major; float32 draws take half the time of float64 (measured)
+                noise = np.rint(rng.standard_normal(a.shape[::-1], dtype=np.float32) * np.float32(self.jitter))
+                noise = noise.astype(np.int32).T
                 a = a + noise
                 if l == 0:
                     noise0 = noise
