@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from connttra_neuro.network import ThermometerEncoder
 from connttra_neuro.train import _kernels as K
-from connttra_neuro.train.driver import TrainState, _bits, _csc, _csr, initial_network, output_gains
+from connttra_neuro.train.driver import TrainState, _bits, _csc, _csr, initial_network, noise_table, output_gains
 from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
 from tests import naive
 
@@ -169,3 +171,17 @@ def test_layer_gradient_orders_equal_per_neuron_forward_passes(loss, hidden):
         got = state.visit_orders(l, inputs, order_k)
         for j in range(hidden[l]):
             assert got[j].tolist() == naive.gradient_order(twin, l, j, spikes, y, params, list(order_k), 3)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0, 3.7])
+def test_noise_table_is_the_rounded_gaussian(sigma):
+    # every jitter value has its rounded-Gaussian probability to within one table entry (2**-16)
+    table = noise_table(sigma)
+    assert table.shape == (65536,) and table.dtype == np.int32
+    values, counts = np.unique(table, return_counts=True)
+    phi = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / (sigma * math.sqrt(2)))))
+    want = phi(values + 0.5) - phi(values - 0.5)
+    np.testing.assert_allclose(counts / 65536, want, atol=2.0**-16 + 1e-12)
+    assert abs(table.mean()) < 1e-3 and abs(table.var() / np.sum(want * values**2) - 1) < 0.01
+    with pytest.raises(ValueError, match="positive sigma"):
+        noise_table(0.0)
