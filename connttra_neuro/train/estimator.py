@@ -58,16 +58,17 @@ class CoNNTrA:
     coordinate_order : {"gradient", "random"}
         Order in which a hidden neuron's incoming weights are visited. ``"gradient"``
         (coordinate gradient descent): by falling magnitude of an integer surrogate
-        gradient computed from the exact per-sample toggle costs, so the weights the
-        whole training set argues for move first; ``"random"``: a random permutation.
+        gradient computed from the exact per-sample toggle costs at the start of each
+        layer's pass, so the weights the whole training set argues for move first;
+        ``"random"``: a random permutation.
         Either way every accepted move is exact.
     surrogate_width : int, optional
         Half-width (in drive units) of the triangular surrogate derivative used by the
         gradient order; default ``max(1, round(sqrt(number of input spikes) / 4))``.
     jitter : float, optional
-        Standard deviation of integer noise redrawn every sweep and added to every hidden
-        pre-activation during training (a regulariser: moves cannot rely on samples
-        sitting exactly at a threshold). Default ``min(2, sqrt(number of input spikes) / 8)``
+        Standard deviation of the integer noise (rounded Gaussian, ``driver.noise_table``)
+        redrawn every sweep and added to every hidden pre-activation during training (a
+        regulariser: moves cannot rely on samples sitting exactly at a threshold). Default ``min(2, sqrt(number of input spikes) / 8)``
         (2 on MNIST-sized inputs, 0.5 on iris; see docs/training.md). The reported training
         error is always the noise-free network's. ``0``: exact mode, the loss never rises
         from sweep to sweep.
