@@ -68,10 +68,10 @@ class CoNNTrA:
     jitter : float, optional
         Standard deviation of the integer noise (rounded Gaussian, ``driver.noise_table``)
         redrawn every sweep and added to every hidden pre-activation during training (a
-        regulariser: moves cannot rely on samples sitting exactly at a threshold). Default ``min(2, sqrt(number of input spikes) / 8)``
-        (2 on MNIST-sized inputs, 0.5 on iris; see docs/training.md). The reported training
-        error is always the noise-free network's. ``0``: exact mode, the loss never rises
-        from sweep to sweep.
+        regulariser: moves cannot rely on samples sitting exactly at a threshold). Default
+        ``min(2, sqrt(number of input spikes) / 8)`` (2 on MNIST-sized inputs, 0.5 on iris;
+        see docs/training.md). The reported training error is always the noise-free
+        network's. ``0``: exact mode, the loss never rises from sweep to sweep.
     init_density : float
         Fraction of non-zero hidden weights at initialisation.
     keep_best : bool
