@@ -9,7 +9,17 @@ import pytest
 
 from connttra_neuro.network import ThermometerEncoder
 from connttra_neuro.train import _kernels as K
-from connttra_neuro.train.driver import TrainState, _bits, _csc, _csr, initial_network, noise_table, output_gains
+from connttra_neuro.train.driver import (
+    TrainState,
+    _bits,
+    _csc,
+    _csr,
+    _stable_argsort_desc,
+    initial_network,
+    network_forward,
+    noise_table,
+    output_gains,
+)
 from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
 from tests import naive
 
@@ -169,6 +179,9 @@ def test_layer_gradient_orders_equal_per_neuron_forward_passes(loss, hidden):
         inputs = spikes if l == 0 else np.asarray(state.S[l - 1]).T
         order_k = rng.permutation(inputs.shape[1])
         got = state.visit_orders(l, inputs, order_k)
+        args = (l, np.ascontiguousarray(inputs, dtype=np.uint8), state.WT, state.T, state.A, state.S, state.WoutT,
+                state.Z, state.y, state.sl, state.kind, state.margin, state.inv_t, 3)
+        np.testing.assert_array_equal(K.surrogate_gradient(*args, 0), K.surrogate_gradient(*args))  # int64 sums
         for j in range(hidden[l]):
             assert got[j].tolist() == naive.gradient_order(twin, l, j, spikes, y, params, list(order_k), 3)
 
@@ -185,3 +198,51 @@ def test_noise_table_is_the_rounded_gaussian(sigma):
     assert abs(table.mean()) < 1e-3 and abs(table.var() / np.sum(want * values**2) - 1) < 0.01
     with pytest.raises(ValueError, match="positive sigma"):
         noise_table(0.0)
+
+
+@pytest.mark.parametrize("hidden", [(5,), (4, 3)])
+def test_jitter_redraws_the_noise_in_place(hidden):
+    # the in-place redraw against numpy: table noise drawn layer by layer, caches consistent
+    # with it after earlier sweeps' moves, and the training error that of the noise-free network
+    net, spikes, y, params, _ = _problem(21, hidden=hidden)
+    state = TrainState.build(net, spikes, y, *params, width=2, jitter=1.5)
+    table = noise_table(1.5)
+    for sweep in range(3):
+        state._jitter(np.random.default_rng(40 + sweep))
+        draws = np.random.default_rng(40 + sweep)
+        s = spikes.astype(np.int64)
+        for l, (w, t) in enumerate(zip(state.WT, state.T, strict=True)):
+            noise = table[draws.integers(0, 65536, size=(w.shape[1], y.size), dtype=np.uint16)]
+            a = s @ np.asarray(w, np.int64) + noise.T
+            np.testing.assert_array_equal(np.asarray(state.A[l]).T, a)
+            if l == 0:
+                np.testing.assert_array_equal(state.noise0, noise)
+            s = (a >= np.asarray(t)[None, :]).astype(np.int64)
+            np.testing.assert_array_equal(np.asarray(state.S[l]).T, s)
+        np.testing.assert_array_equal(state.Z, s @ state.WoutT + state.b)
+        np.testing.assert_array_equal(state.sl, sample_losses_numpy(state.Z, y, *params))
+        clean = network_forward(state.network(net), spikes)[2]
+        np.testing.assert_array_equal(state._clean_scores(), clean)
+        assert state.train_error == np.mean(np.argmax(clean, axis=1) != y)
+        state.sweep(np.random.default_rng(90 + sweep), None)  # moves, then the next redraw
+
+
+def test_output_scores_and_spikes_without_match_numpy():
+    rng = np.random.default_rng(3)
+    h, n, C = 37, 601, 4  # several sample blocks, the last one partial
+    A = rng.integers(-9, 10, size=(h, n)).astype(np.int32)
+    noise = rng.integers(-3, 4, size=(h, n)).astype(np.int32)
+    t = rng.integers(-2, 3, size=h).astype(np.int64)
+    S = K.spikes_without(A, noise, t)
+    np.testing.assert_array_equal(S, (A - noise >= t[:, None]).astype(np.uint8))
+    WoutT = rng.integers(-1, 2, size=(h, C)).astype(np.int32)
+    b = rng.integers(-5, 6, size=C).astype(np.int64)
+    np.testing.assert_array_equal(K.output_scores(S, WoutT, b, 64), S.T.astype(np.int64) @ WoutT + b)
+
+
+def test_descending_order_is_the_stable_one():
+    rng = np.random.default_rng(4)
+    g = rng.integers(0, 4, size=(5, 30))  # many ties: the stable order, ties by column
+    np.testing.assert_array_equal(_stable_argsort_desc(g), np.argsort(-g, axis=1, kind="stable"))
+    g[0, 0] = 2**61  # keys would overflow: the fallback
+    np.testing.assert_array_equal(_stable_argsort_desc(g), np.argsort(-g, axis=1, kind="stable"))

@@ -211,6 +211,55 @@ def nonzero_rows(M):
 
 
 @njit(parallel=True, cache=True)
+def rejitter(A, noise, u, table, t, S):
+    """Replace the jitter inside drives ``A`` (h, n), in place: ``noise`` (the noise ``A`` holds)
+    becomes ``table[u]`` and the spikes ``S`` follow (``A >= t``). One pass instead of numpy's
+    five temporaries of the whole layer (driver._jitter)."""
+    h, n = A.shape
+    for j in prange(h):
+        tj = t[j]
+        for i in range(n):
+            e = table[u[j, i]]
+            a = A[j, i] - noise[j, i] + e
+            A[j, i] = a
+            noise[j, i] = e
+            S[j, i] = 1 if a >= tj else 0
+
+
+@njit(parallel=True, cache=True)
+def spikes_without(A, noise, t):
+    """The spikes ``A - noise >= t`` (h, n) of drives that carry jitter ``noise``."""
+    h, n = A.shape
+    S = np.empty((h, n), np.uint8)
+    for j in prange(h):
+        tj = t[j]
+        for i in range(n):
+            S[j, i] = 1 if A[j, i] - noise[j, i] >= tj else 0
+    return S
+
+
+@njit(parallel=True, cache=True)
+def output_scores(S, WoutT, b, block=256):
+    """Scores ``Z[i] = b + sum_j S[j, i] WoutT[j]`` (int32, n x C) of neuron-major spikes ``S``;
+    blocks of samples keep the reads of ``S`` contiguous."""
+    h, n = S.shape
+    C = WoutT.shape[1]
+    Z = np.empty((n, C), np.int32)
+    for q in prange((n + block - 1) // block):
+        a = q * block
+        e = min(n, a + block)
+        for i in range(a, e):
+            for c in range(C):
+                Z[i, c] = b[c]
+        for j in range(h):
+            for i in range(a, e):
+                if S[j, i]:
+                    for c in range(C):
+                        Z[i, c] += WoutT[j, c]
+    return Z
+
+
+@njit(parallel=True, cache=True)
 def score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t):
     """``F[i, e * C + c]``: the loss change of sample ``i`` if its score ``z[c]`` moved by
     ``deltas[e]`` (0 for samples with ``in_screen[i] = 0``). The screening of every output
@@ -294,22 +343,32 @@ def output_sweep(ptr, ind, WoutT, b, Z, y, sl, values, order_j, G, kind, margin,
 
 
 @njit(parallel=True, cache=True)
-def surrogate_signal(l, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, width):
-    """``M[j, i] = q_ij * toggle_ij * (1 - 2 s_ij)`` for every neuron ``j`` of layer ``l``: the
-    per-sample factor of the integer surrogate gradient of the loss w.r.t. ``j``'s incoming
-    weights, ``grad[j] = M[j] @ X`` (one matrix product for the layer, ``driver``).
+def surrogate_gradient(l, X, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, width, int32_below=2**31):
+    """``grad[j, k] = sum_i M[j, i] X[i, k]``: the integer surrogate gradient of the loss w.r.t.
+    every incoming weight of every neuron ``j`` of layer ``l`` (``X``: the layer's 0/1 input
+    spikes, sample-major), with ``M[j, i] = q_ij * toggle_ij * (1 - 2 s_ij)``.
 
     ``toggle_ij * (1 - 2 s_ij)`` is ``dL/ds_ij``, exact (the loss change if the spike toggled);
     ``q_ij = max(0, 2 * width - |2 (a_ij - t_j) + 1|)`` is the triangular surrogate derivative
-    of the step, largest next to the threshold. Read-only: parallel over neurons."""
+    of the step, largest next to the threshold. ``M`` is zero on most samples (a sixth is
+    inside the width on Fashion-MNIST), so each neuron adds up only its samples' input rows,
+    in integers (exact; int64 sums where int32 ones could overflow, ``int32_below``), instead
+    of a dense float product of the whole layer and no float copy of it (as fast as
+    AVX-512 SGEMM with the signal computed separately: 19 vs 17 ms per sweep on
+    Fashion-MNIST 6k; less memory, and no float-exactness bound). Read-only: parallel over
+    neurons."""
     h = WT[l].shape[1]
-    n = Z.shape[0]
+    n, n_in = X.shape
     last = l == len(WT) - 1
     Al = A[l]
     Sl = S[l]
-    M = np.zeros((h, n), np.int64)
+    grad = np.zeros((h, n_in), np.int64)
     for j in prange(h):
         t = np.int64(T[l][j])
+        rows = np.empty(n, np.int64)
+        ms = np.empty(n, np.int64)
+        cnt = 0
+        mmax = 0
         for i in range(n):
             q = 2 * width - abs(2 * (np.int64(Al[j, i]) - t) + 1)
             if q <= 0:
@@ -319,8 +378,28 @@ def surrogate_signal(l, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, width
                 tg = _last_toggle_cost(Z, i, y[i], WoutT, j, sgn, sl[i], kind, margin, inv_t)
             else:
                 tg = _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
-            M[j, i] = q * tg * sgn
-    return M
+            m = q * tg * sgn
+            if m != 0:
+                rows[cnt] = i
+                ms[cnt] = m
+                cnt += 1
+                mmax = max(mmax, abs(m))
+        if cnt * mmax < int32_below:  # int32 sums cannot overflow: twice the SIMD lanes
+            acc = np.zeros(n_in, np.int32)
+            for c in range(cnt):
+                m32 = np.int32(ms[c])
+                xr = X[rows[c]]
+                for k in range(n_in):
+                    acc[k] += m32 * np.int32(xr[k])
+            for k in range(n_in):
+                grad[j, k] = acc[k]
+        else:
+            for c in range(cnt):
+                m = ms[c]
+                xr = X[rows[c]]
+                for k in range(n_in):
+                    grad[j, k] += m * np.int64(xr[k])
+    return grad
 
 
 @njit(cache=True)

@@ -85,6 +85,17 @@ def initial_network(encoder: ThermometerEncoder, spikes: np.ndarray, hidden, n_c
     return TernaryNetwork(encoder, tuple(layers), out, tuple(int(v) for v in values))
 
 
+def _stable_argsort_desc(g: np.ndarray) -> np.ndarray:
+    """Per row of non-negative integers ``g``, the stable order of falling ``g`` (ties by column).
+
+    Sorting the unique keys ``-g * n_cols + column`` with the default (vectorised) sort gives
+    exactly the stable order and is 3x faster than ``kind="stable"`` (measured on 256 x 784)."""
+    n_cols = g.shape[1]
+    if int(g.max(initial=0)) < (2**62) // max(n_cols, 1):
+        return np.argsort(g.astype(np.int64) * -n_cols + np.arange(n_cols), axis=1)
+    return np.argsort(-g, axis=1, kind="stable")  # never with the built-in losses
+
+
 def _csc(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per input column of ``(n, n_in)`` spikes, the sample indices whose spike is 1."""
     return K.nonzero_rows(np.ascontiguousarray(np.asarray(spikes, dtype=np.uint8).T))
@@ -189,7 +200,7 @@ class TrainState:
     @property
     def train_error(self) -> float:
         """Training error of the network itself (without the jitter noise)."""
-        Z = self.Z if self.noise0 is None else self._forward()[2]  # the cached scores carry the noise
+        Z = self.Z if self.noise0 is None else self._clean_scores()  # the cached scores carry the noise
         return float(np.mean(np.argmax(Z, axis=1) != self.y))  # argmax ties to lowest index
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
@@ -238,19 +249,19 @@ class TrainState:
 
         Random order (``width = 0``): ``order_k`` for every neuron. Gradient order: by falling
         |integer surrogate gradient| (ties in ``order_k``'s order), the gradient of the whole
-        layer taken at the layer's start as one exact matrix product ``M @ X``
-        (``_kernels.surrogate_signal``). A neuron's order is thus a little stale by the time it
-        is visited (the neurons before it have moved); per-neuron gradients cost 40% of the
-        sweep on MNIST-sized data (measured) and the order only decides what is tried first:
-        every accepted move is exact either way.
+        layer taken at the layer's start, exactly (``_kernels.surrogate_gradient``). A
+        neuron's order is thus a little stale by the time it is visited (the neurons before
+        it have moved); per-neuron gradients cost 40% of the sweep on MNIST-sized data
+        (measured) and the order only decides what is tried first: every accepted move is
+        exact either way.
         """
         h = self.WT[l].shape[1]
         if self.width == 0:
             return np.ascontiguousarray(np.broadcast_to(order_k, (h, order_k.size)))
-        M = K.surrogate_signal(l, self.WT, self.T, self.A, self.S, self.WoutT, self.Z, self.y, self.sl, self.kind,
-                               self.margin, self.inv_t, self.width)
-        grad = _exact_drive(M, np.asarray(inputs).T)  # M @ X: (h, n) @ (n, n_in)
-        return np.ascontiguousarray(order_k[np.argsort(-np.abs(grad[:, order_k]), axis=1, kind="stable")])
+        grad = K.surrogate_gradient(l, np.ascontiguousarray(inputs, dtype=np.uint8), self.WT, self.T, self.A, self.S,
+                                    self.WoutT, self.Z, self.y, self.sl, self.kind, self.margin, self.inv_t,
+                                    self.width)
+        return order_k[_stable_argsort_desc(np.abs(grad[:, order_k]))]
 
     def _jitter(self, rng: np.random.Generator) -> None:
         """Redraw the noise on every hidden pre-activation and rebuild the caches from it.
@@ -259,37 +270,32 @@ class TrainState:
         (as if thresholds jittered per sample), so no move can rely on a sample sitting
         exactly at a threshold. The exported network has no noise.
         """
-        A, S, Z, noise0 = self._forward(rng)
-        for l in range(len(self.WT)):
-            self.A[l][:] = A[l]
-            self.S[l][:] = S[l]
-        self.Z[:] = Z
-        self.noise0 = noise0
+        table = noise_table(self.jitter)
+        if self.noise0 is None:
+            self.noise0 = np.zeros(self.A[0].shape, np.int32)
+        # one 16-bit draw per drive, layer by layer (the draws of every earlier version)
+        K.rejitter(self.A[0], self.noise0, rng.integers(0, 65536, size=self.A[0].shape, dtype=np.uint16), table,
+                   self.T[0], self.S[0])
+        for l in range(1, len(self.WT)):
+            a = _exact_drive(self.S[l - 1].T, self.WT[l].T).T
+            a = a + table[rng.integers(0, 65536, size=a.shape, dtype=np.uint16)]
+            self.A[l][:] = a
+            self.S[l][:] = a >= self.T[l][:, None]
+        self.Z[:] = K.output_scores(self.S[-1], self.WoutT, self.b)
         self.sl[:] = K.sample_losses(self.Z, self.y, self.kind, self.margin, self.inv_t)
 
-    def _forward(self, rng: np.random.Generator | None = None):
-        """``(drives, spikes, scores, layer-0 noise)`` of the current parameters on all samples
-        (drives and spikes neuron-major, like the caches); with ``rng``, integer jitter noise
-        (std ``self.jitter``) is added to every drive.
+    def _clean_scores(self) -> np.ndarray:
+        """Scores of the network itself, without the jitter the caches carry.
 
         The noise-free first-layer drive is the cached one minus the noise it carries (the
-        kernels keep it exact), so no pass over the input spikes is needed; deeper layers and
-        the scores are recomputed from the spikes below them.
+        kernels keep it exact), so no pass over the input spikes is needed; deeper layers are
+        recomputed from the spikes below them.
         """
-        A, S, noise0 = [], [], None
-        for l, (w, t) in enumerate(zip(self.WT, self.T, strict=True)):
-            if l == 0:
-                a = self.A[0].astype(np.int64) - (0 if self.noise0 is None else self.noise0)
-            else:
-                a = _exact_drive(S[-1].T, w.T).T
-            if rng is not None:
-                noise = noise_table(self.jitter)[rng.integers(0, 65536, size=a.shape, dtype=np.uint16)]
-                a = a + noise
-                if l == 0:
-                    noise0 = noise
-            A.append(a)
-            S.append((a >= t[:, None]).astype(np.uint8))
-        return A, S, _exact_drive(S[-1].T, self.WoutT.T) + self.b[None, :], noise0
+        s = K.spikes_without(self.A[0], self.noise0, self.T[0])
+        for l in range(1, len(self.WT)):
+            a = _exact_drive(s.T, self.WT[l].T).T
+            s = np.ascontiguousarray(a >= self.T[l][:, None], dtype=np.uint8)
+        return K.output_scores(s, self.WoutT, self.b)
 
 
 @functools.lru_cache(maxsize=8)
