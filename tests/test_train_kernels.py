@@ -223,6 +223,8 @@ def test_jitter_redraws_the_noise_in_place(hidden):
         np.testing.assert_array_equal(state.sl, sample_losses_numpy(state.Z, y, *params))
         clean = network_forward(state.network(net), spikes)[2]
         np.testing.assert_array_equal(state._clean_scores(), clean)
+        np.testing.assert_array_equal(state.scores(spikes), clean)  # the per-sweep validation path
+        np.testing.assert_array_equal(state.scores(spikes.astype(np.float32)), clean)
         assert state.train_error == np.mean(np.argmax(clean, axis=1) != y)
         state.sweep(np.random.default_rng(90 + sweep), None)  # moves, then the next redraw
 

@@ -45,7 +45,7 @@ def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     bound = s.shape[1] * maxabs(s) * maxabs(w)
     ftype = np.float32 if bound < 2**24 else np.float64
-    return np.rint(s.astype(ftype) @ w.T.astype(ftype)).astype(np.int64)
+    return np.rint(s.astype(ftype, copy=False) @ w.T.astype(ftype)).astype(np.int64)
 
 
 def network_forward(network: TernaryNetwork, spikes: np.ndarray):
@@ -202,6 +202,15 @@ class TrainState:
         """Training error of the network itself (without the jitter noise)."""
         Z = self.Z if self.noise0 is None else self._clean_scores()  # the cached scores carry the noise
         return float(np.mean(np.argmax(Z, axis=1) != self.y))  # argmax ties to lowest index
+
+    def scores(self, spikes: np.ndarray) -> np.ndarray:
+        """Integer scores of the network being trained, without jitter, on encoded ``spikes``
+        (n, n_in): what ``network_forward`` of the exported network gives, without building
+        it (per-sweep validation; pass float32 spikes to skip their conversion)."""
+        s = spikes
+        for w, t in zip(self.WT, self.T, strict=True):
+            s = (_exact_drive(s, w.T) >= t[None, :]).astype(np.uint8)
+        return _exact_drive(s, self.WoutT.T) + self.b[None, :]
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
         hidden = tuple(HiddenLayer(w.T.astype(np.int8), t) for w, t in zip(self.WT, self.T, strict=False))

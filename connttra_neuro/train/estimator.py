@@ -193,7 +193,7 @@ class CoNNTrA:
                                    sweep_rng(seed, -1))
         h_last = net0.hidden[-1].weights.shape[0] if net0.hidden else 0
         kind, margin, inv_t = resolve_loss(self.loss, self.margin, self.temperature, h_last)
-        spikes_val = net0.encode(Xv) if Xv is not None else None
+        spikes_val = net0.encode(Xv).astype(np.float32) if Xv is not None else None  # scored every sweep
         if self.coordinate_order == "random":
             width = 0
         elif width is None:
@@ -215,8 +215,7 @@ class CoNNTrA:
         def val_error():
             if spikes_val is None:
                 return None
-            _, _, Zv = network_forward(state.network(net0), spikes_val)
-            return float(np.mean(np.argmax(Zv, axis=1) != yv_idx))
+            return float(np.mean(np.argmax(state.scores(spikes_val), axis=1) != yv_idx))
 
         self.history_ = list(history or [])
         start_sweep = len(self.history_)
