@@ -103,9 +103,10 @@ def _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     it up to date: deeper layers, scores, the sample's loss ``sl[i]`` and its toggle cost
     (``A[l]`` is the caller's). The last layer has ``_flip_last``."""
     Sl = S[l]
+    before = sl[i]
     sl[i] = _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, True)
     Sl[j, i] = 1 - Sl[j, i]
-    toggle[i] = _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
+    toggle[i] = before - sl[i]  # toggling back restores every downstream integer: the old loss
 
 
 @njit(cache=True, inline="always")
@@ -115,9 +116,12 @@ def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     sgn = 1 - 2 * np.int64(sj[i])
     for c in range(Z.shape[1]):
         Z[i, c] += sgn * WoutT[j, c]
-    sl[i] = _sample_loss(Z, i, y[i], kind, margin, inv_t)
+    # the loss is a function of the score row, so with ``toggle[i]`` exact for neuron ``j``
+    # (the hidden pass keeps it so) the new loss is the old plus the toggle cost, and toggling
+    # back would restore the old loss: no loss evaluated (both losses, rounding included)
+    sl[i] += toggle[i]
     sj[i] = 1 - sj[i]
-    toggle[i] = _last_toggle_cost(Z, i, y[i], WoutT, j, -sgn, sl[i], kind, margin, inv_t)
+    toggle[i] = -toggle[i]
 
 
 @njit(cache=True)
