@@ -146,6 +146,25 @@ class TestEncoder:
         live = s[:, s.any(axis=0)]
         assert len({tuple(col) for col in live.T}) == live.shape[1]  # no level copies another
 
+    def test_float32_input_and_row_blocks_give_the_float64_code(self, monkeypatch):
+        # fit and encode never copy a whole float32 input to float64; thresholds and spikes are
+        # those of the same values in float64 (ties included), whatever the row blocks
+        import connttra_neuro.network as network_module
+
+        rng = np.random.default_rng(3)
+        X = np.round(rng.normal(size=(301, 7)), 1).astype(np.float32)
+        enc = ThermometerEncoder.fit(X, levels=3)
+        np.testing.assert_array_equal(enc.thresholds, ThermometerEncoder.fit(X.astype(np.float64), 3).thresholds)
+        want = enc.encode(X.astype(np.float64))
+        monkeypatch.setattr(network_module, "_ENCODE_BLOCK", 50)  # two rows (21 spikes each) per block
+        np.testing.assert_array_equal(enc.encode(X), want)
+        Xi = np.round(10 * X).astype(np.int16)
+        np.testing.assert_array_equal(ThermometerEncoder.fit(Xi, 2).encode(Xi),
+                                      ThermometerEncoder.fit(Xi.astype(np.float64), 2).encode(Xi.astype(np.float64)))
+        with pytest.raises(NetworkError, match=r"1 sample\(s\) contain NaN \(first: row 300\)"):
+            X[300, 2] = np.nan
+            enc.encode(X)
+
     @pytest.mark.parametrize(
         "X, message",
         [

@@ -58,6 +58,15 @@ def test_deterministic_for_a_seed(data, fitted):
     assert other.network_ != fitted.network_
 
 
+def test_float32_data_trains_the_same_network(data, fitted):
+    # float32 input (the image sets) is used as it is, never copied to float64, and gives the
+    # same encoder, moves and network as float64 input of the same values
+    X, y, Xv, yv = data
+    f32 = _fit((X.astype(np.float32), y, Xv.astype(np.float32), yv))
+    assert f32.network_ == fitted.network_
+    assert f32.history_[-1]["val_error"] == fitted.history_[-1]["val_error"]
+
+
 def test_predict_is_reference_forward_argmax(data, fitted):
     X, y, Xv, yv = data
     net = fitted.network_

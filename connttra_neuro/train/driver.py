@@ -23,7 +23,8 @@ __all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "nois
 
 
 def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray]:
-    """Validate a feature matrix and its labels; returns ``(X float64 2-D, y 1-D)``."""
+    """Validate a feature matrix and its labels; returns ``(X float 2-D, y 1-D)`` (floating
+    input as it is: no float64 copy of a large float32 image set; other numbers as float64)."""
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
@@ -34,7 +35,7 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"{where}: y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{where}: X contains NaN or infinite values")
-    return X.astype(np.float64, copy=False), y
+    return (X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float64)), y
 
 
 def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:
