@@ -51,15 +51,20 @@ def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def network_forward(network: TernaryNetwork, spikes: np.ndarray):
     """``(pre-activations per hidden layer, spikes per hidden layer, scores)`` for encoded inputs."""
+    return _forward([(layer.weights, layer.thresholds) for layer in network.hidden], network.output.weights,
+                    network.output.biases, spikes)
+
+
+def _forward(hidden, w_out, b, spikes):
+    """``network_forward`` on plain arrays: ``hidden`` is ``[(weights (n_out, n_in), thresholds)]``."""
     A, S = [], []
     s = spikes
-    for layer in network.hidden:
-        a = _exact_drive(s, layer.weights)
-        s = (a >= layer.thresholds[None, :]).astype(np.uint8)
+    for w, t in hidden:
+        a = _exact_drive(s, w)
+        s = (a >= t[None, :]).astype(np.uint8)
         A.append(a)
         S.append(s)
-    Z = _exact_drive(s, network.output.weights) + network.output.biases[None, :]
-    return A, S, Z
+    return A, S, _exact_drive(s, w_out) + b[None, :]
 
 
 def initial_network(encoder: ThermometerEncoder, spikes: np.ndarray, hidden, n_classes: int, values,
@@ -208,10 +213,7 @@ class TrainState:
         """Integer scores of the network being trained, without jitter, on encoded ``spikes``
         (n, n_in): what ``network_forward`` of the exported network gives, without building
         it (per-sweep validation; pass float32 spikes to skip their conversion)."""
-        s = spikes
-        for w, t in zip(self.WT, self.T, strict=True):
-            s = (_exact_drive(s, w.T) >= t[None, :]).astype(np.uint8)
-        return _exact_drive(s, self.WoutT.T) + self.b[None, :]
+        return _forward([(w.T, t) for w, t in zip(self.WT, self.T, strict=True)], self.WoutT.T, self.b, spikes)[2]
 
     def network(self, template: TernaryNetwork, metadata=None) -> TernaryNetwork:
         hidden = tuple(HiddenLayer(w.T.astype(np.int8), t) for w, t in zip(self.WT, self.T, strict=False))
