@@ -32,8 +32,9 @@ def _err(Z, y) -> float:
     return float(np.mean(np.argmax(Z, axis=1) != y))
 
 
-def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, **_):
-    """Float64 MLP on the thermometer-encoded spikes. Returns ``(model, encoder, history)``."""
+def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, alpha=1e-4, **_):
+    """Float64 MLP on the thermometer-encoded spikes (Adam, mini-batches of 128, L2 penalty
+    ``alpha``: scikit-learn's default 1e-4). Returns ``(model, encoder, history)``."""
     from sklearn.exceptions import ConvergenceWarning as SkWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -41,7 +42,7 @@ def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     s, sv = enc.encode(X).astype(np.float64), enc.encode(Xv).astype(np.float64)
     classes = np.unique(y)
     clf = MLPClassifier(hidden_layer_sizes=tuple(hidden), random_state=seed, batch_size=min(128, len(y)),
-                        learning_rate_init=1e-3, alpha=1e-4)
+                        learning_rate_init=1e-3, alpha=alpha)
     history, t0 = [], time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkWarning)

@@ -57,9 +57,25 @@ def standard_error(error: float, n: int) -> float:
     return float(np.sqrt(error * (1 - error) / n))
 
 
+FAMILIES = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-xent": "connttra", "ste": "ste",
+            "mlp": "mlp"}
+
+
+def method_settings(method: str, settings: dict) -> dict:
+    """The settings one method trains with: the shared ones, overridden by those under its
+    family's name (``connttra``, ``ste`` or ``mlp``), e.g. ``ste={"lr": 0.1, "epochs": 40}``:
+    each method's own tuned hyperparameter and budget (bench/tune.py)."""
+    own = settings.get(FAMILIES.get(method, method)) or {}
+    if not isinstance(own, dict):
+        raise ValueError(f"settings for {method!r} must be a dict of overrides, got {own!r}")
+    return {**{k: v for k, v in settings.items() if k not in FAMILIES.values()}, **own}
+
+
 def _run_one(method: str, dataset, settings: dict) -> dict:
     """Train one method in this process and measure it (runs inside the spawned child)."""
     from connttra_neuro import modelfile
+
+    settings = method_settings(method, settings)
 
     data = _load(dataset, settings.get("n_train"), settings.get("n_val"), settings.get("seed", 0))
     X, y, Xv, yv = data.X_train, data.y_train, data.X_val, data.y_val
@@ -100,7 +116,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         rss0 = _peak_rss_bytes()
         t0 = time.perf_counter()
         net, history = train_ste(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=settings.get("epochs", 30),
-                                 max_seconds=settings.get("max_seconds"), seed=seed)
+                                 max_seconds=settings.get("max_seconds"), seed=seed,
+                                 **{k: settings[k] for k in ("lr",) if settings.get(k) is not None})
         seconds = time.perf_counter() - t0
     elif method == "mlp":
         from .baselines import train_mlp
@@ -108,7 +125,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         rss0 = _peak_rss_bytes()
         t0 = time.perf_counter()
         clf, enc, history = train_mlp(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=settings.get("epochs", 30),
-                                      max_seconds=settings.get("max_seconds"), seed=seed)
+                                      max_seconds=settings.get("max_seconds"), seed=seed,
+                                      **{k: settings[k] for k in ("alpha",) if settings.get(k) is not None})
         seconds = time.perf_counter() - t0
         n_params = sum(a.size for a in clf.coefs_) + sum(a.size for a in clf.intercepts_) + enc.thresholds.size
         result.update(train_error=history[-1]["train_error"], val_error=history[-1]["val_error"],
@@ -153,7 +171,10 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         ``progress(method)`` before each method starts.
     **settings
         ``hidden, levels, discrete_set, loss, max_sweeps, max_seconds, batch_size, tol, epochs,
-        seed, n_train, n_val``.
+        seed, n_train, n_val``; CoNNTrA also ``jitter, coordinate_order, margin, temperature,
+        init_density``, the STE network ``lr``, the MLP ``alpha``. A dict under a method's
+        family name overrides the shared settings for that method only: ``connttra={...}``,
+        ``ste={...}``, ``mlp={...}`` (see ``method_settings``).
 
     Returns
     -------
