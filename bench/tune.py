@@ -154,7 +154,7 @@ def _fmt(family: str, v: float) -> str:
     return f"{v:.2f}" if family == "connttra" else f"{v:g}"
 
 
-def markdown(choices: dict, seconds: float, n_splits: int) -> str:
+def markdown(choices: dict, n_splits: int) -> str:
     labels = {"connttra": "CoNNTrA (hinge)", "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
     unit = {"connttra": "sweeps", "ste": "epochs", "mlp": "epochs"}
     lines = ["| dataset | method | tuned | chosen per seed (value @ budget) | inner-val error of the choice "
@@ -178,14 +178,15 @@ def markdown(choices: dict, seconds: float, n_splits: int) -> str:
         machine(),
         "",
         f"Every method gets the same tuning effort: one hyperparameter with three values and a budget from six "
-        f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA sweep costs about one straight-through epoch). For each seed "
+        f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA "
+        f"sweep costs about one straight-through epoch). For each seed "
         f"of the comparison below, that seed's **training** set is split {n_splits} time(s) 75/25 (stratified); each "
         f"candidate trains on the 75% and is scored on the 25% after every sweep or epoch. A candidate's score at a "
         f"budget is the mean inner-validation error over the last {SMOOTH} sweeps/epochs up to it, averaged over the "
         f"splits; the lowest score wins (ties: smaller budget). The benchmark's validation data are never seen "
         f"here. Grids: CoNNTrA drive jitter 1, 1.5, 2 x its default `min(2, sqrt(inputs)/8)`; STE Adam learning "
         f"rate 0.01 (the previous fixed setting), 0.03, 0.1; MLP L2 penalty `alpha` 1e-4 (scikit-learn's default), "
-        f"1e-3, 1e-2. `bench/train.py` trains each method with its seed's choice. Whole run: {seconds:.0f} s.",
+        f"1e-3, 1e-2. `bench/train.py` trains each method with its seed's choice.",
         "",
         *lines,
         "",
@@ -196,6 +197,8 @@ def markdown(choices: dict, seconds: float, n_splits: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", help="comma-separated subset (keeps the other datasets' earlier choices)")
+    parser.add_argument("--methods", help="comma-separated subset of connttra,ste,mlp (keeps the others' earlier "
+                        "curves)")
     parser.add_argument("--quick", action="store_true", help="iris and digits, seed 0, one split (a smoke run; "
                         "writes nothing)")
     parser.add_argument("--workers", type=int, default=2)
@@ -206,10 +209,13 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown datasets {sorted(unknown)}; choose from {datasets}")
         datasets = [d for d in datasets if d in args.datasets.split(",")]
+    families = args.methods.split(",") if args.methods else list(FAMILIES)
+    if set(families) - set(FAMILIES):
+        parser.error(f"unknown methods {sorted(set(families) - set(FAMILIES))}; choose from {list(FAMILIES)}")
     seeds, splits = (SEEDS[:1], SPLITS[:1]) if args.quick else (SEEDS, SPLITS)
     if args.quick:
         datasets = [d for d in datasets if d in ("iris", "digits")]
-    tasks = tasks_for(datasets, seeds, splits)
+    tasks = [t for t in tasks_for(datasets, seeds, splits) if t[3] in families]
     tasks.sort(key=lambda t: -(t[5] * (3 if t[0] in ("mnist-sample", "fashion-mnist") else 1)))  # long ones first
     from tqdm import tqdm
 
@@ -219,20 +225,21 @@ def main() -> None:
     with ctx.Pool(args.workers, maxtasksperchild=40) as pool:
         for r in tqdm(pool.imap_unordered(run_task, tasks), total=len(tasks), desc="tuning", unit="run"):
             runs.append(r)
-    seconds = time.perf_counter() - t0
+    print(f"{len(tasks)} runs in {time.perf_counter() - t0:.0f} s", flush=True)
     if args.quick:
         for dataset, per_seed in choices_from(runs).items():
             for seed, picks in per_seed.items():
-                print(dataset, seed, {f: (p["value"], p["budget"], round(100 * p["score"], 2)) for f, p in picks.items()})
+                print(dataset, seed, {f: (p["value"], p["budget"], round(100 * p["score"], 2))
+                                      for f, p in picks.items()})
         return
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
-    runs = [r for r in old["runs"] if r["dataset"] not in datasets] + runs
+    runs = [r for r in old["runs"] if r["dataset"] not in datasets or r["method"] not in families] + runs
     choices = choices_from(runs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"protocol": {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH,
                                                 "splits": list(splits)},
                                    "choices": choices, "runs": runs}, indent=None, separators=(",", ":")))
-    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, seconds, len(splits))
+    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits))
     print(md)
     write_section("tune", md)
 
