@@ -154,7 +154,7 @@ def _fmt(family: str, v: float) -> str:
     return f"{v:.2f}" if family == "connttra" else f"{v:g}"
 
 
-def markdown(choices: dict, n_splits: int) -> str:
+def markdown(choices: dict, n_splits: int, measured: str) -> str:
     labels = {"connttra": "CoNNTrA (hinge)", "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
     unit = {"connttra": "sweeps", "ste": "epochs", "mlp": "epochs"}
     lines = ["| dataset | method | tuned | chosen per seed (value @ budget) | inner-val error of the choice "
@@ -163,6 +163,8 @@ def markdown(choices: dict, n_splits: int) -> str:
     for dataset, per_seed in choices.items():
         seeds = sorted(per_seed, key=int)
         for family in FAMILIES:
+            if any(family not in per_seed[s] for s in seeds):
+                continue  # not tuned yet
             picks = [per_seed[s][family] for s in seeds]
             values = list(dict.fromkeys(row[0] for row in picks[0]["scores"]))
             best_per_value = [np.mean([min(r[2] for r in p["scores"] if r[0] == v) for p in picks]) for v in values]
@@ -175,7 +177,7 @@ def markdown(choices: dict, n_splits: int) -> str:
     return "\n".join([
         "## Training, step 1: each method's setting, chosen on inner splits (`bench/tune.py`)",
         "",
-        machine(),
+        measured,
         "",
         f"Every method gets the same tuning effort: one hyperparameter with three values and a budget from six "
         f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA "
@@ -202,7 +204,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="iris and digits, seed 0, one split (a smoke run; "
                         "writes nothing)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--report", action="store_true", help="rewrite the docs section from bench/results/tune.json "
+                        "without training")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(RESULTS.read_text())
+        write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["machine"]))
+        return
     datasets = [name for name, _ in RUNS]
     if args.datasets:
         unknown = set(args.datasets.split(",")) - set(datasets)
@@ -236,10 +244,11 @@ def main() -> None:
     runs = [r for r in old["runs"] if r["dataset"] not in datasets or r["method"] not in families] + runs
     choices = choices_from(runs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"protocol": {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH,
-                                                "splits": list(splits)},
-                                   "choices": choices, "runs": runs}, indent=None, separators=(",", ":")))
-    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits))
+    measured = machine()
+    protocol = {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH, "splits": list(splits)}
+    RESULTS.write_text(json.dumps({"machine": measured, "protocol": protocol, "choices": choices, "runs": runs},
+                                  separators=(",", ":")))
+    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits), measured)
     print(md)
     write_section("tune", md)
 
