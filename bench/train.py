@@ -4,10 +4,12 @@ Writes the ``train`` section of docs/benchmarks.md (the paper's four metrics per
 method and dataset, plus the hinge vs cross-entropy loss comparison), and
 ``docs/figures/train_<dataset>.png`` / ``bench/results/train.json``.
 
-Run: ``.venv/bin/python bench/train.py [--quick]``. Every method runs in its own
-spawned subprocess (fair peak RSS). Five seeds per method (three left standard deviations
-of 0.3-1.5 points, larger than the differences the goals judge); the whole run takes about
-10 minutes on 2 cores (`--quick`: iris and digits, one seed).
+Run ``bench/tune.py`` first: every method trains with its own hyperparameter and budget,
+chosen per dataset and seed on inner splits of that seed's training data
+(``bench/results/tune.json``). Run: ``.venv/bin/python bench/train.py [--quick]``. Every
+method runs in its own spawned subprocess (fair peak RSS). Five seeds per method (three
+left standard deviations of 0.3-1.5 points, larger than the differences the goals judge);
+the whole run takes about 30 minutes on 2 cores (`--quick`: iris and digits, one seed).
 """
 
 from __future__ import annotations
@@ -24,23 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._protocol import BUDGET_KEY, FAMILIES, PARAM, RUNS, SEEDS, settings_for  # noqa: E402
 from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.train.compare import compare_methods, plot_curves  # noqa: E402
 
-# (dataset, settings): architecture and budgets per dataset. n_train subsamples the
-# 60k Fashion-MNIST training set (stated in the table). No mini-batch screening: since
-# screening is exact per neuron, a noisy mini-batch screen only adds re-checks. The backprop baselines get
-# enough epochs to converge (their validation error stops falling well before the end).
-RUNS = [
-    ("iris", dict(hidden=(32,), levels=4, max_sweeps=30, epochs=300)),
-    ("digits", dict(hidden=(256,), levels=3, max_sweeps=15, max_seconds=60, epochs=40)),
-    ("mnist-sample", dict(hidden=(256,), levels=1, max_sweeps=15, max_seconds=60, epochs=60)),
-    ("fashion-mnist", dict(hidden=(256,), levels=1, max_sweeps=20, max_seconds=120, epochs=40,
-                           n_train=6000, n_val=2000)),
-]
+TUNED = ROOT / "bench" / "results" / "tune.json"  # each method's setting per dataset and seed (bench/tune.py)
 METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")
 DEFAULT_METHOD = "connttra-hinge"  # CoNNTrA with its default loss: the one the goals are judged on
-SEEDS = (0, 1, 2, 3, 4)  # every seed: its own initialisation and (for subsampled sets) its own data subsample
 
 
 def _warm_numba_cache():
@@ -154,18 +146,23 @@ def main() -> None:
     if args.datasets:
         runs = [r for r in runs if r[0] in args.datasets.split(",")]
     seeds = SEEDS[:1] if args.quick else SEEDS
+    if not TUNED.exists():
+        sys.exit(f"{TUNED} is missing: run bench/tune.py first (it chooses every method's settings)")
+    choices = json.loads(TUNED.read_text())["choices"]
+    per_seed = {name: {seed: settings_for(name, seed, choices) for seed in seeds} for name, _ in runs}
     _warm_numba_cache()
     t0 = time.perf_counter()
     all_rows, agg_rows, notes = [], [], []
     fig_dir = ROOT / "docs" / "figures"
-    for name, settings in runs:
+    for name, _ in runs:
         rows = []
         for seed in seeds:
+            settings = per_seed[name][seed]
             print(f"== {name} seed {seed} {settings}", flush=True)
-            got = compare_methods(name, METHODS, seed=seed, progress=lambda m: print(f"   {m}", flush=True), **settings)
+            got = compare_methods(name, METHODS, progress=lambda m: print(f"   {m}", flush=True), **settings)
             for r in got:
                 r["seed"] = seed
-                r["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}
+                r["settings"] = json.loads(json.dumps(settings))  # tuples as lists
                 print(f"   {r['method']}: val {100 * r['val_error']:.2f}% in {r['train_seconds']:.1f} s", flush=True)
             rows += got
             if seed == seeds[0]:
@@ -188,7 +185,13 @@ def main() -> None:
                              f"{', '.join(str(v) for v in r['sweeps'])} | "
                              f"{', '.join(str(v) for v in r['converged'])} | "
                              f"{r['train_seconds']:.1f} s |")
-    settings_lines = [f"* {name}: " + ", ".join(f"{k}={v}" for k, v in s.items()) for name, s in runs]
+    def picked(name, f):
+        unit = "sweeps" if f == "connttra" else "epochs"
+        own = [per_seed[name][s][f] for s in seeds]
+        return f"{f} " + ", ".join(f"{o[PARAM[f]]:.3g} @ {o[BUDGET_KEY[f]]} {unit}" for o in own)
+
+    settings_lines = [f"* {name}: " + ", ".join(f"{k}={v}" for k, v in shared.items()) + "; "
+                      + "; ".join(picked(name, f) for f in FAMILIES) for name, shared in runs]
     md = "\n".join([
         "## Training: CoNNTrA vs backprop (`bench/train.py`)",
         "",
@@ -199,8 +202,12 @@ def main() -> None:
         "Same encoded input spikes (thermometer code fitted on the training data) and the same hidden widths for "
         "every method. CoNNTrA and the straight-through (STE) network are ternary with step activations and "
         "their errors are those of the exported integer `TernaryNetwork` (what every target runs); the MLP is "
-        "float64 with ReLU (scikit-learn). CoNNTrA runs with its defaults: gradient-ordered coordinates and "
-        "per-sweep drive jitter (docs/training.md); the goals below are judged on its default loss (hinge), "
+        "float64 with ReLU (scikit-learn). Every method trains with its own setting of its one tuned "
+        "hyperparameter (CoNNTrA: drive jitter; STE: learning rate; MLP: L2 penalty) and its own budget, "
+        "chosen for each seed on inner splits of that seed's training data (step 1 above, `bench/tune.py`), "
+        "never on the validation data reported here. CoNNTrA otherwise runs with its defaults: "
+        "gradient-ordered coordinates and per-sweep drive jitter (docs/training.md), and its cross-entropy "
+        "variant with the hinge's settings; the goals below are judged on its default loss (hinge), "
         "not on the better of the two losses, which would be selection on the validation set. Model bytes: "
         "every parameter as stored (packed ternary "
         "weights, integer thresholds and biases, float64 encoder thresholds; the model file adds a metadata "
@@ -229,7 +236,8 @@ def main() -> None:
         "",
         *loss_rows,
         "",
-        "Settings:",
+        "Settings (shared; then each method's tuned value (jitter / learning rate / L2 penalty) @ budget, "
+        "seeds in order):",
         "",
         *settings_lines,
         "",

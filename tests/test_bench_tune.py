@@ -1,0 +1,73 @@
+"""bench/tune.py's choice of each method's setting, on made-up curves (no training), and the
+per-method settings it hands to compare_methods."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from connttra_neuro.train.compare import method_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tune():
+    sys.path.insert(0, str(ROOT))
+    spec = importlib.util.spec_from_file_location("bench_tune", ROOT / "bench" / "tune.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_score_is_the_mean_of_the_last_steps_over_splits(tune):
+    assert tune.score([[0.5, 0.4, 0.3, 0.2]], 4, window=2) == pytest.approx(0.25)
+    assert tune.score([[0.5, 0.4, 0.3, 0.2], [0.1, 0.1, 0.1, 0.3]], 4, window=2) == pytest.approx(0.225)
+    # a run that stopped early keeps its last error for the budgets beyond it
+    assert tune.score([[0.5, 0.2]], 4, window=3) == pytest.approx(0.2)
+    assert tune.score([[0.9, 0.6, 0.3]], 2, window=5) == pytest.approx(0.75)
+
+
+def test_choose_takes_the_lowest_score_and_breaks_ties_by_budget_then_value(tune):
+    slow = [[0.30, 0.20, 0.10, 0.05, 0.05, 0.05]]  # keeps improving
+    fast = [[0.12, 0.11, 0.11, 0.11, 0.11, 0.11]]  # plateaus early
+    got = tune.choose({"a": slow, "b": fast}, [2, 4, 6])  # scores: mean of the last five steps up to the budget
+    assert (got["value"], got["budget"]) == ("a", 6) and got["score"] == pytest.approx(0.09)
+    assert len(got["scores"]) == 6  # every (value, budget)
+    got = tune.choose({"a": slow, "b": fast}, [2, 4])
+    assert (got["value"], got["budget"]) == ("b", 4) and got["score"] == pytest.approx(0.1125)
+    flat = [[0.1] * 6]
+    got = tune.choose({"a": flat, "b": flat}, [6, 2, 4])
+    assert (got["value"], got["budget"]) == ("a", 2)  # equal everywhere: smallest budget, first value
+
+
+def test_choices_are_per_dataset_seed_and_method(tune):
+    runs = [{"dataset": "iris", "seed": s, "split": sp, "method": "ste", "value": v, "curve": c}
+            for s in (0, 1) for sp in (0, 1)
+            for v, c in ((0.01, [0.5] * 300), (0.1, [0.4] * 300 if s == 0 else [0.6] * 300))]
+    choices = tune.choices_from(runs)
+    assert choices["iris"]["0"]["ste"]["value"] == 0.1
+    assert choices["iris"]["1"]["ste"]["value"] == 0.01
+    assert choices["iris"]["0"]["ste"]["budget"] == 50  # flat curves: the smallest iris budget
+
+
+def test_settings_for_hands_each_method_its_own_choice(tune):
+    from bench._protocol import settings_for
+
+    pick = {f: {"value": v, "budget": b} for f, v, b in (("connttra", 3.0, 40), ("ste", 0.1, 30), ("mlp", 1e-3, 80))}
+    settings = settings_for("digits", 2, {"digits": {"2": pick}})
+    assert settings["seed"] == 2 and settings["hidden"] == (256,)
+    assert method_settings("connttra-xent", settings)["jitter"] == 3.0
+    assert method_settings("connttra-hinge", settings)["max_sweeps"] == 40
+    assert method_settings("ste", settings)["lr"] == 0.1 and method_settings("ste", settings)["epochs"] == 30
+    assert method_settings("mlp", settings)["alpha"] == 1e-3 and "lr" not in method_settings("mlp", settings)
+    with pytest.raises(KeyError, match="run bench/tune.py first"):
+        settings_for("digits", 3, {"digits": {"2": pick}})
+
+
+def test_method_settings_rejects_a_non_dict_override():
+    with pytest.raises(ValueError, match="dict of overrides"):
+        method_settings("ste", {"ste": 0.1})
