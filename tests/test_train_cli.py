@@ -56,3 +56,32 @@ def test_compare_methods_in_process_and_table():
     table = format_table(rows)
     assert table.count("\n") == 4 and "| CoNNTrA |" in table
     json.dumps(rows, default=float)
+
+
+def test_compare_methods_gives_each_method_its_own_settings(monkeypatch):
+    import connttra_neuro.train.baselines as baselines
+
+    seen = {}
+    for name in ("train_ste", "train_mlp"):
+        real = getattr(baselines, name)
+
+        def spy(*args, _real=real, _name=name, **kw):
+            seen[_name] = kw
+            return _real(*args, **kw)
+        monkeypatch.setattr(baselines, name, spy)
+    rows = compare_methods("iris", ("connttra", "ste", "mlp"), isolate=False, hidden=(8,), levels=3, seed=0,
+                           max_sweeps=5, epochs=5, connttra={"max_sweeps": 2, "jitter": 0.0},
+                           ste={"epochs": 3, "lr": 0.1}, mlp={"epochs": 4, "alpha": 1e-2})
+    assert [len(r["history"]) for r in rows] == [2, 3, 4]
+    assert seen["train_ste"]["lr"] == 0.1 and seen["train_mlp"]["alpha"] == 1e-2
+    assert "alpha" not in seen["train_ste"] and "lr" not in seen["train_mlp"]
+
+
+def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch):
+    import connttra_neuro.train.compare as compare
+
+    got = {}
+    monkeypatch.setattr(compare, "compare_methods", lambda dataset, methods, **kw: got.update(kw) or [])
+    monkeypatch.setattr(compare, "plot_curves", lambda *a, **k: tmp_path / "c.png")
+    assert main(["compare", "--data", "iris", "--ste-lr", "0.03", "--mlp-alpha", "0.001", "-o", str(tmp_path)]) == 0
+    assert got["ste"] == {"lr": 0.03} and got["mlp"] == {"alpha": 0.001}

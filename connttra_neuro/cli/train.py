@@ -66,6 +66,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--methods", default="connttra,ste,mlp",
                    help="comma-separated, from connttra, connttra-hinge, connttra-xent, ste, mlp")
     p.add_argument("--epochs", type=int, default=30, help="epochs of the backprop baselines (default 30)")
+    p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
+                   "train_ste's)")
+    p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
     p.add_argument("-o", "--output", default=".", help="directory for compare.json and compare.png")
     p.set_defaults(func=_compare)
 
@@ -158,6 +161,7 @@ def _compare(args) -> int:
                               max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
                               jitter=args.jitter, coordinate_order=args.coordinate_order,
                               seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                              ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))
     out = Path(args.output)
