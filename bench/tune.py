@@ -154,7 +154,18 @@ def _fmt(family: str, v: float) -> str:
     return f"{v:.2f}" if family == "connttra" else f"{v:g}"
 
 
-def markdown(choices: dict, n_splits: int, measured: str) -> str:
+def _measured(machines: dict) -> str:
+    """The machine line of each method's tuning run (one line when they are the same run)."""
+    lines = {}
+    for family in FAMILIES:
+        if family in machines:
+            lines.setdefault(machines[family], []).append(family)
+    if len(lines) == 1:
+        return next(iter(lines))
+    return "\n".join(f"* {', '.join(fams)}: {line}" for line, fams in lines.items())
+
+
+def markdown(choices: dict, n_splits: int, machines: dict) -> str:
     labels = {"connttra": "CoNNTrA (hinge)", "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
     unit = {"connttra": "sweeps", "ste": "epochs", "mlp": "epochs"}
     lines = ["| dataset | method | tuned | chosen per seed (value @ budget) | inner-val error of the choice "
@@ -177,7 +188,7 @@ def markdown(choices: dict, n_splits: int, measured: str) -> str:
     return "\n".join([
         "## Training, step 1: each method's setting, chosen on inner splits (`bench/tune.py`)",
         "",
-        measured,
+        _measured(machines),
         "",
         f"Every method gets the same tuning effort: one hyperparameter with three values and a budget from six "
         f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA "
@@ -209,7 +220,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.report:
         saved = json.loads(RESULTS.read_text())
-        write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["machine"]))
+        write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["machines"]))
         return
     datasets = [name for name, _ in RUNS]
     if args.datasets:
@@ -244,11 +255,12 @@ def main() -> None:
     runs = [r for r in old["runs"] if r["dataset"] not in datasets or r["method"] not in families] + runs
     choices = choices_from(runs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    measured = machine()
+    machines = {f: line for f, line in old.get("machines", {}).items() if f not in families}
+    machines.update({f: machine() for f in families})
     protocol = {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH, "splits": list(splits)}
-    RESULTS.write_text(json.dumps({"machine": measured, "protocol": protocol, "choices": choices, "runs": runs},
+    RESULTS.write_text(json.dumps({"machines": machines, "protocol": protocol, "choices": choices, "runs": runs},
                                   separators=(",", ":")))
-    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits), measured)
+    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits), machines)
     print(md)
     write_section("tune", md)
 
