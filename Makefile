@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check connttra_neuro hardware_targets tests bench examples
 
 bench: $(STAMP)
+	$(BIN)/python bench/tune.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/deploy_loihi2.py
 	$(BIN)/python bench/deploy_brian2.py
