@@ -31,6 +31,7 @@ from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.train.compare import compare_methods, plot_curves  # noqa: E402
 
 TUNED = ROOT / "bench" / "results" / "tune.json"  # each method's setting per dataset and seed (bench/tune.py)
+RESULTS = ROOT / "bench" / "results" / "train.json"  # every run, with its history: report() renders it
 METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")
 DEFAULT_METHOD = "connttra-hinge"  # CoNNTrA with its default loss: the one the goals are judged on
 
@@ -74,8 +75,31 @@ def _aggregate(rows: list[dict]) -> list[dict]:
                     "time_to_final_within_se_seconds": _mean(rs, "time_to_final_within_se_seconds"),
                     "time_per_step_seconds": _mean(rs, "time_per_step_seconds"),
                     "sweeps": [r.get("sweeps") for r in rs], "converged": [r.get("converged") for r in rs],
-                    "loss": rs[0].get("loss")})
+                    "histories": [r.get("history") for r in rs], "loss": rs[0].get("loss")})
     return agg
+
+
+def _time_to_reach(history, target: float) -> float | None:
+    """Seconds until the validation error first reached ``target`` (None: never)."""
+    return next((h["seconds"] for h in history if h.get("val_error") is not None and h["val_error"] <= target), None)
+
+
+def _common_target_line(a: dict, b: dict) -> str | None:
+    """How long each of two methods took to reach the other's final validation error, seed by seed
+    (context for the time-to-final goal, which penalises a method still improving when the other
+    has stopped): ``None`` without per-seed histories."""
+    ha, hb = a.get("histories") or [], b.get("histories") or []
+    if len(ha) != len(hb) or not ha or any(h is None for h in ha + hb):
+        return None
+
+    def reach(hs_from, hs_to):
+        got = [_time_to_reach(h, g[-1]["val_error"]) for h, g in zip(hs_from, hs_to, strict=True)]
+        done = [t for t in got if t is not None]
+        mean = f"{np.mean(done):.2f} s" if done else "-"
+        return f"{mean} (reached on {len(done)} of {len(got)} seeds)"
+
+    return (f"time to the other's final val error: {a['label']} to STE's {reach(ha, hb)}, "
+            f"STE to {a['label']}'s {reach(hb, ha)}")
 
 
 def _table(agg: list[dict]) -> str:
@@ -134,14 +158,22 @@ def _goals(agg) -> list[str]:
         out.append(f"to within one standard error of it: {t:.2f} s vs {ts:.2f} s, "
                    f"{t - ts:+.2f} s{_paired_se(best, by['ste'], 'times_to_final_within_se', 1.0)} "
                    f"({'met' if t <= ts else 'not met'})")
+        common = _common_target_line(best, by["ste"])
+        if common:
+            out.append(common)
     return [f"CoNNTrA = {best['label']}, its default loss"] + out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="iris and digits only, small budgets")
+    parser.add_argument("--quick", action="store_true", help="iris and digits only, one seed (writes nothing)")
     parser.add_argument("--datasets", help="comma-separated subset of the datasets")
+    parser.add_argument("--report", action="store_true", help="rewrite the docs section from bench/results/train.json "
+                        "without training")
     args = parser.parse_args()
+    if args.report:
+        write_section("train", report(json.loads(RESULTS.read_text())))
+        return
     runs = RUNS[:2] if args.quick else RUNS
     if args.datasets:
         runs = [r for r in runs if r[0] in args.datasets.split(",")]
@@ -152,10 +184,9 @@ def main() -> None:
     per_seed = {name: {seed: settings_for(name, seed, choices) for seed in seeds} for name, _ in runs}
     _warm_numba_cache()
     t0 = time.perf_counter()
-    all_rows, agg_rows, notes = [], [], []
+    rows = []
     fig_dir = ROOT / "docs" / "figures"
     for name, _ in runs:
-        rows = []
         for seed in seeds:
             settings = per_seed[name][seed]
             print(f"== {name} seed {seed} {settings}", flush=True)
@@ -165,16 +196,29 @@ def main() -> None:
                 r["settings"] = json.loads(json.dumps(settings))  # tuples as lists
                 print(f"   {r['method']}: val {100 * r['val_error']:.2f}% in {r['train_seconds']:.1f} s", flush=True)
             rows += got
-            if seed == seeds[0]:
+            if seed == seeds[0] and not args.quick:
                 plot_curves(got, fig_dir / f"train_{name}.png",
                             title=f"{name} (seed {seed}): validation error against training time")
-        all_rows += rows
-        agg = _aggregate(rows)
+    saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": list(seeds), "rows": rows}
+    md = report(saved)
+    print(md)
+    if not args.quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(saved, indent=1, default=float))
+        write_section("train", md)
+
+
+def report(saved: dict) -> str:
+    """The ``train`` section of docs/benchmarks.md from the saved results of a run."""
+    rows, seeds = saved["rows"], saved["seeds"]
+    names = list(dict.fromkeys(r["dataset"] for r in rows))
+    runs = [(name, dict(RUNS)[name]) for name in names]
+    per_seed = {name: {r["seed"]: r["settings"] for r in rows if r["dataset"] == name} for name in names}
+    agg_rows, notes = [], []
+    for name in names:
+        agg = _aggregate([r for r in rows if r["dataset"] == name])
         agg_rows += agg
         notes.append(f"* **{name}**: " + "; ".join(_goals(agg)) + ".")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train.json").write_text(json.dumps(all_rows, indent=1, default=float))
 
     loss_rows = ["| dataset | loss | train error | val error (mean ± sd) | sweeps per seed | converged | train time |",
                  "|---|---|---:|---:|---|---|---:|"]
@@ -195,7 +239,7 @@ def main() -> None:
     md = "\n".join([
         "## Training: CoNNTrA vs backprop (`bench/train.py`)",
         "",
-        machine(),
+        saved["machine"],
         "",
         f"Every figure is the mean over seeds {', '.join(map(str, seeds))} (each seed: its own initialisation, and "
         "for the subsampled sets its own training/validation subsample, shared by all methods of that seed). "
@@ -242,10 +286,9 @@ def main() -> None:
         *settings_lines,
         "",
         f"Curves (first seed): `docs/figures/train_<dataset>.png`; raw results per seed with per-sweep/epoch "
-        f"history: `bench/results/train.json`. Whole run: {time.perf_counter() - t0:.0f} s.",
+        f"history: `bench/results/train.json`. Whole run: {saved['seconds']:.0f} s.",
     ])
-    print(md)
-    write_section("train", md)
+    return md
 
 
 if __name__ == "__main__":

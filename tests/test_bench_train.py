@@ -45,3 +45,35 @@ def test_goal_lines_give_means_paired_standard_errors_and_verdicts(bench):
     assert "time to final val error: connttra-hinge 2.00 s vs STE 4.00 s, -2.00 s ± 0.58 (met)" in text
     slow = [dict(r, time_to_final_seconds=9.0) if r["method"] == "connttra-hinge" else r for r in rows]
     assert "(not met)" in "; ".join(bench._goals(bench._aggregate(slow)))
+
+
+def _hist(*vals):
+    return [{"val_error": v, "seconds": float(i + 1)} for i, v in enumerate(vals)]
+
+
+def test_time_to_the_other_methods_final_error(bench):
+    c = _row("connttra-hinge", 0.10, 3.0)
+    s = _row("ste", 0.12, 1.0)
+    agg_c = dict(c, label="CoNNTrA", histories=[_hist(0.3, 0.12, 0.11, 0.10), _hist(0.2, 0.2, 0.2, 0.2)])
+    agg_s = dict(s, histories=[_hist(0.2, 0.12, 0.12), _hist(0.1, 0.1, 0.1)])
+    line = bench._common_target_line(agg_c, agg_s)
+    # seed 0: CoNNTrA reaches STE's final 0.12 at 2 s, STE never reaches CoNNTrA's 0.10;
+    # seed 1: CoNNTrA never reaches STE's 0.10, STE reaches CoNNTrA's 0.20 at 1 s
+    assert line == ("time to the other's final val error: CoNNTrA to STE's 2.00 s (reached on 1 of 2 seeds), "
+                    "STE to CoNNTrA's 1.00 s (reached on 1 of 2 seeds)")
+    assert bench._common_target_line(dict(agg_c, histories=[None, None]), agg_s) is None
+
+
+def test_report_renders_a_saved_run(bench):
+    rows = []
+    for seed in (0, 1):
+        settings = {"connttra": {"jitter": 2.0, "max_sweeps": 20}, "ste": {"lr": 0.1, "epochs": 30},
+                    "mlp": {"alpha": 1e-3, "epochs": 40}}
+        for method, val in (("connttra-hinge", 0.05), ("connttra-xent", 0.06), ("ste", 0.04), ("mlp", 0.03)):
+            rows.append(dict(_row(method, val + 0.01 * seed, 1.0), dataset="digits", seed=seed, settings=settings,
+                             history=_hist(0.2, val + 0.01 * seed)))
+    md = bench.report({"machine": "Measured here.", "seconds": 12.0, "seeds": [0, 1], "rows": rows})
+    assert md.startswith("## Training: CoNNTrA vs backprop")
+    assert "Measured here." in md and "Whole run: 12 s." in md
+    assert "mean val error vs STE +1.00 pts ± 0.00 (not met)" in md
+    assert "connttra 2 @ 20 sweeps, 2 @ 20 sweeps; ste 0.1 @ 30 epochs" in md
