@@ -2,7 +2,7 @@
 
 For each dataset and seed of the training benchmark (``bench/_protocol.py``), the seed's
 *training* set is split twice, 75/25 stratified. Each method trains on the 75% with each
-of the three values of its one tuned hyperparameter (CoNNTrA: drive jitter; straight-through
+of the four values of its one tuned hyperparameter (CoNNTrA: drive jitter; straight-through
 network: learning rate; float MLP: L2 penalty) up to its largest budget, and its error on
 the 25% is recorded after every sweep or epoch. Per (dataset, seed, method) the value and
 budget with the lowest score win: the mean over both splits of the mean inner-validation
@@ -124,6 +124,13 @@ def run_task(task: tuple) -> dict:
             "train_error": history[-1]["train_error"], "seconds": round(time.perf_counter() - t0, 2)}
 
 
+def _key(run) -> tuple:
+    """What identifies a curve: dataset, seed, split, method and value (a task tuple or a run dict)."""
+    if isinstance(run, dict):
+        return run["dataset"], run["seed"], run["split"], run["method"], round(float(run["value"]), 9)
+    return run[0], run[1], run[2], run[3], round(float(run[4]), 9)
+
+
 def tasks_for(datasets, seeds, splits) -> list[tuple]:
     from connttra_neuro.datasets import load_dataset
 
@@ -154,18 +161,18 @@ def _fmt(family: str, v: float) -> str:
     return f"{v:.2f}" if family == "connttra" else f"{v:g}"
 
 
-def _measured(machines: dict) -> str:
-    """The machine line of each method's tuning run (one line when they are the same run)."""
+def _measured(runs: list[dict]) -> str:
+    """Where and when the curves were measured: each run's machine line, grouped by method."""
     lines = {}
     for family in FAMILIES:
-        if family in machines:
-            lines.setdefault(machines[family], []).append(family)
+        for line in sorted({r["measured"] for r in runs if r["method"] == family}):
+            lines.setdefault(line, []).append(family)
     if len(lines) == 1:
         return next(iter(lines))
     return "\n".join(f"* {', '.join(fams)}: {line}" for line, fams in lines.items())
 
 
-def markdown(choices: dict, n_splits: int, machines: dict) -> str:
+def markdown(choices: dict, n_splits: int, runs: list[dict]) -> str:
     labels = {"connttra": "CoNNTrA (hinge)", "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
     unit = {"connttra": "sweeps", "ste": "epochs", "mlp": "epochs"}
     lines = ["| dataset | method | tuned | chosen per seed (value @ budget) | inner-val error of the choice "
@@ -188,18 +195,19 @@ def markdown(choices: dict, n_splits: int, machines: dict) -> str:
     return "\n".join([
         "## Training, step 1: each method's setting, chosen on inner splits (`bench/tune.py`)",
         "",
-        _measured(machines),
+        _measured(runs),
         "",
-        f"Every method gets the same tuning effort: one hyperparameter with three values and a budget from six "
+        f"Every method gets the same tuning effort: one hyperparameter with four values and a budget from six "
         f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA "
         f"sweep costs about one straight-through epoch). For each seed "
         f"of the comparison below, that seed's **training** set is split {n_splits} time(s) 75/25 (stratified); each "
         f"candidate trains on the 75% and is scored on the 25% after every sweep or epoch. A candidate's score at a "
         f"budget is the mean inner-validation error over the last {SMOOTH} sweeps/epochs up to it, averaged over the "
         f"splits; the lowest score wins (ties: smaller budget). The benchmark's validation data are never seen "
-        f"here. Grids: CoNNTrA drive jitter 1, 1.5, 2 x its default `min(2, sqrt(inputs)/8)`; STE Adam learning "
-        f"rate 0.01 (the previous fixed setting), 0.03, 0.1; MLP L2 penalty `alpha` 1e-4 (scikit-learn's default), "
-        f"1e-3, 1e-2. `bench/train.py` trains each method with its seed's choice.",
+        f"here. Grids: CoNNTrA drive jitter 1, 1.5, 2, 3 x its default `min(2, sqrt(inputs)/8)`; STE Adam learning "
+        f"rate 0.01 (the previous fixed setting), 0.03, 0.1, 0.3; MLP L2 penalty `alpha` 1e-4 (scikit-learn's "
+        f"default), 1e-3, 1e-2, 1e-1 (a fourth, larger value for every method after all three had their best at "
+        f"the top of a three-value grid on mnist-sample). `bench/train.py` trains each method with its seed's choice.",
         "",
         *lines,
         "",
@@ -214,13 +222,16 @@ def main() -> None:
                         "curves)")
     parser.add_argument("--quick", action="store_true", help="iris and digits, seed 0, one split (a smoke run; "
                         "writes nothing)")
+    parser.add_argument("--reuse", action="store_true", help="keep the earlier curves of runs that are still in the "
+                        "grids and run only the missing ones (e.g. after a grid got a new value; the code must "
+                        "not have changed since)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report", action="store_true", help="rewrite the docs section from bench/results/tune.json "
                         "without training")
     args = parser.parse_args()
     if args.report:
         saved = json.loads(RESULTS.read_text())
-        write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["machines"]))
+        write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["runs"]))
         return
     datasets = [name for name, _ in RUNS]
     if args.datasets:
@@ -235,6 +246,12 @@ def main() -> None:
     if args.quick:
         datasets = [d for d in datasets if d in ("iris", "digits")]
     tasks = [t for t in tasks_for(datasets, seeds, splits) if t[3] in families]
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.quick else {"runs": []}
+    wanted = {_key(t) for t in tasks}
+    kept = [r for r in old["runs"] if (r["dataset"] not in datasets or r["method"] not in families)
+            or (args.reuse and _key(r) in wanted)]
+    done = {_key(r) for r in kept}
+    tasks = [t for t in tasks if _key(t) not in done]
     tasks.sort(key=lambda t: -(t[5] * (3 if t[0] in ("mnist-sample", "fashion-mnist") else 1)))  # long ones first
     from tqdm import tqdm
 
@@ -251,16 +268,13 @@ def main() -> None:
                 print(dataset, seed, {f: (p["value"], p["budget"], round(100 * p["score"], 2))
                                       for f, p in picks.items()})
         return
-    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
-    runs = [r for r in old["runs"] if r["dataset"] not in datasets or r["method"] not in families] + runs
+    measured = machine()
+    runs = kept + [dict(r, measured=measured) for r in runs]
     choices = choices_from(runs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machines = {f: line for f, line in old.get("machines", {}).items() if f not in families}
-    machines.update({f: machine() for f in families})
     protocol = {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH, "splits": list(splits)}
-    RESULTS.write_text(json.dumps({"machines": machines, "protocol": protocol, "choices": choices, "runs": runs},
-                                  separators=(",", ":")))
-    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits), machines)
+    RESULTS.write_text(json.dumps({"protocol": protocol, "choices": choices, "runs": runs}, separators=(",", ":")))
+    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits), runs)
     print(md)
     write_section("tune", md)
 
