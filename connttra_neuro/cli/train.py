@@ -67,7 +67,7 @@ def add_parsers(sub) -> None:
                    help="comma-separated, from connttra, connttra-hinge, connttra-xent, ste, mlp")
     p.add_argument("--epochs", type=int, default=30, help="epochs of the backprop baselines (default 30)")
     p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
-                   "train_ste's)")
+                   "0.03; see docs/training.md, The comparison)")
     p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
     p.add_argument("-o", "--output", default=".", help="directory for compare.json and compare.png")
     p.set_defaults(func=_compare)

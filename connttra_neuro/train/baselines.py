@@ -76,7 +76,7 @@ class _Adam:
             p -= self.lr * (m / (1 - 0.9**self.t)) / (np.sqrt(v / (1 - 0.999**self.t)) + 1e-8)
 
 
-def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, lr=0.01,
+def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, lr=0.03,
               batch_size=128, **_):
     """Ternary-weight step network by backprop with a straight-through estimator.
 
