@@ -40,8 +40,8 @@ def default_jitter(n_inputs: int) -> float:
 def grid(family: str, n_inputs: int) -> tuple[float, ...]:
     """The four values of ``family``'s tuned hyperparameter.
 
-    CoNNTrA: drive jitter 1, 1.5, 2 and 3 times its default; STE: Adam learning rate 0.01 (its
-    default), 0.03, 0.1, 0.3; MLP: L2 penalty 1e-4 (scikit-learn's default), 1e-3, 1e-2, 1e-1.
+    CoNNTrA: drive jitter 1, 1.5, 2 and 3 times its default; STE: Adam learning rate 0.01 (its old
+    default), 0.03 (its default), 0.1, 0.3; MLP: L2 penalty 1e-4 (scikit-learn's default), 1e-3, 1e-2, 1e-1.
     (Three values each at first; the best of all three methods sat at the top of its grid on
     mnist-sample, so every grid got one more value upwards.)"""
     if family == "connttra":
