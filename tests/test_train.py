@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 
 from connttra_neuro import modelfile
 from connttra_neuro.train import CoNNTrA, ConvergenceWarning
+from connttra_neuro.train.estimator import best_sweep
 from hardware_targets.reference import forward
 
 
@@ -98,6 +99,34 @@ def test_resume_repeats_uninterrupted_run(data):
             history=first.history_)
     assert resumed.last_network() == full.last_network()
     assert [r["loss"] for r in resumed.history_] == [r["loss"] for r in full.history_]
+
+
+def test_resume_with_the_best_network_ends_like_the_uninterrupted_run(data):
+    X, y, Xv, yv = data
+    full = _fit(data, max_sweeps=8, random_state=2)
+    assert best_sweep(full.history_) == 5 == full.network_.metadata["metrics"]["sweep"]  # before the resume point
+    first = _fit(data, max_sweeps=6, random_state=2)
+
+    def resume(**kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return CoNNTrA(hidden=(16,), levels=2, max_sweeps=8, random_state=2, tol=0.0).fit(
+                X, y, validation=(Xv, yv), dataset="digits-test", init_network=first.last_network(),
+                history=first.history_, **kw)
+
+    kept = resume(best_network=first.network_)
+    assert kept.network_.metadata["metrics"] == full.network_.metadata["metrics"]
+    assert kept.network_.replace(metadata=full.network_.metadata) == full.network_  # metadata: max_sweeps differs
+    # without it, keep_best only sees the sweeps from the resume on
+    assert resume().network_.metadata["metrics"]["sweep"] == best_sweep([first.history_[0], *full.history_[7:]])
+
+
+def test_best_sweep_is_the_last_of_equally_good_ones():
+    h = [{"sweep": 0, "val_error": 0.9, "train_error": 0.9}, {"sweep": 1, "val_error": 0.2, "train_error": 0.3},
+         {"sweep": 2, "val_error": 0.2, "train_error": 0.1}, {"sweep": 3, "val_error": 0.3, "train_error": 0.0}]
+    assert best_sweep(h) == 2
+    assert best_sweep(h[:1]) == 0 and best_sweep([]) is None
+    assert best_sweep([{**r, "val_error": None} for r in h]) == 3  # no validation data: training error
 
 
 def test_budget_end_warns(data):

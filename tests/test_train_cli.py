@@ -36,6 +36,45 @@ def test_train_checkpoint_and_resume(tmp_path, capsys):
     assert "saved" in capsys.readouterr().out
 
 
+def test_resume_keeps_the_best_network_of_the_earlier_sweeps(tmp_path, capsys):
+    # iris seed 2: the best sweep of 8 is sweep 6, sweeps 7 and 8 are worse
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    assert main([*args, "--max-sweeps", "8", "-o", str(tmp_path / "full.ctn")]) == 0
+    full = modelfile.load(tmp_path / "full.ctn")
+    assert thaw_metadata(full.metadata)["metrics"]["sweep"] == 6
+    out = tmp_path / "m.ctn"
+    assert main([*args, "--max-sweeps", "6", "-o", str(out)]) == 0
+    assert main([*args, "--max-sweeps", "8", "-o", str(out), "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0
+    resumed = modelfile.load(out)
+    assert thaw_metadata(resumed.metadata)["metrics"] == thaw_metadata(full.metadata)["metrics"]
+    assert resumed.replace(metadata=full.metadata) == full
+    assert "not available" not in capsys.readouterr().err
+
+    # the best network's file gone: said so, and the resumed run keeps the best of its own sweeps
+    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "g.ctn")]) == 0
+    (tmp_path / "g.ctn").unlink()
+    assert main([*args, "--max-sweeps", "8", "-o", str(tmp_path / "h.ctn"), "--resume",
+                 str(tmp_path / "g.ctn.ckpt")]) == 0
+    assert "best network of the earlier sweeps is not available" in capsys.readouterr().err
+    assert thaw_metadata(modelfile.load(tmp_path / "h.ctn").metadata)["metrics"]["sweep"] in (7, 8)
+
+
+def test_ctrl_c_in_the_first_sweep_writes_nothing(tmp_path, capsys, monkeypatch):
+    from connttra_neuro.train.driver import TrainState
+
+    out = tmp_path / "m.ctn"
+    out.write_bytes(b"an earlier model")  # an untrained network must not replace it
+    args = ["train", "--data", "iris", "--hidden", "8", "--no-progress", "-o", str(out)]
+
+    def ctrl_c(self, rng, batch_size):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainState, "sweep", ctrl_c)  # the initial network exists by then
+    assert main(args) == 130
+    assert out.read_bytes() == b"an earlier model" and not (tmp_path / "m.ctn.ckpt").exists()
+    assert "interrupted before a sweep finished; nothing saved" in capsys.readouterr().err
+
+
 def test_train_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert main(["train", "--data", "no-such-set", "-o", str(tmp_path / "m")]) == 2
     assert main(["train", "--data", "iris", "--loss", "hinge", "--discrete-set", "1,1", "-o", str(tmp_path / "m"),

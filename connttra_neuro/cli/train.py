@@ -87,11 +87,12 @@ def _train(args) -> int:
     from connttra_neuro import modelfile
     from connttra_neuro.network import thaw_metadata
     from connttra_neuro.train import CoNNTrA, ConvergenceWarning
+    from connttra_neuro.train.estimator import best_sweep
 
     data = _load(args)
     out = Path(args.output)
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
-    init, history = None, None
+    init, history, best = None, None, None
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
@@ -105,34 +106,41 @@ def _train(args) -> int:
         # the run's settings come from the checkpoint; only the budgets may change
         settings.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["settings"].items()
                          if k not in ("max_sweeps", "max_seconds")})
+        best = _best_so_far(Path(saved.get("best", out)), history, best_sweep(history))
     est = CoNNTrA(**settings)
     est.check_params()  # a bad setting stops here, before the progress bar is drawn
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
 
+    done = []  # sweeps finished by this invocation
+
     def callback(estimator, record, network):
         net = network()
         meta = thaw_metadata(net.metadata)
-        meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params()}
+        # "best": where the best network so far lives, for --resume (the checkpoint is the last one)
+        meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(),
+                              "best": str(out.resolve())}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
         modelfile.save(estimator.network_, out)  # best so far
         val = record["val_error"]
         bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
                         val="-" if val is None else f"{100 * val:.2f}%", elapsed=f"{record['seconds']:.1f}s")
         bar.update(1)
+        done.append(record["sweep"])
 
     interrupted = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=data.name,
-                    init_network=init, history=history, callback=callback)
+                    init_network=init, history=history, best_network=best, callback=callback)
         except KeyboardInterrupt:
             interrupted = True
         finally:
             bar.close()
-    if not hasattr(est, "network_"):
-        print("connttra-neuro train: interrupted before the first sweep; nothing saved", file=sys.stderr)
+    if interrupted and not done:  # nothing trained here: keep whatever -o and the checkpoint hold
+        where = f"nothing written; continue with --resume {args.resume}" if args.resume else "nothing saved"
+        print(f"connttra-neuro train: interrupted before a sweep finished; {where}", file=sys.stderr)
         return 130
     modelfile.save(est.network_, out)
     metrics = thaw_metadata(est.network_.metadata)["metrics"]
@@ -144,6 +152,29 @@ def _train(args) -> int:
         print(f"interrupted: best network so far saved; continue with --resume {ckpt}", file=sys.stderr)
         return 130
     return 0
+
+
+def _best_so_far(path: Path, history: list[dict], sweep: int | None):
+    """The best network of a checkpointed run (``-o`` of that run), if ``path`` still holds it:
+    its metadata must name the sweep ``keep_best`` picks from ``history``, with the same errors.
+    Otherwise a note on stderr, and the resumed run keeps the best of its own sweeps."""
+    from connttra_neuro import modelfile
+    from connttra_neuro.network import thaw_metadata
+
+    why = None
+    try:
+        net = modelfile.load(path)
+        metrics = thaw_metadata(net.metadata).get("metrics", {})
+        rec = history[sweep] if sweep is not None and sweep < len(history) else {}
+        if metrics.get("sweep") != sweep or any(metrics.get(k) != rec.get(k) for k in ("train_error", "val_error")):
+            why = f"{path} holds sweep {metrics.get('sweep')}, not the run's best (sweep {sweep})"
+    except (OSError, ValueError) as err:
+        why = f"cannot read it ({err})"
+    if why is None:
+        return net
+    print(f"note: the best network of the earlier sweeps is not available ({why}); the resumed run keeps the "
+          f"best of the sweeps from here on", file=sys.stderr)
+    return None
 
 
 def _compare(args) -> int:

@@ -142,7 +142,8 @@ class CoNNTrA:
         return hidden, values, int(seed)
 
     # ------------------------------------------------------------------
-    def fit(self, X, y, validation=None, *, dataset=None, init_network=None, history=None, callback=None):
+    def fit(self, X, y, validation=None, *, dataset=None, init_network=None, history=None, best_network=None,
+            callback=None):
         """Train on ``(X, y)``.
 
         Parameters
@@ -156,6 +157,11 @@ class CoNNTrA:
             Resume from this network (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
             repeats the uninterrupted one.
+        best_network : TernaryNetwork, optional
+            With ``history`` and ``keep_best``: the best network of the earlier sweeps
+            (``network_`` when that run stopped). It stays ``network_`` unless a later sweep
+            does at least as well, so the resumed run ends with the uninterrupted run's
+            ``network_``. Without it, ``network_`` is the best of the sweeps from the resume on.
         callback : callable, optional
             ``callback(estimator, record, state_network)`` after every sweep; for
             progress bars and checkpoints. ``state_network()`` builds the current network.
@@ -226,6 +232,9 @@ class CoNNTrA:
             start_sweep = 1
         best_key = None
         self.network_ = state.network(net0, metadata(self.history_[-1]))
+        if best_network is not None and self.keep_best and start_sweep > 1:
+            best_key = min(_key(r) for r in self.history_[1:])
+            self.network_ = best_network
         self.converged_ = False
         stop_reason = "max_sweeps"
         try:
@@ -238,7 +247,7 @@ class CoNNTrA:
                 record = {"sweep": sweep, "loss": state.loss, "train_error": state.train_error,
                           "val_error": val_error(), "changed": changed, "seconds": time.perf_counter() - t0}
                 self.history_.append(record)
-                key = record["val_error"] if record["val_error"] is not None else record["train_error"]
+                key = _key(record)
                 if not self.keep_best or best_key is None or key <= best_key:
                     best_key = key
                     self.network_ = state.network(net0, metadata(record))
@@ -280,3 +289,16 @@ class CoNNTrA:
         """Accuracy."""
         return float(np.mean(self.predict(X) == np.asarray(y)))
 
+
+def _key(record: dict) -> float:
+    """What ``keep_best`` minimises: the validation error if there is one, else the training error."""
+    return record["val_error"] if record["val_error"] is not None else record["train_error"]
+
+
+def best_sweep(history: list[dict]) -> int | None:
+    """The sweep ``keep_best`` keeps from ``history`` (the last of equally good ones; the
+    initial network, sweep 0, only if no sweep ran)."""
+    if len(history) < 2:
+        return history[0]["sweep"] if history else None
+    best = min(_key(r) for r in history[1:])
+    return [r["sweep"] for r in history[1:] if _key(r) == best][-1]
