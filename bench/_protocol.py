@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from connttra_neuro.train.compare import FAMILY_OF
+
 # (dataset, settings shared by every method). Fashion-MNIST's 60k training set is
 # subsampled to 6,000 and its 10k test set to 2,000 for validation (stated in the table).
 RUNS = [
@@ -20,7 +22,7 @@ RUNS = [
 ]
 SEEDS = (0, 1, 2, 3, 4)  # every seed: its own initialisation and (for subsampled sets) its own data subsample
 
-FAMILIES = ("connttra", "ste", "mlp")
+FAMILIES = tuple(dict.fromkeys(FAMILY_OF.values()))  # connttra, ste, mlp: the methods a dict of overrides can name
 BUDGET_KEY = {"connttra": "max_sweeps", "ste": "epochs", "mlp": "epochs"}
 PARAM = {"connttra": "jitter", "ste": "lr", "mlp": "alpha"}
 BUDGET_STEPS = (1, 1.5, 2, 3, 4, 6)  # candidate budgets: base times these

@@ -167,16 +167,23 @@ def _goals(agg) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="iris and digits only, one seed (writes nothing)")
-    parser.add_argument("--datasets", help="comma-separated subset of the datasets")
+    parser.add_argument("--datasets", help="comma-separated subset of the datasets (prints its report, writes "
+                        "nothing: the saved results and docs keep every dataset)")
     parser.add_argument("--report", action="store_true", help="rewrite the docs section from bench/results/train.json "
                         "without training")
     args = parser.parse_args()
     if args.report:
+        if not RESULTS.exists():
+            sys.exit(f"{RESULTS} is missing: run bench/train.py without --report first")
         write_section("train", report(json.loads(RESULTS.read_text())))
         return
     runs = RUNS[:2] if args.quick else RUNS
     if args.datasets:
+        unknown = set(args.datasets.split(",")) - {name for name, _ in RUNS}
+        if unknown:
+            parser.error(f"unknown datasets {sorted(unknown)}; choose from {[name for name, _ in RUNS]}")
         runs = [r for r in runs if r[0] in args.datasets.split(",")]
+    write = not (args.quick or args.datasets)
     seeds = SEEDS[:1] if args.quick else SEEDS
     if not TUNED.exists():
         sys.exit(f"{TUNED} is missing: run bench/tune.py first (it chooses every method's settings)")
@@ -196,13 +203,13 @@ def main() -> None:
                 r["settings"] = json.loads(json.dumps(settings))  # tuples as lists
                 print(f"   {r['method']}: val {100 * r['val_error']:.2f}% in {r['train_seconds']:.1f} s", flush=True)
             rows += got
-            if seed == seeds[0] and not args.quick:
+            if seed == seeds[0] and write:
                 plot_curves(got, fig_dir / f"train_{name}.png",
                             title=f"{name} (seed {seed}): validation error against training time")
     saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": list(seeds), "rows": rows}
     md = report(saved)
     print(md)
-    if not args.quick:
+    if write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(saved, indent=1, default=float))
         write_section("train", md)

@@ -50,6 +50,7 @@ from bench._protocol import (  # noqa: E402
     n_inputs,
 )
 from bench._report import machine, write_section  # noqa: E402
+from connttra_neuro.train.compare import LABELS  # noqa: E402
 
 SPLITS = (0, 1)
 RESULTS = ROOT / "bench" / "results" / "tune.json"
@@ -132,12 +133,9 @@ def _key(run) -> tuple:
 
 
 def tasks_for(datasets, seeds, splits) -> list[tuple]:
-    from connttra_neuro.datasets import load_dataset
-
     tasks = []
     for dataset in datasets:
-        kw = {k: v for k, v in dict(RUNS)[dataset].items() if k in ("n_train", "n_val")}
-        n_in = n_inputs(dataset, load_dataset(dataset, seed=seeds[0], **kw).X_train.shape[1])
+        n_in = n_inputs(dataset, _training_set(dataset, seeds[0])[0].shape[1])
         for seed in seeds:
             for split in splits:
                 for family in FAMILIES:
@@ -173,7 +171,9 @@ def _measured(runs: list[dict]) -> str:
 
 
 def markdown(choices: dict, n_splits: int, runs: list[dict]) -> str:
-    labels = {"connttra": "CoNNTrA (hinge)", "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
+    """The ``tune`` section of docs/benchmarks.md; datasets in the benchmark's order."""
+    choices = {d: choices[d] for d, _ in RUNS if d in choices}
+    labels = {f: LABELS["connttra-hinge" if f == "connttra" else f] for f in FAMILIES}  # tuned with its default loss
     unit = {"connttra": "sweeps", "ste": "epochs", "mlp": "epochs"}
     lines = ["| dataset | method | tuned | chosen per seed (value @ budget) | inner-val error of the choice "
              "(mean over seeds) | best inner-val error per value (mean over seeds) |",
@@ -230,6 +230,8 @@ def main() -> None:
                         "without training")
     args = parser.parse_args()
     if args.report:
+        if not RESULTS.exists():
+            sys.exit(f"{RESULTS} is missing: run bench/tune.py without --report first")
         saved = json.loads(RESULTS.read_text())
         write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["runs"]))
         return
@@ -274,7 +276,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     protocol = {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH, "splits": list(splits)}
     RESULTS.write_text(json.dumps({"protocol": protocol, "choices": choices, "runs": runs}, separators=(",", ":")))
-    md = markdown({d: choices[d] for d, _ in RUNS if d in choices}, len(splits), runs)
+    md = markdown(choices, len(splits), runs)
     print(md)
     write_section("tune", md)
 

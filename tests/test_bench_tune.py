@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connttra_neuro.train.compare import method_settings
+from connttra_neuro.train.compare import compare_methods, method_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,3 +71,14 @@ def test_settings_for_hands_each_method_its_own_choice(tune):
 def test_method_settings_rejects_a_non_dict_override():
     with pytest.raises(ValueError, match="dict of overrides"):
         method_settings("ste", {"ste": 0.1})
+
+
+def test_method_settings_and_compare_methods_reject_unknown_names():
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['lrr'\] for ste"):
+        method_settings("ste", {"hidden": (8,), "ste": {"lrr": 0.1}})
+    with pytest.raises(ValueError, match=r"\['hiden'\]"):
+        method_settings("mlp", {"hiden": (8,)})
+    # checked for every method before the first one trains (nothing spawned, nothing written)
+    with pytest.raises(ValueError, match=r"\['alhpa'\] for mlp"):
+        compare_methods("iris", ("connttra", "ste", "mlp"), progress=lambda m: pytest.fail(f"{m} started"),
+                        mlp={"alhpa": 1e-3})

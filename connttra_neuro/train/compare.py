@@ -57,18 +57,31 @@ def standard_error(error: float, n: int) -> float:
     return float(np.sqrt(error * (1 - error) / n))
 
 
-FAMILIES = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-xent": "connttra", "ste": "ste",
-            "mlp": "mlp"}
+FAMILY_OF = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-xent": "connttra", "ste": "ste",
+             "mlp": "mlp"}
+SETTINGS = frozenset({"hidden", "levels", "discrete_set", "loss", "max_sweeps", "max_seconds", "batch_size", "tol",
+                      "epochs", "seed", "n_train", "n_val", "jitter", "coordinate_order", "margin", "temperature",
+                      "init_density", "lr", "alpha"})
 
 
 def method_settings(method: str, settings: dict) -> dict:
     """The settings one method trains with: the shared ones, overridden by those under its
     family's name (``connttra``, ``ste`` or ``mlp``), e.g. ``ste={"lr": 0.1, "epochs": 40}``:
-    each method's own tuned hyperparameter and budget (bench/tune.py)."""
-    own = settings.get(FAMILIES.get(method, method)) or {}
+    each method's own tuned hyperparameter and budget (bench/tune.py). An unknown name is an
+    error (a misspelt override would silently leave a method untuned)."""
+    own = settings.get(FAMILY_OF.get(method, method)) or {}
     if not isinstance(own, dict):
         raise ValueError(f"settings for {method!r} must be a dict of overrides, got {own!r}")
-    return {**{k: v for k, v in settings.items() if k not in FAMILIES.values()}, **own}
+    merged = {**{k: v for k, v in settings.items() if k not in FAMILY_OF.values()}, **own}
+    unknown = sorted(set(merged) - SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} for {method}; known: {sorted(SETTINGS)}")
+    return merged
+
+
+def _given(settings: dict, *names) -> dict:
+    """The ``names`` that ``settings`` sets (not None): passed on, so the trainer's defaults apply otherwise."""
+    return {k: settings[k] for k in names if settings.get(k) is not None}
 
 
 def _run_one(method: str, dataset, settings: dict) -> dict:
@@ -89,8 +102,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         from .estimator import CoNNTrA
 
         loss = method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
-        extra = {k: settings[k] for k in ("jitter", "coordinate_order", "margin", "temperature", "init_density")
-                 if settings.get(k) is not None}
+        extra = _given(settings, "jitter", "coordinate_order", "margin", "temperature", "init_density")
 
         def make(**kw):
             return CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
@@ -116,8 +128,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         rss0 = _peak_rss_bytes()
         t0 = time.perf_counter()
         net, history = train_ste(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=settings.get("epochs", 30),
-                                 max_seconds=settings.get("max_seconds"), seed=seed,
-                                 **{k: settings[k] for k in ("lr",) if settings.get(k) is not None})
+                                 max_seconds=settings.get("max_seconds"), seed=seed, **_given(settings, "lr"))
         seconds = time.perf_counter() - t0
     elif method == "mlp":
         from .baselines import train_mlp
@@ -126,7 +137,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         t0 = time.perf_counter()
         clf, enc, history = train_mlp(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=settings.get("epochs", 30),
                                       max_seconds=settings.get("max_seconds"), seed=seed,
-                                      **{k: settings[k] for k in ("alpha",) if settings.get(k) is not None})
+                                      **_given(settings, "alpha"))
         seconds = time.perf_counter() - t0
         n_params = sum(a.size for a in clf.coefs_) + sum(a.size for a in clf.intercepts_) + enc.thresholds.size
         result.update(train_error=history[-1]["train_error"], val_error=history[-1]["val_error"],
@@ -184,10 +195,12 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         its final value; ``time_to_final_within_se_seconds``: until it came within one sampling
         standard error of it; ``time_per_step_seconds``: median per sweep or epoch; ``n_train``, ...).
     """
-    results = []
-    for method in methods:
+    for method in methods:  # every bad name or setting before anything trains
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+        method_settings(method, settings)
+    results = []
+    for method in methods:
         if progress is not None:
             progress(method)
         if isolate:
