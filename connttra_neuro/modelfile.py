@@ -25,11 +25,11 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import write_bytes
 from .network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder, thaw_metadata
 
 __all__ = ["ModelFileError", "save", "load", "to_bytes", "from_bytes", "storage_report", "FORMAT_VERSION"]
@@ -180,22 +180,29 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
     if len(blob) != expected:
         raise ModelFileError(f"{source}: {len(blob) - expected} unexpected trailing bytes")
 
-    discrete_set = tuple(header["discrete_set"])
-    payload = memoryview(blob)[start : start + payload_len]
-    arrays = {}
-    for e in entries:
-        data = bytes(payload[e["offset"] : e["offset"] + e["nbytes"]])
-        shape = tuple(e["shape"])
-        if e["encoding"] == "raw":
-            arr = np.frombuffer(data, dtype=np.dtype(e["dtype"])).reshape(shape)
-        elif e["encoding"] == f"base{len(discrete_set)}":
-            arr = unpack_weights(data, shape, discrete_set)
-        else:
-            raise ModelFileError(f"{source}: array {e['name']} has unknown encoding {e['encoding']!r}")
-        arrays[e["name"]] = arr.astype(arr.dtype.newbyteorder("="))
+    # A good checksum only says the bytes are as written; a header from another tool (or edited and
+    # re-checksummed) can still hold a dtype, shape or metadata no network has: refuse it by name.
+    try:
+        discrete_set = tuple(header["discrete_set"])
+        payload = memoryview(blob)[start : start + payload_len]
+        arrays = {}
+        for e in entries:
+            data = bytes(payload[e["offset"] : e["offset"] + e["nbytes"]])
+            shape = tuple(e["shape"])
+            if e["encoding"] == "raw":
+                arr = np.frombuffer(data, dtype=np.dtype(e["dtype"])).reshape(shape)
+            elif e["encoding"] == f"base{len(discrete_set)}":
+                arr = unpack_weights(data, shape, discrete_set)
+            else:
+                raise ModelFileError(f"{source}: array {e['name']} has unknown encoding {e['encoding']!r}")
+            arrays[e["name"]] = arr.astype(arr.dtype.newbyteorder("="))
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{source}: header describes arrays the data does not hold: {err}") from err
     try:
         return _build(arrays, discrete_set, header.get("metadata", {}))
-    except (KeyError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFileError(f"{source}: model does not form a valid network: {err}") from err
 
 
@@ -205,23 +212,7 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
 
     A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched.
     """
-    path = Path(path)
-    blob = to_bytes(network)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_bytes(path, to_bytes(network))
 
 
 def load(path: str | os.PathLike) -> TernaryNetwork:

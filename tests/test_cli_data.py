@@ -220,3 +220,14 @@ def test_many_classes_are_summarised(capsys, tmp_path):
     assert code == 0 and "per class  25 classes: min" in out and "confusion matrix" not in out
     big = classification_report(np.array([0, 1500]), np.array([0, 3]), 1501)
     assert big["confusion"] is None and big["n_errors"] == 1 and big["per_class_accuracy"][1500] == 0.0
+
+
+def test_info_tells_never_and_always_firing_levels_apart(capsys, tmp_path):
+    # +inf: the level never fires; -inf: it always fires
+    from connttra_neuro.network import ThermometerEncoder
+
+    network = random_network((4, 3, 2), levels=2, seed=0)
+    thresholds = np.array([[-np.inf, 1.0], [0.5, np.inf], [0.2, 0.4], [-np.inf, np.inf]])
+    save(network.replace(encoder=ThermometerEncoder(thresholds)), tmp_path / "m.ctn")
+    code, out, _ = run(capsys, "info", tmp_path / "m.ctn")
+    assert code == 0 and "2 level(s) never fire (+inf); 2 level(s) always fire (-inf)" in out

@@ -44,6 +44,31 @@ def test_exports_write_files(iris_model, tmp_path, capsys):
     assert len(graph.nodes) >= 3  # input, layers, output
 
 
+def test_export_paths_are_checked_before_anything_runs(iris_model, tmp_path, capsys):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for flag, path, message in (("--export-nir", tmp_path / "adir", "is a directory"),
+                                ("--export-netx", tmp_path / "afile" / "x.net", "is a file")):
+        assert main(["deploy", iris_model, "--target", "loihi2", flag, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert not any((tmp_path / "adir").iterdir())
+
+
+def test_exports_get_the_usual_file_mode(iris_model, tmp_path):
+    import os
+
+    from connttra_neuro.modelfile import load
+    from hardware_targets.loihi2 import export_netx, export_nir
+
+    old = os.umask(0o022)
+    try:
+        for export, name in ((export_nir, "m.nir"), (export_netx, "m.net")):
+            assert export(load(iris_model), tmp_path / name).stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

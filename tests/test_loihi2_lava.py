@@ -282,29 +282,21 @@ def test_a_process_model_failing_mid_run_raises_instead_of_hanging(monkeypatch, 
     assert _shm() - before_shm == set()
 
 
-@pytest.mark.timeout(60)
-def test_netx_numbers_drive_plain_lava_lif_exactly(tmp_path, trained_size):
-    # netx builds Dense + plain LIF (no per-step reset) from the file: run that with the stored numbers
-    import h5py
+def _plain_lif_spikes(weight, bias, vth, spikes):
+    """Hidden spikes of Lava's stock Dense + plain LIF (no per-step reset) driven by ``spikes``,
+    one sample per step: how netx wires a layer (netx.hdf5.Network.get_neuron_params for CUBA)."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.proc.dense.process import Dense
     from lava.proc.io.extractor import Extractor
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
 
-    from hardware_targets.loihi2 import export_netx
+    from hardware_targets.loihi2.mapping import DECAY_FULL
     from hardware_targets.loihi2.runtime import _collect, _stop, default_run_cfg
 
-    net, spikes = trained_size
-    spikes = spikes[:40]
-    with h5py.File(export_netx(net, tmp_path / "net.h5"), "r") as f:
-        layer = f["layer/0"]
-        weight, bias = layer["weight"][()].astype(int), layer["bias"][()].astype(int)
-        neuron = {k: int(layer["neuron"][k][()]) for k in ("iDecay", "vDecay", "vThMant")}
     source = RingBuffer(data=spikes.T.astype(np.int32).copy())
     dense = Dense(weights=weight)
-    lif = LIF(shape=(weight.shape[0],), du=neuron["iDecay"] - 1, dv=neuron["vDecay"], vth=neuron["vThMant"],
-              bias_mant=bias, bias_exp=6)  # netx.hdf5.Network.get_neuron_params for CUBA
+    lif = LIF(shape=(weight.shape[0],), du=DECAY_FULL, dv=DECAY_FULL, vth=vth, bias_mant=bias, bias_exp=6)
     tap = Extractor(shape=(weight.shape[0],), buffer_size=len(spikes) + 3)
     source.s_out.connect(dense.s_in)
     dense.a_out.connect(lif.a_in)
@@ -316,8 +308,73 @@ def test_netx_numbers_drive_plain_lava_lif_exactly(tmp_path, trained_size):
         source.wait()
     finally:
         _stop(source)
+    return (got != 0).astype(np.uint8)
+
+
+@pytest.mark.timeout(60)
+def test_netx_numbers_drive_plain_lava_lif_exactly(tmp_path, trained_size):
+    # netx builds Dense + plain LIF from the file: run that with the stored numbers
+    import h5py
+
+    from hardware_targets.loihi2 import export_netx
+    from hardware_targets.loihi2.mapping import DECAY_FULL
+
+    net, spikes = trained_size
+    spikes = spikes[:40]
+    with h5py.File(export_netx(net, tmp_path / "net.h5"), "r") as f:
+        layer = f["layer/0"]
+        weight, bias = layer["weight"][()].astype(int), layer["bias"][()].astype(int)
+        neuron = {k: int(layer["neuron"][k][()]) for k in ("iDecay", "vDecay", "vThMant")}
+    assert (neuron["iDecay"] - 1, neuron["vDecay"]) == (DECAY_FULL, DECAY_FULL)  # du = iDecay - 1, dv = vDecay
     _, hidden = forward(net, spikes, record_hidden=True)
-    np.testing.assert_array_equal((got != 0).astype(np.uint8), hidden[0])
+    np.testing.assert_array_equal(_plain_lif_spikes(weight, bias, neuron["vThMant"], spikes), hidden[0])
+
+
+def _high_threshold_network(threshold):
+    """1,076 inputs (weights 2 on 1,040 of them, 1 on 36), 4 hidden neurons at ``threshold``, and samples
+    whose drives sit at, just below and far below it, each after another such sample."""
+    from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
+
+    w = np.r_[np.full(1040, 2), np.ones(36, int)]
+    rng = np.random.default_rng(5)
+    net = TernaryNetwork(ThermometerEncoder(np.full((w.size, 1), 0.5)),
+                         (HiddenLayer(np.tile(w, (4, 1)).astype(np.int8), np.full(4, threshold)),),
+                         OutputLayer(rng.integers(-1, 2, (3, 4)).astype(np.int8), np.zeros(3, np.int64)),
+                         (-1, 0, 1, 2))
+    spikes = []
+    for drive in (threshold - 1, threshold - 1, threshold, 0, threshold, threshold - 1, threshold - 1, 0,
+                  threshold - 1, threshold + 1, 0, threshold):
+        k = min(drive // 2, 1040)
+        s = np.zeros(w.size, np.uint8)
+        s[:k] = 1
+        s[1040:1040 + drive - 2 * k] = 1
+        assert int(s @ w) == drive
+        spikes.append(s)
+    return net, np.array(spikes)
+
+
+@pytest.mark.timeout(60)
+def test_netx_export_refuses_thresholds_where_plain_lif_carries_over(tmp_path):
+    # plain LIF keeps v/4096 of a silent neuron. At threshold 2,048 a blank sample leaves v = 64 * -4,095
+    # and a carry of -63, inside the half-unit margin of 64; at 2,049 (vth 1, bias mantissa at its
+    # 13-bit floor) it leaves -64 and the next sample's drive of exactly T does not fire. The export
+    # must take the first and refuse the second.
+    from hardware_targets.base import TargetLimitError
+    from hardware_targets.loihi2 import export_netx
+    from hardware_targets.loihi2.mapping import map_network
+
+    for threshold, exact in ((2048, True), (2049, False)):
+        net, spikes = _high_threshold_network(threshold)
+        layer = map_network(net).layers[0]
+        got = _plain_lif_spikes(layer.weights, layer.bias_mant, layer.vth, spikes)
+        _, hidden = forward(net, spikes, record_hidden=True)
+        assert np.array_equal(got, hidden[0]) == exact, (threshold, got[:, 0], hidden[0][:, 0])
+        if exact:
+            assert export_netx(net, tmp_path / "ok.net").exists()
+        else:
+            with pytest.raises(TargetLimitError, match="carry-over of plain LIF"):
+                export_netx(net, tmp_path / "refused.net")
+            assert not (tmp_path / "refused.net").exists()
 
 
 @pytest.mark.timeout(120)

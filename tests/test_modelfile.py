@@ -136,6 +136,49 @@ def test_valid_checksum_but_invalid_network_is_refused():
         from_bytes(forged)
 
 
+def _forge(net, edit):
+    """``net``'s file with its header changed by ``edit`` and re-checksummed (another tool's output)."""
+    import hashlib
+
+    blob = to_bytes(net)
+    _, _, hlen = struct.unpack_from("<8sHI", blob)
+    header = json.loads(blob[14 : 14 + hlen])
+    edit(header)
+    new_header = json.dumps(header, sort_keys=True).encode()
+    body = struct.pack("<8sHI", MAGIC, FORMAT_VERSION, len(new_header)) + new_header + blob[14 + hlen : -32]
+    return body + hashlib.sha256(body).digest()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["arrays"][0].update(dtype="<U8"),  # a dtype the bytes do not fill
+    lambda h: h["arrays"][0].update(shape=[65, 1]),  # more elements than stored
+    lambda h: h.update(metadata=["dataset", "digits"]),  # metadata not a mapping
+])
+def test_header_that_does_not_match_its_arrays_is_refused_by_name(edit):
+    net = random_network((4, 3, 2), seed=0)
+    with pytest.raises(ModelFileError, match="^forged.ctn: "):
+        from_bytes(_forge(net, edit), source="forged.ctn")
+
+
+def test_saved_files_get_the_usual_mode(tmp_path):
+    # mkstemp makes 0600; a model is an ordinary file (umask), and re-saving keeps a file's mode
+    old = os.umask(0o022)
+    try:
+        save(random_network((4, 3, 2), seed=0), tmp_path / "a.ctn")
+        assert (tmp_path / "a.ctn").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "a.ctn").chmod(0o640)
+        save(random_network((4, 3, 2), seed=1), tmp_path / "a.ctn")
+        assert (tmp_path / "a.ctn").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        save(random_network((4, 3, 2), seed=0), tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        save(random_network((4, 3, 2), seed=0), tmp_path / "file" / "m.ctn")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ctn", "file"]
+
+
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(ModelFileError, match="no such model file"):
         load(tmp_path / "nope.ctn")

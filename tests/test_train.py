@@ -167,7 +167,10 @@ def test_two_hidden_layers_and_xent(data):
     [({"hidden": ()}, "hidden"), ({"loss": "mse"}, "unknown loss"), ({"discrete_set": (1, 1)}, "repeated"),
      ({"random_state": -1}, "random_state"), ({"max_sweeps": 1.5}, "max_sweeps"),
      ({"coordinate_order": "sorted"}, "coordinate_order"), ({"surrogate_width": 0}, "surrogate_width"),
-     ({"jitter": -1.0}, "jitter"), ({"jitter": float("nan")}, "jitter"), ({"jitter": "2"}, "jitter")],
+     ({"jitter": -1.0}, "jitter"), ({"jitter": float("nan")}, "jitter"), ({"jitter": "2"}, "jitter"),
+     ({"batch_size": 0}, "batch_size"), ({"batch_size": -3}, "batch_size"), ({"margin": 0}, "margin"),
+     ({"init_density": 2}, "init_density"), ({"init_density": float("nan")}, "init_density"),
+     ({"hidden": (2.7,)}, "hidden"), ({"random_state": None}, "random_state")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
     X, y, _, _ = data
@@ -195,3 +198,40 @@ def test_every_constructor_parameter_is_recorded_in_the_model(fitted):
     settings = fitted.network_.metadata["settings"]
     assert set(names) <= set(settings)
     assert settings["random_state"] == fitted.random_state and settings["loss"] == fitted.loss
+
+
+def test_scikit_learn_protocol(data):
+    # clone, set_params, GridSearchCV, and stratified folds in cross_val_score (it is a classifier)
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, _ = data
+    est = CoNNTrA(hidden=(8,), max_sweeps=2)
+    assert is_classifier(est)
+    assert clone(est).get_params() == est.get_params()
+    assert est.set_params(levels=2, jitter=0.0) is est and (est.levels, est.jitter) == (2, 0.0)
+    with pytest.raises(ValueError, match="no parameter 'level'"):
+        est.set_params(level=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(est, {"levels": [1, 2]}, cv=2).fit(X, y)
+    assert search.best_params_["levels"] in (1, 2) and 0 < search.best_score_ <= 1
+
+
+def test_score_checks_its_labels(data, fitted):
+    X, y, Xv, yv = data
+    assert fitted.score(Xv, yv) == pytest.approx(1 - fitted.history_[best_sweep(fitted.history_)]["val_error"])
+    with pytest.raises(ValueError, match="one label per sample"):
+        fitted.score(Xv, yv[:, None])
+    with pytest.raises(ValueError, match="one label per sample"):
+        fitted.score(Xv, yv[:1])
+
+
+def test_nan_labels_and_boolean_features(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="NaN"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, np.where(np.arange(len(y)) == 3, np.nan, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = CoNNTrA(hidden=(4,), max_sweeps=1).fit(X > 8, y)
+    assert est.predict(X > 8).shape == y.shape

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from connttra_neuro import modelfile
 from connttra_neuro.cli import main
@@ -124,3 +125,72 @@ def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch)
     monkeypatch.setattr(compare, "plot_curves", lambda *a, **k: tmp_path / "c.png")
     assert main(["compare", "--data", "iris", "--ste-lr", "0.03", "--mlp-alpha", "0.001", "-o", str(tmp_path)]) == 0
     assert got["ste"] == {"lr": 0.03} and got["mlp"] == {"alpha": 0.001}
+
+
+def test_resume_trains_on_the_run_s_own_data(tmp_path, capsys):
+    # --seed also chooses the train/validation split: a resume without it must not train on seed 0's
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--no-progress"]
+    assert main([*args, "--seed", "3", "--max-sweeps", "6", "-o", str(tmp_path / "full.ctn")]) == 0
+    assert main([*args, "--seed", "3", "--max-sweeps", "3", "-o", str(tmp_path / "m.ctn")]) == 0
+    ckpt = str(tmp_path / "m.ctn.ckpt")
+    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "m.ctn"), "--resume", ckpt]) == 0
+    assert (tmp_path / "m.ctn").read_bytes() == (tmp_path / "full.ctn").read_bytes()
+    capsys.readouterr()
+    for flag, value in (("--seed", "1"), ("--n-val", "20")):
+        assert main([*args, flag, value, "--max-sweeps", "7", "-o", str(tmp_path / "m.ctn"), "--resume", ckpt]) == 2
+        assert f"{flag} {value} differs from the run in" in capsys.readouterr().err
+    assert main(["train", "--data", "digits", "--no-progress", "--max-sweeps", "7", "-o", str(tmp_path / "m.ctn"),
+                 "--resume", ckpt]) == 2
+    assert "--data digits differs" in capsys.readouterr().err
+    # a resume whose budget is already spent trains nothing and says the checkpoint is unchanged
+    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "n.ctn"), "--resume", ckpt]) == 0
+    assert f"no sweep ran, checkpoint unchanged: {ckpt}" in capsys.readouterr().out
+
+
+def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys, monkeypatch):
+    import connttra_neuro.train.compare as compare
+    from connttra_neuro.train.driver import TrainState
+
+    def must_not_train(*a, **k):
+        raise AssertionError("trained before checking the output path")
+
+    monkeypatch.setattr(TrainState, "sweep", must_not_train)
+    monkeypatch.setattr(compare, "compare_methods", must_not_train)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    cases = [(["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "dir")], "is a directory"),
+             (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "file" / "m.ctn")], "is a file"),
+             (["compare", "--data", "iris", "-o", str(tmp_path / "file")], "is a file")]
+    for argv, message in cases:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"] and not any((tmp_path / "dir").iterdir())
+
+
+def test_compare_checks_every_setting_before_anything_trains(monkeypatch):
+    import connttra_neuro.train.baselines as baselines
+
+    def must_not_train(*a, **k):
+        raise AssertionError("a method trained before the settings were checked")
+
+    monkeypatch.setattr(baselines, "train_ste", must_not_train)
+    monkeypatch.setattr(baselines, "train_mlp", must_not_train)
+    bad = [(("ste", "connttra"), {"jitter": -1.0}, "jitter"), (("connttra",), {"max_sweeps": 0}, "max_sweeps"),
+           (("ste",), {"epochs": 0}, "epochs"), (("ste",), {"ste": {"lr": -1.0}}, "lr of ste"),
+           (("connttra", "mlp"), {"mlp": {"alpha": -1.0}}, "alpha of mlp"),
+           (("mlp",), {"max_seconds": 0}, "max_seconds"), (("connttra",), {"margin": 0}, "margin"),
+           (("ste",), {"hidden": (0,)}, "hidden"), ((), {}, "no method")]
+    for methods, settings, match in bad:
+        with pytest.raises(ValueError, match=match):
+            compare_methods("iris", methods, isolate=False, **settings)
+
+
+def test_compare_warms_up_on_every_class_of_sorted_data():
+    # the numba warm-up used the first 20 rows: one class when the data are sorted by label
+    from connttra_neuro.datasets import Dataset
+
+    data = load_dataset("iris", seed=0)
+    order = np.argsort(data.y_train, kind="stable")
+    ordered = Dataset("iris-sorted", data.X_train[order], data.y_train[order], data.X_val, data.y_val)
+    (row,) = compare_methods(ordered, ("connttra",), isolate=False, hidden=(8,), levels=3, max_sweeps=2)
+    assert len(row["history"]) == 2 and 0 <= row["val_error"] <= 1

@@ -85,3 +85,65 @@ def test_wrong_dataset_and_missing_model_exit_2(iris_model, tmp_path, capsys):
     assert "expects 4 features" in capsys.readouterr().err
     assert main(["verify", str(tmp_path / "none.ctn"), "--data", "iris"]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+def test_model_trained_on_labels_that_are_not_indices_is_scored_by_its_classes(tmp_path, capsys):
+    # trained in Python on labels {0, 5, 9}: output c stands for classes[c] (metadata), and verify /
+    # evaluate compare against the dataset's labels through that mapping
+    import warnings
+
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    from connttra_neuro.train import CoNNTrA
+
+    X, y = load_iris(return_X_y=True)
+    labels = np.array([0, 5, 9])[y]
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(y))
+    tr, va = idx[:120], idx[120:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = CoNNTrA(hidden=(16,), levels=3, max_sweeps=5, random_state=0).fit(X[tr], labels[tr])
+    save(est.network_, tmp_path / "gap.ctn")
+    np.savez(tmp_path / "gap.npz", X_train=X[tr], y_train=labels[tr], X_val=X[va], y_val=labels[va])
+    error = 1 - est.score(X[va], labels[va])
+    assert main(["verify", str(tmp_path / "gap.ctn"), "--data", str(tmp_path / "gap.npz"), "--targets",
+                 "reference", "--out", str(tmp_path / "rep"), "--json", str(tmp_path / "p.json"),
+                 "--no-plots"]) == 0
+    assert "stand for labels [0, 5, 9]" in capsys.readouterr().err
+    report = json.loads((tmp_path / "p.json").read_text())
+    assert report["software"]["error"] == pytest.approx(error)
+    assert main(["evaluate", str(tmp_path / "gap.ctn"), "--data", str(tmp_path / "gap.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["error"] == pytest.approx(error)
+
+
+def test_labels_beyond_the_model_are_counted_and_said(iris_model, tmp_path, capsys):
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    y_val = np.where(np.arange(20) % 2 == 0, 7, y[:20])
+    np.savez(tmp_path / "big.npz", X_train=X[20:], y_train=y[20:], X_val=X[:20], y_val=y_val)
+    assert main(["verify", iris_model, "--data", str(tmp_path / "big.npz"), "--targets", "reference", "--out",
+                 str(tmp_path / "rep"), "--json", str(tmp_path / "p.json")]) == 0
+    assert "10 of 20 samples have a label the model has no class for" in capsys.readouterr().out
+    d = json.loads((tmp_path / "p.json").read_text())
+    assert d["software"]["error"] >= 0.5 and sum(map(sum, d["software"]["confusion"])) == 10
+    assert (tmp_path / "rep" / "plots" / "confusion.png").exists()
+
+
+def test_unwritable_report_paths_exit_2_before_any_target_runs(iris_model, tmp_path, capsys, monkeypatch):
+    import connttra_neuro.verify as verify_module
+
+    monkeypatch.setattr(verify_module, "verify", lambda *a, **k: pytest.fail("ran before checking the paths"))
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    for extra, message in ((["--out", str(tmp_path / "afile" / "sub")], "is a file"),
+                           (["--out", str(tmp_path / "afile")], "is a file"),
+                           (["--json", str(tmp_path / "adir")], "is a directory")):
+        assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile", "iris.ctn"]
+    assert not any((tmp_path / "adir").iterdir())

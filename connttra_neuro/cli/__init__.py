@@ -23,6 +23,23 @@ class UserError(Exception):
     """A problem with what the user asked for; printed without a traceback."""
 
 
+def check_writable(path, flag: str, *, directory: bool = False) -> None:
+    """A clean error before any work when ``path`` cannot be written: a directory where a file
+    goes (or the reverse), or a file where a parent directory should be. Run it before
+    training or running targets, so a bad output path loses no results."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != directory:
+        kind = "a file" if directory else "a directory"
+        raise UserError(f"{flag} {path} is {kind}; it needs {'a folder' if directory else 'a file name'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+            break
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="connttra-neuro",
@@ -42,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("connttra-neuro: interrupted", file=sys.stderr)
         return 130
-    except (UserError, ValueError, FileNotFoundError, KeyError) as err:
+    except (UserError, ValueError, OSError, KeyError) as err:
         # Our errors (ModelFileError, NetworkError, DatasetError, TargetLimitError, ...)
-        # are ValueErrors whose message names the problem; a traceback adds nothing.
+        # are ValueErrors whose message names the problem, and an OSError names its file
+        # (permission denied, disk full, a directory where a file goes); a traceback adds nothing.
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"connttra-neuro {args.command}: error: {msg}", file=sys.stderr)
         return 2

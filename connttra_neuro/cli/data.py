@@ -207,7 +207,8 @@ def describe_model(network, path: str | None = None) -> dict:
             "features": network.encoder.n_features,
             "levels": network.encoder.levels,
             "threshold_range": [float(finite.min()), float(finite.max())] if finite.size else None,
-            "never_firing_levels": int(t.size - finite.size),
+            "never_firing_levels": int(np.count_nonzero(t == np.inf)),
+            "always_firing_levels": int(np.count_nonzero(t == -np.inf)),
         },
         "layers": layers,
         "sparsity": network.sparsity,
@@ -275,6 +276,7 @@ def _info(args) -> int:
         f"encoder    thermometer, {enc['features']} features x {enc['levels']} level(s); thresholds "
         + (f"{trange[0]:.6g} .. {trange[1]:.6g}" if trange else "none finite")
         + (f"; {enc['never_firing_levels']} level(s) never fire (+inf)" if enc["never_firing_levels"] else "")
+        + (f"; {enc['always_firing_levels']} level(s) always fire (-inf)" if enc["always_firing_levels"] else "")
     )
     print()
     table = [("layer", "shape", "weights", "zeros", "sparsity", "thresholds / biases")]
@@ -333,6 +335,9 @@ def _evaluate(args) -> int:
             f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} "
             f"has {data.n_features}; evaluate the model on the kind of data it was trained on"
         )
+    from .verify import as_output_indices
+
+    y = as_output_indices(network, y)
     target = get_target(args.target)
     spikes = network.encode(X)
     result = target.run(target.compile(network), spikes)

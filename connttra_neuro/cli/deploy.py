@@ -56,7 +56,7 @@ def _deploy(args) -> int:
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from . import UserError
+    from . import UserError, check_writable
     from .verify import parse_targets
 
     if "," in args.target:
@@ -66,6 +66,9 @@ def _deploy(args) -> int:
         for flag in ("n", "data_path"):
             if getattr(args, flag) is not None:
                 raise UserError(f"--{flag.replace('_', '-')} needs --data")
+    for flag in ("export_nir", "export_netx"):
+        if getattr(args, flag):
+            check_writable(getattr(args, flag), "--" + flag.replace("_", "-"))
     options = target_options(args, [name]).get(name, {})
     network = load(args.model)
     target = get_target(name, **options)

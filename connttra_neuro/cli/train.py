@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from . import check_writable
+
 
 def _int_list(text: str) -> tuple[int, ...]:
     try:
@@ -34,7 +36,8 @@ def _common(p) -> None:
                    "(default min(2, sqrt(inputs)/8); 0: exact mode)")
     p.add_argument("--coordinate-order", choices=("gradient", "random"), default="gradient",
                    help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
+    p.add_argument("--seed", type=int, help="random seed of the data split and of training; same seed, same model "
+                   "(default 0)")
 
 
 def add_parsers(sub) -> None:
@@ -73,11 +76,47 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=_compare)
 
 
+# the flags that choose the training data; a checkpoint records them so --resume trains on the same data
+DATA_FLAGS = {"data": "--data", "data_path": "--data-path", "n_train": "--n-train", "n_val": "--n-val",
+              "seed": "--seed"}
+
+
 def _load(args):
     from connttra_neuro.datasets import load_dataset
 
-    return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
+    from . import UserError
 
+    seed = 0 if args.seed is None else args.seed
+    if seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {seed}")
+    return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=seed)
+
+
+def _data_selection(args) -> dict:
+    """What chose this run's data, for the checkpoint (paths absolute: --resume may run elsewhere)."""
+    def where(value):
+        return str(Path(value).resolve()) if value is not None and Path(value).exists() else value
+    return {"data": where(args.data), "data_path": where(args.data_path), "n_train": args.n_train,
+            "n_val": args.n_val, "seed": 0 if args.seed is None else args.seed}
+
+
+def _resume_data(args, saved: dict, checkpoint: str) -> None:
+    """Make ``args`` choose the data the checkpointed run trained on; a flag that contradicts it is
+    an error (a resumed run on another split would validate on samples it trained on)."""
+    from . import UserError
+
+    # checkpoints from before the data was recorded: at least the seed is known
+    run = saved.get("data") or {"seed": saved["settings"]["random_state"]}
+    given = _data_selection(args)
+    for key, flag in DATA_FLAGS.items():
+        if key not in run:
+            continue
+        explicit = getattr(args, key) is not None
+        if explicit and given[key] != run[key]:
+            raise UserError(f"{flag} {getattr(args, key)} differs from the run in {checkpoint} ({run[key]}); "
+                            f"a resumed run trains on the data it started with: drop {flag} or give the same value")
+        if key != "data":
+            setattr(args, key, run[key])
 
 def _train(args) -> int:
     import warnings
@@ -89,24 +128,29 @@ def _train(args) -> int:
     from connttra_neuro.train import CoNNTrA, ConvergenceWarning
     from connttra_neuro.train.estimator import best_sweep
 
-    data = _load(args)
     out = Path(args.output)
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
-    init, history, best = None, None, None
-    settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
-                    loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
-                    batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
-                    random_state=args.seed)
+    check_writable(out, "-o")
+    check_writable(ckpt, "--checkpoint")
+    init, history, best, saved = None, None, None, None
     if args.resume:
         init = modelfile.load(args.resume)
         saved = thaw_metadata(init.metadata).get("checkpoint")
         if not saved:
             raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
+        _resume_data(args, saved, args.resume)  # before loading: the run's own split
+    data = _load(args)
+    settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
+                    loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
+                    batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
+                    random_state=0 if args.seed is None else args.seed)
+    if saved:
         history = saved["history"]
         # the run's settings come from the checkpoint; only the budgets may change
         settings.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["settings"].items()
                          if k not in ("max_sweeps", "max_seconds")})
         best = _best_so_far(Path(saved.get("best", out)), history, best_sweep(history))
+    selection = _data_selection(args)
     est = CoNNTrA(**settings)
     est.check_params()  # a bad setting stops here, before the progress bar is drawn
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
@@ -119,7 +163,7 @@ def _train(args) -> int:
         meta = thaw_metadata(net.metadata)
         # "best": where the best network so far lives, for --resume (the checkpoint is the last one)
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(),
-                              "best": str(out.resolve())}
+                              "best": str(out.resolve()), "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
         modelfile.save(estimator.network_, out)  # best so far
         val = record["val_error"]
@@ -145,7 +189,9 @@ def _train(args) -> int:
     modelfile.save(est.network_, out)
     metrics = thaw_metadata(est.network_.metadata)["metrics"]
     print(f"saved {out} (sweep {metrics['sweep']}: train error {100 * metrics['train_error']:.2f}%, "
-          f"val error {100 * metrics['val_error']:.2f}%); checkpoint {ckpt}")
+          f"val error {100 * metrics['val_error']:.2f}%); " + (f"checkpoint {ckpt}" if done else
+                                                                f"no sweep ran, checkpoint unchanged: {args.resume}"
+                                                                if args.resume else "no sweep ran, no checkpoint"))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if interrupted:
@@ -181,6 +227,8 @@ def _compare(args) -> int:
     from connttra_neuro.train.compare import compare_methods, format_table, plot_curves, write_json
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    out = Path(args.output)
+    check_writable(out, "-o", directory=True)
     if args.data_path is not None:
         dataset = _load(args)
     else:
@@ -191,11 +239,10 @@ def _compare(args) -> int:
                               discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
                               max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
                               jitter=args.jitter, coordinate_order=args.coordinate_order,
-                              seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                              seed=0 if args.seed is None else args.seed, n_train=args.n_train, n_val=args.n_val,
                               ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))
-    out = Path(args.output)
     js = write_json(results, out / "compare.json")
     png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
     print(f"\nwrote {js} and {png} ({time.perf_counter() - t0:.0f} s)")

@@ -12,6 +12,8 @@ import re
 import textwrap
 from pathlib import Path
 
+from . import check_writable
+
 EXIT_EXACT = 0
 EXIT_MISMATCH = 1
 
@@ -97,7 +99,31 @@ def load_split(args, network):
             f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} has "
             f"{data.n_features}; verify the model on the kind of data it was trained on"
         )
-    return X, y, data.name
+    return X, as_output_indices(network, y), data.name
+
+
+def as_output_indices(network, y):
+    """Dataset labels as the model's output indices.
+
+    A model trained (in Python) on labels that are not 0..C-1, e.g. {0, 5, 9}, records them in its
+    metadata (``classes``): its output ``c`` stands for ``classes[c]``. A label the model never
+    learnt becomes ``n_classes`` (always wrong)."""
+    import sys
+
+    import numpy as np
+
+    classes = network.metadata.get("classes")
+    if classes is None or list(classes) == list(range(network.n_classes)):
+        return y
+    if len(classes) != network.n_classes or not all(isinstance(c, int) for c in classes):
+        print(f"note: the model's classes {list(classes)[:10]} are not class indices; labels taken as indices",
+              file=sys.stderr)
+        return y
+    classes = np.asarray(classes, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(classes, y), classes.size - 1)
+    print(f"note: the model's outputs stand for labels {classes.tolist()[:10]}{' ...' if classes.size > 10 else ''}"
+          f" (its metadata); labels mapped to output indices", file=sys.stderr)
+    return np.where(classes[pos] == y, pos, network.n_classes)
 
 
 def target_options(args, targets: list[str]) -> dict[str, dict]:
@@ -158,6 +184,10 @@ def _verify(args) -> int:
     network = load(args.model)
     names = parse_targets(args.targets)
     options = target_options(args, names)
+    out = Path(args.out) if args.out else _default_out(args.model)
+    check_writable(out, "--out", directory=True)  # before the targets run: a bad path would lose the run
+    if args.json and args.json != "-":
+        check_writable(args.json, "--json")
     X, y, data_name = load_split(args, network)
     to_stdout = args.json == "-"
     say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
@@ -166,7 +196,6 @@ def _verify(args) -> int:
         f"on {len(y):,} samples of {data_name} ({args.split})"
     )
     report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=say)
-    out = Path(args.out) if args.out else _default_out(args.model)
     paths = write_report(
         report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
     )

@@ -79,6 +79,44 @@ def method_settings(method: str, settings: dict) -> dict:
     return merged
 
 
+def check_settings(method: str, settings: dict) -> None:
+    """Every value ``method`` would train with, checked before anything trains (a bad value found
+    inside a method's subprocess would lose the methods that trained before it)."""
+    from .estimator import CoNNTrA
+    from .losses import resolve_loss
+
+    merged = method_settings(method, settings)
+    family = FAMILY_OF[method]
+    est = CoNNTrA(hidden=merged.get("hidden", (64,)), discrete_set=merged.get("discrete_set", (-1, 0, 1)),
+                  random_state=merged.get("seed", 0), **_given(merged, "max_sweeps", "batch_size", "jitter",
+                                                               "coordinate_order", "init_density"))
+    hidden, _, _ = est.check_params()  # also the shared hidden widths and seed of the backprop baselines
+    levels = merged.get("levels", 1)
+    if isinstance(levels, bool) or int(levels) != levels or levels < 1:
+        raise ValueError(f"levels must be a positive integer, got {levels!r}")
+    budget = "max_sweeps" if family == "connttra" else "epochs"
+    value = merged.get(budget, 30)
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{budget} of {method} must be a positive integer (the comparison needs at least one "
+                         f"sweep or epoch), got {value!r}")
+    limit = merged.get("max_seconds")
+    if limit is not None and not (np.isfinite(limit) and limit > 0):
+        raise ValueError(f"max_seconds must be a positive number, got {limit!r}")
+    if family == "connttra":
+        loss = method.split("-", 1)[1] if "-" in method else merged.get("loss", "hinge")
+        resolve_loss(loss, merged.get("margin"), merged.get("temperature"), hidden[-1])
+    for name, low, strict in (("lr", 0, True), ("alpha", 0, False)):
+        v = merged.get(name) if family == {"lr": "ste", "alpha": "mlp"}[name] else None
+        if v is not None and (isinstance(v, bool) or not np.isfinite(v) or v < low or (strict and v == low)):
+            raise ValueError(f"{name} of {method} must be a {'positive' if strict else 'non-negative'} number, "
+                             f"got {v!r}")
+
+
+def _warm_up_rows(y: np.ndarray, n: int = 20) -> np.ndarray:
+    """A few training rows holding every class (the first ``n`` may hold one class: sorted data)."""
+    return np.union1d(np.unique(y, return_index=True)[1], np.arange(min(n, len(y))))
+
+
 def _given(settings: dict, *names) -> dict:
     """The ``names`` that ``settings`` sets (not None): passed on, so the trainer's defaults apply otherwise."""
     return {k: settings[k] for k in names if settings.get(k) is not None}
@@ -109,7 +147,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
                            loss=loss, random_state=seed, keep_best=False, **extra, **kw)
         with warnings.catch_warnings():  # load the numba kernels (from the on-disk cache) before timing
             warnings.simplefilter("ignore")
-            make(max_sweeps=1).fit(X[:20], y[:20])
+            rows = _warm_up_rows(y)
+            make(max_sweeps=1).fit(X[rows], y[rows])
         rss0 = _peak_rss_bytes()
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -145,6 +184,9 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         net = None
     else:
         raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+    if not history:
+        raise ValueError(f"{method}: no sweep or epoch finished within max_seconds={settings.get('max_seconds')}; "
+                         f"raise it")
     if net is not None:
         from .driver import network_forward
 
@@ -198,7 +240,9 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
     for method in methods:  # every bad name or setting before anything trains
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
-        method_settings(method, settings)
+        check_settings(method, settings)
+    if not methods:
+        raise ValueError(f"no method to compare; choose from {list(METHODS)}")
     results = []
     for method in methods:
         if progress is not None:

@@ -29,10 +29,14 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype == bool:  # spikes or binary features: 0 / 1
+        X = X.astype(np.float32)
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{where}: X must be numeric, got dtype {X.dtype}")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"{where}: y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError(f"{where}: y contains NaN or infinite labels")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{where}: X contains NaN or infinite values")
     return (X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float64)), y

@@ -36,8 +36,8 @@ def resolve_loss(loss: str, margin, temperature, last_hidden: int) -> tuple[int,
         margin = max(1, round(0.15 * last_hidden))
     if temperature is None:
         temperature = max(1.0, math.sqrt(last_hidden) / 2)
-    if int(margin) != margin or margin < 0:
-        raise ValueError(f"margin must be a non-negative integer, got {margin!r}")
+    if int(margin) != margin or margin < 1:  # 0: all-zero initial scores already cost nothing, nothing moves
+        raise ValueError(f"margin must be a positive integer, got {margin!r}")
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
     return LOSSES[loss], int(margin), 1.0 / float(temperature)

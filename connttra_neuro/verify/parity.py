@@ -106,6 +106,12 @@ class ParityReport:
     created: str = ""
 
     @property
+    def labels_beyond_model(self) -> int:
+        """Samples whose label the model has no class for: counted wrong, no row in the confusion matrices."""
+        n_classes = self.network["layer_sizes"][-1]
+        return sum(1 for label in self.labels if not 0 <= label < n_classes)
+
+    @property
     def all_exact(self) -> bool:
         """True when every target reproduced every spike, score and class."""
         return all(t.exact for t in self.targets)
@@ -170,6 +176,10 @@ class ParityReport:
         for t in self.targets:
             if not t.exact:
                 out.append(f"{t.target}: {t.diagnosis}")
+        beyond = self.labels_beyond_model
+        if beyond:
+            out.append(f"note: {beyond} of {self.n_samples} samples have a label the model has no class for "
+                       f"(>= {self.network['layer_sizes'][-1]}): always wrong, not in the confusion matrices")
         mlp = self.float_mlp["macs_per_inference"]
         out.append(f"float MLP of the same architecture: {mlp:,} multiply-accumulates per inference")
         return "\n".join(out)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_text
 from .parity import ParityReport, _joules, _pct
 
 __all__ = ["write_report", "write_json", "render_markdown", "render_html"]
@@ -30,22 +30,10 @@ _COLORS = {"software": "#4c4c4c", "exact": "#2a9d8f", "mismatch": "#e76f51", "fa
 _PALETTE = ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#8ab17d", "#6d597a"]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    # mkstemp creates 0600; a report is an ordinary file, so give it the usual umask-based mode
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
 def write_json(report: ParityReport, path: str | os.PathLike) -> Path:
     """Write the report's stable JSON schema to ``path``."""
     path = Path(path)
-    _atomic_write(path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+    write_text(path, json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -60,9 +48,9 @@ def write_report(
     paths.update({f"plot_{k}": v for k, v in figures.items()})
     blocks = _blocks(report, title, {k: v.relative_to(out).as_posix() for k, v in figures.items()})
     paths["markdown"] = out / "parity.md"
-    _atomic_write(paths["markdown"], render_markdown(blocks))
+    write_text(paths["markdown"], render_markdown(blocks))
     paths["html"] = out / "parity.html"
-    _atomic_write(paths["html"], render_html(blocks, title))
+    write_text(paths["html"], render_html(blocks, title))
     return paths
 
 
@@ -395,8 +383,10 @@ def _plots(report: ParityReport, folder: Path) -> dict:
 
 
 def _plot_confusion(plt, report, ran, path):
-    mats = [("trained model", np.asarray(report.software["confusion"]), None)]
-    mats += [(t.target, np.asarray(t.confusion), t.status) for t in ran if t.confusion is not None]
+    # titles carry the report's own error: a label the model has no class for counts as wrong
+    # there but has no row in the matrix
+    mats = [("trained model", np.asarray(report.software["confusion"]), None, report.software["error"])]
+    mats += [(t.target, np.asarray(t.confusion), t.status, t.error) for t in ran if t.confusion is not None]
     n = len(mats)
     cols = min(n, 4)
     rows = -(-n // cols)
@@ -405,14 +395,14 @@ def _plot_confusion(plt, report, ran, path):
     fig, axes = plt.subplots(
         rows, cols, figsize=(size * cols + 1.2, (size + 1.0) * rows + 0.5), squeeze=False, layout="constrained"
     )
-    vmax = max(int(m.max()) for _, m, _ in mats) or 1
+    vmax = max(int(m.max()) for _, m, _, _ in mats) or 1
     for ax in axes.ravel()[n:]:
         ax.axis("off")
-    for ax, (name, m, status) in zip(axes.ravel(), mats, strict=False):
+    for ax, (name, m, status, err) in zip(axes.ravel(), mats, strict=False):
         im = ax.imshow(m, cmap="Blues", vmin=0, vmax=vmax)
-        err = 1 - np.trace(m) / max(m.sum(), 1)
         mark = "" if status in (None, "exact") else f" [{status}]"
-        ax.set_title(f"{name}{mark}\nerror {100 * err:.1f}%", fontsize=10, color="#c0392b" if mark else "black")
+        shown = "-" if err is None else f"{100 * err:.1f}%"
+        ax.set_title(f"{name}{mark}\nerror {shown}", fontsize=10, color="#c0392b" if mark else "black")
         ax.set_xlabel("predicted class")
         if ax in axes[:, 0]:
             ax.set_ylabel("true class")
@@ -432,7 +422,9 @@ def _plot_confusion(plt, report, ran, path):
                             color="white" if m[i, j] > 0.6 * vmax else "black",
                         )
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="samples")
-    fig.suptitle("Confusion matrices: trained model vs each target", fontsize=12)
+    beyond = report.labels_beyond_model
+    note = f"\n{beyond} sample(s) with a label the model has no class for: counted wrong, not shown" if beyond else ""
+    fig.suptitle("Confusion matrices: trained model vs each target" + note, fontsize=12)
     fig.savefig(path, dpi=110)
     return path
 

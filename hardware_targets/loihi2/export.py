@@ -39,12 +39,11 @@ while ``|W s - T| < 2048``), and reading scores (netx outputs spikes only).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from connttra_neuro._atomic import atomic_write
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
@@ -57,21 +56,6 @@ SEMANTICS = (
     "fires iff the sum > threshold node's value, and forgets (no state). Each weight layer adds one "
     "step of delay in a spiking pipeline; scores = Affine output, class = argmax (ties to lowest index)."
 )
-
-
-def _atomic(path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def nir_graph(network: TernaryNetwork):
@@ -119,7 +103,7 @@ def export_nir(network: TernaryNetwork, path) -> Path:
     import nir
 
     graph = nir_graph(network)
-    return _atomic(path, lambda tmp: nir.write(tmp, graph))
+    return atomic_write(path, lambda tmp: nir.write(tmp, graph))
 
 
 def _neuron(group, vth: int) -> None:
@@ -130,6 +114,48 @@ def _neuron(group, vth: int) -> None:
     group.create_dataset("vThMant", data=np.int32(vth))
     group.create_dataset("refDelay", data=np.int32(1))
     group.create_dataset("gradedSpike", data=np.bool_(False))
+
+
+def _trunc_carry(v: np.ndarray) -> np.ndarray:
+    """What plain LIF keeps of a non-firing voltage into the next step: ``v * (4096 - 4095) / 4096``,
+    truncated towards zero (Lava's bit-accurate LIF)."""
+    return np.sign(v) * (np.abs(v) >> 12)
+
+
+def _check_plain_lif_carry(nmap) -> None:
+    """netx builds plain LIF, which keeps ``v / 4096`` of a neuron that did not fire into the next
+    sample's step; the loihi2 target's LIFReset forgets it. The carry must stay inside the half-unit
+    margin ``64 * S / 2`` around every decision. Checked for every possible input (data-independent):
+    a silent hidden neuron's voltage lies between ``64 (S * lowest drive + bias_mant)`` and ``64 vth``;
+    an output voltage is ``64 S z`` and its carry must not move the rounded score. In practice
+    (8 weight bits) hidden thresholds up to 2,048 pass: above, ``vth > 0`` puts the largest
+    threshold's bias mantissa at its 13-bit floor, and a blank sample then leaves a carry of -64."""
+    margin = 64 * (nmap.weight_scale // 2)  # v units between the decision boundary and the nearest drive
+    for lm in nmap.layers:
+        if lm.kind == "hidden":
+            lowest = np.minimum(lm.weights.astype(np.int64), 0).sum(axis=1)  # most negative scaled drive
+            v_low = 64 * (lowest + lm.bias_mant.astype(np.int64)) - margin + 1  # with the worst earlier carry
+            carry_high = int(_trunc_carry(np.array([64 * lm.vth]))[0])
+            carry_low = int(_trunc_carry(v_low).min()) if v_low.size else 0
+            if carry_high > margin or carry_low <= -margin:
+                worst = carry_high if carry_high > margin else carry_low
+                raise TargetLimitError(
+                    "loihi2", "carry-over of plain LIF in netx (v/4096 of a neuron that did not fire)", lm.name,
+                    worst, f"({-margin}, {margin}]",
+                    f"netx runs plain LIF, not the loihi2 target's LIFReset: hidden thresholds up to about "
+                    f"{4096 // nmap.weight_scale} (this layer's vth {lm.vth}, largest threshold "
+                    f"{int(lm.thresholds.max())}) and W @ s - T above about -{4096 // nmap.weight_scale} for every "
+                    f"input keep it exact; the loihi2 target runs this network exactly",
+                )
+        else:
+            z_max = np.abs(lm.weights.astype(np.int64)).sum(axis=1) + nmap.weight_scale * np.abs(lm.offset)
+            carry = int(_trunc_carry(64 * z_max + margin).max()) if z_max.size else 0
+            if carry >= margin:
+                raise TargetLimitError(
+                    "loihi2", "carry-over of plain LIF in netx (v/4096 of the output voltage)", lm.name, carry,
+                    f"({-margin}, {margin})", "the scores read from the output voltage would be off; the loihi2 "
+                    "target runs this network exactly",
+                )
 
 
 def export_netx(network: TernaryNetwork, path) -> Path:
@@ -149,6 +175,8 @@ def export_netx(network: TernaryNetwork, path) -> Path:
             bad, f"[{BIAS_MANT_MIN // nmap.weight_scale}, {BIAS_MANT_MAX // nmap.weight_scale}]",
             "the loihi2 target itself adds output biases when it reads the scores; netx stores them in the neurons",
         )
+
+    _check_plain_lif_carry(nmap)
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -172,4 +200,4 @@ def export_netx(network: TernaryNetwork, path) -> Path:
                     _neuron(g.create_group("neuron"), lm.vth)
                 g.attrs["name"] = lm.name
 
-    return _atomic(path, write)
+    return atomic_write(path, write)

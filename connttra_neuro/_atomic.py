@@ -1,0 +1,71 @@
+"""Atomic file writes: a temporary file in the target's directory, then one rename.
+
+A crash or Ctrl-C mid-write leaves any previous file untouched and no temporary behind;
+the new file gets the mode an ordinary ``open(path, "w")`` would give it (``mkstemp``
+alone makes 0600), or keeps the mode of the file it replaces.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def file_mode(path: Path) -> int:
+    """The mode ``path`` keeps (if it exists) or a new file gets under the process umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)  # reading the umask means setting it; put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary file, then rename it to ``path``. Returns ``path``.
+
+    A directory at ``path``, or a file where a parent directory should be, is an
+    ``IsADirectoryError`` / ``NotADirectoryError`` naming it, before anything is written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a directory")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def write_bytes(path: str | os.PathLike, blob: bytes) -> Path:
+    """``blob`` to ``path`` atomically, flushed to disk before the rename."""
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return atomic_write(path, write)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """``text`` (UTF-8) to ``path`` atomically."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return atomic_write(path, write)
