@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import functools
 import gzip
+import numbers
 import os
 import struct
 import zipfile
@@ -152,6 +153,8 @@ def _check_pair(X, y, x_name: str, y_name: str, source: str) -> tuple[np.ndarray
     if X.ndim < 2:
         raise DatasetError(f"{source}: {x_name} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784)
+        if X.shape[0] == 0:
+            raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
         X = X.reshape(X.shape[0], -1)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
@@ -190,6 +193,14 @@ def _as_labels(y: np.ndarray, y_name: str, source: str) -> np.ndarray:
     if y.min() < 0:
         i = int(np.argmin(y))
         raise DatasetError(f"{source}: {y_name} must be class indices >= 0, found {y[i]} at index {i}")
+    # checked before the int64 cast: a uint64 or float label >= 2**63 would wrap to a negative one
+    if y.max() >= MAX_CLASSES:
+        i = int(np.argmax(y))
+        raise DatasetError(
+            f"{source}: {y_name}: largest label is {y[i]:.0f}; labels must be class indices 0..C-1 "
+            f"(C <= {MAX_CLASSES:,}), this one at index {i}: renumber the classes (e.g. np.unique(y, "
+            f"return_inverse=True))"
+        )
     return y.astype(np.int64, copy=False)
 
 
@@ -355,7 +366,10 @@ def _idx_pair(images_path: Path, labels_path: Path, n_keep: int | None = None):
         raise DatasetError(
             f"{images_path} holds {images.shape[0]} images but {labels_path} holds {labels.shape[0]} labels"
         )
-    return images.reshape(images.shape[0], -1), labels
+    if images.shape[0] == 0:
+        raise DatasetError(f"{images_path}: holds no images (shape {images.shape})")
+    # labels checked here, so an error names the file and the index in it (not after a split)
+    return images.reshape(images.shape[0], -1), _as_labels(labels, "labels", str(labels_path))
 
 
 def _load_idx_dir(
@@ -635,6 +649,8 @@ def load_dataset(
     DatasetError
         Unknown name, missing or corrupt files, bad arrays, impossible sizes.
     """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise DatasetError(f"seed must be a non-negative integer (it draws the split and subsamples), got {seed!r}")
     key = os.fspath(name_or_path)
     if key in _BUILTINS:
         if path is not None and not _BUILTINS[key].takes_path:

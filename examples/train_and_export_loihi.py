@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     network = model.network_
     path = save(network, out / "model.ctn")
     sizes = storage_report(network)
-    print(f"trained {network}: validation error {model.history_[-1]['val_error']:.2%}")
+    kept = network.metadata["metrics"]  # network_ is the sweep with the lowest validation error (keep_best)
+    print(f"trained {network}: validation error {kept['val_error']:.2%} (sweep {kept['sweep']} of {model.n_sweeps_})")
     print(f"saved {path}: {sizes['bits_per_weight']:.2f} bits/weight, {sizes['model_file_bytes']:,} bytes")
 
     loihi = get_target("loihi2")

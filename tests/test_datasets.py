@@ -416,6 +416,43 @@ def test_labels_that_look_like_ids_are_refused(tmp_path):
         load_dataset(tmp_path / "ids.npz")
 
 
+@pytest.mark.parametrize("label", [np.uint64(2**64 - 1), 1e20])
+def test_labels_beyond_int64_do_not_wrap_to_negative(tmp_path, label):
+    # the int64 cast used to turn them into -1 / -2**63, accepted as a class
+    y = np.array([0, 1, label, 1], dtype=np.asarray(label).dtype)
+    np.savez(tmp_path / "big.npz", X_train=np.ones((4, 2)), y_train=y, X_val=np.ones((2, 2)), y_val=[0, 1])
+    with pytest.raises(DatasetError, match="y_train: largest label is .*this one at index 2"):
+        load_dataset(tmp_path / "big.npz")
+    np.savez(tmp_path / "xy.npz", X=np.ones((4, 2)), y=y)
+    with pytest.raises(DatasetError, match="xy.npz: y: largest label is .*at index 2"):
+        load_dataset(tmp_path / "xy.npz")
+
+
+def test_empty_image_arrays_and_idx_files_are_named(tmp_path):
+    np.savez(tmp_path / "img0.npz", X=np.zeros((0, 4, 4)), y=np.zeros(0, int))
+    with pytest.raises(DatasetError, match=r"img0.npz: X is empty \(shape \(0, 4, 4\)\)"):
+        load_dataset(tmp_path / "img0.npz")
+    make_idx_dir(tmp_path / "idx", n_train=0, val=False)
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz: holds no images"):
+        load_dataset(tmp_path / "idx")
+
+
+def test_idx_label_errors_name_the_file_and_its_index(tmp_path):
+    make_idx_dir(tmp_path / "idx", n_train=20, val=False)
+    labels = (np.arange(20) % 10).astype(np.int16)
+    labels[3] = -1
+    write_idx(tmp_path / "idx" / "train-labels-idx1-ubyte.gz", labels, gz=True)
+    with pytest.raises(DatasetError, match=r"train-labels-idx1-ubyte.gz: labels must be class indices >= 0, "
+                                           r"found -1 at index 3"):
+        load_dataset(tmp_path / "idx")
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "0"])
+def test_seed_must_be_a_non_negative_integer(seed):
+    with pytest.raises(DatasetError, match="seed must be a non-negative integer"):
+        load_dataset("iris", seed=seed)
+
+
 def test_home_relative_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     X, y = arrays()

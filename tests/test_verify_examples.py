@@ -38,6 +38,11 @@ def test_train_and_export_loihi_example(tmp_path):
     assert "scores identical to the trained model: True" in r.stdout
     for name in ("model.ctn", "model.nir", "model.net"):
         assert (tmp_path / name).stat().st_size > 0
+    # the printed validation error is the saved network's (keep_best), not the last sweep's
+    from connttra_neuro.modelfile import load
+
+    kept = load(tmp_path / "model.ctn").metadata["metrics"]
+    assert f"validation error {kept['val_error']:.2%} (sweep {kept['sweep']} of " in r.stdout
 
 
 @pytest.mark.slow
@@ -60,6 +65,15 @@ def test_software_vs_neuromorphic_example(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "multiply-accumulates" in r.stdout
     assert (tmp_path / "parity.html").exists() and (tmp_path / "plots" / "operations.png").exists()
+
+
+def test_demo_refuses_n_verify_below_one_before_training(tmp_path, capsys):
+    from connttra_neuro.cli import main
+
+    for n in ("0", "-5"):
+        assert main(["demo", "--quick", "--data", "iris", "--n-verify", n, "--out", str(tmp_path)]) == 2
+        assert "--n-verify must be a positive number of samples" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_demo_is_a_command_and_its_broken_deployment_is_diagnosed():

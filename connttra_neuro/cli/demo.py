@@ -43,15 +43,23 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--data", metavar="NAME", default=DEMO["dataset"], help=f"built-in dataset (default: {DEMO['dataset']})"
     )
-    p.add_argument("--n-verify", type=int, default=DEMO["n_verify"], metavar="N", help="samples run on every target")
+    p.add_argument("--n-verify", type=int, default=DEMO["n_verify"], metavar="N",
+                   help=f"validation samples run on every target (default {DEMO['n_verify']}; at most 60 with "
+                   f"--quick; all of them if the dataset has fewer)")
     p.add_argument("--quick", action="store_true", help="tiny settings (for smoke tests): seconds instead of minutes")
     p.set_defaults(func=_demo)
 
 
 def _demo(args) -> int:
+    from . import UserError
+
+    if args.n_verify < 1:  # before anything trains
+        raise UserError(f"--n-verify must be a positive number of samples, got {args.n_verify}")
     settings = dict(DEMO, dataset=args.data, n_verify=args.n_verify)
     if args.quick:
         settings.update(hidden=(16,), n_verify=min(args.n_verify, 60), quick=True)
+        if args.n_verify > 60:
+            print(f"demo: --quick verifies at most 60 samples (asked for {args.n_verify})")
     return run_demo(Path(args.out), **settings)
 
 

@@ -118,6 +118,7 @@ def _resume_data(args, saved: dict, checkpoint: str) -> None:
         if key != "data":
             setattr(args, key, run[key])
 
+
 def _train(args) -> int:
     import warnings
 
