@@ -1,4 +1,4 @@
-"""``connttra-neuro demo``: the whole story on built-in data, in a few minutes.
+"""``connttra-neuro demo``: the whole story on built-in data, in about half a minute on 2 cores.
 
 1. train a ternary network with CoNNTrA (gradient-free coordinate descent);
 2. compare it with backpropagation (a straight-through-estimator ternary net and a float MLP);
@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
     """Register ``demo``."""
     p = sub.add_parser(
         "demo",
-        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (a few minutes)",
+        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (about half a minute)",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -46,7 +46,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--n-verify", type=int, default=DEMO["n_verify"], metavar="N",
                    help=f"validation samples run on every target (default {DEMO['n_verify']}; at most 60 with "
                    f"--quick; all of them if the dataset has fewer)")
-    p.add_argument("--quick", action="store_true", help="tiny settings (for smoke tests): seconds instead of minutes")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings for smoke tests (a smaller network, at most 60 samples verified)")
     p.set_defaults(func=_demo)
 
 

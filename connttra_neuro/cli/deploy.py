@@ -38,7 +38,8 @@ def add_parsers(sub) -> None:
             "  connttra-neuro deploy model.ctn --target loihi2 --data digits --n 500 --export-nir model.nir\n"
             "  connttra-neuro deploy model.ctn --target brian2 --codegen cython --data iris\n"
             "  connttra-neuro deploy model.ctn --target brian2 --noise weight_sigma=0.1,seed=3 --data iris\n"
-            "exit status: 0 ok, 1 the target's run differed from the trained model, 2 usage error or limit"
+            "exit status: 0 ok (also a difference under --noise, which is expected), 1 the target's run\n"
+            "differed from the trained model, 2 usage error or limit"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -46,7 +46,8 @@ def add_parsers(sub) -> None:
         "train",
         help="train a discrete-weight network with CoNNTrA coordinate descent",
         description="Train with CoNNTrA. A checkpoint is written atomically after every sweep; "
-        "Ctrl-C saves the best network so far to -o; --resume continues a run exactly.",
+        "Ctrl-C after the first sweep leaves the best network so far in -o (before it, nothing is written); "
+        "--resume continues a run exactly, on the data it started with.",
         epilog="example:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctn",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
