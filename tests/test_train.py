@@ -235,3 +235,31 @@ def test_nan_labels_and_boolean_features(data):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = CoNNTrA(hidden=(4,), max_sweeps=1).fit(X > 8, y)
     assert est.predict(X > 8).shape == y.shape
+
+
+@pytest.mark.parametrize("threshold", [5, 100_000, -7, -100_000])
+def test_init_thresholds_outside_the_drive_range_are_clamped_not_read_out_of_bounds(threshold):
+    # the kernels' threshold histogram spans [-bound, bound + 1] (bound = fan-in * max|w| = 1 here);
+    # an init_network threshold beyond it was read out of bounds (wrong moves, or a crash). Clamped
+    # to the edge, it gives the same spikes, so the fit equals the naive twin's
+    from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
+    from connttra_neuro.train.losses import resolve_loss
+    from tests import naive
+
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    enc = ThermometerEncoder.fit(X, 1)
+    net = TernaryNetwork(enc, (HiddenLayer(np.array([[1]]), np.array([threshold])),),
+                         OutputLayer(np.array([[-1], [1]]), np.array([0, 0])), (-1, 0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = CoNNTrA(hidden=(1,), margin=1, jitter=0, coordinate_order="random", max_sweeps=1, keep_best=False,
+                      random_state=0).fit(X, y, init_network=net)
+    clamped = min(max(threshold, -1), 2)
+    twin = naive.NaiveNet(net.replace(hidden=(HiddenLayer(np.array([[1]]), np.array([clamped])),)))
+    spikes, params = enc.encode(X), resolve_loss("hinge", 1, None, 1)
+    naive.output_sweep(twin, spikes, y, params, [-1, 0, 1], np.array([0]), np.arange(4), 1)
+    naive.hidden_sweep(twin, 0, spikes, y, params, [-1, 0, 1], [0], [0], np.arange(4), 0)
+    last = est.last_network()
+    assert int(last.hidden[0].thresholds[0]) == int(twin.T[0][0])
+    assert est.history_[-1]["loss"] == twin.losses(spikes, y, params).sum() / 4
+    assert est.history_[-1]["loss"] <= est.history_[0]["loss"]

@@ -111,18 +111,27 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
         _assert_same(state, twin, spikes, y, params)
 
 
-def test_wider_discrete_set_matches_naive_twin():
-    net, spikes, y, params, rng = _problem(7, hidden=(4,), values=(-2, -1, 0, 1, 2))
-    state = TrainState.build(net, spikes, y, *params, width=2)
-    twin = naive.NaiveNet(net)
-    values = np.array(net.discrete_set)
+@pytest.mark.parametrize("values", [(-2, -1, 0, 1, 2), (-1, 1), (0, 1), (1, 2), (-3, 0, 5)])
+@pytest.mark.parametrize("jitter", [0.0, 1.5])
+def test_other_discrete_sets_match_naive_twin(values, jitter):
+    # sets without 0, asymmetric and gapped ones (a move by d = v' - v of any size), with jitter too
+    net, spikes, y, params, rng = _problem(7, hidden=(4,), values=values)
+    state = TrainState.build(net, spikes, y, *params, width=2, jitter=jitter)
+    noise = None
+    if jitter:
+        state._jitter(np.random.default_rng(5))
+        noise = _frozen_noise(state, spikes)
+    twin = naive.NaiveNet(net, noise)
+    vals = np.array(net.discrete_set)
     csc, csr = _csc(spikes), _csr(spikes)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
+    before = int(state.sl.sum())
     got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT,
-                         state.T, state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj,
+                         state.T, state.A, state.S, state.WoutT, state.Z, state.y, state.sl, vals, oj,
                          state.visit_orders(0, spikes, ok), *params)
-    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(values), oj, ok, np.arange(y.size), 2)
-    assert got == want
+    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(vals), oj, ok, np.arange(y.size), 2)
+    assert got == want and got > 0
+    assert int(state.sl.sum()) <= before
     _assert_same(state, twin, spikes, y, params)
 
 

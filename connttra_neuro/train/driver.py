@@ -186,9 +186,14 @@ class TrainState:
             raise ValueError("CoNNTrA needs at least one hidden layer (hidden=(h, ...))")
         A, S, Z = network_forward(network, spikes)
         WT, T, AL, SL = typed.List(), typed.List(), typed.List(), typed.List()
+        maxabs = int(np.abs(np.asarray(network.discrete_set)).max())
         for layer, a, s in zip(network.hidden, A, S, strict=False):
             WT.append(np.ascontiguousarray(layer.weights.T, dtype=np.int32))
-            T.append(np.array(layer.thresholds, dtype=np.int64))
+            # The kernels' threshold search (and its histogram) spans [-bound, bound + 1], bound =
+            # fan-in * max|w|, the drive's range; a threshold outside it (a network passed to
+            # fit(init_network=...)) is clamped to its edge, which gives exactly the same spikes.
+            bound = layer.weights.shape[1] * maxabs
+            T.append(np.clip(np.array(layer.thresholds, dtype=np.int64), -bound, bound + 1))
             AL.append(np.ascontiguousarray(a.T, dtype=np.int32))  # neuron-major, see _kernels
             SL.append(np.ascontiguousarray(s.T, dtype=np.uint8))
         Z = np.ascontiguousarray(Z, dtype=np.int32)

@@ -185,7 +185,9 @@ class CoNNTrA:
         init_network : TernaryNetwork, optional
             Resume from this network (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
-            repeats the uninterrupted one.
+            repeats the uninterrupted one. A hidden threshold beyond the drive's range
+            ``[-fan_in * max|w|, fan_in * max|w| + 1]`` starts at that range's edge (the
+            same spikes; the threshold search spans exactly that range).
         best_network : TernaryNetwork, optional
             With ``history`` and ``keep_best``: the best network of the earlier sweeps
             (``network_`` when that run stopped). It stays ``network_`` unless a later sweep
