@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._protocol import BUDGET_KEY, FAMILIES, PARAM, RUNS, SEEDS, settings_for  # noqa: E402
 from bench._report import machine, write_section  # noqa: E402
-from connttra_neuro.train.compare import compare_methods, plot_curves  # noqa: E402
+from connttra_neuro.train.compare import compare_methods, plot_curves, standard_error  # noqa: E402
 
 TUNED = ROOT / "bench" / "results" / "tune.json"  # each method's setting per dataset and seed (bench/tune.py)
 RESULTS = ROOT / "bench" / "results" / "train.json"  # every run, with its history: report() renders it
@@ -190,6 +191,7 @@ def main() -> None:
     choices = json.loads(TUNED.read_text())["choices"]
     per_seed = {name: {seed: settings_for(name, seed, choices) for seed in seeds} for name, _ in runs}
     _warm_numba_cache()
+    load_start = os.getloadavg()[0]  # wall times rise with other work on the machine: recorded beside them
     t0 = time.perf_counter()
     rows = []
     fig_dir = ROOT / "docs" / "figures"
@@ -206,7 +208,8 @@ def main() -> None:
             if seed == seeds[0] and write:
                 plot_curves(got, fig_dir / f"train_{name}.png",
                             title=f"{name} (seed {seed}): validation error against training time")
-    saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": list(seeds), "rows": rows}
+    saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": list(seeds), "rows": rows,
+             "load": [load_start, os.getloadavg()[0]]}
     md = report(saved)
     print(md)
     if write:
@@ -243,10 +246,16 @@ def report(saved: dict) -> str:
 
     settings_lines = [f"* {name}: " + ", ".join(f"{k}={v}" for k, v in shared.items()) + "; "
                       + "; ".join(picked(name, f) for f in FAMILIES) for name, shared in runs]
+    ses = [100 * standard_error(r["val_error"], r["n_val"]) for r in rows if r["dataset"] != "iris"]
+    se_range = f"{min(ses):.1f}-{max(ses):.1f} points on the sets other than iris" if ses else "see the table"
+    load = saved.get("load")
+    load_line = (f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (on {os.cpu_count()} "
+                 f"cores; other work on the machine slows every method's wall time)." if load else "")
     md = "\n".join([
         "## Training: CoNNTrA vs backprop (`bench/train.py`)",
         "",
         saved["machine"],
+        load_line,
         "",
         f"Every figure is the mean over seeds {', '.join(map(str, seeds))} (each seed: its own initialisation, and "
         "for the subsampled sets its own training/validation subsample, shared by all methods of that seed). "
@@ -256,19 +265,24 @@ def report(saved: dict) -> str:
         "float64 with ReLU (scikit-learn). Every method trains with its own setting of its one tuned "
         "hyperparameter (CoNNTrA: drive jitter; STE: learning rate; MLP: L2 penalty) and its own budget, "
         "chosen for each seed on inner splits of that seed's training data (step 1 above, `bench/tune.py`), "
-        "never on the validation data reported here. CoNNTrA otherwise runs with its defaults: "
+        "never on the validation data reported here (CoNNTrA's fixed defaults, e.g. its hinge margin and "
+        "gradient order, were settled earlier partly on validation error of these datasets, see "
+        "docs/training.md; the baselines' fixed internals are their libraries' or textbook defaults). "
+        "CoNNTrA otherwise runs with its defaults: "
         "gradient-ordered coordinates and per-sweep drive jitter (docs/training.md), and its cross-entropy "
         "variant with the hinge's settings; the goals below are judged on its default loss (hinge), "
         "not on the better of the two losses, which would be selection on the validation set. Model bytes: "
         "every parameter as stored (packed ternary "
         "weights, integer thresholds and biases, float64 encoder thresholds; the model file adds a metadata "
         "header of about 1.2 KiB) for the ternary networks, 8 bytes per parameter for the MLP. Peak RSS: "
-        "`ru_maxrss` of each method's own spawned subprocess (includes the interpreter and imported libraries), "
-        "largest over the seeds. Train time: wall time of training only (numba kernels loaded from cache "
-        "beforehand); time to final val error: when the validation error first reached its final value; "
+        "the high-water mark (`VmHWM`) of each method's own spawned subprocess (includes the interpreter and "
+        "imported libraries), largest over the seeds. Train time: the training steps' own clock, the same "
+        "for every method: setup (encoding, caches) and scoring the training and validation error after each "
+        "sweep or epoch are off it (numba kernels loaded from cache and scikit-learn imported beforehand); "
+        "time to final val error: when the validation error first reached its final value; "
         "... within 1 SE of it: when it first came within one sampling standard error (sqrt(p(1-p)/n_val), "
-        "0.9-1 point here) of its final value: one lucky or unlucky last epoch or sweep moves the first reading "
-        "by seconds and this one much less; time per sweep / epoch: median, evaluation included. "
+        f"{se_range}) of its final value: one lucky or unlucky last epoch or sweep moves the first reading "
+        "by seconds and this one much less; time per sweep / epoch: median, scoring excluded. "
         "Dataset column: name (training/validation samples); Fashion-MNIST's 60k training set is **subsampled "
         "to 6,000** (and its 10k test set to 2,000 for validation). The final network of each method is "
         "reported (no early stopping, no selection on the validation set).",
