@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from connttra_neuro.train.compare import _time_per_step, _time_to_final, standard_error
@@ -28,3 +30,14 @@ def test_time_per_step_is_the_median_interval():
     assert _time_per_step(CURVE) == 1.0
     assert _time_per_step([{"seconds": 0.5, "val_error": 0.1}, {"seconds": 3.5, "val_error": 0.1},
                            {"seconds": 4.0, "val_error": 0.1}]) == 0.5
+
+
+def test_peak_rss_is_the_method_s_own_not_the_parent_s():
+    # a spawned child's ru_maxrss starts at its parent's RSS: with 400 MB held here, the old figure
+    # could not fall below ~400 MB whatever the method used
+    from connttra_neuro.train import compare_methods
+
+    ballast = np.ones(50_000_000)  # 400 MB, touched
+    (row,) = compare_methods("iris", ("ste",), hidden=(8,), levels=2, epochs=2)
+    assert row["peak_rss_bytes"] < 300 * 2**20 < ballast.nbytes
+    assert 0 < row["train_seconds"] <= row["wall_seconds"]
