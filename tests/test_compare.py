@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import pytest
 
 from connttra_neuro.train.compare import _time_per_step, _time_to_final, standard_error
