@@ -23,20 +23,30 @@ def file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp)`` to fill a temporary file, then rename it to ``path``. Returns ``path``.
-
-    A directory at ``path``, or a file where a parent directory should be, is an
-    ``IsADirectoryError`` / ``NotADirectoryError`` naming it, before anything is written.
-    """
+def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """``path`` as a Path if a file (or with ``directory``, a folder) can be made there: a folder
+    where a file goes (or the reverse) is an ``IsADirectoryError`` / ``NotADirectoryError``, and so
+    is a file where a parent folder should be, each naming the path. Callers check before long
+    work (training, target runs), so a bad output path loses no results."""
     path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; give a file name")
+    if path.exists() and path.is_dir() != directory:
+        if directory:
+            raise NotADirectoryError(f"{path} is a file; it needs a folder")
+        raise IsADirectoryError(f"{path} is a directory; it needs a file name")
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a directory")
+                raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
             break
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary file, then rename it to ``path``. Returns ``path``.
+
+    A path that cannot hold a file (``check_writable``) is an error before anything is written.
+    """
+    path = check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

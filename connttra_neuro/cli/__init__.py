@@ -24,20 +24,13 @@ class UserError(Exception):
 
 
 def check_writable(path, flag: str, *, directory: bool = False) -> None:
-    """A clean error before any work when ``path`` cannot be written: a directory where a file
-    goes (or the reverse), or a file where a parent directory should be. Run it before
-    training or running targets, so a bad output path loses no results."""
-    from pathlib import Path
+    """``_atomic.check_writable`` as a one-line usage error naming the flag; run it before any long work."""
+    from .._atomic import check_writable as check
 
-    path = Path(path)
-    if path.exists() and path.is_dir() != directory:
-        kind = "a file" if directory else "a directory"
-        raise UserError(f"{flag} {path} is {kind}; it needs {'a folder' if directory else 'a file name'}")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
-            break
+    try:
+        check(path, directory=directory)
+    except OSError as err:
+        raise UserError(f"{flag} {err}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -87,10 +87,11 @@ def _load(args):
 
     from . import UserError
 
-    seed = 0 if args.seed is None else args.seed
-    if seed < 0:
-        raise UserError(f"--seed must be a non-negative integer, got {seed}")
-    return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=seed)
+    if args.seed is None:  # the default, resolved here: --resume needs to tell a given --seed from none
+        args.seed = 0
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
 
 
 def _data_selection(args) -> dict:
@@ -98,7 +99,7 @@ def _data_selection(args) -> dict:
     def where(value):
         return str(Path(value).resolve()) if value is not None and Path(value).exists() else value
     return {"data": where(args.data), "data_path": where(args.data_path), "n_train": args.n_train,
-            "n_val": args.n_val, "seed": 0 if args.seed is None else args.seed}
+            "n_val": args.n_val, "seed": args.seed}
 
 
 def _resume_data(args, saved: dict, checkpoint: str) -> None:
@@ -145,7 +146,7 @@ def _train(args) -> int:
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
-                    random_state=0 if args.seed is None else args.seed)
+                    random_state=args.seed)
     if saved:
         history = saved["history"]
         # the run's settings come from the checkpoint; only the budgets may change
@@ -241,7 +242,7 @@ def _compare(args) -> int:
                               discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
                               max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
                               jitter=args.jitter, coordinate_order=args.coordinate_order,
-                              seed=0 if args.seed is None else args.seed, n_train=args.n_train, n_val=args.n_val,
+                              seed=args.seed, n_train=args.n_train, n_val=args.n_val,
                               ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))

@@ -115,11 +115,11 @@ def check_settings(method: str, settings: dict) -> None:
     if family == "connttra":
         loss = method.split("-", 1)[1] if "-" in method else merged.get("loss", "hinge")
         resolve_loss(loss, merged.get("margin"), merged.get("temperature"), hidden[-1])
-    for name, low, strict in (("lr", 0, True), ("alpha", 0, False)):
-        v = merged.get(name) if family == {"lr": "ste", "alpha": "mlp"}[name] else None
-        if v is not None and (isinstance(v, bool) or not np.isfinite(v) or v < low or (strict and v == low)):
-            raise ValueError(f"{name} of {method} must be a {'positive' if strict else 'non-negative'} number, "
-                             f"got {v!r}")
+    lr, alpha = merged.get("lr"), merged.get("alpha")
+    if family == "ste" and lr is not None and (isinstance(lr, bool) or not (np.isfinite(lr) and lr > 0)):
+        raise ValueError(f"lr of {method} must be a positive number, got {lr!r}")
+    if family == "mlp" and alpha is not None and (isinstance(alpha, bool) or not (np.isfinite(alpha) and alpha >= 0)):
+        raise ValueError(f"alpha of {method} must be a non-negative number, got {alpha!r}")
 
 
 def _warm_up_rows(y: np.ndarray, n: int = 20) -> np.ndarray:
