@@ -113,8 +113,7 @@ def check_settings(method: str, settings: dict) -> None:
     if limit is not None and not (np.isfinite(limit) and limit > 0):
         raise ValueError(f"max_seconds must be a positive number, got {limit!r}")
     if family == "connttra":
-        loss = method.split("-", 1)[1] if "-" in method else merged.get("loss", "hinge")
-        resolve_loss(loss, merged.get("margin"), merged.get("temperature"), hidden[-1])
+        resolve_loss(_connttra_loss(method, merged), merged.get("margin"), merged.get("temperature"), hidden[-1])
     lr, alpha = merged.get("lr"), merged.get("alpha")
     if family == "ste" and lr is not None and (isinstance(lr, bool) or not (np.isfinite(lr) and lr > 0)):
         raise ValueError(f"lr of {method} must be a positive number, got {lr!r}")
@@ -125,6 +124,11 @@ def check_settings(method: str, settings: dict) -> None:
 def _warm_up_rows(y: np.ndarray, n: int = 20) -> np.ndarray:
     """A few training rows holding every class (the first ``n`` may hold one class: sorted data)."""
     return np.union1d(np.unique(y, return_index=True)[1], np.arange(min(n, len(y))))
+
+
+def _connttra_loss(method: str, settings: dict) -> str:
+    """The loss a CoNNTrA method trains with: named in the method (``connttra-xent``) or the setting."""
+    return method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
 
 
 def _given(settings: dict, *names) -> dict:
@@ -149,7 +153,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
     if method.startswith("connttra"):
         from .estimator import CoNNTrA
 
-        loss = method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
+        loss = _connttra_loss(method, settings)
         extra = _given(settings, "jitter", "coordinate_order", "margin", "temperature", "init_density")
 
         def make(**kw):
