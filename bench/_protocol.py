@@ -9,18 +9,68 @@ obvious ones around each method's default; the budgets are a base times 1-6.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from connttra_neuro.train.compare import FAMILY_OF
 
-# (dataset, settings shared by every method). Fashion-MNIST's 60k training set is
-# subsampled to 6,000 and its 10k test set to 2,000 for validation (stated in the table).
-RUNS = [
-    ("iris", dict(hidden=(32,), levels=4)),
-    ("digits", dict(hidden=(256,), levels=3)),
-    ("mnist-sample", dict(hidden=(256,), levels=1)),
-    ("fashion-mnist", dict(hidden=(256,), levels=1, n_train=6000, n_val=2000)),
-]
 SEEDS = (0, 1, 2, 3, 4)  # every seed: its own initialisation and (for subsampled sets) its own data subsample
+METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")  # what bench/train.py trains on each run
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row group of the comparison: a dataset at one size, and what is spent on it.
+
+    ``name`` labels the rows and keys the saved results (``tune.json``, ``train.json``);
+    ``dataset`` is what ``load_dataset`` gets (the name unless set); ``shared`` are the
+    settings every method trains with (``n_train`` / ``n_val`` subsample the dataset)."""
+
+    name: str
+    shared: dict = field(default_factory=dict)
+    dataset: str | None = None
+    seeds: tuple[int, ...] = SEEDS
+    splits: tuple[int, ...] = (0, 1)  # inner 75/25 splits of each seed's training set that bench/tune.py tunes on
+    methods: tuple[str, ...] = METHODS
+
+    @property
+    def loads(self) -> str:
+        return self.dataset or self.name
+
+
+# Fashion-MNIST twice: subsampled to 6,000 training / 2,000 validation images (five seeds, like
+# the other sets), and at full size, 60,000 / the 10,000 test images. A step costs ten times as
+# much at full size, so that run has three seeds, one inner split (15,000 inner-validation images,
+# more than the subsampled runs' two splits together) and no cross-entropy variant (about four
+# times slower per sweep than the hinge; the loss comparison is made on the other runs). Its
+# grids and budgets are everyone's.
+RUNS = (
+    Run("iris", dict(hidden=(32,), levels=4)),
+    Run("digits", dict(hidden=(256,), levels=3)),
+    Run("mnist-sample", dict(hidden=(256,), levels=1)),
+    Run("fashion-mnist", dict(hidden=(256,), levels=1, n_train=6000, n_val=2000)),
+    Run("fashion-mnist-60k", dict(hidden=(256,), levels=1), dataset="fashion-mnist", seeds=(0, 1, 2), splits=(0,),
+        methods=("connttra-hinge", "ste", "mlp")),
+)
+RUN = {r.name: r for r in RUNS}
+
+
+def run_names() -> list[str]:
+    return [r.name for r in RUNS]
+
+
+def select(names: str | None, parser=None) -> list[Run]:
+    """The runs named in a comma-separated list (every run for ``None``); an unknown name is an
+    error (``parser.error`` when given)."""
+    if not names:
+        return list(RUNS)
+    wanted = names.split(",")
+    unknown = sorted(set(wanted) - set(RUN))
+    if unknown:
+        message = f"unknown datasets {unknown}; choose from {run_names()}"
+        if parser is not None:
+            parser.error(message)
+        raise ValueError(message)
+    return [r for r in RUNS if r.name in wanted]
 
 FAMILIES = tuple(dict.fromkeys(FAMILY_OF.values()))  # connttra, ste, mlp: the methods a dict of overrides can name
 BUDGET_KEY = {"connttra": "max_sweeps", "ste": "epochs", "mlp": "epochs"}
@@ -56,23 +106,23 @@ def grid(family: str, n_inputs: int) -> tuple[float, ...]:
     raise ValueError(f"unknown method family {family!r}")
 
 
-def budgets(family: str, dataset: str) -> tuple[int, ...]:
-    """Candidate budgets (sweeps or epochs) of ``family`` on ``dataset``."""
-    base = BUDGET_BASE_IRIS if dataset == "iris" else BUDGET_BASE
+def budgets(family: str, run: str) -> tuple[int, ...]:
+    """Candidate budgets (sweeps or epochs) of ``family`` on ``run``."""
+    base = BUDGET_BASE_IRIS if run == "iris" else BUDGET_BASE
     return tuple(int(round(base * s)) for s in BUDGET_STEPS)
 
 
-def n_inputs(dataset: str, n_features: int) -> int:
-    """Input spikes of ``dataset``'s encoder: features times thermometer levels."""
-    return n_features * dict(RUNS)[dataset]["levels"]
+def n_inputs(run: str, n_features: int) -> int:
+    """Input spikes of ``run``'s encoder: features times thermometer levels."""
+    return n_features * RUN[run].shared["levels"]
 
 
-def settings_for(dataset: str, seed: int, choices: dict) -> dict:
+def settings_for(run: str, seed: int, choices: dict) -> dict:
     """``compare_methods`` settings of one seed: the shared ones plus each method's choice
-    (``choices[dataset][str(seed)][family] = {"value": v, "budget": b}``)."""
+    (``choices[run][str(seed)][family] = {"value": v, "budget": b}``)."""
     try:
-        picked = choices[dataset][str(seed)]
+        picked = choices[run][str(seed)]
         own = {f: {PARAM[f]: picked[f]["value"], BUDGET_KEY[f]: int(picked[f]["budget"])} for f in FAMILIES}
     except KeyError as err:
-        raise KeyError(f"no tuned settings for {dataset} seed {seed} ({err}); run bench/tune.py first") from None
-    return {**dict(RUNS)[dataset], "seed": seed, **own}
+        raise KeyError(f"no tuned settings for {run} seed {seed} ({err}); run bench/tune.py first") from None
+    return {**RUN[run].shared, "seed": seed, **own}

@@ -8,8 +8,9 @@ Run ``bench/tune.py`` first: every method trains with its own hyperparameter and
 chosen per dataset and seed on inner splits of that seed's training data
 (``bench/results/tune.json``). Run: ``.venv/bin/python bench/train.py [--quick]``. Every
 method runs in its own spawned subprocess (fair peak RSS). Five seeds per method (three
-left standard deviations of 0.3-1.5 points, larger than the differences the goals judge);
-the whole run takes about 30 minutes on 2 cores (`--quick`: iris and digits, one seed).
+left standard deviations of 0.3-1.5 points, larger than the differences the goals judge),
+three on the full-size Fashion-MNIST run (``bench/_protocol.RUNS``); the whole run takes
+about an hour on 2 cores, half of it the full-size run (`--quick`: iris and digits, one seed).
 """
 
 from __future__ import annotations
@@ -27,13 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._protocol import BUDGET_KEY, FAMILIES, PARAM, RUNS, SEEDS, settings_for  # noqa: E402
+from bench._protocol import BUDGET_KEY, FAMILIES, PARAM, RUN, select, settings_for  # noqa: E402
 from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.train.compare import compare_methods, plot_curves, standard_error  # noqa: E402
 
 TUNED = ROOT / "bench" / "results" / "tune.json"  # each method's setting per dataset and seed (bench/tune.py)
 RESULTS = ROOT / "bench" / "results" / "train.json"  # every run, with its history: report() renders it
-METHODS = ("connttra-hinge", "connttra-xent", "ste", "mlp")
 DEFAULT_METHOD = "connttra-hinge"  # CoNNTrA with its default loss: the one the goals are judged on
 
 
@@ -178,37 +178,36 @@ def main() -> None:
             sys.exit(f"{RESULTS} is missing: run bench/train.py without --report first")
         write_section("train", report(json.loads(RESULTS.read_text())))
         return
-    runs = RUNS[:2] if args.quick else RUNS
-    if args.datasets:
-        unknown = set(args.datasets.split(",")) - {name for name, _ in RUNS}
-        if unknown:
-            parser.error(f"unknown datasets {sorted(unknown)}; choose from {[name for name, _ in RUNS]}")
-        runs = [r for r in runs if r[0] in args.datasets.split(",")]
+    runs = select(args.datasets, parser)
+    if args.quick:
+        runs = [r for r in runs if r.name in ("iris", "digits")]
     write = not (args.quick or args.datasets)
-    seeds = SEEDS[:1] if args.quick else SEEDS
+    seeds_of = {r.name: r.seeds[:1] if args.quick else r.seeds for r in runs}
     if not TUNED.exists():
         sys.exit(f"{TUNED} is missing: run bench/tune.py first (it chooses every method's settings)")
     choices = json.loads(TUNED.read_text())["choices"]
-    per_seed = {name: {seed: settings_for(name, seed, choices) for seed in seeds} for name, _ in runs}
+    per_seed = {r.name: {seed: settings_for(r.name, seed, choices) for seed in seeds_of[r.name]} for r in runs}
     _warm_numba_cache()
     load_start = os.getloadavg()[0]  # wall times rise with other work on the machine: recorded beside them
     t0 = time.perf_counter()
     rows = []
     fig_dir = ROOT / "docs" / "figures"
-    for name, _ in runs:
-        for seed in seeds:
+    for run in runs:
+        name = run.name
+        for seed in seeds_of[name]:
             settings = per_seed[name][seed]
             print(f"== {name} seed {seed} {settings}", flush=True)
-            got = compare_methods(name, METHODS, progress=lambda m: print(f"   {m}", flush=True), **settings)
+            got = compare_methods(run.loads, run.methods, progress=lambda m: print(f"   {m}", flush=True), **settings)
             for r in got:
+                r["dataset"] = name  # the run's name: Fashion-MNIST is compared at two sizes
                 r["seed"] = seed
                 r["settings"] = json.loads(json.dumps(settings))  # tuples as lists
                 print(f"   {r['method']}: val {100 * r['val_error']:.2f}% in {r['train_seconds']:.1f} s", flush=True)
             rows += got
-            if seed == seeds[0] and write:
+            if seed == seeds_of[name][0] and write:
                 plot_curves(got, fig_dir / f"train_{name}.png",
                             title=f"{name} (seed {seed}): validation error against training time")
-    saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": list(seeds), "rows": rows,
+    saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": seeds_of, "rows": rows,
              "load": [load_start, os.getloadavg()[0]]}
     md = report(saved)
     print(md)
@@ -218,11 +217,19 @@ def main() -> None:
         write_section("train", md)
 
 
+def _seeds_text(seeds_of: dict) -> str:
+    """``seeds_of`` (run -> seeds) in words: the most common list, then the runs with another."""
+    lists = [tuple(v) for v in seeds_of.values()]
+    usual = max(set(lists), key=lists.count)
+    others = [f"{name}: {', '.join(map(str, v))}" for name, v in seeds_of.items() if tuple(v) != usual]
+    return ", ".join(map(str, usual)) + (f" ({'; '.join(others)})" if others else "")
+
+
 def report(saved: dict) -> str:
     """The ``train`` section of docs/benchmarks.md from the saved results of a run."""
-    rows, seeds = saved["rows"], saved["seeds"]
+    rows = saved["rows"]
     names = list(dict.fromkeys(r["dataset"] for r in rows))
-    runs = [(name, dict(RUNS)[name]) for name in names]
+    seeds_of = {name: list(dict.fromkeys(r["seed"] for r in rows if r["dataset"] == name)) for name in names}
     per_seed = {name: {r["seed"]: r["settings"] for r in rows if r["dataset"] == name} for name in names}
     agg_rows, notes = [], []
     for name in names:
@@ -241,11 +248,11 @@ def report(saved: dict) -> str:
                              f"{r['train_seconds']:.1f} s |")
     def picked(name, f):
         unit = "sweeps" if f == "connttra" else "epochs"
-        own = [per_seed[name][s][f] for s in seeds]
+        own = [per_seed[name][s][f] for s in seeds_of[name]]
         return f"{f} " + ", ".join(f"{o[PARAM[f]]:.3g} @ {o[BUDGET_KEY[f]]} {unit}" for o in own)
 
-    settings_lines = [f"* {name}: " + ", ".join(f"{k}={v}" for k, v in shared.items()) + "; "
-                      + "; ".join(picked(name, f) for f in FAMILIES) for name, shared in runs]
+    settings_lines = [f"* {name}: " + ", ".join(f"{k}={v}" for k, v in RUN[name].shared.items()) + "; "
+                      + "; ".join(picked(name, f) for f in FAMILIES) for name in names]
     ses = [100 * standard_error(r["val_error"], r["n_val"]) for r in rows if r["dataset"] != "iris"]
     se_range = f"{min(ses):.1f}-{max(ses):.1f} points on the sets other than iris" if ses else "see the table"
     load = saved.get("load")
@@ -257,7 +264,7 @@ def report(saved: dict) -> str:
         saved["machine"],
         load_line,
         "",
-        f"Every figure is the mean over seeds {', '.join(map(str, seeds))} (each seed: its own initialisation, and "
+        f"Every figure is the mean over seeds {_seeds_text(seeds_of)} (each seed: its own initialisation, and "
         "for the subsampled sets its own training/validation subsample, shared by all methods of that seed). "
         "Same encoded input spikes (thermometer code fitted on the training data) and the same hidden widths for "
         "every method. CoNNTrA and the straight-through (STE) network are ternary with step activations and "
@@ -283,9 +290,11 @@ def report(saved: dict) -> str:
         "... within 1 SE of it: when it first came within one sampling standard error (sqrt(p(1-p)/n_val), "
         f"{se_range}) of its final value: one lucky or unlucky last epoch or sweep moves the first reading "
         "by seconds and this one much less; time per sweep / epoch: median, scoring excluded. "
-        "Dataset column: name (training/validation samples); Fashion-MNIST's 60k training set is **subsampled "
-        "to 6,000** (and its 10k test set to 2,000 for validation). The final network of each method is "
-        "reported (no early stopping, no selection on the validation set).",
+        "Dataset column: name (training/validation samples); Fashion-MNIST runs twice: `fashion-mnist` with "
+        "its 60k training set **subsampled to 6,000** (and its 10k test set to 2,000 for validation), and "
+        "`fashion-mnist-60k` at full size (60,000 / the 10,000 test images; three seeds, tuned on one inner "
+        "split, no cross-entropy variant: a step costs ten times as much). The final network of each method "
+        "is reported (no early stopping, no selection on the validation set).",
         "",
         _table(agg_rows),
         "",

@@ -1,20 +1,22 @@
 """Benchmark step 1: choose every method's hyperparameter and budget on inner splits.
 
-For each dataset and seed of the training benchmark (``bench/_protocol.py``), the seed's
-*training* set is split twice, 75/25 stratified. Each method trains on the 75% with each
-of the four values of its one tuned hyperparameter (CoNNTrA: drive jitter; straight-through
-network: learning rate; float MLP: L2 penalty) up to its largest budget, and its error on
-the 25% is recorded after every sweep or epoch. Per (dataset, seed, method) the value and
-budget with the lowest score win: the mean over both splits of the mean inner-validation
-error over the last five sweeps/epochs up to the budget (ties: the smaller budget, then the
-earlier value). The validation data the benchmark reports are never seen here, and every
+For each run (a dataset at one size) and seed of the training benchmark
+(``bench/_protocol.py``), the seed's *training* set is split 75/25 stratified, twice (the
+full-size Fashion-MNIST run: once). Each method trains on the 75% with each of the four
+values of its one tuned hyperparameter (CoNNTrA: drive jitter; straight-through network:
+learning rate; float MLP: L2 penalty) up to its largest budget, and its error on the 25% is
+recorded after every sweep or epoch. Per (run, seed, method) the value and budget with the
+lowest score win: the mean over the splits of the mean inner-validation error over the last
+five sweeps/epochs up to the budget (ties: the smaller budget, then the earlier value). The
+validation data the benchmark reports are never seen here, and every
 method gets the same number of candidates.
 
 Writes ``bench/results/tune.json`` (every curve, and the choices ``bench/train.py`` reads)
 and the ``tune`` section of docs/benchmarks.md.
 
 Run: ``.venv/bin/python bench/tune.py [--datasets a,b] [--quick]``. Two single-threaded
-workers (only errors are recorded here, no timings); about an hour on 2 cores.
+workers (only errors are recorded here, no timings); about an hour on 2 cores for the
+subsampled runs, about as long again for the full-size Fashion-MNIST run.
 """
 
 from __future__ import annotations
@@ -42,17 +44,17 @@ from bench._protocol import (  # noqa: E402
     BUDGET_KEY,
     FAMILIES,
     PARAM,
+    RUN,
     RUNS,
-    SEEDS,
     SMOOTH,
     budgets,
     grid,
     n_inputs,
+    select,
 )
 from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.train.compare import LABELS  # noqa: E402
 
-SPLITS = (0, 1)
 RESULTS = ROOT / "bench" / "results" / "tune.json"
 
 
@@ -78,11 +80,11 @@ def choose(curves_by_value: dict, budget_list) -> dict:
 
 
 @functools.lru_cache(maxsize=2)
-def _training_set(dataset: str, seed: int):
+def _training_set(run: str, seed: int):
     from connttra_neuro.datasets import load_dataset
 
-    kw = {k: v for k, v in dict(RUNS)[dataset].items() if k in ("n_train", "n_val")}
-    data = load_dataset(dataset, seed=seed, **kw)
+    kw = {k: v for k, v in RUN[run].shared.items() if k in ("n_train", "n_val")}
+    data = load_dataset(RUN[run].loads, seed=seed, **kw)
     return data.X_train, data.y_train
 
 
@@ -96,12 +98,13 @@ def inner_split(y: np.ndarray, seed: int, split: int) -> tuple[np.ndarray, np.nd
 
 
 def run_task(task: tuple) -> dict:
-    """One curve: ``(dataset, seed, split, family, value, steps)`` -> inner-validation errors per step."""
+    """One curve: ``(run, seed, split, family, value, steps)`` -> inner-validation errors per step
+    (``dataset`` in the result and in tune.json is the run's name)."""
     dataset, seed, split, family, value, steps = task
     X, y = _training_set(dataset, seed)
     fit, check = inner_split(y, seed, split)
     Xf, yf, Xc, yc = X[fit], y[fit], X[check], y[check]
-    shared = dict(RUNS)[dataset]
+    shared = RUN[dataset].shared
     hidden, levels = tuple(shared["hidden"]), shared["levels"]
     t0 = time.perf_counter()
     if family == "connttra":
@@ -132,15 +135,17 @@ def _key(run) -> tuple:
     return run[0], run[1], run[2], run[3], round(float(run[4]), 9)
 
 
-def tasks_for(datasets, seeds, splits) -> list[tuple]:
+def tasks_for(runs, quick: bool = False) -> list[tuple]:
+    """Every curve of ``runs`` (each its own seeds and splits; ``quick``: the first of each)."""
     tasks = []
-    for dataset in datasets:
-        n_in = n_inputs(dataset, _training_set(dataset, seeds[0])[0].shape[1])
+    for run in runs:
+        seeds, splits = (run.seeds[:1], run.splits[:1]) if quick else (run.seeds, run.splits)
+        n_in = n_inputs(run.name, _training_set(run.name, seeds[0])[0].shape[1])
         for seed in seeds:
             for split in splits:
                 for family in FAMILIES:
-                    steps = max(budgets(family, dataset))
-                    tasks += [(dataset, seed, split, family, float(v), steps) for v in grid(family, n_in)]
+                    steps = max(budgets(family, run.name))
+                    tasks += [(run.name, seed, split, family, float(v), steps) for v in grid(family, n_in)]
     return tasks
 
 
@@ -170,9 +175,18 @@ def _measured(runs: list[dict]) -> str:
     return "\n".join(f"* {', '.join(fams)}: {line}" for line, fams in lines.items())
 
 
-def markdown(choices: dict, n_splits: int, runs: list[dict]) -> str:
-    """The ``tune`` section of docs/benchmarks.md; datasets in the benchmark's order."""
-    choices = {d: choices[d] for d, _ in RUNS if d in choices}
+def _splits_text() -> str:
+    """How many inner splits each run is tuned on, in words."""
+    words = {1: "once", 2: "twice"}
+    usual = RUNS[0].splits
+    others = [f"{r.name}: {words.get(len(r.splits), f'{len(r.splits)} times')}" for r in RUNS if r.splits != usual]
+    text = words.get(len(usual), f"{len(usual)} times")
+    return text + (f" ({'; '.join(others)})" if others else "")
+
+
+def markdown(choices: dict, runs: list[dict]) -> str:
+    """The ``tune`` section of docs/benchmarks.md; runs in the benchmark's order."""
+    choices = {r.name: choices[r.name] for r in RUNS if r.name in choices}
     labels = {f: LABELS["connttra-hinge" if f == "connttra" else f] for f in FAMILIES}  # tuned with its default loss
     unit = {"connttra": "sweeps", "ste": "epochs", "mlp": "epochs"}
     lines = ["| dataset | method | tuned | chosen per seed (value @ budget) | inner-val error of the choice "
@@ -200,7 +214,7 @@ def markdown(choices: dict, n_splits: int, runs: list[dict]) -> str:
         f"Every method gets the same tuning effort: one hyperparameter with four values and a budget from six "
         f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA "
         f"sweep costs about one straight-through epoch). For each seed "
-        f"of the comparison below, that seed's **training** set is split {n_splits} time(s) 75/25 (stratified); each "
+        f"of the comparison below, that seed's **training** set is split 75/25 (stratified) {_splits_text()}; each "
         f"candidate trains on the 75% and is scored on the 25% after every sweep or epoch. A candidate's score at a "
         f"budget is the mean inner-validation error over the last {SMOOTH} sweeps/epochs up to it, averaged over the "
         f"splits; the lowest score wins (ties: smaller budget). The benchmark's validation data are never seen "
@@ -233,28 +247,24 @@ def main() -> None:
         if not RESULTS.exists():
             sys.exit(f"{RESULTS} is missing: run bench/tune.py without --report first")
         saved = json.loads(RESULTS.read_text())
-        write_section("tune", markdown(saved["choices"], len(saved["protocol"]["splits"]), saved["runs"]))
+        write_section("tune", markdown(saved["choices"], saved["runs"]))
         return
-    datasets = [name for name, _ in RUNS]
-    if args.datasets:
-        unknown = set(args.datasets.split(",")) - set(datasets)
-        if unknown:
-            parser.error(f"unknown datasets {sorted(unknown)}; choose from {datasets}")
-        datasets = [d for d in datasets if d in args.datasets.split(",")]
+    selected = select(args.datasets, parser)
     families = args.methods.split(",") if args.methods else list(FAMILIES)
     if set(families) - set(FAMILIES):
         parser.error(f"unknown methods {sorted(set(families) - set(FAMILIES))}; choose from {list(FAMILIES)}")
-    seeds, splits = (SEEDS[:1], SPLITS[:1]) if args.quick else (SEEDS, SPLITS)
     if args.quick:
-        datasets = [d for d in datasets if d in ("iris", "digits")]
-    tasks = [t for t in tasks_for(datasets, seeds, splits) if t[3] in families]
+        selected = [r for r in selected if r.name in ("iris", "digits")]
+    datasets = [r.name for r in selected]
+    tasks = [t for t in tasks_for(selected, quick=args.quick) if t[3] in families]
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.quick else {"runs": []}
     wanted = {_key(t) for t in tasks}
     kept = [r for r in old["runs"] if (r["dataset"] not in datasets or r["method"] not in families)
             or (args.reuse and _key(r) in wanted)]
     done = {_key(r) for r in kept}
     tasks = [t for t in tasks if _key(t) not in done]
-    tasks.sort(key=lambda t: -(t[5] * (3 if t[0] in ("mnist-sample", "fashion-mnist") else 1)))  # long ones first
+    weight = {"mnist-sample": 3, "fashion-mnist": 3, "fashion-mnist-60k": 30}  # about how long a step takes
+    tasks.sort(key=lambda t: -(t[5] * weight.get(t[0], 1)))  # long ones first
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -274,9 +284,10 @@ def main() -> None:
     runs = kept + [dict(r, measured=measured) for r in runs]
     choices = choices_from(runs)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    protocol = {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH, "splits": list(splits)}
+    protocol = {"param": PARAM, "budget_key": BUDGET_KEY, "smooth": SMOOTH,
+                "splits": {r.name: list(r.splits) for r in RUNS}}
     RESULTS.write_text(json.dumps({"protocol": protocol, "choices": choices, "runs": runs}, separators=(",", ":")))
-    md = markdown(choices, len(splits), runs)
+    md = markdown(choices, runs)
     print(md)
     write_section("tune", md)
 

@@ -77,3 +77,24 @@ def test_report_renders_a_saved_run(bench):
     assert "Measured here." in md and "Whole run: 12 s." in md
     assert "mean val error vs STE +1.00 pts ± 0.00 (not met)" in md
     assert "connttra 2 @ 20 sweeps, 2 @ 20 sweeps; ste 0.1 @ 30 epochs" in md
+
+
+def test_seeds_are_stated_per_run(bench):
+    seeds = {"a": [0, 1, 2, 3, 4], "b": [0, 1, 2, 3, 4], "c": [0, 1, 2]}
+    assert bench._seeds_text(seeds) == "0, 1, 2, 3, 4 (c: 0, 1, 2)"
+    assert bench._seeds_text({"a": [0, 1]}) == "0, 1"
+
+
+def test_report_keeps_two_sizes_of_one_dataset_apart(bench):
+    rows = []
+    for name, seeds, val in (("fashion-mnist", (0, 1), 0.18), ("fashion-mnist-60k", (0,), 0.15)):
+        settings = {"connttra": {"jitter": 2.0, "max_sweeps": 20}, "ste": {"lr": 0.1, "epochs": 30},
+                    "mlp": {"alpha": 1e-3, "epochs": 40}}
+        for seed in seeds:
+            for method in ("connttra-hinge", "ste", "mlp"):
+                rows.append(dict(_row(method, val, 1.0), dataset=name, seed=seed, settings=settings,
+                                 history=_hist(0.3, val)))
+    md = bench.report({"machine": "Measured here.", "seconds": 1.0, "rows": rows})
+    assert "| fashion-mnist (10/5) | connttra-hinge |" in md and "| fashion-mnist-60k (10/5) | connttra-hinge |" in md
+    assert "mean over seeds 0, 1 (fashion-mnist-60k: 0)" in md
+    assert "* fashion-mnist-60k: hidden=(256,), levels=1; connttra 2 @ 20 sweeps; ste" in md

@@ -82,3 +82,29 @@ def test_method_settings_and_compare_methods_reject_unknown_names():
     with pytest.raises(ValueError, match=r"\['alhpa'\] for mlp"):
         compare_methods("iris", ("connttra", "ste", "mlp"), progress=lambda m: pytest.fail(f"{m} started"),
                         mlp={"alhpa": 1e-3})
+
+
+def test_each_run_is_tuned_on_its_own_seeds_and_splits(tune):
+    from dataclasses import replace
+
+    from bench._protocol import RUN, select
+
+    iris = RUN["iris"]
+    per_curve = 3 * 4  # three method families, four values each
+    assert len(tune.tasks_for([iris])) == len(iris.seeds) * len(iris.splits) * per_curve
+    few = replace(iris, seeds=(0, 1, 2), splits=(0,))
+    tasks = tune.tasks_for([few])
+    assert len(tasks) == 3 * 1 * per_curve
+    assert {t[1] for t in tasks} == {0, 1, 2} and {t[2] for t in tasks} == {0}
+    assert len(tune.tasks_for([iris], quick=True)) == per_curve  # first seed, first split
+    # the full-size Fashion-MNIST run loads the dataset of another name, with fewer seeds and splits
+    full = RUN["fashion-mnist-60k"]
+    assert full.loads == "fashion-mnist" and "n_train" not in full.shared
+    assert len(full.seeds) < len(iris.seeds) and len(full.splits) < len(iris.splits)
+    assert [r.name for r in select("digits,iris")] == ["iris", "digits"]  # the benchmark's order
+    with pytest.raises(ValueError, match=r"unknown datasets \['digit'\]"):
+        select("digit")
+
+
+def test_splits_are_stated_per_run(tune):
+    assert tune._splits_text() == "twice (fashion-mnist-60k: once)"
