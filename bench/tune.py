@@ -198,7 +198,7 @@ def markdown(choices: dict, runs: list[dict]) -> str:
             if any(family not in per_seed[s] for s in seeds):
                 continue  # not tuned yet
             picks = [per_seed[s][family] for s in seeds]
-            values = list(dict.fromkeys(row[0] for row in picks[0]["scores"]))
+            values = sorted(dict.fromkeys(row[0] for row in picks[0]["scores"]))  # not the order runs finished in
             best_per_value = [np.mean([min(r[2] for r in p["scores"] if r[0] == v) for p in picks]) for v in values]
             lines.append(
                 f"| {dataset} | {labels[family]} | {PARAM[family]}, {unit[family]} | "
