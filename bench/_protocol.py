@@ -54,23 +54,31 @@ RUNS = (
 RUN = {r.name: r for r in RUNS}
 
 
-def run_names() -> list[str]:
-    return [r.name for r in RUNS]
+QUICK = ("iris", "digits")  # the runs of a --quick smoke run (first seed, first split)
 
 
-def select(names: str | None, parser=None) -> list[Run]:
-    """The runs named in a comma-separated list (every run for ``None``); an unknown name is an
-    error (``parser.error`` when given)."""
-    if not names:
-        return list(RUNS)
-    wanted = names.split(",")
+def select(names: str | None, parser=None, quick: bool = False) -> list[Run]:
+    """The runs named in a comma-separated list (every run for ``None``), in the benchmark's
+    order; ``quick`` keeps only those in ``QUICK``. An unknown name is an error
+    (``parser.error`` when given)."""
+    wanted = names.split(",") if names else list(RUN)
     unknown = sorted(set(wanted) - set(RUN))
     if unknown:
-        message = f"unknown datasets {unknown}; choose from {run_names()}"
+        message = f"unknown datasets {unknown}; choose from {list(RUN)}"
         if parser is not None:
             parser.error(message)
         raise ValueError(message)
-    return [r for r in RUNS if r.name in wanted]
+    return [r for r in RUNS if r.name in wanted and (not quick or r.name in QUICK)]
+
+
+def per_run_text(by_run: dict, say) -> str:
+    """``by_run`` (run -> value) in words: the most common value (``say(value)``), then the
+    runs with another, e.g. ``"0, 1, 2, 3, 4 (fashion-mnist-60k: 0, 1, 2)"``."""
+    values = [tuple(v) for v in by_run.values()]
+    usual = max(values, key=values.count)
+    others = [f"{name}: {say(v)}" for name, v in by_run.items() if tuple(v) != usual]
+    return say(usual) + (f" ({'; '.join(others)})" if others else "")
+
 
 FAMILIES = tuple(dict.fromkeys(FAMILY_OF.values()))  # connttra, ste, mlp: the methods a dict of overrides can name
 BUDGET_KEY = {"connttra": "max_sweeps", "ste": "epochs", "mlp": "epochs"}

@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._protocol import BUDGET_KEY, FAMILIES, PARAM, RUN, select, settings_for  # noqa: E402
+from bench._protocol import BUDGET_KEY, FAMILIES, PARAM, RUN, per_run_text, select, settings_for  # noqa: E402
 from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.train.compare import compare_methods, plot_curves, standard_error  # noqa: E402
 
@@ -178,9 +178,7 @@ def main() -> None:
             sys.exit(f"{RESULTS} is missing: run bench/train.py without --report first")
         write_section("train", report(json.loads(RESULTS.read_text())))
         return
-    runs = select(args.datasets, parser)
-    if args.quick:
-        runs = [r for r in runs if r.name in ("iris", "digits")]
+    runs = select(args.datasets, parser, quick=args.quick)
     write = not (args.quick or args.datasets)
     seeds_of = {r.name: r.seeds[:1] if args.quick else r.seeds for r in runs}
     if not TUNED.exists():
@@ -219,10 +217,7 @@ def main() -> None:
 
 def _seeds_text(seeds_of: dict) -> str:
     """``seeds_of`` (run -> seeds) in words: the most common list, then the runs with another."""
-    lists = [tuple(v) for v in seeds_of.values()]
-    usual = max(set(lists), key=lists.count)
-    others = [f"{name}: {', '.join(map(str, v))}" for name, v in seeds_of.items() if tuple(v) != usual]
-    return ", ".join(map(str, usual)) + (f" ({'; '.join(others)})" if others else "")
+    return per_run_text(seeds_of, lambda seeds: ", ".join(map(str, seeds)))
 
 
 def report(saved: dict) -> str:

@@ -50,6 +50,7 @@ from bench._protocol import (  # noqa: E402
     budgets,
     grid,
     n_inputs,
+    per_run_text,
     select,
 )
 from bench._report import machine, write_section  # noqa: E402
@@ -177,11 +178,8 @@ def _measured(runs: list[dict]) -> str:
 
 def _splits_text() -> str:
     """How many inner splits each run is tuned on, in words."""
-    words = {1: "once", 2: "twice"}
-    usual = RUNS[0].splits
-    others = [f"{r.name}: {words.get(len(r.splits), f'{len(r.splits)} times')}" for r in RUNS if r.splits != usual]
-    text = words.get(len(usual), f"{len(usual)} times")
-    return text + (f" ({'; '.join(others)})" if others else "")
+    return per_run_text({r.name: r.splits for r in RUNS},
+                        lambda splits: {1: "once", 2: "twice"}.get(len(splits), f"{len(splits)} times"))
 
 
 def markdown(choices: dict, runs: list[dict]) -> str:
@@ -249,12 +247,10 @@ def main() -> None:
         saved = json.loads(RESULTS.read_text())
         write_section("tune", markdown(saved["choices"], saved["runs"]))
         return
-    selected = select(args.datasets, parser)
+    selected = select(args.datasets, parser, quick=args.quick)
     families = args.methods.split(",") if args.methods else list(FAMILIES)
     if set(families) - set(FAMILIES):
         parser.error(f"unknown methods {sorted(set(families) - set(FAMILIES))}; choose from {list(FAMILIES)}")
-    if args.quick:
-        selected = [r for r in selected if r.name in ("iris", "digits")]
     datasets = [r.name for r in selected]
     tasks = [t for t in tasks_for(selected, quick=args.quick) if t[3] in families]
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.quick else {"runs": []}

@@ -102,6 +102,8 @@ def test_each_run_is_tuned_on_its_own_seeds_and_splits(tune):
     assert full.loads == "fashion-mnist" and "n_train" not in full.shared
     assert len(full.seeds) < len(iris.seeds) and len(full.splits) < len(iris.splits)
     assert [r.name for r in select("digits,iris")] == ["iris", "digits"]  # the benchmark's order
+    assert [r.name for r in select(None, quick=True)] == ["iris", "digits"]
+    assert [r.name for r in select("digits,fashion-mnist-60k", quick=True)] == ["digits"]
     with pytest.raises(ValueError, match=r"unknown datasets \['digit'\]"):
         select("digit")
 
