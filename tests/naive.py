@@ -20,6 +20,7 @@ class NaiveNet:
         # noise[l]: a fixed integer offset per (sample, neuron) added to the drives (the
         # trainer's jitter, frozen for one sweep); None: exact drives
         self.noise = noise
+        self.joint_moves = 0  # accepted weight moves that shifted the threshold too (hidden_sweep's joint)
         self.W = [np.array(h.weights, dtype=np.int64) for h in network.hidden]
         self.T = [np.array(h.thresholds, dtype=np.int64) for h in network.hidden]
         self.Wout = np.array(network.output.weights, dtype=np.int64)
@@ -140,13 +141,38 @@ def gradient_order(net, l, j, spikes, y, loss, order_k, width):
     return [k for _, k in sorted(((-abs(grad[k]), pos), k) for pos, k in enumerate(order_k))]
 
 
-def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, width=0):
+TAUS = (0, -1, 1)  # a joint move's threshold shift, in the kernel's order (0: a plain weight move)
+
+
+def _joint_setter(W, T, j, k, v, tau):
+    def apply(_net):
+        old_w, old_t = W[j, k], T[j]
+        W[j, k], T[j] = v, T[j] + tau
+
+        def undo():
+            W[j, k], T[j] = old_w, old_t
+
+        return undo
+
+    return apply
+
+
+def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, width=0, joint=False):
+    """Every candidate ``(v, tau)`` of a weight: ``w -> v`` with ``t -> t + tau``; ``tau = 0`` only,
+    or with ``joint`` also ``+-1`` where ``|v - w - tau| <= 2 max|w|`` and the threshold stays in
+    ``[-bound, bound + 1]``. Ties: the first in (values, ``TAUS``) order."""
     n = spikes.shape[0]
     everyone = np.arange(n)
     W, T = net.W[l], net.T[l]
     h, n_in = W.shape
-    bound = n_in * max(abs(v) for v in values)
+    maxabs = max(abs(v) for v in values)
+    bound = n_in * maxabs
     changed = 0
+
+    def candidates(w, t):
+        return [(v, tau) for v in values for tau in (TAUS if joint else (0,))
+                if v != w and abs(v - w - tau) <= 2 * maxabs and -bound <= t + tau <= bound + 1]
+
     # the gradient order of every neuron, taken at the layer's start (before any neuron moves)
     orders = {j: order_k if width == 0 else gradient_order(net, l, j, spikes, y, loss, order_k, width)
               for j in order_j}
@@ -154,18 +180,21 @@ def hidden_sweep(net, l, spikes, y, loss, values, order_j, order_k, screen, widt
         base = net.losses(spikes, y, loss)
         G = {}  # screening against the state at the neuron's start, on the screening samples
         for k in range(n_in):
-            for v in values:
-                if v != W[j, k]:
-                    G[j, k, v] = _gain(net, spikes, y, loss, base, screen, _setter(W, (j, k), v))
+            G[k] = any(_gain(net, spikes, y, loss, base, screen, _joint_setter(W, T, j, k, v, tau)) < 0
+                       for v, tau in candidates(W[j, k], T[j]))
         for k in orders[j]:
-            w = W[j, k]
-            if not any(G[j, k, v] < 0 for v in values if v != w):
+            if not G[k]:
                 continue
             base = net.losses(spikes, y, loss)
-            gains = {v: _gain(net, spikes, y, loss, base, everyone, _setter(W, (j, k), v)) for v in values if v != w}
-            best = _best(values, w, gains)
+            best, bg = None, 0
+            for v, tau in candidates(W[j, k], T[j]):
+                g = _gain(net, spikes, y, loss, base, everyone, _joint_setter(W, T, j, k, v, tau))
+                if g < bg:
+                    best, bg = (v, tau), g
             if best is not None:
-                W[j, k] = best
+                W[j, k] = best[0]
+                T[j] += best[1]
+                net.joint_moves += best[1] != 0
                 changed += 1
         base = net.losses(spikes, y, loss)
         t = T[j]

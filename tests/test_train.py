@@ -170,7 +170,8 @@ def test_two_hidden_layers_and_xent(data):
      ({"jitter": -1.0}, "jitter"), ({"jitter": float("nan")}, "jitter"), ({"jitter": "2"}, "jitter"),
      ({"batch_size": 0}, "batch_size"), ({"batch_size": -3}, "batch_size"), ({"margin": 0}, "margin"),
      ({"init_density": 2}, "init_density"), ({"init_density": float("nan")}, "init_density"),
-     ({"hidden": (2.7,)}, "hidden"), ({"random_state": None}, "random_state")],
+     ({"hidden": (2.7,)}, "hidden"), ({"random_state": None}, "random_state"), ({"joint_moves": "yes"}, "joint_moves"),
+     ({"joint_moves": 1}, "joint_moves")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
     X, y, _, _ = data

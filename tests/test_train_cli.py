@@ -15,15 +15,19 @@ from connttra_neuro.train import compare_methods, format_table
 from hardware_targets.reference import forward
 
 
-def test_train_checkpoint_and_resume(tmp_path, capsys):
+@pytest.mark.parametrize("joint", [False, True])
+def test_train_checkpoint_and_resume(tmp_path, capsys, joint):
     out = tmp_path / "m.ctn"
-    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    base = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    args = [*base, "--joint-moves"] if joint else base
     assert main([*args, "--max-sweeps", "2", "-o", str(out)]) in (0,)
     ckpt = tmp_path / "m.ctn.ckpt"
     assert out.exists() and ckpt.exists()
     saved = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]
     assert len(saved["history"]) == 3  # sweep 0 (initial) + 2
-    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "r.ctn"), "--resume", str(ckpt)]) == 0
+    assert saved["settings"]["joint_moves"] is joint
+    # resumed without the flag: the run's settings come from the checkpoint
+    assert main([*base, "--max-sweeps", "4", "-o", str(tmp_path / "r.ctn"), "--resume", str(ckpt)]) == 0
     assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "f.ctn")]) == 0
     resumed, full = modelfile.load(tmp_path / "r.ctn.ckpt"), modelfile.load(tmp_path / "f.ctn.ckpt")
     assert resumed.layers[0].weights.tolist() == full.layers[0].weights.tolist()

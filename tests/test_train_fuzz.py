@@ -207,11 +207,12 @@ def _estimator_case(seed):
         idx = rng.integers(0, n, size=int(rng.integers(1, 10)))
         Xv = X[idx] + (rng.normal(size=(idx.size, X.shape[1])) * 0.3 if rng.random() < 0.5 else 0)
         validation = (Xv, y[idx])
+    settings["joint_moves"] = bool(rng.random() < 0.5)  # drawn last: the earlier draws stay as they were
     return cfg, X, y, settings, validation
 
 
 # ---------------------------------------------------------------------------- the naive side
-def naive_sweep(twin, spikes, y, params, values, rng, batch_size, width, jitter):
+def naive_sweep(twin, spikes, y, params, values, rng, batch_size, width, jitter, joint=False):
     """``TrainState.sweep`` with the naive twin, consuming ``rng`` exactly as the driver does.
 
     Returns ``(changed, loss at the start, [(pass, changed, loss after)])``, the passes being
@@ -236,7 +237,7 @@ def naive_sweep(twin, spikes, y, params, values, rng, batch_size, width, jitter)
         h, n_in = twin.W[l].shape
         order_j = rng.permutation(h).astype(np.int64)
         order_k = rng.permutation(n_in).astype(np.int64)
-        c = naive.hidden_sweep(twin, l, spikes, y, params, vals, order_j, list(order_k), screen, width)
+        c = naive.hidden_sweep(twin, l, spikes, y, params, vals, order_j, list(order_k), screen, width, joint)
         changed += c
         passes.append((f"hidden{l}", c, int(twin.losses(spikes, y, params).sum())))
     return changed, start, passes
@@ -315,7 +316,8 @@ def _check_against_reference(state, template, spikes, y, params):
 def test_sweeps_match_naive_twin(seed, kernel_passes):
     cfg, X, y, spikes, values, net, twin_net, params, batch, base_seed = _kernel_case(seed)
     width, jitter = cfg["width"], cfg["jitter"]
-    state = TrainState.build(net, spikes, y, *params, width=width, jitter=jitter)
+    joint = seed % 2 == 1  # joint weight-threshold moves on every other case
+    state = TrainState.build(net, spikes, y, *params, width=width, jitter=jitter, joint=joint)
     twin = naive.NaiveNet(twin_net)
     _assert_same(state, twin, spikes, y, params)
     _check_against_reference(state, net, spikes, y, params)
@@ -326,7 +328,7 @@ def test_sweeps_match_naive_twin(seed, kernel_passes):
         kernel_passes.clear()
         got = state.sweep(sweep_rng(base_seed, sweep), batch)
         want, start, passes = naive_sweep(twin, spikes, y, params, values, sweep_rng(base_seed, sweep), batch,
-                                          width, jitter)
+                                          width, jitter, joint)
         _check_passes(kernel_passes, passes, where)
         assert got == want, f"{where}: changed {got} (kernels) != {want} (naive)"
         # the loss after the sweep's jitter, before any move
@@ -389,7 +391,7 @@ def test_fit_matches_naive_fit(seed, kernel_passes):
     for sweep in range(1, settings["max_sweeps"] + 1):
         where = f"seed {seed} sweep {sweep} {settings}"
         changed, start, passes = naive_sweep(twin, spikes, y_idx, params, values, sweep_rng(random_state, sweep),
-                                             settings["batch_size"], width, jitter)
+                                             settings["batch_size"], width, jitter, settings["joint_moves"])
         loss = loss_of(twin.losses(spikes, y_idx, params).sum())
         train_error, val_error = errors()
         assert sweep <= len(records), f"{where}: fit stopped after {len(records)} sweeps, the replica goes on"

@@ -71,7 +71,8 @@ def _frozen_noise(state, spikes):
 @pytest.mark.parametrize("hidden", [(5,), (4, 3)])
 @pytest.mark.parametrize("batch", [None, 20])
 @pytest.mark.parametrize("width,jitter", [(0, 0.0), (2, 0.0), (3, 1.5)])
-def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
+@pytest.mark.parametrize("joint", [False, True])
+def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter, joint):
     net, spikes, y, params, rng = _problem(1 + len(hidden), hidden=hidden, loss=loss)
     state = TrainState.build(net, spikes, y, *params, width=width, jitter=jitter)
     noise = None
@@ -104,16 +105,18 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter):
         before = int(state.sl.sum())
         got = K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], _packed(inputs), state.WT, state.T,
                              state.A, state.S, state.WoutT, state.Z, state.y, state.sl, values, oj,
-                             state.visit_orders(l, inputs, ok), *params)
-        want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width)
+                             state.visit_orders(l, inputs, ok), *params, joint)
+        want = naive.hidden_sweep(twin, l, spikes, y, params, list(values), oj, ok, screen, width, joint)
         assert got == want
         assert int(state.sl.sum()) <= before
         _assert_same(state, twin, spikes, y, params)
+    assert (twin.joint_moves > 0) == joint  # the joint candidates were taken, and only when allowed
 
 
 @pytest.mark.parametrize("values", [(-2, -1, 0, 1, 2), (-1, 1), (0, 1), (1, 2), (-3, 0, 5)])
 @pytest.mark.parametrize("jitter", [0.0, 1.5])
-def test_other_discrete_sets_match_naive_twin(values, jitter):
+@pytest.mark.parametrize("joint", [False, True])
+def test_other_discrete_sets_match_naive_twin(values, jitter, joint):
     # sets without 0, asymmetric and gapped ones (a move by d = v' - v of any size), with jitter too
     net, spikes, y, params, rng = _problem(7, hidden=(4,), values=values)
     state = TrainState.build(net, spikes, y, *params, width=2, jitter=jitter)
@@ -128,11 +131,12 @@ def test_other_discrete_sets_match_naive_twin(values, jitter):
     before = int(state.sl.sum())
     got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT,
                          state.T, state.A, state.S, state.WoutT, state.Z, state.y, state.sl, vals, oj,
-                         state.visit_orders(0, spikes, ok), *params)
-    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(vals), oj, ok, np.arange(y.size), 2)
+                         state.visit_orders(0, spikes, ok), *params, joint)
+    want = naive.hidden_sweep(twin, 0, spikes, y, params, list(vals), oj, ok, np.arange(y.size), 2, joint)
     assert got == want and got > 0
     assert int(state.sl.sum()) <= before
     _assert_same(state, twin, spikes, y, params)
+    assert (twin.joint_moves > 0) == joint
 
 
 def test_sample_losses_match_numpy():

@@ -36,6 +36,8 @@ def _common(p) -> None:
                    "(default min(2, sqrt(inputs)/8); 0: exact mode)")
     p.add_argument("--coordinate-order", choices=("gradient", "random"), default="gradient",
                    help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
+    p.add_argument("--joint-moves", action="store_true",
+                   help="let a hidden weight move shift its neuron's threshold by one at the same time")
     p.add_argument("--seed", type=int, help="random seed of the data split and of training; same seed, same model "
                    "(default 0)")
 
@@ -146,7 +148,7 @@ def _train(args) -> int:
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
-                    random_state=args.seed)
+                    joint_moves=args.joint_moves, random_state=args.seed)
     if saved:
         history = saved["history"]
         # the run's settings come from the checkpoint; only the budgets may change
@@ -242,7 +244,7 @@ def _compare(args) -> int:
                               discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
                               max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
                               jitter=args.jitter, coordinate_order=args.coordinate_order,
-                              seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                              joint_moves=args.joint_moves, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
                               ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))

@@ -407,23 +407,37 @@ def surrogate_gradient(l, X, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, 
     return grad
 
 
-@njit(cache=True)
-def _flip_table(values, step):
-    """``flips[wi, v, r + step]``: does moving a weight from ``values[wi]`` to ``values[v]`` flip a
-    sample whose drive sits ``r`` above the threshold (``r >= 0`` on; ``r + d >= 0`` after)?
+TAUS = np.array([0, -1, 1], np.int64)  # threshold shifts a joint move may carry (0: a plain weight move)
 
-    Only ``-step <= r < step`` can flip (``step >= |d|``), so ``r`` has ``2 * step`` bins.
+
+@njit(cache=True)
+def _flip_tables(values, step, joint):
+    """Which samples a move flips, by ``r = a - t`` (bin ``r + step``; only ``-step <= r < step`` can).
+
+    ``f1[wi, v, ti, rb]``: a sample with ``x_k = 1`` under ``w: values[wi] -> values[v]`` together
+    with ``t -> t + TAUS[ti]`` (``r >= 0`` on before, ``r + d - tau >= 0`` after); ``f0[ti, rb]``: a
+    sample with ``x_k = 0`` (the threshold shift alone). ``ok[wi, v, ti]``: the candidates, every
+    ``v != wi`` with ``tau = 0``, and with ``joint`` also ``tau = +-1`` where ``|d - tau| <= step``
+    (so no sample outside the bins can flip).
     """
     V = values.shape[0]
-    flips = np.zeros((V, V, 2 * step), np.uint8)
-    for wi in range(V):
-        for v in range(V):
-            d = values[v] - values[wi]
-            for rb in range(2 * step):
-                r = rb - step
-                if d != 0 and (r >= 0) != (r + d >= 0):
-                    flips[wi, v, rb] = 1
-    return flips
+    nbins = 2 * step
+    f1 = np.zeros((V, V, 3, nbins), np.uint8)
+    f0 = np.zeros((3, nbins), np.uint8)
+    ok = np.zeros((V, V, 3), np.uint8)
+    for ti in range(3):
+        tau = TAUS[ti]
+        for rb in range(nbins):
+            r = rb - step
+            f0[ti, rb] = (r >= 0) != (r - tau >= 0)
+        for wi in range(V):
+            for v in range(V):
+                d = values[v] - values[wi]
+                ok[wi, v, ti] = d != 0 and abs(d - tau) <= step and (tau == 0 or joint)
+                for rb in range(nbins):
+                    r = rb - step
+                    f1[wi, v, ti, rb] = (r >= 0) != (r + d - tau >= 0)
+    return f1, f0, ok
 
 
 @njit(cache=True, inline="always")
@@ -451,8 +465,21 @@ def _near_remove(near_i, near_t, count, slot, i, rb):
 
 
 @njit(cache=True)
+def _near_build(acol, t0, toggle, near_i, near_t, count, slot, reach):
+    """The near set from scratch: every sample with ``-reach <= a - t0 < reach`` and a toggle cost."""
+    for rb in range(2 * reach):
+        for q in range(count[rb]):
+            slot[near_i[rb, q]] = -1
+    count[:] = 0
+    for i in range(acol.shape[0]):
+        r = acol[i] - t0
+        if -reach <= r < reach and toggle[i] != 0:
+            _near_add(near_i, near_t, count, slot, i, r + reach, toggle[i])
+
+
+@njit(cache=True)
 def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, WoutT, Z, y, sl, values, order_j,
-                 korder, kind, margin, inv_t):
+                 korder, kind, margin, inv_t, joint):
     """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
 
     The layer's input spikes in three layouts: ``ptr_r/col_r`` (CSR) list, per sample, its
@@ -465,14 +492,21 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
     whose toggle cost is not 0 are few and kept up to date as moves land, so no re-check
     looks at the other samples.
 
+    With ``joint``, a weight move may also shift the neuron's threshold by one
+    (``w[j, k] += d`` with ``t += tau``, ``tau = +-1``, ``|d - tau| <= step``): the samples with
+    ``x_k = 1`` move by ``d - tau`` relative to the threshold, the others by ``-tau``. Such a pair
+    reaches moves no single coordinate can (e.g. a neuron more selective for ``x_k`` without
+    firing more often elsewhere); the threshold search at the neuron's end still follows.
+
     Per neuron (in ``order_j``'s order): the toggle cost of every sample; **screening**
     against the state at the neuron's start, on the near samples with ``in_screen[i] = 1``
     (all, or a mini-batch): their toggle costs binned by ``a - t`` per input, from which the
-    gain of every candidate value of every incoming weight follows; then the weights in
+    gain of every candidate move of every incoming weight follows; then the weights in
     the order ``korder[j]`` (the driver's: by surrogate gradient or random), each
     screened-in one re-scored exactly on every
-    near sample against the current state and accepted if it lowers the loss; then the
-    threshold. Returns the number of changed parameters.
+    near sample against the current state and the best candidate (values in the set's order,
+    then ``TAUS``' order; the first of equal gains) accepted if it lowers the loss; then the
+    threshold. Returns the number of changed parameters (a joint move counts once).
     """
     W = WT[l]
     n_in, h = W.shape
@@ -487,47 +521,54 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
         maxabs = max(maxabs, abs(values[v]))
     bound = n_in * maxabs  # |a| <= fan-in * max|w|
     step = 2 * maxabs  # the largest weight change: only samples with -step <= a - t < step can flip
+    # The near set is binned by a - t0, t0 the threshold when it was built, over a reach `slack`
+    # wider than the re-check window on each side, so a joint move's threshold shift only moves
+    # the window (no pass over every sample) until it has moved `slack` away; then it is rebuilt.
+    slack = 1 if joint else 0
+    reach = step + slack
     vidx = np.full(values[V - 1] - vmin + 1, -1, np.int64)  # value -> its index in ``values``
     for v in range(V):
         vidx[values[v] - vmin] = v
-    flips = _flip_table(values, step)
+    f1, f0, ok = _flip_tables(values, step, joint)
     last = l == len(WT) - 1
     toggle = np.empty(n, np.int64)
     acol = np.empty(n, np.int32)  # int32 (as the cache): the apply loop streams it once per move
-    gains = np.zeros(V, np.int64)
     hist = np.zeros(2 * bound + 3, np.int64)
     gT = np.zeros(2 * bound + 2, np.int64)
-    nbins = 2 * step  # near samples binned by r = a - t + step
-    acc = np.zeros(nbins, np.int64)
+    nbins = 2 * step  # the re-check window, r = a - t in [-step, step)
+    acc = np.zeros(nbins, np.int64)  # a re-check: toggle costs of near samples with x_k = 1, by bin
+    rest = np.zeros(nbins, np.int64)  # and with x_k = 0
     G2 = np.zeros((n_in, nbins), np.int64)  # screening: toggle costs of near samples by (input, bin)
-    near_i = np.empty((nbins, n), np.int32)  # near set: bin rb holds near_i[rb, :count[rb]]
-    near_t = np.empty((nbins, n), np.int64)  # and their toggle costs
-    count = np.zeros(nbins, np.int64)
+    G0 = np.zeros(nbins, np.int64)  # and of all of them, by bin
+    near_i = np.empty((2 * reach, n), np.int32)  # near set: bin rb holds near_i[rb, :count[rb]]
+    near_t = np.empty((2 * reach, n), np.int64)  # and their toggle costs
+    count = np.zeros(2 * reach, np.int64)
     slot = np.full(n, -1, np.int64)  # a sample's place in its bin (-1: not near)
     win = np.empty(n, np.int32)  # an accepted move's samples near the threshold
     changed = 0
     for jj in range(order_j.shape[0]):
         j = order_j[jj]
         t = np.int64(Tl[j])
-        count[:] = 0
         sj = Sl[j]
-        for i in range(n):  # toggle costs and the near set at the neuron's start
+        for i in range(n):  # toggle costs at the neuron's start
             acol[i] = Al[j, i]
             if last:
                 toggle[i] = _last_toggle_cost(Z, i, y[i], WoutT, j, 1 - 2 * np.int64(sj[i]), sl[i], kind, margin,
                                               inv_t)
             else:
                 toggle[i] = _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t)
-            r = acol[i] - t
-            if -step <= r < step and toggle[i] != 0:
-                _near_add(near_i, near_t, count, slot, i, r + step, toggle[i])
+        t0 = t
+        t_start = t
+        _near_build(acol, t0, toggle, near_i, near_t, count, slot, reach)
         G2[:] = 0
+        G0[:] = 0
         for rb in range(nbins):
-            for q in range(count[rb]):
-                i = near_i[rb, q]
+            for q in range(count[rb + slack]):
+                i = near_i[rb + slack, q]
                 if in_screen[i] == 0:
                     continue
-                tg = near_t[rb, q]
+                tg = near_t[rb + slack, q]
+                G0[rb] += tg
                 for p in range(ptr_r[i], ptr_r[i + 1]):
                     G2[col_r[p], rb] += tg
         for kk in range(n_in):
@@ -535,48 +576,61 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
             w = W[k, j]
             wi = vidx[w - vmin]
             screened = False
-            for v in range(V):  # screened gain of each value from the bins
-                if v == wi:
-                    continue
-                g = np.int64(0)
-                for rb in range(nbins):
-                    if flips[wi, v, rb]:
-                        g += G2[k, rb]
-                if g < 0:
-                    screened = True
-                    break
+            for v in range(V):  # screened gain of each candidate from the bins
+                for ti in range(3):
+                    if ok[wi, v, ti] == 0 or not -bound <= t_start + TAUS[ti] <= bound + 1:
+                        continue
+                    g = np.int64(0)
+                    for rb in range(nbins):
+                        if f1[wi, v, ti, rb]:
+                            g += G2[k, rb]
+                        if f0[ti, rb]:
+                            g += G0[rb] - G2[k, rb]
+                    if g < 0:
+                        screened = True
             if not screened:
                 continue
             xk = XB[k]
+            shift = t - t0 + slack  # the window's first bin in the near set
             for rb in range(nbins):  # exact re-check on every sample that can flip
                 g = np.int64(0)
-                for q in range(count[rb]):
-                    i = near_i[rb, q]
-                    g += ((xk[i >> 3] >> (i & 7)) & 1) * near_t[rb, q]  # branch-free: x_k is 0 or 1
+                s = np.int64(0)
+                for q in range(count[rb + shift]):
+                    i = near_i[rb + shift, q]
+                    tg = near_t[rb + shift, q]
+                    g += ((xk[i >> 3] >> (i & 7)) & 1) * tg  # branch-free: x_k is 0 or 1
+                    s += tg
                 acc[rb] = g
-            gains[:] = 0
-            for v in range(V):
-                for rb in range(nbins):
-                    if flips[wi, v, rb]:
-                        gains[v] += acc[rb]
+                rest[rb] = s - g
             best = -1
+            best_ti = 0
             bg = np.int64(0)
             for v in range(V):
-                if v != wi and gains[v] < bg:
-                    bg = gains[v]
-                    best = v
+                for ti in range(3):
+                    if ok[wi, v, ti] == 0 or not -bound <= t + TAUS[ti] <= bound + 1:  # thresholds stay in range
+                        continue
+                    g = np.int64(0)
+                    for rb in range(nbins):
+                        if f1[wi, v, ti, rb]:
+                            g += acc[rb]
+                        if f0[ti, rb]:
+                            g += rest[rb]
+                    if g < bg:
+                        bg = g
+                        best = v
+                        best_ti = ti
             if best < 0:
                 continue
             d = values[best] - w
-            # a sample has something to do only if it is near before ([-step, step)) or after
-            # ([-step - d, step - d)); flipping ones are inside both. One interval, as |d| <= step.
-            lo = min(-step, -step - d)
-            span = np.uint64(max(step, step - d) - lo)
+            # a sample has something to do only if it is in the near set's reach before
+            # ([-reach, reach) in a - t0) or after ([-reach - d, reach - d)). One interval, as |d| <= reach.
+            lo = min(-reach, -reach - d)
+            span = np.uint64(max(reach, reach - d) - lo)
             d32 = np.int32(d)
             nw = 0
             for p in range(ptr_f[k], ptr_f[k + 1]):  # apply: a += d on the samples with x_k = 1
                 i = ind_f[p]
-                r = np.int64(acol[i]) - t
+                r = np.int64(acol[i]) - t0
                 acol[i] += d32
                 # collect those samples without a branch: most samples are far, at random
                 # (sweeps 5-15% faster on mnist-sample, measured)
@@ -584,24 +638,47 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
                 nw += np.int64(np.uint64(r - lo) < span)
             for q in range(nw):  # in the same order as above, so the near set ends the same
                 i = win[q]
-                r = acol[i] - d - t
+                r = acol[i] - d - t0
                 if slot[i] >= 0:
-                    _near_remove(near_i, near_t, count, slot, i, r + step)
-                if (r >= 0) != (r + d >= 0):
+                    _near_remove(near_i, near_t, count, slot, i, r + reach)
+                # a sample without a toggle cost flips at the neuron's end (below): its loss is the
+                # same either way and nothing else reads its state while this neuron moves
+                if toggle[i] != 0 and (r + t0 >= t) != (r + t0 + d >= t):
                     if last:
                         _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                     else:
                         _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                 r += d
-                if -step <= r < step and toggle[i] != 0:
-                    _near_add(near_i, near_t, count, slot, i, r + step, toggle[i])
+                if -reach <= r < reach and toggle[i] != 0:
+                    _near_add(near_i, near_t, count, slot, i, r + reach, toggle[i])
             W[k, j] = values[best]
             changed += 1
-        for rb in range(nbins):  # empty the near set for the next neuron
+            tau = TAUS[best_ti]
+            if tau != 0:
+                # t -> t + tau flips the samples with a = t (tau = +1: off) or a = t - 1 (tau = -1: on)
+                rb = t - t0 + reach + (0 if tau > 0 else -1)
+                for q in range(count[rb]):
+                    i = near_i[rb, q]
+                    if last:
+                        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    else:
+                        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    near_t[rb, q] = toggle[i]
+                t += tau
+                Tl[j] = t
+                if abs(t - t0) > slack:  # the window would leave the near set's reach
+                    t0 = t
+                    _near_build(acol, t0, toggle, near_i, near_t, count, slot, reach)
+        for rb in range(2 * reach):  # empty the near set for the next neuron
             for q in range(count[rb]):
                 slot[near_i[rb, q]] = -1
         for i in range(n):
             Al[j, i] = acol[i]
+            if toggle[i] == 0 and (sj[i] == 1) != (acol[i] >= t):  # the deferred flips
+                if last:
+                    _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                else:
+                    _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
         # threshold: exact search over every integer in [-bound, bound + 1]
         # (drives beyond the range of thresholds are clamped to its ends: same comparisons;
         # only jittered drives ever get there)

@@ -70,8 +70,8 @@ def standard_error(error: float, n: int) -> float:
 FAMILY_OF = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-xent": "connttra", "ste": "ste",
              "mlp": "mlp"}
 SETTINGS = frozenset({"hidden", "levels", "discrete_set", "loss", "max_sweeps", "max_seconds", "batch_size", "tol",
-                      "epochs", "seed", "n_train", "n_val", "jitter", "coordinate_order", "margin", "temperature",
-                      "init_density", "lr", "alpha"})
+                      "epochs", "seed", "n_train", "n_val", "jitter", "coordinate_order", "joint_moves", "margin",
+                      "temperature", "init_density", "lr", "alpha"})
 
 
 def method_settings(method: str, settings: dict) -> dict:
@@ -99,7 +99,8 @@ def check_settings(method: str, settings: dict) -> None:
     family = FAMILY_OF[method]
     est = CoNNTrA(hidden=merged.get("hidden", (64,)), discrete_set=merged.get("discrete_set", (-1, 0, 1)),
                   random_state=merged.get("seed", 0), **_given(merged, "max_sweeps", "batch_size", "jitter",
-                                                               "coordinate_order", "init_density"))
+                                                               "coordinate_order", "joint_moves",
+                                                               "init_density"))
     hidden, _, _ = est.check_params()  # also the shared hidden widths and seed of the backprop baselines
     levels = merged.get("levels", 1)
     if isinstance(levels, bool) or int(levels) != levels or levels < 1:
@@ -154,7 +155,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         from .estimator import CoNNTrA
 
         loss = _connttra_loss(method, settings)
-        extra = _given(settings, "jitter", "coordinate_order", "margin", "temperature", "init_density")
+        extra = _given(settings, "jitter", "coordinate_order", "joint_moves", "margin", "temperature",
+                       "init_density")
 
         def make(**kw):
             return CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
@@ -243,7 +245,7 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         ``progress(method)`` before each method starts.
     **settings
         ``hidden, levels, discrete_set, loss, max_sweeps, max_seconds, batch_size, tol, epochs,
-        seed, n_train, n_val``; CoNNTrA also ``jitter, coordinate_order, margin, temperature,
+        seed, n_train, n_val``; CoNNTrA also ``jitter, coordinate_order, joint_moves, margin, temperature,
         init_density``, the STE network ``lr``, the MLP ``alpha``. A dict under a method's
         family name overrides the shared settings for that method only: ``connttra={...}``,
         ``ste={...}``, ``mlp={...}`` (see ``method_settings``).

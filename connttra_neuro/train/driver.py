@@ -177,11 +177,12 @@ class TrainState:
     noise0: np.ndarray | None = field(default=None, repr=False)  # the jitter inside A[0] (None: none)
     width: int = 0  # surrogate-gradient width of the coordinate order (0: random order)
     jitter: float = 0.0  # std of the integer noise added to hidden pre-activations each sweep (0: exact)
+    joint: bool = False  # weight moves may shift the neuron's threshold by one (see _kernels.hidden_sweep)
     start_loss: float = float("nan")  # loss at the start of the last sweep's moves (after any jitter)
 
     @classmethod
     def build(cls, network: TernaryNetwork, spikes, y, kind, margin, inv_t, width: int = 0,
-              jitter: float = 0.0) -> TrainState:
+              jitter: float = 0.0, joint: bool = False) -> TrainState:
         if not network.hidden:
             raise ValueError("CoNNTrA needs at least one hidden layer (hidden=(h, ...))")
         A, S, Z = network_forward(network, spikes)
@@ -204,7 +205,7 @@ class TrainState:
                    np.ascontiguousarray(network.output.weights.T, dtype=np.int32),
                    np.array(network.output.biases, dtype=np.int64), Z, sl, _csc(spikes), _csr(spikes),
                    _bits(np.asarray(spikes).T),
-                   width=int(width), jitter=float(jitter))
+                   width=int(width), jitter=float(jitter), joint=bool(joint))
 
     @property
     def loss(self) -> float:
@@ -262,7 +263,7 @@ class TrainState:
             korder = self.visit_orders(l, inputs, rng.permutation(n_in).astype(np.int64))
             changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A,
                                       self.S, self.WoutT, self.Z, self.y, self.sl, self.values, order_j, korder,
-                                      self.kind, self.margin, self.inv_t)
+                                      self.kind, self.margin, self.inv_t, self.joint)
         return int(changed)
 
     def visit_orders(self, l: int, inputs: np.ndarray, order_k: np.ndarray) -> np.ndarray:

@@ -65,6 +65,12 @@ class CoNNTrA:
     surrogate_width : int, optional
         Half-width (in drive units) of the triangular surrogate derivative used by the
         gradient order; default ``max(1, round(sqrt(number of input spikes) / 4))``.
+    joint_moves : bool
+        Let a hidden weight move shift its neuron's threshold by one at the same time
+        (``w += d`` with ``t += 1`` or ``t -= 1``), scored exactly like every move. Such a pair
+        changes the drive relative to the threshold on the samples without that input too,
+        which no single coordinate does; sweeps cost a little more and lower the loss further
+        (see docs/training.md).
     jitter : float, optional
         Standard deviation of the integer noise (rounded Gaussian, ``driver.noise_table``)
         redrawn every sweep and added to every hidden pre-activation during training (a
@@ -93,8 +99,8 @@ class CoNNTrA:
 
     def __init__(self, hidden=(64,), levels=1, discrete_set=(-1, 0, 1), loss="hinge", margin=None,
                  temperature=None, max_sweeps=30, max_seconds=None, tol=1e-4, batch_size=None,
-                 coordinate_order="gradient", surrogate_width=None, jitter=None, init_density=0.5,
-                 keep_best=True, random_state=0):
+                 coordinate_order="gradient", surrogate_width=None, joint_moves=False, jitter=None,
+                 init_density=0.5, keep_best=True, random_state=0):
         self.hidden = hidden
         self.levels = levels
         self.discrete_set = discrete_set
@@ -107,6 +113,7 @@ class CoNNTrA:
         self.batch_size = batch_size
         self.coordinate_order = coordinate_order
         self.surrogate_width = surrogate_width
+        self.joint_moves = joint_moves
         self.jitter = jitter
         self.init_density = init_density
         self.keep_best = keep_best
@@ -154,6 +161,8 @@ class CoNNTrA:
         width = self.surrogate_width
         if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
             raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
+        if not isinstance(self.joint_moves, (bool, np.bool_)):
+            raise ValueError(f"joint_moves must be True or False, got {self.joint_moves!r}")
         jitter = self.jitter
         if jitter is not None and (isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
                                    or not np.isfinite(jitter) or jitter < 0):
@@ -238,7 +247,8 @@ class CoNNTrA:
             width = max(1, round(np.sqrt(spikes.shape[1]) / 4))
         if jitter is None:
             jitter = min(2.0, np.sqrt(spikes.shape[1]) / 8)
-        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(jitter))
+        state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(jitter),
+                                 bool(self.joint_moves))
         batch = None if self.batch_size is None else int(self.batch_size)
 
         def metadata(record):
