@@ -69,7 +69,8 @@ def test_report_renders_a_saved_run(bench):
     for seed in (0, 1):
         settings = {"connttra": {"jitter": 2.0, "max_sweeps": 20}, "ste": {"lr": 0.1, "epochs": 30},
                     "mlp": {"alpha": 1e-3, "epochs": 40}}
-        for method, val in (("connttra-hinge", 0.05), ("connttra-xent", 0.06), ("ste", 0.04), ("mlp", 0.03)):
+        for method, val in (("connttra-hinge", 0.05), ("connttra-joint", 0.045), ("connttra-xent", 0.06), ("ste", 0.04),
+                            ("mlp", 0.03)):
             rows.append(dict(_row(method, val + 0.01 * seed, 1.0), dataset="digits", seed=seed, settings=settings,
                              history=_hist(0.2, val + 0.01 * seed)))
     md = bench.report({"machine": "Measured here.", "seconds": 12.0, "seeds": [0, 1], "rows": rows})
@@ -77,6 +78,9 @@ def test_report_renders_a_saved_run(bench):
     assert "Measured here." in md and "Whole run: 12 s." in md
     assert "mean val error vs STE +1.00 pts ± 0.00 (not met)" in md
     assert "connttra 2 @ 20 sweeps, 2 @ 20 sweeps; ste 0.1 @ 30 epochs" in md
+    # the joint-moves variant: beside the goals, never judged
+    assert "connttra-joint (not judged): val error 5.00%, -0.50 pts ± 0.00 vs the default; +0.50 ± 0.00 vs STE" in md
+    assert "| digits | connttra-joint |" in md  # in the variants table too
 
 
 def test_seeds_are_stated_per_run(bench):

@@ -102,6 +102,23 @@ def test_compare_methods_in_process_and_table():
     json.dumps(rows, default=float)
 
 
+def test_compare_joint_variant_is_the_hinge_with_joint_moves(monkeypatch):
+    import connttra_neuro.train.estimator as estimator
+
+    made = []
+    real = estimator.CoNNTrA.fit
+
+    def spy(self, *args, **kw):
+        made.append((self.loss, self.joint_moves))
+        return real(self, *args, **kw)
+    monkeypatch.setattr(estimator.CoNNTrA, "fit", spy)
+    rows = compare_methods("iris", ("connttra-hinge", "connttra-joint"), isolate=False, hidden=(8,), levels=3,
+                           max_sweeps=2, seed=0)
+    assert [r["label"] for r in rows] == ["CoNNTrA (hinge)", "CoNNTrA (hinge, joint moves)"]
+    assert [r["loss"] for r in rows] == ["hinge", "hinge"]
+    assert made[1] == ("hinge", False) and made[3] == ("hinge", True)  # each: warm-up fit, then the timed one
+
+
 def test_compare_methods_gives_each_method_its_own_settings(monkeypatch):
     import connttra_neuro.train.baselines as baselines
 

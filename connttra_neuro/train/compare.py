@@ -21,8 +21,9 @@ import numpy as np
 
 __all__ = ["compare_methods", "format_table", "plot_curves", "write_json", "METHODS"]
 
-METHODS = ("connttra", "connttra-hinge", "connttra-xent", "ste", "mlp")
-LABELS = {"connttra": "CoNNTrA", "connttra-hinge": "CoNNTrA (hinge)", "connttra-xent": "CoNNTrA (xent)",
+METHODS = ("connttra", "connttra-hinge", "connttra-joint", "connttra-xent", "ste", "mlp")
+LABELS = {"connttra": "CoNNTrA", "connttra-hinge": "CoNNTrA (hinge)", "connttra-joint": "CoNNTrA (hinge, joint moves)",
+          "connttra-xent": "CoNNTrA (xent)",
           "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
 
 
@@ -67,8 +68,8 @@ def standard_error(error: float, n: int) -> float:
     return float(np.sqrt(error * (1 - error) / n))
 
 
-FAMILY_OF = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-xent": "connttra", "ste": "ste",
-             "mlp": "mlp"}
+FAMILY_OF = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-joint": "connttra",
+             "connttra-xent": "connttra", "ste": "ste", "mlp": "mlp"}
 SETTINGS = frozenset({"hidden", "levels", "discrete_set", "loss", "max_sweeps", "max_seconds", "batch_size", "tol",
                       "epochs", "seed", "n_train", "n_val", "jitter", "coordinate_order", "joint_moves", "margin",
                       "temperature", "init_density", "lr", "alpha"})
@@ -128,8 +129,10 @@ def _warm_up_rows(y: np.ndarray, n: int = 20) -> np.ndarray:
 
 
 def _connttra_loss(method: str, settings: dict) -> str:
-    """The loss a CoNNTrA method trains with: named in the method (``connttra-xent``) or the setting."""
-    return method.split("-", 1)[1] if "-" in method else settings.get("loss", "hinge")
+    """The loss a CoNNTrA method trains with: named in the method (``connttra-xent``; ``connttra-joint``
+    is the hinge with ``joint_moves``) or the setting."""
+    return {"connttra-hinge": "hinge", "connttra-joint": "hinge", "connttra-xent": "xent"}.get(
+        method, settings.get("loss", "hinge"))
 
 
 def _given(settings: dict, *names) -> dict:
@@ -157,6 +160,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
         loss = _connttra_loss(method, settings)
         extra = _given(settings, "jitter", "coordinate_order", "joint_moves", "margin", "temperature",
                        "init_density")
+        if method == "connttra-joint":
+            extra["joint_moves"] = True
 
         def make(**kw):
             return CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
@@ -238,7 +243,8 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         A dataset name for ``load_dataset`` (loaded inside each subprocess) or a
         loaded ``Dataset`` (sent to it).
     methods : sequence of str
-        From ``METHODS``; ``connttra`` uses ``loss=``, ``connttra-hinge`` / ``connttra-xent`` fix it.
+        From ``METHODS``; ``connttra`` uses ``loss=``, ``connttra-hinge`` / ``connttra-xent`` fix it;
+        ``connttra-joint`` is the hinge with ``joint_moves=True``.
     isolate : bool
         Run each method in its own spawned subprocess (needed for a fair peak RSS).
     progress : callable, optional
