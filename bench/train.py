@@ -10,7 +10,8 @@ chosen per dataset and seed on inner splits of that seed's training data
 method runs in its own spawned subprocess (fair peak RSS). Five seeds per method (three
 left standard deviations of 0.3-1.5 points, larger than the differences the goals judge),
 three on the full-size Fashion-MNIST run (``bench/_protocol.RUNS``); the whole run takes
-about 40 minutes on 2 cores, half of it the full-size run (`--quick`: iris and digits, one seed).
+about an hour on 2 cores (3493 s measured), most of it the full-size run (`--quick`: iris and
+digits, one seed).
 """
 
 from __future__ import annotations

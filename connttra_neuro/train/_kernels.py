@@ -523,7 +523,7 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
     step = 2 * maxabs  # the largest weight change: only samples with -step <= a - t < step can flip
     # The near set is binned by a - t0, t0 the threshold when it was built, over a reach `slack`
     # wider than the re-check window on each side, so a joint move's threshold shift only moves
-    # the window (no pass over every sample) until it has moved `slack` away; then it is rebuilt.
+    # the window (no pass over every sample) until it has moved more than `slack`; then it is rebuilt.
     slack = 1 if joint else 0
     reach = step + slack
     vidx = np.full(values[V - 1] - vmin + 1, -1, np.int64)  # value -> its index in ``values``
