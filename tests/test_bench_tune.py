@@ -64,6 +64,12 @@ def test_settings_for_hands_each_method_its_own_choice(tune):
     assert method_settings("connttra-hinge", settings)["max_sweeps"] == 40
     assert method_settings("ste", settings)["lr"] == 0.1 and method_settings("ste", settings)["epochs"] == 30
     assert method_settings("mlp", settings)["alpha"] == 1e-3 and "lr" not in method_settings("mlp", settings)
+    # what a method's name fixes wins over shared and family settings
+    clash = {**settings, "loss": "xent", "connttra": {"joint_moves": False}}
+    assert method_settings("connttra-joint", clash)["loss"] == "hinge"
+    assert method_settings("connttra-joint", clash)["joint_moves"] is True
+    assert method_settings("connttra-xent", {"loss": "hinge"})["loss"] == "xent"
+    assert method_settings("connttra", clash)["loss"] == "xent"
     with pytest.raises(KeyError, match="run bench/tune.py first"):
         settings_for("digits", 3, {"digits": {"2": pick}})
 

@@ -70,6 +70,9 @@ def standard_error(error: float, n: int) -> float:
 
 FAMILY_OF = {"connttra": "connttra", "connttra-hinge": "connttra", "connttra-joint": "connttra",
              "connttra-xent": "connttra", "ste": "ste", "mlp": "mlp"}
+# what a CoNNTrA method's name fixes, over any shared or family setting
+FIXED = {"connttra-hinge": {"loss": "hinge"}, "connttra-joint": {"loss": "hinge", "joint_moves": True},
+         "connttra-xent": {"loss": "xent"}}
 SETTINGS = frozenset({"hidden", "levels", "discrete_set", "loss", "max_sweeps", "max_seconds", "batch_size", "tol",
                       "epochs", "seed", "n_train", "n_val", "jitter", "coordinate_order", "joint_moves", "margin",
                       "temperature", "init_density", "lr", "alpha"})
@@ -78,8 +81,9 @@ SETTINGS = frozenset({"hidden", "levels", "discrete_set", "loss", "max_sweeps", 
 def method_settings(method: str, settings: dict) -> dict:
     """The settings one method trains with: the shared ones, overridden by those under its
     family's name (``connttra``, ``ste`` or ``mlp``), e.g. ``ste={"lr": 0.1, "epochs": 40}``:
-    each method's own tuned hyperparameter and budget (bench/tune.py). An unknown name is an
-    error (a misspelt override would silently leave a method untuned)."""
+    each method's own tuned hyperparameter and budget (bench/tune.py); then what the method's
+    name fixes (``FIXED``). An unknown name is an error (a misspelt override would silently
+    leave a method untuned)."""
     own = settings.get(FAMILY_OF.get(method, method)) or {}
     if not isinstance(own, dict):
         raise ValueError(f"settings for {method!r} must be a dict of overrides, got {own!r}")
@@ -87,7 +91,7 @@ def method_settings(method: str, settings: dict) -> dict:
     unknown = sorted(set(merged) - SETTINGS)
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown} for {method}; known: {sorted(SETTINGS)}")
-    return merged
+    return {**merged, **FIXED.get(method, {})}
 
 
 def check_settings(method: str, settings: dict) -> None:
@@ -115,7 +119,7 @@ def check_settings(method: str, settings: dict) -> None:
     if limit is not None and not (np.isfinite(limit) and limit > 0):
         raise ValueError(f"max_seconds must be a positive number, got {limit!r}")
     if family == "connttra":
-        resolve_loss(_connttra_loss(method, merged), merged.get("margin"), merged.get("temperature"), hidden[-1])
+        resolve_loss(merged.get("loss", "hinge"), merged.get("margin"), merged.get("temperature"), hidden[-1])
     lr, alpha = merged.get("lr"), merged.get("alpha")
     if family == "ste" and lr is not None and (isinstance(lr, bool) or not (np.isfinite(lr) and lr > 0)):
         raise ValueError(f"lr of {method} must be a positive number, got {lr!r}")
@@ -126,13 +130,6 @@ def check_settings(method: str, settings: dict) -> None:
 def _warm_up_rows(y: np.ndarray, n: int = 20) -> np.ndarray:
     """A few training rows holding every class (the first ``n`` may hold one class: sorted data)."""
     return np.union1d(np.unique(y, return_index=True)[1], np.arange(min(n, len(y))))
-
-
-def _connttra_loss(method: str, settings: dict) -> str:
-    """The loss a CoNNTrA method trains with: named in the method (``connttra-xent``; ``connttra-joint``
-    is the hinge with ``joint_moves``) or the setting."""
-    return {"connttra-hinge": "hinge", "connttra-joint": "hinge", "connttra-xent": "xent"}.get(
-        method, settings.get("loss", "hinge"))
 
 
 def _given(settings: dict, *names) -> dict:
@@ -157,11 +154,9 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
     if method.startswith("connttra"):
         from .estimator import CoNNTrA
 
-        loss = _connttra_loss(method, settings)
+        loss = settings.get("loss", "hinge")
         extra = _given(settings, "jitter", "coordinate_order", "joint_moves", "margin", "temperature",
                        "init_density")
-        if method == "connttra-joint":
-            extra["joint_moves"] = True
 
         def make(**kw):
             return CoNNTrA(hidden=hidden, levels=levels, discrete_set=settings.get("discrete_set", (-1, 0, 1)),
