@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python examples/train_and_export_loihi.py            # digits, about a minute
+    .venv/bin/python examples/train_and_export_loihi.py            # digits, about 10 seconds
     .venv/bin/python examples/train_and_export_loihi.py --quick    # seconds, smaller settings
 
 Steps: load a built-in dataset, train with CoNNTrA, save the packed model file,

@@ -39,10 +39,12 @@ class TargetLimitError(ValueError):
 class RunResult:
     """What a target's run returns, in sample order.
 
-    scores : int64 (n_samples, n_classes)
+    scores : int64 (n_samples, n_classes); float64 from a target with analog device noise
+        (brian2 with ``weight_sigma > 0``).
     hidden_spikes : list of uint8 (n_samples, n_neurons), one per hidden layer,
         or None when not recorded.
-    steps : time steps simulated (pipelined: about n_samples + L).
+    steps : time steps simulated (pipelined, ``tiles`` samples side by side per step:
+        ``ceil(n_samples / tiles) + L``).
     info : target-specific facts (wall time, codegen, tiles, ...).
     """
 

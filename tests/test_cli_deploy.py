@@ -113,3 +113,16 @@ def test_brian2_noise_is_reported_as_an_expected_difference(iris_model, capsys):
     assert main(["deploy", iris_model, "--target", "brian2", "--data", "iris", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["run"]["status"] == "exact" and d["run"]["device_noise"] is None
+
+
+@pytest.mark.parametrize("command", ["deploy", "verify", "evaluate"])
+def test_n_beyond_the_split_names_the_flag(iris_model, tmp_path, capsys, command):
+    extra = {"deploy": ["--target", "reference", "--export-nir", str(tmp_path / "m.nir")],
+             "verify": ["--targets", "reference", "--out", str(tmp_path / "report")],
+             "evaluate": []}[command]  # fmt: skip
+    assert main([command, iris_model, "--data", "iris", "--n", "500", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "--n 500: the val split of iris has only 30 samples" in err and "Traceback" not in err
+    assert not any(tmp_path.glob("m.nir*"))  # deploy loads the data before it writes an export
+    assert main([command, iris_model, "--data", "iris", "--split", "train", "--n", "121", *extra]) == 2
+    assert "--n 121: the train split of iris has only 120 samples" in capsys.readouterr().err

@@ -264,3 +264,23 @@ def test_init_thresholds_outside_the_drive_range_are_clamped_not_read_out_of_bou
     assert int(last.hidden[0].thresholds[0]) == int(twin.T[0][0])
     assert est.history_[-1]["loss"] == twin.losses(spikes, y, params).sum() / 4
     assert est.history_[-1]["loss"] <= est.history_[0]["loss"]
+
+
+def test_default_margin_shrinks_only_on_large_training_sets():
+    from connttra_neuro.train.losses import default_margin, resolve_loss
+
+    # up to 6,000 samples the margin is 0.15 h (what every small-set result was trained with)
+    assert [default_margin(256, n) for n in (None, 100, 1438, 6000)] == [38] * 4
+    assert [default_margin(256, n) for n in (15000, 45000, 60000)] == [24, 14, 12]  # 38 * sqrt(6000 / n)
+    assert default_margin(1, 10**7) == 1
+    assert resolve_loss("hinge", 20, None, 256, 60000)[1] == 20  # a given margin wins
+
+
+def test_fit_uses_and_records_the_margin_for_its_sample_count():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((24000, 3)), rng.integers(0, 3, 24000)
+    X[np.arange(y.size), y] += 0.5
+    est = CoNNTrA(hidden=(40,), max_sweeps=1, random_state=0).fit(X, y)
+    assert est.network_.metadata["settings"]["margin"] == 3  # 0.15 * 40 = 6, halved at 4 x 6,000 samples
+    est = CoNNTrA(hidden=(40,), max_sweeps=1, random_state=0).fit(X[:6000], y[:6000])
+    assert est.network_.metadata["settings"]["margin"] == 6

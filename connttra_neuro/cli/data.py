@@ -320,24 +320,11 @@ def _info(args) -> int:
 def _evaluate(args) -> int:
     from hardware_targets.registry import get_target
 
-    from ..datasets import load_dataset
     from ..modelfile import load
-    from . import UserError
+    from .verify import load_split
 
-    if args.n is not None and args.n < 1:
-        raise UserError(f"--n must be a positive number of samples, got {args.n}")
     network = load(args.model)
-    sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
-    data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
-    X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_val, data.y_val)
-    if data.n_features != network.n_features:
-        raise UserError(
-            f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} "
-            f"has {data.n_features}; evaluate the model on the kind of data it was trained on"
-        )
-    from .verify import as_output_indices
-
-    y = as_output_indices(network, y)
+    X, y, data_name = load_split(args, network, verb="evaluate")
     target = get_target(args.target)
     spikes = network.encode(X)
     result = target.run(target.compile(network), spikes)
@@ -345,20 +332,20 @@ def _evaluate(args) -> int:
     report = classification_report(y, predictions, network.n_classes)
     report.update(
         model=str(args.model),
-        data=data.name,
+        data=data_name,
         split=args.split,
         seed=args.seed,
         target=args.target,
-        n_features=data.n_features,
+        n_features=network.n_features,  # load_split checked the data's
     )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"model      {args.model} ({'-'.join(map(str, network.layer_sizes))})")
-    print(f"data       {data.name}, {args.split} split, {report['n_samples']:,} samples (seed {args.seed})")
+    print(f"data       {data_name}, {args.split} split, {report['n_samples']:,} samples (seed {args.seed})")
     print(f"target     {args.target}")
     trained_on = network.metadata.get("dataset")
-    if isinstance(trained_on, str) and trained_on != data.name:
+    if isinstance(trained_on, str) and trained_on != data_name:
         print(f"note       the model's metadata says it was trained on {trained_on!r}")
     unseen = report["labels_beyond_model"]
     if unseen:

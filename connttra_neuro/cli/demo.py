@@ -37,6 +37,12 @@ def add_parsers(sub) -> None:
         "demo",
         help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (about half a minute)",
         description=__doc__.split("\n\n", 1)[1],
+        epilog=(
+            "examples:\n"
+            "  connttra-neuro demo\n"
+            "  connttra-neuro demo --data mnist-sample --out reports/mnist\n"
+            "  connttra-neuro demo --quick --n-verify 30"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT}/)")

@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
         epilog=(
             "examples:\n"
             "  connttra-neuro deploy model.ctn --target loihi2\n"
-            "  connttra-neuro deploy model.ctn --target loihi2 --data digits --n 500 --export-nir model.nir\n"
+            "  connttra-neuro deploy model.ctn --target loihi2 --data digits --n 300 --export-nir model.nir\n"
             "  connttra-neuro deploy model.ctn --target brian2 --codegen cython --data iris\n"
             "  connttra-neuro deploy model.ctn --target brian2 --noise weight_sigma=0.1,seed=3 --data iris\n"
             "exit status: 0 ok (also a difference under --noise, which is expected), 1 the target's run\n"
@@ -74,6 +74,8 @@ def _deploy(args) -> int:
     network = load(args.model)
     target = get_target(name, **options)
     target.check(network)  # TargetLimitError (a ValueError) -> one clean line, exit 2
+    # The data before any export: a bad --data / --n must fail before files are written.
+    split = load_split(args, network) if args.data is not None else None
     out: dict = {"model": str(args.model), "target": name, "layer_sizes": list(network.layer_sizes)}
     out["resources"] = target.resources(network)
     exports = {}
@@ -89,7 +91,7 @@ def _deploy(args) -> int:
     if args.data is not None:
         from ..verify import verify
 
-        X, y, data_name = load_split(args, network)
+        X, y, data_name = split
         report = verify(network, [target], X, y, dataset=data_name)
         tp = report.targets[0]
         out["run"] = {

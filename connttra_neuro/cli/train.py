@@ -70,7 +70,7 @@ def add_parsers(sub) -> None:
     )
     _common(p)
     p.add_argument("--methods", default="connttra,ste,mlp",
-                   help="comma-separated, from connttra, connttra-hinge, connttra-xent, ste, mlp")
+                   help="comma-separated, from connttra, connttra-hinge, connttra-joint, connttra-xent, ste, mlp")
     p.add_argument("--epochs", type=int, default=30, help="epochs of the backprop baselines (default 30)")
     p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
                    "0.03; see docs/training.md, The comparison)")

@@ -56,7 +56,7 @@ def add_parsers(sub) -> None:
         "--json", metavar="FILE", help="also write the JSON report to FILE ('-' prints it instead of the table)"
     )
     p.add_argument(
-        "--no-plots", action="store_true", help="skip the PNG plots (faster; JSON and Markdown still written)"
+        "--no-plots", action="store_true", help="skip the PNG plots (faster; JSON, Markdown and HTML still written)"
     )
     p.set_defaults(func=_verify)
 
@@ -84,20 +84,31 @@ def add_target_option_arguments(p) -> None:
     )
 
 
-def load_split(args, network):
-    """``(X, y, dataset name)`` for the chosen split, checked against the model's feature count."""
-    from ..datasets import load_dataset
+def load_split(args, network, verb: str = "verify"):
+    """``(X, y, dataset name)`` for the chosen split, checked against the model's feature count
+    (``verb`` names the command in that message)."""
+    from ..datasets import DatasetError, load_dataset
     from . import UserError
 
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
     sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
-    data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
+    try:
+        data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
+    except DatasetError:
+        if args.n is None:
+            raise
+        # Say it in the flag the user typed, not the library's n_train / n_val.
+        full = load_dataset(args.data, path=args.data_path, seed=args.seed)
+        size = len(full.y_train if args.split == "train" else full.y_val)
+        if args.n <= size:
+            raise
+        raise UserError(f"--n {args.n}: the {args.split} split of {full.name} has only {size} samples") from None
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_val, data.y_val)
     if data.n_features != network.n_features:
         raise UserError(
             f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} has "
-            f"{data.n_features}; verify the model on the kind of data it was trained on"
+            f"{data.n_features}; {verb} the model on the kind of data it was trained on"
         )
     return X, as_output_indices(network, y), data.name
 

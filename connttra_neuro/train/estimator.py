@@ -42,7 +42,8 @@ class CoNNTrA:
     loss : {"hinge", "xent"}
         Training loss on integer scores (see ``connttra_neuro.train.losses``).
     margin : int, optional
-        Hinge margin (default ``max(1, round(0.15 * last hidden width))``).
+        Hinge margin (default ``0.15 * last hidden width``, rounded, shrinking as
+        ``sqrt(6000 / n_samples)`` above 6,000 training samples: see ``losses.default_margin``).
     temperature : float, optional
         Cross-entropy temperature (default ``max(1, sqrt(last hidden width) / 2)``).
     max_sweeps : int
@@ -240,7 +241,7 @@ class CoNNTrA:
             net0 = initial_network(encoder, spikes, hidden, C, values, float(self.init_density),
                                    sweep_rng(seed, -1))
         h_last = net0.hidden[-1].weights.shape[0] if net0.hidden else 0
-        kind, margin, inv_t = resolve_loss(self.loss, self.margin, self.temperature, h_last)
+        kind, margin, inv_t = resolve_loss(self.loss, self.margin, self.temperature, h_last, y_idx.size)
         spikes_val = net0.encode(Xv).astype(np.float32) if Xv is not None else None  # scored every sweep
         if self.coordinate_order == "random":
             width = 0
