@@ -2,7 +2,10 @@
 
 A crash or Ctrl-C mid-write leaves any previous file untouched and no temporary behind;
 the new file gets the mode an ordinary ``open(path, "w")`` would give it (``mkstemp``
-alone makes 0600), or keeps the mode of the file it replaces.
+alone makes 0600), or keeps the mode of the file it replaces. A symbolic link is written
+through (its target is replaced, the link stays); a device, pipe or socket is refused, since
+a rename would replace it with a regular file (``-o /dev/null`` run as root would replace the
+device node).
 """
 
 from __future__ import annotations
@@ -33,10 +36,14 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
         if directory:
             raise NotADirectoryError(f"{path} is a file; it needs a folder")
         raise IsADirectoryError(f"{path} is a directory; it needs a file name")
-    for parent in path.parents:
+    if not directory and path.exists() and not path.is_file():
+        raise OSError(f"{path} is not a regular file (a device, pipe or socket); give a file name")
+    for parent in Path(os.path.realpath(path)).parents:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):  # also a read-only file system, even as root
+                raise PermissionError(f"cannot write {path}: {parent} is not writable")
             break
     return path
 
@@ -46,21 +53,27 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
 
     A path that cannot hold a file (``check_writable``) is an error before anything is written.
     """
-    path = check_writable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    given = check_writable(path)
+    path = Path(os.path.realpath(given))  # through a symbolic link: replace its target, keep the link
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:  # name the user's path, not a temporary file's
+        raise OSError(err.errno, f"cannot write {given}: {err.strerror}") from None
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError) and err.strerror and tmp in str(err):
+            raise OSError(err.errno, f"cannot write {given}: {err.strerror}") from None
         raise
-    return path
+    return given
 
 
 def write_bytes(path: str | os.PathLike, blob: bytes) -> Path:

@@ -126,3 +126,19 @@ def test_n_beyond_the_split_names_the_flag(iris_model, tmp_path, capsys, command
     assert not any(tmp_path.glob("m.nir*"))  # deploy loads the data before it writes an export
     assert main([command, iris_model, "--data", "iris", "--split", "train", "--n", "121", *extra]) == 2
     assert "--n 121: the train split of iris has only 120 samples" in capsys.readouterr().err
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused(iris_model, tmp_path, capsys):
+    nir = str(tmp_path / "x.nir")
+    cases = [(["deploy", iris_model, "--target", "reference", "--export-nir", iris_model], "the model file"),
+             (["deploy", iris_model, "--target", "reference", "--export-nir", nir, "--export-netx", nir],
+              "--export-netx"),
+             (["verify", iris_model, "--data", "iris", "--targets", "reference", "--json", iris_model,
+               "--out", str(tmp_path / "r")], "--json"),
+             (["train", "--data", iris_model, "--hidden", "4", "-o", iris_model], "-o")]  # fmt: skip
+    before = (tmp_path / "iris.ctn").read_bytes()
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "same file as" in err and "Traceback" not in err
+    assert (tmp_path / "iris.ctn").read_bytes() == before and not (tmp_path / "x.nir").exists()

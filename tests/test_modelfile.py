@@ -208,3 +208,41 @@ def test_metadata_survives(tmp_path):
     back = load(save(net, tmp_path / "m.ctn"))
     assert isinstance(back, TernaryNetwork)
     assert back.metadata["training"]["loss"] == "margin" and back.metadata["val_error"] == 0.03
+
+
+def test_special_files_are_refused_and_symlinks_written_through(tmp_path):
+    net = random_network((4, 3, 2), seed=0)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="fifo is not a regular file"):
+        save(net, fifo)  # a rename would have replaced the pipe (as root: -o /dev/null, the device)
+    assert fifo.is_fifo()
+    with pytest.raises(OSError, match="null is not a regular file"):
+        save(net, "/dev/null")
+    target = tmp_path / "real.ctn"
+    target.write_text("old")
+    (tmp_path / "link.ctn").symlink_to("real.ctn")
+    assert save(net, tmp_path / "link.ctn") == tmp_path / "link.ctn"
+    assert (tmp_path / "link.ctn").is_symlink() and load(target) == net
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link.ctn", "real.ctn"]
+
+
+def test_an_unwritable_folder_is_named_before_anything_is_written(tmp_path, monkeypatch):
+    # root ignores permission bits, so the check (which also sees read-only file systems) is simulated
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    with pytest.raises(PermissionError, match=f"cannot write {tmp_path}/sub/m.ctn: {tmp_path} is not writable"):
+        save(random_network((4, 3, 2), seed=0), tmp_path / "sub" / "m.ctn")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_names_the_destination_not_the_temporary(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".m.ctn.x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OSError, match=f"cannot write {tmp_path / 'm.ctn'}: Read-only file system"):
+        save(random_network((4, 3, 2), seed=0), tmp_path / "m.ctn")

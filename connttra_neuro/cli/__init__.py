@@ -33,6 +33,27 @@ def check_writable(path, flag: str, *, directory: bool = False) -> None:
         raise UserError(f"{flag} {err}") from None
 
 
+def check_distinct(outputs: dict, inputs: dict | None = None) -> None:
+    """Refuse an output (what -> path) that is the same file as one of the run's inputs or as
+    another output, links resolved: ``-o data.npz`` would overwrite the data, ``--export-nir x
+    --export-netx x`` would keep only the second. Inputs that do not exist (built-in dataset
+    names) and ``None`` paths are skipped. Run it before any long work."""
+    import os
+
+    seen: dict[str, str] = {}
+    for what, given in (inputs or {}).items():
+        if given is not None and os.path.exists(given):
+            seen.setdefault(os.path.realpath(os.fspath(given)), what)
+    for what, given in outputs.items():
+        if given is None:
+            continue
+        key = os.path.realpath(os.fspath(given))
+        if key in seen:
+            raise UserError(f"{what} {given} is the same file as {seen[key]}; writing it would overwrite that, "
+                            "give another path")
+        seen[key] = what
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="connttra-neuro",

@@ -57,7 +57,7 @@ def _deploy(args) -> int:
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from . import UserError, check_writable
+    from . import UserError, check_distinct, check_writable
     from .verify import parse_targets
 
     if "," in args.target:
@@ -70,6 +70,8 @@ def _deploy(args) -> int:
     for flag in ("export_nir", "export_netx"):
         if getattr(args, flag):
             check_writable(getattr(args, flag), "--" + flag.replace("_", "-"))
+    check_distinct({"--export-nir": args.export_nir, "--export-netx": args.export_netx},
+                   {"the model file": args.model, "--data": args.data})
     options = target_options(args, [name]).get(name, {})
     network = load(args.model)
     target = get_target(name, **options)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import check_writable
+from . import check_distinct, check_writable
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -137,6 +137,8 @@ def _train(args) -> int:
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
     check_writable(out, "-o")
     check_writable(ckpt, "--checkpoint")
+    check_distinct({"-o": out, "--checkpoint": ckpt}, {"--data": args.data})
+    check_distinct({"-o": out}, {"--resume": args.resume})  # resuming into the same checkpoint is the point
     init, history, best, saved = None, None, None, None
     if args.resume:
         init = modelfile.load(args.resume)

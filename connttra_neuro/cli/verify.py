@@ -12,7 +12,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from . import check_writable
+from . import check_distinct, check_writable
 
 EXIT_EXACT = 0
 EXIT_MISMATCH = 1
@@ -199,6 +199,7 @@ def _verify(args) -> int:
     check_writable(out, "--out", directory=True)  # before the targets run: a bad path would lose the run
     if args.json and args.json != "-":
         check_writable(args.json, "--json")
+        check_distinct({"--json": args.json}, {"the model file": args.model, "--data": args.data})
     X, y, data_name = load_split(args, network)
     to_stdout = args.json == "-"
     say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
