@@ -171,7 +171,10 @@ def test_two_hidden_layers_and_xent(data):
      ({"batch_size": 0}, "batch_size"), ({"batch_size": -3}, "batch_size"), ({"margin": 0}, "margin"),
      ({"init_density": 2}, "init_density"), ({"init_density": float("nan")}, "init_density"),
      ({"hidden": (2.7,)}, "hidden"), ({"random_state": None}, "random_state"), ({"joint_moves": "yes"}, "joint_moves"),
-     ({"joint_moves": 1}, "joint_moves")],
+     ({"joint_moves": 1}, "joint_moves"), ({"max_seconds": 0}, "max_seconds"),
+     ({"max_seconds": float("inf")}, "max_seconds"), ({"max_seconds": "5"}, "max_seconds"),
+     ({"tol": float("nan")}, "tol"), ({"tol": -1}, "tol"),
+     ({"jitter": 2e6}, "jitter 2000000.0 is beyond the drive range")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
     X, y, _, _ = data

@@ -158,6 +158,15 @@ class CoNNTrA:
         values = check_discrete_set(self.discrete_set)
         if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
             raise ValueError(f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
+        limit = self.max_seconds
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)
+                                  or not np.isfinite(limit) or limit <= 0):
+            raise ValueError(f"max_seconds must be a positive number of seconds (or None: no time limit), "
+                             f"got {limit!r}")
+        tol = self.tol
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
+            raise ValueError(f"tol must be a non-negative number (0: stop only when a sweep no longer lowers "
+                             f"the loss), got {tol!r}")
         if self.coordinate_order not in ("gradient", "random"):
             raise ValueError(f"coordinate_order must be 'gradient' or 'random', got {self.coordinate_order!r}")
         width = self.surrogate_width
@@ -249,6 +258,10 @@ class CoNNTrA:
             width = max(1, round(np.sqrt(spikes.shape[1]) / 4))
         if jitter is None:
             jitter = min(2.0, np.sqrt(spikes.shape[1]) / 8)
+        reach = max((spikes.shape[1], *hidden[:-1])) * int(np.abs(values).max())  # widest drive range
+        if jitter > reach:
+            raise ValueError(f"jitter {jitter!r} is beyond the drive range of this network (+-{reach}: fan-in x "
+                             f"max|w|); every spike would be noise")
         state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(jitter),
                                  bool(self.joint_moves))
         batch = None if self.batch_size is None else int(self.batch_size)
