@@ -215,3 +215,41 @@ def test_compare_warms_up_on_every_class_of_sorted_data():
     ordered = Dataset("iris-sorted", data.X_train[order], data.y_train[order], data.X_val, data.y_val)
     (row,) = compare_methods(ordered, ("connttra",), isolate=False, hidden=(8,), levels=3, max_sweeps=2)
     assert len(row["history"]) == 2 and 0 <= row["val_error"] <= 1
+
+
+def test_resume_refuses_settings_that_contradict_the_checkpoint(tmp_path, capsys):
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--no-progress"]
+    assert main([*args, "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
+    ckpt = str(tmp_path / "m.ctn.ckpt")
+    before = (tmp_path / "m.ctn").read_bytes()
+    capsys.readouterr()
+    for flags in (["--hidden", "16"], ["--levels", "4"], ["--loss", "xent"], ["--discrete-set=-2,0,2"],
+                  ["--jitter", "0"], ["--coordinate-order", "random"], ["--joint-moves"], ["--batch-size", "5"]):
+        argv = ["train", "--data", "iris", "--no-progress", *flags, "--max-sweeps", "4", "-o", str(tmp_path / "m.ctn")]
+        assert main([*argv, "--resume", ckpt]) == 2, flags
+        err = capsys.readouterr().err
+        assert f"{flags[0].split('=')[0]} " in err and "differs from the run in" in err and "Traceback" not in err
+    assert (tmp_path / "m.ctn").read_bytes() == before  # nothing trained, nothing written
+    # repeating the run's own flags is fine
+    assert main([*args, "--loss", "hinge", "--max-sweeps", "3", "-o", str(tmp_path / "m.ctn"), "--resume", ckpt]) == 0
+
+
+@pytest.mark.parametrize("damage", ["extra setting", "no history", "not a record"])
+def test_a_checkpoint_this_version_cannot_continue_is_a_clear_error(tmp_path, capsys, damage):
+    assert main(["train", "--data", "iris", "--hidden", "4", "--no-progress", "--max-sweeps", "1",
+                 "-o", str(tmp_path / "m.ctn")]) == 0  # fmt: skip
+    net = modelfile.load(tmp_path / "m.ctn.ckpt")
+    meta = thaw_metadata(net.metadata)
+    if damage == "extra setting":
+        meta["checkpoint"]["settings"]["new_option"] = 1
+    elif damage == "no history":
+        del meta["checkpoint"]["history"]
+    else:
+        meta["checkpoint"] = "sweep 1"
+    modelfile.save(net.replace(metadata=meta), tmp_path / "old.ckpt")
+    capsys.readouterr()
+    assert main(["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "r.ctn"),
+                 "--resume", str(tmp_path / "old.ckpt")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "cannot resume this checkpoint" in err and "Traceback" not in err
+    assert ("new_option" in err) == (damage == "extra setting")

@@ -25,18 +25,22 @@ def _common(p) -> None:
     p.add_argument("--n-val", type=int, help="subsample this many validation samples")
     p.add_argument("--hidden", type=int, action="append",
                    help="hidden layer width; repeat for more layers (default 64)")
-    p.add_argument("--levels", type=int, default=1, help="thermometer levels per feature (default 1)")
-    p.add_argument("--discrete-set", type=_int_list, default=(-1, 0, 1), help="allowed weights (default -1,0,1)")
-    p.add_argument("--loss", choices=("hinge", "xent"), default="hinge", help="training loss (default hinge)")
+    # Settings default to None here and get their defaults in _fill_defaults, so that a resumed run can
+    # tell a flag the user gave (an error if it contradicts the checkpoint) from one left out.
+    p.add_argument("--levels", type=int, help="thermometer levels per feature (default 1)")
+    p.add_argument("--discrete-set", type=_int_list,
+                   help="allowed weights, comma-separated (default -1,0,1; a leading minus needs the = form: "
+                   "--discrete-set=-2,0,2)")
+    p.add_argument("--loss", choices=("hinge", "xent"), help="training loss (default hinge)")
     p.add_argument("--max-sweeps", type=int, default=30, help="sweep budget (default 30)")
     p.add_argument("--max-seconds", type=float, help="wall-time budget in seconds")
     p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
     p.add_argument("--jitter", type=float,
                    help="std of the noise added to hidden drives while training, a regulariser "
                    "(default min(2, sqrt(inputs)/8); 0: exact mode)")
-    p.add_argument("--coordinate-order", choices=("gradient", "random"), default="gradient",
+    p.add_argument("--coordinate-order", choices=("gradient", "random"),
                    help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
-    p.add_argument("--joint-moves", action="store_true",
+    p.add_argument("--joint-moves", action="store_true", default=None,
                    help="let a hidden weight move shift its neuron's threshold by one at the same time")
     p.add_argument("--seed", type=int, help="random seed of the data split and of training; same seed, same model "
                    "(default 0)")
@@ -82,6 +86,53 @@ def add_parsers(sub) -> None:
 # the flags that choose the training data; a checkpoint records them so --resume trains on the same data
 DATA_FLAGS = {"data": "--data", "data_path": "--data-path", "n_train": "--n-train", "n_val": "--n-val",
               "seed": "--seed"}
+# The estimator settings a flag sets: flag and default (None: the estimator's own).
+SETTING_FLAGS = {"hidden": ("--hidden", None), "levels": ("--levels", 1),
+                 "discrete_set": ("--discrete-set", (-1, 0, 1)), "loss": ("--loss", "hinge"),
+                 "batch_size": ("--batch-size", None), "jitter": ("--jitter", None),
+                 "coordinate_order": ("--coordinate-order", "gradient"), "joint_moves": ("--joint-moves", False)}
+
+
+def _fill_defaults(args) -> None:
+    for key, (_, default) in SETTING_FLAGS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
+
+
+def _resume_settings(args, saved: dict, checkpoint: str) -> None:
+    """A setting flag given with --resume must agree with the checkpointed run (which keeps its settings;
+    only the budgets may change), so a run never silently trains with other settings than it says."""
+    from . import UserError
+
+    def plain(v):
+        return list(v) if isinstance(v, (list, tuple)) else v
+
+    for key, (flag, _) in SETTING_FLAGS.items():
+        given = getattr(args, key)
+        if given is not None and plain(given) != plain(saved["settings"].get(key)):
+            shown = ",".join(map(str, given)) if isinstance(given, (list, tuple)) else given
+            raise UserError(f"{flag} {shown} differs from the run in {checkpoint} ({saved['settings'].get(key)}); a "
+                            f"resumed run keeps its settings (only --max-sweeps and --max-seconds may change): drop "
+                            f"{flag} or give the same value")
+
+
+def _checked_checkpoint(saved, checkpoint: str) -> dict:
+    """The checkpoint record, or a clear error for one this version cannot continue."""
+    from connttra_neuro.train import CoNNTrA
+
+    from . import UserError
+
+    known = set(CoNNTrA().get_params())
+    ok = (isinstance(saved, dict) and isinstance(saved.get("history"), list) and saved["history"]
+          and all(isinstance(r, dict) for r in saved["history"]) and isinstance(saved.get("settings"), dict)
+          and set(saved["settings"]) <= known)
+    if not ok:
+        extra = sorted(set(saved["settings"]) - known) if isinstance(saved, dict) and isinstance(
+            saved.get("settings"), dict) else []
+        why = f"unknown settings {extra}" if extra else "its checkpoint record is incomplete"
+        raise UserError(f"{checkpoint}: cannot resume this checkpoint ({why}; written by another version of "
+                        f"connttra-neuro?); start a new run")
+    return saved
 
 
 def _load(args):
@@ -145,7 +196,10 @@ def _train(args) -> int:
         saved = thaw_metadata(init.metadata).get("checkpoint")
         if not saved:
             raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
+        saved = _checked_checkpoint(saved, args.resume)
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
+        _resume_settings(args, saved, args.resume)
+    _fill_defaults(args)
     data = _load(args)
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
@@ -233,6 +287,7 @@ def _best_so_far(path: Path, history: list[dict], sweep: int | None):
 def _compare(args) -> int:
     from connttra_neuro.train.compare import compare_methods, format_table, plot_curves, write_json
 
+    _fill_defaults(args)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     out = Path(args.output)
     check_writable(out, "-o", directory=True)
