@@ -231,3 +231,18 @@ def test_info_tells_never_and_always_firing_levels_apart(capsys, tmp_path):
     save(network.replace(encoder=ThermometerEncoder(thresholds)), tmp_path / "m.ctn")
     code, out, _ = run(capsys, "info", tmp_path / "m.ctn")
     assert code == 0 and "2 level(s) never fire (+inf); 2 level(s) always fire (-inf)" in out
+
+
+def test_evaluate_notes_a_model_trained_on_another_seed_s_split(tmp_path, capsys):
+    from connttra_neuro.cli import main
+
+    path = str(tmp_path / "s3.ctn")
+    assert main(["train", "--data", "iris", "--hidden", "4", "--seed", "3", "--max-sweeps", "1", "--no-progress",
+                 "-o", path]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["evaluate", path, "--data", "iris"]) == 0
+    assert "add --seed 3 to check it on its own split" in capsys.readouterr().err
+    assert main(["evaluate", path, "--data", "iris", "--seed", "3"]) == 0
+    assert "note: the model was trained with seed" not in capsys.readouterr().err
+    assert main(["deploy", path, "--target", "reference", "--seed", "3"]) == 2
+    assert "--seed needs --data" in capsys.readouterr().err

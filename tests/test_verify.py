@@ -207,6 +207,17 @@ def test_bad_inputs_raise_clear_errors():
         verify(net, ["reference"], np.zeros((5, 4)), np.zeros(4))
     with pytest.raises(ValueError, match="expected samples of shape"):
         verify(net, ["reference"], np.zeros((5, 3)), np.zeros(5))
+    X = np.zeros((5, 4))
+    with pytest.raises(ValueError, match="at least one target"):
+        verify(net, [], X, np.zeros(5, int))  # would be a vacuous pass
+    with pytest.raises(ValueError, match="needs the true classes"):
+        verify(net, ["reference"], X, None)
+    with pytest.raises(ValueError, match="integer class indices"):
+        verify(net, ["reference"], X, np.full(5, 0.5))  # not truncated to class 0
+    with pytest.raises(ValueError, match="integer class indices"):
+        verify(net, ["reference"], X, np.array(["a"] * 5))
+    one = verify(net, "reference", X, np.zeros(5, int))  # one name, not the targets "r", "e", "f", ...
+    assert [t.target for t in one.targets] == ["reference"] and one.all_exact
 
 
 # -- operation and energy counting ----------------------------------------------------------------

@@ -98,7 +98,6 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--seed",
         type=int,
-        default=0,
         help="seed of the dataset's train/validation split and subsample; use the one the model was trained "
         "with (default: 0)",
     )
@@ -324,8 +323,8 @@ def _evaluate(args) -> int:
     from .verify import load_split
 
     network = load(args.model)
+    target = get_target(args.target)  # a wrong name fails before the data load
     X, y, data_name = load_split(args, network, verb="evaluate")
-    target = get_target(args.target)
     spikes = network.encode(X)
     result = target.run(target.compile(network), spikes)
     predictions = np.asarray(result.predictions, dtype=np.int64)

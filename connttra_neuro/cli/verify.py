@@ -72,7 +72,8 @@ def add_data_arguments(p, *, required: bool) -> None:
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), default="val", help="which part to run (default: val)")
     p.add_argument("--n", type=int, metavar="N", help="a seeded stratified subsample of N samples (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the dataset's split and subsample (default: 0)")
+    p.add_argument("--seed", type=int, help="seed of the dataset's split and subsample; use the one the model was "
+                   "trained with (default: 0)")
 
 
 def add_target_option_arguments(p) -> None:
@@ -92,6 +93,9 @@ def load_split(args, network, verb: str = "verify"):
 
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
+    if args.seed is None:
+        args.seed = 0
+        _note_training_seed(network, args.data)
     sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
     try:
         data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
@@ -111,6 +115,19 @@ def load_split(args, network, verb: str = "verify"):
             f"{data.n_features}; {verb} the model on the kind of data it was trained on"
         )
     return X, as_output_indices(network, y), data.name
+
+
+def _note_training_seed(network, data: str) -> None:
+    """`train --seed S` also draws the train/validation split, so a model trained with seed S checked
+    on seed 0's validation split is partly checked on its training samples: say so (the metadata's
+    seed is the training seed, which a Python user may have chosen apart from the split's)."""
+    import sys
+
+    seed, trained_on = network.metadata.get("seed"), network.metadata.get("dataset")
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed != 0 and trained_on == data:
+        print(f"note: the model was trained with seed {seed} (its metadata); `train --seed {seed}` also draws the "
+              f"train/validation split, and seed 0's validation split may hold its training samples: add "
+              f"--seed {seed} to check it on its own split", file=sys.stderr)
 
 
 def as_output_indices(network, y):

@@ -267,8 +267,20 @@ def verify(
         score and class. A target that raises (limits, runtime errors) is
         recorded with ``status="failed"`` and the error, not re-raised.
     """
+    if isinstance(targets, (str, Target)):  # "reference" would otherwise be the targets "r", "e", "f", ...
+        targets = [targets]
+    targets = list(targets)
+    if not targets:
+        raise ValueError("verify needs at least one target (a registry name like 'loihi2', or a Target)")
+    if y is None:
+        raise ValueError("verify needs the true classes y (n_samples,) beside X")
     X = np.asarray(X)
-    y = np.asarray(y).astype(np.int64).ravel()
+    y_given = np.asarray(y)
+    if y_given.dtype.kind not in "iub" and not (
+            y_given.dtype.kind == "f" and np.all(np.isfinite(y_given)) and np.all(y_given == np.round(y_given))):
+        raise ValueError(f"verify needs integer class indices in y, got {y_given.dtype} values such as "
+                         f"{y_given.ravel()[:3].tolist()}")
+    y = y_given.astype(np.int64).ravel()
     if X.ndim != 2 or X.shape[0] != y.shape[0]:
         raise ValueError(
             f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
