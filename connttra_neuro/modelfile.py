@@ -219,7 +219,16 @@ def load(path: str | os.PathLike) -> TernaryNetwork:
     """Read a model file; a missing, truncated, corrupted or wrong-version file raises a clear error."""
     path = Path(path)
     try:
-        blob = path.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(len(MAGIC))
+            # Look before reading it all: a large file that is not a model (/dev/zero, a dataset
+            # given by mistake) would otherwise be read whole into memory first.
+            if not head:
+                return from_bytes(head, source=str(path))  # raises: empty
+            if not MAGIC.startswith(head):
+                raise ModelFileError(f"{path}: not a connttra-neuro model file (it does not start with the "
+                                     f"model file signature {MAGIC!r})")
+            blob = head + fh.read()
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None
     except IsADirectoryError:

@@ -246,3 +246,21 @@ def test_evaluate_notes_a_model_trained_on_another_seed_s_split(tmp_path, capsys
     assert "note: the model was trained with seed" not in capsys.readouterr().err
     assert main(["deploy", path, "--target", "reference", "--seed", "3"]) == 2
     assert "--seed needs --data" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_is_no_error_and_an_empty_path_is_named():
+    import os
+    import subprocess
+    import sys
+
+    from connttra_neuro.cli import main
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a reader that is already gone, like `| head` after its lines: no race
+    code = "import sys; from connttra_neuro.cli import main; sys.exit(main(['datasets', '--json']))"
+    try:
+        run = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write_end)
+    assert run.returncode == 141 and run.stderr.decode() == ""
+    assert main(["train", "--data", "iris", "-o", ""]) == 2

@@ -246,3 +246,8 @@ def test_a_failed_write_names_the_destination_not_the_temporary(tmp_path, monkey
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(OSError, match=f"cannot write {tmp_path / 'm.ctn'}: Read-only file system"):
         save(random_network((4, 3, 2), seed=0), tmp_path / "m.ctn")
+
+
+def test_a_file_that_is_not_a_model_is_refused_before_it_is_read_whole():
+    with pytest.raises(ModelFileError, match="/dev/zero: not a connttra-neuro model file"):
+        load("/dev/zero")  # endless: reading it whole would never finish

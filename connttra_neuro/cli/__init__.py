@@ -27,6 +27,8 @@ def check_writable(path, flag: str, *, directory: bool = False) -> None:
     """``_atomic.check_writable`` as a one-line usage error naming the flag; run it before any long work."""
     from .._atomic import check_writable as check
 
+    if not str(path).strip():
+        raise UserError(f"{flag} needs a path, got an empty one")
     try:
         check(path, directory=directory)
     except OSError as err:
@@ -73,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("connttra-neuro: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `connttra-neuro info m.ctn | head`: the reader has all it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141  # as if killed by SIGPIPE, like other command-line tools
     except (UserError, ValueError, OSError, KeyError) as err:
         # Our errors (ModelFileError, NetworkError, DatasetError, TargetLimitError, ...)
         # are ValueErrors whose message names the problem, and an OSError names its file

@@ -184,9 +184,9 @@ def _train(args) -> int:
     from connttra_neuro.train import CoNNTrA, ConvergenceWarning
     from connttra_neuro.train.estimator import best_sweep
 
+    check_writable(args.output, "-o")
     out = Path(args.output)
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
-    check_writable(out, "-o")
     check_writable(ckpt, "--checkpoint")
     check_distinct({"-o": out, "--checkpoint": ckpt}, {"--data": args.data})
     check_distinct({"-o": out}, {"--resume": args.resume})  # resuming into the same checkpoint is the point
