@@ -192,6 +192,11 @@ def test_bad_data_raises_clear_errors(data):
         CoNNTrA().fit(X, y, validation=(X[:, :3], y))
     with pytest.raises(ValueError, match="not fitted"):
         CoNNTrA().predict(X)
+    with pytest.raises(ValueError, match="X must be real numbers"):
+        CoNNTrA().fit(X + 1j, y)
+    mixed = np.array([1, "a"] * (len(y) // 2) + [1] * (len(y) % 2), dtype=object)
+    with pytest.raises(ValueError, match="labels must be of one kind.*int, str"):
+        CoNNTrA().fit(X, mixed)
 
 
 def test_every_constructor_parameter_is_recorded_in_the_model(fitted):

@@ -74,6 +74,11 @@ def test_demo_refuses_n_verify_below_one_before_training(tmp_path, capsys):
         assert main(["demo", "--quick", "--data", "iris", "--n-verify", n, "--out", str(tmp_path)]) == 2
         assert "--n-verify must be a positive number of samples" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+    (tmp_path / "afile").write_text("x")
+    assert main(["demo", "--quick", "--out", str(tmp_path / "afile")]) == 2
+    assert "afile is a file; it needs a folder" in capsys.readouterr().err
+    assert main(["demo", "--quick", "--data", "mnist", "--out", str(tmp_path / "d")]) == 2  # needs a path
+    assert "--data mnist is not here" in capsys.readouterr().err and not (tmp_path / "d").exists()
 
 
 def test_demo_is_a_command_and_its_broken_deployment_is_diagnosed():

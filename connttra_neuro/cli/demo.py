@@ -58,10 +58,17 @@ def add_parsers(sub) -> None:
 
 
 def _demo(args) -> int:
-    from . import UserError
+    from ..datasets import builtin_datasets
+    from . import UserError, check_writable
 
     if args.n_verify < 1:  # before anything trains
         raise UserError(f"--n-verify must be a positive number of samples, got {args.n_verify}")
+    check_writable(args.out, "--out", directory=True)
+    info = {d.name: d for d in builtin_datasets()}.get(args.data)
+    if info is not None and not info.available()[0]:
+        raise UserError(f"--data {args.data} is not here ({info.available()[1]}); the demo runs on data that is "
+                        f"already installed, for your own copy use `connttra-neuro train --data {args.data} "
+                        f"--data-path DIR`")
     settings = dict(DEMO, dataset=args.data, n_verify=args.n_verify)
     if args.quick:
         settings.update(hidden=(16,), n_verify=min(args.n_verify, 60), quick=True)

@@ -31,10 +31,13 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.dtype == bool:  # spikes or binary features: 0 / 1
         X = X.astype(np.float32)
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"{where}: X must be numeric, got dtype {X.dtype}")
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"{where}: X must be real numbers, got dtype {X.dtype}")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"{where}: y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
+    if y.dtype == object and len({type(v) for v in y.tolist()}) > 1:  # np.unique would raise a bare TypeError
+        kinds = sorted({type(v).__name__ for v in y.tolist()})
+        raise ValueError(f"{where}: labels must be of one kind to be sorted, got a mix of {', '.join(kinds)}")
     if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
         raise ValueError(f"{where}: y contains NaN or infinite labels")
     if not np.all(np.isfinite(X)):

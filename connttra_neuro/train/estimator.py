@@ -235,7 +235,9 @@ class CoNNTrA:
                 raise ValueError(f"validation data has {Xv.shape[1]} features, training data {X.shape[1]}")
             unknown = ~np.isin(yv, self.classes_)
             if unknown.any():
-                raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training")
+                raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training "
+                                 f"({y.size} training samples of {C} classes: a subsample too small to hold every "
+                                 f"class?)")
             yv_idx = np.searchsorted(self.classes_, yv)
         width, jitter = self.surrogate_width, self.jitter
         if init_network is not None:
