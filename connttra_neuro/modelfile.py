@@ -212,6 +212,8 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
 
     A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched.
     """
+    if not isinstance(network, TernaryNetwork):
+        raise TypeError(f"save needs a TernaryNetwork (e.g. a fitted CoNNTrA's network_), got {type(network).__name__}")
     return write_bytes(path, to_bytes(network))
 
 

@@ -408,6 +408,12 @@ def random_network(
     dset = np.array(check_discrete_set(discrete_set))
     if len(layer_sizes) < 2:
         raise NetworkError("layer_sizes needs at least (n_features, n_classes)")
+    if any(isinstance(n, bool) or int(n) != n or n < 1 for n in layer_sizes):
+        raise NetworkError(f"layer_sizes must be positive integers, got {tuple(layer_sizes)}")
+    if isinstance(levels, bool) or int(levels) != levels or levels < 1:
+        raise NetworkError(f"levels must be a positive integer, got {levels!r}")
+    if density is not None and not 0 <= density <= 1:
+        raise NetworkError(f"density is a probability in [0, 1], got {density!r}")
     n_features = int(layer_sizes[0])
     thresholds = np.tile((np.arange(1, levels + 1) / (levels + 1))[None, :], (n_features, 1))
     encoder = ThermometerEncoder(thresholds)

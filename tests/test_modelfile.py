@@ -251,3 +251,9 @@ def test_a_failed_write_names_the_destination_not_the_temporary(tmp_path, monkey
 def test_a_file_that_is_not_a_model_is_refused_before_it_is_read_whole():
     with pytest.raises(ModelFileError, match="/dev/zero: not a connttra-neuro model file"):
         load("/dev/zero")  # endless: reading it whole would never finish
+
+
+def test_save_names_what_it_was_given(tmp_path):
+    with pytest.raises(TypeError, match="save needs a TernaryNetwork.*got dict"):
+        save({"weights": []}, tmp_path / "m.ctn")
+    assert not any(tmp_path.iterdir())

@@ -185,3 +185,12 @@ class TestEncoder:
             ThermometerEncoder.fit(np.zeros(3))
         with pytest.raises(NetworkError, match="NaN or infinite"):
             ThermometerEncoder.fit(np.array([[0.0], [np.inf]]))
+
+
+@pytest.mark.parametrize("kw, match", [({"layer_sizes": (2, -1, 2)}, "positive integers"),
+                                       ({"layer_sizes": (2, 2.5, 2)}, "positive integers"),
+                                       ({"layer_sizes": (2, 3), "levels": 0}, "levels"),
+                                       ({"layer_sizes": (2, 3), "density": 2}, "density")])
+def test_random_network_names_a_bad_argument(kw, match):
+    with pytest.raises(NetworkError, match=match):
+        random_network(**kw)

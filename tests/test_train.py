@@ -292,3 +292,14 @@ def test_fit_uses_and_records_the_margin_for_its_sample_count():
     assert est.network_.metadata["settings"]["margin"] == 3  # 0.15 * 40 = 6, halved at 4 x 6,000 samples
     est = CoNNTrA(hidden=(40,), max_sweeps=1, random_state=0).fit(X[:6000], y[:6000])
     assert est.network_.metadata["settings"]["margin"] == 6
+
+
+def test_levels_beyond_the_data_s_distinct_values_warn():
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 3, (60, 4)).astype(float), rng.integers(0, 2, 60)  # 3 values: 2 levels at most
+    with pytest.warns(UserWarning, match="levels=20: .* input spikes never fire"):
+        CoNNTrA(hidden=(4,), levels=20, max_sweeps=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a UserWarning too: the budget of 1 sweep
+        CoNNTrA(hidden=(4,), levels=2, max_sweeps=1).fit(X, y)

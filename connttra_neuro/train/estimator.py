@@ -248,6 +248,11 @@ class CoNNTrA:
             spikes = net0.encode(X)
         else:
             encoder = ThermometerEncoder.fit(X, self.levels)
+            dead = np.isinf(encoder.thresholds)  # levels with no cut point of their own: they never fire
+            if self.levels > 1 and dead.mean() > 0.5:
+                warnings.warn(f"levels={self.levels}: {int(dead.sum()):,} of {dead.size:,} input spikes never fire "
+                              f"(the features have too few distinct values for so many levels); fewer levels "
+                              f"waste less memory and time", UserWarning, stacklevel=2)
             spikes = encoder.encode(X)
             net0 = initial_network(encoder, spikes, hidden, C, values, float(self.init_density),
                                    sweep_rng(seed, -1))
