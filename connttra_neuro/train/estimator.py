@@ -265,7 +265,8 @@ class CoNNTrA:
             width = max(1, round(np.sqrt(spikes.shape[1]) / 4))
         if jitter is None:
             jitter = min(2.0, np.sqrt(spikes.shape[1]) / 8)
-        reach = max((spikes.shape[1], *hidden[:-1])) * int(np.abs(values).max())  # widest drive range
+        fan_in = max((layer.weights.shape[1] for layer in net0.hidden), default=spikes.shape[1])
+        reach = fan_in * int(np.abs(values).max())  # the widest drive range of any hidden neuron
         if jitter > reach:
             raise ValueError(f"jitter {jitter!r} is beyond the drive range of this network (+-{reach}: fan-in x "
                              f"max|w|); every spike would be noise")
