@@ -411,6 +411,9 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
     * ``X_train, y_train, X_test, y_test`` -- the test set is used for validation;
     * ``X, y`` -- split here: seeded stratified 80/20 split (``seed``).
 
+    When an archive holds several of these layouts the first one listed wins, and the
+    dataset's ``description`` names the arrays it left unused.
+
     ``X*`` are numeric (n, n_features) arrays (higher-dimensional arrays are
     flattened per sample), finite; ``y*`` are integer class indices >= 0 of
     the same length.
@@ -451,13 +454,15 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                     f"(or X_test and y_test), or store all samples as X and y to have them split. "
                     f"Keys found: {', '.join(sorted(keys))}"
                 )
+            unused = sorted(keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
             return Dataset(
                 name,
                 get("X_train"),
                 get("y_train"),
                 get(val_keys[0]),
                 get(val_keys[1]),
-                f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation",
+                f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation"
+                + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
             )
         if {"X", "y"} <= keys:
             X, y = _check_pair(get("X"), get("y"), "X", "y", name)

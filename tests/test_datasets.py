@@ -336,6 +336,12 @@ def test_npz_explicit_split_and_test_alias(tmp_path):
     np.savez(tmp_path / "b.npz", X_train=X[:20], y_train=y[:20].astype(np.float64), X_test=X[20:], y_test=y[20:])
     data = load_npz(tmp_path / "b.npz")
     assert data.y_train.dtype == np.int64 and len(data.y_val) == 10
+    assert "not used" not in data.description
+    # several layouts in one file: the explicit split wins, and the description names what it left out
+    np.savez(tmp_path / "c.npz", X_train=X[:20], y_train=y[:20], X_val=X[20:], y_val=y[20:], X_test=X, y_test=y,
+             X=X, y=y)
+    data = load_npz(tmp_path / "c.npz")
+    assert len(data.y_val) == 10 and "(also in the file, not used: X, X_test, y, y_test)" in data.description
 
 
 def test_npz_x_y_is_split_by_seed(tmp_path):

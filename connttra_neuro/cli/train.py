@@ -201,6 +201,8 @@ def _train(args) -> int:
         _resume_settings(args, saved, args.resume)
     _fill_defaults(args)
     data = _load(args)
+    if data.description:
+        print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
