@@ -124,6 +124,16 @@ def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     toggle[i] = -toggle[i]
 
 
+@njit(cache=True, inline="always")
+def _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
+    """Toggle sample ``i``'s spike of neuron ``j`` in layer ``l``: ``_flip_last`` in the last
+    hidden layer (``sj`` its spike row), ``_flip`` below it."""
+    if last:
+        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+    else:
+        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+
+
 @njit(cache=True)
 def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
     """Loss of sample ``i`` if spike ``S[l][j, i]`` of a layer below the last were toggled; with
@@ -644,10 +654,7 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
                 # a sample without a toggle cost flips at the neuron's end (below): its loss is the
                 # same either way and nothing else reads its state while this neuron moves
                 if toggle[i] != 0 and (r + t0 >= t) != (r + t0 + d >= t):
-                    if last:
-                        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
-                    else:
-                        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                 r += d
                 if -reach <= r < reach and toggle[i] != 0:
                     _near_add(near_i, near_t, count, slot, i, r + reach, toggle[i])
@@ -659,26 +666,17 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
                 rb = t - t0 + reach + (0 if tau > 0 else -1)
                 for q in range(count[rb]):
                     i = near_i[rb, q]
-                    if last:
-                        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
-                    else:
-                        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
                     near_t[rb, q] = toggle[i]
                 t += tau
                 Tl[j] = t
                 if abs(t - t0) > slack:  # the window would leave the near set's reach
                     t0 = t
                     _near_build(acol, t0, toggle, near_i, near_t, count, slot, reach)
-        for rb in range(2 * reach):  # empty the near set for the next neuron
-            for q in range(count[rb]):
-                slot[near_i[rb, q]] = -1
-        for i in range(n):
+        for i in range(n):  # (the next neuron's _near_build empties the near set)
             Al[j, i] = acol[i]
             if toggle[i] == 0 and (sj[i] == 1) != (acol[i] >= t):  # the deferred flips
-                if last:
-                    _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
-                else:
-                    _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
         # threshold: exact search over every integer in [-bound, bound + 1]
         # (drives beyond the range of thresholds are clamped to its ends: same comparisons;
         # only jittered drives ever get there)
@@ -704,10 +702,7 @@ def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, Wout
             for i in range(n):
                 a = acol[i]
                 if (a >= t) != (a >= best_t):
-                    if last:
-                        _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
-                    else:
-                        _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
+                    _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
             Tl[j] = best_t
             changed += 1
     return changed
