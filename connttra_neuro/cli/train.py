@@ -122,13 +122,11 @@ def _checked_checkpoint(saved, checkpoint: str) -> dict:
 
     from . import UserError
 
-    known = set(CoNNTrA().get_params())
-    ok = (isinstance(saved, dict) and isinstance(saved.get("history"), list) and saved["history"]
-          and all(isinstance(r, dict) for r in saved["history"]) and isinstance(saved.get("settings"), dict)
-          and set(saved["settings"]) <= known)
-    if not ok:
-        extra = sorted(set(saved["settings"]) - known) if isinstance(saved, dict) and isinstance(
-            saved.get("settings"), dict) else []
+    settings = saved.get("settings") if isinstance(saved, dict) else None
+    extra = sorted(set(settings) - set(CoNNTrA().get_params())) if isinstance(settings, dict) else []
+    history = saved.get("history") if isinstance(saved, dict) else None
+    if extra or not isinstance(settings, dict) or not isinstance(history, list) or not history \
+            or not all(isinstance(r, dict) for r in history):
         why = f"unknown settings {extra}" if extra else "its checkpoint record is incomplete"
         raise UserError(f"{checkpoint}: cannot resume this checkpoint ({why}; written by another version of "
                         f"connttra-neuro?); start a new run")
