@@ -340,15 +340,28 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return _readonly(array)
 
 
-def _find_idx(directory: Path, key: str) -> Path | None:
+def _idx_candidates(directory: Path, key: str) -> list[Path]:
+    """Every file in ``directory`` that could hold ``key``, in the order one is chosen: the official
+    name, then the dotted one some mirrors use, each gzipped first (``gunzip -k`` leaves both)."""
     stem, kind = _IDX_STEMS[key]
-    # the official name, the dotted one some mirrors use, each gzipped or not
-    for name in (f"{stem}-{kind}", f"{stem}.{kind}"):
-        for suffix in (".gz", ""):
-            candidate = directory / (name + suffix)
-            if candidate.is_file():
-                return candidate
-    return None
+    names = [name + suffix for name in (f"{stem}-{kind}", f"{stem}.{kind}") for suffix in (".gz", "")]
+    return [directory / name for name in names if (directory / name).is_file()]
+
+
+def _find_idx(directory: Path, key: str) -> Path | None:
+    candidates = _idx_candidates(directory, key)
+    return candidates[0] if candidates else None
+
+
+def _unread_idx_note(directory: Path, found: dict) -> str:
+    """Names the files that were passed over because another name for the same data came first:
+    if they differ (say, one was replaced), the description says which one trained."""
+    notes = []
+    for key, chosen in found.items():
+        others = [p.name for p in _idx_candidates(directory, key) if p != chosen]
+        if chosen is not None and others:
+            notes.append(f"read {chosen.name}, not {' or '.join(others)}")
+    return f"; {'; '.join(notes)}" if notes else ""
 
 
 def _expected_idx_names(keys) -> str:
@@ -398,7 +411,8 @@ def _load_idx_dir(
     X_tr, y_tr = _subsample(X_tr, y_tr, n_train, seed, 1, "n_train", name)
     X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
     how += _subsample_note(n_train, n_val, seed)
-    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}")
+    read = {k: v for k, v in found.items() if has_val or not k.startswith("val_")}
+    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(directory, read)}")
 
 
 # -- npz files -----------------------------------------------------------------------------

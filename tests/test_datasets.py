@@ -472,3 +472,14 @@ def test_classes_and_n_classes_with_a_missing_class():
     X = np.zeros((4, 2), np.float32)
     data = Dataset("gap", X, np.array([0, 2, 0, 2]), X[:2], np.array([2, 0]))
     assert data.n_classes == 3 and data.classes.tolist() == [0, 2]
+
+
+def test_idx_directory_with_plain_and_gzipped_copies_says_which_it_read(tmp_path):
+    # gunzip -k leaves both; if one was replaced the two differ, so the description names the one read
+    raw = make_idx_dir(tmp_path / "idx", gz=True)
+    write_idx(tmp_path / "idx" / "train-images-idx3-ubyte", np.zeros((40, 28, 28), np.uint8), gz=False)
+    data = load_dataset(tmp_path / "idx")
+    np.testing.assert_array_equal(data.X_train, raw["train"][0].reshape(40, 784))
+    assert data.description.endswith("; read train-images-idx3-ubyte.gz, not train-images-idx3-ubyte")
+    make_idx_dir(tmp_path / "one", gz=True)
+    assert data.description.startswith(load_dataset(tmp_path / "one").description.replace("/one:", "/idx:"))
