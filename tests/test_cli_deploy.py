@@ -55,6 +55,18 @@ def test_export_paths_are_checked_before_anything_runs(iris_model, tmp_path, cap
     assert not any((tmp_path / "adir").iterdir())
 
 
+def test_a_refused_netx_export_writes_no_nir_file_either(tmp_path, capsys):
+    from connttra_neuro.network import OutputLayer
+
+    net = random_network((4, 10, 3), levels=3, seed=0)
+    model = save(net.replace(output=OutputLayer(net.output.weights, net.output.biases + 5000)), tmp_path / "m.ctn")
+    nir_path, netx_path = tmp_path / "m.nir", tmp_path / "m.net"
+    assert main(["deploy", str(model), "--target", "reference", "--export-nir", str(nir_path),
+                 "--export-netx", str(netx_path)]) == 2  # fmt: skip
+    assert "output bias in netx" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ctn"]
+
+
 def test_exports_get_the_usual_file_mode(iris_model, tmp_path):
     import os
 

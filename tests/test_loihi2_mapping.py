@@ -241,9 +241,10 @@ def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
         assert layers["0/weight"].shape == (6, 20) and f.attrs["n_inputs"] == 20
         for i, lm in enumerate(nmap.layers):
             g = layers[str(i)]
-            assert g["type"][()] == b"dense" and g["shape"][()].tolist() == [lm.weights.shape[0]]
+            # type fields as slayer writes them: a one-element S10 array (netx's NIR converter reads type[0])
+            assert g["type"][()].tolist() == [b"dense"] and g["shape"][()].tolist() == [lm.weights.shape[0]]
             neuron = g["neuron"]
-            assert neuron["type"][()] == b"CUBA"
+            assert neuron["type"][()].tolist() == [b"CUBA"]
             assert neuron["iDecay"][()] - 1 == DECAY_FULL and neuron["vDecay"][()] == DECAY_FULL
             np.testing.assert_array_equal(g["weight"][()], 2 * net.layers[i].weights)
             if lm.kind == "hidden":
@@ -279,6 +280,26 @@ def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
         export_netx(big_bias, tmp_path / "bias.h5")
     assert info.value.value == 5000
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize("weights, largest, what", [([[-1, 0, -1], [0, -1, 0]], 0, "has no positive weight"),
+                                                    ([[-1, -1, -1], [-1, -1, -1]], -1, "has no positive weight"),
+                                                    ([[0, 0, 0], [0, 0, 0]], 0, "weights are 0")])
+def test_netx_export_refuses_layers_without_a_positive_weight(tmp_path, weights, largest, what):
+    # netx re-optimises each layer's weights on loading and gets these wrong (drive halved or zeroed)
+    # or fails (all zero); the loihi2 target itself runs them, so only the export refuses
+    from hardware_targets.loihi2 import check_netx
+
+    net = random_network((3, 2, 2), seed=0)
+    net = net.replace(hidden=(HiddenLayer(np.array(weights, np.int8), np.zeros(2, np.int32)),))
+    Loihi2Target().check(net)
+    with pytest.raises(TargetLimitError, match=f"hidden layer 0: largest weight in netx is {largest}, the target "
+                       f"allows > 0. .*when (it|all its) {what}"):
+        check_netx(net)
+    with pytest.raises(TargetLimitError, match="largest weight in netx"):
+        export_netx(net, tmp_path / "refused.net")
+    assert not list(tmp_path.iterdir())
+    export_nir(net, tmp_path / "fine.nir")  # NIR keeps the weights as they are
 
 
 def test_limit_24_bit_state_guard(monkeypatch):

@@ -82,8 +82,10 @@ def _deploy(args) -> int:
     out["resources"] = target.resources(network)
     exports = {}
     if args.export_nir or args.export_netx:
-        from hardware_targets.loihi2 import export_netx, export_nir
+        from hardware_targets.loihi2 import check_netx, export_netx, export_nir
 
+        if args.export_netx:
+            check_netx(network)  # before any file: a refused netx export must not leave the NIR file behind
         if args.export_nir:
             exports["nir"] = str(export_nir(network, args.export_nir))
         if args.export_netx:

@@ -28,7 +28,7 @@ from ..base import RunResult, Target, check_spikes
 from . import chip as chip_constants
 from .mapping import NetworkMap, check_limits, map_network, network_resources, weight_scale
 
-__all__ = ["Loihi2Target", "Compiled", "export_nir", "export_netx"]
+__all__ = ["Loihi2Target", "Compiled", "check_netx", "export_nir", "export_netx"]
 
 MODES = ("fixed_pt", "floating_pt")
 # Copies of the net per Lava run: one sample per tile per step. Measured for 10k samples of
@@ -104,6 +104,13 @@ def export_nir(network: TernaryNetwork, path) -> Path:
     from .export import export_nir as _export
 
     return _export(network, path)
+
+
+def check_netx(network: TernaryNetwork) -> None:
+    """Raise TargetLimitError if :func:`export_netx` would refuse ``network`` (writes nothing)."""
+    from .export import check_netx as _check
+
+    _check(network)
 
 
 def export_netx(network: TernaryNetwork, path) -> Path:

@@ -31,9 +31,11 @@ lava-dl's MLP examples). Each layer's CUBA neurons hold *our fixed-point mapping
 ``vThMant = vth``, ``iDecay = 4096`` (current cleared each step), ``vDecay = 4095``.
 The output layer gets ``bias = 2 b``, ``vThMant = 131071`` (never fires): its
 voltage is ``128 z``. What netx cannot hold: the thermometer encoder (stored
-as attributes, not as a layer), a per-step voltage reset (netx builds plain LIF,
-whose ``dv = 4095`` keeps ``v/4096`` of a non-firing neuron's voltage, harmless
-while ``|W s - T| < 2048``), and reading scores (netx outputs spikes only).
+as attributes, not as a layer), a per-step voltage reset (netx builds plain LIF
+unless newer lava-dl is given ``reset_interval=1``; its ``dv = 4095`` keeps ``v/4096``
+of a non-firing neuron's voltage, harmless while ``|W s - T| < 2048``, checked), and
+reading scores (netx outputs spikes only). netx re-optimises each layer's weights
+when it loads them and gets a layer without a positive weight wrong: refused.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from connttra_neuro.network import TernaryNetwork, thaw_metadata
 from ..base import TargetLimitError
 from .mapping import BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, map_network
 
-__all__ = ["export_nir", "export_netx", "nir_graph"]
+__all__ = ["check_netx", "export_nir", "export_netx", "nir_graph"]
 
 SEMANTICS = (
     "connttra-neuro integer network: each step every neuron sums the spikes that arrived, "
@@ -106,9 +108,15 @@ def export_nir(network: TernaryNetwork, path) -> Path:
     return atomic_write(path, lambda tmp: nir.write(tmp, graph))
 
 
+def _type_field(name: str) -> np.ndarray:
+    """A ``type`` entry as slayer writes it (one-element ``S10`` array): netx's own reader takes a
+    scalar too, but its NIR converter reads ``layer['type'][0]``."""
+    return np.array([name.encode("ascii")], dtype="S10")
+
+
 def _neuron(group, vth: int) -> None:
     # netx.hdf5.Network.get_neuron_params: du = iDecay - 1, dv = vDecay, bias_exp = 6
-    group.create_dataset("type", data=np.bytes_("CUBA"))
+    group.create_dataset("type", data=_type_field("CUBA"))
     group.create_dataset("iDecay", data=np.int32(DECAY_FULL + 1))  # du = 4095 (+1 ds_offset) clears u
     group.create_dataset("vDecay", data=np.int32(DECAY_FULL))
     group.create_dataset("vThMant", data=np.int32(vth))
@@ -158,14 +166,26 @@ def _check_plain_lif_carry(nmap) -> None:
                 )
 
 
-def export_netx(network: TernaryNetwork, path) -> Path:
-    """Write ``network`` as a lava-dl netx HDF5 file at ``path`` (atomic). Returns the path.
+def _check_netx_weight_signs(nmap) -> None:
+    """netx re-optimises each layer's weights when it loads them (``optimize_weight_bits``) and
+    infers a sign mode from them; for a layer without a positive weight that goes wrong: weights in
+    ``{-S, 0}`` count as mixed while Lava's synapse then treats them as inhibitory and the drive
+    comes out halved, all-negative weights get zero bits (drive zeroed), and an all-zero layer makes
+    the optimisation divide by zero. The loihi2 target (8-bit weights as mapped) has none of this."""
+    for lm in nmap.layers:
+        if lm.weights.size and lm.weights.max() <= 0:
+            what = "all its weights are 0" if lm.weights.min() == 0 else "it has no positive weight"
+            raise TargetLimitError(
+                "loihi2", "largest weight in netx", lm.name, int(lm.weights.max()) // nmap.weight_scale, "> 0",
+                f"netx re-scales each layer's weights when it loads them and gets a layer wrong when {what} "
+                "(drive halved or zeroed, or a division by zero); the loihi2 target runs this network exactly",
+            )
 
-    Raises TargetLimitError when the network does not fit Loihi (same checks as
-    the loihi2 target), since netx only describes networks Loihi can hold.
-    """
-    import h5py
 
+def check_netx(network: TernaryNetwork):
+    """Everything :func:`export_netx` refuses, without writing: the loihi2 target's limits, output
+    biases the neurons cannot hold, layers netx loads wrongly, plain LIF's carry-over. Returns the
+    mapping; raises TargetLimitError naming the layer and the value."""
     nmap = map_network(network)
     out_bias = nmap.weight_scale * nmap.layers[-1].offset
     if out_bias.size and (out_bias.min() < BIAS_MANT_MIN or out_bias.max() > BIAS_MANT_MAX):
@@ -176,7 +196,20 @@ def export_netx(network: TernaryNetwork, path) -> Path:
             "the loihi2 target itself adds output biases when it reads the scores; netx stores them in the neurons",
         )
 
+    _check_netx_weight_signs(nmap)
     _check_plain_lif_carry(nmap)
+    return nmap
+
+
+def export_netx(network: TernaryNetwork, path) -> Path:
+    """Write ``network`` as a lava-dl netx HDF5 file at ``path`` (atomic). Returns the path.
+
+    Raises TargetLimitError when the network does not fit Loihi (same checks as
+    the loihi2 target) or netx would not load it exactly (:func:`check_netx`).
+    """
+    import h5py
+
+    nmap = check_netx(network)
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -189,7 +222,7 @@ def export_netx(network: TernaryNetwork, path) -> Path:
             f.attrs["n_inputs"] = network.n_inputs
             for i, lm in enumerate(nmap.layers):
                 g = layers.create_group(str(i))
-                g.create_dataset("type", data=np.bytes_("dense"))
+                g.create_dataset("type", data=_type_field("dense"))
                 g.create_dataset("shape", data=np.array([lm.weights.shape[0]], dtype=np.int64))
                 g.create_dataset("weight", data=lm.weights.astype(np.float32))
                 if lm.kind == "output":
