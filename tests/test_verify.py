@@ -263,3 +263,80 @@ def test_verify_on_loihi2_and_brian2():
         assert t.status == "exact", t.diagnosis
         assert t.operations["effective_acs"] == pytest.approx(report.software["operations"]["effective_acs"])
     assert report.all_exact
+
+
+# -- faults that are not a wrong parameter -----------------------------------------------------------
+class Doctored(ReferenceTarget):
+    """The reference's result, then ``edit(scores, hidden)`` -> (scores, hidden): a target bug we can aim."""
+
+    name = "doctored"
+
+    def __init__(self, edit):
+        super().__init__("direct")
+        self.edit = edit
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        r = super().run(compiled, spikes, record_hidden=True)
+        scores, hidden = self.edit(r.scores.copy(), [h.copy() for h in r.hidden_spikes])
+        return RunResult(scores, hidden, r.steps, r.info)
+
+
+@pytest.mark.parametrize("k", [1, 2, -1])
+def test_results_read_a_sample_off_are_called_a_timing_fault(k):
+    net = random_network((6, 9, 7, 3), levels=2, seed=3)
+    X, y = data_for(net, n=60)
+
+    def late_scores(scores, hidden):
+        return np.roll(scores, k, axis=0), hidden
+
+    t = verify(net, [Doctored(late_scores)], X, y).targets[0]
+    assert t.status == "mismatch" and t.first_differing_layer == "output layer"
+    when = f"{k} sample(s) late" if k > 0 else f"{-k} sample(s) early"
+    assert f"output layer: the target's scores are the model's {when}" in t.diagnosis
+    assert t.layers[-1].diagnosis == [{"shift_samples": k, "explanation": t.diagnosis.split(": ", 1)[1]}]
+
+    def late_spikes(scores, hidden):
+        hidden[1] = np.roll(hidden[1], 1, axis=0)
+        return scores, hidden
+
+    t = verify(net, [Doctored(late_spikes)], X, y).targets[0]
+    assert t.first_differing_layer == "hidden layer 1"
+    assert "hidden layer 1: the target's spikes are the model's 1 sample(s) late" in t.diagnosis
+    assert "timing fault" in t.diagnosis and "neuron" not in t.diagnosis
+
+
+def test_spike_recordings_other_than_0_and_1_are_a_recording_fault():
+    net = random_network((5, 6, 3), seed=2)
+    X, y = data_for(net, n=40)
+    for value in (2, 0.7, -1):
+        def odd(scores, hidden, value=value):
+            hidden = [h.astype(np.float64) for h in hidden]
+            hidden[0][4, 3] = value
+            return scores, hidden
+
+        t = verify(net, [Doctored(odd)], X, y).targets[0]
+        assert t.status == "mismatch"
+        assert t.diagnosis == (f"wrong recording: hidden layer 0 holds 1 value(s) other than 0 and 1 "
+                               f"(e.g. {float(value)!r} at sample 4, neuron 3)")
+
+
+def test_a_constant_score_offset_names_inputs_active_on_every_sample_too():
+    # a weight from an input that fires on every sample shifts every score alike: bias or weight
+    net = random_network((5, 6, 3), seed=2)
+    X, y = data_for(net, n=80)
+    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    j = int(np.nonzero(hidden[0].any(axis=0) & ~hidden[0].all(axis=0))[0][0])  # a neuron whose spikes vary
+    on = net.replace(hidden=(HiddenLayer(net.hidden[0].weights, np.where(np.arange(6) == j, -10**6,
+                                                                          net.hidden[0].thresholds)),))
+    _, hidden_on = forward(on, on.encode(X), record_hidden=True)
+    assert hidden_on[0][:, j].all()  # neuron j now fires on every sample
+
+    def corrupt(n):
+        ww = n.output.weights.copy()
+        ww[1, j] = 1 - ww[1, j] if ww[1, j] != 1 else 0  # a weight from the always-on neuron changed
+        return n.replace(output=OutputLayer(ww, n.output.biases))
+
+    t = verify(on, [FaultyTarget(corrupt)], X, y).targets[0]
+    (diag,) = t.layers[-1].diagnosis
+    assert diag["class"] == 1 and j in diag["always_active_inputs"]
+    assert "its bias differs, or its weight(s) from input(s)" in diag["explanation"] and str(j) in diag["explanation"]

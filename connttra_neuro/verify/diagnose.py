@@ -58,7 +58,8 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
             if hi == silent_at
             else f"fires at drive {hi}, silent at {silent_at}"
         )
-        text = f"no threshold explains its spikes ({seen}): its weights or inputs differ"
+        # its inputs matched the model's (the layer before agreed), so the rest is inside the neuron
+        text = f"no threshold explains its spikes ({seen}): its weights or connections differ"
     return {
         "fires_extra": extra,
         "misses": missing,
@@ -100,7 +101,16 @@ def diagnose_output_class(
     diff = diff.astype(np.int64)
     if diff.min() == diff.max():
         out["bias_offset"] = int(diff[0])
-        out["explanation"] = f"score off by {int(diff[0])} on every sample: its bias differs"
+        # an input active on every sample adds a constant too: its weight is as likely as the bias
+        always = np.nonzero(s_prev.all(axis=0))[0] if s_prev.shape[0] else np.zeros(0, np.int64)
+        out["always_active_inputs"] = always[:MAX_LISTED].tolist()
+        where = "on the one sample" if diff.size == 1 else "on every sample"
+        if always.size:
+            listed = ", ".join(str(i) for i in always[:5]) + (f" (+{always.size - 5} more)" if always.size > 5 else "")
+            out["explanation"] = (f"score off by {int(diff[0])} {where}: its bias differs, or its weight(s) from "
+                                  f"input(s) {listed}, active on every sample (the samples cannot tell these apart)")
+        else:
+            out["explanation"] = f"score off by {int(diff[0])} {where}: its bias differs"
         return out
     A = np.hstack([s_prev.astype(np.float64), np.ones((s_prev.shape[0], 1))])
     solution, *_ = np.linalg.lstsq(A, diff.astype(np.float64), rcond=None)

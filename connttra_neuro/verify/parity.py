@@ -405,6 +405,17 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
         tp.diagnosis = f"wrong recording: {tp.failure}"
         tp.status = "mismatch"
         return tp
+    for i, h in enumerate(hidden or []):
+        # spikes are 0 or 1; casting anything else to uint8 (2 -> 2, 0.7 -> 0, -1 -> 255) would blame the neuron
+        h = np.asarray(h)
+        odd = ~np.isin(h, (0, 1))
+        if odd.any():
+            s, j = np.argwhere(odd)[0]
+            tp.failure = (f"hidden layer {i} holds {np.count_nonzero(odd)} value(s) other than 0 and 1 "
+                          f"(e.g. {h[s, j]!r} at sample {s}, neuron {j})")
+            tp.diagnosis = f"wrong recording: {tp.failure}"
+            tp.status = "mismatch"
+            return tp
     hidden = None if hidden is None else [np.asarray(h).astype(np.uint8) for h in hidden]
     tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(
         network, spikes, ref_hidden, hidden, ref_scores, scores
@@ -444,7 +455,10 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             samples_differing=int(samples.size),
             neurons=neurons[:MAX_LISTED].tolist(),
         )
-        if neurons.size and first is None:
+        if neurons.size and first is None and (k := _shift(got, ref)):
+            first, text = name, _shift_text(name, "spikes", k)
+            lp.diagnosis.append({"shift_samples": k, "explanation": text.split(": ", 1)[1]})
+        elif neurons.size and first is None:
             # inputs matched up to here, so the fault is inside this layer
             layer = network.hidden[i]
             drive = hidden_drive(prev, layer.weights)
@@ -475,6 +489,9 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
                 f"output scores differ for {classes.size} class(es) on {samples.size} sample(s); "
                 "the target did not record hidden spikes, so the fault may be in any layer"
             )
+        elif k := _shift(scores, ref_scores):
+            first, text = "output layer", _shift_text("output layer", "scores", k)
+            out.diagnosis.append({"shift_samples": k, "explanation": text.split(": ", 1)[1]})
         else:
             s_prev = prev
             for c in classes[:MAX_LISTED]:
@@ -486,6 +503,33 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             text = f"output layer: scores of {classes.size} class(es) differ on {samples.size} sample(s): {shown}{more}"
     layers.append(out)
     return layers, first, text
+
+
+MAX_SHIFT = 3  # sample offsets tried when a whole layer differs
+
+
+def _shift(got: np.ndarray, ref: np.ndarray) -> int:
+    """``k`` if the target's rows are the model's ``k`` samples late (``-k``: early), else 0.
+
+    A pipelined or tiled target that reads its results a step off returns every sample's result
+    beside another sample: each neuron would then look wrong, though no parameter is. Only said when
+    the rows vary (constant rows match under any shift) and at least two of them overlap."""
+    n = len(ref)
+    if len(np.unique(ref.reshape(n, -1), axis=0)) < 2:
+        return 0
+    for k in range(1, min(MAX_SHIFT, n - 2) + 1):
+        if np.array_equal(got[k:], ref[:-k]):
+            return k
+        if np.array_equal(got[:-k], ref[k:]):
+            return -k
+    return 0
+
+
+def _shift_text(layer: str, what: str, k: int) -> str:
+    late = f"{k} sample(s) late (sample i shows sample i-{k}'s)" if k > 0 else \
+        f"{-k} sample(s) early (sample i shows sample i+{-k}'s)"
+    return (f"{layer}: the target's {what} are the model's {late}: a timing fault (pipeline latency or "
+            "where the results are read), not a wrong parameter")
 
 
 def _num(x) -> int | float:

@@ -133,7 +133,8 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             )
         for lp in t.layers:
             for d in lp.diagnosis[:10]:
-                who = f"neuron {d['neuron']}" if "neuron" in d else f"class {d['class']}"
+                who = (f"neuron {d['neuron']}" if "neuron" in d else f"class {d['class']}" if "class" in d
+                       else "every neuron" if lp.layer.startswith("hidden") else "every class")
                 b.append(("li", f"{lp.layer}, {who}: {d['explanation']}"))
     if figures.get("agreement"):
         b.append(("img", figures["agreement"], "Agreement with the trained model"))
