@@ -41,12 +41,26 @@ def test_train_checkpoint_and_resume(tmp_path, capsys, joint):
     assert "saved" in capsys.readouterr().out
 
 
-def test_resume_keeps_the_best_network_of_the_earlier_sweeps(tmp_path, capsys):
-    # iris seed 2: the best sweep of 8 is sweep 6, sweeps 7 and 8 are worse
+def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatch):
+    # a checkpoint written before a default changed continues with what it trained with
+    import connttra_neuro.train.estimator as estimator
+
     args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    assert main([*args, "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
+    before = thaw_metadata(modelfile.load(tmp_path / "m.ctn.ckpt").metadata)["settings"]
+    monkeypatch.setattr(estimator, "default_jitter", lambda n: 99.0)  # beyond this network's drive range
+    assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "r.ctn"),
+                 "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0  # fmt: skip
+    after = thaw_metadata(modelfile.load(tmp_path / "r.ctn.ckpt").metadata)["settings"]
+    assert (after["jitter"], after["margin"]) == (before["jitter"], before["margin"]) == (0.75 * 3 ** 0.5 / 2, 1)
+
+
+def test_resume_keeps_the_best_network_of_the_earlier_sweeps(tmp_path, capsys):
+    # iris seed 1: the best sweep of 8 is sweep 1 (3.3%), sweeps 2-8 are worse (10%)
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "1", "--no-progress"]
     assert main([*args, "--max-sweeps", "8", "-o", str(tmp_path / "full.ctn")]) == 0
     full = modelfile.load(tmp_path / "full.ctn")
-    assert thaw_metadata(full.metadata)["metrics"]["sweep"] == 6
+    assert thaw_metadata(full.metadata)["metrics"]["sweep"] == 1
     out = tmp_path / "m.ctn"
     assert main([*args, "--max-sweeps", "6", "-o", str(out)]) == 0
     assert main([*args, "--max-sweeps", "8", "-o", str(out), "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0

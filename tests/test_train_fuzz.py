@@ -46,7 +46,7 @@ import pytest
 from connttra_neuro.network import ThermometerEncoder, check_discrete_set
 from connttra_neuro.train import _kernels as K
 from connttra_neuro.train.driver import TrainState, initial_network, noise_table, sweep_rng
-from connttra_neuro.train.estimator import CoNNTrA
+from connttra_neuro.train.estimator import CoNNTrA, default_jitter
 from connttra_neuro.train.losses import resolve_loss, sample_losses_numpy
 from hardware_targets.reference import forward as reference_forward
 from tests import naive
@@ -371,7 +371,7 @@ def test_fit_matches_naive_fit(seed, kernel_passes):
         width = 0
     else:
         width = settings["surrogate_width"] or max(1, round(np.sqrt(spikes.shape[1]) / 4))
-    jitter = settings["jitter"] if settings["jitter"] is not None else min(2.0, np.sqrt(spikes.shape[1]) / 8)
+    jitter = settings["jitter"] if settings["jitter"] is not None else default_jitter(spikes.shape[1])
     twin = naive.NaiveNet(net0)
     spikes_val = y_val = None
     if validation is not None:
