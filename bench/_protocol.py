@@ -94,23 +94,20 @@ BUDGET_BASE_IRIS = 50
 SMOOTH = 5  # a budget's score: the mean inner-validation error over the last five sweeps / epochs up to it
 
 
-def jitter_base(n_inputs: int) -> float:
-    """The unit of CoNNTrA's jitter grid: ``min(2, sqrt(input spikes) / 8)``, the estimator's
-    default until December 6, 2026 (now 1.5 times this, the grid's second value, chosen from
-    this grid's curves: docs/training.md). Kept as the unit so the grid, and every tuned curve,
-    stay what they were."""
+def default_jitter(n_inputs: int) -> float:
+    """CoNNTrA's default jitter (``min(2, sqrt(input spikes) / 8)``, as the estimator computes it)."""
     return min(2.0, math.sqrt(n_inputs) / 8)
 
 
 def grid(family: str, n_inputs: int) -> tuple[float, ...]:
     """The four values of ``family``'s tuned hyperparameter.
 
-    CoNNTrA: drive jitter 1, 1.5 (its default), 2 and 3 times ``jitter_base``; STE: Adam learning rate 0.01 (its old
+    CoNNTrA: drive jitter 1, 1.5, 2 and 3 times its default; STE: Adam learning rate 0.01 (its old
     default), 0.03 (its default), 0.1, 0.3; MLP: L2 penalty 1e-4 (scikit-learn's default), 1e-3, 1e-2, 1e-1.
     (Three values each at first; the best of all three methods sat at the top of its grid on
     mnist-sample, so every grid got one more value upwards.)"""
     if family == "connttra":
-        j = jitter_base(n_inputs)
+        j = default_jitter(n_inputs)
         return (j, 1.5 * j, 2 * j, 3 * j)
     if family == "ste":
         return (0.01, 0.03, 0.1, 0.3)

@@ -216,8 +216,7 @@ def markdown(choices: dict, runs: list[dict]) -> str:
         f"candidate trains on the 75% and is scored on the 25% after every sweep or epoch. A candidate's score at a "
         f"budget is the mean inner-validation error over the last {SMOOTH} sweeps/epochs up to it, averaged over the "
         f"splits; the lowest score wins (ties: smaller budget). The benchmark's validation data are never seen "
-        f"here. Grids: CoNNTrA drive jitter 1, 1.5, 2, 3 x `min(2, sqrt(inputs)/8)` (1.5 x is its default since "
-        f"December 6, 2026, chosen from these curves; 1 x was the default before); STE Adam learning "
+        f"here. Grids: CoNNTrA drive jitter 1, 1.5, 2, 3 x its default `min(2, sqrt(inputs)/8)`; STE Adam learning "
         f"rate 0.01 (the previous fixed setting), 0.03, 0.1, 0.3; MLP L2 penalty `alpha` 1e-4 (scikit-learn's "
         f"default), 1e-3, 1e-2, 1e-1 (a fourth, larger value for every method after all three had their best at "
         f"the top of a three-value grid on mnist-sample). `bench/train.py` trains each method with its seed's choice.",

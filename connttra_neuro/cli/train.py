@@ -37,7 +37,7 @@ def _common(p) -> None:
     p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
     p.add_argument("--jitter", type=float,
                    help="std of the noise added to hidden drives while training, a regulariser "
-                   "(default min(3, 3 sqrt(inputs)/16); 0: exact mode)")
+                   "(default min(2, sqrt(inputs)/8); 0: exact mode)")
     p.add_argument("--coordinate-order", choices=("gradient", "random"),
                    help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
     p.add_argument("--joint-moves", action="store_true", default=None,
@@ -211,7 +211,7 @@ def _train(args) -> int:
         settings.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in saved["settings"].items()
                          if k not in ("max_sweeps", "max_seconds")})
         # a default the run resolved (jitter, margin, surrogate width) stays what it trained with, even
-        # where this version's default differs (the default jitter grew by half on 2026-12-06)
+        # where another version's default differs (the margin's did for large sets on 2026-12-06)
         trained_with = thaw_metadata(init.metadata).get("settings") or {}
         for key in ("jitter", "margin", "surrogate_width"):
             if settings.get(key) is None and trained_with.get(key) is not None:

@@ -22,10 +22,9 @@ class ConvergenceWarning(UserWarning):
 
 
 def default_jitter(n_input_spikes: int) -> float:
-    """The drive jitter used when none is given: ``min(3, 3 sqrt(n) / 16)``, 1.5 times the
-    earlier ``min(2, sqrt(n) / 8)``, which was better on the benchmark's inner splits of every
-    dataset at every budget from 20 sweeps on (docs/training.md, "Drive jitter")."""
-    return min(3.0, 3.0 * float(np.sqrt(n_input_spikes)) / 16)
+    """The drive jitter used when none is given: ``min(2, sqrt(n) / 8)`` for ``n`` input spikes."""
+    return min(2.0, float(np.sqrt(n_input_spikes)) / 8)
+
 
 class CoNNTrA:
     """Coordinate-descent training of a discrete-weight, step-activation network.
@@ -83,10 +82,9 @@ class CoNNTrA:
         Standard deviation of the integer noise (rounded Gaussian, ``driver.noise_table``)
         redrawn every sweep and added to every hidden pre-activation during training (a
         regulariser: moves cannot rely on samples sitting exactly at a threshold). Default
-        :func:`default_jitter`: ``min(3, 3 sqrt(number of input spikes) / 16)`` (3 on MNIST-sized
-        inputs, 2.6 on digits with 3 levels, 0.75 on iris with 4; see docs/training.md). The reported
-        training error is always the noise-free network's. ``0``: exact mode, the loss never rises
-        from sweep to sweep.
+        ``min(2, sqrt(number of input spikes) / 8)`` (2 on MNIST-sized inputs; on iris 0.25 with
+        one level, 0.5 with four; see docs/training.md). The reported training error is always the noise-free
+        network's. ``0``: exact mode, the loss never rises from sweep to sweep.
     init_density : float
         Fraction of non-zero hidden weights at initialisation.
     keep_best : bool
