@@ -41,6 +41,24 @@ def test_train_checkpoint_and_resume(tmp_path, capsys, joint):
     assert "saved" in capsys.readouterr().out
 
 
+def test_plot_shows_the_run_and_its_resumed_sweeps(tmp_path, capsys):
+    from matplotlib.image import imread
+
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "m.ctn"), "--plot", str(tmp_path / "a.png")]) == 0
+    assert f"plot: {tmp_path / 'a.png'}" in capsys.readouterr().out
+    picture = imread(tmp_path / "a.png")
+    assert picture.shape[0] > 300 and picture.shape[1] > 800 and picture.std() > 0.05  # drawn, not blank
+    assert main([*args, "--max-sweeps", "5", "-o", str(tmp_path / "m.ctn"), "--resume", str(tmp_path / "m.ctn.ckpt"),
+                 "--plot", str(tmp_path / "b.png")]) == 0  # fmt: skip
+    assert imread(tmp_path / "b.png").shape == picture.shape
+    from connttra_neuro.train.plots import plot_history
+
+    with pytest.raises(ValueError, match="at least one history record"):
+        plot_history([], tmp_path / "c.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "m.ctn", "m.ctn.ckpt"]
+
+
 def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatch):
     # a checkpoint written before a default changed continues with what it trained with
     import connttra_neuro.train.estimator as estimator
@@ -195,7 +213,11 @@ def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys, monkey
     (tmp_path / "file").write_text("x")
     cases = [(["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "dir")], "is a directory"),
              (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "file" / "m.ctn")], "is a file"),
-             (["compare", "--data", "iris", "-o", str(tmp_path / "file")], "is a file")]
+             (["compare", "--data", "iris", "-o", str(tmp_path / "file")], "is a file"),
+             (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "m.ctn"), "--plot",
+               str(tmp_path / "dir")], "--plot"),
+             (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "file"), "--plot",
+               str(tmp_path / "file")], "--plot")]
     for argv, message in cases:
         assert main(argv) == 2
         assert message in capsys.readouterr().err

@@ -61,6 +61,8 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="model file to write (best network by validation error)")
     p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
+    p.add_argument("--plot", metavar="PNG", help="also write the run's curves (errors, loss, parameters changed "
+                   "per sweep) as a PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -186,7 +188,9 @@ def _train(args) -> int:
     out = Path(args.output)
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
     check_writable(ckpt, "--checkpoint")
-    check_distinct({"-o": out, "--checkpoint": ckpt}, {"--data": args.data})
+    if args.plot is not None:
+        check_writable(args.plot, "--plot")
+    check_distinct({"-o": out, "--checkpoint": ckpt, "--plot": args.plot}, {"--data": args.data})
     check_distinct({"-o": out}, {"--resume": args.resume})  # resuming into the same checkpoint is the point
     init, history, best, saved = None, None, None, None
     if args.resume:
@@ -259,6 +263,10 @@ def _train(args) -> int:
           f"val error {100 * metrics['val_error']:.2f}%); " + (f"checkpoint {ckpt}" if done else
                                                                 f"no sweep ran, checkpoint unchanged: {args.resume}"
                                                                 if args.resume else "no sweep ran, no checkpoint"))
+    if args.plot is not None:
+        from connttra_neuro.train.plots import plot_history
+
+        print(f"plot: {plot_history(est.history_, args.plot, f'CoNNTrA on {data.name}', best=metrics['sweep'])}")
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if interrupted:
