@@ -358,7 +358,7 @@ def _unread_idx_note(directory: Path, found: dict) -> str:
     if they differ (say, one was replaced), the description says which one trained."""
     notes = []
     for key, chosen in found.items():
-        others = [p.name for p in _idx_candidates(directory, key) if p != chosen]
+        others = [p.name for p in _idx_candidates(directory, key) if p != chosen and not p.samefile(chosen)]
         if chosen is not None and others:
             notes.append(f"read {chosen.name}, not {' or '.join(others)}")
     return f"; {'; '.join(notes)}" if notes else ""

@@ -193,11 +193,10 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
                 arr = np.frombuffer(data, dtype=np.dtype(e["dtype"])).reshape(shape)
             elif e["encoding"] == f"base{len(discrete_set)}":
                 arr = unpack_weights(data, shape, discrete_set)
-            elif str(e["encoding"]).startswith("base"):  # packed for a set of another size
-                raise ModelFileError(f"{source}: array {e['name']} is packed {e['encoding']!r}, but the header's "
-                                     f"discrete set {list(discrete_set)} has {len(discrete_set)} values")
-            else:
-                raise ModelFileError(f"{source}: array {e['name']} has unknown encoding {e['encoding']!r}")
+            else:  # e.g. packed for a discrete set of another size than the header's
+                raise ModelFileError(f"{source}: array {e['name']} has encoding {e['encoding']!r}; with the header's "
+                                     f"discrete set {list(discrete_set)} this version reads 'raw' or "
+                                     f"'base{len(discrete_set)}'")
             arrays[e["name"]] = arr.astype(arr.dtype.newbyteorder("="))
     except ModelFileError:
         raise

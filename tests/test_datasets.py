@@ -483,3 +483,7 @@ def test_idx_directory_with_plain_and_gzipped_copies_says_which_it_read(tmp_path
     assert data.description.endswith("; read train-images-idx3-ubyte.gz, not train-images-idx3-ubyte")
     make_idx_dir(tmp_path / "one", gz=True)
     assert data.description.startswith(load_dataset(tmp_path / "one").description.replace("/one:", "/idx:"))
+    # a link to the same file is not a second copy
+    (tmp_path / "idx" / "train-images-idx3-ubyte").unlink()
+    (tmp_path / "idx" / "train-images.idx3-ubyte.gz").symlink_to(tmp_path / "idx" / "train-images-idx3-ubyte.gz")
+    assert "not " not in load_dataset(tmp_path / "idx").description.split(":", 1)[1]

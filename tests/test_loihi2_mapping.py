@@ -293,10 +293,10 @@ def test_netx_export_refuses_layers_without_a_positive_weight(tmp_path, weights,
     net = random_network((3, 2, 2), seed=0)
     net = net.replace(hidden=(HiddenLayer(np.array(weights, np.int8), np.zeros(2, np.int32)),))
     Loihi2Target().check(net)
-    with pytest.raises(TargetLimitError, match=f"hidden layer 0: largest weight in netx is {largest}, the target "
-                       f"allows > 0. .*when (it|all its) {what}"):
+    with pytest.raises(TargetLimitError, match=f"hidden layer 0: largest weight of a layer in a netx file is "
+                       f"{largest}, the target allows > 0 there \\(netx's loader\\). .*when (it|all its) {what}"):
         check_netx(net)
-    with pytest.raises(TargetLimitError, match="largest weight in netx"):
+    with pytest.raises(TargetLimitError, match="largest weight of a layer in a netx file"):
         export_netx(net, tmp_path / "refused.net")
     assert not list(tmp_path.iterdir())
     export_nir(net, tmp_path / "fine.nir")  # NIR keeps the weights as they are

@@ -132,8 +132,8 @@ def test_valid_checksum_but_invalid_network_is_refused():
     new_header = json.dumps(header, sort_keys=True).encode()
     body = struct.pack("<8sHI", MAGIC, FORMAT_VERSION, len(new_header)) + new_header + blob[14 + hlen : -32]
     forged = body + hashlib.sha256(body).digest()
-    with pytest.raises(ModelFileError, match=r"hidden.0.weights is packed 'base3', but the header's discrete set "
-                       r"\[0, 1\] has 2 values"):
+    with pytest.raises(ModelFileError, match=r"hidden.0.weights has encoding 'base3'; with the header's discrete set "
+                       r"\[0, 1\] this version reads 'raw' or 'base2'"):
         from_bytes(forged)
 
 
@@ -148,6 +148,16 @@ def _forge(net, edit):
     new_header = json.dumps(header, sort_keys=True).encode()
     body = struct.pack("<8sHI", MAGIC, FORMAT_VERSION, len(new_header)) + new_header + blob[14 + hlen : -32]
     return body + hashlib.sha256(body).digest()
+
+
+def test_an_encoding_this_version_does_not_know_is_named():
+    def edit(header):
+        for entry in header["arrays"]:
+            if entry["name"] == "hidden.0.weights":
+                entry["encoding"] = "base64"  # not base-N packing of the discrete set
+
+    with pytest.raises(ModelFileError, match="array hidden.0.weights has encoding 'base64'; .* reads 'raw' or 'base3'"):
+        from_bytes(_forge(random_network((4, 3, 2), seed=0), edit))
 
 
 @pytest.mark.parametrize("edit", [

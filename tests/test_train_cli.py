@@ -41,7 +41,7 @@ def test_train_checkpoint_and_resume(tmp_path, capsys, joint):
     assert "saved" in capsys.readouterr().out
 
 
-def test_plot_shows_the_run_and_its_resumed_sweeps(tmp_path, capsys):
+def test_plot_shows_the_run_and_its_resumed_sweeps(tmp_path, capsys, monkeypatch):
     from matplotlib.image import imread
 
     args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
@@ -49,28 +49,59 @@ def test_plot_shows_the_run_and_its_resumed_sweeps(tmp_path, capsys):
     assert f"plot: {tmp_path / 'a.png'}" in capsys.readouterr().out
     picture = imread(tmp_path / "a.png")
     assert picture.shape[0] > 300 and picture.shape[1] > 800 and picture.std() > 0.05  # drawn, not blank
+    import connttra_neuro.train.plots as plots
+
+    drawn = []
+    real = plots.plot_history
+    monkeypatch.setattr(plots, "plot_history", lambda history, *a, **k: drawn.append(history) or real(history, *a, **k))
     assert main([*args, "--max-sweeps", "5", "-o", str(tmp_path / "m.ctn"), "--resume", str(tmp_path / "m.ctn.ckpt"),
                  "--plot", str(tmp_path / "b.png")]) == 0  # fmt: skip
+    assert [r["sweep"] for r in drawn[0]] == [0, 1, 2, 3, 4, 5]  # the earlier sweeps too
     assert imread(tmp_path / "b.png").shape == picture.shape
+    with pytest.raises(ValueError, match="at least one history record"):
+        plots.plot_history([], tmp_path / "c.png")
+    # the plot may not overwrite the checkpoint being resumed
+    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "n.ctn"), "--resume", str(tmp_path / "m.ctn.ckpt"),
+                 "--plot", str(tmp_path / "m.ctn.ckpt")]) == 2  # fmt: skip
+    assert "--plot" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "m.ctn", "m.ctn.ckpt"]
+    assert modelfile.load(tmp_path / "m.ctn.ckpt")
+
+
+def test_plot_history_draws_losses_of_zero_and_runs_without_validation(tmp_path):
+    import warnings
+
     from connttra_neuro.train.plots import plot_history
 
-    with pytest.raises(ValueError, match="at least one history record"):
-        plot_history([], tmp_path / "c.png")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "m.ctn", "m.ctn.ckpt"]
+    history = [{"sweep": i, "loss": max(0, 3 - i), "train_error": 0.1 / (i + 1), "val_error": None,
+                "changed": 5 * i, "seconds": 0.1 * i} for i in range(6)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when a log axis gets no positive value
+        assert plot_history(history, tmp_path / "z.png", best=5).stat().st_size > 0
 
 
-def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("order", ["gradient", "random"])
+def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatch, order):
     # a checkpoint written before a default changed continues with what it trained with
     import connttra_neuro.train.estimator as estimator
+    import connttra_neuro.train.losses as losses
 
-    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress"]
+    args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--seed", "2", "--no-progress",
+            "--coordinate-order", order]
     assert main([*args, "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
     before = thaw_metadata(modelfile.load(tmp_path / "m.ctn.ckpt").metadata)["settings"]
     monkeypatch.setattr(estimator, "default_jitter", lambda n: 99.0)  # beyond this network's drive range
+    monkeypatch.setattr(losses, "default_margin", lambda h, n=None: 7)
     assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "r.ctn"),
                  "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0  # fmt: skip
     after = thaw_metadata(modelfile.load(tmp_path / "r.ctn.ckpt").metadata)["settings"]
     assert (after["jitter"], after["margin"]) == (before["jitter"], before["margin"]) == (12 ** 0.5 / 8, 1)
+    assert after["surrogate_width"] == before["surrogate_width"] == (0 if order == "random" else 1)
+    # and it ends where the uninterrupted run ends
+    monkeypatch.undo()
+    assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "f.ctn")]) == 0
+    full = modelfile.load(tmp_path / "f.ctn.ckpt")
+    assert modelfile.load(tmp_path / "r.ctn.ckpt").layers[0].weights.tolist() == full.layers[0].weights.tolist()
 
 
 def test_resume_keeps_the_best_network_of_the_earlier_sweeps(tmp_path, capsys):

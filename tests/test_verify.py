@@ -305,6 +305,31 @@ def test_results_read_a_sample_off_are_called_a_timing_fault(k):
     assert "timing fault" in t.diagnosis and "neuron" not in t.diagnosis
 
 
+def test_a_threshold_fault_on_sorted_or_few_samples_is_not_called_a_timing_fault():
+    # one neuron, samples sorted by its drive: the model's spikes are 0,0,0,1,1,1,...; a threshold one
+    # higher drops the first 1, which is also what "one sample late" would do on that sample
+    net = random_network((1, 1, 2), levels=8, seed=0)
+    X = np.sort(np.random.default_rng(0).random((12, 1)), axis=0)
+    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    drive = net.encode(X).astype(np.int64) @ net.hidden[0].weights[0].astype(np.int64)
+    t = int(np.median(drive))
+    net = net.replace(hidden=(HiddenLayer(net.hidden[0].weights, np.array([t], np.int32)),))
+    report = verify(net, [FaultyTarget(set_threshold(0, 0, t + 1))], X, np.zeros(12, int))
+    assert report.targets[0].status == "mismatch"
+    assert "timing" not in report.targets[0].diagnosis
+    assert "fires as if its threshold were" in report.targets[0].diagnosis
+
+
+def test_hidden_spikes_as_one_array_are_compared_like_a_list():
+    net = random_network((5, 6, 6, 3), seed=1)
+    X, y = data_for(net, n=30)
+
+    def stacked(scores, hidden):
+        return scores, np.stack(hidden)  # a target that returns one (layers, samples, neurons) array
+
+    assert verify(net, [Doctored(stacked)], X, y).targets[0].status == "exact"
+
+
 def test_spike_recordings_other_than_0_and_1_are_a_recording_fault():
     net = random_network((5, 6, 3), seed=2)
     X, y = data_for(net, n=40)
@@ -340,3 +365,15 @@ def test_a_constant_score_offset_names_inputs_active_on_every_sample_too():
     (diag,) = t.layers[-1].diagnosis
     assert diag["class"] == 1 and j in diag["always_active_inputs"]
     assert "its bias differs, or its weight(s) from input(s)" in diag["explanation"] and str(j) in diag["explanation"]
+
+
+def test_a_constant_offset_says_when_the_samples_cannot_pin_the_bias_down():
+    from connttra_neuro.verify.diagnose import diagnose_output_class
+
+    complementary = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], np.uint8)  # each sample: exactly one input on
+    d = diagnose_output_class(complementary, np.zeros(4), np.ones(4), np.array([0, 0]))
+    assert d["bias_offset"] == 1 and d["bias_identifiable"] is False and d["always_active_inputs"] == []
+    assert "or weights of inputs whose spikes add up to a constant" in d["explanation"]
+    varied = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], np.uint8)
+    d = diagnose_output_class(varied, np.zeros(4), np.ones(4), np.array([0, 0]))
+    assert d["bias_identifiable"] is True and d["explanation"] == "score off by 1 on every sample: its bias differs"

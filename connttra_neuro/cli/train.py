@@ -191,7 +191,8 @@ def _train(args) -> int:
     if args.plot is not None:
         check_writable(args.plot, "--plot")
     check_distinct({"-o": out, "--checkpoint": ckpt, "--plot": args.plot}, {"--data": args.data})
-    check_distinct({"-o": out}, {"--resume": args.resume})  # resuming into the same checkpoint is the point
+    # the checkpoint may be the one resumed (that is the point); -o and --plot may not
+    check_distinct({"-o": out, "--plot": args.plot}, {"--resume": args.resume})
     init, history, best, saved = None, None, None, None
     if args.resume:
         init = modelfile.load(args.resume)
@@ -218,8 +219,11 @@ def _train(args) -> int:
         # where another version's default differs (the margin's did for large sets on 2026-12-06)
         trained_with = thaw_metadata(init.metadata).get("settings") or {}
         for key in ("jitter", "margin", "surrogate_width"):
-            if settings.get(key) is None and trained_with.get(key) is not None:
-                settings[key] = trained_with[key]
+            value = trained_with.get(key)
+            if key == "surrogate_width" and settings.get("coordinate_order") == "random":
+                continue  # recorded as 0 (unused); not a width the estimator takes
+            if settings.get(key) is None and value is not None:
+                settings[key] = value
         best = _best_so_far(Path(saved.get("best", out)), history, best_sweep(history))
     selection = _data_selection(args)
     est = CoNNTrA(**settings)

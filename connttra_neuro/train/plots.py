@@ -42,7 +42,8 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
     right.plot(sweeps, [r["loss"] for r in history], color="C2", marker=".", label="training loss")
     right.set_xlabel("sweep")
     right.set_ylabel("training loss (per sample)", color="C2")
-    right.set_yscale("log")
+    if min(r["loss"] for r in history) > 0:  # a log scale would drop a loss of 0 (the hinge reaches it)
+        right.set_yscale("log")
     right.grid(True, alpha=0.3)
     changed = right.twinx()
     moved = [(r["sweep"], r["changed"]) for r in history if r.get("changed") is not None]

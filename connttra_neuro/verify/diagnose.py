@@ -105,10 +105,20 @@ def diagnose_output_class(
         always = np.nonzero(s_prev.all(axis=0))[0] if s_prev.shape[0] else np.zeros(0, np.int64)
         out["always_active_inputs"] = always[:MAX_LISTED].tolist()
         where = "on the one sample" if diff.size == 1 else "on every sample"
+        # the bias is pinned down only if no weights can add a constant: the ones column must lie
+        # outside the span of the inputs (an input active on every sample, or inputs whose spikes
+        # always add up to the same number, e.g. complementary ones, break that)
+        S = s_prev.astype(np.float64)
+        ones = np.ones((S.shape[0], 1))
+        identifiable = np.linalg.matrix_rank(np.hstack([S, ones])) > np.linalg.matrix_rank(S) if S.size else True
+        out["bias_identifiable"] = bool(identifiable)
         if always.size:
             listed = ", ".join(str(i) for i in always[:5]) + (f" (+{always.size - 5} more)" if always.size > 5 else "")
             out["explanation"] = (f"score off by {int(diff[0])} {where}: its bias differs, or its weight(s) from "
                                   f"input(s) {listed}, active on every sample (the samples cannot tell these apart)")
+        elif not identifiable:
+            out["explanation"] = (f"score off by {int(diff[0])} {where}: its bias differs, or weights of inputs "
+                                  f"whose spikes add up to a constant on these samples (they cannot tell these apart)")
         else:
             out["explanation"] = f"score off by {int(diff[0])} {where}: its bias differs"
         return out

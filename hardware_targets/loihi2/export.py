@@ -176,9 +176,10 @@ def _check_netx_weight_signs(nmap) -> None:
         if lm.weights.size and lm.weights.max() <= 0:
             what = "all its weights are 0" if lm.weights.min() == 0 else "it has no positive weight"
             raise TargetLimitError(
-                "loihi2", "largest weight in netx", lm.name, int(lm.weights.max()) // nmap.weight_scale, "> 0",
+                "loihi2", "largest weight of a layer in a netx file", lm.name,
+                int(lm.weights.max()) // nmap.weight_scale, "> 0 there (netx's loader)",
                 f"netx re-scales each layer's weights when it loads them and gets a layer wrong when {what} "
-                "(drive halved or zeroed, or a division by zero); the loihi2 target runs this network exactly",
+                "(drive halved or zeroed, or a division by zero); the loihi2 target itself runs this network exactly",
             )
 
 
