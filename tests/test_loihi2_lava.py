@@ -377,6 +377,26 @@ def test_netx_export_refuses_thresholds_where_plain_lif_carries_over(tmp_path):
             assert not (tmp_path / "refused.net").exists()
 
 
+@pytest.mark.timeout(60)
+def test_layers_netx_refuses_run_exactly_on_the_loihi2_target(tmp_path):
+    # no positive weight in a layer: netx's loader gets it wrong, so export_netx refuses it; the target runs it
+    from connttra_neuro.network import HiddenLayer, OutputLayer
+    from hardware_targets.base import TargetLimitError
+    from hardware_targets.loihi2 import export_netx
+
+    net = random_network((6, 5, 4, 3), levels=2, seed=3)
+    rng = np.random.default_rng(1)
+    negative = -(rng.random((4, 5)) < 0.6).astype(np.int8)  # weights in {-1, 0}
+    net = net.replace(hidden=(net.hidden[0], HiddenLayer(negative, np.array([-2, -1, -3, -1], np.int32))),
+                      output=OutputLayer(np.zeros((3, 4), np.int8), np.array([1, 0, 2])))  # all-zero layer
+    with pytest.raises(TargetLimitError, match="largest weight of a layer in a netx file"):
+        export_netx(net, tmp_path / "refused.net")
+    from .networks import input_spikes
+
+    spikes = input_spikes(net, n=40, seed=2)
+    _assert_exact(Loihi2Target().deploy(net, spikes, record_hidden=True), net, spikes)
+
+
 @pytest.mark.timeout(120)
 def test_faster_sparse_model_equals_lavas_own_bit_accurate_model(trained_size):
     """Our Sparse ProcessModel is a speed-up, not new semantics: Lava's stock
