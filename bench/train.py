@@ -10,7 +10,7 @@ chosen per dataset and seed on inner splits of that seed's training data
 method runs in its own spawned subprocess (fair peak RSS). Five seeds per method (three
 left standard deviations of 0.3-1.5 points, larger than the differences the goals judge),
 three on the full-size Fashion-MNIST run (``bench/_protocol.RUNS``); the whole run takes
-about an hour on 2 cores (3493 s measured), most of it the full-size run (`--quick`: iris and
+about an hour on 2 cores (3259 s on 2026-12-06), most of it the full-size run (`--quick`: iris and
 digits, one seed).
 """
 
@@ -298,7 +298,7 @@ def report(saved: dict) -> str:
         "validation set. Model bytes: "
         "every parameter as stored (packed ternary "
         "weights, integer thresholds and biases, float64 encoder thresholds; the model file adds a metadata "
-        "header of about 1.2 KiB) for the ternary networks, 8 bytes per parameter for the MLP. Peak RSS: "
+        "header of 0.7-1.3 KiB) for the ternary networks, 8 bytes per parameter for the MLP. Peak RSS: "
         "the high-water mark (`VmHWM`) of each method's own spawned subprocess (includes the interpreter and "
         "imported libraries), largest over the seeds. Train time: the training steps' own clock, the same "
         "for every method: setup (encoding, caches) and scoring the training and validation error after each "

@@ -303,3 +303,16 @@ def test_levels_beyond_the_data_s_distinct_values_warn():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)  # a UserWarning too: the budget of 1 sweep
         CoNNTrA(hidden=(4,), levels=2, max_sweeps=1).fit(X, y)
+
+
+def test_the_clock_leaves_out_scoring_exports_and_the_callback():
+    # history_'s seconds are training time, comparable with the baselines' clocks: a slow callback
+    # (a checkpoint on a slow disk) must not count
+    import time as _time
+
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = CoNNTrA(hidden=(8,), levels=1, max_sweeps=3, random_state=0).fit(
+            X[:200], y[:200], validation=(X[200:300], y[200:300]), callback=lambda *a: _time.sleep(0.25))
+    assert len(est.history_) == 4 and est.history_[-1]["seconds"] < 0.25  # 0.75 s slept in the callbacks

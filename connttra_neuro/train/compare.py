@@ -57,7 +57,7 @@ def _time_to_final(history, tolerance: float = 0.0) -> float:
 
 
 def _time_per_step(history) -> float:
-    """Median seconds per sweep (CoNNTrA) or epoch (backprop), evaluation included."""
+    """Median seconds per sweep (CoNNTrA) or epoch (backprop) on the training clock (scoring excluded)."""
     t = np.array([0.0] + [r["seconds"] for r in history])
     return float(np.median(np.diff(t))) if t.size > 1 else 0.0
 
