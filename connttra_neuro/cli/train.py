@@ -33,7 +33,8 @@ def _common(p) -> None:
                    "--discrete-set=-2,0,2)")
     p.add_argument("--loss", choices=("hinge", "xent"), help="training loss (default hinge)")
     p.add_argument("--max-sweeps", type=int, default=30, help="sweep budget (default 30)")
-    p.add_argument("--max-seconds", type=float, help="wall-time budget in seconds")
+    p.add_argument("--max-seconds", type=float, help="training-time budget in seconds (scoring and checkpoints "
+                   "not counted)")
     p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
     p.add_argument("--jitter", type=float,
                    help="std of the noise added to hidden drives while training, a regulariser "
