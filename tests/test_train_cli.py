@@ -243,6 +243,8 @@ def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys, monkey
     (tmp_path / "dir").mkdir()
     (tmp_path / "file").write_text("x")
     cases = [(["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "dir")], "is a directory"),
+             (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "m.ctn"), "--max-sweeps", "0"],
+              "--max-sweeps must be at least 1, got 0"),
              (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "file" / "m.ctn")], "is a file"),
              (["compare", "--data", "iris", "-o", str(tmp_path / "file")], "is a file"),
              (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "m.ctn"), "--plot",

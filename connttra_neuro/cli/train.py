@@ -185,6 +185,11 @@ def _train(args) -> int:
     from connttra_neuro.train import CoNNTrA, ConvergenceWarning
     from connttra_neuro.train.estimator import best_sweep
 
+    from . import UserError
+
+    if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
+        # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
+        raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
     check_writable(args.output, "-o")
     out = Path(args.output)
     ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
