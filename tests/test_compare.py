@@ -40,3 +40,10 @@ def test_peak_rss_is_the_method_s_own_not_the_parent_s():
     (row,) = compare_methods("iris", ("ste",), hidden=(8,), levels=2, epochs=2)
     assert row["peak_rss_bytes"] < 300 * 2**20 < ballast.nbytes
     assert 0 < row["train_seconds"] <= row["wall_seconds"]
+
+
+def test_default_epochs_give_the_baselines_enough_steps_on_small_sets():
+    from connttra_neuro.train.compare import default_epochs
+
+    assert [default_epochs(n) for n in (120, 1438, 4000, 60000)] == [1000, 84, 32, 30]
+    assert default_epochs(0) == 1000

@@ -201,7 +201,7 @@ def test_compare_methods_gives_each_method_its_own_settings(monkeypatch):
     assert "alpha" not in seen["train_ste"] and "lr" not in seen["train_mlp"]
 
 
-def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch):
+def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch, capsys):
     import connttra_neuro.train.compare as compare
 
     got = {}
@@ -209,6 +209,10 @@ def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch)
     monkeypatch.setattr(compare, "plot_curves", lambda *a, **k: tmp_path / "c.png")
     assert main(["compare", "--data", "iris", "--ste-lr", "0.03", "--mlp-alpha", "0.001", "-o", str(tmp_path)]) == 0
     assert got["ste"] == {"lr": 0.03} and got["mlp"] == {"alpha": 0.001}
+    # iris: 30 epochs would be 30 Adam steps; the default gives the baselines 1,000, and says so
+    assert got["epochs"] == 1000 and "backprop baselines: 1000 epochs" in capsys.readouterr().err
+    assert main(["compare", "--data", "iris", "--epochs", "40", "-o", str(tmp_path)]) == 0
+    assert got["epochs"] == 40 and "backprop baselines" not in capsys.readouterr().err
 
 
 def test_resume_trains_on_the_run_s_own_data(tmp_path, capsys):

@@ -78,7 +78,8 @@ def add_parsers(sub) -> None:
     _common(p)
     p.add_argument("--methods", default="connttra,ste,mlp",
                    help="comma-separated, from connttra, connttra-hinge, connttra-joint, connttra-xent, ste, mlp")
-    p.add_argument("--epochs", type=int, default=30, help="epochs of the backprop baselines (default 30)")
+    p.add_argument("--epochs", type=int, help="epochs of the backprop baselines (default: 30, or more on a small "
+                   "training set, so that they get at least 1,000 Adam steps of 128 samples)")
     p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
                    "0.03; see docs/training.md, The comparison)")
     p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
@@ -309,17 +310,30 @@ def _best_so_far(path: Path, history: list[dict], sweep: int | None):
 
 
 def _compare(args) -> int:
-    from connttra_neuro.train.compare import compare_methods, format_table, plot_curves, write_json
+    from connttra_neuro.train.compare import (
+        MIN_BASELINE_STEPS,
+        compare_methods,
+        default_epochs,
+        format_table,
+        plot_curves,
+        write_json,
+    )
 
     _fill_defaults(args)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     out = Path(args.output)
     check_writable(out, "-o", directory=True)
     if args.data_path is not None:
-        dataset = _load(args)
+        dataset = data = _load(args)
     else:
         dataset = args.data
-        _load(args)  # fail fast on a bad name, before any subprocess starts
+        data = _load(args)  # fail fast on a bad name, before any subprocess starts
+    if args.epochs is None:
+        # 30 epochs of iris are 30 Adam steps (one mini-batch each), which leaves the baselines untrained
+        args.epochs = default_epochs(len(data.y_train))
+        if args.epochs > 30:
+            print(f"backprop baselines: {args.epochs} epochs ({len(data.y_train)} training samples; at least "
+                  f"{MIN_BASELINE_STEPS:,} Adam steps; --epochs to change)", file=sys.stderr)
     t0 = time.perf_counter()
     results = compare_methods(dataset, methods, hidden=tuple(args.hidden or (64,)), levels=args.levels,
                               discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
