@@ -122,7 +122,11 @@ def test_latency_spikes_and_synaptic_events_match_reference(net, spikes):
         ({"codegen": "cpp_standalone"}, "codegen must be one of"),
         ({"dt": 0}, "dt must be a positive"),
         ({"dt": "fast"}, "dt is the step in milliseconds"),
+        ({"dt": True}, "dt is the step in milliseconds"),
         ({"tiles": 0}, "tiles must be a positive integer"),
+        ({"tiles": float("nan")}, "tiles must be a positive integer"),
+        ({"tiles": float("inf")}, "tiles must be a positive integer"),
+        ({"tiles": [2]}, "tiles must be a positive integer"),
         ({"noise": 0.1}, "noise must be an EdgeNoise"),
     ],
 )
@@ -187,6 +191,12 @@ def test_parse_noise_from_cli_text():
     noise = EdgeNoise(0.2, 0.01, 0.5, 7)
     assert EdgeNoise.parse(str(noise)) == noise
     assert not EdgeNoise().active and noise.active
+    # the text form is exact, so a saved record rebuilds the same device
+    fine = EdgeNoise(weight_sigma=0.123456789, stuck_at_zero=1 / 3, threshold_jitter=-0.0, seed=2)
+    assert EdgeNoise.parse(str(fine)) == fine and "threshold_jitter=0," in str(fine)
+    assert str(noise) == "weight_sigma=0.2,stuck_at_zero=0.01,threshold_jitter=0.5,seed=7"
+    with pytest.raises(NoiseSpecError, match="weight_sigma above 10 describes no device"):
+        EdgeNoise.parse("weight_sigma=1e308")
 
 
 @pytest.mark.parametrize(
@@ -239,3 +249,25 @@ def test_no_files_and_no_global_state_leak(net, spikes, tmp_path, monkeypatch):
     from brian2.utils.logger import BrianLogger
 
     assert BrianLogger.tmp_log is None and BrianLogger.tmp_script is None and BrianLogger.file_handler is None
+
+
+def test_a_user_who_imported_brian2_first_keeps_its_debug_log(tmp_path):
+    # our import drops Brian2's debug log (we made it); a user's own Brian2 session keeps its own
+    import subprocess
+
+    script = (
+        "import os, brian2\n"
+        "from brian2.utils.logger import BrianLogger\n"
+        "handler, log = BrianLogger.file_handler, BrianLogger.tmp_log\n"
+        "from connttra_neuro.network import random_network\n"
+        "from hardware_targets.brian2_edge import Brian2Target\n"
+        "net = random_network((4, 5, 3), seed=0)\n"
+        "t = Brian2Target()\n"
+        "t.run(t.compile(net), net.encode([[0.1, 0.5, 0.9, 0.3]]))\n"
+        "assert BrianLogger.file_handler is handler and BrianLogger.tmp_log == log\n"
+        "assert log is None or os.path.exists(log), log\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["import_brian2", "brian2_session", "default_cache_dir", "CODEGENS"]
 
-#: code generation targets offered: numpy needs no compiler; cython compiles once, then runs ~3x faster
+#: code generation targets offered: numpy needs no compiler; cython compiles once, then runs about 2x faster (docs/benchmarks.md)
 CODEGENS = ("numpy", "cython")
 
 _brian2 = None
@@ -51,6 +51,9 @@ def import_brian2():
     global _brian2
     if _brian2 is not None:
         return _brian2
+    if "brian2" in sys.modules:  # the user imported it: its logger and hooks are theirs, leave them be
+        _brian2 = sys.modules["brian2"]
+        return _brian2
     hook = sys.excepthook
     warnings_were_captured = logging._warnings_showwarning is not None  # noqa: SLF001 (stdlib has no getter)
     import brian2
@@ -60,7 +63,7 @@ def import_brian2():
     sys.excepthook = hook
     if not warnings_were_captured:
         logging.captureWarnings(False)
-    # no debug log and no copy of the running script left in the temp dir
+    # no debug log and no copy of the running script left in the temp dir (ours: we made the import)
     _drop_debug_files(BrianLogger)
     _brian2 = brian2
     return brian2

@@ -33,6 +33,10 @@ class NoiseSpecError(ValueError):
     """A noise specification is malformed or out of range; the message says which key."""
 
 
+# Upper bounds of the noise fields: beyond them a device is all noise (and float64 sums head for inf)
+MAX_NOISE = {"weight_sigma": 10.0, "threshold_jitter": 1e6}  # stuck_at_zero: a probability, checked below
+
+
 @dataclass(frozen=True)
 class EdgeNoise:
     """Device non-idealities, frozen and seeded.
@@ -67,7 +71,9 @@ class EdgeNoise:
             value = float(value)
             if not math.isfinite(value) or value < 0:
                 raise NoiseSpecError(f"noise: {key} must be a finite number >= 0, got {value}")
-            object.__setattr__(self, key, value)
+            if value > MAX_NOISE.get(key, math.inf):  # beyond these a device is noise, and float64 sums overflow towards inf
+                raise NoiseSpecError(f"noise: {key} above {MAX_NOISE[key]:g} describes no device, got {value:g}")
+            object.__setattr__(self, key, value + 0.0)  # -0.0 -> 0.0
         if self.stuck_at_zero > 1:
             raise NoiseSpecError(f"noise: stuck_at_zero is a probability in [0, 1], got {self.stuck_at_zero}")
         seed = self.seed
@@ -124,7 +130,13 @@ class EdgeNoise:
         return cls(**values)
 
     def __str__(self) -> str:
-        return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.as_dict().items())
+        """The spec as ``parse`` reads it: ``parse(str(noise)) == noise`` (short where that is exact)."""
+        return ",".join(f"{k}={_spec_number(v) if isinstance(v, float) else v}" for k, v in self.as_dict().items())
+
+
+def _spec_number(v: float) -> str:
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)  # 0.123456789 must not come back as 0.123457
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,8 @@ class Brian2Target(Target):
         if codegen not in CODEGENS:
             raise ValueError(f"brian2: codegen must be one of {', '.join(CODEGENS)}, got {codegen!r}")
         try:
+            if isinstance(dt, bool):
+                raise TypeError
             dt = float(dt)
         except (TypeError, ValueError):
             raise ValueError(f"brian2: dt is the step in milliseconds and must be a number, got {dt!r}") from None
@@ -114,7 +116,7 @@ class Brian2Target(Target):
             noise = EdgeNoise.parse(noise)
         if noise is not None and not isinstance(noise, EdgeNoise):
             raise ValueError(f"brian2: noise must be an EdgeNoise (or its CLI string), got {type(noise).__name__}")
-        if tiles is not None and (isinstance(tiles, bool) or int(tiles) != tiles or tiles < 1):
+        if tiles is not None and not _positive_int(tiles):
             raise ValueError(f"brian2: tiles must be a positive integer (or None for automatic), got {tiles!r}")
         self.codegen = codegen
         self.tiles = None if tiles is None else int(tiles)
@@ -202,7 +204,7 @@ class Brian2Target(Target):
                 "codegen": self.codegen,
                 "dt_ms": self.dt,
                 "latency_steps": L,
-                "latency_ms": L * self.dt,
+                "latency_ms": round(L * self.dt, 12),  # 3 * 0.1 is 0.30000000000000004
                 "tiles": self.tiles or "auto",
                 "samples_per_step_per_tile": 1,
                 "max_synaptic_events_per_inference": counts["synapses"],
@@ -356,10 +358,18 @@ def _edge_figures(s_in: np.ndarray, hidden: list[np.ndarray], program: Brian2Pro
     }
     return {
         "latency_steps": L,
-        "latency_ms": L * program.dt_ms,
+        "latency_ms": round(L * program.dt_ms, 12),
         "simulated_ms": steps * program.dt_ms,
         "spikes_per_inference": spikes,
         "hidden_spikes_per_inference": float(sum(v for k, v in spikes.items() if k != "input")),
         "synaptic_events_per_inference": events,
         "total_synaptic_events_per_inference": float(sum(events.values())),
     }
+
+
+def _positive_int(value) -> bool:
+    """An integer >= 1 (also a whole float such as 4.0); not a bool, nan, inf or a list."""
+    try:
+        return not isinstance(value, bool) and int(value) == value and value >= 1
+    except (TypeError, ValueError, OverflowError):
+        return False
