@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["import_brian2", "brian2_session", "default_cache_dir", "CODEGENS"]
 
-#: code generation targets offered: numpy needs no compiler; cython compiles once, then runs about 2x faster (docs/benchmarks.md)
+#: code generation targets offered: numpy needs no compiler; cython compiles once, then runs about 2x faster
 CODEGENS = ("numpy", "cython")
 
 _brian2 = None

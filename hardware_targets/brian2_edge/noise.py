@@ -71,7 +71,7 @@ class EdgeNoise:
             value = float(value)
             if not math.isfinite(value) or value < 0:
                 raise NoiseSpecError(f"noise: {key} must be a finite number >= 0, got {value}")
-            if value > MAX_NOISE.get(key, math.inf):  # beyond these a device is noise, and float64 sums overflow towards inf
+            if value > MAX_NOISE.get(key, math.inf):
                 raise NoiseSpecError(f"noise: {key} above {MAX_NOISE[key]:g} describes no device, got {value:g}")
             object.__setattr__(self, key, value + 0.0)  # -0.0 -> 0.0
         if self.stuck_at_zero > 1:
