@@ -146,6 +146,12 @@ def to_bytes(network: TernaryNetwork) -> bytes:
     return body + hashlib.sha256(body).digest()
 
 
+def _no_constant(name: str):
+    """JSON's NaN / Infinity: ``save`` never writes them (``allow_nan=False``), so a header holding one
+    came from another writer; refused, so a file that loads also saves and describes."""
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
 def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
     """Parse the model file format; raises :class:`ModelFileError` naming ``source``."""
     if len(blob) < _PREAMBLE.size + _DIGEST_BYTES:
@@ -164,11 +170,11 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
     if len(blob) < start + _DIGEST_BYTES:
         raise ModelFileError(f"{source}: truncated ({len(blob)} bytes; the header alone needs {start + _DIGEST_BYTES})")
     try:
-        header = json.loads(blob[_PREAMBLE.size : start].decode("utf-8"))
+        header = json.loads(blob[_PREAMBLE.size : start].decode("utf-8"), parse_constant=_no_constant)
         entries = header["arrays"]
         payload_len = sum(int(e["nbytes"]) for e in entries)
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-        header = None
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        header, header_error = None, err
     expected = start + (payload_len if header is not None else 0) + _DIGEST_BYTES
     if header is not None and len(blob) < expected:
         raise ModelFileError(f"{source}: truncated ({len(blob)} bytes, expected {expected})")
@@ -176,7 +182,7 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
     if hashlib.sha256(body).digest() != digest:
         raise ModelFileError(f"{source}: checksum mismatch; the file is corrupted (or was cut short or extended)")
     if header is None:
-        raise ModelFileError(f"{source}: header is not valid JSON despite a good checksum")
+        raise ModelFileError(f"{source}: header is not valid JSON despite a good checksum ({header_error})")
     if len(blob) != expected:
         raise ModelFileError(f"{source}: {len(blob) - expected} unexpected trailing bytes")
 

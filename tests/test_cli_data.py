@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -91,6 +92,7 @@ def test_info_json(capsys, digits_model):
     assert set(d) >= {"layer_sizes", "discrete_set", "encoder", "layers", "sparsity", "storage", "metadata"}
     assert d["layer_sizes"] == list(network.layer_sizes) and d["discrete_set"] == [-1, 0, 1]
     assert d["encoder"]["levels"] == 2 and d["storage"] == storage_report(network)
+    assert d["storage"]["model_file_bytes"] == os.path.getsize(path)  # the file's own size
     assert d["metadata"] == METADATA
     assert d["sparsity"] == pytest.approx(network.sparsity)
     hidden = d["layers"][0]
@@ -128,6 +130,21 @@ def test_evaluate_json_on_train_subsample(capsys, digits_model):
     assert code == 0 and report["n_samples"] == 200 and report["split"] == "train"
     assert report["n_errors"] == reference_errors(network, data.X_train, data.y_train)
     assert np.array(report["confusion"]).sum() == 200
+
+
+def test_evaluate_names_classes_by_the_model_s_labels(capsys, tmp_path):
+    # a model trained on labels {0, 2, 5}: its outputs 0, 1, 2 stand for those; iris's label 1 is none of them
+    model = tmp_path / "classes.ctn"
+    save(random_network((4, 6, 3), seed=1).replace(metadata={"dataset": "iris", "classes": [0, 2, 5]}), model)
+    assert main(["evaluate", str(model), "--data", "iris"]) == 0
+    out = capsys.readouterr().out
+    assert "have a label that is none of the model's classes [0, 2, 5]: always wrong (row 'other')" in out
+    assert re.search(r"per class  0: \S+  2: \S+  5: -  other: 0\.0%", out)
+    assert re.search(r"true\\pred\s+0\s+2\s+5\s+other", out)
+    assert main(["evaluate", str(model), "--data", "iris", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["class_labels"] == ["0", "2", "5", "other"] and len(report["confusion"]) == 4
+    assert report["accuracy"] == (report["n_samples"] - report["n_errors"]) / report["n_samples"]
 
 
 def test_evaluate_npz_path(capsys, tmp_path):

@@ -150,6 +150,14 @@ def _forge(net, edit):
     return body + hashlib.sha256(body).digest()
 
 
+def test_a_header_with_nan_is_refused_like_save_would():
+    # save writes strict JSON (allow_nan=False); a header with NaN loaded but could not be saved or described
+    forged = _forge(random_network((4, 3, 2), seed=0), lambda h: h["metadata"].update(acc=float("nan")))
+    with pytest.raises(ModelFileError, match=r"header is not valid JSON despite a good checksum \(non-standard JSON "
+                       r"constant NaN\)"):
+        from_bytes(forged)
+
+
 def test_an_encoding_this_version_does_not_know_is_named():
     def edit(header):
         for entry in header["arrays"]:

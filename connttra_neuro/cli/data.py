@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import textwrap
 from typing import Any
 
@@ -211,7 +212,8 @@ def describe_model(network, path: str | None = None) -> dict:
         },
         "layers": layers,
         "sparsity": network.sparsity,
-        "storage": storage_report(network),
+        # the file's own size when there is one (storage_report re-serialises the network)
+        "storage": {**storage_report(network), **({"model_file_bytes": os.path.getsize(path)} if path else {})},
         "metadata": thaw_metadata(network.metadata),
     }
 
@@ -329,6 +331,15 @@ def _evaluate(args) -> int:
     result = target.run(target.compile(network), spikes)
     predictions = np.asarray(result.predictions, dtype=np.int64)
     report = classification_report(y, predictions, network.n_classes)
+    # a model trained on labels that are not 0..C-1 (metadata "classes"): load_split mapped the labels
+    # to output indices, the model's unknown ones to n_classes; name rows by the labels again
+    classes = network.metadata.get("classes")
+    mapped = isinstance(classes, (list, tuple)) and len(classes) == network.n_classes \
+        and all(isinstance(c, int) for c in classes) and list(classes) != list(range(network.n_classes))
+    names = [str(c) for c in classes] if mapped else [str(c) for c in range(len(report["per_class_accuracy"]))]
+    if mapped:
+        names += ["other"] * (len(report["per_class_accuracy"]) - len(names))  # labels the model never learnt
+        report["class_labels"] = names
     report.update(
         model=str(args.model),
         data=data_name,
@@ -347,17 +358,20 @@ def _evaluate(args) -> int:
     if isinstance(trained_on, str) and trained_on != data_name:
         print(f"note       the model's metadata says it was trained on {trained_on!r}")
     unseen = report["labels_beyond_model"]
-    if unseen:
+    if unseen and mapped:
+        print(f"note       {unseen} sample(s) have a label that is none of the model's classes "
+              f"{list(classes)[:10]}: always wrong (row 'other')")
+    elif unseen:
         print(f"note       {unseen} sample(s) have a label >= the model's {network.n_classes} classes: always wrong")
     print(f"error      {report['error']:.2%}  ({report['n_errors']:,} of {report['n_samples']:,} misclassified)")
     print(f"accuracy   {report['accuracy']:.2%}")
     per_class = report["per_class_accuracy"]
     n_classes = len(per_class)
     if n_classes <= MAX_CLASSES_SHOWN:
-        cells = [f"{c}: {'-' if a is None else f'{a:.1%}'}" for c, a in enumerate(per_class)]
+        cells = [f"{names[c]}: {'-' if a is None else f'{a:.1%}'}" for c, a in enumerate(per_class)]
         print("per class  " + "  ".join(cells))
         print("\nconfusion matrix (rows: true class, columns: predicted class)")
-        print(_confusion_text(np.array(report["confusion"])))
+        print(_confusion_text(np.array(report["confusion"]), names))
     else:
         known = [a for a in per_class if a is not None]
         print(
@@ -388,15 +402,16 @@ def classification_report(y: np.ndarray, predictions: np.ndarray, n_classes: int
         "n_samples": int(y.size),
         "n_errors": n_errors,
         "error": n_errors / y.size,
-        "accuracy": 1 - n_errors / y.size,
+        "accuracy": (y.size - n_errors) / y.size,
         "per_class_accuracy": [float(c / s) if s else None for c, s in zip(correct, support, strict=True)],
         "confusion": confusion,
         "labels_beyond_model": int(np.count_nonzero(y >= n_classes)),
     }
 
 
-def _confusion_text(confusion: np.ndarray) -> str:
+def _confusion_text(confusion: np.ndarray, names: list[str] | None = None) -> str:
     n = confusion.shape[0]
-    rows = [("true\\pred", *map(str, range(n)))]
-    rows += [(str(i), *map(str, confusion[i])) for i in range(n)]
+    names = names or [str(i) for i in range(n)]
+    rows = [("true\\pred", *names)]
+    rows += [(names[i], *map(str, confusion[i])) for i in range(n)]
     return _format_table(rows, right=tuple(range(n + 1)))
