@@ -353,13 +353,14 @@ def _find_idx(directory: Path, key: str) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def _unread_idx_note(directory: Path, found: dict) -> str:
-    """Names the files that were passed over because another name for the same data came first:
-    if they differ (say, one was replaced), the description says which one trained."""
+def _unread_idx_note(candidates: dict[str, list[Path]]) -> str:
+    """Names the files that were passed over because another name for the same data came first
+    (``candidates``: per key, in the order one is chosen): if they differ (say, one was replaced),
+    the description says which one trained."""
     notes = []
-    for key, chosen in found.items():
-        others = [p.name for p in _idx_candidates(directory, key) if p != chosen and not p.samefile(chosen)]
-        if chosen is not None and others:
+    for chosen, *others in filter(None, candidates.values()):
+        others = [p.name for p in others if not p.samefile(chosen)]
+        if others:
             notes.append(f"read {chosen.name}, not {' or '.join(others)}")
     return f"; {'; '.join(notes)}" if notes else ""
 
@@ -393,7 +394,8 @@ def _load_idx_dir(
         raise DatasetError(
             f"{name}: {directory} is not a directory; expected {_expected_idx_names(_IDX_STEMS)} there. {missing_hint}"
         )
-    found = {key: _find_idx(directory, key) for key in _IDX_STEMS}
+    candidates = {key: _idx_candidates(directory, key) for key in _IDX_STEMS}
+    found = {key: files[0] if files else None for key, files in candidates.items()}
     val_found = [found[k] is not None for k in ("val_images", "val_labels")]
     needed = list(_IDX_STEMS) if require_val or any(val_found) else ["train_images", "train_labels"]
     missing = [k for k in needed if found[k] is None]
@@ -411,8 +413,8 @@ def _load_idx_dir(
     X_tr, y_tr = _subsample(X_tr, y_tr, n_train, seed, 1, "n_train", name)
     X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
     how += _subsample_note(n_train, n_val, seed)
-    read = {k: v for k, v in found.items() if has_val or not k.startswith("val_")}
-    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(directory, read)}")
+    read = {k: v for k, v in candidates.items() if has_val or not k.startswith("val_")}
+    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(read)}")
 
 
 # -- npz files -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 
 from connttra_neuro.network import TernaryNetwork
 
-__all__ = ["Target", "RunResult", "TargetLimitError", "check_spikes", "network_counts"]
+__all__ = ["Target", "RunResult", "TargetLimitError", "check_spikes", "is_positive_int", "network_counts"]
 
 
 class TargetLimitError(ValueError):
@@ -57,6 +57,15 @@ class RunResult:
     def predictions(self) -> np.ndarray:
         """argmax of the scores; ties go to the lowest class index (numpy's argmax does)."""
         return np.argmax(self.scores, axis=1)
+
+
+def is_positive_int(value) -> bool:
+    """An integer >= 1 (also a whole float such as 4.0); not a bool, nan, inf or a list. For target
+    options such as ``tiles``, so a bad value gets the option's named error, not a conversion error."""
+    try:
+        return not isinstance(value, bool) and int(value) == value and value >= 1
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def check_spikes(network: TernaryNetwork, spikes: np.ndarray) -> np.ndarray:

@@ -322,7 +322,7 @@ def _evaluate(args) -> int:
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from .verify import load_split
+    from .verify import label_classes, load_split
 
     network = load(args.model)
     target = get_target(args.target)  # a wrong name fails before the data load
@@ -333,9 +333,8 @@ def _evaluate(args) -> int:
     report = classification_report(y, predictions, network.n_classes)
     # a model trained on labels that are not 0..C-1 (metadata "classes"): load_split mapped the labels
     # to output indices, the model's unknown ones to n_classes; name rows by the labels again
-    classes = network.metadata.get("classes")
-    mapped = isinstance(classes, (list, tuple)) and len(classes) == network.n_classes \
-        and all(isinstance(c, int) for c in classes) and list(classes) != list(range(network.n_classes))
+    classes = label_classes(network)
+    mapped = classes is not None
     names = [str(c) for c in classes] if mapped else [str(c) for c in range(len(report["per_class_accuracy"]))]
     if mapped:
         names += ["other"] * (len(report["per_class_accuracy"]) - len(names))  # labels the model never learnt
@@ -360,7 +359,7 @@ def _evaluate(args) -> int:
     unseen = report["labels_beyond_model"]
     if unseen and mapped:
         print(f"note       {unseen} sample(s) have a label that is none of the model's classes "
-              f"{list(classes)[:10]}: always wrong (row 'other')")
+              f"{classes[:10]}: always wrong (row 'other')")
     elif unseen:
         print(f"note       {unseen} sample(s) have a label >= the model's {network.n_classes} classes: always wrong")
     print(f"error      {report['error']:.2%}  ({report['n_errors']:,} of {report['n_samples']:,} misclassified)")

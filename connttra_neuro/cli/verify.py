@@ -130,6 +130,17 @@ def _note_training_seed(network, data: str) -> None:
               f"--seed {seed} to check it on its own split", file=sys.stderr)
 
 
+def label_classes(network) -> list[int] | None:
+    """The labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1, else
+    None (outputs are the labels). A list that is not one integer per output is not a mapping."""
+    classes = network.metadata.get("classes")
+    if classes is None or list(classes) == list(range(network.n_classes)):
+        return None
+    if len(classes) != network.n_classes or not all(isinstance(c, int) for c in classes):
+        return None
+    return list(classes)
+
+
 def as_output_indices(network, y):
     """Dataset labels as the model's output indices.
 
@@ -140,12 +151,12 @@ def as_output_indices(network, y):
 
     import numpy as np
 
-    classes = network.metadata.get("classes")
-    if classes is None or list(classes) == list(range(network.n_classes)):
-        return y
-    if len(classes) != network.n_classes or not all(isinstance(c, int) for c in classes):
-        print(f"note: the model's classes {list(classes)[:10]} are not class indices; labels taken as indices",
-              file=sys.stderr)
+    classes = label_classes(network)
+    if classes is None:
+        given = network.metadata.get("classes")
+        if given is not None and list(given) != list(range(network.n_classes)):
+            print(f"note: the model's classes {list(given)[:10]} are not class indices; labels taken as indices",
+                  file=sys.stderr)
         return y
     classes = np.asarray(classes, dtype=np.int64)
     pos = np.minimum(np.searchsorted(classes, y), classes.size - 1)

@@ -25,35 +25,35 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
         raise ValueError("plot_history needs at least one history record")
     sweeps = np.array([r["sweep"] for r in history])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    # the start (sweep 0, chance-level error) would squash the curve that matters into a corner
-    shown = [r for r in history if r["sweep"] > 0] if len(history) > 2 else history
-    left.plot([r["sweep"] for r in shown], [100 * r["train_error"] for r in shown], marker=".",
-              label="training error")
-    val = [(r["sweep"], 100 * r["val_error"]) for r in shown if r.get("val_error") is not None]
-    if val:
-        left.plot(*zip(*val, strict=True), marker=".", label="validation error")
-    if best is not None:
-        left.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"kept network (sweep {best})")
-    left.set_xlabel("sweep" + (" (from 1; the start is left out)" if shown is not history else ""))
-    left.set_ylabel("error (%)")
-    left.grid(True, alpha=0.3)
-    left.legend(fontsize=8)
+    try:  # the figure is closed however drawing or writing ends
+        # the start (sweep 0, chance-level error) would squash the curve that matters into a corner
+        shown = [r for r in history if r["sweep"] > 0] if len(history) > 2 else history
+        left.plot([r["sweep"] for r in shown], [100 * r["train_error"] for r in shown], marker=".",
+                  label="training error")
+        val = [(r["sweep"], 100 * r["val_error"]) for r in shown if r.get("val_error") is not None]
+        if val:
+            left.plot(*zip(*val, strict=True), marker=".", label="validation error")
+        if best is not None:
+            left.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"kept network (sweep {best})")
+        left.set_xlabel("sweep" + (" (from 1; the start is left out)" if shown is not history else ""))
+        left.set_ylabel("error (%)")
+        left.grid(True, alpha=0.3)
+        left.legend(fontsize=8)
 
-    right.plot(sweeps, [r["loss"] for r in history], color="C2", marker=".", label="training loss")
-    right.set_xlabel("sweep")
-    right.set_ylabel("training loss (per sample)", color="C2")
-    if min(r["loss"] for r in history) > 0:  # a log scale would drop a loss of 0 (the hinge reaches it)
-        right.set_yscale("log")
-    right.grid(True, alpha=0.3)
-    changed = right.twinx()
-    moved = [(r["sweep"], r["changed"]) for r in history if r.get("changed") is not None]
-    if moved:
-        changed.bar(*zip(*moved, strict=True), color="C3", alpha=0.25, width=0.8)
-    changed.set_ylabel("parameters changed in the sweep", color="C3")
-    seconds = history[-1].get("seconds")
-    fig.suptitle((title or "CoNNTrA training") + (f" ({seconds:.1f} s)" if seconds is not None else ""))
-    fig.tight_layout()
-    try:
+        right.plot(sweeps, [r["loss"] for r in history], color="C2", marker=".", label="training loss")
+        right.set_xlabel("sweep")
+        right.set_ylabel("training loss (per sample)", color="C2")
+        if min(r["loss"] for r in history) > 0:  # a log scale would drop a loss of 0 (the hinge reaches it)
+            right.set_yscale("log")
+        right.grid(True, alpha=0.3)
+        changed = right.twinx()
+        moved = [(r["sweep"], r["changed"]) for r in history if r.get("changed") is not None]
+        if moved:
+            changed.bar(*zip(*moved, strict=True), color="C3", alpha=0.25, width=0.8)
+        changed.set_ylabel("parameters changed in the sweep", color="C3")
+        seconds = history[-1].get("seconds")
+        fig.suptitle((title or "CoNNTrA training") + (f" ({seconds:.1f} s)" if seconds is not None else ""))
+        fig.tight_layout()
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
         plt.close(fig)

@@ -108,9 +108,7 @@ def diagnose_output_class(
         # the bias is pinned down only if no weights can add a constant: the ones column must lie
         # outside the span of the inputs (an input active on every sample, or inputs whose spikes
         # always add up to the same number, e.g. complementary ones, break that)
-        S = s_prev.astype(np.float64)
-        ones = np.ones((S.shape[0], 1))
-        identifiable = np.linalg.matrix_rank(np.hstack([S, ones])) > np.linalg.matrix_rank(S) if S.size else True
+        identifiable = not always.size and _ones_outside_span(s_prev)
         out["bias_identifiable"] = bool(identifiable)
         if always.size:
             listed = ", ".join(str(i) for i in always[:5]) + (f" (+{always.size - 5} more)" if always.size > 5 else "")
@@ -142,6 +140,15 @@ def diagnose_output_class(
             "its weights differ"
         )
     return out
+
+
+def _ones_outside_span(s_prev: np.ndarray) -> bool:
+    """Whether a constant column is not a combination of the inputs' columns (then a constant score
+    offset can only be the bias). Two rank computations: only on the constant-offset path."""
+    S = s_prev.astype(np.float64)
+    if not S.size:
+        return True
+    return bool(np.linalg.matrix_rank(np.hstack([S, np.ones((S.shape[0], 1))])) > np.linalg.matrix_rank(S))
 
 
 def hidden_drive(s_prev: np.ndarray, weights: np.ndarray) -> np.ndarray:

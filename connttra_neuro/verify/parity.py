@@ -469,8 +469,8 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             # a layer read some samples off looks like a wrong weight in every neuron; say so only when
             # some neuron is explained by no threshold (else a threshold fault is the simpler story)
             if not all(d["threshold_explains"] for d in lp.diagnosis) and (k := _shift(got, ref)):
-                text = _shift_text(name, "spikes", k)
-                lp.diagnosis = [{"shift_samples": k, "explanation": text.split(": ", 1)[1]}]
+                lp.diagnosis = [{"shift_samples": k, "explanation": _shift_text("spikes", k)}]
+                text = f"{name}: {lp.diagnosis[0]['explanation']}"
         layers.append(lp)
         prev = got
     # output layer: scores
@@ -504,8 +504,8 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             explained = [d["min_difference"] == d["max_difference"] or d["weights_differing"] is not None
                          for d in out.diagnosis]
             if not all(explained) and (k := _shift(scores, ref_scores)):
-                text = _shift_text("output layer", "scores", k)
-                out.diagnosis = [{"shift_samples": k, "explanation": text.split(": ", 1)[1]}]
+                out.diagnosis = [{"shift_samples": k, "explanation": _shift_text("scores", k)}]
+                text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
     return layers, first, text
 
@@ -533,10 +533,10 @@ def _shift(got: np.ndarray, ref: np.ndarray) -> int:
     return 0
 
 
-def _shift_text(layer: str, what: str, k: int) -> str:
+def _shift_text(what: str, k: int) -> str:
     late = f"{k} sample(s) late (sample i shows sample i-{k}'s)" if k > 0 else \
         f"{-k} sample(s) early (sample i shows sample i+{-k}'s)"
-    return (f"{layer}: the target's {what} are the model's {late}: a timing fault (pipeline latency or "
+    return (f"the target's {what} are the model's {late}: a timing fault (pipeline latency or "
             "where the results are read), not a wrong parameter")
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from connttra_neuro.network import TernaryNetwork
 
-from ..base import RunResult, Target, TargetLimitError, check_spikes, network_counts
+from ..base import RunResult, Target, TargetLimitError, check_spikes, is_positive_int, network_counts
 from ._session import CODEGENS, brian2_session, default_cache_dir
 from .noise import EdgeNoise, NoisyLayer, apply_noise
 
@@ -116,7 +116,7 @@ class Brian2Target(Target):
             noise = EdgeNoise.parse(noise)
         if noise is not None and not isinstance(noise, EdgeNoise):
             raise ValueError(f"brian2: noise must be an EdgeNoise (or its CLI string), got {type(noise).__name__}")
-        if tiles is not None and not _positive_int(tiles):
+        if tiles is not None and not is_positive_int(tiles):
             raise ValueError(f"brian2: tiles must be a positive integer (or None for automatic), got {tiles!r}")
         self.codegen = codegen
         self.tiles = None if tiles is None else int(tiles)
@@ -365,11 +365,3 @@ def _edge_figures(s_in: np.ndarray, hidden: list[np.ndarray], program: Brian2Pro
         "synaptic_events_per_inference": events,
         "total_synaptic_events_per_inference": float(sum(events.values())),
     }
-
-
-def _positive_int(value) -> bool:
-    """An integer >= 1 (also a whole float such as 4.0); not a bool, nan, inf or a list."""
-    try:
-        return not isinstance(value, bool) and int(value) == value and value >= 1
-    except (TypeError, ValueError, OverflowError):
-        return False

@@ -24,7 +24,7 @@ import numpy as np
 
 from connttra_neuro.network import TernaryNetwork
 
-from ..base import RunResult, Target, check_spikes
+from ..base import RunResult, Target, check_spikes, is_positive_int
 from . import chip as chip_constants
 from .mapping import NetworkMap, check_limits, map_network, network_resources, weight_scale
 
@@ -55,11 +55,11 @@ class Loihi2Target(Target):
                  max_chips: int = 1, weight_bits: int = chip_constants.WEIGHT_BITS):
         if mode not in MODES:
             raise ValueError(f"loihi2 target mode must be one of {MODES}, got {mode!r}")
-        if tiles is not None and (int(tiles) != tiles or tiles < 1):
+        if tiles is not None and not is_positive_int(tiles):
             raise ValueError(f"loihi2 target tiles must be a positive integer, got {tiles!r}")
         if chip not in chip_constants.CHIPS:
             raise ValueError(f"loihi2 target chip must be one of {list(chip_constants.CHIPS)}, got {chip!r}")
-        if int(max_chips) != max_chips or max_chips < 1:
+        if not is_positive_int(max_chips):
             raise ValueError(f"loihi2 target max_chips must be a positive integer, got {max_chips!r}")
         self.mode = mode
         self.tiles = None if tiles is None else int(tiles)
