@@ -312,3 +312,14 @@ def test_limit_24_bit_state_guard(monkeypatch):
     net = net.replace(hidden=(HiddenLayer(w, np.zeros(2, np.int32)),))
     err = _raises(net, "24-bit state", "hidden layer 0")
     assert err.value == (2 * 127 * 4000) << 6 and err.allowed == 2**23 - 1
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"tiles": 0}, "tiles must be a positive integer"), ({"tiles": float("nan")}, "tiles must be a positive integer"),
+    ({"tiles": [2]}, "tiles must be a positive integer"), ({"tiles": True}, "tiles must be a positive integer"),
+    ({"max_chips": float("inf")}, "max_chips must be a positive integer"),
+])
+def test_bad_target_options_are_named(options, match):
+    with pytest.raises(ValueError, match=match):
+        Loihi2Target(**options)
+    assert Loihi2Target(tiles=4.0).tiles == 4
