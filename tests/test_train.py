@@ -186,6 +186,10 @@ def test_bad_data_raises_clear_errors(data):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="2-D"):
         CoNNTrA().fit(X[0], y)
+    with pytest.raises(ValueError, match=r"X has no samples \(shape \(0, 64\)\)"):
+        CoNNTrA().fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="X has no features"):
+        CoNNTrA().fit(X[:, :0], y)
     with pytest.raises(ValueError, match="labels"):
         CoNNTrA().fit(X, y[:-1])
     with pytest.raises(ValueError, match="features"):

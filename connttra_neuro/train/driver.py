@@ -27,8 +27,11 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
     input as it is: no float64 copy of a large float32 image set; other numbers as float64)."""
     X = np.asarray(X)
     y = np.asarray(y)
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+    if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        what = "no samples" if X.shape[0] < 1 else "no features"
+        raise ValueError(f"{where}: X has {what} (shape {X.shape}); need at least one sample with one feature")
     if X.dtype == bool:  # spikes or binary features: 0 / 1
         X = X.astype(np.float32)
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
