@@ -269,7 +269,8 @@ def _info(args) -> int:
     print(
         f"network    {d['n_features']} features -> {d['n_inputs']} input spikes -> "
         + (f"{sizes} -> " if sizes else "")
-        + f"{d['n_classes']} class{'es' if d['n_classes'] != 1 else ''} ({d['n_weight_layers']} weight layer{'s' if d['n_weight_layers'] > 1 else ''})"
+        + f"{d['n_classes']} class{'es' if d['n_classes'] != 1 else ''} "
+        + f"({d['n_weight_layers']} weight layer{'s' if d['n_weight_layers'] > 1 else ''})"
     )
     print(f"weights    {_set_name(d['discrete_set'])}")
     trange = enc["threshold_range"]
