@@ -58,11 +58,13 @@ def test_numpy_exact_for_any_tiling(net, spikes, tiles):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)  # a cold cython cache compiles ~10 modules (~1.5 min idle on 2 cores, more under load)
+@pytest.mark.timeout(600)  # a cold cython cache compiles ~20 modules (~1.5 min on 2 cores, more under load)
 def test_cython_exact_with_hidden_spikes():
-    # one hidden layer and weights {0, 1}: the fewest modules to compile (a cold cache costs ~70-100 s of CPU);
-    # negative weights use the same code with another literal and are checked by bench/deploy_brian2.py
-    network = random_network((8, 6, 4), levels=2, discrete_set=(0, 1), seed=12)
+    # ternary weights (the excitatory and inhibitory synapses are separate code) and two hidden layers:
+    # the compiled code is what the numpy code generator's tests check, compiled; a cold cache costs
+    # ~90 s of CPU, so one network covers it (bench/deploy_brian2.py runs a 784-256-10 one)
+    network = random_network((8, 6, 5, 4), levels=2, seed=13)
+    assert network.hidden[0].weights.min() < 0 < network.hidden[0].weights.max()
     spikes = input_spikes(network, n=40, seed=5)
     target = get_target("brian2", codegen="cython", tiles=3)
     program = target.compile(network)
@@ -164,6 +166,44 @@ def test_noise_is_seeded_and_reproducible():
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert not np.array_equal(first, forward(network, spikes)[0])
+
+
+def test_noisy_device_equals_a_float_forward_of_its_noisy_layers():
+    # the simulation against a dense float64 forward of the very synapses apply_noise draws: all
+    # three faults at once, two hidden layers, several tiles; spikes and (analog) scores
+    from hardware_targets.brian2_edge.noise import apply_noise
+
+    network = random_network((12, 16, 8, 5), seed=4)
+    spikes = input_spikes(network, n=60, seed=8)
+    noise = EdgeNoise(weight_sigma=0.3, stuck_at_zero=0.1, threshold_jitter=0.5, seed=1)
+    result = Brian2Target(noise=noise, tiles=3).deploy(network, spikes, record_hidden=True)
+    s, hidden = spikes.astype(np.float64), []
+    for layer, noisy in zip(network.layers, apply_noise(network, noise), strict=True):
+        w = np.zeros(layer.weights.shape)
+        np.add.at(w, (noisy.post, noisy.pre), noisy.weights)
+        drive = s @ w.T
+        if noisy.thresholds is not None:
+            s = (drive >= noisy.thresholds).astype(np.float64)
+            hidden.append(s.astype(np.uint8))
+    np.testing.assert_allclose(result.scores, drive + network.output.biases, rtol=0, atol=1e-9)
+    for got, want in zip(result.hidden_spikes, hidden, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_apply_noise_draws_the_faults_it_names():
+    # the noise model itself, statistically on one large layer (seeded: the same draw every run)
+    from hardware_targets.brian2_edge.noise import apply_noise
+
+    network = random_network((400, 300, 3), seed=0)
+    clean = apply_noise(network, None)[0]
+    noisy = apply_noise(network, EdgeNoise(weight_sigma=0.2, stuck_at_zero=0.1, threshold_jitter=1.5, seed=3))[0]
+    w = network.hidden[0].weights
+    assert clean.weights.size == np.count_nonzero(w)
+    assert 0.08 < 1 - noisy.weights.size / clean.weights.size < 0.12  # synapses stuck at zero
+    ratio = noisy.weights / w[noisy.post, noisy.pre]  # each kept synapse's gain
+    assert abs(ratio.mean() - 1) < 0.01 and 0.18 < ratio.std() < 0.22
+    shift = noisy.thresholds - network.hidden[0].thresholds
+    assert abs(shift.mean()) < 0.3 and 1.3 < shift.std() < 1.7
 
 
 def test_stuck_at_zero_everywhere_gives_zero_synaptic_drive(net, spikes):

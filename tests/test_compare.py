@@ -47,3 +47,24 @@ def test_default_epochs_give_the_baselines_enough_steps_on_small_sets():
 
     assert [default_epochs(n) for n in (120, 1438, 4000, 60000)] == [1000, 84, 32, 30]
     assert default_epochs(0) == 1000
+
+
+def test_the_baselines_learn_and_report_their_own_errors():
+    # the comparison is only as honest as its baselines: both must learn digits well within 10
+    # epochs (chance is 90% error), and the errors they report must be those of what they return
+    from sklearn.datasets import load_digits
+
+    from connttra_neuro.train.baselines import train_mlp, train_ste
+    from hardware_targets.reference import forward
+
+    X, y = load_digits(return_X_y=True)
+    X, y, Xv, yv = X[:1000], y[:1000], X[1000:1400], y[1000:1400]
+    network, history = train_ste(X, y, Xv, yv, hidden=(32,), levels=2, epochs=10, lr=0.03, seed=0)
+    assert history[-1]["val_error"] < 0.2 and history[-1]["val_error"] < history[0]["val_error"] - 0.3
+    for data, labels, key in ((X, y, "train_error"), (Xv, yv, "val_error")):
+        scores, _ = forward(network, network.encode(data))  # the exported integer network, on the reference
+        assert history[-1][key] == np.mean(np.argmax(scores, axis=1) != labels)
+    clf, encoder, history = train_mlp(X, y, Xv, yv, hidden=(32,), levels=2, epochs=10, seed=0)
+    assert history[-1]["val_error"] < 0.25 and history[-1]["val_error"] < history[0]["val_error"] - 0.3
+    assert history[-1]["val_error"] == np.mean(clf.predict(encoder.encode(Xv).astype(np.float64)) != yv)
+    assert [r["epoch"] for r in history] == list(range(1, 11))

@@ -22,7 +22,12 @@ NETWORKS = conformance_networks()
 CASE_TIMEOUT_S = 120
 
 
-@pytest.fixture(scope="module", params=target_names())
+# targets whose runtime has a marker of its own, so `-m "not lava"` / `-m "not brian2"` skip them here too
+MARKS = {"loihi2": pytest.mark.lava, "brian2": pytest.mark.brian2}
+
+
+@pytest.fixture(scope="module", params=[pytest.param(name, marks=MARKS[name]) if name in MARKS else name
+                                        for name in target_names()])
 def target(request):
     return get_target(request.param)
 

@@ -47,7 +47,9 @@ def _describe(pids) -> list[str]:
 
 
 def _shm() -> set[str]:
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    """Python shared-memory segments (``psm_*``: what Lava's SharedMemoryManager creates), so that
+    other programs' segments in /dev/shm do not count."""
+    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
 
 
 def _assert_exact(result, network, spikes):

@@ -53,11 +53,22 @@ def test_fixed_point_mapping_matches_reference(case, weight_bits):
         np.testing.assert_array_equal(got, want)
 
 
-def test_mapping_without_doubling_would_lose_the_lsb():
-    # the reason for the x2: Loihi drops bit 0 of a mixed-sign weight, so +1 -> 0 and -1 -> -2
-    w = np.array([1, -1, 0])
-    assert ((w >> 1) << 1).tolist() == [0, -2, 0]
-    assert (((2 * w) >> 1) << 1).tolist() == (2 * w).tolist()
+def test_mapping_doubles_weights_because_loihi_drops_their_lsb():
+    # Loihi drops bit 0 of a mixed-sign weight (+1 -> 0, -1 -> -2), so the mapping stores 2w and
+    # divides the output by 2; without the doubling the chip model would compute other spikes
+    import dataclasses
+
+    network = random_network((30, 12, 4), seed=2)
+    nmap = map_network(network)
+    assert nmap.weight_scale == 2
+    for layer, mapped in zip(network.layers, nmap.layers, strict=True):
+        np.testing.assert_array_equal(mapped.weights, 2 * layer.weights.astype(np.int64))
+    spikes = input_spikes(network, n=60, seed=1)
+    halved = dataclasses.replace(nmap, weight_scale=1, layers=tuple(
+        dataclasses.replace(m, weights=m.weights // 2) for m in nmap.layers))
+    scores, hidden = _lava_fixed_point(halved, spikes)
+    want_scores, want_hidden = forward(network, spikes, record_hidden=True)
+    assert not (np.array_equal(scores, want_scores) and np.array_equal(hidden[0], want_hidden[0]))
 
 
 def test_extreme_thresholds_are_clamped_without_changing_spikes():
@@ -162,8 +173,12 @@ def test_limit_cores_error_names_cores():
 
 
 def test_bad_options_are_clear():
-    for kwargs in ({"mode": "bit"}, {"tiles": 0}, {"chip": "truenorth"}, {"weight_bits": 9}, {"max_chips": 0}):
-        with pytest.raises(ValueError):
+    for kwargs, match in (({"mode": "bit"}, "mode must be one of .*got 'bit'"),
+                          ({"tiles": 0}, "tiles must be a positive integer, got 0"),
+                          ({"chip": "truenorth"}, "chip must be one of .*got 'truenorth'"),
+                          ({"weight_bits": 9}, r"weight_bits must be in \[1, 8\], got 9"),
+                          ({"max_chips": 0}, "max_chips must be a positive integer, got 0")):
+        with pytest.raises(ValueError, match=match):
             Loihi2Target(**kwargs)
 
 

@@ -74,7 +74,7 @@ def test_predict_is_reference_forward_argmax(data, fitted):
     scores, _ = forward(net, net.encode(Xv))
     np.testing.assert_array_equal(fitted.decision_function(Xv), scores)
     np.testing.assert_array_equal(fitted.predict(Xv), fitted.classes_[np.argmax(scores, axis=1)])
-    assert fitted.score(Xv, yv) == pytest.approx(1 - fitted.history_[-1]["val_error"]) or fitted.keep_best
+    assert fitted.score(Xv, yv) == pytest.approx(1 - fitted.history_[best_sweep(fitted.history_)]["val_error"])
 
 
 def test_model_file_round_trip_scores_equal(tmp_path, data, fitted):
@@ -247,7 +247,9 @@ def test_nan_labels_and_boolean_features(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = CoNNTrA(hidden=(4,), max_sweeps=1).fit(X > 8, y)
-    assert est.predict(X > 8).shape == y.shape
+        as_float = CoNNTrA(hidden=(4,), max_sweeps=1).fit((X > 8).astype(float), y)
+    assert est.network_ == as_float.network_  # booleans are the numbers 0 and 1
+    np.testing.assert_array_equal(est.predict(X > 8), as_float.predict((X > 8).astype(float)))
 
 
 @pytest.mark.parametrize("threshold", [5, 100_000, -7, -100_000])
@@ -309,14 +311,52 @@ def test_levels_beyond_the_data_s_distinct_values_warn():
         CoNNTrA(hidden=(4,), levels=2, max_sweeps=1).fit(X, y)
 
 
-def test_the_clock_leaves_out_scoring_exports_and_the_callback():
+def _fake_clock(monkeypatch):
+    """Replace the estimator's clock by one that advances 1 ms per reading: training time that is
+    the same on every machine and in every test order (no timed assertions)."""
+    from connttra_neuro.train import estimator
+
+    now = [0.0]
+
+    def perf_counter():
+        now[0] += 0.001
+        return now[0]
+
+    monkeypatch.setattr(estimator.time, "perf_counter", perf_counter)
+    return now
+
+
+def test_the_clock_leaves_out_scoring_exports_and_the_callback(monkeypatch):
     # history_'s seconds are training time, comparable with the baselines' clocks: a slow callback
     # (a checkpoint on a slow disk) must not count
-    import time as _time
-
+    now = _fake_clock(monkeypatch)
     X, y = load_digits(return_X_y=True)
+
+    def slow_callback(*args):
+        now[0] += 1000.0
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = CoNNTrA(hidden=(8,), levels=1, max_sweeps=3, random_state=0).fit(
-            X[:200], y[:200], validation=(X[200:300], y[200:300]), callback=lambda *a: _time.sleep(0.25))
-    assert len(est.history_) == 4 and est.history_[-1]["seconds"] < 0.25  # 0.75 s slept in the callbacks
+            X[:200], y[:200], validation=(X[200:300], y[200:300]), callback=slow_callback)
+    seconds = [r["seconds"] for r in est.history_]
+    assert len(seconds) == 4 and seconds == sorted(seconds)
+    assert seconds[-1] < 0.1  # 3,000 s spent in the callbacks, a few clock readings of training
+
+
+def test_max_seconds_stops_between_sweeps_with_a_warning(monkeypatch):
+    now = _fake_clock(monkeypatch)
+    from connttra_neuro.train import driver
+
+    sweep = driver.TrainState.sweep
+
+    def ten_second_sweep(self, *args, **kwargs):
+        now[0] += 10.0
+        return sweep(self, *args, **kwargs)
+
+    monkeypatch.setattr(driver.TrainState, "sweep", ten_second_sweep)
+    X, y = load_digits(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="stopped by max_seconds after 3 sweeps"):
+        est = CoNNTrA(hidden=(8,), max_sweeps=30, max_seconds=25, tol=0.0, random_state=0).fit(X[:200], y[:200])
+    assert est.n_sweeps_ == 3 and not est.converged_
+    assert 30 < est.history_[-1]["seconds"] < 30.1

@@ -340,6 +340,35 @@ def test_sweeps_match_naive_twin(seed, kernel_passes):
         previous = int(state.sl.sum())
 
 
+@pytest.mark.parametrize("n, hidden, loss, width, jitter, joint, batch", [
+    (100, (8,), "hinge", 2, 1.0, True, 64),  # gradient order, jitter, joint moves, mini-batch screening
+    (60, (6, 4), "xent", 0, 0.0, False, None),  # two hidden layers, random order, exact mode
+])
+def test_sweeps_match_naive_twin_on_digits(n, hidden, loss, width, jitter, joint, batch, kernel_passes):
+    # the random cases above are tiny (at most 20 inputs); real images exercise what only size
+    # reaches: bit-packed rows of many bytes, 128 inputs per neuron, many samples near a threshold
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:n], y[:n]
+    encoder = ThermometerEncoder.fit(X, 2)
+    spikes = encoder.encode(X)
+    values = np.array((-1, 0, 1))
+    net = initial_network(encoder, spikes, hidden, 10, values, 0.5, sweep_rng(0, -1))
+    params = resolve_loss(loss, None, None, hidden[-1])
+    state = TrainState.build(net, spikes, y, *params, width=width, jitter=jitter, joint=joint)
+    twin = naive.NaiveNet(net)
+    for sweep in (1, 2):
+        kernel_passes.clear()
+        got = state.sweep(sweep_rng(0, sweep), batch)
+        want, start, passes = naive_sweep(twin, spikes, y, params, values, sweep_rng(0, sweep), batch,
+                                          width, jitter, joint)
+        _check_passes(kernel_passes, passes, f"digits sweep {sweep}")
+        assert got == want > 0
+        _assert_same(state, twin, spikes, y, params)
+        _check_against_reference(state, net, spikes, y, params)
+
+
 # ---------------------------------------------------------------------------- estimator mode
 @pytest.mark.parametrize("seed", range(N_ESTIMATOR))
 def test_fit_matches_naive_fit(seed, kernel_passes):

@@ -113,11 +113,17 @@ def test_sweeps_match_naive_twin(loss, hidden, batch, width, jitter, joint):
     assert (twin.joint_moves > 0) == joint  # the joint candidates were taken, and only when allowed
 
 
-@pytest.mark.parametrize("values", [(-2, -1, 0, 1, 2), (-1, 1), (0, 1), (1, 2), (-3, 0, 5)])
-@pytest.mark.parametrize("jitter", [0.0, 1.5])
+@pytest.mark.parametrize("values, jitter, index", [
+    *((v, j, "uint16") for v in [(-2, -1, 0, 1, 2), (-1, 1), (0, 1), (1, 2), (-3, 0, 5)] for j in (0.0, 1.5)),
+    ((-1, 0, 1), 1.5, "int32"),  # the input lists of data with more than 65,536 inputs, forced here
+])
 @pytest.mark.parametrize("joint", [False, True])
-def test_other_discrete_sets_match_naive_twin(values, jitter, joint):
+def test_other_discrete_sets_match_naive_twin(values, jitter, joint, index, monkeypatch):
     # sets without 0, asymmetric and gapped ones (a move by d = v' - v of any size), with jitter too
+    from connttra_neuro.train import driver
+
+    if index == "int32":
+        monkeypatch.setattr(driver, "UINT16_INPUTS", 0)
     net, spikes, y, params, rng = _problem(7, hidden=(4,), values=values)
     state = TrainState.build(net, spikes, y, *params, width=2, jitter=jitter)
     noise = None
@@ -127,6 +133,7 @@ def test_other_discrete_sets_match_naive_twin(values, jitter, joint):
     twin = naive.NaiveNet(net, noise)
     vals = np.array(net.discrete_set)
     csc, csr = _csc(spikes), _csr(spikes)
+    assert csr[1].dtype == (np.int32 if index == "int32" else np.uint16)
     oj, ok = rng.permutation(4), rng.permutation(spikes.shape[1])
     before = int(state.sl.sum())
     got = K.hidden_sweep(0, csr[0], csr[1], np.ones(y.size, np.uint8), csc[0], csc[1], _packed(spikes), state.WT,
@@ -160,8 +167,14 @@ def test_gradient_order_differs_from_the_random_order():
 
 @pytest.mark.parametrize("loss", ["hinge", "xent"])
 @pytest.mark.parametrize("values", [(-1, 0, 1), (-1, 1), (-2, -1, 0, 1, 2)])
-def test_output_screening_matrix_product_equals_per_move_forward_passes(loss, values):
-    # G = S @ F (BLAS, chunked) against the definition: a whole forward pass per candidate move
+@pytest.mark.parametrize("through", ["float64", "int64"])
+def test_output_screening_matrix_product_equals_per_move_forward_passes(loss, values, through, monkeypatch):
+    # G = S @ F (BLAS, chunked) against the definition: a whole forward pass per candidate move;
+    # "int64": the integer product used when float64 could not hold the sums exactly
+    from connttra_neuro.train import driver
+
+    if through == "int64":
+        monkeypatch.setattr(driver, "FLOAT64_EXACT", 0)
     net, spikes, y, params, rng = _problem(11, hidden=(6,), values=values, loss=loss)
     state = TrainState.build(net, spikes, y, *params)
     twin = naive.NaiveNet(net)
@@ -261,3 +274,17 @@ def test_descending_order_is_the_stable_one():
     np.testing.assert_array_equal(_stable_argsort_desc(g), np.argsort(-g, axis=1, kind="stable"))
     g[0, 0] = 2**61  # keys would overflow: the fallback
     np.testing.assert_array_equal(_stable_argsort_desc(g), np.argsort(-g, axis=1, kind="stable"))
+
+
+def test_exact_drive_is_the_integer_product_through_float32_and_float64():
+    # BLAS in float32 while every partial sum stays below 2**24, float64 beyond: both exact
+    from connttra_neuro.train.driver import _exact_drive
+
+    rng = np.random.default_rng(3)
+    spikes = rng.integers(0, 2, size=(40, 300)).astype(np.uint8)
+    weights = rng.integers(-1, 2, size=(7, 300)).astype(np.int8)
+    np.testing.assert_array_equal(_exact_drive(spikes, weights), spikes.astype(np.int64) @ weights.T.astype(np.int64))
+    big = rng.integers(-(2**20), 2**20, size=(7, 300)).astype(np.int64)  # sums far beyond float32's 2**24
+    want = spikes.astype(np.int64) @ big.T
+    assert np.abs(want).max() > 2**24
+    np.testing.assert_array_equal(_exact_drive(spikes, big), want)

@@ -117,19 +117,27 @@ def _csc(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return K.nonzero_rows(np.ascontiguousarray(np.asarray(spikes, dtype=np.uint8).T))
 
 
+# Below these bounds the cheaper representation is exact (module constants so tests can force the
+# other branch on small problems).
+UINT16_INPUTS = 65536  # input indices fit uint16
+FLOAT64_EXACT = 2**53  # integer sums that float64 holds exactly
+
+
 def _csr(spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per sample of ``(n, n_in)`` spikes, the indices of its inputs that are 1 (uint16 below
     65,536 inputs: the screening streams these lists for every near sample of every neuron,
     megabytes per neuron on MNIST-sized data, and is bound by memory; 22% faster hidden
     pass on Fashion-MNIST 6k with the int32 drive and sample lists, measured)."""
     ptr, ind = K.nonzero_rows(np.ascontiguousarray(spikes, dtype=np.uint8))
-    return ptr, (ind.astype(np.uint16) if np.shape(spikes)[1] <= 65536 else ind)
+    return ptr, (ind.astype(np.uint16) if np.shape(spikes)[1] <= UINT16_INPUTS else ind)
 
 
 def _bits(spikes_t: np.ndarray) -> np.ndarray:
     """``(n_inputs, n)`` spikes as bits, little-endian in each byte: ``x[k, i]`` is
     ``bits[k, i >> 3] >> (i & 7) & 1``."""
-    return np.packbits(np.asarray(spikes_t, dtype=np.uint8), axis=1, bitorder="little")
+    # C order whatever the input's layout (packing a transposed view gives Fortran order): one
+    # layout means one compiled hidden_sweep, and each input's row of bits is contiguous
+    return np.ascontiguousarray(np.packbits(np.asarray(spikes_t, dtype=np.uint8), axis=1, bitorder="little"))
 
 
 def output_gains(S, WoutT, Z, y, sl, values, in_screen, kind, margin, inv_t, chunk: int = 8192) -> np.ndarray:
@@ -146,7 +154,7 @@ def output_gains(S, WoutT, Z, y, sl, values, in_screen, kind, margin, inv_t, chu
     deltas = deltas[deltas != 0]
     F = K.score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t)
     h, n = S.shape
-    if n * int(np.abs(F).max(initial=0)) < 2**53:
+    if n * int(np.abs(F).max(initial=0)) < FLOAT64_EXACT:
         Gd = np.zeros((h, F.shape[1]))
         for a in range(0, n, chunk):  # chunks bound the float copy of S
             Gd += S[:, a:a + chunk].astype(np.float64) @ F[a:a + chunk].astype(np.float64)
@@ -285,7 +293,7 @@ class TrainState:
         """
         h = self.WT[l].shape[1]
         if self.width == 0:
-            return np.ascontiguousarray(np.broadcast_to(order_k, (h, order_k.size)))
+            return np.repeat(order_k[None, :], h, axis=0)  # a writable copy: a read-only view compiles anew
         grad = K.surrogate_gradient(l, np.ascontiguousarray(inputs, dtype=np.uint8), self.WT, self.T, self.A, self.S,
                                     self.WoutT, self.Z, self.y, self.sl, self.kind, self.margin, self.inv_t,
                                     self.width)
