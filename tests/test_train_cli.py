@@ -131,7 +131,7 @@ def test_ctrl_c_in_the_first_sweep_writes_nothing(tmp_path, capsys, monkeypatch)
     from connttra_neuro.train.driver import TrainState
 
     out = tmp_path / "m.ctn"
-    out.write_bytes(b"an earlier model")  # an untrained network must not replace it
+    out.write_bytes(b"CTNN\r\n\x1a\n an earlier model")  # an untrained network must not replace it
     args = ["train", "--data", "iris", "--hidden", "8", "--no-progress", "-o", str(out)]
 
     def ctrl_c(self, rng, batch_size):
@@ -139,7 +139,7 @@ def test_ctrl_c_in_the_first_sweep_writes_nothing(tmp_path, capsys, monkeypatch)
 
     monkeypatch.setattr(TrainState, "sweep", ctrl_c)  # the initial network exists by then
     assert main(args) == 130
-    assert out.read_bytes() == b"an earlier model" and not (tmp_path / "m.ctn.ckpt").exists()
+    assert out.read_bytes() == b"CTNN\r\n\x1a\n an earlier model" and not (tmp_path / "m.ctn.ckpt").exists()
     assert "interrupted before a sweep finished; nothing saved" in capsys.readouterr().err
 
 
@@ -326,3 +326,47 @@ def test_a_checkpoint_this_version_cannot_continue_is_a_clear_error(tmp_path, ca
     err = capsys.readouterr().err
     assert "cannot resume this checkpoint" in err and "Traceback" not in err
     assert ("new_option" in err) == (damage == "extra setting")
+
+
+def test_resume_alone_continues_the_run_on_its_own_data_and_output(tmp_path, capsys):
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    np.savez(data, X=X, y=(X[:, 0] > 0).astype(int))
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    assert main(["train", "--data", str(data), "--hidden", "4", "--max-sweeps", "2", "-o", str(out),
+                 "--no-progress"]) == 0
+    assert main(["train", "--resume", str(ckpt), "--max-sweeps", "4", "--no-progress"]) == 0  # --data, -o: the run's
+    history = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]
+    assert len(history) > 3 and f"saved {out}" in capsys.readouterr().out  # it continued (and may converge)
+    # the file rewritten with other samples under the same name: refused, nothing written
+    before = ckpt.read_bytes(), out.read_bytes()
+    np.savez(data, X=X[::-1].copy(), y=(X[::-1, 0] > 0).astype(int))
+    assert main(["train", "--resume", str(ckpt), "--max-sweeps", "6", "--no-progress"]) == 2
+    assert "holds other samples than when" in capsys.readouterr().err
+    assert (ckpt.read_bytes(), out.read_bytes()) == before
+    assert main(["train", "--hidden", "4", "-o", str(tmp_path / "x.ctn")]) == 2
+    assert "train needs --data" in capsys.readouterr().err
+
+
+def test_outputs_replace_only_files_of_their_own_kind(tmp_path, capsys):
+    model = tmp_path / "model.ctn"
+    base = ["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "--no-progress"]
+    assert main([*base, "-o", str(model)]) == 0
+    kept = model.read_bytes()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    for extra, message in ((["--checkpoint", str(model)], "holds a trained model, not a checkpoint"),
+                           (["--plot", str(tmp_path / "model")], "is not a picture"),
+                           (["--plot", str(tmp_path / "curves.gif")], "--plot: cannot draw a plot as 'curves.gif'")):
+        if extra[1].endswith("model"):
+            (tmp_path / "model").write_bytes(kept)
+        assert main([*base, "-o", str(tmp_path / "other.ctn"), *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert main([*base, "-o", str(notes)]) == 2
+    assert "is not a connttra-neuro model file" in capsys.readouterr().err
+    assert model.read_bytes() == kept and notes.read_text() == "my notes"
+    # a plot in the format its name asks for, replacing an earlier picture
+    for name, magic in (("c.svg", b"<?xml"), ("c.pdf", b"%PDF"), ("c.png", b"\x89PNG"), ("c.png", b"\x89PNG")):
+        assert main([*base, "-o", str(tmp_path / "p.ctn"), "--plot", str(tmp_path / name)]) == 0
+        assert (tmp_path / name).read_bytes().startswith(magic)

@@ -35,6 +35,46 @@ def check_writable(path, flag: str, *, directory: bool = False) -> None:
         raise UserError(f"{flag} {err}") from None
 
 
+# What an existing file must start with for an output of each kind to replace it.
+_SIGNATURES = {
+    "model": (b"CTNN\r\n\x1a\n",),  # modelfile.MAGIC (not imported: the CLI starts without numpy)
+    "plot": (b"\x89PNG", b"<?xml", b"<svg", b"%PDF", b"\xff\xd8\xff"),
+    "hdf5": (b"\x89HDF\r\n\x1a\n",),
+    "json": (b"{", b"["),
+}
+_KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, SVG, PDF or JPEG)",
+               "hdf5": "an HDF5 file", "json": "a JSON file", "checkpoint": "a training checkpoint"}
+
+
+def check_replaceable(path, flag: str, kind: str) -> None:
+    """Refuse an output path that holds a file of another kind than the output writes (``kind``:
+    ``model``, ``checkpoint``, ``plot``, ``hdf5`` or ``json``): ``--checkpoint digits.ctn`` would
+    replace a trained model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data.
+    A missing or empty file is fine. Run it before any long work."""
+    import os
+
+    if path is None or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    with open(path, "rb") as f:
+        head = f.read(16).lstrip()
+    refuse = f"{flag} {path} exists and is not {_KIND_NAMES[kind]}; "
+    fix = "writing it would replace that file: give another path, or delete the file first"
+    if kind == "checkpoint":
+        if not head.startswith(_SIGNATURES["model"]):
+            raise UserError(refuse + fix)
+        from ..modelfile import load
+        from ..network import thaw_metadata
+
+        try:
+            metadata = thaw_metadata(load(path).metadata)
+        except (OSError, ValueError) as err:
+            raise UserError(f"{flag} {path} exists and is not a readable checkpoint ({err}); " + fix) from None
+        if "checkpoint" not in metadata:
+            raise UserError(f"{flag} {path} holds a trained model, not a checkpoint; " + fix)
+    elif not head.startswith(_SIGNATURES[kind]):
+        raise UserError(refuse + fix)
+
+
 def check_distinct(outputs: dict, inputs: dict | None = None) -> None:
     """Refuse an output (what -> path) that is the same file as one of the run's inputs or as
     another output, links resolved: ``-o data.npz`` would overwrite the data, ``--export-nir x

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import check_distinct, check_writable
+from . import check_distinct, check_replaceable, check_writable
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -18,8 +18,10 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like -1,0,1, got {text!r}") from None
 
 
-def _common(p) -> None:
-    p.add_argument("--data", required=True, help="dataset name (see `connttra-neuro datasets`) or .npz / IDX path")
+def _common(p, resumable: bool = False) -> None:
+    p.add_argument("--data", required=not resumable,
+                   help="dataset name (see `connttra-neuro datasets`) or .npz / IDX path"
+                   + (" (with --resume: the run's own, by default)" if resumable else ""))
     p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
     p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
     p.add_argument("--n-val", type=int, help="subsample this many validation samples")
@@ -55,15 +57,17 @@ def add_parsers(sub) -> None:
         description="Train with CoNNTrA. A checkpoint is written atomically after every sweep; "
         "Ctrl-C after the first sweep leaves the best network so far in -o (before it, nothing is written); "
         "--resume continues a run exactly, on the data it started with.",
-        epilog="example:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctn",
+        epilog="examples:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctn\n"
+        "  connttra-neuro train --resume digits.ctn.ckpt --max-sweeps 60",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _common(p)
-    p.add_argument("-o", "--output", required=True, help="model file to write (best network by validation error)")
+    _common(p, resumable=True)
+    p.add_argument("-o", "--output", help="model file to write (best network by validation error; with --resume: "
+                   "the run's own, by default)")
     p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
-    p.add_argument("--plot", metavar="PNG", help="also write the run's curves (errors, loss, parameters changed "
-                   "per sweep) as a PNG")
+    p.add_argument("--plot", metavar="FILE", help="also draw the run's curves (errors, loss, parameters changed "
+                   "per sweep): PNG, or SVG / PDF / JPEG by the name's suffix")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -149,6 +153,23 @@ def _load(args):
     return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
 
 
+def _fingerprint(data) -> str:
+    """A digest of the samples and labels a run trains and validates on: --resume refuses data that
+    changed under the same name (a file rewritten since), which would continue on other samples."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (data.X_train, data.y_train, data.X_val, data.y_val):
+        array = np.asarray(array)
+        if array.dtype.kind == "O":  # labels as Python objects: their text, not their addresses
+            array = array.astype(str)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def _data_selection(args) -> dict:
     """What chose this run's data, for the checkpoint (paths absolute: --resume may run elsewhere)."""
     def where(value):
@@ -191,15 +212,6 @@ def _train(args) -> int:
     if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
         # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
         raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
-    check_writable(args.output, "-o")
-    out = Path(args.output)
-    ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
-    check_writable(ckpt, "--checkpoint")
-    if args.plot is not None:
-        check_writable(args.plot, "--plot")
-    check_distinct({"-o": out, "--checkpoint": ckpt, "--plot": args.plot}, {"--data": args.data})
-    # the checkpoint may be the one resumed (that is the point); -o and --plot may not
-    check_distinct({"-o": out, "--plot": args.plot}, {"--resume": args.resume})
     init, history, best, saved = None, None, None, None
     if args.resume:
         init = modelfile.load(args.resume)
@@ -207,12 +219,46 @@ def _train(args) -> int:
         if not saved:
             raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
         saved = _checked_checkpoint(saved, args.resume)
+        # --data and -o default to the run's own
+        if args.output is None:
+            args.output = saved.get("best")
+        if args.data is None:
+            args.data = (saved.get("data") or {}).get("data")
+    missing = [flag for flag, value in (("--data", args.data), ("-o", args.output)) if value is None]
+    if missing:
+        raise UserError(f"train needs {' and '.join(missing)}" + (f" ({args.resume} does not record the run's)"
+                                                                  if args.resume else ""))
+    check_writable(args.output, "-o")
+    out = Path(args.output)
+    ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
+    check_writable(ckpt, "--checkpoint")
+    if args.plot is not None:
+        from connttra_neuro.train.plots import plot_format
+
+        check_writable(args.plot, "--plot")
+        try:
+            plot_format(args.plot)  # a suffix it cannot draw is an error now, not after training
+        except ValueError as err:
+            raise UserError(f"--plot: {err}") from None
+    check_distinct({"-o": out, "--checkpoint": ckpt, "--plot": args.plot}, {"--data": args.data})
+    # the checkpoint may be the one resumed (that is the point); -o and --plot may not
+    check_distinct({"-o": out, "--plot": args.plot}, {"--resume": args.resume})
+    # an output replaces only a file of its own kind (a trained model is no checkpoint to overwrite)
+    check_replaceable(out, "-o", "model")
+    check_replaceable(ckpt, "--checkpoint", "checkpoint")
+    check_replaceable(args.plot, "--plot", "plot")
+    if args.resume:
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
         _resume_settings(args, saved, args.resume)
     _fill_defaults(args)
     data = _load(args)
     if data.description:
         print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
+    fingerprint = _fingerprint(data)
+    if saved and (saved.get("data") or {}).get("fingerprint", fingerprint) != fingerprint:
+        raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
+                        f"since, under the same name and split); a resumed run must continue on the same data: "
+                        f"restore it, or start a new run")
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
@@ -232,7 +278,7 @@ def _train(args) -> int:
             if settings.get(key) is None and value is not None:
                 settings[key] = value
         best = _best_so_far(Path(saved.get("best", out)), history, best_sweep(history))
-    selection = _data_selection(args)
+    selection = {**_data_selection(args), "fingerprint": fingerprint}
     est = CoNNTrA(**settings)
     est.check_params()  # a bad setting stops here, before the progress bar is drawn
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
@@ -281,7 +327,8 @@ def _train(args) -> int:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if interrupted:
-        print(f"interrupted: best network so far saved; continue with --resume {ckpt}", file=sys.stderr)
+        print(f"interrupted: best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}",
+              file=sys.stderr)
         return 130
     return 0
 

@@ -8,12 +8,26 @@ import numpy as np
 
 from .._atomic import atomic_write
 
-__all__ = ["plot_history"]
+__all__ = ["plot_format", "plot_history"]
+
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
+
+
+def plot_format(path) -> str:
+    """The picture format ``path``'s suffix asks for (no suffix: PNG); an unknown suffix is an error
+    (before training, so that a run is not lost to a typo)."""
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return "png"
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot draw a plot as {Path(path).name!r}: give a name ending in "
+                         f"{', '.join(FORMATS)} (or none: PNG)")
+    return FORMATS[suffix]
 
 
 def plot_history(history: list[dict], path, title: str | None = None, best: int | None = None) -> Path:
-    """PNG of a CoNNTrA run (``history_``, one record per sweep, sweep 0 the start) at ``path``
-    (written atomically): training and validation error per sweep on the left, with the sweep
+    """Picture of a CoNNTrA run (``history_``, one record per sweep, sweep 0 the start) at ``path``
+    (written atomically; PNG, SVG, PDF or JPEG by its suffix, ``plot_format``): training and validation error per sweep on the left, with the sweep
     ``network_`` holds (``best``) marked; the loss and the parameters each sweep changed on the
     right. The loss is the jittered one the sweeps minimise, so it need not fall monotonically."""
     import matplotlib
@@ -23,6 +37,7 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
 
     if not history:
         raise ValueError("plot_history needs at least one history record")
+    kind = plot_format(path)
     sweeps = np.array([r["sweep"] for r in history])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     try:  # the figure is closed however drawing or writing ends
@@ -54,6 +69,6 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
         seconds = history[-1].get("seconds")
         fig.suptitle((title or "CoNNTrA training") + (f" ({seconds:.1f} s)" if seconds is not None else ""))
         fig.tight_layout()
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=110))
     finally:
         plt.close(fig)
