@@ -29,7 +29,8 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
     """Picture of a CoNNTrA run (``history_``, one record per sweep, sweep 0 the start) at ``path``
     (written atomically; PNG, SVG, PDF or JPEG by its suffix, ``plot_format``): training and
     validation error per sweep on the left, with the sweep ``network_`` holds (``best``) marked;
-    the loss and the parameters each sweep changed on the right. The loss is the jittered one the sweeps minimise, so it need not fall monotonically."""
+    the loss and the parameters each sweep changed on the right. The loss is the jittered one the
+    sweeps minimise, so it need not fall monotonically."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
