@@ -418,6 +418,26 @@ def _load_idx_dir(
 
 
 # -- npz files -----------------------------------------------------------------------------
+def _check_npz_signature(path: Path) -> None:
+    """Name the kind of a file that is no ``.npz`` by its first bytes (numpy's own error for a CSV
+    talks of pickled data)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise DatasetError(f"{path}: the file is empty, not a .npz archive")
+    if head.startswith((b"PK", b"\x93NUM")):  # a zip archive (.npz), or a .npy array (named below)
+        return
+    if head[:2] == b"\x00\x00" and head[2] in (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E):
+        raise DatasetError(f"{path}: is an IDX file (the MNIST format); give the folder that holds the "
+                           f"train-images / train-labels IDX files instead")
+    if head[:2] == b"\x1f\x8b":
+        raise DatasetError(f"{path}: is a gzip file; for gzipped IDX files give the folder that holds them, "
+                           f"otherwise a .npz archive (numpy.savez)")
+    raise DatasetError(f"{path}: not a .npz archive (numpy.savez writes a zip file; this one starts with "
+                       f"{head!r}); for CSV or other text, read it with numpy and save it with "
+                       f"numpy.savez(path, X=..., y=...)")
+
+
 def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
     """Load a dataset from a ``.npz`` file (``numpy.savez``).
 
@@ -443,9 +463,12 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
     path = Path(path).expanduser()
     name = str(path)
     try:
+        _check_npz_signature(path)
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
+    except DatasetError:
+        raise
     except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as err:
         raise DatasetError(f"{path}: not a readable .npz file ({err})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):

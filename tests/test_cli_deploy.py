@@ -89,6 +89,7 @@ def test_exports_get_the_usual_file_mode(iris_model, tmp_path):
         (["--target", "reference,brian2"], "--target takes one target name"),
         (["--target", "nope"], "unknown target(s) nope"),
         (["--target", "reference", "--n", "5"], "--n needs --data"),
+        (["--target", "reference", "--split", "train"], "--split needs --data"),
     ],
 )
 def test_clean_errors(iris_model, capsys, argv, message):

@@ -415,6 +415,19 @@ def test_unreadable_npz(tmp_path):
         load_npz(tmp_path / "absent.npz")
 
 
+@pytest.mark.parametrize("content, match", [
+    (b"", "the file is empty"),
+    (b"a,b\n1,2\n", r"not a \.npz archive .*starts with b'a,b.*for CSV .*numpy.savez\(path, X=\.\.\., y=\.\.\.\)"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02", "is an IDX file .*give the folder"),
+    (b"\x1f\x8b\x08\x00", "is a gzip file"),
+])
+def test_files_of_other_kinds_are_named(tmp_path, content, match):
+    # numpy's own error for a CSV speaks of pickled data
+    (tmp_path / "data.csv").write_bytes(content)
+    with pytest.raises(DatasetError, match=match):
+        load_dataset(tmp_path / "data.csv")
+
+
 def test_labels_that_look_like_ids_are_refused(tmp_path):
     X = np.zeros((4, 2))
     np.savez(tmp_path / "ids.npz", X=X, y=[0, 1, 70_000, 1])

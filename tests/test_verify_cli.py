@@ -57,6 +57,26 @@ def test_mismatch_exits_1_and_names_the_layer(iris_model, tmp_path, capsys, faul
     assert "MISMATCH" in text and "wrong-threshold: hidden layer 0" in text
 
 
+class TooSmall(ReferenceTarget):
+    """Registered under a test name: refuses every network (a target limit), so it does not run."""
+
+    name = "too-small"
+
+    def check(self, network):
+        from hardware_targets import TargetLimitError
+
+        raise TargetLimitError(self.name, "neurons", "hidden layer 0", 10, 4, "use a smaller network")
+
+
+def test_the_verdict_tells_a_target_that_differs_from_one_that_did_not_run(iris_model, tmp_path, capsys,
+                                                                          faulty_registered, monkeypatch):
+    monkeypatch.setitem(registry._TARGETS, "too-small", (__name__, "TooSmall"))
+    code = main(["verify", iris_model, "--data", "iris", "--targets", "reference,wrong-threshold,too-small",
+                 "--out", str(tmp_path / "r"), "--no-plots"])  # fmt: skip
+    assert code == 1
+    assert "verify: MISMATCH: wrong-threshold; FAILED (did not run): too-small" in capsys.readouterr().out
+
+
 def test_json_to_stdout(iris_model, tmp_path, capsys, faulty_registered):
     code = main(["verify", iris_model, "--data", "iris", "--targets", "wrong-threshold", "--json", "-",
                  "--out", str(tmp_path / "r"), "--no-plots"])  # fmt: skip

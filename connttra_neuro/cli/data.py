@@ -327,7 +327,7 @@ def _evaluate(args) -> int:
 
     network = load(args.model)
     target = get_target(args.target)  # a wrong name fails before the data load
-    X, y, data_name = load_split(args, network, verb="evaluate")
+    X, y, data_name = load_split(args, network)
     spikes = network.encode(X)
     result = target.run(target.compile(network), spikes)
     predictions = np.asarray(result.predictions, dtype=np.int64)

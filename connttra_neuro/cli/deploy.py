@@ -64,7 +64,7 @@ def _deploy(args) -> int:
         raise UserError("--target takes one target name; use `connttra-neuro verify --targets a,b` for several")
     (name,) = parse_targets(args.target)
     if args.data is None:
-        for flag in ("n", "data_path", "seed"):
+        for flag in ("n", "data_path", "seed", "split"):
             if getattr(args, flag) is not None:
                 raise UserError(f"--{flag.replace('_', '-')} needs --data")
     for flag in ("export_nir", "export_netx"):

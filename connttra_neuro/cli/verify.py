@@ -70,7 +70,7 @@ def add_data_arguments(p, *, required: bool) -> None:
         help="built-in dataset (see `connttra-neuro datasets`) or a path to a .npz file / IDX directory",
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
-    p.add_argument("--split", choices=("val", "train"), default="val", help="which part to run (default: val)")
+    p.add_argument("--split", choices=("val", "train"), help="which part to run (default: val)")
     p.add_argument("--n", type=int, metavar="N", help="a seeded stratified subsample of N samples (default: all)")
     p.add_argument("--seed", type=int, help="seed of the dataset's split and subsample; use the one the model was "
                    "trained with (default: 0)")
@@ -85,14 +85,15 @@ def add_target_option_arguments(p) -> None:
     )
 
 
-def load_split(args, network, verb: str = "verify"):
-    """``(X, y, dataset name)`` for the chosen split, checked against the model's feature count
-    (``verb`` names the command in that message)."""
+def load_split(args, network):
+    """``(X, y, dataset name)`` for the chosen split, checked against the model's feature count."""
     from ..datasets import DatasetError, load_dataset
     from . import UserError
 
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
+    if args.split is None:  # left as None by the parser, so deploy can tell --split given without --data
+        args.split = "val"
     if args.seed is None:
         args.seed = 0
         _note_training_seed(network, args.data)
@@ -112,7 +113,7 @@ def load_split(args, network, verb: str = "verify"):
     if data.n_features != network.n_features:
         raise UserError(
             f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} has "
-            f"{data.n_features}; {verb} the model on the kind of data it was trained on"
+            f"{data.n_features}; give --data of the kind the model was trained on"
         )
     return X, as_output_indices(network, y), data.name
 
@@ -250,10 +251,10 @@ def _verify(args) -> int:
         print(f"report: {paths['html']}  (also {paths['markdown'].name}, {paths['json'].name})")
         if args.json:
             print(f"json:   {args.json}")
-    verdict = (
-        "all targets exact"
-        if report.all_exact
-        else "MISMATCH: " + ", ".join(t.target for t in report.targets if not t.exact)
-    )
+    by_status = {status: ", ".join(t.target for t in report.targets if t.status == status)
+                 for status in ("mismatch", "failed")}
+    verdict = "all targets exact" if report.all_exact else "; ".join(
+        f"{label}: {by_status[status]}" for status, label in (("mismatch", "MISMATCH"), ("failed", "FAILED (did not run)"))
+        if by_status[status])
     say(f"verify: {verdict}")
     return EXIT_EXACT if report.all_exact else EXIT_MISMATCH
