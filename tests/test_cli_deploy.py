@@ -155,3 +155,10 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(iris_model, tmp
         err = capsys.readouterr().err
         assert message in err and "same file as" in err and "Traceback" not in err
     assert (tmp_path / "iris.ctn").read_bytes() == before and not (tmp_path / "x.nir").exists()
+
+
+def test_a_noise_spec_without_faults_is_named(iris_model, capsys):
+    assert main(["deploy", iris_model, "--target", "brian2", "--noise", "seed=3"]) == 0
+    assert "--noise 'seed=3' sets no fault" in capsys.readouterr().err
+    assert main(["deploy", iris_model, "--target", "brian2", "--noise", "none"]) == 0
+    assert "sets no fault" not in capsys.readouterr().err

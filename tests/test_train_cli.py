@@ -213,6 +213,14 @@ def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch,
     assert got["epochs"] == 1000 and "backprop baselines: 1000 epochs" in capsys.readouterr().err
     assert main(["compare", "--data", "iris", "--epochs", "40", "-o", str(tmp_path)]) == 0
     assert got["epochs"] == 40 and "backprop baselines" not in capsys.readouterr().err
+    # flags some methods do not take are named, not silently dropped
+    assert main(["compare", "--data", "iris", "--loss", "xent", "--methods", "connttra,connttra-hinge,ste",
+                 "--discrete-set=-2,-1,0,1,2", "-o", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "connttra-hinge trains with its own (hinge)" in err and "ste) is ternary" in err
+    assert got["loss"] == "xent" and got["discrete_set"] == (-2, -1, 0, 1, 2)
+    assert main(["compare", "--data", "iris", "--loss", "xent", "--methods", "connttra,ste", "-o", str(tmp_path)]) == 0
+    assert "note" not in capsys.readouterr().err
 
 
 def test_resume_trains_on_the_run_s_own_data(tmp_path, capsys):

@@ -358,6 +358,7 @@ def _best_so_far(path: Path, history: list[dict], sweep: int | None):
 
 def _compare(args) -> int:
     from connttra_neuro.train.compare import (
+        FIXED,
         MIN_BASELINE_STEPS,
         compare_methods,
         default_epochs,
@@ -366,8 +367,17 @@ def _compare(args) -> int:
         write_json,
     )
 
-    _fill_defaults(args)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    # flags that some of the methods do not take: say so rather than let the table look as if they did
+    if args.loss is not None:
+        for method in methods:
+            if FIXED.get(method, {}).get("loss", args.loss) != args.loss:
+                print(f"note: --loss {args.loss} applies to method connttra; {method} trains with its own "
+                      f"({FIXED[method]['loss']})", file=sys.stderr)
+    if args.discrete_set is not None and tuple(args.discrete_set) != (-1, 0, 1) and "ste" in methods:
+        print(f"note: --discrete-set {','.join(map(str, args.discrete_set))} applies to CoNNTrA; the "
+              f"straight-through baseline (ste) is ternary (-1,0,1)", file=sys.stderr)
+    _fill_defaults(args)
     out = Path(args.output)
     check_writable(out, "-o", directory=True)
     if args.data_path is not None:

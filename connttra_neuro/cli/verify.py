@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -184,7 +185,11 @@ def target_options(args, targets: list[str]) -> dict[str, dict]:
         if option == "noise":
             from hardware_targets.brian2_edge import EdgeNoise
 
+            text = value
             value = EdgeNoise.parse(value)
+            if not value.active and text.strip().lower() not in ("", "none", "off"):
+                print(f"note: --noise {text!r} sets no fault (weight_sigma, stuck_at_zero and threshold_jitter are "
+                      f"all 0): the device is exact", file=sys.stderr)
         for t in takers:
             options.setdefault(t, {})[option] = value
     return options
@@ -253,8 +258,8 @@ def _verify(args) -> int:
             print(f"json:   {args.json}")
     by_status = {status: ", ".join(t.target for t in report.targets if t.status == status)
                  for status in ("mismatch", "failed")}
+    labels = (("mismatch", "MISMATCH"), ("failed", "FAILED (did not run)"))
     verdict = "all targets exact" if report.all_exact else "; ".join(
-        f"{label}: {by_status[status]}" for status, label in (("mismatch", "MISMATCH"), ("failed", "FAILED (did not run)"))
-        if by_status[status])
+        f"{label}: {by_status[status]}" for status, label in labels if by_status[status])
     say(f"verify: {verdict}")
     return EXIT_EXACT if report.all_exact else EXIT_MISMATCH
