@@ -281,3 +281,11 @@ def test_a_reader_that_stops_early_is_no_error_and_an_empty_path_is_named():
         os.close(write_end)
     assert run.returncode == 141 and run.stderr.decode() == ""
     assert main(["train", "--data", "iris", "-o", ""]) == 2
+
+
+def test_info_shows_a_long_history_by_its_ends():
+    from connttra_neuro.cli.data import _pretty
+
+    lines = _pretty({"history": [{"sweep": i} for i in range(40)]})
+    assert len(lines) == 1 + 4 * 2 + 1 and "... 36 more (info --json shows all)" in lines[5]
+    assert [line.strip() for line in lines if "sweep" in line] == ["sweep: 0", "sweep: 1", "sweep: 38", "sweep: 39"]

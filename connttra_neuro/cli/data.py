@@ -235,9 +235,14 @@ def _pretty(value: Any, indent: int = 2) -> list[str]:
                 lines += _pretty(v, indent + 2)
             elif isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v):
                 lines.append(f"{pad}{k}:")
-                for i, item in enumerate(v):
+                # a long list (a checkpoint's per-sweep history) by its ends: hundreds of lines help nobody
+                shown = range(len(v)) if len(v) <= 6 else [0, 1, None, len(v) - 2, len(v) - 1]
+                for i in shown:
+                    if i is None:
+                        lines.append(f"{pad}  ... {len(v) - 4} more (info --json shows all)")
+                        continue
                     lines.append(f"{pad}  [{i}]")
-                    lines += _pretty(item, indent + 4)
+                    lines += _pretty(v[i], indent + 4)
             else:
                 lines.append(f"{pad}{k}: {_scalar(v)}")
     else:

@@ -49,7 +49,7 @@ def add_parsers(sub) -> None:
     p.add_argument(
         "--data", metavar="NAME", default=DEMO["dataset"], help=f"built-in dataset (default: {DEMO['dataset']})"
     )
-    p.add_argument("--n-verify", type=int, default=DEMO["n_verify"], metavar="N",
+    p.add_argument("--n-verify", type=int, metavar="N",
                    help=f"validation samples run on every target (default {DEMO['n_verify']}; at most 60 with "
                    f"--quick; all of them if the dataset has fewer)")
     p.add_argument("--quick", action="store_true",
@@ -61,19 +61,25 @@ def _demo(args) -> int:
     from ..datasets import builtin_datasets
     from . import UserError, check_writable
 
-    if args.n_verify < 1:  # before anything trains
-        raise UserError(f"--n-verify must be a positive number of samples, got {args.n_verify}")
+    asked = args.n_verify  # None: the default, which --quick lowers without a remark
+    n_verify = DEMO["n_verify"] if asked is None else asked
+    if n_verify < 1:  # before anything trains
+        raise UserError(f"--n-verify must be a positive number of samples, got {n_verify}")
     check_writable(args.out, "--out", directory=True)
     info = {d.name: d for d in builtin_datasets()}.get(args.data)
+    if info is None and not Path(args.data).expanduser().exists():
+        from ..datasets import load_dataset
+
+        load_dataset(args.data)  # raises the named error (did you mean ...?) before step 1 is announced
     if info is not None and not info.available()[0]:
         raise UserError(f"--data {args.data} is not here ({info.available()[1]}); the demo runs on data that is "
                         f"already installed, for your own copy use `connttra-neuro train --data {args.data} "
                         f"--data-path DIR`")
-    settings = dict(DEMO, dataset=args.data, n_verify=args.n_verify)
+    settings = dict(DEMO, dataset=args.data, n_verify=n_verify)
     if args.quick:
-        settings.update(hidden=(16,), n_verify=min(args.n_verify, 60), quick=True)
-        if args.n_verify > 60:
-            print(f"demo: --quick verifies at most 60 samples (asked for {args.n_verify})")
+        settings.update(hidden=(16,), n_verify=min(n_verify, 60), quick=True)
+        if asked is not None and asked > 60:
+            print(f"demo: --quick verifies at most 60 samples (asked for {asked})")
     return run_demo(Path(args.out), **settings)
 
 
@@ -176,6 +182,8 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
             **({"epochs": 3} if quick else {}),
         )
         table = format_table(results)
+        if quick:  # 2 sweeps and 3 epochs: a smoke test of the pipeline, no verdict on the methods
+            table += "\n\n--quick: 2 sweeps / 3 epochs, far from trained; the errors say nothing about the methods"
         print("\n".join("      " + line for line in table.splitlines()))
         summary += ["## 2. CoNNTrA vs backpropagation", "", table, "", _comparison_sentence(results), ""]
     except Exception as err:  # the comparison is context; a failure must not hide deployment and parity

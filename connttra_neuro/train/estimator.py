@@ -339,9 +339,10 @@ class CoNNTrA:
             self.n_sweeps_ = len(self.history_) - 1
             self._state_network = lambda: state.network(net0, metadata(self.history_[-1]))
         if not self.converged_:
-            warnings.warn(f"CoNNTrA stopped by {stop_reason} after {self.n_sweeps_} sweeps before converging "
-                          f"(last sweep changed {self.history_[-1]['changed']} parameters); raise max_sweeps "
-                          f"or max_seconds", ConvergenceWarning, stacklevel=2)
+            changed = self.history_[-1]["changed"]
+            warnings.warn(f"CoNNTrA stopped by {stop_reason} after {self.n_sweeps_} sweep{'s' * (self.n_sweeps_ != 1)} "
+                          f"before converging (last sweep changed {changed} parameter{'s' * (changed != 1)}); "
+                          f"raise max_sweeps or max_seconds", ConvergenceWarning, stacklevel=2)
         return self
 
     def last_network(self) -> TernaryNetwork:
