@@ -378,3 +378,17 @@ def test_outputs_replace_only_files_of_their_own_kind(tmp_path, capsys):
     for name, magic in (("c.svg", b"<?xml"), ("c.pdf", b"%PDF"), ("c.png", b"\x89PNG"), ("c.png", b"\x89PNG")):
         assert main([*base, "-o", str(tmp_path / "p.ctn"), "--plot", str(tmp_path / name)]) == 0
         assert (tmp_path / name).read_bytes().startswith(magic)
+
+
+def test_init_density_and_margin_flags_reach_the_trainer(tmp_path, capsys):
+    out = tmp_path / "m.ctn"
+    assert main(["train", "--data", "iris", "--hidden", "8", "--init-density", "0.2", "--margin", "3",
+                 "--max-sweeps", "1", "--no-progress", "-o", str(out)]) == 0
+    settings = thaw_metadata(modelfile.load(out).metadata)["settings"]
+    assert settings["init_density"] == 0.2 and settings["margin"] == 3
+    first = modelfile.load(out).hidden[0].weights
+    assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(tmp_path / "d.ctn")]) == 0
+    assert np.count_nonzero(modelfile.load(tmp_path / "d.ctn").hidden[0].weights) > np.count_nonzero(first)
+    assert main(["train", "--resume", str(tmp_path / "d.ctn.ckpt"), "--margin", "3", "--max-sweeps", "2"]) == 2
+    assert "--margin 3 differs from the run in" in capsys.readouterr().err

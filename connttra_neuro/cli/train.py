@@ -43,6 +43,11 @@ def _common(p, resumable: bool = False) -> None:
                    "(default min(2, sqrt(inputs)/8); 0: exact mode)")
     p.add_argument("--coordinate-order", choices=("gradient", "random"),
                    help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
+    p.add_argument("--init-density", type=float,
+                   help="fraction of non-zero hidden weights at the start (default 0.5; lower, e.g. 0.1, when few "
+                   "of many features matter: docs/training.md, Known limits)")
+    p.add_argument("--margin", type=int, help="hinge margin (default 0.15 x the last hidden width, smaller on "
+                   "large training sets)")
     p.add_argument("--joint-moves", action="store_true", default=None,
                    help="let a hidden weight move shift its neuron's threshold by one at the same time")
     p.add_argument("--seed", type=int, help="random seed of the data split and of training; same seed, same model "
@@ -99,7 +104,8 @@ DATA_FLAGS = {"data": "--data", "data_path": "--data-path", "n_train": "--n-trai
 SETTING_FLAGS = {"hidden": ("--hidden", None), "levels": ("--levels", 1),
                  "discrete_set": ("--discrete-set", (-1, 0, 1)), "loss": ("--loss", "hinge"),
                  "batch_size": ("--batch-size", None), "jitter": ("--jitter", None),
-                 "coordinate_order": ("--coordinate-order", "gradient"), "joint_moves": ("--joint-moves", False)}
+                 "coordinate_order": ("--coordinate-order", "gradient"), "joint_moves": ("--joint-moves", False),
+                 "init_density": ("--init-density", 0.5), "margin": ("--margin", None)}
 
 
 def _fill_defaults(args) -> None:
@@ -120,7 +126,9 @@ def _resume_settings(args, saved: dict, checkpoint: str) -> None:
         given = getattr(args, key)
         if given is not None and plain(given) != plain(saved["settings"].get(key)):
             shown = ",".join(map(str, given)) if isinstance(given, (list, tuple)) else given
-            raise UserError(f"{flag} {shown} differs from the run in {checkpoint} ({saved['settings'].get(key)}); a "
+            theirs = saved["settings"].get(key)
+            raise UserError(f"{flag} {shown} differs from the run in {checkpoint} "
+                            f"({'its default' if theirs is None else theirs}); a "
                             f"resumed run keeps its settings (only --max-sweeps and --max-seconds may change): drop "
                             f"{flag} or give the same value")
 
@@ -263,7 +271,8 @@ def _train(args) -> int:
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
-                    joint_moves=args.joint_moves, random_state=args.seed)
+                    joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
+                    random_state=args.seed)
     if saved:
         history = saved["history"]
         # the run's settings come from the checkpoint; only the budgets may change
@@ -397,7 +406,8 @@ def _compare(args) -> int:
                               discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
                               max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
                               jitter=args.jitter, coordinate_order=args.coordinate_order,
-                              joint_moves=args.joint_moves, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                              joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
+                              seed=args.seed, n_train=args.n_train, n_val=args.n_val,
                               ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))
