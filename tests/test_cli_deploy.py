@@ -162,3 +162,18 @@ def test_a_noise_spec_without_faults_is_named(iris_model, capsys):
     assert "--noise 'seed=3' sets no fault" in capsys.readouterr().err
     assert main(["deploy", iris_model, "--target", "brian2", "--noise", "none"]) == 0
     assert "sets no fault" not in capsys.readouterr().err
+
+
+def test_exports_do_not_replace_files_of_another_kind(iris_model, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for flag in ("--export-nir", "--export-netx"):
+        assert main(["deploy", iris_model, "--target", "reference", flag, str(notes)]) == 2
+        assert f"{flag} {notes} exists and is not an HDF5 file" in capsys.readouterr().err
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
+                 "--out", str(tmp_path / "r"), "--json", str(notes)]) == 2
+    assert "is not a JSON file" in capsys.readouterr().err
+    assert notes.read_text() == "keep me"
+    nir_path = tmp_path / "m.nir"
+    for _ in range(2):  # an earlier export of its own kind is replaced
+        assert main(["deploy", iris_model, "--target", "reference", "--export-nir", str(nir_path)]) == 0

@@ -392,3 +392,8 @@ def test_init_density_and_margin_flags_reach_the_trainer(tmp_path, capsys):
     assert np.count_nonzero(modelfile.load(tmp_path / "d.ctn").hidden[0].weights) > np.count_nonzero(first)
     assert main(["train", "--resume", str(tmp_path / "d.ctn.ckpt"), "--margin", "3", "--max-sweeps", "2"]) == 2
     assert "--margin 3 differs from the run in" in capsys.readouterr().err
+
+
+def test_margin_with_cross_entropy_is_refused(tmp_path, capsys):
+    assert main(["train", "--data", "iris", "--loss", "xent", "--margin", "3", "-o", str(tmp_path / "m.ctn")]) == 2
+    assert "--margin applies to the hinge loss" in capsys.readouterr().err

@@ -57,7 +57,7 @@ def _deploy(args) -> int:
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from . import UserError, check_distinct, check_writable
+    from . import UserError, check_distinct, check_replaceable, check_writable
     from .verify import parse_targets
 
     if "," in args.target:
@@ -72,6 +72,8 @@ def _deploy(args) -> int:
             check_writable(getattr(args, flag), "--" + flag.replace("_", "-"))
     check_distinct({"--export-nir": args.export_nir, "--export-netx": args.export_netx},
                    {"the model file": args.model, "--data": args.data})
+    for flag in ("export_nir", "export_netx"):  # NIR and netx files are HDF5; no other file is replaced
+        check_replaceable(getattr(args, flag), "--" + flag.replace("_", "-"), "hdf5")
     options = target_options(args, [name]).get(name, {})
     network = load(args.model)
     target = get_target(name, **options)

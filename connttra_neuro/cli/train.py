@@ -260,6 +260,8 @@ def _train(args) -> int:
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
         _resume_settings(args, saved, args.resume)
     _fill_defaults(args)
+    if args.margin is not None and args.loss != "hinge":
+        raise UserError(f"--margin applies to the hinge loss; --loss {args.loss} has none")
     data = _load(args)
     if data.description:
         print(f"data: {data.description}")  # which arrays / split / subsample this run trains on

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import check_distinct, check_writable
+from . import check_distinct, check_replaceable, check_writable
 
 EXIT_EXACT = 0
 EXIT_MISMATCH = 1
@@ -234,6 +234,7 @@ def _verify(args) -> int:
     if args.json and args.json != "-":
         check_writable(args.json, "--json")
         check_distinct({"--json": args.json}, {"the model file": args.model, "--data": args.data})
+        check_replaceable(args.json, "--json", "json")
     X, y, data_name = load_split(args, network)
     to_stdout = args.json == "-"
     say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
