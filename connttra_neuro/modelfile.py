@@ -69,6 +69,9 @@ def unpack_weights(data: bytes, shape: tuple[int, ...], discrete_set: tuple[int,
     d = digits_per_byte(m)
     n = int(np.prod(shape))
     packed = np.frombuffer(data, dtype=np.uint8).astype(np.uint16)
+    if packed.size and int(packed.max()) >= m**d:  # save never writes one; a modulo would hide it
+        raise ModelFileError(f"packed weights hold byte {int(packed.max())}, above the largest code of {d} "
+                             f"base-{m} digits ({m**d - 1})")
     digits = (packed[:, None] // (m ** np.arange(d))[None, :]) % m
     idx = digits.ravel()[:n]
     if idx.size != n:

@@ -276,3 +276,10 @@ def test_save_names_what_it_was_given(tmp_path):
     with pytest.raises(TypeError, match="save needs a TernaryNetwork.*got dict"):
         save({"weights": []}, tmp_path / "m.ctn")
     assert not any(tmp_path.iterdir())
+
+
+def test_a_packed_byte_above_the_largest_code_is_refused():
+    # five ternary digits fill 0..242; 243..255 never come from save (a modulo would read them as others)
+    assert unpack_weights(bytes([242]), (5,), (-1, 0, 1)).tolist() == [1, 1, 1, 1, 1]
+    with pytest.raises(ModelFileError, match="byte 243, above the largest code of 5 base-3 digits"):
+        unpack_weights(bytes([0, 243]), (10,), (-1, 0, 1))
