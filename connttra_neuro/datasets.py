@@ -427,7 +427,7 @@ def _check_npz_signature(path: Path) -> None:
         raise DatasetError(f"{path}: the file is empty, not a .npz archive")
     if head.startswith((b"PK", b"\x93NUM")):  # a zip archive (.npz), or a .npy array (named below)
         return
-    if head[:2] == b"\x00\x00" and head[2] in (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E):
+    if head[:2] == b"\x00\x00" and head[2:3] in (b"\x08", b"\x09", b"\x0b", b"\x0c", b"\x0d", b"\x0e"):
         raise DatasetError(f"{path}: is an IDX file (the MNIST format); give the folder that holds the "
                            f"train-images / train-labels IDX files instead")
     if head[:2] == b"\x1f\x8b":

@@ -420,6 +420,7 @@ def test_unreadable_npz(tmp_path):
     (b"a,b\n1,2\n", r"not a \.npz archive .*starts with b'a,b.*for CSV .*numpy.savez\(path, X=\.\.\., y=\.\.\.\)"),
     (b"\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02", "is an IDX file .*give the folder"),
     (b"\x1f\x8b\x08\x00", "is a gzip file"),
+    (b"\x00\x00", r"not a \.npz archive"),  # too short to be an IDX header
 ])
 def test_files_of_other_kinds_are_named(tmp_path, content, match):
     # numpy's own error for a CSV speaks of pickled data

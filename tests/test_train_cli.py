@@ -29,7 +29,8 @@ def test_train_checkpoint_and_resume(tmp_path, capsys, joint):
     # resumed without the flag: the run's settings come from the checkpoint
     assert main([*base, "--max-sweeps", "4", "-o", str(tmp_path / "r.ctn"), "--resume", str(ckpt)]) == 0
     assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "f.ctn")]) == 0
-    resumed, full = modelfile.load(tmp_path / "r.ctn.ckpt"), modelfile.load(tmp_path / "f.ctn.ckpt")
+    assert not (tmp_path / "r.ctn.ckpt").exists()  # the resumed run continues in the checkpoint it resumed
+    resumed, full = modelfile.load(ckpt), modelfile.load(tmp_path / "f.ctn.ckpt")
     assert resumed.layers[0].weights.tolist() == full.layers[0].weights.tolist()
     assert thaw_metadata(resumed.metadata)["checkpoint"]["history"][-1]["loss"] == \
         thaw_metadata(full.metadata)["checkpoint"]["history"][-1]["loss"]
@@ -94,14 +95,14 @@ def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(losses, "default_margin", lambda h, n=None: 7)
     assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "r.ctn"),
                  "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0  # fmt: skip
-    after = thaw_metadata(modelfile.load(tmp_path / "r.ctn.ckpt").metadata)["settings"]
+    after = thaw_metadata(modelfile.load(tmp_path / "m.ctn.ckpt").metadata)["settings"]
     assert (after["jitter"], after["margin"]) == (before["jitter"], before["margin"]) == (12 ** 0.5 / 8, 1)
     assert after["surrogate_width"] == before["surrogate_width"] == (0 if order == "random" else 1)
     # and it ends where the uninterrupted run ends
     monkeypatch.undo()
     assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "f.ctn")]) == 0
     full = modelfile.load(tmp_path / "f.ctn.ckpt")
-    assert modelfile.load(tmp_path / "r.ctn.ckpt").layers[0].weights.tolist() == full.layers[0].weights.tolist()
+    assert modelfile.load(tmp_path / "m.ctn.ckpt").layers[0].weights.tolist() == full.layers[0].weights.tolist()
 
 
 def test_resume_keeps_the_best_network_of_the_earlier_sweeps(tmp_path, capsys):
@@ -382,14 +383,14 @@ def test_outputs_replace_only_files_of_their_own_kind(tmp_path, capsys):
 
 def test_init_density_and_margin_flags_reach_the_trainer(tmp_path, capsys):
     out = tmp_path / "m.ctn"
-    assert main(["train", "--data", "iris", "--hidden", "8", "--init-density", "0.2", "--margin", "3",
-                 "--max-sweeps", "1", "--no-progress", "-o", str(out)]) == 0
+    base = ["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "1", "--no-progress"]
+    assert main([*base, "--init-density", "0.2", "--margin", "3", "-o", str(out)]) == 0
     settings = thaw_metadata(modelfile.load(out).metadata)["settings"]
     assert settings["init_density"] == 0.2 and settings["margin"] == 3
-    first = modelfile.load(out).hidden[0].weights
-    assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "1", "--no-progress",
-                 "-o", str(tmp_path / "d.ctn")]) == 0
-    assert np.count_nonzero(modelfile.load(tmp_path / "d.ctn").hidden[0].weights) > np.count_nonzero(first)
+    assert main([*base, "--init-density", "0.2", "-o", str(tmp_path / "s.ctn")]) == 0
+    assert main([*base, "-o", str(tmp_path / "d.ctn")]) == 0
+    sparse, dense = (modelfile.load(tmp_path / name).hidden[0].weights for name in ("s.ctn", "d.ctn"))
+    assert np.count_nonzero(dense) > np.count_nonzero(sparse)
     assert main(["train", "--resume", str(tmp_path / "d.ctn.ckpt"), "--margin", "3", "--max-sweeps", "2"]) == 2
     assert "--margin 3 differs from the run in" in capsys.readouterr().err
 
@@ -397,3 +398,43 @@ def test_init_density_and_margin_flags_reach_the_trainer(tmp_path, capsys):
 def test_margin_with_cross_entropy_is_refused(tmp_path, capsys):
     assert main(["train", "--data", "iris", "--loss", "xent", "--margin", "3", "-o", str(tmp_path / "m.ctn")]) == 2
     assert "--margin applies to the hinge loss" in capsys.readouterr().err
+
+
+def test_resume_of_a_copied_or_moved_run_stays_in_its_folder(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    run1, run2 = tmp_path / "run1", tmp_path / "run2"
+    run1.mkdir()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    np.savez(run1 / "s.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    (tmp_path / "digits").mkdir()  # a folder named like a built-in set: the run's data is still the built-in one
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "digits", "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(run1 / "d.ctn")]) == 0
+    assert main(["train", "--data", str(run1 / "s.npz"), "--hidden", "4", "--max-sweeps", "2", "--no-progress",
+                 "-o", str(run1 / "m.ctn"), "--checkpoint", str(run1 / "m.ckpt")]) == 0
+    shutil.copytree(run1, run2)
+    before = {p.name: p.read_bytes() for p in run1.iterdir()}
+    # --data and -o from the copy's checkpoint: the output beside it, the data by its digest
+    assert main(["train", "--resume", str(run2 / "d.ctn.ckpt"), "--max-sweeps", "2", "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run2 / "m.ckpt"), "--data", str(run2 / "s.npz"), "-o",
+                 str(run2 / "m.ctn"), "--max-sweeps", "4", "--no-progress"]) == 0
+    assert {p.name: p.read_bytes() for p in run1.iterdir()} == before  # the original run is untouched
+    history = thaw_metadata(modelfile.load(run2 / "m.ckpt").metadata)["checkpoint"]["history"]
+    assert len(history) > 3 and not (run2 / "m.ctn.ckpt").exists()  # continued in the checkpoint resumed
+    assert thaw_metadata(modelfile.load(run2 / "d.ctn").metadata)["dataset"] == "digits"
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run2 / "m.ckpt"), "--data", "iris", "--max-sweeps", "5"]) == 2
+    assert "--data iris differs from the run in" in capsys.readouterr().err
+
+
+def test_compare_names_a_margin_the_cross_entropy_ignores(tmp_path, monkeypatch, capsys):
+    import connttra_neuro.train.compare as compare
+
+    monkeypatch.setattr(compare, "compare_methods", lambda dataset, methods, **kw: [])
+    monkeypatch.setattr(compare, "plot_curves", lambda *a, **k: tmp_path / "c.png")
+    assert main(["compare", "--data", "iris", "--margin", "3", "--methods", "connttra-hinge,connttra-xent",
+                 "-o", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "connttra-xent trains with cross-entropy" in err and "connttra-hinge" not in err

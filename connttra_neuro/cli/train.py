@@ -105,7 +105,7 @@ SETTING_FLAGS = {"hidden": ("--hidden", None), "levels": ("--levels", 1),
                  "discrete_set": ("--discrete-set", (-1, 0, 1)), "loss": ("--loss", "hinge"),
                  "batch_size": ("--batch-size", None), "jitter": ("--jitter", None),
                  "coordinate_order": ("--coordinate-order", "gradient"), "joint_moves": ("--joint-moves", False),
-                 "init_density": ("--init-density", 0.5), "margin": ("--margin", None)}
+                 "init_density": ("--init-density", None), "margin": ("--margin", None)}
 
 
 def _fill_defaults(args) -> None:
@@ -114,7 +114,7 @@ def _fill_defaults(args) -> None:
             setattr(args, key, default)
 
 
-def _resume_settings(args, saved: dict, checkpoint: str) -> None:
+def _resume_settings(args, saved: dict, checkpoint: str, trained_with: dict) -> None:
     """A setting flag given with --resume must agree with the checkpointed run (which keeps its settings;
     only the budgets may change), so a run never silently trains with other settings than it says."""
     from . import UserError
@@ -127,8 +127,9 @@ def _resume_settings(args, saved: dict, checkpoint: str) -> None:
         if given is not None and plain(given) != plain(saved["settings"].get(key)):
             shown = ",".join(map(str, given)) if isinstance(given, (list, tuple)) else given
             theirs = saved["settings"].get(key)
-            raise UserError(f"{flag} {shown} differs from the run in {checkpoint} "
-                            f"({'its default' if theirs is None else theirs}); a "
+            if theirs is None:  # the default, as the run resolved it (margin, jitter) where it records that
+                theirs = "its default" + (f", {trained_with[key]}" if trained_with.get(key) is not None else "")
+            raise UserError(f"{flag} {shown} differs from the run in {checkpoint} ({theirs}); a "
                             f"resumed run keeps its settings (only --max-sweeps and --max-seconds may change): drop "
                             f"{flag} or give the same value")
 
@@ -175,15 +176,19 @@ def _fingerprint(data) -> str:
         if array.dtype.kind == "O":  # labels as Python objects: their text, not their addresses
             array = array.astype(str)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(np.ascontiguousarray(array).data)  # the buffer itself: no copy of 200 MB of images
     return digest.hexdigest()
 
 
 def _data_selection(args) -> dict:
     """What chose this run's data, for the checkpoint (paths absolute: --resume may run elsewhere)."""
+    from connttra_neuro.datasets import dataset_names
+
     def where(value):
         return str(Path(value).resolve()) if value is not None and Path(value).exists() else value
-    return {"data": where(args.data), "data_path": where(args.data_path), "n_train": args.n_train,
+    # a built-in name stays a name (load_dataset prefers it to a file or folder of that name)
+    data = args.data if args.data in dataset_names() else where(args.data)
+    return {"data": data, "data_path": where(args.data_path), "n_train": args.n_train,
             "n_val": args.n_val, "seed": args.seed}
 
 
@@ -199,6 +204,8 @@ def _resume_data(args, saved: dict, checkpoint: str) -> None:
         if key not in run:
             continue
         explicit = getattr(args, key) is not None
+        if key == "data" and "fingerprint" in run:
+            continue  # another path to the same samples (a moved folder) is fine: the digest decides, after loading
         if explicit and given[key] != run[key]:
             raise UserError(f"{flag} {getattr(args, key)} differs from the run in {checkpoint} ({run[key]}); "
                             f"a resumed run trains on the data it started with: drop {flag} or give the same value")
@@ -228,9 +235,12 @@ def _train(args) -> int:
         if not saved:
             raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
         saved = _checked_checkpoint(saved, args.resume)
-        # --data and -o default to the run's own
+        # --data and -o default to the run's own: -o to the model beside the checkpoint (the run's
+        # folder may have been copied or moved since), else the one the run recorded
         if args.output is None:
-            args.output = saved.get("best")
+            beside = Path(args.resume)
+            args.output = str(beside.with_name(beside.name[:-5])) if beside.name.endswith(".ckpt") \
+                and len(beside.name) > 5 else saved.get("best")
         if args.data is None:
             args.data = (saved.get("data") or {}).get("data")
     missing = [flag for flag, value in (("--data", args.data), ("-o", args.output)) if value is None]
@@ -239,8 +249,11 @@ def _train(args) -> int:
                                                                   if args.resume else ""))
     check_writable(args.output, "-o")
     out = Path(args.output)
-    ckpt = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
-    check_writable(ckpt, "--checkpoint")
+    # the checkpoint: --checkpoint, else the one resumed (continued in place), else OUTPUT.ckpt
+    ckpt = Path(args.checkpoint or args.resume or out.with_name(out.name + ".ckpt"))
+    ckpt_flag = ("--checkpoint" if args.checkpoint else "--resume" if args.resume
+                 else "--checkpoint (default: -o + .ckpt)")
+    check_writable(ckpt, ckpt_flag)
     if args.plot is not None:
         from connttra_neuro.train.plots import plot_format
 
@@ -254,11 +267,11 @@ def _train(args) -> int:
     check_distinct({"-o": out, "--plot": args.plot}, {"--resume": args.resume})
     # an output replaces only a file of its own kind (a trained model is no checkpoint to overwrite)
     check_replaceable(out, "-o", "model")
-    check_replaceable(ckpt, "--checkpoint", "checkpoint")
+    check_replaceable(ckpt, ckpt_flag, "checkpoint")
     check_replaceable(args.plot, "--plot", "plot")
     if args.resume:
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
-        _resume_settings(args, saved, args.resume)
+        _resume_settings(args, saved, args.resume, thaw_metadata(init.metadata).get("settings") or {})
     _fill_defaults(args)
     if args.margin is not None and args.loss != "hinge":
         raise UserError(f"--margin applies to the hinge loss; --loss {args.loss} has none")
@@ -266,15 +279,19 @@ def _train(args) -> int:
     if data.description:
         print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
     fingerprint = _fingerprint(data)
-    if saved and (saved.get("data") or {}).get("fingerprint", fingerprint) != fingerprint:
+    run_data = (saved or {}).get("data") or {}
+    if run_data.get("fingerprint", fingerprint) != fingerprint:
+        if _data_selection(args)["data"] != run_data.get("data"):
+            raise UserError(f"--data {args.data} differs from the run in {args.resume} ({run_data.get('data')}); a "
+                            f"resumed run trains on the data it started with: drop --data or give that data")
         raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
                         f"since, under the same name and split); a resumed run must continue on the same data: "
                         f"restore it, or start a new run")
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
-                    joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
-                    random_state=args.seed)
+                    joint_moves=args.joint_moves, margin=args.margin, random_state=args.seed,
+                    **({} if args.init_density is None else {"init_density": args.init_density}))
     if saved:
         history = saved["history"]
         # the run's settings come from the checkpoint; only the budgets may change
@@ -289,7 +306,7 @@ def _train(args) -> int:
                 continue  # recorded as 0 (unused); not a width the estimator takes
             if settings.get(key) is None and value is not None:
                 settings[key] = value
-        best = _best_so_far(Path(saved.get("best", out)), history, best_sweep(history))
+        best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history))
     selection = {**_data_selection(args), "fingerprint": fingerprint}
     est = CoNNTrA(**settings)
     est.check_params()  # a bad setting stops here, before the progress bar is drawn
@@ -316,7 +333,9 @@ def _train(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=data.name,
+            # a resumed run keeps the name its data was first given by (--data may now be the recorded path)
+            name = (thaw_metadata(init.metadata).get("dataset") if init is not None else None) or data.name
+            est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
                     init_network=init, history=history, best_network=best, callback=callback)
         except KeyboardInterrupt:
             interrupted = True
@@ -345,26 +364,29 @@ def _train(args) -> int:
     return 0
 
 
-def _best_so_far(path: Path, history: list[dict], sweep: int | None):
-    """The best network of a checkpointed run (``-o`` of that run), if ``path`` still holds it:
-    its metadata must name the sweep ``keep_best`` picks from ``history``, with the same errors.
-    Otherwise a note on stderr, and the resumed run keeps the best of its own sweeps."""
+def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None):
+    """The best network of a checkpointed run, from the first of ``paths`` that still holds it (the
+    output beside the checkpoint, then the run's recorded ``-o``): its metadata must name the sweep
+    ``keep_best`` picks from ``history``, with the same errors. Otherwise a note on stderr, and the
+    resumed run keeps the best of its own sweeps."""
     from connttra_neuro import modelfile
     from connttra_neuro.network import thaw_metadata
 
-    why = None
-    try:
-        net = modelfile.load(path)
+    whys = []
+    for path in dict.fromkeys(Path(p).resolve() for p in paths):  # each file once
+        try:
+            net = modelfile.load(path)
+        except (OSError, ValueError) as err:
+            whys.append(f"cannot read {path} ({err})")
+            continue
         metrics = thaw_metadata(net.metadata).get("metrics", {})
         rec = history[sweep] if sweep is not None and sweep < len(history) else {}
         if metrics.get("sweep") != sweep or any(metrics.get(k) != rec.get(k) for k in ("train_error", "val_error")):
-            why = f"{path} holds sweep {metrics.get('sweep')}, not the run's best (sweep {sweep})"
-    except (OSError, ValueError) as err:
-        why = f"cannot read it ({err})"
-    if why is None:
+            whys.append(f"{path} holds sweep {metrics.get('sweep')}, not the run's best (sweep {sweep})")
+            continue
         return net
-    print(f"note: the best network of the earlier sweeps is not available ({why}); the resumed run keeps the "
-          f"best of the sweeps from here on", file=sys.stderr)
+    print(f"note: the best network of the earlier sweeps is not available ({'; '.join(whys)}); the resumed run "
+          f"keeps the best of the sweeps from here on", file=sys.stderr)
     return None
 
 
@@ -386,6 +408,10 @@ def _compare(args) -> int:
             if FIXED.get(method, {}).get("loss", args.loss) != args.loss:
                 print(f"note: --loss {args.loss} applies to method connttra; {method} trains with its own "
                       f"({FIXED[method]['loss']})", file=sys.stderr)
+    if args.margin is not None:
+        for method in methods:
+            if method.startswith("connttra") and FIXED.get(method, {}).get("loss", args.loss or "hinge") != "hinge":
+                print(f"note: --margin applies to the hinge loss; {method} trains with cross-entropy", file=sys.stderr)
     if args.discrete_set is not None and tuple(args.discrete_set) != (-1, 0, 1) and "ste" in methods:
         print(f"note: --discrete-set {','.join(map(str, args.discrete_set))} applies to CoNNTrA; the "
               f"straight-through baseline (ste) is ternary (-1,0,1)", file=sys.stderr)
