@@ -68,8 +68,8 @@ def add_parsers(sub) -> None:
     )
     _common(p, resumable=True)
     p.add_argument("-o", "--output", help="model file to write (best network by validation error; with --resume: "
-                   "the run's own, by default)")
-    p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt)")
+                   "the model beside the checkpoint, by default)")
+    p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt; with --resume: the one resumed)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
     p.add_argument("--plot", metavar="FILE", help="also draw the run's curves (errors, loss, parameters changed "
                    "per sweep): PNG, or SVG / PDF / JPEG by the name's suffix")
