@@ -427,10 +427,10 @@ def _check_npz_signature(path: Path) -> None:
         raise DatasetError(f"{path}: the file is empty, not a .npz archive")
     if head.startswith((b"PK", b"\x93NUM")):  # a zip archive (.npz), or a .npy array (named below)
         return
-    if head[:2] == b"\x00\x00" and head[2:3] in (b"\x08", b"\x09", b"\x0b", b"\x0c", b"\x0d", b"\x0e"):
+    if head[:2] == b"\x00\x00" and len(head) > 2 and head[2] in _IDX_TYPES:
         raise DatasetError(f"{path}: is an IDX file (the MNIST format); give the folder that holds the "
                            f"train-images / train-labels IDX files instead")
-    if head[:2] == b"\x1f\x8b":
+    if head[:2] == _GZIP_MAGIC:
         raise DatasetError(f"{path}: is a gzip file; for gzipped IDX files give the folder that holds them, "
                            f"otherwise a .npz archive (numpy.savez)")
     raise DatasetError(f"{path}: not a .npz archive (numpy.savez writes a zip file; this one starts with "

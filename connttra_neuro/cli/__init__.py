@@ -35,9 +35,9 @@ def check_writable(path, flag: str, *, directory: bool = False) -> None:
         raise UserError(f"{flag} {err}") from None
 
 
-# What an existing file must start with for an output of each kind to replace it.
+# What an existing file must start with for an output of each kind to replace it (a model or
+# checkpoint: modelfile.MAGIC, read where it is needed: importing modelfile loads numpy).
 _SIGNATURES = {
-    "model": (b"CTNN\r\n\x1a\n",),  # modelfile.MAGIC (not imported: the CLI starts without numpy)
     "plot": (b"\x89PNG", b"<?xml", b"<svg", b"%PDF", b"\xff\xd8\xff"),
     "hdf5": (b"\x89HDF\r\n\x1a\n",),
     "json": (b"{", b"["),
@@ -59,9 +59,15 @@ def check_replaceable(path, flag: str, kind: str) -> None:
         head = f.read(16).lstrip()
     refuse = f"{flag} {path} exists and is not {_KIND_NAMES[kind]}; "
     fix = "writing it would replace that file: give another path, or delete the file first"
+    if kind in ("model", "checkpoint"):
+        from ..modelfile import MAGIC
+
+        signatures = (MAGIC,)
+    else:
+        signatures = _SIGNATURES[kind]
+    if not head.startswith(signatures):
+        raise UserError(refuse + fix)
     if kind == "checkpoint":
-        if not head.startswith(_SIGNATURES["model"]):
-            raise UserError(refuse + fix)
         from ..modelfile import load
         from ..network import thaw_metadata
 
@@ -71,8 +77,6 @@ def check_replaceable(path, flag: str, kind: str) -> None:
             raise UserError(f"{flag} {path} exists and is not a readable checkpoint ({err}); " + fix) from None
         if "checkpoint" not in metadata:
             raise UserError(f"{flag} {path} holds a trained model, not a checkpoint; " + fix)
-    elif not head.startswith(_SIGNATURES[kind]):
-        raise UserError(refuse + fix)
 
 
 def check_distinct(outputs: dict, inputs: dict | None = None) -> None:

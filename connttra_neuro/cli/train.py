@@ -228,10 +228,11 @@ def _train(args) -> int:
     if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
         # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
         raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
-    init, history, best, saved = None, None, None, None
+    init, history, best, saved, init_meta = None, None, None, None, {}
     if args.resume:
         init = modelfile.load(args.resume)
-        saved = thaw_metadata(init.metadata).get("checkpoint")
+        init_meta = thaw_metadata(init.metadata)
+        saved = init_meta.get("checkpoint")
         if not saved:
             raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
         saved = _checked_checkpoint(saved, args.resume)
@@ -239,8 +240,7 @@ def _train(args) -> int:
         # folder may have been copied or moved since), else the one the run recorded
         if args.output is None:
             beside = Path(args.resume)
-            args.output = str(beside.with_name(beside.name[:-5])) if beside.name.endswith(".ckpt") \
-                and len(beside.name) > 5 else saved.get("best")
+            args.output = str(beside.with_suffix("")) if beside.suffix == ".ckpt" else saved.get("best")
         if args.data is None:
             args.data = (saved.get("data") or {}).get("data")
     missing = [flag for flag, value in (("--data", args.data), ("-o", args.output)) if value is None]
@@ -267,11 +267,12 @@ def _train(args) -> int:
     check_distinct({"-o": out, "--plot": args.plot}, {"--resume": args.resume})
     # an output replaces only a file of its own kind (a trained model is no checkpoint to overwrite)
     check_replaceable(out, "-o", "model")
-    check_replaceable(ckpt, ckpt_flag, "checkpoint")
+    if not (args.resume and ckpt.resolve() == Path(args.resume).resolve()):  # the one resumed: loaded above
+        check_replaceable(ckpt, ckpt_flag, "checkpoint")
     check_replaceable(args.plot, "--plot", "plot")
     if args.resume:
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
-        _resume_settings(args, saved, args.resume, thaw_metadata(init.metadata).get("settings") or {})
+        _resume_settings(args, saved, args.resume, init_meta.get("settings") or {})
     _fill_defaults(args)
     if args.margin is not None and args.loss != "hinge":
         raise UserError(f"--margin applies to the hinge loss; --loss {args.loss} has none")
@@ -299,7 +300,7 @@ def _train(args) -> int:
                          if k not in ("max_sweeps", "max_seconds")})
         # a default the run resolved (jitter, margin, surrogate width) stays what it trained with, even
         # where another version's default differs (the margin's did for large sets on 2026-12-06)
-        trained_with = thaw_metadata(init.metadata).get("settings") or {}
+        trained_with = init_meta.get("settings") or {}
         for key in ("jitter", "margin", "surrogate_width"):
             value = trained_with.get(key)
             if key == "surrogate_width" and settings.get("coordinate_order") == "random":
@@ -334,7 +335,7 @@ def _train(args) -> int:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
             # a resumed run keeps the name its data was first given by (--data may now be the recorded path)
-            name = (thaw_metadata(init.metadata).get("dataset") if init is not None else None) or data.name
+            name = init_meta.get("dataset") or data.name
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
                     init_network=init, history=history, best_network=best, callback=callback)
         except KeyboardInterrupt:
@@ -392,26 +393,24 @@ def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None):
 
 def _compare(args) -> int:
     from connttra_neuro.train.compare import (
-        FIXED,
         MIN_BASELINE_STEPS,
         compare_methods,
         default_epochs,
         format_table,
+        method_settings,
         plot_curves,
         write_json,
     )
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     # flags that some of the methods do not take: say so rather than let the table look as if they did
-    if args.loss is not None:
-        for method in methods:
-            if FIXED.get(method, {}).get("loss", args.loss) != args.loss:
-                print(f"note: --loss {args.loss} applies to method connttra; {method} trains with its own "
-                      f"({FIXED[method]['loss']})", file=sys.stderr)
-    if args.margin is not None:
-        for method in methods:
-            if method.startswith("connttra") and FIXED.get(method, {}).get("loss", args.loss or "hinge") != "hinge":
-                print(f"note: --margin applies to the hinge loss; {method} trains with cross-entropy", file=sys.stderr)
+    for method in (m for m in methods if m.startswith("connttra")):
+        loss = method_settings(method, {"loss": args.loss or "hinge"})["loss"]  # what its name fixes, if anything
+        if args.loss is not None and loss != args.loss:
+            print(f"note: --loss {args.loss} applies to method connttra; {method} trains with its own ({loss})",
+                  file=sys.stderr)
+        if args.margin is not None and loss != "hinge":
+            print(f"note: --margin applies to the hinge loss; {method} trains with cross-entropy", file=sys.stderr)
     if args.discrete_set is not None and tuple(args.discrete_set) != (-1, 0, 1) and "ste" in methods:
         print(f"note: --discrete-set {','.join(map(str, args.discrete_set))} applies to CoNNTrA; the "
               f"straight-through baseline (ste) is ternary (-1,0,1)", file=sys.stderr)

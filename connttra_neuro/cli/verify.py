@@ -187,7 +187,7 @@ def target_options(args, targets: list[str]) -> dict[str, dict]:
 
             text = value
             value = EdgeNoise.parse(value)
-            if not value.active and text.strip().lower() not in ("", "none", "off"):
+            if not value.active and "=" in text:  # keys given, none of them a fault (parse reads "none" too)
                 print(f"note: --noise {text!r} sets no fault (weight_sigma, stuck_at_zero and threshold_jitter are "
                       f"all 0): the device is exact", file=sys.stderr)
         for t in takers:
@@ -257,10 +257,9 @@ def _verify(args) -> int:
         print(f"report: {paths['html']}  (also {paths['markdown'].name}, {paths['json'].name})")
         if args.json:
             print(f"json:   {args.json}")
-    by_status = {status: ", ".join(t.target for t in report.targets if t.status == status)
-                 for status in ("mismatch", "failed")}
-    labels = (("mismatch", "MISMATCH"), ("failed", "FAILED (did not run)"))
     verdict = "all targets exact" if report.all_exact else "; ".join(
-        f"{label}: {by_status[status]}" for status, label in labels if by_status[status])
+        f"{label}: {', '.join(names)}"
+        for label, status in (("MISMATCH", "mismatch"), ("FAILED (did not run)", "failed"))
+        if (names := [t.target for t in report.targets if t.status == status]))
     say(f"verify: {verdict}")
     return EXIT_EXACT if report.all_exact else EXIT_MISMATCH
