@@ -167,3 +167,32 @@ def test_unwritable_report_paths_exit_2_before_any_target_runs(iris_model, tmp_p
         assert message in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile", "iris.ctn"]
     assert not any((tmp_path / "adir").iterdir())
+
+
+def test_no_plots_names_plots_left_from_an_earlier_report(iris_model, tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(out)]
+    assert main(args) == 0
+    assert (out / "plots" / "confusion.png").exists()
+    capsys.readouterr()
+    assert main(args + ["--no-plots"]) == 0
+    err = capsys.readouterr()
+    assert "holds plots of an earlier report" in err.out + err.err and "confusion.png" in err.out + err.err
+    assert (out / "plots" / "confusion.png").exists()  # the user's files are named, never deleted
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out",
+                 str(tmp_path / "fresh"), "--no-plots"]) == 0  # fmt: skip
+    err = capsys.readouterr()
+    assert "earlier report" not in err.out + err.err
+
+
+def test_an_output_in_a_missing_folder_says_it_creates_the_folder(iris_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", "new/rep",
+                 "--json", "typo/p.json", "--no-plots"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "note: --json typo/p.json: folder typo does not exist; creating it" in err
+    assert "note: --out new/rep: folder new does not exist; creating it" in err
+    assert (tmp_path / "typo" / "p.json").exists() and (tmp_path / "new" / "rep" / "parity.json").exists()
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", "new/rep",
+                 "--no-plots"]) == 0  # fmt: skip
+    assert "does not exist" not in capsys.readouterr().err  # the folders exist now

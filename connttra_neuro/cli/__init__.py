@@ -33,6 +33,21 @@ def check_writable(path, flag: str, *, directory: bool = False) -> None:
         check(path, directory=directory)
     except OSError as err:
         raise UserError(f"{flag} {err}") from None
+    _note_new_folders(path, flag)
+
+
+def _note_new_folders(path, flag: str) -> None:
+    """Say on stderr when an output's parent folder does not exist and will be created: a typo
+    in ``-o runs/x.ctn`` would otherwise put the result where the user does not look. (A report
+    folder itself is expected to be new; only its parent is checked.)"""
+    import os
+
+    parent = os.path.dirname(os.path.realpath(path))
+    if os.path.exists(parent):
+        return
+    shown = os.path.relpath(parent)
+    print(f"note: {flag} {path}: folder {parent if shown.startswith('..') else shown} does not exist; "
+          "creating it", file=sys.stderr)
 
 
 # What an existing file must start with for an output of each kind to replace it (a model or

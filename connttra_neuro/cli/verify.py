@@ -257,6 +257,10 @@ def _verify(args) -> int:
         print(f"report: {paths['html']}  (also {paths['markdown'].name}, {paths['json'].name})")
         if args.json:
             print(f"json:   {args.json}")
+    stale = sorted(p.name for p in (Path(out) / "plots").glob("*.png")) if args.no_plots else []
+    if stale:  # the report no longer shows them, but they sit beside it looking current
+        say(f"note: {Path(out) / 'plots'} holds plots of an earlier report ({', '.join(stale)}), "
+            "not of this run (--no-plots); delete them or run without --no-plots")
     verdict = "all targets exact" if report.all_exact else "; ".join(
         f"{label}: {', '.join(names)}"
         for label, status in (("MISMATCH", "mismatch"), ("FAILED (did not run)", "failed"))
