@@ -98,6 +98,26 @@ def test_large_fan_in_and_reduced_weight_bits_are_exact():
 
 
 @pytest.mark.timeout(60)
+def test_thresholds_carried_by_vth_and_by_the_bias_alone_are_exact_on_lava():
+    # thresholds 2,500-2,900 need vth > 0 (the 13-bit bias cannot hold them); thresholds down to
+    # -2,047 sit at the bias's other end with vth = 0 (the mapping's hand model covers both; this is Lava)
+    from connttra_neuro.network import HiddenLayer
+    from hardware_targets.loihi2.mapping import BIAS_MANT_MAX, map_network
+
+    rng = np.random.default_rng(0)
+    base = random_network((3000, 5, 2), seed=0)
+    for sign, t, density in ((1, [2500, 2600, 2700, 2800, 2900], (0.8, 1.0)),
+                             (-1, [-2047, -2000, -1950, -1900, -2047], (0.6, 0.72))):  # fmt: skip
+        spikes = (rng.random((40, 3000)) < rng.uniform(*density, (40, 1))).astype(np.uint8)
+        net = base.replace(hidden=(HiddenLayer(sign * np.ones((5, 3000), np.int8), np.array(t)),))
+        mapped = map_network(net).layers[0]
+        assert mapped.vth > 0 if sign > 0 else (mapped.vth == 0 and mapped.bias_mant.max() == BIAS_MANT_MAX)
+        _, want = forward(net, spikes, record_hidden=True)
+        assert want[0].any(axis=0).all() and not want[0].all(axis=0).any()  # every boundary exercised
+        _assert_exact(Loihi2Target().deploy(net, spikes, record_hidden=True), net, spikes)
+
+
+@pytest.mark.timeout(60)
 def test_run_without_hidden_recording_and_empty_input(trained_size):
     net, spikes = trained_size
     target = Loihi2Target()

@@ -23,9 +23,11 @@ from .networks import conformance_networks, input_spikes
 
 
 # -- an independent model of Lava's bit-accurate LIF/Sparse, written from targets-facts.md --------
-def _lava_fixed_point(nmap, spikes):
-    """Loihi fixed point per targets-facts.md: truncate weights, u = a<<6, v = u + bias, spike v > vth<<6."""
-    drop = chip.WEIGHT_BITS - nmap.weight_bits + 1  # low bits Loihi drops from a mixed-sign weight
+def _lava_fixed_point(nmap, spikes, drop=None):
+    """Loihi fixed point per targets-facts.md: truncate weights, u = a<<6, v = u + bias, spike v > vth<<6.
+    ``drop``: the low weight bits the chip drops (default: Loihi's, for a mixed-sign weight)."""
+    if drop is None:
+        drop = chip.WEIGHT_BITS - nmap.weight_bits + 1
     s = spikes.astype(np.int64)
     hidden = []
     for lm in nmap.layers:
@@ -55,7 +57,9 @@ def test_fixed_point_mapping_matches_reference(case, weight_bits):
 
 def test_mapping_doubles_weights_because_loihi_drops_their_lsb():
     # Loihi drops bit 0 of a mixed-sign weight (+1 -> 0, -1 -> -2), so the mapping stores 2w and
-    # divides the output by 2; without the doubling the chip model would compute other spikes
+    # divides the output by 2. A map at scale 1 (weights w, bias vth + 1 - T so that a >= T fires)
+    # is right on a chip that keeps every weight bit, and wrong on one that drops bit 0: the
+    # truncation alone is what the doubling is for.
     import dataclasses
 
     network = random_network((30, 12, 4), seed=2)
@@ -64,11 +68,24 @@ def test_mapping_doubles_weights_because_loihi_drops_their_lsb():
     for layer, mapped in zip(network.layers, nmap.layers, strict=True):
         np.testing.assert_array_equal(mapped.weights, 2 * layer.weights.astype(np.int64))
     spikes = input_spikes(network, n=60, seed=1)
-    halved = dataclasses.replace(nmap, weight_scale=1, layers=tuple(
-        dataclasses.replace(m, weights=m.weights // 2) for m in nmap.layers))
-    scores, hidden = _lava_fixed_point(halved, spikes)
     want_scores, want_hidden = forward(network, spikes, record_hidden=True)
-    assert not (np.array_equal(scores, want_scores) and np.array_equal(hidden[0], want_hidden[0]))
+
+    def at_scale_1(m):
+        if m.kind == "output":
+            return dataclasses.replace(m, weights=m.weights // 2)
+        vth = max(0, int(m.thresholds.max()) + 1 - 4096)
+        return dataclasses.replace(m, weights=m.weights // 2, vth=vth,
+                                   bias_mant=(vth + 1 - m.thresholds).astype(np.int32))
+
+    halved = dataclasses.replace(nmap, weight_scale=1, layers=tuple(at_scale_1(m) for m in nmap.layers))
+    scores, hidden = _lava_fixed_point(halved, spikes, drop=0)  # a chip that keeps bit 0
+    np.testing.assert_array_equal(scores, want_scores)
+    np.testing.assert_array_equal(hidden[0], want_hidden[0])
+    scores, hidden = _lava_fixed_point(halved, spikes)  # Loihi: bit 0 dropped
+    assert not np.array_equal(hidden[0], want_hidden[0])
+    scores, hidden = _lava_fixed_point(nmap, spikes)  # the doubled map survives the truncation
+    np.testing.assert_array_equal(scores, want_scores)
+    np.testing.assert_array_equal(hidden[0], want_hidden[0])
 
 
 def test_extreme_thresholds_are_clamped_without_changing_spikes():
@@ -152,6 +169,25 @@ def test_limit_threshold_range_bias_mantissa():
     Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-1000, 1000])),)))
 
 
+def test_limit_lowest_threshold_names_the_threshold_not_the_spread():
+    # vth is unsigned: with every threshold low the bias alone carries them, down to -2047 at scale 2
+    w = -np.ones((2, 3000), np.int8)
+    net = random_network((3000, 2, 2), seed=0)
+    err = _raises(net.replace(hidden=(HiddenLayer(w, np.array([-2500, -2400])),)), "lowest threshold",
+                  "hidden layer 0")
+    assert err.value == -2500 and err.allowed == ">= -2047" and "spread" not in str(err)
+    Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-2047, -2047])),)))
+    with pytest.raises(TargetLimitError, match="is -2048, the target allows >= -2047"):
+        Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-2048, -2048])),)))
+
+
+@pytest.mark.parametrize("bad", [0, 9, True, "8", float("nan"), 2.5, [8]])
+def test_weight_bits_must_be_an_integer_in_range(bad):
+    with pytest.raises(ValueError, match=r"weight_bits must be an integer in \[1, 8\], got"):
+        Loihi2Target(weight_bits=bad)
+    assert Loihi2Target(weight_bits=4.0).weight_bits == 4
+
+
 def test_limit_cores_per_chip_and_neurons_per_core():
     net = random_network((10, 20, 2), seed=1)
     res = Loihi2Target().resources(net)
@@ -176,7 +212,7 @@ def test_bad_options_are_clear():
     for kwargs, match in (({"mode": "bit"}, "mode must be one of .*got 'bit'"),
                           ({"tiles": 0}, "tiles must be a positive integer, got 0"),
                           ({"chip": "truenorth"}, "chip must be one of .*got 'truenorth'"),
-                          ({"weight_bits": 9}, r"weight_bits must be in \[1, 8\], got 9"),
+                          ({"weight_bits": 9}, r"weight_bits must be an integer in \[1, 8\], got 9"),
                           ({"max_chips": 0}, "max_chips must be a positive integer, got 0")):
         with pytest.raises(ValueError, match=match):
             Loihi2Target(**kwargs)
@@ -295,6 +331,11 @@ def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
         export_netx(big_bias, tmp_path / "bias.h5")
     assert info.value.value == 5000
     assert not list(tmp_path.iterdir())  # nothing half-written
+    # -2048 fits (2 b = -4096), +2048 does not: the error names the one outside, not the first largest
+    edge = big_bias.replace(output=OutputLayer(big_bias.output.weights, np.array([-2048, 2048, 0])))
+    with pytest.raises(TargetLimitError, match="output bias") as info:
+        export_netx(edge, tmp_path / "edge.h5")
+    assert info.value.value == 2048
 
 
 @pytest.mark.parametrize("weights, largest, what", [([[-1, 0, -1], [0, -1, 0]], 0, "has no positive weight"),

@@ -377,3 +377,17 @@ def test_a_constant_offset_says_when_the_samples_cannot_pin_the_bias_down():
     varied = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], np.uint8)
     d = diagnose_output_class(varied, np.zeros(4), np.ones(4), np.array([0, 0]))
     assert d["bias_identifiable"] is True and d["explanation"] == "score off by 1 on every sample: its bias differs"
+
+
+def test_a_weight_and_the_bias_both_wrong_are_both_named():
+    from connttra_neuro.verify.diagnose import diagnose_output_class
+
+    rng = np.random.default_rng(0)
+    s = (rng.random((40, 6)) < 0.5).astype(np.uint8)
+    w = np.array([1, -1, 0, 1, 0, -1], np.int8)
+    ref = s.astype(np.int64) @ w + 2
+    d = diagnose_output_class(s, ref, ref + 3 * s[:, 0] + 5, w)  # w[0] off by +3 and the bias by +5
+    assert d["weights_differing"] == [{"input": 0, "model": 1, "deployed": 4}] and d["bias_offset"] == 5
+    assert d["explanation"] == "1 weight(s) differ: w[0] 1->4; its bias is off by 5"
+    d = diagnose_output_class(s, ref, ref + 3 * s[:, 0], w)  # the weight alone: no word on the bias
+    assert d["bias_offset"] is None and d["explanation"] == "1 weight(s) differ: w[0] 1->4"

@@ -133,7 +133,8 @@ def diagnose_output_class(
         out["bias_offset"] = int(rounded[-1]) or None
         listed = ", ".join(f"w[{d['input']}] {d['model']}->{d['deployed']}" for d in out["weights_differing"][:5])
         more = f" (+{idx.size - 5} more)" if idx.size > 5 else ""
-        out["explanation"] = f"{idx.size} weight(s) differ: {listed}{more}"
+        bias = f"; its bias is off by {out['bias_offset']}" if out["bias_offset"] else ""
+        out["explanation"] = f"{idx.size} weight(s) differ: {listed}{more}{bias}"
     else:
         out["explanation"] = (
             f"score differs by {out['min_difference']}..{out['max_difference']} depending on the input: "

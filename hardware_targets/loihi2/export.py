@@ -190,7 +190,8 @@ def check_netx(network: TernaryNetwork):
     nmap = map_network(network)
     out_bias = nmap.weight_scale * nmap.layers[-1].offset
     if out_bias.size and (out_bias.min() < BIAS_MANT_MIN or out_bias.max() > BIAS_MANT_MAX):
-        bad = int(network.output.biases[np.abs(out_bias).argmax()])
+        outside = (out_bias < BIAS_MANT_MIN) | (out_bias > BIAS_MANT_MAX)  # -2048 fits, +2048 does not
+        bad = int(network.output.biases[np.flatnonzero(outside)[np.abs(out_bias[outside]).argmax()]])
         raise TargetLimitError(
             "loihi2", f"output bias in netx ({nmap.weight_scale} b must fit the 13-bit bias mantissa)", "output layer",
             bad, f"[{BIAS_MANT_MIN // nmap.weight_scale}, {BIAS_MANT_MAX // nmap.weight_scale}]",

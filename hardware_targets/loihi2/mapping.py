@@ -83,9 +83,11 @@ WEIGHT_RANGE = 1 << chip.WEIGHT_BITS  # 256
 
 def weight_scale(weight_bits: int = chip.WEIGHT_BITS) -> int:
     """``2**(9 - b)``: the multiple every weight must be to survive Loihi's b-bit truncation."""
-    if not 1 <= weight_bits <= chip.WEIGHT_BITS:
-        raise ValueError(f"loihi2: weight_bits must be in [1, {chip.WEIGHT_BITS}], got {weight_bits!r}")
-    return 1 << (chip.WEIGHT_BITS + 1 - weight_bits)
+    from ..base import is_positive_int
+
+    if not (is_positive_int(weight_bits) and weight_bits <= chip.WEIGHT_BITS):  # 4.0 is 4; True, '8', nan are not
+        raise ValueError(f"loihi2: weight_bits must be an integer in [1, {chip.WEIGHT_BITS}], got {weight_bits!r}")
+    return 1 << (chip.WEIGHT_BITS + 1 - int(weight_bits))
 # A decay constant of 4095 plus Lava's 1-bit ds_offset clears u fully every step.
 DECAY_FULL = chip.DECAY_UNITY - 1  # 4095
 
@@ -215,6 +217,15 @@ def map_network(
         # (vth <= S*T_max <= 32767 + S; |v| < 2**21 + 2**18): kept so a change to the mapping cannot slip past.
         if vth > VTH_MAX:
             raise _limit(f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]")
+        if vth > vth_room and vth == 0:
+            # vth is unsigned, so with every threshold low the bias alone must carry the lowest one
+            lowest = -((BIAS_MANT_MAX - half) // scale)
+            raise _limit(
+                f"lowest threshold ({chip.BIAS_MANT_BITS}-bit signed bias mantissa, unsigned vth)", name,
+                int(t.min()), f">= {lowest}",
+                "only a neuron with that many negative weights can have its threshold so low; "
+                "use fewer thermometer levels or inputs",
+            )
         if vth > vth_room:
             spread = int(t.max() - t.min())
             raise _limit(
