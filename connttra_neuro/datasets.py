@@ -382,8 +382,13 @@ def _idx_pair(images_path: Path, labels_path: Path, n_keep: int | None = None):
         )
     if images.shape[0] == 0:
         raise DatasetError(f"{images_path}: holds no images (shape {images.shape})")
-    # labels checked here, so an error names the file and the index in it (not after a split)
-    return images.reshape(images.shape[0], -1), _as_labels(labels, "labels", str(labels_path))
+    images = images.reshape(images.shape[0], -1)
+    # labels and float images checked here, so an error names the file and the index in it (not after a split)
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        rows = np.nonzero(~np.isfinite(images).all(axis=1))[0]
+        raise DatasetError(f"{images_path}: {rows.size} image(s) hold non-finite values (NaN or inf); the first "
+                           f"is image {rows[0]} (counting from 0)")
+    return images, _as_labels(labels, "labels", str(labels_path))
 
 
 def _load_idx_dir(
@@ -480,8 +485,9 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
         def get(key):
             try:
                 return archive[key]
-            except ValueError as err:  # object arrays need pickle: refused
-                raise DatasetError(f"{path}: array {key} cannot be read without pickle ({err})") from None
+            except ValueError as err:  # object arrays need pickle (refused); a damaged .npy header too
+                why = "cannot be read without pickle" if "allow_pickle" in str(err) else "has a corrupt header"
+                raise DatasetError(f"{path}: array {key} {why} ({err})") from None
             except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
                 raise DatasetError(f"{path}: array {key} is corrupt ({err})") from None
 
@@ -738,6 +744,8 @@ def load_dataset(
             )
         if source.is_file():
             data = load_npz(source, seed=seed)
+        elif source.exists():  # a device, pipe or socket (/dev/zero)
+            raise DatasetError(f"{key}: is not a regular file or a folder; give a .npz file or an IDX folder")
         elif source.suffix or os.sep in key or "/" in key:
             raise DatasetError(f"{key}: no such file or directory")
         else:

@@ -30,7 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import write_bytes
-from .network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder, thaw_metadata
+from .network import (
+    HiddenLayer,
+    NetworkError,
+    OutputLayer,
+    TernaryNetwork,
+    ThermometerEncoder,
+    check_discrete_set,
+    thaw_metadata,
+)
 
 __all__ = ["ModelFileError", "save", "load", "to_bytes", "from_bytes", "storage_report", "FORMAT_VERSION"]
 
@@ -47,6 +55,8 @@ class ModelFileError(ValueError):
 # -- packing ------------------------------------------------------------------
 def digits_per_byte(m: int) -> int:
     """Largest ``d`` with ``m**d <= 256``: how many base-``m`` digits share a byte."""
+    if not 2 <= m <= 256:  # 0 or 1 values would loop forever below; more than 256 fit no byte
+        raise ValueError(f"a packed discrete set needs 2 to 256 values, got {m}")
     d = 1
     while m ** (d + 1) <= 256:
         d += 1
@@ -152,7 +162,11 @@ def to_bytes(network: TernaryNetwork) -> bytes:
 def _no_constant(name: str):
     """JSON's NaN / Infinity: ``save`` never writes them (``allow_nan=False``), so a header holding one
     came from another writer; refused, so a file that loads also saves and describes."""
-    raise ValueError(f"non-standard JSON constant {name}")
+    raise _NotJSON(f"non-standard JSON constant {name}")
+
+
+class _NotJSON(ValueError):
+    """What ``_no_constant`` raises: JSON's syntax, not the header's structure, is at fault."""
 
 
 def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
@@ -176,7 +190,7 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
         header = json.loads(blob[_PREAMBLE.size : start].decode("utf-8"), parse_constant=_no_constant)
         entries = header["arrays"]
         payload_len = sum(int(e["nbytes"]) for e in entries)
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (UnicodeDecodeError, KeyError, TypeError, ValueError, RecursionError) as err:  # JSONDecodeError too
         header, header_error = None, err
     expected = start + (payload_len if header is not None else 0) + _DIGEST_BYTES
     if header is not None and len(blob) < expected:
@@ -185,14 +199,26 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
     if hashlib.sha256(body).digest() != digest:
         raise ModelFileError(f"{source}: checksum mismatch; the file is corrupted (or was cut short or extended)")
     if header is None:
-        raise ModelFileError(f"{source}: header is not valid JSON despite a good checksum ({header_error})")
+        if isinstance(header_error, RecursionError):
+            why = "is not valid JSON despite a good checksum (nested too deeply)"
+        elif isinstance(header_error, (UnicodeDecodeError, json.JSONDecodeError, _NotJSON)):
+            why = f"is not valid JSON despite a good checksum ({header_error})"
+        else:  # JSON, but not a table of arrays
+            why = f"has no valid array table despite a good checksum ({type(header_error).__name__}: {header_error})"
+        raise ModelFileError(f"{source}: header {why}")
     if len(blob) != expected:
         raise ModelFileError(f"{source}: {len(blob) - expected} unexpected trailing bytes")
 
     # A good checksum only says the bytes are as written; a header from another tool (or edited and
     # re-checksummed) can still hold a dtype, shape or metadata no network has: refuse it by name.
     try:
-        discrete_set = tuple(header["discrete_set"])
+        # the set first: unpacking weights depends on it (a set of 0 or 1 values has no packing)
+        discrete_set = check_discrete_set(header["discrete_set"])
+        if list(discrete_set) != list(header["discrete_set"]):  # the packed codes index the set as written
+            raise NetworkError(f"{header['discrete_set']} is not in ascending order, as save writes it")
+    except (KeyError, TypeError, NetworkError) as err:
+        raise ModelFileError(f"{source}: header's discrete set is not valid: {err}") from None
+    try:
         payload = memoryview(blob)[start : start + payload_len]
         arrays = {}
         for e in entries:
@@ -201,7 +227,10 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
             if e["encoding"] == "raw":
                 arr = np.frombuffer(data, dtype=np.dtype(e["dtype"])).reshape(shape)
             elif e["encoding"] == f"base{len(discrete_set)}":
-                arr = unpack_weights(data, shape, discrete_set)
+                try:
+                    arr = unpack_weights(data, shape, discrete_set)
+                except ModelFileError as err:
+                    raise ModelFileError(f"{source}: array {e['name']}: {err}") from None
             else:  # e.g. packed for a discrete set of another size than the header's
                 raise ModelFileError(f"{source}: array {e['name']} has encoding {e['encoding']!r}; with the header's "
                                      f"discrete set {list(discrete_set)} this version reads 'raw' or "
@@ -213,6 +242,8 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
         raise ModelFileError(f"{source}: header describes arrays the data does not hold: {err}") from err
     try:
         return _build(arrays, discrete_set, header.get("metadata", {}))
+    except RecursionError:
+        raise ModelFileError(f"{source}: model metadata is nested too deeply") from None
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFileError(f"{source}: model does not form a valid network: {err}") from err
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 
 import numpy as np
@@ -501,3 +502,32 @@ def test_idx_directory_with_plain_and_gzipped_copies_says_which_it_read(tmp_path
     (tmp_path / "idx" / "train-images-idx3-ubyte").unlink()
     (tmp_path / "idx" / "train-images.idx3-ubyte.gz").symlink_to(tmp_path / "idx" / "train-images-idx3-ubyte.gz")
     assert "not " not in load_dataset(tmp_path / "idx").description.split(":", 1)[1]
+
+
+def test_a_damaged_array_header_in_an_npz_is_not_called_a_pickle_refusal(tmp_path):
+    import zipfile
+
+    np.savez(tmp_path / "ok.npz", X=np.ones((20, 3), np.float64), y=np.arange(20) % 2)
+    with zipfile.ZipFile(tmp_path / "ok.npz") as src, zipfile.ZipFile(tmp_path / "bad.npz", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data.replace(b"'<f8'", b"'<f9'") if item.filename == "X.npy" else data)
+    with pytest.raises(DatasetError, match=r"bad.npz: array X has a corrupt header \(.*'<f9'"):
+        load_npz(tmp_path / "bad.npz")
+
+
+def test_a_path_that_is_neither_file_nor_folder_is_named_as_such(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # like /dev/zero: it exists, so "no such file" would mislead
+    with pytest.raises(DatasetError, match="pipe: is not a regular file or a folder"):
+        load_dataset(str(fifo))
+
+
+def test_non_finite_float_idx_images_are_named_by_their_index_in_the_file(tmp_path):
+    images = np.zeros((30, 4, 4), np.float32)
+    images[7, 1, 2] = np.nan
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", (np.arange(30) % 3).astype(np.uint8))
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte: 1 image\(s\) hold non-finite values .* "
+                                           r"the first is image 7"):
+        load_dataset(str(tmp_path))

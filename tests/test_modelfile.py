@@ -283,3 +283,49 @@ def test_a_packed_byte_above_the_largest_code_is_refused():
     assert unpack_weights(bytes([242]), (5,), (-1, 0, 1)).tolist() == [1, 1, 1, 1, 1]
     with pytest.raises(ModelFileError, match="byte 243, above the largest code of 5 base-3 digits"):
         unpack_weights(bytes([0, 243]), (10,), (-1, 0, 1))
+
+
+def _recoded(header, n_values):
+    for entry in header["arrays"]:
+        if entry["encoding"].startswith("base"):
+            entry["encoding"] = f"base{n_values}"
+
+
+@pytest.mark.timeout(30)  # a set of 0 or 1 values once looped forever in the unpacking
+@pytest.mark.parametrize("dset, why", [([0], "at least two values"), ([], "at least two values"),
+                                       ([1, 0, -1], "not in ascending order"), ([0.5, 1, 2], "must be integers"),
+                                       (None, "must be integers"), ([100, 200, 300], "fit in int8")])
+def test_a_header_with_a_bad_discrete_set_is_refused_before_unpacking(dset, why):
+    def edit(h):
+        h["discrete_set"] = dset
+        _recoded(h, len(dset) if isinstance(dset, list) else 3)
+
+    with pytest.raises(ModelFileError, match=f"<bytes>: header's discrete set is not valid: .*{why}"):
+        from_bytes(_forge(random_network((4, 3, 2), seed=0), edit))
+    with pytest.raises(ValueError, match="needs 2 to 256 values, got 1"):
+        digits_per_byte(1)
+
+
+def test_headers_nested_too_deeply_or_of_the_wrong_structure_are_named():
+    net = random_network((4, 3, 2), seed=0)
+    deep = _forge(net, lambda h: h["metadata"].update(deep=json.loads("[" * 900 + "]" * 900)))
+    with pytest.raises(ModelFileError, match="metadata is nested too deeply"):
+        from_bytes(deep)
+    not_a_table = _forge(net, lambda h: h.update(arrays="x"))
+    with pytest.raises(ModelFileError, match="header has no valid array table despite a good checksum"):
+        from_bytes(not_a_table)
+
+
+def test_a_bad_packed_byte_names_the_file_and_array(tmp_path):
+    blob = bytearray(to_bytes(random_network((4, 3, 2), seed=0)))
+    _, _, hlen = struct.unpack_from("<8sHI", blob)
+    header = json.loads(blob[14 : 14 + hlen])
+    entry = next(e for e in header["arrays"] if e["name"] == "hidden.0.weights")
+    blob[14 + hlen + entry["offset"]] = 250  # base-3, five digits a byte: codes stop at 242
+    body = bytes(blob[:-32])
+    import hashlib
+
+    path = tmp_path / "m.ctn"
+    path.write_bytes(body + hashlib.sha256(body).digest())
+    with pytest.raises(ModelFileError, match=r"m\.ctn: array hidden\.0\.weights: packed weights hold byte 250"):
+        load(path)

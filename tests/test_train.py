@@ -194,6 +194,9 @@ def test_bad_data_raises_clear_errors(data):
         CoNNTrA().fit(X, y[:-1])
     with pytest.raises(ValueError, match="features"):
         CoNNTrA().fit(X, y, validation=(X[:, :3], y))
+    for bad in ((X,), X, (X, y, y)):
+        with pytest.raises(ValueError, match=r"validation must be a pair \(X_val, y_val\)"):
+            CoNNTrA().fit(X, y, validation=bad)
     with pytest.raises(ValueError, match="not fitted"):
         CoNNTrA().predict(X)
     with pytest.raises(ValueError, match="X must be real numbers"):

@@ -337,6 +337,42 @@ def test_a_checkpoint_this_version_cannot_continue_is_a_clear_error(tmp_path, ca
     assert ("new_option" in err) == (damage == "extra setting")
 
 
+@pytest.mark.parametrize("edit, named", [
+    (lambda c: c.update(best=5), "its best-model path is 5"),
+    (lambda c: c.update(data=["iris"]), "its data record is list, not a mapping"),
+    (lambda c: c["data"].update(seed="x"), "its data record's seed is 'x'"),
+    (lambda c: c["data"].update(n_train="x"), "its data record's n_train is 'x'"),
+    (lambda c: c["history"][0].update(sweep="x"), "history record 0's sweep is 'x'"),
+    (lambda c: c["history"][-1].pop("seconds"), "history record 1 has no seconds"),
+    (lambda c: c["history"][0].update(val_error="x"), "history record 0's val_error is 'x'"),
+])
+def test_a_hand_edited_checkpoint_field_is_named_not_a_traceback(tmp_path, capsys, edit, named):
+    assert main(["train", "--data", "iris", "--hidden", "4", "--no-progress", "--max-sweeps", "1",
+                 "-o", str(tmp_path / "m.ctn")]) == 0  # fmt: skip
+    net = modelfile.load(tmp_path / "m.ctn.ckpt")
+    meta = thaw_metadata(net.metadata)
+    edit(meta["checkpoint"])
+    modelfile.save(net.replace(metadata=meta), tmp_path / "old.ckpt")
+    capsys.readouterr()
+    assert main(["train", "--no-progress", "-o", str(tmp_path / "r.ctn"), "--resume", str(tmp_path / "old.ckpt")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot resume this checkpoint ({named};" in err and "Traceback" not in err
+    assert not (tmp_path / "r.ctn").exists()
+
+
+def test_out_of_memory_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import connttra_neuro.train.estimator as estimator
+
+    def huge(*args, **kwargs):
+        raise MemoryError("Unable to allocate 29.1 TiB for an array")
+
+    monkeypatch.setattr(estimator, "initial_network", huge)  # what --hidden 1000000000000 meets
+    assert main(["train", "--data", "iris", "--hidden", "4", "--no-progress", "-o", str(tmp_path / "m.ctn")]) == 2
+    err = capsys.readouterr().err
+    assert "train: error: out of memory (Unable to allocate 29.1 TiB" in err and "--hidden" in err
+    assert not (tmp_path / "m.ctn").exists()
+
+
 def test_resume_alone_continues_the_run_on_its_own_data_and_output(tmp_path, capsys):
     data = tmp_path / "toy.npz"
     rng = np.random.default_rng(0)

@@ -196,3 +196,42 @@ def test_an_output_in_a_missing_folder_says_it_creates_the_folder(iris_model, tm
     assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", "new/rep",
                  "--no-plots"]) == 0  # fmt: skip
     assert "does not exist" not in capsys.readouterr().err  # the folders exist now
+
+
+def test_whole_float_labels_are_recorded_as_integers_and_mapped(tmp_path, capsys):
+    # labels read by pandas or from a float array (0.0, 5.0, 9.0) are the same classes as 0, 5, 9
+    import warnings
+
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    from connttra_neuro.train import CoNNTrA
+
+    X, y = load_iris(return_X_y=True)
+    labels = np.array([0.0, 5.0, 9.0])[y]
+    idx = np.random.default_rng(0).permutation(len(y))
+    tr, va = idx[:120], idx[120:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = CoNNTrA(hidden=(16,), levels=3, max_sweeps=5, random_state=0).fit(X[tr], labels[tr])
+    assert est.network_.metadata["classes"] == (0, 5, 9)
+    save(est.network_, tmp_path / "f.ctn")
+    np.savez(tmp_path / "f.npz", X_train=X[tr], y_train=labels[tr].astype(int), X_val=X[va],
+             y_val=labels[va].astype(int))  # fmt: skip
+    assert main(["evaluate", str(tmp_path / "f.ctn"), "--data", str(tmp_path / "f.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["error"] == pytest.approx(1 - est.score(X[va], labels[va]))
+
+
+@pytest.mark.parametrize("classes, mapped", [(5, None), ("abc", None), ([2**70, 1, 2], None), ([1, 1, 2], None),
+                                             ([True, False, 2], None), ([0, 1, 2], None), ([9, 0, 5], [9, 0, 5])])
+def test_label_classes_reads_only_one_distinct_integer_per_output(classes, mapped):
+    import numpy as np
+
+    from connttra_neuro.cli.verify import as_output_indices, label_classes
+
+    net = random_network((4, 5, 3), seed=0)
+    net = net.replace(metadata={"classes": classes})
+    assert label_classes(net) == mapped
+    got = as_output_indices(net, np.array([0, 5, 9, 7]))  # never a traceback
+    if mapped == [9, 0, 5]:  # unsorted: output c stands for classes[c]; 7 is none of them
+        assert got.tolist() == [1, 2, 0, 3]

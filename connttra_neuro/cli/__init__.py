@@ -139,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141  # as if killed by SIGPIPE, like other command-line tools
+    except MemoryError as err:  # e.g. --hidden 1000000000000, or an .npz header claiming 10^11 rows
+        print(f"connttra-neuro {args.command}: error: out of memory ({err or 'no detail'}); the data or network "
+              "is larger than this machine holds: check sizes such as --hidden, --levels, --n-train or the data "
+              "file's shape", file=sys.stderr)
+        return 2
     except (UserError, ValueError, OSError, KeyError) as err:
         # Our errors (ModelFileError, NetworkError, DatasetError, TargetLimitError, ...)
         # are ValueErrors whose message names the problem, and an OSError names its file

@@ -148,7 +148,42 @@ def _checked_checkpoint(saved, checkpoint: str) -> dict:
         why = f"unknown settings {extra}" if extra else "its checkpoint record is incomplete"
         raise UserError(f"{checkpoint}: cannot resume this checkpoint ({why}; written by another version of "
                         f"connttra-neuro?); start a new run")
+    bad = _bad_checkpoint_field(saved)
+    if bad:
+        raise UserError(f"{checkpoint}: cannot resume this checkpoint ({bad}; edited, or written by another "
+                        "program?); start a new run")
     return saved
+
+
+def _bad_checkpoint_field(saved: dict) -> str | None:
+    """What in a checkpoint record's history, data or best-model path has a type no run writes
+    (None: all fine), so a hand-edited record is named instead of failing deep inside the run."""
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    for i, r in enumerate(saved["history"]):
+        for key, ok in (("sweep", count), ("seconds", number), ("loss", number), ("train_error", number),
+                        ("val_error", lambda v: v is None or number(v))):
+            if key not in r:
+                return f"history record {i} has no {key}"
+            if not ok(r[key]):
+                return f"history record {i}'s {key} is {r[key]!r}"
+    data = saved.get("data")
+    if data is not None:
+        if not isinstance(data, dict):
+            return f"its data record is {type(data).__name__}, not a mapping"
+        for key, ok in (("data", lambda v: isinstance(v, str)),
+                        ("data_path", lambda v: v is None or isinstance(v, str)),
+                        ("n_train", lambda v: v is None or count(v)), ("n_val", lambda v: v is None or count(v)),
+                        ("seed", count), ("fingerprint", lambda v: isinstance(v, str))):
+            if key in data and not ok(data[key]):
+                return f"its data record's {key} is {data[key]!r}"
+    if saved.get("best") is not None and not isinstance(saved["best"], str):
+        return f"its best-model path is {saved['best']!r}"
+    return None
 
 
 def _load(args):

@@ -134,11 +134,12 @@ def _note_training_seed(network, data: str) -> None:
 
 def label_classes(network) -> list[int] | None:
     """The labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1, else
-    None (outputs are the labels). A list that is not one integer per output is not a mapping."""
+    None (outputs are the labels). Only one distinct integer (int64) per output is a mapping."""
     classes = network.metadata.get("classes")
-    if classes is None or list(classes) == list(range(network.n_classes)):
+    if not isinstance(classes, (list, tuple)) or list(classes) == list(range(network.n_classes)):
         return None
-    if len(classes) != network.n_classes or not all(isinstance(c, int) for c in classes):
+    if len(classes) != network.n_classes or len(set(classes)) != len(classes) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and -(2**63) <= c < 2**63 for c in classes):
         return None
     return list(classes)
 
@@ -156,15 +157,20 @@ def as_output_indices(network, y):
     classes = label_classes(network)
     if classes is None:
         given = network.metadata.get("classes")
-        if given is not None and list(given) != list(range(network.n_classes)):
-            print(f"note: the model's classes {list(given)[:10]} are not class indices; labels taken as indices",
-                  file=sys.stderr)
+        listed = isinstance(given, (list, tuple))
+        if given is not None and (not listed or list(given) != list(range(network.n_classes))):
+            shown = list(given)[:10] if listed else given
+            print(f"note: the model's metadata 'classes' ({shown!r}) is not one integer label per output; the data's "
+                  f"labels are taken as output indices 0..{network.n_classes - 1}, so the error figures hold only if "
+                  "they are", file=sys.stderr)
         return y
     classes = np.asarray(classes, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(classes, y), classes.size - 1)
+    order = np.argsort(classes, kind="stable")  # fit writes them sorted; a hand-made list need not be
+    ordered = classes[order]
+    pos = np.minimum(np.searchsorted(ordered, y), classes.size - 1)
     print(f"note: the model's outputs stand for labels {classes.tolist()[:10]}{' ...' if classes.size > 10 else ''}"
           f" (its metadata); labels mapped to output indices", file=sys.stderr)
-    return np.where(classes[pos] == y, pos, network.n_classes)
+    return np.where(ordered[pos] == y, order[pos], network.n_classes)
 
 
 def target_options(args, targets: list[str]) -> dict[str, dict]:

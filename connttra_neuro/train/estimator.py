@@ -237,6 +237,8 @@ class CoNNTrA:
             raise ValueError(f"training data has {C} class; need at least 2")
         Xv = yv_idx = None
         if validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise ValueError("validation must be a pair (X_val, y_val)")
             Xv, yv = check_Xy(*validation, where="validation data")
             if Xv.shape[1] != X.shape[1]:
                 raise ValueError(f"validation data has {Xv.shape[1]} features, training data {X.shape[1]}")
@@ -283,8 +285,7 @@ class CoNNTrA:
 
         def metadata(record):
             return {"source": "connttra", "dataset": dataset, "seed": seed,
-                    "classes": self.classes_.tolist() if self.classes_.dtype.kind in "iub" else
-                    [str(c) for c in self.classes_],
+                    "classes": _classes_metadata(self.classes_),
                     "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
                                  "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t,
                                  "surrogate_width": int(width), "jitter": float(jitter)},
@@ -386,3 +387,15 @@ def best_sweep(history: list[dict]) -> int | None:
         return history[0]["sweep"] if history else None
     best = min(_key(r) for r in history[1:])
     return [r["sweep"] for r in history[1:] if _key(r) == best][-1]
+
+
+def _classes_metadata(classes: np.ndarray) -> list:
+    """The training labels as the model file records them (metadata ``classes``), so evaluate and
+    verify map a dataset's labels to outputs: integers as ints, whole-valued floats too (labels
+    read by pandas or from a float array are 0.0, 5.0, 9.0), anything else as strings."""
+    if classes.dtype.kind in "iub":
+        return classes.tolist()
+    if classes.dtype.kind == "f" and np.all(np.isfinite(classes)) and np.all(classes == np.rint(classes)) \
+            and np.all(np.abs(classes) < 2**53):  # whole and exactly representable
+        return [int(c) for c in classes]
+    return [str(c) for c in classes]
