@@ -70,7 +70,10 @@ def _aggregate(rows: list[dict]) -> list[dict]:
                     "val_errors": val.tolist(), "model_bytes": rs[0]["model_bytes"],
                     "model_float32_bytes": rs[0].get("model_float32_bytes"),
                     "weights_ratio_float64": rs[0].get("weights_ratio_float64"),
-                    "peak_rss_bytes": max(r["peak_rss_bytes"] for r in rs), "train_seconds": _mean(rs, "train_seconds"),
+                    "peak_rss_bytes": max(r["peak_rss_bytes"] for r in rs),
+                    "training_memory_bytes": max(r["training_memory_bytes"] for r in rs)
+                    if all(r.get("training_memory_bytes") is not None for r in rs) else None,
+                    "train_seconds": _mean(rs, "train_seconds"),
                     "time_to_final_seconds": _mean(rs, "time_to_final_seconds"),
                     "times_to_final": [r["time_to_final_seconds"] for r in rs],
                     "times_to_final_within_se": [r["time_to_final_within_se_seconds"] for r in rs],
@@ -105,13 +108,16 @@ def _common_target_line(a: dict, b: dict) -> str | None:
 
 
 def _table(agg: list[dict]) -> str:
-    lines = ["| dataset | method | train error | val error (mean ± sd) | val error per seed | model bytes | peak RSS "
-             "| train time | time to final val error | ... within 1 SE of it | time per sweep / epoch |",
-             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| dataset | method | train error | val error (mean ± sd) | val error per seed | model bytes "
+             "| training memory | peak RSS | train time | time to final val error | ... within 1 SE of it "
+             "| time per sweep / epoch |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in agg:
+        grown = r.get("training_memory_bytes")
         lines.append(f"| {r['dataset']} ({r['n_train']}/{r['n_val']}) | {r['label']} | {100 * r['train_error']:.2f}% | "
                      f"**{100 * r['val_error']:.2f}%** ± {100 * r['val_error_sd']:.2f} | "
                      f"{', '.join(f'{100 * v:.2f}' for v in r['val_errors'])} | {r['model_bytes']:,} | "
+                     f"{'-' if grown is None else f'{grown / 2**20:.{1 if grown < 10 * 2**20 else 0}f} MiB'} | "
                      f"{r['peak_rss_bytes'] / 2**20:.0f} MiB | {r['train_seconds']:.1f} s | "
                      f"{r['time_to_final_seconds']:.1f} s | {r['time_to_final_within_se_seconds']:.1f} s | "
                      f"{r['time_per_step_seconds']:.2f} s |")
@@ -222,13 +228,23 @@ def main() -> None:
                 plot_curves(got, fig_dir / f"train_{name}.png",
                             title=f"{name} (seed {seed}): validation error against training time")
     saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": seeds_of, "rows": rows,
-             "load": [load_start, os.getloadavg()[0]]}
+             "load": [load_start, os.getloadavg()[0]], "threads": _threads()}
     md = report(saved)
     print(md)
     if write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(saved, indent=1, default=float))
         write_section("train", md)
+
+
+def _threads() -> dict:
+    """The thread pools the spawned methods start with (they inherit this process's environment):
+    numba's (CoNNTrA's parallel kernels) and the BLAS library's (the baselines' matrix products)."""
+    import numba
+    import threadpoolctl
+
+    return {"numba": int(numba.config.NUMBA_NUM_THREADS),
+            **{info["internal_api"]: int(info["num_threads"]) for info in threadpoolctl.threadpool_info()}}
 
 
 def _seeds_text(seeds_of: dict) -> str:
@@ -270,6 +286,11 @@ def report(saved: dict) -> str:
                       + "; ".join(picked(name, f) for f in FAMILIES) for name in names]
     ses = [100 * standard_error(r["val_error"], r["n_val"]) for r in rows if r["dataset"] != "iris"]
     se_range = f"{min(ses):.1f}-{max(ses):.1f} points on the sets other than iris" if ses else "see the table"
+    threads = saved.get("threads")
+    threads_line = ("Thread pools each method starts with: " + ", ".join(f"{k} {v}" for k, v in threads.items())
+                    + " (CoNNTrA's hidden pass is serial, its gradient and scoring use numba's threads; the "
+                    "baselines' matrix products use BLAS's: on a shared 2-core machine the time ratios depend on "
+                    "what else runs, see the load line)." if threads else "")
     load = saved.get("load")
     load_line = (f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (on {os.cpu_count()} "
                  f"cores; other work on the machine slows every method's wall time)." if load else "")
@@ -278,6 +299,7 @@ def report(saved: dict) -> str:
         "",
         saved["machine"],
         load_line,
+        *([threads_line] if threads_line else []),
         "",
         f"Every figure is the mean over seeds {_seeds_text(seeds_of)} (each seed: its own initialisation, and "
         "for the subsampled sets its own training/validation subsample, shared by all methods of that seed). "
@@ -298,9 +320,13 @@ def report(saved: dict) -> str:
         "validation set. Model bytes: "
         "every parameter as stored (packed ternary "
         "weights, integer thresholds and biases, float64 encoder thresholds; the model file adds a metadata "
-        "header of 0.7-1.3 KiB) for the ternary networks, 8 bytes per parameter for the MLP. Peak RSS: "
-        "the high-water mark (`VmHWM`) of each method's own spawned subprocess (includes the interpreter and "
-        "imported libraries), largest over the seeds. Train time: the training steps' own clock, the same "
+        "header of 0.7-1.3 KiB) for the ternary networks, 8 bytes per parameter for the MLP. Training memory: "
+        "what training itself takes, its peak resident memory minus the resident memory when it starts (the "
+        "peak mark reset there through `/proc/self/clear_refs`; per-step scoring included, for every method), "
+        "largest over the seeds. Peak RSS: the high-water mark (`VmHWM`) of each method's own spawned "
+        "subprocess, which also counts the interpreter, the libraries each method imports (numba's kernels, "
+        "scikit-learn) and the loaded data, so on the small sets it mostly measures those; largest over the "
+        "seeds. Train time: the training steps' own clock, the same "
         "for every method: setup (encoding, caches) and scoring the training and validation error after each "
         "sweep or epoch are off it (numba kernels loaded from cache and scikit-learn imported beforehand); "
         "time to final val error: when the validation error first reached its final value; "

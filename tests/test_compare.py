@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -40,6 +41,20 @@ def test_peak_rss_is_the_method_s_own_not_the_parent_s():
     (row,) = compare_methods("iris", ("ste",), hidden=(8,), levels=2, epochs=2)
     assert row["peak_rss_bytes"] < 300 * 2**20 < ballast.nbytes
     assert 0 < row["train_seconds"] <= row["wall_seconds"]
+    assert 0 <= row["training_memory_bytes"] < row["peak_rss_bytes"]
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's peak-RSS reset")
+def test_training_memory_counts_what_training_takes_not_what_was_loaded_before():
+    from connttra_neuro.train.compare import _TrainingMemory
+
+    loaded = np.ones(30_000_000)  # 240 MB held before training (data, libraries): not training's
+    memory = _TrainingMemory()
+    during = np.ones(12_500_000)  # 100 MB taken and given back during training
+    del during
+    memory.stop()
+    assert 95 * 10**6 < memory.training_bytes < 140 * 10**6
+    assert memory.process_peak() > loaded.nbytes + memory.training_bytes  # the process peak still has both
 
 
 def test_default_epochs_give_the_baselines_enough_steps_on_small_sets():

@@ -28,19 +28,54 @@ LABELS = {"connttra": "CoNNTrA", "connttra-hinge": "CoNNTrA (hinge)", "connttra-
           "ste": "ternary STE backprop", "mlp": "float64 backprop (MLP)"}
 
 
-def _peak_rss_bytes() -> int:
-    """This process's own peak resident memory. On Linux ``VmHWM`` (``/proc/self/status``): a
-    spawned child's ``ru_maxrss`` starts at its parent's RSS, so it cannot tell a method's memory
-    from the benchmark driver's."""
+def _status_bytes(field: str) -> int | None:
+    """``VmHWM`` (peak resident memory) or ``VmRSS`` (resident now) of this process, from
+    ``/proc/self/status`` (Linux); None elsewhere."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024  # kB
     except OSError:
         pass
+    return None
+
+
+def _peak_rss_bytes() -> int:
+    """This process's own peak resident memory. On Linux ``VmHWM``: a spawned child's
+    ``ru_maxrss`` starts at its parent's RSS, so it cannot tell a method's memory from the
+    benchmark driver's."""
+    peak = _status_bytes("VmHWM")
+    if peak is not None:
+        return peak
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss if sys.platform == "darwin" else rss * 1024)  # Linux reports KiB
+
+
+class _TrainingMemory:
+    """The memory training itself takes: its peak RSS minus the RSS when it starts, so the
+    interpreter, the libraries a method imports and the loaded data (which differ between methods
+    and dwarf the training on small sets) are not counted. Linux resets the peak mark on writing
+    5 to ``/proc/self/clear_refs``; the process peak before the reset is kept for ``process_peak``."""
+
+    def __init__(self):
+        self._before_peak = _peak_rss_bytes()
+        self.rss_at_start = _status_bytes("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            self._reset = self.rss_at_start is not None
+        except OSError:
+            self._reset = False
+        self.training_bytes = None
+
+    def stop(self) -> None:
+        """At the end of training (before any scoring after it)."""
+        if self._reset:
+            self.training_bytes = max(0, _peak_rss_bytes() - self.rss_at_start)
+
+    def process_peak(self) -> int:
+        return max(self._before_peak, _peak_rss_bytes())
 
 
 def _load(dataset, n_train, n_val, seed):
@@ -176,7 +211,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
             warnings.simplefilter("ignore")
             rows = _warm_up_rows(y)
             make(max_sweeps=1).fit(X[rows], y[rows])
-        rss0 = _peak_rss_bytes()
+        memory = _TrainingMemory()
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -184,6 +219,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
                        batch_size=settings.get("batch_size"), tol=settings.get("tol", 1e-4))
             est.fit(X, y, validation=(Xv, yv))
         seconds = time.perf_counter() - t0
+        memory.stop()
         net = est.network_
         history = est.history_[1:]
         result.update(loss=loss, sweeps=est.n_sweeps_, converged=bool(est.converged_),
@@ -191,22 +227,24 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
     elif method == "ste":
         from .baselines import train_ste
 
-        rss0 = _peak_rss_bytes()
+        memory = _TrainingMemory()
         t0 = time.perf_counter()
         net, history = train_ste(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=_epochs(settings, len(y)),
                                  max_seconds=settings.get("max_seconds"), seed=seed, **_given(settings, "lr"))
         seconds = time.perf_counter() - t0
+        memory.stop()
     elif method == "mlp":
         import sklearn.neural_network  # noqa: F401  imported before the clock, as the other methods' code
 
         from .baselines import train_mlp
 
-        rss0 = _peak_rss_bytes()
+        memory = _TrainingMemory()
         t0 = time.perf_counter()
         clf, enc, history = train_mlp(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=_epochs(settings, len(y)),
                                       max_seconds=settings.get("max_seconds"), seed=seed,
                                       **_given(settings, "alpha"))
         seconds = time.perf_counter() - t0
+        memory.stop()
         n_params = sum(a.size for a in clf.coefs_) + sum(a.size for a in clf.intercepts_) + enc.thresholds.size
         result.update(train_error=history[-1]["train_error"], val_error=history[-1]["val_error"],
                       model_bytes=8 * int(n_params), n_parameters=int(n_params), model_dtype="float64")
@@ -230,8 +268,8 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
                       weights_ratio_float64=rep["weights_ratio_float64"], sparsity=net.sparsity)
     # train time: the training steps' own clock (every method keeps setup and per-step scoring off
     # it); the whole fit's wall time, setup and scoring included, is kept beside it
-    result.update(train_seconds=history[-1]["seconds"], wall_seconds=seconds, peak_rss_bytes=_peak_rss_bytes(),
-                  rss_before_training_bytes=rss0,
+    result.update(train_seconds=history[-1]["seconds"], wall_seconds=seconds, peak_rss_bytes=memory.process_peak(),
+                  rss_before_training_bytes=memory.rss_at_start, training_memory_bytes=memory.training_bytes,
                   history=history, time_to_final_seconds=_time_to_final(history),
                   time_to_final_within_se_seconds=_time_to_final(
                       history, standard_error(history[-1]["val_error"], len(yv))),
@@ -267,9 +305,11 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
     -------
     list of dict
         Keys ``method, train_error, val_error, model_bytes, peak_rss_bytes, train_seconds,
-        history`` and more (``time_to_final_seconds``: until the validation error first reached
-        its final value; ``time_to_final_within_se_seconds``: until it came within one sampling
-        standard error of it; ``time_per_step_seconds``: median per sweep or epoch; ``n_train``, ...).
+        history`` and more (``training_memory_bytes``: peak RSS during training minus the RSS at
+        its start, None where the peak mark cannot be reset (not Linux); ``time_to_final_seconds``:
+        until the validation error first reached its final value;
+        ``time_to_final_within_se_seconds``: until it came within one sampling standard error of
+        it; ``time_per_step_seconds``: median per sweep or epoch; ``n_train``, ...).
     """
     for method in methods:  # every bad name or setting before anything trains
         if method not in METHODS:
@@ -303,14 +343,16 @@ def _bytes(n: float) -> str:
 
 
 def format_table(results: list[dict]) -> str:
-    """Markdown table: method, train error, val error, model bytes, peak RSS, train time."""
-    lines = ["| dataset | method | train error | val error | model bytes | peak RSS | train time |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    """Markdown table: method, train error, val error, model bytes, training memory, peak RSS, train time."""
+    lines = ["| dataset | method | train error | val error | model bytes | training memory | peak RSS | train time |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         data = f"{r.get('dataset', '')} ({r.get('n_train', '?')}/{r.get('n_val', '?')})"
+        grown = r.get("training_memory_bytes")
         lines.append(f"| {data} | {r.get('label', r['method'])} | {100 * r['train_error']:.2f}% | "
                      f"{100 * r['val_error']:.2f}% | {r['model_bytes']:,} ({_bytes(r['model_bytes'])}) | "
-                     f"{_mib(r['peak_rss_bytes'])} | {r['train_seconds']:.1f} s |")
+                     f"{'-' if grown is None else _mib(grown)} | {_mib(r['peak_rss_bytes'])} | "
+                     f"{r['train_seconds']:.1f} s |")
     return "\n".join(lines)
 
 
