@@ -83,3 +83,18 @@ def test_the_baselines_learn_and_report_their_own_errors():
     assert history[-1]["val_error"] < 0.25 and history[-1]["val_error"] < history[0]["val_error"] - 0.3
     assert history[-1]["val_error"] == np.mean(clf.predict(encoder.encode(Xv).astype(np.float64)) != yv)
     assert [r["epoch"] for r in history] == list(range(1, 11))
+
+
+@pytest.mark.timeout(180)
+def test_a_script_without_a_main_guard_gets_an_error_not_a_hang(tmp_path):
+    # spawn re-imports the calling script; a Pool restarted the dying worker forever
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text('from connttra_neuro.train import compare_methods\n'
+                      'compare_methods("iris", ("ste",), hidden=(4,), levels=2, epochs=1)\n')
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=150, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert 'ste: its subprocess died before returning a result' in proc.stderr
+    assert 'if __name__ == "__main__":' in proc.stderr

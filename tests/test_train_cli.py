@@ -411,6 +411,11 @@ def test_outputs_replace_only_files_of_their_own_kind(tmp_path, capsys):
     assert main([*base, "-o", str(notes)]) == 2
     assert "is not a connttra-neuro model file" in capsys.readouterr().err
     assert model.read_bytes() == kept and notes.read_text() == "my notes"
+    ckpt = tmp_path / "model.ctn.ckpt"  # starts like a model file; -o must not replace a run's record
+    record = ckpt.read_bytes()
+    assert main([*base, "-o", str(ckpt)]) == 2
+    assert "holds a training checkpoint, not a trained model" in capsys.readouterr().err
+    assert ckpt.read_bytes() == record
     # a plot in the format its name asks for, replacing an earlier picture
     for name, magic in (("c.svg", b"<?xml"), ("c.pdf", b"%PDF"), ("c.png", b"\x89PNG"), ("c.png", b"\x89PNG")):
         assert main([*base, "-o", str(tmp_path / "p.ctn"), "--plot", str(tmp_path / name)]) == 0

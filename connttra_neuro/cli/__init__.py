@@ -92,6 +92,16 @@ def check_replaceable(path, flag: str, kind: str) -> None:
             raise UserError(f"{flag} {path} exists and is not a readable checkpoint ({err}); " + fix) from None
         if "checkpoint" not in metadata:
             raise UserError(f"{flag} {path} holds a trained model, not a checkpoint; " + fix)
+    if kind == "model":  # a checkpoint starts like a model: its record of the run is what would be lost
+        from ..modelfile import load
+        from ..network import thaw_metadata
+
+        try:
+            is_checkpoint = "checkpoint" in thaw_metadata(load(path).metadata)
+        except (OSError, ValueError):
+            return  # a damaged model file: replacing it loses nothing readable
+        if is_checkpoint:
+            raise UserError(f"{flag} {path} holds a training checkpoint, not a trained model; " + fix)
 
 
 def check_distinct(outputs: dict, inputs: dict | None = None) -> None:

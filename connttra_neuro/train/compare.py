@@ -322,12 +322,30 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         if progress is not None:
             progress(method)
         if isolate:
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(1, maxtasksperchild=1) as pool:
-                results.append(pool.apply(_run_one, (method, dataset, settings)))
+            results.append(_run_isolated(method, dataset, settings))
         else:
             results.append(_run_one(method, dataset, settings))
     return results
+
+
+def _run_isolated(method: str, dataset, settings: dict) -> dict:
+    """``_run_one`` in a fresh spawned process (its own peak RSS). A process that dies is an error,
+    never a wait: a ``multiprocessing.Pool`` restarts a worker that dies while starting, forever,
+    which is what a script calling this without an ``if __name__ == "__main__":`` guard does
+    (spawn re-imports the script, whose top level calls this again)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(_run_one, method, dataset, settings).result()
+        except BrokenProcessPool:
+            raise RuntimeError(
+                f"{method}: its subprocess died before returning a result. A script that calls "
+                "compare_methods needs its call under `if __name__ == \"__main__\":` (each method runs in a "
+                "spawned process, which imports the script again); or pass isolate=False (no separate peak "
+                "RSS). Out of memory kills it too."
+            ) from None
 
 
 def _epochs(settings: dict, n_train: int) -> int:
