@@ -261,6 +261,8 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
 
 def load(path: str | os.PathLike) -> TernaryNetwork:
     """Read a model file; a missing, truncated, corrupted or wrong-version file raises a clear error."""
+    if not str(path).strip():
+        raise ModelFileError("no model file given (the path is empty)")
     path = Path(path)
     try:
         with open(path, "rb") as fh:

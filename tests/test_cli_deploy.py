@@ -157,11 +157,18 @@ def test_an_output_that_is_an_input_or_another_output_is_refused(iris_model, tmp
     assert (tmp_path / "iris.ctn").read_bytes() == before and not (tmp_path / "x.nir").exists()
 
 
-def test_a_noise_spec_without_faults_is_named(iris_model, capsys):
-    assert main(["deploy", iris_model, "--target", "brian2", "--noise", "seed=3"]) == 0
-    assert "--noise 'seed=3' sets no fault" in capsys.readouterr().err
-    assert main(["deploy", iris_model, "--target", "brian2", "--noise", "none"]) == 0
+@pytest.mark.brian2
+@pytest.mark.timeout(300)
+def test_a_noise_spec_without_faults_is_named_and_needs_data(iris_model, capsys):
+    run = ["deploy", iris_model, "--target", "brian2", "--data", "iris", "--n", "5", "--noise"]
+    for spec in ("seed=3", ","):
+        assert main([*run, spec]) == 0
+        assert f"--noise {spec!r} sets no fault" in capsys.readouterr().err
+    assert main([*run, "none"]) == 0
     assert "sets no fault" not in capsys.readouterr().err
+    # without --data deploy only compiles and exports: the noise would do nothing
+    assert main(["deploy", iris_model, "--target", "brian2", "--noise", "weight_sigma=0.1"]) == 2
+    assert "--noise needs --data" in capsys.readouterr().err
 
 
 def test_exports_do_not_replace_files_of_another_kind(iris_model, tmp_path, capsys):

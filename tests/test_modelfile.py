@@ -329,3 +329,8 @@ def test_a_bad_packed_byte_names_the_file_and_array(tmp_path):
     path.write_bytes(body + hashlib.sha256(body).digest())
     with pytest.raises(ModelFileError, match=r"m\.ctn: array hidden\.0\.weights: packed weights hold byte 250"):
         load(path)
+
+
+def test_an_empty_path_is_named_not_read_as_the_current_folder():
+    with pytest.raises(ModelFileError, match=r"no model file given \(the path is empty\)"):
+        load("")

@@ -194,6 +194,8 @@ def test_bad_data_raises_clear_errors(data):
         CoNNTrA().fit(X, y[:-1])
     with pytest.raises(ValueError, match="features"):
         CoNNTrA().fit(X, y, validation=(X[:, :3], y))
+    with pytest.raises(ValueError, match=r"got \(4, 0\) \(0 is not\)"):
+        CoNNTrA(hidden=(4, 0)).fit(X, y)
     for bad in ((X,), X, (X, y, y)):
         with pytest.raises(ValueError, match=r"validation must be a pair \(X_val, y_val\)"):
             CoNNTrA().fit(X, y, validation=bad)

@@ -235,3 +235,55 @@ def test_label_classes_reads_only_one_distinct_integer_per_output(classes, mappe
     got = as_output_indices(net, np.array([0, 5, 9, 7]))  # never a traceback
     if mapped == [9, 0, 5]:  # unsorted: output c stands for classes[c]; 7 is none of them
         assert got.tolist() == [1, 2, 0, 3]
+
+
+def test_report_folders_replace_only_files_their_command_wrote(iris_model, tmp_path, capsys):
+    # verify --out, compare -o and demo --out write fixed file names into a folder: a user's file of the
+    # same name is refused before anything runs, a folder in its place too, an earlier report is fine
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "parity.md").write_text("# My notes\n")
+    base = ["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots"]
+    assert main([*base, "--out", str(out)]) == 2
+    assert "parity.md exists and was not written by this command" in capsys.readouterr().err
+    assert (out / "parity.md").read_text() == "# My notes\n"
+    (out / "parity.md").unlink()
+    assert main([*base, "--out", str(out)]) == 0 and main([*base, "--out", str(out)]) == 0  # its own report
+    capsys.readouterr()
+    assert main([*base, "--out", str(out), "--json", str(out / "parity.html")]) == 2  # one file, two writers
+    assert "parity.html" in capsys.readouterr().err
+
+    cmp = tmp_path / "cmp"
+    (cmp / "compare.json").mkdir(parents=True)
+    assert main(["compare", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "--epochs", "1",
+                 "-o", str(cmp)]) == 2  # fmt: skip
+    assert "compare.json is a folder" in capsys.readouterr().err
+
+    demo = tmp_path / "project"
+    demo.mkdir()
+    (demo / "README.md").write_text("# My project\n")
+    assert main(["demo", "--quick", "--out", str(demo)]) == 2
+    assert "README.md exists and was not written by this command" in capsys.readouterr().err
+    assert (demo / "README.md").read_text() == "# My project\n" and sorted(p.name for p in demo.iterdir()) == [
+        "README.md"]
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["deploy", "{m}", "--target", "reference", "--export-nir", ""], "--export-nir"),
+    (["verify", "{m}", "--data", "iris", "--targets", "reference", "--out", ""], "--out"),
+    (["verify", "{m}", "--data", "iris", "--targets", "reference", "--json", ""], "--json"),
+    (["compare", "--data", "iris", "-o", ""], "-o"),
+])
+def test_an_empty_output_path_is_an_error_not_a_default(iris_model, capsys, argv, flag):
+    assert main([a.replace("{m}", iris_model) for a in argv]) == 2
+    assert f"{flag} needs a path, got an empty one" in capsys.readouterr().err
+
+
+def test_compare_refuses_repeated_methods_and_names_flags_no_method_takes(capsys, tmp_path):
+    assert main(["compare", "--data", "iris", "--methods", "mlp,mlp", "-o", str(tmp_path)]) == 2
+    assert "--methods names mlp more than once" in capsys.readouterr().err
+    assert main(["compare", "--data", "iris", "--methods", "connttra", "--hidden", "4", "--max-sweeps", "1",
+                 "--ste-lr", "0.1", "--epochs", "3", "-o", str(tmp_path)]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "note: --ste-lr applies to ste, which --methods does not run" in err
+    assert "note: --epochs applies to ste and mlp" in err and "backprop baselines:" not in err

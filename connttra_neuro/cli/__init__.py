@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from .. import __version__
 
@@ -23,8 +24,9 @@ class UserError(Exception):
     """A problem with what the user asked for; printed without a traceback."""
 
 
-def check_writable(path, flag: str, *, directory: bool = False) -> None:
-    """``_atomic.check_writable`` as a one-line usage error naming the flag; run it before any long work."""
+def check_writable(path, flag: str, *, directory: bool = False, quiet: bool = False) -> None:
+    """``_atomic.check_writable`` as a one-line usage error naming the flag; run it before any long work.
+    A note names a missing parent folder it will create, unless ``quiet`` (a default path)."""
     from .._atomic import check_writable as check
 
     if not str(path).strip():
@@ -33,7 +35,8 @@ def check_writable(path, flag: str, *, directory: bool = False) -> None:
         check(path, directory=directory)
     except OSError as err:
         raise UserError(f"{flag} {err}") from None
-    _note_new_folders(path, flag)
+    if not quiet:
+        _note_new_folders(path, flag)
 
 
 def _note_new_folders(path, flag: str) -> None:
@@ -102,6 +105,30 @@ def check_replaceable(path, flag: str, kind: str) -> None:
             return  # a damaged model file: replacing it loses nothing readable
         if is_checkpoint:
             raise UserError(f"{flag} {path} holds a training checkpoint, not a trained model; " + fix)
+
+
+def check_folder_outputs(folder, flag: str, files: dict, own: dict | None = None) -> None:
+    """Before any long work: the files a command writes into ``folder`` (name -> kind, as
+    ``check_replaceable`` takes, or ``"text"`` with ``own[name]`` the first line this command writes
+    there) may replace only files of their own kind, and none of them may be a folder: ``demo --out
+    .`` would replace a project's README.md, ``compare -o DIR`` holding a folder named compare.json
+    would fail only after training."""
+    import os
+
+    folder = Path(folder)
+    for name, kind in files.items():
+        path = folder / name
+        shown = f"{flag} {folder}: {name}"
+        if os.path.isdir(path):
+            raise UserError(f"{shown} is a folder; the command writes a file there: give another {flag}")
+        if kind != "text":
+            check_replaceable(path, shown, kind)
+        elif os.path.isfile(path) and os.path.getsize(path):
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                first = fh.readline().rstrip("\n")
+            if not first.startswith(own[name]):
+                raise UserError(f"{shown} exists and was not written by this command (it starts {first[:40]!r}); "
+                                f"writing it would replace that file: give another {flag}, or move the file")
 
 
 def check_distinct(outputs: dict, inputs: dict | None = None) -> None:

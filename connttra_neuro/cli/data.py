@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import textwrap
 from typing import Any
 
@@ -334,6 +335,7 @@ def _evaluate(args) -> int:
     target = get_target(args.target)  # a wrong name fails before the data load
     X, y, data_name = load_split(args, network)
     spikes = network.encode(X)
+    print(f"evaluate: running {len(y):,} samples on {args.target} ...", file=sys.stderr, flush=True)  # stdout: --json
     result = target.run(target.compile(network), spikes)
     predictions = np.asarray(result.predictions, dtype=np.int64)
     report = classification_report(y, predictions, network.n_classes)

@@ -65,7 +65,8 @@ def _demo(args) -> int:
     n_verify = DEMO["n_verify"] if asked is None else asked
     if n_verify < 1:  # before anything trains
         raise UserError(f"--n-verify must be a positive number of samples, got {n_verify}")
-    check_writable(args.out, "--out", directory=True)
+    check_writable(args.out, "--out", directory=True, quiet=args.out == str(DEFAULT_OUT))
+    _check_demo_folder(Path(args.out))
     info = {d.name: d for d in builtin_datasets()}.get(args.data)
     if info is None and not Path(args.data).expanduser().exists():
         from ..datasets import load_dataset
@@ -81,6 +82,19 @@ def _demo(args) -> int:
         if asked is not None and asked > 60:
             print(f"demo: --quick verifies at most 60 samples (asked for {asked})")
     return run_demo(Path(args.out), **settings)
+
+
+def _check_demo_folder(out: Path) -> None:
+    """The demo writes a fixed set of files into ``--out``; before step 1, each may replace only a
+    file of its own kind (``--out .`` in a project would replace its README.md and model files)."""
+    from ..verify.report import REPORT_FILES, REPORT_FIRST_LINES
+    from . import check_folder_outputs, check_writable
+
+    check_folder_outputs(out, "--out", {"README.md": "text", "model.ctn": "model", "model.nir": "hdf5",
+                                        "model.net": "hdf5"}, {"README.md": "# connttra-neuro demo"})
+    for report in ("parity", "faulty-parity"):
+        check_writable(out / report, "--out", directory=True, quiet=True)  # inside --out: its note is enough
+        check_folder_outputs(out / report, "--out", REPORT_FILES, REPORT_FIRST_LINES)
 
 
 class _Steps:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import textwrap
 
 from .verify import (
@@ -60,6 +61,8 @@ def _deploy(args) -> int:
     from . import UserError, check_distinct, check_replaceable, check_writable
     from .verify import parse_targets
 
+    if not args.target.strip():
+        raise UserError("--target needs a target name")
     if "," in args.target:
         raise UserError("--target takes one target name; use `connttra-neuro verify --targets a,b` for several")
     (name,) = parse_targets(args.target)
@@ -68,13 +71,15 @@ def _deploy(args) -> int:
             if getattr(args, flag) is not None:
                 raise UserError(f"--{flag.replace('_', '-')} needs --data")
     for flag in ("export_nir", "export_netx"):
-        if getattr(args, flag):
+        if getattr(args, flag) is not None:  # "" is the named error, not no export
             check_writable(getattr(args, flag), "--" + flag.replace("_", "-"))
     check_distinct({"--export-nir": args.export_nir, "--export-netx": args.export_netx},
                    {"the model file": args.model, "--data": args.data})
     for flag in ("export_nir", "export_netx"):  # NIR and netx files are HDF5; no other file is replaced
         check_replaceable(getattr(args, flag), "--" + flag.replace("_", "-"), "hdf5")
     options = target_options(args, [name]).get(name, {})
+    if args.data is None and args.noise is not None:  # it changes a run on data; without one it did nothing
+        raise UserError("--noise needs --data (without it deploy only compiles and exports)")
     network = load(args.model)
     target = get_target(name, **options)
     target.check(network)  # TargetLimitError (a ValueError) -> one clean line, exit 2
@@ -83,14 +88,14 @@ def _deploy(args) -> int:
     out: dict = {"model": str(args.model), "target": name, "layer_sizes": list(network.layer_sizes)}
     out["resources"] = target.resources(network)
     exports = {}
-    if args.export_nir or args.export_netx:
+    if args.export_nir is not None or args.export_netx is not None:
         from hardware_targets.loihi2 import check_netx, export_netx, export_nir
 
-        if args.export_netx:
+        if args.export_netx is not None:
             check_netx(network)  # before any file: a refused netx export must not leave the NIR file behind
-        if args.export_nir:
+        if args.export_nir is not None:
             exports["nir"] = str(export_nir(network, args.export_nir))
-        if args.export_netx:
+        if args.export_netx is not None:
             exports["netx"] = str(export_netx(network, args.export_netx))
     out["exports"] = exports
     status = EXIT_EXACT
@@ -98,7 +103,9 @@ def _deploy(args) -> int:
         from ..verify import verify
 
         X, y, data_name = split
-        report = verify(network, [target], X, y, dataset=data_name)
+        # progress on stderr (stdout may be --json): a cold cython compile takes minutes
+        report = verify(network, [target], X, y, dataset=data_name,
+                        progress=lambda m: print(m.replace("verify: ", "deploy: ", 1), file=sys.stderr, flush=True))
         tp = report.targets[0]
         out["run"] = {
             "data": data_name,

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import check_distinct, check_replaceable, check_writable
+from . import check_distinct, check_folder_outputs, check_replaceable, check_writable
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -437,7 +437,17 @@ def _compare(args) -> int:
         write_json,
     )
 
+    from . import UserError
+
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:  # it would train twice and print identical rows
+        raise UserError(f"--methods names {', '.join(repeated)} more than once")
+    backprop = [m for m in methods if m in ("ste", "mlp")]
+    for flag, value, takers in (("--epochs", args.epochs, ("ste", "mlp")), ("--ste-lr", args.ste_lr, ("ste",)),
+                                ("--mlp-alpha", args.mlp_alpha, ("mlp",))):
+        if value is not None and not any(m in takers for m in methods):
+            print(f"note: {flag} applies to {' and '.join(takers)}, which --methods does not run", file=sys.stderr)
     # flags that some of the methods do not take: say so rather than let the table look as if they did
     for method in (m for m in methods if m.startswith("connttra")):
         loss = method_settings(method, {"loss": args.loss or "hinge"})["loss"]  # what its name fixes, if anything
@@ -451,7 +461,8 @@ def _compare(args) -> int:
               f"straight-through baseline (ste) is ternary (-1,0,1)", file=sys.stderr)
     _fill_defaults(args)
     out = Path(args.output)
-    check_writable(out, "-o", directory=True)
+    check_writable(args.output, "-o", directory=True)  # the string: Path("") would be "."
+    check_folder_outputs(out, "-o", {"compare.json": "json", "compare.png": "plot"})  # before anything trains
     if args.data_path is not None:
         dataset = data = _load(args)
     else:
@@ -460,7 +471,7 @@ def _compare(args) -> int:
     if args.epochs is None:
         # 30 epochs of iris are 30 Adam steps (one mini-batch each), which leaves the baselines untrained
         args.epochs = default_epochs(len(data.y_train))
-        if args.epochs > 30:
+        if args.epochs > 30 and backprop:
             print(f"backprop baselines: {args.epochs} epochs ({len(data.y_train)} training samples; at least "
                   f"{MIN_BASELINE_STEPS:,} Adam steps; --epochs to change)", file=sys.stderr)
     t0 = time.perf_counter()

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import check_distinct, check_replaceable, check_writable
+from . import check_distinct, check_folder_outputs, check_replaceable, check_writable
 
 EXIT_EXACT = 0
 EXIT_MISMATCH = 1
@@ -193,7 +193,7 @@ def target_options(args, targets: list[str]) -> dict[str, dict]:
 
             text = value
             value = EdgeNoise.parse(value)
-            if not value.active and "=" in text:  # keys given, none of them a fault (parse reads "none" too)
+            if not value.active and text.strip().lower() not in ("", "none", "off"):  # said something, no fault
                 print(f"note: --noise {text!r} sets no fault (weight_sigma, stuck_at_zero and threshold_jitter are "
                       f"all 0): the device is exact", file=sys.stderr)
         for t in takers:
@@ -230,16 +230,19 @@ def _verify(args) -> int:
 
     from ..modelfile import load
     from ..verify import verify, write_report
-    from ..verify.report import write_json
+    from ..verify.report import REPORT_FILES, REPORT_FIRST_LINES, write_json
 
     network = load(args.model)
     names = parse_targets(args.targets)
     options = target_options(args, names)
-    out = Path(args.out) if args.out else _default_out(args.model)
-    check_writable(out, "--out", directory=True)  # before the targets run: a bad path would lose the run
-    if args.json and args.json != "-":
+    out = Path(args.out) if args.out is not None else _default_out(args.model)
+    check_writable(args.out if args.out is not None else out, "--out", directory=True,  # "" is an error
+                   quiet=args.out is None)  # before the targets run: a bad path would lose the run
+    check_folder_outputs(out, "--out", REPORT_FILES, REPORT_FIRST_LINES)  # a user's parity.md is not ours
+    if args.json is not None and args.json != "-":
         check_writable(args.json, "--json")
-        check_distinct({"--json": args.json}, {"the model file": args.model, "--data": args.data})
+        check_distinct({"--json": args.json, **{f"the report's {name}": out / name for name in REPORT_FILES}},
+                       {"the model file": args.model, "--data": args.data})
         check_replaceable(args.json, "--json", "json")
     X, y, data_name = load_split(args, network)
     to_stdout = args.json == "-"

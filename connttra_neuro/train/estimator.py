@@ -158,9 +158,10 @@ class CoNNTrA:
         ``fit`` calls it first; callers may call it earlier (the CLI does, before its progress bar).
         """
         widths = np.atleast_1d(np.asarray(self.hidden, dtype=object))
-        if (not widths.size or any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
-                                   for h in widths.tolist())):
-            raise ValueError(f"hidden must list at least one positive integer layer width, got {self.hidden!r}")
+        bad = [h for h in widths.tolist() if isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1]
+        if not widths.size or bad:
+            which = f" ({bad[0]!r} is not)" if bad and widths.size > 1 else ""
+            raise ValueError(f"hidden must list at least one positive integer layer width, got {self.hidden!r}{which}")
         hidden = tuple(int(h) for h in widths.tolist())
         values = check_discrete_set(self.discrete_set)
         if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:

@@ -37,6 +37,14 @@ def write_json(report: ParityReport, path: str | os.PathLike) -> Path:
     return path
 
 
+# What write_report puts into its folder (name -> kind, as cli.check_folder_outputs takes), and
+# the first line of its text files: a command checks before running that it replaces only these.
+REPORT_FILES = {"parity.json": "json", "parity.md": "text", "parity.html": "text",
+                **{f"plots/{name}": "plot" for name in ("confusion.png", "spikes_per_layer.png", "agreement.png",
+                                                         "operations.png")}}
+REPORT_FIRST_LINES = {"parity.md": "# Parity report", "parity.html": "<!doctype html>"}
+
+
 def write_report(
     report: ParityReport, out_dir: str | os.PathLike, *, title: str = "Parity report", plots: bool = True
 ) -> dict:

@@ -181,7 +181,8 @@ def map_network(
             raise _limit(
                 f"weight precision ({weight_bits}-bit weights, scaled x{scale})", name,
                 f"{bad} (scaled {scale * bad})", f"|w| <= {w_max // scale} (scaled [-{w_max}, {w_max}])",
-                f"weights are multiplied by {scale} to survive Loihi's weight truncation; use more weight_bits",
+                f"weights are multiplied by {scale} to survive Loihi's weight truncation; use more weight_bits "
+                "(Loihi2Target(weight_bits=...), up to 8) or a discrete set of smaller weights",
             )
         if n_in > spec.fan_in_axons_per_core:
             raise _limit(
