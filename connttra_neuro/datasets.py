@@ -704,7 +704,8 @@ def load_dataset(
     key = os.fspath(name_or_path)
     if key in _BUILTINS:
         if path is not None and not _BUILTINS[key].takes_path:
-            raise DatasetError(f"{key}: path= is only used by fashion-mnist and mnist ({key} ships with a package)")
+            raise DatasetError(f"{key}: path= (--data-path) is only used by fashion-mnist and mnist "
+                               f"({key} ships with a package)")
         if key == "iris":
             data = _sklearn("load_iris", key, seed)
         elif key == "digits":
@@ -730,7 +731,7 @@ def load_dataset(
             return _load_idx_dir(Path(path).expanduser(), key, seed, n_train, n_val, hint, require_val=True)
     else:
         if path is not None:
-            raise DatasetError(f"{key}: path= is only used with the names fashion-mnist and mnist")
+            raise DatasetError(f"{key}: path= (--data-path) is only used with the names fashion-mnist and mnist")
         source = Path(key).expanduser()
         if source.is_dir():
             return _load_idx_dir(

@@ -159,7 +159,7 @@ def test_n_train_n_val_subsample_is_stratified_subset_and_deterministic():
     [
         ({"n_train": 10_000}, "n_train=10000 but the split has only"),
         ({"n_val": 0}, "n_val must be a positive integer"),
-        ({"path": "/tmp"}, "path= is only used by fashion-mnist and mnist"),
+        ({"path": "/tmp"}, r"path= \(--data-path\) is only used by fashion-mnist and mnist"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -279,8 +279,8 @@ def test_compare_checks_every_setting_before_anything_trains(monkeypatch):
     monkeypatch.setattr(baselines, "train_ste", must_not_train)
     monkeypatch.setattr(baselines, "train_mlp", must_not_train)
     bad = [(("ste", "connttra"), {"jitter": -1.0}, "jitter"), (("connttra",), {"max_sweeps": 0}, "max_sweeps"),
-           (("ste",), {"epochs": 0}, "epochs"), (("ste",), {"ste": {"lr": -1.0}}, "lr of ste"),
-           (("connttra", "mlp"), {"mlp": {"alpha": -1.0}}, "alpha of mlp"),
+           (("ste",), {"epochs": 0}, "epochs"), (("ste",), {"ste": {"lr": -1.0}}, r"lr \(--ste-lr\) of ste"),
+           (("connttra", "mlp"), {"mlp": {"alpha": -1.0}}, r"alpha \(--mlp-alpha\) of mlp"),
            (("mlp",), {"max_seconds": 0}, "max_seconds"), (("connttra",), {"margin": 0}, "margin"),
            (("ste",), {"hidden": (0,)}, "hidden"), ((), {}, "no method")]
     for methods, settings, match in bad:

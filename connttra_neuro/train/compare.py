@@ -159,18 +159,19 @@ def check_settings(method: str, settings: dict) -> None:
     budget = "max_sweeps" if family == "connttra" else "epochs"
     value = merged.get(budget, 30)
     if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{budget} of {method} must be a positive integer (the comparison needs at least one "
-                         f"sweep or epoch), got {value!r}")
+        flag = "--max-sweeps" if budget == "max_sweeps" else "--epochs"
+        raise ValueError(f"{budget} ({flag}) of {method} must be a positive integer (the comparison needs at least "
+                         f"one sweep or epoch), got {value!r}")
     limit = merged.get("max_seconds")
     if limit is not None and not (np.isfinite(limit) and limit > 0):
-        raise ValueError(f"max_seconds must be a positive number, got {limit!r}")
+        raise ValueError(f"max_seconds (--max-seconds) must be a positive number, got {limit!r}")
     if family == "connttra":
         resolve_loss(merged.get("loss", "hinge"), merged.get("margin"), merged.get("temperature"), hidden[-1])
     lr, alpha = merged.get("lr"), merged.get("alpha")
     if family == "ste" and lr is not None and (isinstance(lr, bool) or not (np.isfinite(lr) and lr > 0)):
-        raise ValueError(f"lr of {method} must be a positive number, got {lr!r}")
+        raise ValueError(f"lr (--ste-lr) of {method} must be a positive number, got {lr!r}")
     if family == "mlp" and alpha is not None and (isinstance(alpha, bool) or not (np.isfinite(alpha) and alpha >= 0)):
-        raise ValueError(f"alpha of {method} must be a non-negative number, got {alpha!r}")
+        raise ValueError(f"alpha (--mlp-alpha) of {method} must be a non-negative number, got {alpha!r}")
 
 
 def _warm_up_rows(y: np.ndarray, n: int = 20) -> np.ndarray:
