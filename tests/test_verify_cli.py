@@ -245,7 +245,7 @@ def test_report_folders_replace_only_files_their_command_wrote(iris_model, tmp_p
     (out / "parity.md").write_text("# My notes\n")
     base = ["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots"]
     assert main([*base, "--out", str(out)]) == 2
-    assert "parity.md exists and was not written by this command" in capsys.readouterr().err
+    assert "parity.md exists and is not a file this command writes" in capsys.readouterr().err
     assert (out / "parity.md").read_text() == "# My notes\n"
     (out / "parity.md").unlink()
     assert main([*base, "--out", str(out)]) == 0 and main([*base, "--out", str(out)]) == 0  # its own report
@@ -257,13 +257,13 @@ def test_report_folders_replace_only_files_their_command_wrote(iris_model, tmp_p
     (cmp / "compare.json").mkdir(parents=True)
     assert main(["compare", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "--epochs", "1",
                  "-o", str(cmp)]) == 2  # fmt: skip
-    assert "compare.json is a folder" in capsys.readouterr().err
+    assert "compare.json is a directory; it needs a file name" in capsys.readouterr().err
 
     demo = tmp_path / "project"
     demo.mkdir()
     (demo / "README.md").write_text("# My project\n")
     assert main(["demo", "--quick", "--out", str(demo)]) == 2
-    assert "README.md exists and was not written by this command" in capsys.readouterr().err
+    assert "README.md exists and is not a file this command writes" in capsys.readouterr().err
     assert (demo / "README.md").read_text() == "# My project\n" and sorted(p.name for p in demo.iterdir()) == [
         "README.md"]
 

@@ -64,71 +64,54 @@ _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, 
                "hdf5": "an HDF5 file", "json": "a JSON file", "checkpoint": "a training checkpoint"}
 
 
-def check_replaceable(path, flag: str, kind: str) -> None:
+def check_replaceable(path, flag: str, kind) -> None:
     """Refuse an output path that holds a file of another kind than the output writes (``kind``:
-    ``model``, ``checkpoint``, ``plot``, ``hdf5`` or ``json``): ``--checkpoint digits.ctn`` would
-    replace a trained model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data.
-    A missing or empty file is fine. Run it before any long work."""
+    ``model``, ``checkpoint``, ``plot``, ``hdf5`` or ``json``, or the bytes the command's own file
+    starts with, such as a report's heading): ``--checkpoint digits.ctn`` would replace a trained
+    model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data. A missing or empty
+    file is fine. Run it before any long work."""
     import os
 
     if path is None or not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
-    with open(path, "rb") as f:
-        head = f.read(16).lstrip()
-    refuse = f"{flag} {path} exists and is not {_KIND_NAMES[kind]}; "
-    fix = "writing it would replace that file: give another path, or delete the file first"
-    if kind in ("model", "checkpoint"):
+    own = isinstance(kind, bytes)
+    if own:
+        signatures, name = (kind,), "a file this command writes"
+    elif kind in ("model", "checkpoint"):
         from ..modelfile import MAGIC
 
-        signatures = (MAGIC,)
+        signatures, name = (MAGIC,), _KIND_NAMES[kind]
     else:
-        signatures = _SIGNATURES[kind]
+        signatures, name = _SIGNATURES[kind], _KIND_NAMES[kind]
+    with open(path, "rb") as f:
+        head = f.read(64).lstrip()
+    fix = "writing it would replace that file: give another path, or delete the file first"
     if not head.startswith(signatures):
-        raise UserError(refuse + fix)
-    if kind == "checkpoint":
-        from ..modelfile import load
-        from ..network import thaw_metadata
-
-        try:
-            metadata = thaw_metadata(load(path).metadata)
-        except (OSError, ValueError) as err:
-            raise UserError(f"{flag} {path} exists and is not a readable checkpoint ({err}); " + fix) from None
-        if "checkpoint" not in metadata:
-            raise UserError(f"{flag} {path} holds a trained model, not a checkpoint; " + fix)
-    if kind == "model":  # a checkpoint starts like a model: its record of the run is what would be lost
+        raise UserError(f"{flag} {path} exists and is not {name}; " + fix)
+    if kind in ("model", "checkpoint"):  # the two share a signature: their metadata tells them apart
         from ..modelfile import load
         from ..network import thaw_metadata
 
         try:
             is_checkpoint = "checkpoint" in thaw_metadata(load(path).metadata)
-        except (OSError, ValueError):
-            return  # a damaged model file: replacing it loses nothing readable
-        if is_checkpoint:
-            raise UserError(f"{flag} {path} holds a training checkpoint, not a trained model; " + fix)
+        except (OSError, ValueError) as err:
+            if kind == "model":
+                return  # a damaged model file: replacing it loses nothing readable
+            raise UserError(f"{flag} {path} exists and is not a readable checkpoint ({err}); " + fix) from None
+        if is_checkpoint != (kind == "checkpoint"):
+            held = ("a training checkpoint, not a trained model" if is_checkpoint
+                    else "a trained model, not a checkpoint")
+            raise UserError(f"{flag} {path} holds {held}; " + fix)
 
 
-def check_folder_outputs(folder, flag: str, files: dict, own: dict | None = None) -> None:
+def check_folder_outputs(folder, flag: str, files: dict) -> None:
     """Before any long work: the files a command writes into ``folder`` (name -> kind, as
-    ``check_replaceable`` takes, or ``"text"`` with ``own[name]`` the first line this command writes
-    there) may replace only files of their own kind, and none of them may be a folder: ``demo --out
-    .`` would replace a project's README.md, ``compare -o DIR`` holding a folder named compare.json
-    would fail only after training."""
-    import os
-
-    folder = Path(folder)
-    for name, kind in files.items():
-        path = folder / name
-        shown = f"{flag} {folder}: {name}"
-        if os.path.isdir(path):
-            raise UserError(f"{shown} is a folder; the command writes a file there: give another {flag}")
-        if kind != "text":
-            check_replaceable(path, shown, kind)
-        elif os.path.isfile(path) and os.path.getsize(path):
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                first = fh.readline().rstrip("\n")
-            if not first.startswith(own[name]):
-                raise UserError(f"{shown} exists and was not written by this command (it starts {first[:40]!r}); "
-                                f"writing it would replace that file: give another {flag}, or move the file")
+    ``check_replaceable`` takes) may replace only files of their own kind, and none may be a folder:
+    ``demo --out .`` would replace a project's README.md, ``compare -o DIR`` holding a folder named
+    compare.json would fail only after training."""
+    for name in files:
+        check_writable(Path(folder) / name, flag, quiet=True)  # the folder's own check gave any note
+        check_replaceable(Path(folder) / name, flag, files[name])
 
 
 def check_distinct(outputs: dict, inputs: dict | None = None) -> None:

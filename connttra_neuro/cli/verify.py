@@ -230,15 +230,15 @@ def _verify(args) -> int:
 
     from ..modelfile import load
     from ..verify import verify, write_report
-    from ..verify.report import REPORT_FILES, REPORT_FIRST_LINES, write_json
+    from ..verify.report import REPORT_FILES, write_json
 
     network = load(args.model)
     names = parse_targets(args.targets)
     options = target_options(args, names)
-    out = Path(args.out) if args.out is not None else _default_out(args.model)
-    check_writable(args.out if args.out is not None else out, "--out", directory=True,  # "" is an error
-                   quiet=args.out is None)  # before the targets run: a bad path would lose the run
-    check_folder_outputs(out, "--out", REPORT_FILES, REPORT_FIRST_LINES)  # a user's parity.md is not ours
+    given = args.out if args.out is not None else str(_default_out(args.model))  # "" stays "": an error
+    check_writable(given, "--out", directory=True, quiet=args.out is None)  # before the targets run
+    out = Path(given)
+    check_folder_outputs(out, "--out", REPORT_FILES)  # a user's parity.md is not ours
     if args.json is not None and args.json != "-":
         check_writable(args.json, "--json")
         check_distinct({"--json": args.json, **{f"the report's {name}": out / name for name in REPORT_FILES}},
