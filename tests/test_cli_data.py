@@ -212,6 +212,18 @@ def test_unknown_dataset_and_target(capsys, digits_model):
     assert_one_line_error(code, err, "unknown target 'abacus'")
 
 
+@pytest.mark.parametrize("argv, unknown", [(["train", "--hiden", "3"], "--hiden 3"),
+                                           (["evaluate", "m.ctn", "--data", "digits", "--jsn"], "--jsn")])
+def test_an_unknown_option_shows_its_command_s_usage(capsys, argv, unknown):
+    # argparse's top-level parser would print only "connttra-neuro [-h] [--version] COMMAND ..."
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: connttra-neuro {argv[0]} ")
+    assert f"connttra-neuro {argv[0]}: error: unrecognized arguments: {unknown}" in err
+
+
 @pytest.mark.parametrize("command", ["datasets", "info", "evaluate"])
 def test_help(capsys, command):
     with pytest.raises(SystemExit) as exit_:

@@ -136,6 +136,11 @@ def check_distinct(outputs: dict, inputs: dict | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _build()[0]
+
+
+def _build():
+    """The parser and its sub-command parsers (name -> parser)."""
     parser = argparse.ArgumentParser(
         prog="connttra-neuro",
         description="Train discrete-weight networks with CoNNTrA, deploy them to neuromorphic targets, verify parity.",
@@ -144,11 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").add_parsers(sub)
-    return parser
+    return parser, sub.choices
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; an unknown option is reported with its sub-command's usage (argparse's
+    top-level parser would print only ``connttra-neuro [-h] [--version] COMMAND ...``)."""
+    parser, commands = _build()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
