@@ -174,12 +174,17 @@ def test_two_hidden_layers_and_xent(data):
      ({"joint_moves": 1}, "joint_moves"), ({"max_seconds": 0}, "max_seconds"),
      ({"max_seconds": float("inf")}, "max_seconds"), ({"max_seconds": "5"}, "max_seconds"),
      ({"tol": float("nan")}, "tol"), ({"tol": -1}, "tol"),
+     ({"levels": 0}, "levels"), ({"levels": True}, "levels"), ({"levels": 2.5}, "levels"),
+     ({"loss": "xent", "temperature": -1.0}, "temperature"),
      ({"jitter": 2e6}, "jitter 2000000.0 is beyond the drive range")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
     X, y, _, _ = data
     with pytest.raises(ValueError, match=match):
         CoNNTrA(**kw).fit(X, y)
+    if "beyond the drive range" not in match:  # needs the data; every other setting is checked without
+        with pytest.raises(ValueError, match=match):
+            CoNNTrA(**kw).check_params()
 
 
 def test_bad_data_raises_clear_errors(data):

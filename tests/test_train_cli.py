@@ -244,6 +244,27 @@ def test_resume_trains_on_the_run_s_own_data(tmp_path, capsys):
     assert f"no sweep ran, checkpoint unchanged: {ckpt}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--max-seconds", "-1"], "max_seconds (--max-seconds) must be a positive number"),
+    (["--jitter", "-1"], "jitter (--jitter) must be a non-negative number"),
+    (["--margin", "-1"], "margin (--margin) must be a positive integer"),
+    (["--init-density", "2"], "init_density (--init-density) must be a fraction"),
+    (["--batch-size", "0"], "batch_size (--batch-size) must be a positive integer"),
+    (["--levels", "0"], "levels (--levels) must be a positive integer"),
+    (["--discrete-set", "1"], "--discrete-set: discrete set needs at least two values")])
+def test_a_bad_setting_names_its_flag_before_the_data_load(tmp_path, capsys, monkeypatch, flags, message):
+    import connttra_neuro.cli.train as train_cli
+
+    def must_not_load(args):
+        raise AssertionError("loaded the data before checking the settings")
+
+    monkeypatch.setattr(train_cli, "_load", must_not_load)
+    assert main(["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "m.ctn"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
 def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys, monkeypatch):
     import connttra_neuro.train.compare as compare
     from connttra_neuro.train.driver import TrainState

@@ -108,6 +108,22 @@ SETTING_FLAGS = {"hidden": ("--hidden", None), "levels": ("--levels", 1),
                  "init_density": ("--init-density", None), "margin": ("--margin", None)}
 
 
+def _check_settings(est) -> None:
+    """``est.check_params()``, its message naming the flag beside the estimator's parameter."""
+    from . import UserError
+
+    try:
+        est.check_params()
+    except ValueError as err:
+        msg = str(err)
+        name = msg.split(" ", 1)[0]
+        flag = {**{k: f for k, (f, _) in SETTING_FLAGS.items()}, "random_state": "--seed",
+                "max_sweeps": "--max-sweeps", "max_seconds": "--max-seconds"}.get(name)
+        if flag:
+            raise UserError(f"{name} ({flag}){msg[len(name):]}") from None
+        raise UserError(f"--discrete-set: {msg}" if msg.startswith("discrete set") else msg) from None
+
+
 def _fill_defaults(args) -> None:
     for key, (_, default) in SETTING_FLAGS.items():
         if getattr(args, key) is None:
@@ -186,15 +202,20 @@ def _bad_checkpoint_field(saved: dict) -> str | None:
     return None
 
 
-def _load(args):
-    from connttra_neuro.datasets import load_dataset
-
+def _resolve_seed(args) -> None:
     from . import UserError
 
     if args.seed is None:  # the default, resolved here: --resume needs to tell a given --seed from none
         args.seed = 0
     if args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+
+
+def _load(args):
+    from connttra_neuro.datasets import load_dataset
+
+
+    _resolve_seed(args)
     return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
 
 
@@ -309,20 +330,9 @@ def _train(args) -> int:
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
         _resume_settings(args, saved, args.resume, init_meta.get("settings") or {})
     _fill_defaults(args)
+    _resolve_seed(args)
     if args.margin is not None and args.loss != "hinge":
         raise UserError(f"--margin applies to the hinge loss; --loss {args.loss} has none")
-    data = _load(args)
-    if data.description:
-        print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
-    fingerprint = _fingerprint(data)
-    run_data = (saved or {}).get("data") or {}
-    if run_data.get("fingerprint", fingerprint) != fingerprint:
-        if _data_selection(args)["data"] != run_data.get("data"):
-            raise UserError(f"--data {args.data} differs from the run in {args.resume} ({run_data.get('data')}); a "
-                            f"resumed run trains on the data it started with: drop --data or give that data")
-        raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
-                        f"since, under the same name and split); a resumed run must continue on the same data: "
-                        f"restore it, or start a new run")
     settings = dict(hidden=tuple(args.hidden or (64,)), levels=args.levels, discrete_set=args.discrete_set,
                     loss=args.loss, max_sweeps=args.max_sweeps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, jitter=args.jitter, coordinate_order=args.coordinate_order,
@@ -343,9 +353,21 @@ def _train(args) -> int:
             if settings.get(key) is None and value is not None:
                 settings[key] = value
         best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history))
-    selection = {**_data_selection(args), "fingerprint": fingerprint}
     est = CoNNTrA(**settings)
-    est.check_params()  # a bad setting stops here, before the progress bar is drawn
+    _check_settings(est)  # a bad setting stops here, before the data are loaded
+    data = _load(args)
+    if data.description:
+        print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
+    fingerprint = _fingerprint(data)
+    run_data = (saved or {}).get("data") or {}
+    if run_data.get("fingerprint", fingerprint) != fingerprint:
+        if _data_selection(args)["data"] != run_data.get("data"):
+            raise UserError(f"--data {args.data} differs from the run in {args.resume} ({run_data.get('data')}); a "
+                            f"resumed run trains on the data it started with: drop --data or give that data")
+        raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
+                        f"since, under the same name and split); a resumed run must continue on the same data: "
+                        f"restore it, or start a new run")
+    selection = {**_data_selection(args), "fingerprint": fingerprint}
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
 

@@ -164,6 +164,10 @@ class CoNNTrA:
             raise ValueError(f"hidden must list at least one positive integer layer width, got {self.hidden!r}{which}")
         hidden = tuple(int(h) for h in widths.tolist())
         values = check_discrete_set(self.discrete_set)
+        levels = self.levels
+        if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1:
+            raise ValueError(f"levels must be a positive integer (thermometer levels per feature), got {levels!r}")
+        resolve_loss(self.loss, self.margin, self.temperature, hidden[-1])  # the default margin needs no data
         if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
             raise ValueError(f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
         limit = self.max_seconds
