@@ -85,6 +85,43 @@ def test_the_baselines_learn_and_report_their_own_errors():
     assert [r["epoch"] for r in history] == list(range(1, 11))
 
 
+def test_the_ste_export_is_the_network_it_trained(monkeypatch):
+    # train_ste reports the exported integer network's errors, so an export that is not the trained
+    # model (wrong threshold rounding, biases in the wrong score units) would go unnoticed there:
+    # compare the export with the trained float parameters themselves
+    from sklearn.datasets import load_digits
+
+    from connttra_neuro.train import baselines
+    from hardware_targets.reference import forward
+
+    seen = {}
+
+    class Spy(baselines._Adam):
+        def __init__(self, params, lr):
+            super().__init__(params, lr)
+            seen["params"] = params  # updated in place by every step: the final parameters
+
+    monkeypatch.setattr(baselines, "_Adam", Spy)
+    X, y = load_digits(return_X_y=True)
+    hidden = (16, 64)
+    net, _ = baselines.train_ste(X[:600], y[:600], X[600:700], y[600:700], hidden=hidden, levels=2, epochs=8,
+                                 seed=0, lr=0.1)
+    params, L = seen["params"], len(hidden)
+    Ws, Ts, b = params[:L + 1], params[L + 1:2 * L + 1], params[-1]
+    spikes = net.encode(X[:600])
+    scores, exported = forward(net, spikes, record_hidden=True)
+    s = spikes.astype(np.float32)
+    for layer in range(L):
+        s = ((s @ baselines._ternary(Ws[layer]).T - Ts[layer]) >= 0).astype(np.float32)  # the training step
+        np.testing.assert_array_equal(exported[layer], s, err_msg=f"hidden layer {layer}")
+    assert any(np.any(T != np.round(T)) for T in Ts)  # thresholds between integers: the rounding matters
+    np.testing.assert_array_equal(net.output.weights, baselines._ternary(Ws[-1]))
+    gamma = 1.0 / max(1.0, math.sqrt(hidden[-1]) / 2)
+    want = s @ baselines._ternary(Ws[-1]).T + b / gamma  # the float scores in integer score units
+    assert np.abs(b / gamma).max() > 0.5  # biases that do not all round to 0: their units matter
+    np.testing.assert_allclose(scores, want, rtol=0, atol=0.5 + 1e-4)  # the biases rounded, nothing else
+
+
 @pytest.mark.timeout(180)
 def test_a_script_without_a_main_guard_gets_an_error_not_a_hang(tmp_path):
     # spawn re-imports the calling script; a Pool restarted the dying worker forever

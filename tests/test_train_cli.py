@@ -160,6 +160,9 @@ def test_compare_methods_in_process_and_table():
         for key in ("train_error", "val_error", "model_bytes", "peak_rss_bytes", "train_seconds", "history"):
             assert key in r
         assert 0 <= r["val_error"] <= 1 and r["history"]
+        # the table's train time is the training steps' own clock (what the time plot draws), never the
+        # wall time of the whole fit with its setup and per-step scoring
+        assert r["train_seconds"] == r["history"][-1]["seconds"] != r["wall_seconds"], r["method"]
     assert rows[0]["weights_ratio_float64"] > 32  # packed ternary: 1.6 bits per weight
     table = format_table(rows)
     assert table.count("\n") == 4 and "| CoNNTrA |" in table

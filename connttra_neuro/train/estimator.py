@@ -33,7 +33,7 @@ class CoNNTrA:
     each hidden layer from the last to the first: a neuron's incoming weights,
     then its threshold) and sets it to the allowed value that lowers the training
     loss most, leaving it when none does. Training stops when a sweep changes
-    nothing (converged), when the relative loss drop of a sweep is below ``tol``,
+    nothing (converged), when the relative loss drop of a sweep is at most ``tol``,
     or when ``max_sweeps`` / ``max_seconds`` run out (with a ``ConvergenceWarning``).
 
     Parameters
@@ -57,7 +57,8 @@ class CoNNTrA:
         Training-time budget on the history's clock (scoring, exporting the kept network and the
         callback are off it; checked between sweeps; makes the number of sweeps machine-dependent).
     tol : float
-        Stop when a sweep lowers the training loss by less than ``tol`` (relative).
+        Stop when a sweep lowers the training loss by at most ``tol`` (relative; 0: only when
+        a sweep no longer lowers it).
     batch_size : int, optional
         Screen candidate moves on a random mini-batch of this many samples per
         sweep; every screened-in move is re-scored on all samples before it is
