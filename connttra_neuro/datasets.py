@@ -17,9 +17,11 @@ name               train   val     features  classes  source
 ``mnist``          60,000  10,000  784       10       IDX files from ``path=``; official test set
 =================  ======  ======  ========  =======  ==========================================
 
-Anything else is a path: a ``.npz`` file (see :func:`load_npz`) or a
-directory holding IDX files (see :func:`read_idx`). That is how larger data
-(say, ImageNet features from a frozen backbone) comes in.
+Anything else is a path: a ``.npz`` file (see :func:`load_npz`), a
+directory holding IDX files (see :func:`read_idx`), or a directory of image
+files in one folder per class (ImageNet's layout; ``_image_folders``). That is
+how larger data (say, downsampled ImageNet, or ImageNet features from a frozen
+backbone) comes in.
 
 Splits are deterministic functions of ``seed`` and do not depend on the
 scikit-learn version: the stratified split below is ours.
@@ -675,10 +677,13 @@ def load_dataset(
     name_or_path : str or path-like
         One of :func:`dataset_names` (``iris``, ``digits``, ``mnist-sample``,
         ``fashion-mnist``, ``mnist``), or a path to a ``.npz`` file (see
-        :func:`load_npz`) or to a directory of IDX files
+        :func:`load_npz`), to a directory of IDX files
         (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte`` and, used
         for validation when present, ``t10k-images-idx3-ubyte``,
-        ``t10k-labels-idx1-ubyte``; each may be ``.gz``).
+        ``t10k-labels-idx1-ubyte``; each may be ``.gz``), or to a directory of
+        image files in one folder per class (``DIR/train/<class>/`` with
+        ``DIR/val/<class>/``, or ``DIR/<class>/`` split 80/20; all images one
+        size; classes numbered by sorted folder name).
     path : path-like, optional
         Directory of the IDX files for ``fashion-mnist`` (default
         ``/usr/share/datasets/fashion-mnist``) and ``mnist`` (required). Not
@@ -733,6 +738,11 @@ def load_dataset(
         if path is not None:
             raise DatasetError(f"{key}: path= (--data-path) is only used with the names fashion-mnist and mnist")
         source = Path(key).expanduser()
+        if source.is_dir() and _find_idx(source, "train_images") is None:
+            from ._image_folders import is_image_folder, load_image_folder
+
+            if is_image_folder(source):
+                return load_image_folder(source, key, seed, n_train, n_val)
         if source.is_dir():
             return _load_idx_dir(
                 source,
@@ -740,7 +750,8 @@ def load_dataset(
                 seed,
                 n_train,
                 n_val,
-                "Bring IDX files with these names, or a .npz file.",
+                "Bring IDX files with these names, image files in one folder per class (DIR/<class>/*.png, "
+                "or DIR/train/<class>/ and DIR/val/<class>/), or a .npz file.",
                 require_val=False,
             )
         if source.is_file():

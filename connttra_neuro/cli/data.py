@@ -149,6 +149,8 @@ def _datasets(args) -> int:
         "            or X, y (split 80/20, stratified, by --seed); X numeric (n, features), y class indices 0..C-1\n"
         "  DIR/      IDX files train-images-idx3-ubyte + train-labels-idx1-ubyte, and t10k-images-idx3-ubyte +\n"
         "            t10k-labels-idx1-ubyte as validation (else an 80/20 split); each may be .gz\n"
+        "  DIR/      image files (PNG, JPEG, ...) in one folder per class: DIR/train/<class>/ and DIR/val/<class>/\n"
+        "            (ImageNet's layout), or DIR/<class>/ (split 80/20); one image size; classes by sorted name\n"
         "  fashion-mnist: apt-get install dataset-fashion-mnist, or --data-path DIR\n"
         "  mnist: --data-path DIR holding the four MNIST IDX files\n"
         "See docs/datasets.md."

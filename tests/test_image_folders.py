@@ -1,0 +1,174 @@
+"""Image folders (one sub-folder of images per class) as a dataset: layouts, pixels, splits, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from connttra_neuro.cli import main
+from connttra_neuro.datasets import DatasetError, load_dataset
+
+CLASSES = ("cat", "dog", "emu")  # numbered 0, 1, 2 by sorted folder name
+
+
+def _grey(i: int) -> np.ndarray:
+    """A distinct 3x4 (height x width) grey image per index."""
+    return ((np.arange(12).reshape(3, 4) * 7 + i * 13) % 256).astype(np.uint8)
+
+
+def _write(folder, images: dict) -> None:
+    """images: class -> list of (file name, pixel array) to write as PNG."""
+    for cls, files in images.items():
+        (folder / cls).mkdir(parents=True, exist_ok=True)
+        for name, pixels in files:
+            Image.fromarray(pixels).save(folder / cls / name)
+
+
+def _pool(n_per_class: int = 10, start: int = 0) -> dict:
+    return {c: [(f"{k:03d}.png", _grey(start + 100 * j + k)) for k in range(n_per_class)]
+            for j, c in enumerate(CLASSES)}
+
+
+def test_train_and_val_folders_give_every_pixel_in_order(tmp_path):
+    # classes in sorted folder order (emu, given first, is still class 2), files in name order
+    _write(tmp_path / "train", dict(reversed(list(_pool(4).items()))))
+    _write(tmp_path / "val", {"emu": [("b.png", _grey(900)), ("a.png", _grey(901))], "cat": [("x.png", _grey(902))]})
+    (tmp_path / "train" / "cat" / "notes.txt").write_text("not an image")
+    (tmp_path / "train" / "cat" / ".DS_Store").write_bytes(b"\0")  # hidden: not even counted
+    data = load_dataset(tmp_path)
+    want = np.stack([_grey(100 * j + k).reshape(-1) for j in range(3) for k in range(4)])
+    np.testing.assert_array_equal(data.X_train, want)
+    np.testing.assert_array_equal(data.y_train, np.repeat([0, 1, 2], 4))
+    np.testing.assert_array_equal(data.X_val, np.stack([_grey(i).reshape(-1) for i in (902, 901, 900)]))
+    np.testing.assert_array_equal(data.y_val, [0, 2, 2])
+    assert data.X_train.dtype == np.float32 and data.n_features == 12
+    assert "0 cat, 1 dog, 2 emu" in data.description and "4x3 grey" in data.description
+    assert "skipped 1 file(s) that are not images" in data.description and "notes.txt" in data.description
+
+
+@pytest.mark.parametrize("val_name", ["validation", "test"])
+def test_other_names_of_the_validation_folder(tmp_path, val_name):
+    _write(tmp_path / "train", _pool(3))
+    _write(tmp_path / val_name, {"dog": [("a.png", _grey(7))]})
+    data = load_dataset(tmp_path)
+    assert len(data.y_train) == 9 and data.y_val.tolist() == [1]
+
+
+def test_class_folders_alone_are_split_stratified_and_seeded(tmp_path):
+    _write(tmp_path, _pool(10))
+    a, b, other = (load_dataset(tmp_path, seed=s) for s in (0, 0, 1))
+    assert len(a.y_train) == 24 and np.bincount(a.y_val).tolist() == [2, 2, 2]
+    np.testing.assert_array_equal(a.X_val, b.X_val)
+    assert not np.array_equal(a.X_val, other.X_val)
+    # every image exactly once, each with its own class
+    X, y = np.concatenate([a.X_train, a.X_val]), np.concatenate([a.y_train, a.y_val])
+    rows = {tuple(x): int(c) for x, c in zip(X, y, strict=True)}
+    assert len(a.y_train) + len(a.y_val) == len(rows) == 30
+    assert rows == {tuple(_grey(100 * j + k).reshape(-1).astype(np.float32)): j for j in range(3) for k in range(10)}
+    small = load_dataset(tmp_path, n_train=12, n_val=3)
+    assert np.bincount(small.y_train).tolist() == [4, 4, 4] and "n_train=12" in small.description
+
+
+def test_one_colour_image_makes_every_image_rgb(tmp_path):
+    pool = _pool(3)
+    colour = np.zeros((3, 4, 3), np.uint8)
+    colour[..., 0] = 200  # red
+    pool["dog"][0] = ("000.png", colour)
+    _write(tmp_path, pool)
+    Image.fromarray(_grey(5)).convert("P").save(tmp_path / "emu" / "palette.png")
+    data = load_dataset(tmp_path, seed=0)
+    X = np.concatenate([data.X_train, data.X_val]).reshape(-1, 3, 4, 3)
+    assert data.n_features == 36 and "4x3 RGB" in data.description
+    red = np.all(X[..., 0] == 200, axis=(1, 2)) & np.all(X[..., 1:] == 0, axis=(1, 2, 3))
+    assert red.sum() == 1
+    greys = X[~red]
+    np.testing.assert_array_equal(greys[..., 0], greys[..., 1])  # grey images: three equal channels
+    np.testing.assert_array_equal(greys[..., 0], greys[..., 2])
+
+
+def test_sixteen_bit_grey_images_keep_their_values(tmp_path):
+    for j, cls in enumerate(("a", "b")):
+        (tmp_path / cls).mkdir()
+        for k in range(5):
+            pixels = np.full((2, 2), 1000 * (5 * j + k) + 50_000 * j, np.uint16)  # beyond 8 bits
+            Image.fromarray(pixels).save(tmp_path / cls / f"{k}.png")
+    data = load_dataset(tmp_path)
+    values = sorted(np.concatenate([data.X_train, data.X_val])[:, 0].tolist())
+    assert values == sorted(float(1000 * (5 * j + k) + 50_000 * j) for j in range(2) for k in range(5))
+
+
+def _error(path, **kw) -> str:
+    with pytest.raises(DatasetError) as err:
+        load_dataset(path, **kw)
+    return str(err.value)
+
+
+def test_images_of_different_sizes_are_named_with_a_way_out(tmp_path):
+    _write(tmp_path, _pool(3))
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "dog" / "001.png")
+    msg = _error(tmp_path)
+    assert "images differ in size" in msg and "cat/000.png is 4x3" in msg and "dog/001.png is 5x5" in msg
+    assert "resize" in msg
+
+
+@pytest.mark.parametrize("damage", ["not an image", "truncated"])
+def test_an_image_that_does_not_decode_is_named(tmp_path, damage):
+    _write(tmp_path, _pool(3))
+    bad = tmp_path / "emu" / "001.png"
+    if damage == "not an image":
+        bad.write_text("hello")
+        expected = "is not a readable image"
+    else:
+        big = np.random.default_rng(0).integers(0, 256, (3, 4), dtype=np.uint8)
+        Image.fromarray(big).save(bad)
+        bad.write_bytes(bad.read_bytes()[:-30])  # the pixel data and the end marker cut off
+        expected = "is a damaged image"
+    msg = _error(tmp_path)
+    assert expected in msg and str(bad) in msg
+
+
+def test_class_folders_that_cannot_make_a_dataset_are_errors(tmp_path):
+    _write(tmp_path / "one", {"cat": _pool(3)["cat"]})
+    assert "holds 1 class folder with images; need at least 2" in _error(tmp_path / "one")
+    _write(tmp_path / "empty", _pool(3))
+    (tmp_path / "empty" / "fox").mkdir()
+    (tmp_path / "empty" / "fox" / "readme.txt").write_text("x")
+    assert "class folder(s) without images" in _error(tmp_path / "empty") and "fox" in _error(tmp_path / "empty")
+    _write(tmp_path / "extra" / "train", _pool(3))
+    _write(tmp_path / "extra" / "val", {"cat": [("a.png", _grey(1))], "yak": [("b.png", _grey(2))]})
+    msg = _error(tmp_path / "extra")
+    assert "class folder(s) that" in msg and "yak" in msg
+    _write(tmp_path / "noval" / "train", _pool(3))
+    (tmp_path / "noval" / "val" / "cat").mkdir(parents=True)
+    assert "holds no images" in _error(tmp_path / "noval")
+
+
+def test_a_folder_with_neither_idx_files_nor_class_folders_names_both_layouts(tmp_path):
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "a.txt").write_text("x")
+    msg = _error(tmp_path)
+    assert "train-images-idx3-ubyte" in msg and "one folder per class" in msg
+
+
+def test_train_on_an_image_folder_from_the_command_line(tmp_path, capsys):
+    _write(tmp_path / "data", _pool(10))
+    out = tmp_path / "m.ctn"
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "8", "--max-sweeps", "2", "--no-progress",
+                 "-o", str(out)]) == 0
+    assert "image folders: 30 images" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--data", str(tmp_path / "data"), "--json"]) == 0
+
+
+def test_many_images_show_a_progress_bar(tmp_path, capsys, monkeypatch):
+    import connttra_neuro._image_folders as image_folders
+
+    _write(tmp_path, _pool(3))
+    assert "reading" not in capsys.readouterr().err
+    load_dataset(tmp_path)
+    assert "reading" not in capsys.readouterr().err  # 9 images: no bar flashing past
+    monkeypatch.setattr(image_folders, "_PROGRESS_FROM", 5)
+    quiet = load_dataset(tmp_path)
+    err = capsys.readouterr().err
+    assert "checking " in err and "reading " in err and "0/9" in err
+    np.testing.assert_array_equal(quiet.X_train, load_dataset(tmp_path).X_train)
