@@ -304,6 +304,38 @@ def test_a_process_model_failing_mid_run_raises_instead_of_hanging(monkeypatch, 
     assert _shm() - before_shm == set()
 
 
+@pytest.mark.timeout(60)
+def test_a_run_stuck_in_a_model_is_stopped_after_an_error(monkeypatch, trained_size):
+    # a ProcessModel that never sends leaves every process alive and waiting: Lava's stop handshake
+    # would wait for them forever, so an error (or a test's timeout) while such a run streams must
+    # terminate the processes, not hang in finally
+    from multiprocessing import resource_tracker
+
+    import hardware_targets.loihi2.runtime as runtime
+    from hardware_targets.loihi2.lava_models import PySparseModelBitAccMatVec
+
+    net, spikes = trained_size
+
+    def never_sends(self):
+        time.sleep(3600)
+
+    def collect_then_give_up(extractor, n_messages, width, runtime=None):
+        time.sleep(1)  # the processes are stuck in never_sends by now
+        raise RuntimeError("gave up waiting")
+
+    monkeypatch.setattr(PySparseModelBitAccMatVec, "run_spk", never_sends)  # forked children inherit it
+    monkeypatch.setattr(runtime, "_collect", collect_then_give_up)
+    resource_tracker.ensure_running()
+    before, before_shm = _children(), _shm()
+    with pytest.raises(RuntimeError, match="gave up waiting"):
+        Loihi2Target(tiles=1).deploy(net, spikes[:20])
+    deadline = time.monotonic() + 10
+    while _children() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _children() - before, _describe(_children() - before)
+    assert _shm() - before_shm == set()
+
+
 def _plain_lif_spikes(weight, bias, vth, spikes):
     """Hidden spikes of Lava's stock Dense + plain LIF (no per-step reset) driven by ``spikes``,
     one sample per step: how netx wires a layer (netx.hdf5.Network.get_neuron_params for CUBA)."""

@@ -133,20 +133,23 @@ def _dead_actor_error(runtime) -> RuntimeError | None:
     return None
 
 
-def _stop(source) -> None:
+def _stop(source, finished: bool = True) -> None:
     """Stop the runtime, whatever state it is in, without hanging.
 
     Lava's ``stop()`` asks each runtime service to stop and joins every process.
     That hangs when the runtime was created but never started (the processes
-    wait for a start command) and when a process died mid-run (the service waits
-    for its answer forever). In those cases the processes are terminated first
-    and Lava only shuts its shared memory down.
+    wait for a start command), when a process died mid-run (the service waits
+    for its answer forever), and when a run that did not finish (``finished``
+    False: an exception, a test's timeout) is stuck in a model that never
+    answers. In those cases the processes are terminated first and Lava only
+    shuts its shared memory down.
     """
     runtime = source.runtime
     if runtime is None:
         return
     actors = _actors(runtime)
-    if not getattr(runtime, "_is_started", True) or any(not a.is_alive() for a in actors):
+    if (not finished or not getattr(runtime, "_is_started", True)
+            or any(not a.is_alive() for a in actors)):
         for actor in actors:
             if actor.is_alive():
                 actor.terminate()
@@ -271,6 +274,7 @@ def run_lava(
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     interrupted: list = []
+    finished = False
     try:
         with _children_ignore_ctrl_c(interrupted):
             source.create_runtime(run_cfg=run_cfg)  # compiles and forks one OS process per Lava Process
@@ -281,8 +285,9 @@ def run_lava(
         raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0], source.runtime)
         raw_hidden = [_collect(tap, steps, tap.in_port.shape[0], source.runtime) for tap in hidden_taps]
         source.wait()
+        finished = True
     finally:
-        _stop(source)
+        _stop(source, finished)  # a run that did not finish may be stuck: its processes are terminated
     run_s = time.perf_counter() - t1
 
     C = nmap.layers[-1].weights.shape[0]
