@@ -311,3 +311,27 @@ def test_a_user_who_imported_brian2_first_keeps_its_debug_log(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_switching_threshold_jitter_on_does_not_reshuffle_the_weight_faults():
+    from hardware_targets.brian2_edge.noise import apply_noise
+
+    net = random_network((12, 16, 8, 5), seed=4)
+    base = dict(weight_sigma=0.2, stuck_at_zero=0.1, seed=3)
+    off, on = apply_noise(net, EdgeNoise(**base)), apply_noise(net, EdgeNoise(threshold_jitter=1.0, **base))
+    for a, b in zip(off, on, strict=True):  # every layer, not only the first
+        np.testing.assert_array_equal(a.pre, b.pre)
+        np.testing.assert_array_equal(a.post, b.post)
+        np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_each_layer_gets_its_own_draws():
+    # two layers drawn from one generator: the second layer's gains do not repeat the first's
+    from hardware_targets.brian2_edge.noise import apply_noise
+
+    net = random_network((10, 10, 10, 3), density=1.0, seed=0)
+    layers = apply_noise(net, EdgeNoise(weight_sigma=0.2, seed=5))
+    gains = [noisy.weights / layer.weights[noisy.post, noisy.pre]
+             for layer, noisy in zip(net.layers, layers, strict=True)]
+    k = min(g.size for g in gains[:2])
+    assert not np.allclose(gains[0][:k], gains[1][:k])

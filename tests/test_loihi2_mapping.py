@@ -379,3 +379,39 @@ def test_bad_target_options_are_named(options, match):
     with pytest.raises(ValueError, match=match):
         Loihi2Target(**options)
     assert Loihi2Target(tiles=4.0).tiles == 4
+
+
+def test_nir_graph_reproduces_encoder_and_hidden_spikes():
+    # node by node, not only the final scores: a wrong encoder threshold can leave the scores intact
+    from hardware_targets.loihi2.export import nir_graph
+
+    net = random_network((12, 7, 5, 4), levels=3, seed=4)
+    graph = nir_graph(net)
+    X = np.random.default_rng(1).random((200, 12))
+    X[:5] = net.encoder.thresholds[:, 1]  # exactly on a threshold: x >= t must spike
+    X[5:10] = np.nextafter(net.encoder.thresholds[:, 1], -np.inf)  # just below: must not
+    edges = dict(graph.edges)
+    node, x, spikes = "input", X.astype(np.float64), {}
+    while node in edges:
+        node = edges[node]
+        n = graph.nodes[node]
+        if isinstance(n, nir.Affine):
+            x = x @ n.weight.T + n.bias
+        elif isinstance(n, nir.Linear):
+            x = x @ n.weight.T
+        elif isinstance(n, nir.Threshold):
+            x = (x > n.threshold).astype(np.float64)  # NIR: z = 1 if v > theta
+            spikes[node] = x.astype(np.uint8)
+    want_scores, want_hidden = forward(net, net.encode(X), record_hidden=True)
+    np.testing.assert_array_equal(spikes["encoder_threshold"], net.encode(X))
+    for i, want in enumerate(want_hidden):
+        np.testing.assert_array_equal(spikes[f"hidden_{i}_threshold"], want, err_msg=f"hidden layer {i}")
+    np.testing.assert_array_equal(x, want_scores)
+
+
+def test_a_network_filling_every_core_fits_and_one_more_neuron_does_not():
+    full = random_network((2, 128 * 1024), seed=0)  # Loihi: 1,024 neurons per core, 128 cores per chip
+    assert Loihi2Target(chip="loihi").resources(full)["cores"] == 128
+    Loihi2Target(chip="loihi").check(full)
+    with pytest.raises(TargetLimitError, match="cores is 129"):
+        Loihi2Target(chip="loihi").check(random_network((2, 128 * 1024 + 1), seed=0))

@@ -334,3 +334,22 @@ def test_a_bad_packed_byte_names_the_file_and_array(tmp_path):
 def test_an_empty_path_is_named_not_read_as_the_current_folder():
     with pytest.raises(ModelFileError, match=r"no model file given \(the path is empty\)"):
         load("")
+
+
+def test_packed_weights_match_the_documented_bytes():
+    # docs/file-format.md: index into the sorted set, base m, least significant digit first, row-major;
+    # reversing the digit order in both pack and unpack would still round-trip and misread old files
+    w = np.array([[-1, 0, 1], [1, 1, -1]], np.int8)  # indices 0 1 2 2 2 | 0
+    assert pack_weights(w, (-1, 0, 1)) == bytes([0 + 1 * 3 + 2 * 9 + 2 * 27 + 2 * 81, 0])  # 237, 0
+    assert pack_weights(np.array([1, -1, -1, -1, -1, -1, -1, -1, 1], np.int8), (-1, 1)) == bytes([1, 1])
+    np.testing.assert_array_equal(unpack_weights(bytes([75, 1]), (6,), (-1, 0, 1)), [-1, 0, 1, 1, -1, 0])
+    np.testing.assert_array_equal(unpack_weights(bytes([237, 0]), (2, 3), (-1, 0, 1)), w)
+
+
+def test_extra_bytes_under_a_valid_checksum_are_refused():
+    import hashlib
+
+    blob = to_bytes(random_network((8, 5, 3), seed=1))
+    body = blob[:-32] + b"\0" * 5  # written by another tool and re-hashed: the checksum alone cannot catch it
+    with pytest.raises(ModelFileError, match="5 unexpected trailing bytes"):
+        from_bytes(body + hashlib.sha256(body).digest())

@@ -391,3 +391,17 @@ def test_a_weight_and_the_bias_both_wrong_are_both_named():
     assert d["explanation"] == "1 weight(s) differ: w[0] 1->4; its bias is off by 5"
     d = diagnose_output_class(s, ref, ref + 3 * s[:, 0], w)  # the weight alone: no word on the bias
     assert d["bias_offset"] is None and d["explanation"] == "1 weight(s) differ: w[0] 1->4"
+
+
+def test_diagnosis_implies_the_exact_threshold_interval():
+    from connttra_neuro.verify.diagnose import diagnose_hidden_neuron
+
+    drive = np.arange(6)
+    d = diagnose_hidden_neuron(drive, (drive >= 4).astype(np.uint8), (drive >= 2).astype(np.uint8), 2)
+    assert (d["implied_threshold_min"], d["implied_threshold_max"]) == (4, 4)
+    assert d["explanation"] == "fires as if its threshold were 4 (model: 2)"
+    d = diagnose_hidden_neuron(drive[:3], np.zeros(3, np.uint8), np.array([0, 0, 1], np.uint8), 2)
+    assert d["implied_threshold_min"] == 3 and d["explanation"] == "fires as if its threshold were >= 3 (model: 2)"
+    # fires at drive 2 on one sample and stays silent at drive 2 on another: no threshold explains it
+    d = diagnose_hidden_neuron(np.array([2, 2, 0]), np.array([1, 0, 0], np.uint8), np.array([1, 1, 0], np.uint8), 2)
+    assert d["threshold_explains"] is False and "no threshold explains" in d["explanation"]

@@ -125,3 +125,22 @@ def test_report_with_a_failed_target_and_no_hidden_layer(tmp_path):
     assert set(d["targets"][1]) == TARGET_KEYS and d["targets"][1]["layers"] == []
     assert "did not run" in paths["markdown"].read_text()
     assert all(paths[k].stat().st_size > 0 for k in paths if k.startswith("plot_"))
+
+
+class _OffThreshold(ReferenceTarget):
+    name = "off-threshold"
+
+    def compile(self, network):
+        t = network.hidden[0].thresholds.copy()
+        t[2] = 10_000  # never fires
+        return super().compile(network.replace(hidden=(HiddenLayer(network.hidden[0].weights, t),)))
+
+
+def test_markdown_layer_table_shows_neurons_and_samples_differing(tmp_path):
+    net = random_network((4, 8, 3), seed=4)
+    rng = np.random.default_rng(0)
+    report = verify(net, [_OffThreshold()], rng.random((80, 4)), rng.integers(0, 3, 80))
+    lp = report.targets[0].layers[0]
+    assert lp.neurons_differing == 1 and lp.samples_differing > 1  # the two counts differ, so a swap shows
+    md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
+    assert f"| hidden layer 0 | DIFFERS | 1 | {lp.samples_differing} | 2 |" in md
