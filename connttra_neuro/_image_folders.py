@@ -4,15 +4,20 @@ set, torchvision's ``ImageFolder`` and most image datasets on disk use.
 Two layouts (the class of an image is the name of its folder; classes are numbered in sorted
 order of those names, so ``cat/ dog/`` are 0 and 1):
 
-* ``DIR/train/<class>/*`` for training and ``DIR/val/<class>/*`` (or ``validation/``, ``test/``)
-  for validation; without one of those, the training images are split 80/20 (stratified, seeded);
-* ``DIR/<class>/*``: every image, split 80/20 the same way.
+* ``DIR/train/<class>/`` for training and ``DIR/val/<class>/`` (or ``valid/``, ``validation/``,
+  ``test/``) for validation; without one of those, the training images are split 80/20
+  (stratified, seeded). Used when ``DIR`` holds nothing but ``train/`` and validation folders;
+* ``DIR/<class>/``: every image, split 80/20 the same way.
+
+Images in sub-folders of a class folder belong to that class (as in torchvision's ``ImageFolder``).
 
 Every image must have the same size (downsampled ImageNet, CIFAR-style exports do); the loader
 never resizes behind a user's back, and the error says how to resize. Grayscale images give one
-feature per pixel; if any image has colour, every image is read as RGB (three per pixel). Files
-that are not images by their extension (``.DS_Store``, ``README``) are skipped and counted in the
-description; an image file that does not decode is an error naming it. Pillow is imported only
+feature per pixel (16-bit and float grey keep their values, and may not be mixed with 8-bit
+images); if any image has colour, every image is read as RGB (three per pixel). Files that are not
+images by their extension (``README``, ``Thumbs.db``) are skipped and counted in the description,
+hidden ones (``.DS_Store``, ``__MACOSX/``) ignored; an image file that does not decode is an error
+naming it. Pillow is imported only
 here, when an image folder is loaded.
 """
 
@@ -27,37 +32,79 @@ from .datasets import Dataset, DatasetError, _split, _subsample, _subsample_note
 #: File name endings read as images (compared in lower case).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 #: Folder names that hold the validation images beside ``train/``, in the order looked for.
-VAL_FOLDERS = ("val", "validation", "test")
-# Pillow modes read as one grey value per pixel; every other mode is read as RGB.
-_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+VAL_FOLDERS = ("val", "valid", "validation", "test")
+# Pillow modes read as one grey value per pixel (the wide ones keep 16-bit or float values); every
+# other mode is read as RGB.
+_WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_GREY_MODES = {"1", "L", "LA"} | _WIDE_GREY_MODES
 # A progress bar for folders larger than this (28x28 PNGs read at about 15,000 a second here: a bar
 # for fewer would flash past; ImageNet's 1.28 million take minutes).
 _PROGRESS_FROM = 50_000
 
 
-def _visible_dirs(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+def _hidden(path: Path) -> bool:
+    return path.name.startswith(".") or path.name == "__MACOSX"  # macOS metadata, also in zip files
 
 
-def _class_files(folder: Path) -> tuple[dict[str, list[Path]], list[Path]]:
-    """Image files per class folder (sorted by name) and the files skipped as not images."""
+def _entries(folder: Path, name: str) -> list[Path]:
+    """A folder's visible entries, sorted by name; an unreadable folder is a named error."""
+    try:
+        return sorted((p for p in folder.iterdir() if not _hidden(p)), key=lambda p: p.name)
+    except OSError as err:
+        raise DatasetError(f"{name}: cannot read folder {folder} ({err.strerror or err})") from None
+
+
+def _walk(folder: Path, name: str, images: list, skipped: list, seen: set) -> None:
+    """Image files under ``folder`` in sorted path order, sub-folders included (as torchvision's
+    ``ImageFolder`` reads them); anything else goes to ``skipped``. A folder linked into itself is
+    read once."""
+    real = folder.resolve()
+    if real in seen:
+        skipped.append(folder)
+        return
+    seen.add(real)
+    for path in _entries(folder, name):
+        if path.is_dir():
+            _walk(path, name, images, skipped, seen)
+        elif path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            images.append(path)
+        else:  # README, labels.csv, Thumbs.db, a broken link
+            skipped.append(path)
+
+
+def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Image files per class folder and the entries skipped as not images (loose files beside the
+    class folders included)."""
     per_class, skipped = {}, []
-    for class_dir in _visible_dirs(folder):
-        files = sorted((p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith(".")),
-                       key=lambda p: p.name)
-        per_class[class_dir.name] = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-        skipped += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    for entry in _entries(folder, name):
+        if entry.is_dir():
+            per_class[entry.name] = []
+            _walk(entry, name, per_class[entry.name], skipped, set())
+        else:
+            skipped.append(entry)
     return per_class, skipped
 
 
+def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
+    """``(training root, validation root or None, sibling folders not used)``. ``DIR/train/`` is the
+    training root only when it holds folders and ``DIR`` holds nothing but it and validation folders:
+    a class named ``train`` (CIFAR-100 has one) stays a class of ``DIR/<class>/``."""
+    folders = [p.name for p in _entries(directory, name) if p.is_dir()]
+    train = directory / "train"
+    if ("train" in folders and set(folders) <= {"train", *VAL_FOLDERS}
+            and any(p.is_dir() for p in _entries(train, name))):
+        vals = [v for v in VAL_FOLDERS if v in folders]
+        return train, (directory / vals[0] if vals else None), vals[1:]
+    return directory, None, []
+
+
 def is_image_folder(directory: Path) -> bool:
-    """Whether ``directory`` has one of the two layouts: class folders holding image files,
-    directly or under ``train/``."""
-    root = directory / "train" if (directory / "train").is_dir() else directory
+    """Whether ``directory`` holds folders (class folders, or ``train/`` beside validation folders):
+    it is then read as an image folder, whose errors say what it lacks."""
     try:
-        return any(p.suffix.lower() in IMAGE_SUFFIXES for d in _visible_dirs(root) for p in d.iterdir())
+        return any(p.is_dir() for p in directory.iterdir() if not _hidden(p))
     except OSError:
-        return False
+        return True  # unreadable: the image-folder loader names it
 
 
 def _progress(files: list[Path], desc: str):
@@ -81,21 +128,26 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
             raise DatasetError(f"{name}: {path} is not a readable image ({err})") from None
 
-    sizes, grey, wide = {}, True, False
+    sizes, kinds = {}, {}  # kinds: "wide" (16-bit or float grey), "grey" (8-bit), "colour" -> first file
     for path in _progress(files, f"checking {name}"):  # headers only: Pillow decodes lazily
         with opened(path) as img:
             sizes.setdefault(img.size, path)
-            grey &= img.mode in _GREY_MODES
-            wide |= img.mode in ("I", "F") or img.mode.startswith("I;16")
+            kind = "wide" if img.mode in _WIDE_GREY_MODES else "grey" if img.mode in _GREY_MODES else "colour"
+            kinds.setdefault(kind, path)
         if len(sizes) > 1:
             (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
             raise DatasetError(
                 f"{name}: images differ in size: {file_a} is {size_a[0]}x{size_a[1]} but {file_b} is "
                 f"{size_b[0]}x{size_b[1]} (width x height); every image must have the same size: resize them "
                 f"first, e.g. with Pillow: Image.open(f).resize((32, 32)).save(f)")
+        if "wide" in kinds and len(kinds) > 1:  # 0..65535 beside 0..255: no one scale is right
+            other = "colour" if "colour" in kinds else "grey"
+            raise DatasetError(
+                f"{name}: images mix 16-bit or float grey ({kinds['wide']}) with 8-bit {other} ({kinds[other]}); "
+                f"their values are on different scales: convert them to one depth first")
     (width, height), = sizes
-    channels = 1 if grey else 3
-    X = np.empty((len(files), height * width * channels), np.float32 if wide and grey else np.uint8)
+    grey = "colour" not in kinds
+    X = np.empty((len(files), height * width * (1 if grey else 3)), np.float32 if "wide" in kinds else np.uint8)
     for i, path in enumerate(_progress(files, f"reading {name}")):
         with opened(path) as img:
             try:
@@ -106,7 +158,13 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
             except (OSError, ValueError, SyntaxError) as err:  # truncated or damaged pixel data
                 raise DatasetError(f"{name}: {path} is a damaged image ({err})") from None
         X[i] = pixels.reshape(-1)
-    what = f"{width}x{height} {'grey' if grey else 'RGB'}"
+    if grey:
+        what = f"{width}x{height} {'16-bit or float ' if 'wide' in kinds else ''}grey"
+    elif "grey" in kinds:
+        what = (f"{width}x{height} RGB (grey images such as {kinds['grey']} on three equal channels, since "
+                f"{kinds['colour']} has colour)")
+    else:
+        what = f"{width}x{height} RGB"
     return X, what
 
 
@@ -117,21 +175,25 @@ def _describe_classes(names: list[str]) -> str:
 
 def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None, n_val: int | None) -> Dataset:
     """A :class:`Dataset` from an image folder (layouts in the module docstring)."""
-    train_root = directory / "train" if (directory / "train").is_dir() else directory
-    val_root = next((directory / v for v in VAL_FOLDERS if train_root != directory and (directory / v).is_dir()), None)
-    train_files, skipped = _class_files(train_root)
+    train_root, val_root, unused = _layout(directory, name)
+    train_files, skipped = _class_files(train_root, name)
     classes = [c for c in train_files if train_files[c]]
+    if not classes:
+        raise DatasetError(
+            f"{name}: no image files in the folders of {train_root}; expected one folder per class holding "
+            f"images ({', '.join(IMAGE_SUFFIXES)}): DIR/<class>/, or DIR/train/<class>/ and DIR/val/<class>/; "
+            f"or the IDX files train-images-idx3-ubyte and train-labels-idx1-ubyte")
     empty = [c for c in train_files if not train_files[c]]
     if empty:
         raise DatasetError(f"{name}: class folder(s) without images in {train_root}: {', '.join(empty[:5])}; "
                            f"every class needs training images (image files end in {', '.join(IMAGE_SUFFIXES)})")
     if len(classes) < 2:
-        raise DatasetError(f"{name}: {train_root} holds {len(classes)} class folder with images; need at least 2")
+        raise DatasetError(f"{name}: {train_root} holds 1 class folder ({classes[0]}); need at least 2 classes")
     files = [p for c in classes for p in train_files[c]]
     y = np.repeat(np.arange(len(classes)), [len(train_files[c]) for c in classes])
     val_files = None
     if val_root is not None:
-        by_class, skipped_val = _class_files(val_root)
+        by_class, skipped_val = _class_files(val_root, name)
         skipped += skipped_val
         unknown = [c for c in by_class if by_class[c] and c not in classes]
         if unknown:
@@ -149,9 +211,12 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     else:
         X_val = X_all[len(files):]
         how = f"{len(files)} images in {train_root} for training, {len(val_files)} in {val_root} for validation"
+        how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
     X, y = _subsample(X, y, n_train, seed, 1, "n_train", name)
     X_val, y_val = _subsample(X_val, y_val, n_val, seed, 2, "n_val", name)
-    note = f"; skipped {len(skipped)} file(s) that are not images, e.g. {skipped[0]}" if skipped else ""
+    n = len(skipped)
+    what_skipped = "1 entry that is not an image" if n == 1 else f"{n} entries that are not images"
+    note = f"; skipped {what_skipped}, e.g. {skipped[0]}" if n else ""
     return Dataset(name, X, y, X_val, y_val,
                    f"image folders: {how}, {what}; {len(classes)} classes by sorted folder name "
                    f"({_describe_classes(classes)}){_subsample_note(n_train, n_val, seed)}{note}")

@@ -670,7 +670,7 @@ def load_dataset(
     n_val: int | None = None,
     seed: int = 0,
 ) -> Dataset:
-    """Load a built-in dataset by name, or a ``.npz`` file / IDX directory by path.
+    """Load a built-in dataset by name, or a ``.npz`` file, IDX directory or image folder by path.
 
     Parameters
     ----------
@@ -757,7 +757,8 @@ def load_dataset(
         if source.is_file():
             data = load_npz(source, seed=seed)
         elif source.exists():  # a device, pipe or socket (/dev/zero)
-            raise DatasetError(f"{key}: is not a regular file or a folder; give a .npz file or an IDX folder")
+            raise DatasetError(f"{key}: is not a regular file or a folder; give a .npz file, an IDX folder or an "
+                               f"image folder")
         elif source.suffix or os.sep in key or "/" in key:
             raise DatasetError(f"{key}: no such file or directory")
         else:
@@ -765,7 +766,7 @@ def load_dataset(
             guess = f" (did you mean {close[0]!r}?)" if close else ""
             raise DatasetError(
                 f"unknown dataset {key!r}{guess}; built-in datasets: {', '.join(_BUILTINS)}; "
-                f"or give a path to a .npz file or a directory of IDX files"
+                f"or give a path to a .npz file, a directory of IDX files or an image folder (one folder per class)"
             )
     X_tr, y_tr = _subsample(data.X_train, data.y_train, n_train, seed, 1, "n_train", data.name)
     X_va, y_va = _subsample(data.X_val, data.y_val, n_val, seed, 2, "n_val", data.name)

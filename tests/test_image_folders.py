@@ -44,7 +44,7 @@ def test_train_and_val_folders_give_every_pixel_in_order(tmp_path):
     np.testing.assert_array_equal(data.y_val, [0, 2, 2])
     assert data.X_train.dtype == np.float32 and data.n_features == 12
     assert "0 cat, 1 dog, 2 emu" in data.description and "4x3 grey" in data.description
-    assert "skipped 1 file(s) that are not images" in data.description and "notes.txt" in data.description
+    assert "skipped 1 entry that is not an image" in data.description and "notes.txt" in data.description
 
 
 @pytest.mark.parametrize("val_name", ["validation", "test"])
@@ -130,7 +130,7 @@ def test_an_image_that_does_not_decode_is_named(tmp_path, damage):
 
 def test_class_folders_that_cannot_make_a_dataset_are_errors(tmp_path):
     _write(tmp_path / "one", {"cat": _pool(3)["cat"]})
-    assert "holds 1 class folder with images; need at least 2" in _error(tmp_path / "one")
+    assert "holds 1 class folder (cat); need at least 2 classes" in _error(tmp_path / "one")
     _write(tmp_path / "empty", _pool(3))
     (tmp_path / "empty" / "fox").mkdir()
     (tmp_path / "empty" / "fox" / "readme.txt").write_text("x")
@@ -172,3 +172,93 @@ def test_many_images_show_a_progress_bar(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "checking " in err and "reading " in err and "0/9" in err
     np.testing.assert_array_equal(quiet.X_train, load_dataset(tmp_path).X_train)
+
+
+def test_images_in_sub_folders_of_a_class_belong_to_it(tmp_path):
+    # as torchvision's ImageFolder reads them: a class folder's images in sorted path order
+    _write(tmp_path, _pool(3))
+    _write(tmp_path / "cat", {"batch2": [("a.png", _grey(500)), ("b.png", _grey(501))]})
+    _write(tmp_path / "cat" / "batch2", {"deeper": [("c.png", _grey(502))]})
+    (tmp_path / "dog" / "loop").symlink_to(tmp_path / "dog")  # a folder linked into itself: read once
+    data = load_dataset(tmp_path, n_val=None)
+    X, y = np.concatenate([data.X_train, data.X_val]), np.concatenate([data.y_train, data.y_val])
+    assert len(y) == 12 and np.bincount(y).tolist() == [6, 3, 3]
+    for i in (500, 501, 502):
+        assert y[np.all(X == _grey(i).reshape(-1), axis=1)].tolist() == [0]
+    assert "skipped 1 entry" in data.description and "loop" in data.description
+
+
+def test_a_class_named_train_stays_a_class(tmp_path):
+    # CIFAR-100 has a class "train": DIR/train/ is the training root only beside validation folders
+    _write(tmp_path, {c: _pool(5)["cat"] for c in ("bus", "train", "tractor")})
+    data = load_dataset(tmp_path)
+    assert data.n_classes == 3 and "0 bus, 1 tractor, 2 train" in data.description
+
+
+def test_valid_is_a_validation_folder_and_an_unused_one_is_named(tmp_path):
+    _write(tmp_path / "train", _pool(3))
+    _write(tmp_path / "valid", {"dog": [("a.png", _grey(7))]})
+    _write(tmp_path / "test", {"cat": [("a.png", _grey(8))]})
+    data = load_dataset(tmp_path)
+    assert data.y_val.tolist() == [1] and "(test/ not used)" in data.description
+
+
+def test_loose_files_and_macos_folders_beside_the_classes(tmp_path):
+    _write(tmp_path, _pool(3))
+    Image.fromarray(_grey(9)).save(tmp_path / "stray.png")  # in no class: skipped and counted
+    (tmp_path / "__MACOSX" / "cat").mkdir(parents=True)  # a zip file's resource forks: ignored
+    data = load_dataset(tmp_path)
+    assert data.n_classes == 3 and "skipped 1 entry that is not an image, e.g." in data.description
+    assert "stray.png" in data.description
+
+
+@pytest.mark.parametrize("other", ["grey", "colour"])
+def test_sixteen_bit_images_mixed_with_eight_bit_ones_are_refused(tmp_path, other):
+    # 0..65535 beside 0..255 (or an RGB conversion clipping 16-bit values to white): no one scale is right
+    pool = _pool(3)
+    if other == "colour":
+        pool = {c: [(f, np.stack([g] * 3, axis=-1)) for f, g in files] for c, files in pool.items()}
+    _write(tmp_path, pool)
+    Image.fromarray(np.full((3, 4), 60_000, np.uint16)).save(tmp_path / "cat" / "wide.png")
+    msg = _error(tmp_path)
+    assert "images mix 16-bit or float grey" in msg and "wide.png" in msg and f"8-bit {other}" in msg
+
+
+def test_the_colour_image_that_makes_a_set_rgb_is_named(tmp_path):
+    pool = _pool(3)
+    pool["emu"][1] = ("001.png", np.zeros((3, 4, 3), np.uint8))
+    _write(tmp_path, pool)
+    assert "emu/001.png has colour" in load_dataset(tmp_path).description
+
+
+def test_an_unreadable_class_folder_is_named(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    _write(tmp_path, _pool(3))
+    iterdir = Path.iterdir
+
+    def denied(self):
+        if self.name == "dog":
+            raise PermissionError(13, "Permission denied")
+        return iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", denied)  # root reads through chmod 000, so deny it here
+    msg = _error(tmp_path)
+    assert "cannot read folder" in msg and "dog (Permission denied)" in msg
+
+
+def test_evaluate_knows_the_training_folder_however_it_is_spelled(tmp_path, capsys, monkeypatch):
+    # the seed note (seed 3's split is not seed 0's) must not depend on typing the path as train did
+    from connttra_neuro import load
+
+    _write(tmp_path / "data", _pool(10))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "data", "--hidden", "4", "--seed", "3", "--max-sweeps", "1", "--no-progress",
+                 "-o", "m.ctn"]) == 0
+    assert load("m.ctn").metadata["dataset"] == str(tmp_path / "data")  # recorded absolute
+    for spelling in ("data/", str(tmp_path / "data"), "./data"):
+        capsys.readouterr()
+        assert main(["evaluate", "m.ctn", "--data", spelling]) == 0
+        out, err = capsys.readouterr()
+        assert "add --seed 3 to check it on its own split" in err, spelling
+        assert "the model's metadata says it was trained on" not in out, spelling

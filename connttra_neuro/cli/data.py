@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
         description=_wrap(
             "List the built-in datasets with their sizes (training / validation samples, features, classes) "
             "and whether each is available on this machine. Any other name given to --data is a path: "
-            "a .npz file or a directory of IDX files."
+            "a .npz file, a directory of IDX files, or an image folder (one folder of images per class)."
         ),
         epilog=(
             "examples:\n"
@@ -86,7 +86,8 @@ def add_parsers(sub) -> None:
         "--data",
         required=True,
         metavar="NAME",
-        help="built-in dataset name (see `connttra-neuro datasets`) or a path to a .npz file / IDX directory",
+        help="built-in dataset name (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files "
+        "or an image folder (one folder per class)",
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), default="val", help="which part to evaluate (default: val)")
@@ -150,7 +151,8 @@ def _datasets(args) -> int:
         "  DIR/      IDX files train-images-idx3-ubyte + train-labels-idx1-ubyte, and t10k-images-idx3-ubyte +\n"
         "            t10k-labels-idx1-ubyte as validation (else an 80/20 split); each may be .gz\n"
         "  DIR/      image files (PNG, JPEG, ...) in one folder per class: DIR/train/<class>/ and DIR/val/<class>/\n"
-        "            (ImageNet's layout), or DIR/<class>/ (split 80/20); one image size; classes by sorted name\n"
+        "            (ImageNet's training-set layout), or DIR/<class>/ (split 80/20); one image size; classes\n"
+        "            numbered by sorted folder name\n"
         "  fashion-mnist: apt-get install dataset-fashion-mnist, or --data-path DIR\n"
         "  mnist: --data-path DIR holding the four MNIST IDX files\n"
         "See docs/datasets.md."
@@ -331,7 +333,7 @@ def _evaluate(args) -> int:
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from .verify import label_classes, load_split
+    from .verify import label_classes, load_split, same_dataset
 
     network = load(args.model)
     target = get_target(args.target)  # a wrong name fails before the data load
@@ -364,7 +366,7 @@ def _evaluate(args) -> int:
     print(f"data       {data_name}, {args.split} split, {report['n_samples']:,} samples (seed {args.seed})")
     print(f"target     {args.target}")
     trained_on = network.metadata.get("dataset")
-    if isinstance(trained_on, str) and trained_on != data_name:
+    if isinstance(trained_on, str) and not same_dataset(trained_on, data_name):
         print(f"note       the model's metadata says it was trained on {trained_on!r}")
     unseen = report["labels_beyond_model"]
     if unseen and mapped:

@@ -20,7 +20,8 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def _common(p, resumable: bool = False) -> None:
     p.add_argument("--data", required=not resumable,
-                   help="dataset name (see `connttra-neuro datasets`) or .npz / IDX path"
+                   help="dataset name (see `connttra-neuro datasets`) or a path: .npz file, IDX folder, "
+                   "image folder (one folder per class)"
                    + (" (with --resume: the run's own, by default)" if resumable else ""))
     p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
     p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
@@ -391,8 +392,9 @@ def _train(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            # a resumed run keeps the name its data was first given by (--data may now be the recorded path)
-            name = init_meta.get("dataset") or data.name
+            # a resumed run keeps the name its data was first given by (--data may now be the recorded path);
+            # a path is recorded absolute, so evaluate can tell it is the same data from any folder
+            name = init_meta.get("dataset") or selection["data"]
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
                     init_network=init, history=history, best_network=best, callback=callback)
         except KeyboardInterrupt:

@@ -68,7 +68,8 @@ def add_data_arguments(p, *, required: bool) -> None:
         "--data",
         required=required,
         metavar="NAME",
-        help="built-in dataset (see `connttra-neuro datasets`) or a path to a .npz file / IDX directory",
+        help="built-in dataset (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files or "
+        "an image folder (one folder per class)",
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), help="which part to run (default: val)")
@@ -119,6 +120,22 @@ def load_split(args, network):
     return X, as_output_indices(network, y), data.name
 
 
+def same_dataset(trained_on, data) -> bool:
+    """Whether a model's metadata ``dataset`` names the data given now: the same name, or the same
+    file or folder however spelled (``imgs``, ``imgs/``, an absolute path; train records paths
+    absolute)."""
+    import os
+
+    if not isinstance(trained_on, str) or not isinstance(data, str):
+        return False
+    if trained_on == data:
+        return True
+    try:
+        return os.path.exists(trained_on) and os.path.exists(data) and os.path.samefile(trained_on, data)
+    except OSError:
+        return False
+
+
 def _note_training_seed(network, data: str) -> None:
     """`train --seed S` also draws the train/validation split, so a model trained with seed S checked
     on seed 0's validation split is partly checked on its training samples: say so (the metadata's
@@ -126,7 +143,7 @@ def _note_training_seed(network, data: str) -> None:
     import sys
 
     seed, trained_on = network.metadata.get("seed"), network.metadata.get("dataset")
-    if isinstance(seed, int) and not isinstance(seed, bool) and seed != 0 and trained_on == data:
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed != 0 and same_dataset(trained_on, data):
         print(f"note: the model was trained with seed {seed} (its metadata); `train --seed {seed}` also draws the "
               f"train/validation split, and seed 0's validation split may hold its training samples: add "
               f"--seed {seed} to check it on its own split", file=sys.stderr)
