@@ -102,3 +102,24 @@ def test_report_keeps_two_sizes_of_one_dataset_apart(bench):
     assert "| fashion-mnist (10/5) | connttra-hinge |" in md and "| fashion-mnist-60k (10/5) | connttra-hinge |" in md
     assert "mean over seeds 0, 1 (fashion-mnist-60k: 0)" in md
     assert "* fashion-mnist-60k: hidden=(256,), levels=1; connttra 2 @ 20 sweeps; ste" in md
+
+
+def _seed_row(seed, train, val, rss):
+    return {"dataset": "toy", "method": "ste", "label": "STE", "n_train": 10, "n_val": 5, "train_error": train,
+            "val_error": val, "model_bytes": 100, "model_float32_bytes": 2000, "weights_ratio_float64": 40.0,
+            "peak_rss_bytes": rss, "train_seconds": 1.0, "time_to_final_seconds": 1.0,
+            "time_to_final_within_se_seconds": 0.5, "time_per_step_seconds": 0.1, "seed": seed}
+
+
+def test_table_row_is_the_mean_over_seeds_in_the_right_columns(bench):
+    # train and val errors apart, unequal per seed; peak RSS the largest over the seeds (not the first's)
+    rows = [_seed_row(0, 0.01, 0.10, 100 * 2**20), _seed_row(1, 0.03, 0.20, 300 * 2**20),
+            _seed_row(2, 0.05, 0.30, 200 * 2**20)]
+    (agg,) = bench._aggregate(rows)
+    assert agg["train_error"] == pytest.approx(0.03) and agg["val_error"] == pytest.approx(0.20)
+    assert agg["val_error_sd"] == pytest.approx(0.10)  # sample sd (ddof=1) of 0.10, 0.20, 0.30
+    assert agg["peak_rss_bytes"] == 300 * 2**20
+    line = bench._table([agg]).splitlines()[2]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[:5] == ["toy (10/5)", "STE", "3.00%", "**20.00%** ± 10.00", "10.00, 20.00, 30.00"]
+    assert cells[7] == "300 MiB"

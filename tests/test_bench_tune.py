@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from connttra_neuro.train.compare import compare_methods, method_settings
@@ -116,3 +117,25 @@ def test_each_run_is_tuned_on_its_own_seeds_and_splits(tune):
 
 def test_splits_are_stated_per_run(tune):
     assert tune._splits_text() == "twice (fashion-mnist-60k: once)"
+
+
+def test_inner_splits_differ_by_split_and_by_seed(tune):
+    y = np.arange(80) % 4
+    fits = {(seed, split): tuple(sorted(tune.inner_split(y, seed, split)[0])) for seed in (0, 1) for split in (0, 1)}
+    assert len(set(fits.values())) == 4  # tuned "twice" means on two different splits, per seed
+    fit, check = tune.inner_split(y, 0, 0)
+    assert len(check) == 20 and not set(fit) & set(check)
+    assert np.bincount(y[check]).tolist() == [5, 5, 5, 5]
+
+
+def test_tune_table_shows_each_value_s_best_score_and_the_choice(tune):
+    # every curve 0.1 worse for its first 20 steps: the smallest budget (20) scores worst, 30 and up best;
+    # a value's "best inner-val error" is its lowest score over the budgets, not its highest
+    runs = [{"dataset": "digits", "seed": seed, "split": 0, "method": family, "value": value, "measured": "here",
+             "curve": [err - 0.01 * seed + 0.1] * 20 + [err - 0.01 * seed] * 180}
+            for seed in (0, 1) for family, values in (("connttra", (1.0, 2.0)), ("ste", (0.01, 0.1)),
+                                                      ("mlp", (1e-4, 1e-3)))
+            for value, err in zip(values, (0.30, 0.20), strict=True)]
+    md = tune.markdown(tune.choices_from(runs), runs)
+    line = next(line for line in md.splitlines() if line.startswith("| digits | ternary STE"))
+    assert line.endswith("| lr, epochs | 0.1 @ 30, 0.1 @ 30 | 19.50% | 0.01: 29.50%, 0.1: 19.50% |")

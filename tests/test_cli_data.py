@@ -301,3 +301,18 @@ def test_info_shows_a_long_history_by_its_ends():
     lines = _pretty({"history": [{"sweep": i} for i in range(40)]})
     assert len(lines) == 1 + 4 * 2 + 1 and "... 36 more (info --json shows all)" in lines[5]
     assert [line.strip() for line in lines if "sweep" in line] == ["sweep: 0", "sweep: 1", "sweep: 38", "sweep: 39"]
+
+
+def test_info_gives_each_layer_s_own_sparsity(capsys, tmp_path):
+    # density 0.2: a sparsity of 80% zeros, far from its complement (at 0.5 an inverted figure looks right)
+    network = random_network((8, 12, 3), levels=2, seed=1, density=0.2)
+    path = save(network, tmp_path / "sparse.ctn")
+    assert main(["info", str(path), "--json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    for entry, layer in zip(layers, network.named_layers(), strict=True):
+        assert entry["sparsity"] == pytest.approx(np.mean(layer[1].weights == 0))
+    assert layers[0]["sparsity"] > 0.6
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    hidden_row = next(line for line in out.splitlines() if line.startswith("hidden layer 0"))
+    assert f"{layers[0]['sparsity']:.1%}" in hidden_row

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from connttra_neuro.cli import main
 from connttra_neuro.modelfile import save
 from connttra_neuro.network import random_network
+from hardware_targets import registry
+from hardware_targets.reference import ReferenceTarget
 from hardware_targets.registry import target_names
 
 
@@ -184,3 +187,46 @@ def test_exports_do_not_replace_files_of_another_kind(iris_model, tmp_path, caps
     nir_path = tmp_path / "m.nir"
     for _ in range(2):  # an earlier export of its own kind is replaced
         assert main(["deploy", iris_model, "--target", "reference", "--export-nir", str(nir_path)]) == 0
+
+
+class _Noise:
+    active = True
+
+    def __str__(self):
+        return "weight_sigma=0.5,seed=1"
+
+
+class NoisyCrash(ReferenceTarget):
+    """Registered under a test name: a target with device noise on whose run fails."""
+
+    name = "noisy-crash"
+    noise = _Noise()
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        raise RuntimeError("simulator crashed")
+
+
+def test_a_noisy_target_that_failed_to_run_is_no_expected_difference(iris_model, capsys, monkeypatch):
+    # under --noise a *difference* is the point of the run (exit 0); a run that never happened is not
+    monkeypatch.setitem(registry._TARGETS, "noisy-crash", (__name__, "NoisyCrash"))
+    assert main(["deploy", iris_model, "--target", "noisy-crash", "--data", "iris", "--json"]) == 1
+    run = json.loads(capsys.readouterr().out)["run"]
+    assert run["status"] == "failed" and "simulator crashed" in run["failure"]
+    assert main(["deploy", iris_model, "--target", "noisy-crash", "--data", "iris"]) == 1
+    assert "run        FAILED: RuntimeError: simulator crashed" in capsys.readouterr().out
+
+
+def test_outputs_that_are_one_file_through_a_link_are_refused(iris_model, tmp_path, capsys):
+    # a link to where the other export goes (its target need not exist yet): the second would replace the first
+    nir = tmp_path / "m.nir"
+    os.symlink(nir, tmp_path / "link.net")
+    assert main(["deploy", iris_model, "--target", "reference", "--export-nir", str(nir),
+                 "--export-netx", str(tmp_path / "link.net")]) == 2
+    err = capsys.readouterr().err
+    assert "--export-netx" in err and "same file as --export-nir" in err
+    assert not nir.exists()
+    # the model given through a link and an export aimed at the file itself: named as the model file
+    # (check_replaceable would also refuse it, as "not an HDF5 file", which hides why)
+    os.symlink(iris_model, tmp_path / "link.ctn")
+    assert main(["deploy", str(tmp_path / "link.ctn"), "--target", "reference", "--export-nir", iris_model]) == 2
+    assert "same file as the model file" in capsys.readouterr().err

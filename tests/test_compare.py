@@ -135,3 +135,24 @@ def test_a_script_without_a_main_guard_gets_an_error_not_a_hang(tmp_path):
     assert proc.returncode != 0
     assert 'ste: its subprocess died before returning a result' in proc.stderr
     assert 'if __name__ == "__main__":' in proc.stderr
+
+
+@pytest.mark.filterwarnings("ignore:CoNNTrA stopped by max_sweeps")
+def test_every_trainer_fits_its_encoder_on_the_training_data_only():
+    # validation data shifted far from the training data: an encoder fitted on it (or on both) has
+    # other thresholds than the one fitted on the training features alone
+    from connttra_neuro.network import ThermometerEncoder
+    from connttra_neuro.train import CoNNTrA
+    from connttra_neuro.train.baselines import train_mlp, train_ste
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    Xv, yv = X[:20] + 5.0, y[:20]
+    want = ThermometerEncoder.fit(X, 2).thresholds
+    est = CoNNTrA(hidden=(4,), levels=2, max_sweeps=1, random_state=0).fit(X, y, validation=(Xv, yv))
+    np.testing.assert_array_equal(est.network_.encoder.thresholds, want)
+    network, _ = train_ste(X, y, Xv, yv, hidden=(4,), levels=2, epochs=1, seed=0)
+    np.testing.assert_array_equal(network.encoder.thresholds, want)
+    _, encoder, _ = train_mlp(X, y, Xv, yv, hidden=(4,), levels=2, epochs=1, seed=0)
+    np.testing.assert_array_equal(encoder.thresholds, want)

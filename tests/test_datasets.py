@@ -531,3 +531,25 @@ def test_non_finite_float_idx_images_are_named_by_their_index_in_the_file(tmp_pa
     with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte: 1 image\(s\) hold non-finite values .* "
                                            r"the first is image 7"):
         load_dataset(str(tmp_path))
+
+
+def test_split_rounds_class_quotas_by_largest_remainder(tmp_path):
+    # 37 + 13 samples, 10 for validation: quotas 7.4 and 2.6. Largest remainder gives 7/3; handing the
+    # spare sample to the smaller remainder (8/2) is as close as "< 1 off" checks can see, but not proportional
+    X = np.arange(100, dtype=np.float64).reshape(50, 2)
+    y = np.array([0] * 37 + [1] * 13)
+    np.savez(tmp_path / "xy.npz", X=X, y=y)
+    for seed in (0, 1):
+        data = load_dataset(tmp_path / "xy.npz", seed=seed)
+        assert class_counts(data.y_val, 2).tolist() == [7, 3]
+        assert class_counts(data.y_train, 2).tolist() == [30, 10]
+    sub = load_dataset(tmp_path / "xy.npz", n_train=10)  # the subsample rounds the same way: 7.5/2.5 -> tie to 0
+    assert class_counts(sub.y_train, 2).tolist() == [8, 2]
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "mnist"])
+def test_official_sets_without_their_test_files_are_an_error_not_a_split(tmp_path, name):
+    # their validation set is the official 10k test set: train files alone must not be split 80/20 instead
+    make_idx_dir(tmp_path / "idx", n_train=50, val=False)
+    with pytest.raises(DatasetError, match=rf"{name}: missing t10k-images-idx3-ubyte\[.gz\], t10k-labels"):
+        load_dataset(name, path=tmp_path / "idx")

@@ -503,3 +503,22 @@ def test_compare_names_a_margin_the_cross_entropy_ignores(tmp_path, monkeypatch,
                  "-o", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert "connttra-xent trains with cross-entropy" in err and "connttra-hinge" not in err
+
+
+def test_resume_refuses_data_whose_labels_changed_under_the_same_name(tmp_path, capsys):
+    # the same features with other labels (say, a label fix) in an explicit split: the run would
+    # continue on other targets
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    np.savez(data, X_train=X[:150], y_train=y[:150], X_val=X[150:], y_val=y[150:])
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    assert main(["train", "--data", str(data), "--hidden", "4", "--max-sweeps", "1", "-o", str(out),
+                 "--no-progress"]) == 0
+    before = ckpt.read_bytes(), out.read_bytes()
+    y = (X[:, 1] > 0).astype(int)
+    np.savez(data, X_train=X[:150], y_train=y[:150], X_val=X[150:], y_val=y[150:])
+    assert main(["train", "--resume", str(ckpt), "--max-sweeps", "3", "--no-progress"]) == 2
+    assert "holds other samples than when" in capsys.readouterr().err
+    assert (ckpt.read_bytes(), out.read_bytes()) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from connttra_neuro.cli import build_parser
+from connttra_neuro.cli import build_parser, main
 from connttra_neuro.cli.demo import OffByOneThreshold
-from connttra_neuro.network import random_network
+from connttra_neuro.network import HiddenLayer, random_network
 from connttra_neuro.verify import verify
+from hardware_targets import registry
+from hardware_targets.reference import ReferenceTarget
 from hardware_targets.registry import target_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,3 +96,31 @@ def test_demo_is_a_command_and_its_broken_deployment_is_diagnosed():
     assert t.status == "mismatch"
     assert t.first_differing_layer == f"hidden layer {faulty.layer}"
     assert t.layers[faulty.layer].neurons == [faulty.neuron]
+
+
+class SilentNeuron(ReferenceTarget):
+    """A deployment whose hidden neuron 0 never fires."""
+
+    def compile(self, network):
+        h = list(network.hidden)
+        t = h[0].thresholds.copy()
+        t[0] = 10_000
+        h[0] = HiddenLayer(h[0].weights, t)
+        return super().compile(network.replace(hidden=tuple(h)))
+
+
+def test_demo_says_and_exits_1_when_a_target_differs(tmp_path, capsys, monkeypatch):
+    # the demo's own verdict, not only verify's: a target that departs from the trained model must not
+    # end in "every target matches" and exit 0. Tiny run: reference and a broken "brian2", no comparison.
+    import connttra_neuro.train as train
+
+    def no_comparison(*args, **kwargs):
+        raise RuntimeError("skipped in this test")
+
+    monkeypatch.setattr(train, "compare_methods", no_comparison)
+    monkeypatch.setattr(registry, "_TARGETS", {"reference": registry._TARGETS["reference"],
+                                               "brian2": (__name__, "SilentNeuron")})
+    assert main(["demo", "--quick", "--data", "iris", "--n-verify", "30", "--out", str(tmp_path / "d")]) == 1
+    out = capsys.readouterr().out
+    assert "SOME TARGET DIFFERS" in out and "every target matches" not in out
+    assert re.search(r"^brian2\s+MISMATCH", (tmp_path / "d" / "README.md").read_text(), re.M)
