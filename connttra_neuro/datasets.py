@@ -100,6 +100,8 @@ class Dataset:
         Class indices ``0..n_classes-1``. Read-only.
     description : str
         Where the data came from and how it was split.
+    class_names : tuple of str
+        The name of each class, indexed by label (image folders: the folder names), or ``()``.
     """
 
     name: str
@@ -108,6 +110,7 @@ class Dataset:
     X_val: np.ndarray
     y_val: np.ndarray
     description: str = ""
+    class_names: tuple = ()
 
     def __post_init__(self):
         X_tr, y_tr = _check_pair(self.X_train, self.y_train, "X_train", "y_train", self.name)
@@ -122,6 +125,12 @@ class Dataset:
             )
         for field_name, value in (("X_train", X_tr), ("y_train", y_tr), ("X_val", X_va), ("y_val", y_va)):
             object.__setattr__(self, field_name, _readonly(value))
+        names = tuple(self.class_names)
+        if names and (len(names) < largest + 1 or len(set(names)) != len(names)
+                      or not all(isinstance(n, str) for n in names)):
+            raise DatasetError(f"{self.name}: class_names must be distinct strings, one per label 0..{largest} "
+                               f"at least, got {len(names)}")
+        object.__setattr__(self, "class_names", names)
 
     @property
     def n_features(self) -> int:
@@ -772,4 +781,5 @@ def load_dataset(
     X_va, y_va = _subsample(data.X_val, data.y_val, n_val, seed, 2, "n_val", data.name)
     if X_tr is data.X_train and X_va is data.X_val:
         return data
-    return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + _subsample_note(n_train, n_val, seed))
+    return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + _subsample_note(n_train, n_val, seed),
+                   data.class_names)

@@ -316,3 +316,14 @@ def test_info_gives_each_layer_s_own_sparsity(capsys, tmp_path):
     out = capsys.readouterr().out
     hidden_row = next(line for line in out.splitlines() if line.startswith("hidden layer 0"))
     assert f"{layers[0]['sparsity']:.1%}" in hidden_row
+
+
+def test_info_shortens_a_long_list_in_the_metadata(capsys, tmp_path):
+    names = [f"n{i:05d}" for i in range(1000)]  # ImageNet-size class names
+    network = random_network((4, 6, 1000), seed=0)
+    path = save(network.replace(metadata={"class_names": names}), tmp_path / "wide.ctn")
+    assert main(["info", str(path)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "class_names" in x)
+    assert "n00000, n00001, n00002, n00003, n00004, ... 990 more ..., n00995" in line and len(line) < 200
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metadata"]["class_names"] == names

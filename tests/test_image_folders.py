@@ -262,3 +262,49 @@ def test_evaluate_knows_the_training_folder_however_it_is_spelled(tmp_path, caps
         out, err = capsys.readouterr()
         assert "add --seed 3 to check it on its own split" in err, spelling
         assert "the model's metadata says it was trained on" not in out, spelling
+
+
+def test_class_names_travel_from_the_folders_into_the_model_and_evaluate(tmp_path, capsys):
+    import json
+
+    from connttra_neuro import load
+    from hardware_targets.reference import forward
+
+    _write(tmp_path / "data", _pool(10))
+    data = load_dataset(tmp_path / "data")
+    assert data.class_names == CLASSES and load_dataset(tmp_path / "data", n_train=9).class_names == CLASSES
+    model = tmp_path / "m.ctn"
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "8", "--max-sweeps", "3", "--no-progress",
+                 "-o", str(model)]) == 0
+    network = load(model)
+    assert tuple(network.metadata["class_names"]) == CLASSES
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "data")]) == 0
+    assert "per class  cat: " in capsys.readouterr().out
+    # another folder whose classes are numbered otherwise (emu is its 1, fox its 2): matched by name
+    pool = _pool(10)
+    _write(tmp_path / "other", {"cat": pool["cat"], "emu": pool["emu"], "fox": pool["dog"]})
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "other"), "--split", "train", "--json"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert "matched to the model's outputs by name; 1 the model does not know (fox)" in err
+    other = load_dataset(tmp_path / "other")
+    predicted = np.argmax(forward(network, network.encode(other.X_train))[0], axis=1)
+    truth = np.array([{"cat": 0, "emu": 2, "fox": 3}[other.class_names[c]] for c in other.y_train])
+    assert report["n_errors"] == int(np.count_nonzero(predicted != truth)) >= np.count_nonzero(truth == 3)
+    assert report["class_names"] == ["cat", "dog", "emu", "other"]
+
+
+def test_class_names_are_checked():
+    from connttra_neuro.datasets import Dataset
+    from connttra_neuro.train import CoNNTrA
+
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(DatasetError, match="class_names must be distinct strings"):
+        Dataset("d", X, y, X, y, class_names=("a",))
+    with pytest.raises(DatasetError, match="class_names must be distinct strings"):
+        Dataset("d", X, y, X, y, class_names=("a", "a"))
+    with pytest.raises(ValueError, match="class_names must be a sequence of strings"):
+        CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names="ab")
+    with pytest.raises(ValueError, match="labels must be integers 0..0"):
+        CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names=["a"])

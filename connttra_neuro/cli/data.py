@@ -258,6 +258,9 @@ def _pretty(value: Any, indent: int = 2) -> list[str]:
 def _scalar(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
+    if isinstance(v, list) and len(v) > 12:  # 1,000 ImageNet class names on one line help nobody
+        return ("[" + ", ".join(_scalar(x) for x in v[:5]) + f", ... {len(v) - 10} more ..., "
+                + ", ".join(_scalar(x) for x in v[-5:]) + "] (info --json shows all)")
     if isinstance(v, list):
         return "[" + ", ".join(_scalar(x) for x in v) + "]"
     if isinstance(v, dict):
@@ -333,7 +336,7 @@ def _evaluate(args) -> int:
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from .verify import label_classes, load_split, same_dataset
+    from .verify import class_names, label_classes, load_split, same_dataset
 
     network = load(args.model)
     target = get_target(args.target)  # a wrong name fails before the data load
@@ -351,6 +354,10 @@ def _evaluate(args) -> int:
     if mapped:
         names += ["other"] * (len(report["per_class_accuracy"]) - len(names))  # labels the model never learnt
         report["class_labels"] = names
+    named = class_names(network)  # an image folder's class names, one per output
+    if named is not None:
+        names = named + ["other"] * (len(report["per_class_accuracy"]) - len(named))
+        report["class_names"] = names
     report.update(
         model=str(args.model),
         data=data_name,

@@ -396,7 +396,8 @@ def _train(args) -> int:
             # a path is recorded absolute, so evaluate can tell it is the same data from any folder
             name = init_meta.get("dataset") or selection["data"]
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
-                    init_network=init, history=history, best_network=best, callback=callback)
+                    class_names=data.class_names or None, init_network=init, history=history, best_network=best,
+                    callback=callback)
         except KeyboardInterrupt:
             interrupted = True
         finally:

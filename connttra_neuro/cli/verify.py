@@ -117,7 +117,36 @@ def load_split(args, network):
             f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} has "
             f"{data.n_features}; give --data of the kind the model was trained on"
         )
+    names = class_names(network)
+    if names is not None and data.class_names and list(data.class_names[:len(names)]) != names:
+        return X, _by_name(y, data.class_names, names), data.name
     return X, as_output_indices(network, y), data.name
+
+
+def class_names(network) -> list[str] | None:
+    """The name of each output (metadata ``class_names``, written by fit for image folders), if valid."""
+    names = network.metadata.get("class_names")
+    if (isinstance(names, (list, tuple)) and len(names) == network.n_classes
+            and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)):
+        return list(names)
+    return None
+
+
+def _by_name(y, data_names, model_names):
+    """Labels of a dataset whose classes are named otherwise than the model's outputs (another image
+    folder: its classes are numbered by its own sorted folder names) as output indices, matched by
+    name; a class the model does not know becomes ``n_classes`` (always wrong)."""
+    import sys
+
+    import numpy as np
+
+    index = {n: i for i, n in enumerate(model_names)}
+    lookup = np.array([index.get(n, len(model_names)) for n in data_names], dtype=np.int64)
+    unknown = [n for n in data_names if n not in index]
+    print("note: the data's classes are matched to the model's outputs by name"
+          + (f"; {len(unknown)} the model does not know ({', '.join(unknown[:5])}) count as errors" if unknown else ""),
+          file=sys.stderr)
+    return lookup[y]
 
 
 def same_dataset(trained_on, data) -> bool:

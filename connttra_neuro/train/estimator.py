@@ -205,8 +205,8 @@ class CoNNTrA:
         return hidden, values, int(seed)
 
     # ------------------------------------------------------------------
-    def fit(self, X, y, validation=None, *, dataset=None, init_network=None, history=None, best_network=None,
-            callback=None):
+    def fit(self, X, y, validation=None, *, dataset=None, class_names=None, init_network=None, history=None,
+            best_network=None, callback=None):
         """Train on ``(X, y)``.
 
         Parameters
@@ -216,6 +216,10 @@ class CoNNTrA:
             Scored after every sweep (``history_``, ``keep_best``).
         dataset : str, optional
             Name recorded in the model metadata.
+        class_names : sequence of str, optional
+            The name of each class, indexed by label (``Dataset.class_names``; labels must then be
+            integers 0..len-1). Recorded in the model metadata as ``class_names``, one per output,
+            so ``evaluate`` can name the classes.
         init_network : TernaryNetwork, optional
             Resume from this network (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
@@ -241,6 +245,7 @@ class CoNNTrA:
         C = self.classes_.size
         if C < 2:
             raise ValueError(f"training data has {C} class; need at least 2")
+        output_names = _output_names(class_names, self.classes_)
         Xv = yv_idx = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -292,6 +297,7 @@ class CoNNTrA:
         def metadata(record):
             return {"source": "connttra", "dataset": dataset, "seed": seed,
                     "classes": _classes_metadata(self.classes_),
+                    **({"class_names": output_names} if output_names is not None else {}),
                     "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
                                  "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t,
                                  "surrogate_width": int(width), "jitter": float(jitter)},
@@ -405,3 +411,16 @@ def _classes_metadata(classes: np.ndarray) -> list:
             and np.all(np.abs(classes) < 2**53):  # whole and exactly representable
         return [int(c) for c in classes]
     return [str(c) for c in classes]
+
+
+def _output_names(class_names, classes: np.ndarray) -> list[str] | None:
+    """``class_names`` (indexed by label) as one name per output (per entry of ``classes``)."""
+    if class_names is None:
+        return None
+    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
+        raise ValueError("class_names must be a sequence of strings, one per label")
+    names = list(class_names)
+    if not (np.issubdtype(classes.dtype, np.integer) and classes.min() >= 0 and classes.max() < len(names)):
+        raise ValueError(f"class_names has {len(names)} names; the labels must be integers 0..{len(names) - 1} to "
+                         f"index them, got {classes.tolist()[:5]}")
+    return [names[int(c)] for c in classes]
