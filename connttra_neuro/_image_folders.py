@@ -55,8 +55,8 @@ def _entries(folder: Path, name: str) -> list[Path]:
 
 
 def _walk(folder: Path, name: str, images: list, skipped: list, seen: set) -> None:
-    """Image files under ``folder`` in sorted path order, sub-folders included (as torchvision's
-    ``ImageFolder`` reads them); anything else goes to ``skipped``. A folder linked into itself is
+    """Image files under ``folder`` in sorted path order, sub-folders included (the files torchvision's
+    ``ImageFolder`` takes, in its own order); anything else goes to ``skipped``. A folder linked into itself is
     read once."""
     real = folder.resolve()
     if real in seen:
@@ -86,15 +86,17 @@ def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[P
 
 
 def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
-    """``(training root, validation root or None, sibling folders not used)``. ``DIR/train/`` is the
-    training root only when it holds folders and ``DIR`` holds nothing but it and validation folders:
-    a class named ``train`` (CIFAR-100 has one) stays a class of ``DIR/<class>/``."""
+    """``(training root, validation root or None, folders beside them not used)``. ``DIR/train/`` is
+    the training root when it holds folders and no images of its own: a class named ``train`` (CIFAR-100
+    has one) holds images and stays a class of ``DIR/<class>/``, while a folder beside a split
+    (``unlabeled/``, ``devkit/``) must not turn ``train/`` and ``val/`` into two classes."""
     folders = [p.name for p in _entries(directory, name) if p.is_dir()]
-    train = directory / "train"
-    if ("train" in folders and set(folders) <= {"train", *VAL_FOLDERS}
-            and any(p.is_dir() for p in _entries(train, name))):
-        vals = [v for v in VAL_FOLDERS if v in folders]
-        return train, (directory / vals[0] if vals else None), vals[1:]
+    if "train" in folders:
+        inside = _entries(directory / "train", name)
+        if any(p.is_dir() for p in inside) and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in inside):
+            vals = [v for v in VAL_FOLDERS if v in folders]
+            unused = vals[1:] + [f for f in folders if f != "train" and f not in VAL_FOLDERS]
+            return directory / "train", (directory / vals[0] if vals else None), unused
     return directory, None, []
 
 
@@ -132,7 +134,8 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
     for path in _progress(files, f"checking {name}"):  # headers only: Pillow decodes lazily
         with opened(path) as img:
             sizes.setdefault(img.size, path)
-            kind = "wide" if img.mode in _WIDE_GREY_MODES else "grey" if img.mode in _GREY_MODES else "colour"
+            kind = ("float" if img.mode == "F" else "wide" if img.mode in _WIDE_GREY_MODES
+                    else "grey" if img.mode in _GREY_MODES else "colour")
             kinds.setdefault(kind, path)
         if len(sizes) > 1:
             (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
@@ -140,14 +143,17 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
                 f"{name}: images differ in size: {file_a} is {size_a[0]}x{size_a[1]} but {file_b} is "
                 f"{size_b[0]}x{size_b[1]} (width x height); every image must have the same size: resize them "
                 f"first, e.g. with Pillow: Image.open(f).resize((32, 32)).save(f)")
-        if "wide" in kinds and len(kinds) > 1:  # 0..65535 beside 0..255: no one scale is right
-            other = "colour" if "colour" in kinds else "grey"
+        deep = [k for k in ("wide", "float") if k in kinds]
+        if deep and len(kinds) > 1:  # 0..65535 beside 0..255 or 0..1: no one scale is right
+            other = next(k for k in ("float", "colour", "grey") if k in kinds and k != deep[0])
+            said = {"wide": "16-bit grey", "float": "float grey", "grey": "8-bit grey", "colour": "8-bit colour"}
             raise DatasetError(
-                f"{name}: images mix 16-bit or float grey ({kinds['wide']}) with 8-bit {other} ({kinds[other]}); "
+                f"{name}: images mix {said[deep[0]]} ({kinds[deep[0]]}) with {said[other]} ({kinds[other]}); "
                 f"their values are on different scales: convert them to one depth first")
     (width, height), = sizes
     grey = "colour" not in kinds
-    X = np.empty((len(files), height * width * (1 if grey else 3)), np.float32 if "wide" in kinds else np.uint8)
+    deep = "wide" in kinds or "float" in kinds
+    X = np.empty((len(files), height * width * (1 if grey else 3)), np.float32 if deep else np.uint8)
     for i, path in enumerate(_progress(files, f"reading {name}")):
         with opened(path) as img:
             try:
@@ -159,7 +165,7 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
                 raise DatasetError(f"{name}: {path} is a damaged image ({err})") from None
         X[i] = pixels.reshape(-1)
     if grey:
-        what = f"{width}x{height} {'16-bit or float ' if 'wide' in kinds else ''}grey"
+        what = f"{width}x{height} {'16-bit ' if 'wide' in kinds else 'float ' if 'float' in kinds else ''}grey"
     elif "grey" in kinds:
         what = (f"{width}x{height} RGB (grey images such as {kinds['grey']} on three equal channels, since "
                 f"{kinds['colour']} has colour)")
@@ -208,6 +214,7 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     if val_files is None:
         X, y, X_val, y_val = _split(X, y, seed, name)
         how = f"{len(files)} images in {train_root} split 80%/20% (stratified, seed {seed})"
+        how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
     else:
         X_val = X_all[len(files):]
         how = f"{len(files)} images in {train_root} for training, {len(val_files)} in {val_root} for validation"

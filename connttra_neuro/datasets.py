@@ -126,10 +126,12 @@ class Dataset:
         for field_name, value in (("X_train", X_tr), ("y_train", y_tr), ("X_val", X_va), ("y_val", y_va)):
             object.__setattr__(self, field_name, _readonly(value))
         names = tuple(self.class_names)
-        if names and (len(names) < largest + 1 or len(set(names)) != len(names)
-                      or not all(isinstance(n, str) for n in names)):
+        problem = ("not all strings" if not all(isinstance(n, str) for n in names)
+                   else "repeated names" if len(set(names)) != len(names)
+                   else f"{len(names)} names" if len(names) < largest + 1 else None)
+        if names and problem:
             raise DatasetError(f"{self.name}: class_names must be distinct strings, one per label 0..{largest} "
-                               f"at least, got {len(names)}")
+                               f"at least; got {problem}")
         object.__setattr__(self, "class_names", names)
 
     @property

@@ -221,7 +221,7 @@ def test_sixteen_bit_images_mixed_with_eight_bit_ones_are_refused(tmp_path, othe
     _write(tmp_path, pool)
     Image.fromarray(np.full((3, 4), 60_000, np.uint16)).save(tmp_path / "cat" / "wide.png")
     msg = _error(tmp_path)
-    assert "images mix 16-bit or float grey" in msg and "wide.png" in msg and f"8-bit {other}" in msg
+    assert "images mix 16-bit grey" in msg and "wide.png" in msg and f"8-bit {other}" in msg
 
 
 def test_the_colour_image_that_makes_a_set_rgb_is_named(tmp_path):
@@ -308,3 +308,51 @@ def test_class_names_are_checked():
         CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names="ab")
     with pytest.raises(ValueError, match="labels must be integers 0..0"):
         CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names=["a"])
+
+
+def test_a_folder_beside_train_and_val_does_not_make_them_classes(tmp_path):
+    _write(tmp_path / "train", _pool(3))
+    _write(tmp_path / "val", {"cat": [("a.png", _grey(7))], "dog": [("b.png", _grey(8))]})
+    (tmp_path / "unlabeled").mkdir()
+    Image.fromarray(_grey(9)).save(tmp_path / "unlabeled" / "x.png")
+    data = load_dataset(tmp_path)
+    assert data.class_names == CLASSES and data.y_val.tolist() == [0, 1]
+    assert "(unlabeled/ not used)" in data.description
+
+
+def test_float_and_sixteen_bit_grey_are_not_mixed(tmp_path):
+    for j, cls in enumerate(("a", "b")):
+        (tmp_path / cls).mkdir()
+        for k in range(3):
+            Image.fromarray(np.full((2, 2), 1000 * (j + 1), np.uint16)).save(tmp_path / cls / f"{k}.png")
+    Image.fromarray(np.full((2, 2), 0.5, np.float32)).save(tmp_path / "b" / "z.tif")
+    msg = _error(tmp_path)
+    assert "images mix 16-bit grey" in msg and "with float grey" in msg and "z.tif" in msg
+
+
+def test_a_resumed_run_refuses_renamed_class_folders(tmp_path, capsys):
+    _write(tmp_path / "data", _pool(10))
+    model = tmp_path / "m.ctn"
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(model)]) == 0
+    before = model.read_bytes()
+    (tmp_path / "data" / "cat").rename(tmp_path / "data" / "bat")  # same order, same pixels, another name
+    assert main(["train", "--resume", str(model) + ".ckpt", "--max-sweeps", "2", "--no-progress"]) == 2
+    assert "holds other samples than when" in capsys.readouterr().err
+    assert model.read_bytes() == before
+
+
+def test_a_folder_with_some_of_the_classes_needs_no_matching_note_and_verify_matches_too(tmp_path, capsys):
+    _write(tmp_path / "data", _pool(10))
+    model = tmp_path / "m.ctn"
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(model)]) == 0
+    pool = _pool(10)
+    _write(tmp_path / "some", {"cat": pool["cat"], "dog": pool["dog"]})  # the model's 0 and 1: nothing moves
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "some")]) == 0
+    assert "matched to the model's outputs by name" not in capsys.readouterr().err
+    _write(tmp_path / "other", {"dog": pool["dog"], "emu": pool["emu"]})  # its 0 and 1 are the model's 1 and 2
+    assert main(["verify", str(model), "--data", str(tmp_path / "other"), "--targets", "reference",
+                 "--out", str(tmp_path / "report"), "--no-plots"]) == 0
+    assert "matched to the model's outputs by name" in capsys.readouterr().err

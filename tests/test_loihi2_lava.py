@@ -7,6 +7,7 @@ bench/deploy_loihi2.py).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -326,9 +327,11 @@ def test_a_run_stuck_in_a_model_is_stopped_after_an_error(monkeypatch, trained_s
     monkeypatch.setattr(PySparseModelBitAccMatVec, "run_spk", never_sends)  # forked children inherit it
     monkeypatch.setattr(runtime, "_collect", collect_then_give_up)
     resource_tracker.ensure_running()
-    before, before_shm = _children(), _shm()
+    before, before_shm, threads = _children(), _shm(), threading.active_count()
     with pytest.raises(RuntimeError, match="gave up waiting"):
         Loihi2Target(tiles=1).deploy(net, spikes[:20])
+    # the runtime's port threads are joined as after a finished run (+1, as a successful run leaves; +3 unjoined)
+    assert threading.active_count() <= threads + 1
     deadline = time.monotonic() + 10
     while _children() - before and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -376,7 +376,9 @@ def _evaluate(args) -> int:
     if isinstance(trained_on, str) and not same_dataset(trained_on, data_name):
         print(f"note       the model's metadata says it was trained on {trained_on!r}")
     unseen = report["labels_beyond_model"]
-    if unseen and mapped:
+    if unseen and named is not None:
+        print(f"note       {unseen} sample(s) are of a class the model does not know: always wrong (row 'other')")
+    elif unseen and mapped:
         print(f"note       {unseen} sample(s) have a label that is none of the model's classes "
               f"{classes[:10]}: always wrong (row 'other')")
     elif unseen:

@@ -221,8 +221,8 @@ def _load(args):
 
 
 def _fingerprint(data) -> str:
-    """A digest of the samples and labels a run trains and validates on: --resume refuses data that
-    changed under the same name (a file rewritten since), which would continue on other samples."""
+    """A digest of the samples, labels and class names a run trains and validates on: --resume refuses
+    data that changed under the same name (a file rewritten since), which would continue on other samples."""
     import hashlib
 
     import numpy as np
@@ -234,6 +234,8 @@ def _fingerprint(data) -> str:
             array = array.astype(str)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).data)  # the buffer itself: no copy of 200 MB of images
+    if data.class_names:  # image folders: a renamed class folder relabels the outputs (absent: digests unchanged)
+        digest.update("\0".join(data.class_names).encode())
     return digest.hexdigest()
 
 

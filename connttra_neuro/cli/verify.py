@@ -118,7 +118,7 @@ def load_split(args, network):
             f"{data.n_features}; give --data of the kind the model was trained on"
         )
     names = class_names(network)
-    if names is not None and data.class_names and list(data.class_names[:len(names)]) != names:
+    if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name
     return X, as_output_indices(network, y), data.name
 
@@ -143,9 +143,10 @@ def _by_name(y, data_names, model_names):
     index = {n: i for i, n in enumerate(model_names)}
     lookup = np.array([index.get(n, len(model_names)) for n in data_names], dtype=np.int64)
     unknown = [n for n in data_names if n not in index]
-    print("note: the data's classes are matched to the model's outputs by name"
-          + (f"; {len(unknown)} the model does not know ({', '.join(unknown[:5])}) count as errors" if unknown else ""),
-          file=sys.stderr)
+    if unknown or not np.array_equal(lookup, np.arange(lookup.size)):  # same names, same order: nothing to say
+        print("note: the data's classes are matched to the model's outputs by name"
+              + (f"; {len(unknown)} the model does not know ({', '.join(unknown[:5])}) count as errors"
+                 if unknown else ""), file=sys.stderr)
     return lookup[y]
 
 

@@ -154,6 +154,7 @@ def _stop(source, finished: bool = True) -> None:
             if actor.is_alive():
                 actor.terminate()
         runtime._is_started = False  # skip the stop handshake nobody can answer any more
+        runtime.join()  # what stop() would do after the handshake: frees the port threads (does not block)
     source.stop()
 
 
