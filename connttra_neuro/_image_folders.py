@@ -212,7 +212,7 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     X_all, what = _read_all(files + (val_files or []), name)
     X = X_all[:len(files)]
     if val_files is None:
-        X, y, X_val, y_val = _split(X, y, seed, name)
+        X, y, X_val, y_val = _split(X, y, seed, name, class_names=tuple(classes))
         how = f"{len(files)} images in {train_root} split 80%/20% (stratified, seed {seed})"
         how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
     else:

@@ -242,7 +242,8 @@ def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
 
 
 def _split(
-    X: np.ndarray, y: np.ndarray, seed: int, name: str, fraction: float = VAL_FRACTION, n_val: int | None = None
+    X: np.ndarray, y: np.ndarray, seed: int, name: str, fraction: float = VAL_FRACTION, n_val: int | None = None,
+    class_names: tuple = (),
 ):
     """Seeded stratified split into (X_train, y_train, X_val, y_val)."""
     n = len(y)
@@ -256,6 +257,12 @@ def _split(
     is_val[val] = True
     train = np.nonzero(~is_val)[0]
     rng.shuffle(train)
+    lost = np.setdiff1d(y[val], y[train])  # a class of one sample whose sample the rounding sent to validation
+    if lost.size:
+        shown = ", ".join(class_names[c] if c < len(class_names) else str(c) for c in lost[:5].tolist())
+        raise DatasetError(f"{name}: class(es) {shown} have too few samples for a {n_val}-sample validation split: "
+                           f"all of their samples went to validation, none to training; give each class at "
+                           f"least 2 samples (or a validation set of your own)")
     return X[train], y[train], X[val], y[val]
 
 

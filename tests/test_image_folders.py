@@ -356,3 +356,11 @@ def test_a_folder_with_some_of_the_classes_needs_no_matching_note_and_verify_mat
     assert main(["verify", str(model), "--data", str(tmp_path / "other"), "--targets", "reference",
                  "--out", str(tmp_path / "report"), "--no-plots"]) == 0
     assert "matched to the model's outputs by name" in capsys.readouterr().err
+
+
+def test_a_class_of_one_image_that_the_split_sends_to_validation_is_named(tmp_path):
+    # one image per class: a 20% split sends some classes' only image to validation; training would
+    # later fail with a hint about subsamples the user never asked for
+    _write(tmp_path, {c: [("a.png", _grey(i))] for i, c in enumerate(("ant", "bee", "cow", "dog", "elk"))})
+    msg = _error(tmp_path)
+    assert "have too few samples for a 1-sample validation split" in msg and "ant" in msg
