@@ -48,6 +48,15 @@ def test_train_and_export_loihi_example(tmp_path):
     assert f"validation error {kept['val_error']:.2%} (sweep {kept['sweep']} of " in r.stdout
 
 
+@pytest.mark.timeout(180)
+def test_image_folder_example(tmp_path):
+    r = _run("image_folder.py", "--quick", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(list((tmp_path / "digits" / "seven").glob("*.png"))) == 179  # 1,797 digits, 179 sevens
+    assert "10 classes by sorted folder name (0 eight, 1 five" in r.stdout
+    assert "     seven: " in r.stdout  # per-class accuracy by name, from the model's metadata
+
+
 @pytest.mark.slow
 @pytest.mark.brian2
 @pytest.mark.timeout(240)
