@@ -209,18 +209,20 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
         if not val_files:
             raise DatasetError(f"{name}: {val_root} holds no images in class folders named like {train_root}'s")
         y_val = np.repeat(np.arange(len(classes)), [len(by_class.get(c, [])) for c in classes])
-    X_all, what = _read_all(files + (val_files or []), name)
-    X = X_all[:len(files)]
+    # split and subsample the file lists, then decode only the files kept: the same arrays as decoding
+    # everything first (the split only indexes), without a copy of the whole folder in memory
+    paths = np.array(files, dtype=object)
     if val_files is None:
-        X, y, X_val, y_val = _split(X, y, seed, name, class_names=tuple(classes))
+        paths, y, val_paths, y_val = _split(paths, y, seed, name, class_names=tuple(classes))
         how = f"{len(files)} images in {train_root} split 80%/20% (stratified, seed {seed})"
-        how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
     else:
-        X_val = X_all[len(files):]
+        val_paths = np.array(val_files, dtype=object)
         how = f"{len(files)} images in {train_root} for training, {len(val_files)} in {val_root} for validation"
-        how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
-    X, y = _subsample(X, y, n_train, seed, 1, "n_train", name)
-    X_val, y_val = _subsample(X_val, y_val, n_val, seed, 2, "n_val", name)
+    how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
+    paths, y = _subsample(paths, y, n_train, seed, 1, "n_train", name)
+    val_paths, y_val = _subsample(val_paths, y_val, n_val, seed, 2, "n_val", name)
+    X_all, what = _read_all([*paths, *val_paths], name)
+    X, X_val = X_all[:len(paths)], X_all[len(paths):]
     n = len(skipped)
     what_skipped = "1 entry that is not an image" if n == 1 else f"{n} entries that are not images"
     note = f"; skipped {what_skipped}, e.g. {skipped[0]}" if n else ""

