@@ -9,7 +9,7 @@ import pytest
 
 from connttra_neuro.cli import main
 from connttra_neuro.modelfile import save
-from connttra_neuro.network import random_network
+from connttra_neuro.network import HiddenLayer, random_network
 from hardware_targets import registry
 from hardware_targets.reference import ReferenceTarget
 from hardware_targets.registry import target_names
@@ -230,3 +230,39 @@ def test_outputs_that_are_one_file_through_a_link_are_refused(iris_model, tmp_pa
     os.symlink(iris_model, tmp_path / "link.ctn")
     assert main(["deploy", str(tmp_path / "link.ctn"), "--target", "reference", "--export-nir", iris_model]) == 2
     assert "same file as the model file" in capsys.readouterr().err
+
+
+class SilentHidden(ReferenceTarget):
+    """Registered under a test name: no hidden neuron fires, so its classes differ."""
+
+    name = "silent-hidden"
+
+    def compile(self, network):
+        h = list(network.hidden)
+        t = h[0].thresholds.copy()
+        t[:] = 10_000
+        h[0] = HiddenLayer(h[0].weights, t)
+        return super().compile(network.replace(hidden=tuple(h)))
+
+
+def test_accuracy_is_the_target_s_and_the_trained_model_s_is_beside_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(registry._TARGETS, "silent-hidden", (__name__, "SilentHidden"))
+    model = str(save(random_network((4, 10, 3), levels=3, seed=2), tmp_path / "iris.ctn"))
+    assert main(["deploy", model, "--target", "silent-hidden", "--data", "iris", "--json"]) == 1
+    run = json.loads(capsys.readouterr().out)["run"]
+    assert run["error"] != run["trained_model_error"]  # seed 2: 67% against 90%, so a swap shows
+    assert run["accuracy"] == 1 - run["error"]
+    assert main(["deploy", model, "--target", "silent-hidden", "--data", "iris"]) == 1
+    assert (f"accuracy {1 - run['error']:.2%} (trained model {1 - run['trained_model_error']:.2%})"
+            in capsys.readouterr().out)
+
+
+def test_an_empty_file_at_an_output_path_is_replaced(tmp_path, capsys):
+    # `touch out.nir` (or a write that crashed before this version wrote atomically): nothing to lose
+    model = str(save(random_network((4, 10, 3), levels=3, seed=0), tmp_path / "iris.ctn"))
+    for name in ("m.nir", "p.json"):
+        (tmp_path / name).write_bytes(b"")
+    assert main(["deploy", model, "--target", "reference", "--export-nir", str(tmp_path / "m.nir")]) == 0
+    assert main(["verify", model, "--data", "iris", "--targets", "reference", "--no-plots",
+                 "--out", str(tmp_path / "r"), "--json", str(tmp_path / "p.json")]) == 0
+    assert (tmp_path / "m.nir").read_bytes().startswith(b"\x89HDF") and json.loads((tmp_path / "p.json").read_text())

@@ -385,3 +385,38 @@ def test_only_the_images_kept_are_decoded_and_the_data_are_the_same(tmp_path, mo
     rows = {tuple(x) for x in full.X_train}
     assert all(tuple(x) in rows for x in small.X_train)  # drawn from the same split
     np.testing.assert_array_equal(load_dataset(tmp_path, seed=2).X_val, full.X_val)
+
+
+def test_subsamples_of_train_and_val_folders_are_those_of_the_same_arrays_in_an_npz(tmp_path):
+    # an explicit split is subsampled as load_npz does (its own random stream for each part): the same
+    # images in the same order give the same samples for every seed
+    X = {"train": [], "val": []}
+    y = {"train": [], "val": []}
+    for part, n in (("train", 12), ("val", 6)):
+        for c, cls in enumerate(("a", "b", "c")):
+            (tmp_path / "img" / part / cls).mkdir(parents=True)
+            for k in range(n):
+                pixels = _grey(1000 * (part == "val") + 100 * c + k)
+                Image.fromarray(pixels).save(tmp_path / "img" / part / cls / f"{k:03d}.png")
+                X[part].append(pixels.reshape(-1))
+                y[part].append(c)
+    np.savez(tmp_path / "same.npz", X_train=np.array(X["train"]), y_train=np.array(y["train"]),
+             X_val=np.array(X["val"]), y_val=np.array(y["val"]))
+    for seed in (0, 1, 7):
+        a = load_dataset(tmp_path / "img", seed=seed, n_train=9, n_val=6)
+        b = load_dataset(tmp_path / "same.npz", seed=seed, n_train=9, n_val=6)
+        for got, want in ((a.X_train, b.X_train), (a.y_train, b.y_train), (a.X_val, b.X_val), (a.y_val, b.y_val)):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_grey_images_with_alpha_give_one_grey_value_per_pixel(tmp_path):
+    for c, cls in enumerate(("a", "b")):
+        (tmp_path / cls).mkdir()
+        for k in range(5):
+            grey = _grey(10 * c + k)
+            Image.fromarray(np.stack([grey, np.full_like(grey, 255)], axis=-1), mode="LA").save(
+                tmp_path / cls / f"{k}.png")
+    data = load_dataset(tmp_path)
+    assert data.n_features == 12 and "4x3 grey" in data.description
+    rows = {tuple(x) for x in np.concatenate([data.X_train, data.X_val])}
+    assert rows == {tuple(_grey(10 * c + k).reshape(-1).astype(np.float32)) for c in range(2) for k in range(5)}

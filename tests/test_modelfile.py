@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connttra_neuro import ModelFileError, TernaryNetwork, load, random_network, save, storage_report
+from connttra_neuro._atomic import atomic_write
 from connttra_neuro.modelfile import (
     FORMAT_VERSION,
     MAGIC,
@@ -353,3 +354,39 @@ def test_extra_bytes_under_a_valid_checksum_are_refused():
     body = blob[:-32] + b"\0" * 5  # written by another tool and re-hashed: the checksum alone cannot catch it
     with pytest.raises(ModelFileError, match="5 unexpected trailing bytes"):
         from_bytes(body + hashlib.sha256(body).digest())
+
+
+@pytest.mark.parametrize("umask, mode", [(0o027, 0o640), (0o002, 0o664), (0o077, 0o600)])
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        assert save(random_network((4, 3, 2), seed=0), tmp_path / "a.ctn").stat().st_mode & 0o777 == mode
+    finally:
+        os.umask(old)
+
+
+def test_ctrl_c_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "model.ctn"
+    old = random_network((5, 4, 2), seed=1)
+    save(old, path)
+
+    def interrupted(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(b"half a model")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, interrupted)
+    assert load(path) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ctn"]  # no .model.ctn.*.tmp left behind
+
+
+def test_only_the_nearest_existing_folder_must_be_writable(tmp_path, monkeypatch):
+    # a user writes into their own folder under folders they cannot write (/, /home): only the
+    # folder the file (or its first missing parent) goes into is checked
+    (tmp_path / "mine").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    net = random_network((4, 3, 2), seed=0)
+    assert load(save(net, tmp_path / "mine" / "m.ctn")) == net
+    assert load(save(net, tmp_path / "mine" / "new" / "m.ctn")) == net

@@ -522,3 +522,73 @@ def test_resume_refuses_data_whose_labels_changed_under_the_same_name(tmp_path, 
     assert main(["train", "--resume", str(ckpt), "--max-sweeps", "3", "--no-progress"]) == 2
     assert "holds other samples than when" in capsys.readouterr().err
     assert (ckpt.read_bytes(), out.read_bytes()) == before
+
+
+RESUME_BASE = ["train", "--data", "iris", "--hidden", "4", "--levels", "3", "--seed", "2", "--no-progress"]
+
+
+def test_a_checkpoint_with_an_empty_history_cannot_be_resumed(tmp_path, capsys):
+    assert main([*RESUME_BASE, "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]) == 0
+    net = modelfile.load(tmp_path / "m.ctn.ckpt")
+    meta = thaw_metadata(net.metadata)
+    meta["checkpoint"]["history"] = []
+    modelfile.save(net.replace(metadata=meta), tmp_path / "old.ckpt")
+    capsys.readouterr()
+    assert main(["train", "--no-progress", "-o", str(tmp_path / "r.ctn"), "--resume", str(tmp_path / "old.ckpt")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume this checkpoint (its checkpoint record is incomplete" in err and "Traceback" not in err
+    assert not (tmp_path / "r.ctn").exists()
+
+
+def test_resume_does_not_take_a_model_of_the_best_sweep_s_number_with_other_errors(tmp_path, capsys):
+    # -o was since overwritten by a network that claims the best sweep's number but not its errors
+    out = tmp_path / "m.ctn"
+    assert main([*RESUME_BASE, "--max-sweeps", "3", "-o", str(out)]) == 0
+    net = modelfile.load(out)
+    meta = thaw_metadata(net.metadata)
+    meta["metrics"]["train_error"] += 0.25  # same sweep number, another error
+    modelfile.save(net.replace(metadata=meta), out)
+    capsys.readouterr()
+    assert main([*RESUME_BASE, "--max-sweeps", "4", "-o", str(out), "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0
+    assert "best network of the earlier sweeps is not available" in capsys.readouterr().err
+    assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 4  # the only sweep it can vouch for
+
+
+def test_ctrl_c_after_a_sweep_keeps_the_best_network_and_exits_130(tmp_path, capsys, monkeypatch):
+    from connttra_neuro.train.driver import TrainState
+
+    real, calls = TrainState.sweep, []
+
+    def interrupted_second_sweep(self, rng, batch_size):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, rng, batch_size)
+
+    monkeypatch.setattr(TrainState, "sweep", interrupted_second_sweep)
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    assert main([*RESUME_BASE, "--max-sweeps", "5", "-o", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}" in err
+    assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
+    assert len(thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]) == 2
+
+
+def test_resume_accepts_the_run_s_own_list_settings_given_again(tmp_path):
+    # --discrete-set parses to a tuple, the checkpoint holds a list: the same values are no contradiction
+    assert main([*RESUME_BASE, "--discrete-set=-1,0,1", "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]) == 0
+    assert main([*RESUME_BASE, "--discrete-set=-1,0,1", "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn"),
+                 "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0
+
+
+def test_compare_says_nothing_of_a_loss_that_was_not_given(tmp_path, monkeypatch, capsys):
+    # the default loss (hinge) is no --loss: connttra-xent needs no note that it trains with its own
+    import connttra_neuro.train.compare as compare
+
+    monkeypatch.setattr(compare, "compare_methods", lambda dataset, methods, **kw: [])
+    monkeypatch.setattr(compare, "plot_curves", lambda *a, **k: tmp_path / "c.png")
+    assert main(["compare", "--data", "iris", "--methods", "connttra-xent", "-o", str(tmp_path)]) == 0
+    assert "note" not in capsys.readouterr().err
+    assert main(["compare", "--data", "iris", "--methods", "connttra-xent", "--loss", "hinge",
+                 "-o", str(tmp_path)]) == 0
+    assert "note: --loss hinge applies to method connttra; connttra-xent trains with its own" in capsys.readouterr().err

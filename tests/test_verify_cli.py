@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from connttra_neuro.cli import main
@@ -287,3 +288,61 @@ def test_compare_refuses_repeated_methods_and_names_flags_no_method_takes(capsys
     err = capsys.readouterr().err
     assert "note: --ste-lr applies to ste, which --methods does not run" in err
     assert "note: --epochs applies to ste and mlp" in err and "backprop baselines:" not in err
+
+
+def test_a_label_above_every_class_of_the_model_counts_as_wrong_not_a_traceback():
+    # classes {0, 5, 9}: 12 is beyond the last one (searchsorted gives 3, one past the end), -1 before the first
+    from connttra_neuro.cli.verify import as_output_indices
+
+    net = random_network((4, 5, 3), seed=0).replace(metadata={"classes": [9, 0, 5]})
+    assert as_output_indices(net, np.array([12, -1, 0, 9, 7])).tolist() == [3, 3, 1, 0, 3]
+
+
+def test_class_names_with_a_repeated_name_are_not_used():
+    # two outputs of one name cannot be matched by name (a dict would keep only the last)
+    from connttra_neuro.cli.verify import class_names
+
+    net = random_network((4, 5, 3), seed=0)
+    assert class_names(net.replace(metadata={"class_names": ["a", "b", "c"]})) == ["a", "b", "c"]
+    assert class_names(net.replace(metadata={"class_names": ["a", "a", "b"]})) is None
+    assert class_names(net.replace(metadata={"class_names": ["a", "b"]})) is None  # not one per output
+
+
+def test_no_seed_note_for_a_model_trained_with_seed_0(tmp_path, capsys):
+    net = random_network((4, 10, 3), levels=3, seed=0)
+    for seed, noted in ((0, False), (3, True)):
+        path = str(save(net.replace(metadata={"seed": seed, "dataset": "iris"}), tmp_path / f"s{seed}.ctn"))
+        assert main(["verify", path, "--data", "iris", "--targets", "reference", "--out", str(tmp_path / "r"),
+                     "--no-plots"]) == 0
+        assert ("trained with seed" in capsys.readouterr().err) is noted, seed
+
+
+def test_json_into_a_new_report_folder_under_a_report_file_s_name_is_refused(iris_model, tmp_path, capsys):
+    # the folder is new, so no file is there to be "of another kind": only check_distinct sees that the
+    # report's parity.md and --json would be one file (the JSON would replace the Markdown report)
+    out = tmp_path / "new"
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
+                 "--out", str(out), "--json", str(out / "parity.md")]) == 2
+    err = capsys.readouterr().err
+    assert "the report's parity.md" in err and "is the same file as --json" in err
+    assert "creating it" not in err  # no note that the folder will be made, then a refusal
+    assert not out.exists()
+
+
+def test_a_run_with_plots_says_nothing_about_plots_of_an_earlier_report(iris_model, tmp_path, capsys):
+    args = ["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(tmp_path / "rep")]
+    for _ in range(2):  # the second run replaces the first run's plots: they are this run's
+        assert main(args) == 0
+        out, err = capsys.readouterr()
+        assert "earlier report" not in out + err
+
+
+def test_a_user_file_in_the_report_folder_is_refused_before_any_target_runs(iris_model, tmp_path, capsys,
+                                                                           monkeypatch):
+    import connttra_neuro.verify as verify_module
+
+    monkeypatch.setattr(verify_module, "verify", lambda *a, **k: pytest.fail("ran before checking the folder"))
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "parity.md").write_text("# My notes\n")
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(tmp_path / "rep")]) == 2
+    assert "parity.md exists and is not a file this command writes" in capsys.readouterr().err

@@ -133,3 +133,24 @@ def test_demo_says_and_exits_1_when_a_target_differs(tmp_path, capsys, monkeypat
     out = capsys.readouterr().out
     assert "SOME TARGET DIFFERS" in out and "every target matches" not in out
     assert re.search(r"^brian2\s+MISMATCH", (tmp_path / "d" / "README.md").read_text(), re.M)
+
+
+def test_demo_refuses_a_user_file_in_its_faulty_report_folder(tmp_path, capsys):
+    out = tmp_path / "d"
+    (out / "faulty-parity").mkdir(parents=True)
+    (out / "faulty-parity" / "parity.md").write_text("# my notes\n")
+    assert main(["demo", "--quick", "--data", "iris", "--out", str(out)]) == 2
+    assert "parity.md exists and is not a file this command writes" in capsys.readouterr().err
+    assert (out / "faulty-parity" / "parity.md").read_text() == "# my notes\n"
+    assert sorted(p.name for p in out.iterdir()) == ["faulty-parity"]
+
+
+def test_quick_verifies_at_most_60_samples(tmp_path, capsys, monkeypatch):
+    import connttra_neuro.cli.demo as demo
+
+    seen = []
+    monkeypatch.setattr(demo, "run_demo", lambda out, **settings: seen.append(settings["n_verify"]) or 0)
+    for extra, n in (([], 60), (["--n-verify", "100"], 60), (["--n-verify", "30"], 30)):
+        assert main(["demo", "--quick", "--data", "iris", "--out", str(tmp_path / "d"), *extra]) == 0
+        assert seen[-1] == n, extra
+    assert "--quick verifies at most 60 samples (asked for 100)" in capsys.readouterr().out

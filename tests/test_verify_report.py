@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
 from connttra_neuro.network import HiddenLayer, random_network
 from connttra_neuro.verify import SCHEMA, SCHEMA_VERSION, verify, write_report
+from connttra_neuro.verify.parity import _pct
 from hardware_targets.reference import ReferenceTarget
 
 # The documented schema (docs/user-guide.md, "Parity report JSON"). Changing a key is a breaking
@@ -144,3 +146,47 @@ def test_markdown_layer_table_shows_neurons_and_samples_differing(tmp_path):
     assert lp.neurons_differing == 1 and lp.samples_differing > 1  # the two counts differ, so a swap shows
     md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
     assert f"| hidden layer 0 | DIFFERS | 1 | {lp.samples_differing} | 2 |" in md
+
+
+class AllSilent(ReferenceTarget):
+    name = "all-silent"
+
+    def compile(self, network):
+        t = network.hidden[0].thresholds.copy()
+        t[:] = 10_000  # no hidden neuron fires
+        return super().compile(network.replace(hidden=(HiddenLayer(network.hidden[0].weights, t),)))
+
+
+def _silent_report():
+    net = random_network((4, 8, 3), seed=4)
+    rng = np.random.default_rng(0)
+    return verify(net, ["reference", AllSilent()], rng.random((80, 4)), rng.integers(0, 3, 80))
+
+
+def test_targets_table_shows_the_target_s_error_then_the_trained_model_s(tmp_path):
+    report = _silent_report()
+    t = report.target("all-silent")
+    assert t.error != t.software_error  # else a swap would not show
+    md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
+    assert f"| all-silent | mismatch | {_pct(t.error)} | {_pct(t.software_error)} |" in md
+
+
+def test_operations_table_columns_hold_macs_then_dense_then_updates(tmp_path):
+    report = _silent_report()
+    ops = report.software["operations"]
+    assert (ops["effective_macs"], ops["dense"], ops["neuron_updates"]) == (0, 4 * 8 + 8 * 3, 8 + 3)
+    md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
+    assert "| trained model (reference forward) |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| trained model (reference forward) |"))
+    assert row.split(" | ")[3:6] == ["0", "56", "11"]
+
+
+def test_every_report_file_is_renamed_into_place(tmp_path, monkeypatch):
+    # written to a temporary file and renamed: a crash mid-write keeps the previous report whole
+    import connttra_neuro._atomic as atomic
+
+    renamed = []
+    real = atomic.os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda src, dst: renamed.append(os.path.basename(dst)) or real(src, dst))
+    write_report(_silent_report(), tmp_path, plots=False)
+    assert sorted(renamed) == ["parity.html", "parity.json", "parity.md"]

@@ -116,6 +116,7 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
     """Run the demo into ``out``; returns the exit status (1 if a target departs from the trained model)."""
     from hardware_targets.registry import target_names
 
+    from .._atomic import write_text
     from ..datasets import load_dataset
     from ..modelfile import save, storage_report
     from ..verify import verify, write_report
@@ -289,7 +290,7 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
     # 6. report ---------------------------------------------------------------------------------------
     steps.start("write the report")
     summary_path = out / "README.md"
-    summary_path.write_text("\n".join(summary) + "\n", encoding="utf-8")
+    write_text(summary_path, "\n".join(summary) + "\n")  # atomic, as every other report file
     verdict = (
         "every target matches the trained model exactly" if report.all_exact else "SOME TARGET DIFFERS (see report)"
     )

@@ -283,13 +283,15 @@ def _verify(args) -> int:
     names = parse_targets(args.targets)
     options = target_options(args, names)
     given = args.out if args.out is not None else str(_default_out(args.model))  # "" stays "": an error
-    check_writable(given, "--out", directory=True, quiet=args.out is None)  # before the targets run
     out = Path(given)
+    if args.json is not None and args.json != "-" and str(args.json).strip() and given.strip():
+        # first: a refusal must not follow a note that the report folder will be created
+        check_distinct({"--json": args.json, **{f"the report's {name}": out / name for name in REPORT_FILES}},
+                       {"the model file": args.model, "--data": args.data})
+    check_writable(given, "--out", directory=True, quiet=args.out is None)  # before the targets run
     check_folder_outputs(out, "--out", REPORT_FILES)  # a user's parity.md is not ours
     if args.json is not None and args.json != "-":
         check_writable(args.json, "--json")
-        check_distinct({"--json": args.json, **{f"the report's {name}": out / name for name in REPORT_FILES}},
-                       {"the model file": args.model, "--data": args.data})
         check_replaceable(args.json, "--json", "json")
     X, y, data_name = load_split(args, network)
     to_stdout = args.json == "-"
