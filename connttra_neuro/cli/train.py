@@ -215,8 +215,7 @@ def _resolve_seed(args) -> None:
 def _load(args):
     from connttra_neuro.datasets import load_dataset
 
-
-    _resolve_seed(args)
+    _resolve_seed(args)  # train resolved it before its checks; compare comes here directly
     return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
 
 
