@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, random_network
+from hardware_targets.reference import ReferenceTarget
 
 
 def _with_layers(net: TernaryNetwork, hidden=None, output=None, name=None) -> TernaryNetwork:
@@ -78,3 +79,15 @@ def input_spikes(network: TernaryNetwork, n: int = 40, seed: int = 0) -> np.ndar
     s[0] = 0
     s[1] = 1
     return s
+
+
+class SilentFirstLayer(ReferenceTarget):
+    """A broken deployment for CLI tests (registered under a test name): no neuron of the first hidden
+    layer ever fires, so its spikes, scores and classes depart from the trained model's."""
+
+    name = "silent-first-layer"
+
+    def compile(self, network):
+        h = list(network.hidden)
+        h[0] = HiddenLayer(h[0].weights, np.full_like(h[0].thresholds, 10_000))
+        return super().compile(network.replace(hidden=tuple(h)))

@@ -9,7 +9,7 @@ import pytest
 
 from connttra_neuro.cli import main
 from connttra_neuro.modelfile import save
-from connttra_neuro.network import HiddenLayer, random_network
+from connttra_neuro.network import random_network
 from hardware_targets import registry
 from hardware_targets.reference import ReferenceTarget
 from hardware_targets.registry import target_names
@@ -232,21 +232,8 @@ def test_outputs_that_are_one_file_through_a_link_are_refused(iris_model, tmp_pa
     assert "same file as the model file" in capsys.readouterr().err
 
 
-class SilentHidden(ReferenceTarget):
-    """Registered under a test name: no hidden neuron fires, so its classes differ."""
-
-    name = "silent-hidden"
-
-    def compile(self, network):
-        h = list(network.hidden)
-        t = h[0].thresholds.copy()
-        t[:] = 10_000
-        h[0] = HiddenLayer(h[0].weights, t)
-        return super().compile(network.replace(hidden=tuple(h)))
-
-
 def test_accuracy_is_the_target_s_and_the_trained_model_s_is_beside_it(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(registry._TARGETS, "silent-hidden", (__name__, "SilentHidden"))
+    monkeypatch.setitem(registry._TARGETS, "silent-hidden", ("tests.networks", "SilentFirstLayer"))
     model = str(save(random_network((4, 10, 3), levels=3, seed=2), tmp_path / "iris.ctn"))
     assert main(["deploy", model, "--target", "silent-hidden", "--data", "iris", "--json"]) == 1
     run = json.loads(capsys.readouterr().out)["run"]

@@ -248,23 +248,22 @@ def test_resources_report_784_256_10():
 
 
 # -- exports -------------------------------------------------------------------------------------
-def _run_nir(graph, X):
-    """Evaluate our NIR graph with numpy, following each node's stated semantics."""
-    order = ["input", "encoder", "encoder_threshold"]
+def _run_nir(graph, X, spikes=None):
+    """Evaluate our NIR graph with numpy, following each node's stated semantics; each Threshold
+    node's output goes into ``spikes`` (node name -> uint8 array) when given."""
     edges = dict(graph.edges)
-    node = "encoder_threshold"
-    while edges.get(node):
+    node, x = "input", X.astype(np.float64)
+    while node in edges:
         node = edges[node]
-        order.append(node)
-    x = X.astype(np.float64)
-    for name in order[1:]:
-        n = graph.nodes[name]
+        n = graph.nodes[node]
         if isinstance(n, nir.Affine):
             x = x @ n.weight.T + n.bias
         elif isinstance(n, nir.Linear):
             x = x @ n.weight.T
         elif isinstance(n, nir.Threshold):
             x = (x > n.threshold).astype(np.float64)  # NIR Threshold: z = 1 if v > theta
+            if spikes is not None:
+                spikes[node] = x.astype(np.uint8)
     return x
 
 
@@ -390,18 +389,8 @@ def test_nir_graph_reproduces_encoder_and_hidden_spikes():
     X = np.random.default_rng(1).random((200, 12))
     X[:5] = net.encoder.thresholds[:, 1]  # exactly on a threshold: x >= t must spike
     X[5:10] = np.nextafter(net.encoder.thresholds[:, 1], -np.inf)  # just below: must not
-    edges = dict(graph.edges)
-    node, x, spikes = "input", X.astype(np.float64), {}
-    while node in edges:
-        node = edges[node]
-        n = graph.nodes[node]
-        if isinstance(n, nir.Affine):
-            x = x @ n.weight.T + n.bias
-        elif isinstance(n, nir.Linear):
-            x = x @ n.weight.T
-        elif isinstance(n, nir.Threshold):
-            x = (x > n.threshold).astype(np.float64)  # NIR: z = 1 if v > theta
-            spikes[node] = x.astype(np.uint8)
+    spikes = {}
+    x = _run_nir(graph, X, spikes)
     want_scores, want_hidden = forward(net, net.encode(X), record_hidden=True)
     np.testing.assert_array_equal(spikes["encoder_threshold"], net.encode(X))
     for i, want in enumerate(want_hidden):

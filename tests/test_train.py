@@ -183,8 +183,11 @@ def test_bad_settings_raise_clear_errors(data, kw, match):
     with pytest.raises(ValueError, match=match):
         CoNNTrA(**kw).fit(X, y)
     if "beyond the drive range" not in match:  # needs the data; every other setting is checked without
-        with pytest.raises(ValueError, match=match):
+        from connttra_neuro.train.losses import SettingError
+
+        with pytest.raises(SettingError, match=match) as err:
             CoNNTrA(**kw).check_params()
+        assert err.value.param in kw  # the parameter named for the CLI, which names its flag from it
 
 
 def test_bad_data_raises_clear_errors(data):
@@ -354,10 +357,11 @@ def test_the_clock_leaves_out_scoring_exports_and_the_callback(monkeypatch):
     assert seconds[-1] < 0.1  # 3,000 s spent in the callbacks, a few clock readings of training
 
 
-def test_max_seconds_stops_between_sweeps_with_a_warning(monkeypatch):
-    now = _fake_clock(monkeypatch)
+def _ten_second_sweeps(monkeypatch) -> list:
+    """The fake clock, with every sweep taking 10 s of it; returns the clock to advance by hand."""
     from connttra_neuro.train import driver
 
+    now = _fake_clock(monkeypatch)
     sweep = driver.TrainState.sweep
 
     def ten_second_sweep(self, *args, **kwargs):
@@ -365,6 +369,11 @@ def test_max_seconds_stops_between_sweeps_with_a_warning(monkeypatch):
         return sweep(self, *args, **kwargs)
 
     monkeypatch.setattr(driver.TrainState, "sweep", ten_second_sweep)
+    return now
+
+
+def test_max_seconds_stops_between_sweeps_with_a_warning(monkeypatch):
+    _ten_second_sweeps(monkeypatch)
     X, y = load_digits(return_X_y=True)
     with pytest.warns(ConvergenceWarning, match="stopped by max_seconds after 3 sweeps"):
         est = CoNNTrA(hidden=(8,), max_sweeps=30, max_seconds=25, tol=0.0, random_state=0).fit(X[:200], y[:200])
@@ -375,16 +384,7 @@ def test_max_seconds_stops_between_sweeps_with_a_warning(monkeypatch):
 def test_a_resumed_run_continues_the_training_clock_and_its_budget(monkeypatch):
     # history_'s seconds are cumulative training time: a resumed run goes on from the checkpoint's
     # last reading (not from 0), and max_seconds bounds the whole run, not each invocation
-    now = _fake_clock(monkeypatch)
-    from connttra_neuro.train import driver
-
-    sweep = driver.TrainState.sweep
-
-    def ten_second_sweep(self, *args, **kwargs):
-        now[0] += 10.0
-        return sweep(self, *args, **kwargs)
-
-    monkeypatch.setattr(driver.TrainState, "sweep", ten_second_sweep)
+    now = _ten_second_sweeps(monkeypatch)
     X, y = load_digits(return_X_y=True)
     settings = dict(hidden=(8,), max_sweeps=30, tol=0.0, random_state=0)
     with warnings.catch_warnings():

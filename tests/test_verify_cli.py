@@ -9,22 +9,9 @@ import pytest
 
 from connttra_neuro.cli import main
 from connttra_neuro.modelfile import save
-from connttra_neuro.network import HiddenLayer, random_network
+from connttra_neuro.network import random_network
 from hardware_targets import registry
 from hardware_targets.reference import ReferenceTarget
-
-
-class WrongThreshold(ReferenceTarget):
-    """Registered under a test name: hidden neuron 0 never fires."""
-
-    name = "wrong-threshold"
-
-    def compile(self, network):
-        h = list(network.hidden)
-        t = h[0].thresholds.copy()
-        t[:] = 10_000
-        h[0] = HiddenLayer(h[0].weights, t)
-        return super().compile(network.replace(hidden=tuple(h)))
 
 
 @pytest.fixture
@@ -35,7 +22,7 @@ def iris_model(tmp_path):
 
 @pytest.fixture
 def faulty_registered(monkeypatch):
-    monkeypatch.setitem(registry._TARGETS, "wrong-threshold", (__name__, "WrongThreshold"))
+    monkeypatch.setitem(registry._TARGETS, "wrong-threshold", ("tests.networks", "SilentFirstLayer"))
 
 
 def test_exact_targets_exit_0_and_write_reports(iris_model, tmp_path, capsys):

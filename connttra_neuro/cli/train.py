@@ -111,18 +111,21 @@ SETTING_FLAGS = {"hidden": ("--hidden", None), "levels": ("--levels", 1),
 
 def _check_settings(est) -> None:
     """``est.check_params()``, its message naming the flag beside the estimator's parameter."""
+    from connttra_neuro.train.losses import SettingError
+
     from . import UserError
 
+    flags = {**{k: f for k, (f, _) in SETTING_FLAGS.items()}, "random_state": "--seed",
+             "max_sweeps": "--max-sweeps", "max_seconds": "--max-seconds"}
     try:
         est.check_params()
-    except ValueError as err:
-        msg = str(err)
-        name = msg.split(" ", 1)[0]
-        flag = {**{k: f for k, (f, _) in SETTING_FLAGS.items()}, "random_state": "--seed",
-                "max_sweeps": "--max-sweeps", "max_seconds": "--max-seconds"}.get(name)
-        if flag:
-            raise UserError(f"{name} ({flag}){msg[len(name):]}") from None
-        raise UserError(f"--discrete-set: {msg}" if msg.startswith("discrete set") else msg) from None
+    except SettingError as err:
+        msg, flag = str(err), flags.get(err.param)
+        if flag is None:
+            raise UserError(msg) from None
+        if msg.startswith(err.param):  # "jitter must be ..." -> "jitter (--jitter) must be ..."
+            raise UserError(f"{err.param} ({flag}){msg[len(err.param):]}") from None
+        raise UserError(f"{flag}: {msg}") from None
 
 
 def _fill_defaults(args) -> None:

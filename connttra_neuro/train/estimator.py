@@ -12,7 +12,7 @@ import numpy as np
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set  # noqa: F401
 
 from .driver import TrainState, check_Xy, initial_network, network_forward, sweep_rng
-from .losses import resolve_loss
+from .losses import SettingError, resolve_loss
 
 __all__ = ["CoNNTrA", "ConvergenceWarning", "default_jitter"]
 
@@ -162,46 +162,53 @@ class CoNNTrA:
         bad = [h for h in widths.tolist() if isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1]
         if not widths.size or bad:
             which = f" ({bad[0]!r} is not)" if bad and widths.size > 1 else ""
-            raise ValueError(f"hidden must list at least one positive integer layer width, got {self.hidden!r}{which}")
+            raise SettingError("hidden", f"hidden must list at least one positive integer layer width, got "
+                                         f"{self.hidden!r}{which}")
         hidden = tuple(int(h) for h in widths.tolist())
-        values = check_discrete_set(self.discrete_set)
+        try:
+            values = check_discrete_set(self.discrete_set)
+        except ValueError as err:
+            raise SettingError("discrete_set", str(err)) from None
         levels = self.levels
         if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1:
-            raise ValueError(f"levels must be a positive integer (thermometer levels per feature), got {levels!r}")
+            raise SettingError("levels", f"levels must be a positive integer (thermometer levels per feature), "
+                                         f"got {levels!r}")
         resolve_loss(self.loss, self.margin, self.temperature, hidden[-1])  # the default margin needs no data
         if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
-            raise ValueError(f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
+            raise SettingError("max_sweeps", f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
         limit = self.max_seconds
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)
                                   or not np.isfinite(limit) or limit <= 0):
-            raise ValueError(f"max_seconds must be a positive number of seconds (or None: no time limit), "
-                             f"got {limit!r}")
+            raise SettingError("max_seconds", f"max_seconds must be a positive number of seconds (or None: no time "
+                                              f"limit), got {limit!r}")
         tol = self.tol
         if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
-            raise ValueError(f"tol must be a non-negative number (0: stop only when a sweep no longer lowers "
-                             f"the loss), got {tol!r}")
+            raise SettingError("tol", f"tol must be a non-negative number (0: stop only when a sweep no longer "
+                                      f"lowers the loss), got {tol!r}")
         if self.coordinate_order not in ("gradient", "random"):
-            raise ValueError(f"coordinate_order must be 'gradient' or 'random', got {self.coordinate_order!r}")
+            raise SettingError("coordinate_order", f"coordinate_order must be 'gradient' or 'random', got "
+                                                   f"{self.coordinate_order!r}")
         width = self.surrogate_width
         if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
-            raise ValueError(f"surrogate_width must be a positive integer, got {width!r}")
+            raise SettingError("surrogate_width", f"surrogate_width must be a positive integer, got {width!r}")
         if not isinstance(self.joint_moves, (bool, np.bool_)):
-            raise ValueError(f"joint_moves must be True or False, got {self.joint_moves!r}")
+            raise SettingError("joint_moves", f"joint_moves must be True or False, got {self.joint_moves!r}")
         jitter = self.jitter
         if jitter is not None and (isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
                                    or not np.isfinite(jitter) or jitter < 0):
-            raise ValueError(f"jitter must be a non-negative number, got {jitter!r}")
+            raise SettingError("jitter", f"jitter must be a non-negative number, got {jitter!r}")
         batch = self.batch_size
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
-            raise ValueError(f"batch_size must be a positive integer (or None: screen on all samples), got {batch!r}")
+            raise SettingError("batch_size", f"batch_size must be a positive integer (or None: screen on all "
+                                             f"samples), got {batch!r}")
         density = self.init_density
         if (isinstance(density, bool) or not isinstance(density, numbers.Real) or not np.isfinite(density)
                 or not 0 < density <= 1):
-            raise ValueError(f"init_density must be a fraction in (0, 1], got {density!r}")
+            raise SettingError("init_density", f"init_density must be a fraction in (0, 1], got {density!r}")
         seed = self.random_state
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"random_state must be a non-negative integer (every CoNNTrA run is reproducible), "
-                             f"got {seed!r}")
+            raise SettingError("random_state", f"random_state must be a non-negative integer (every CoNNTrA run is "
+                                               f"reproducible), got {seed!r}")
         return hidden, values, int(seed)
 
     # ------------------------------------------------------------------

@@ -28,6 +28,15 @@ from ._kernels import HINGE, XENT, XENT_SCALE
 
 LOSSES = {"hinge": HINGE, "xent": XENT}
 
+
+class SettingError(ValueError):
+    """A training setting with a value it cannot take; ``param`` is the estimator parameter's name
+    (the command line names its flag from it)."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
 __all__ = ["LOSSES", "default_margin", "resolve_loss", "sample_losses_numpy"]
 
 # Up to this many training samples the default hinge margin is 0.15 h; beyond, it shrinks as
@@ -46,15 +55,15 @@ def resolve_loss(loss: str, margin, temperature, last_hidden: int, n_samples: in
     """``(kind, margin, 1/temperature)`` for the kernels, with defaults filled in (the margin's
     depends on the number of training samples, see :func:`default_margin`)."""
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
+        raise SettingError("loss", f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
     if margin is None:
         margin = default_margin(last_hidden, n_samples)
     if temperature is None:
         temperature = max(1.0, math.sqrt(last_hidden) / 2)
     if int(margin) != margin or margin < 1:  # 0: all-zero initial scores already cost nothing, nothing moves
-        raise ValueError(f"margin must be a positive integer, got {margin!r}")
+        raise SettingError("margin", f"margin must be a positive integer, got {margin!r}")
     if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
+        raise SettingError("temperature", f"temperature must be positive, got {temperature!r}")
     return LOSSES[loss], int(margin), 1.0 / float(temperature)
 
 
