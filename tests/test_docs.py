@@ -1,0 +1,153 @@
+"""The documentation's examples, run as a user copies them.
+
+Users copy from the README and the guides first, so those lines are tested like code: every command
+line in a code block parses under today's CLI, the sample sessions (`$ connttra-neuro ...` and the
+lines after it) print what the docs show, and the Python examples run as written. A change that
+alters a documented default or output fails here and names the doc to update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from connttra_neuro.cli import main, parse_args
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+# a usage synopsis (`deploy MODEL --target NAME [--n N] ...`) is not one command line; placeholders
+# such as MODEL in an example line are just strings to the parser
+SYNOPSIS = re.compile(r"\[|\.\.\.")
+
+
+def _blocks(lang: str):
+    """(doc, line number, text) of every fenced block of the language ('' = no language given)."""
+    for doc in DOCS:
+        text = doc.read_text()
+        for m in FENCE.finditer(text):
+            if m.group(1) == lang:
+                yield doc.relative_to(ROOT), text[: m.start()].count("\n") + 2, m.group(2)
+
+
+def _command_lines():
+    for doc, first, block in [*_blocks(""), *_blocks("yaml"), *_blocks("sh")]:
+        for i, line in enumerate(block.splitlines()):
+            line = re.sub(r"^(\$ |- run: )", "", line.strip())
+            if line.startswith("connttra-neuro ") and not SYNOPSIS.search(line.split("#")[0]):
+                yield pytest.param(line.split("  #")[0].strip(), id=f"{doc}:{first + i}")
+
+
+COMMANDS = list(_command_lines())
+
+
+def test_the_docs_have_commands_to_check():
+    # the README's command-line section alone has ten; an empty list would pass every test below
+    assert len(COMMANDS) >= 20
+
+
+@pytest.mark.parametrize("line", COMMANDS)
+def test_every_documented_command_line_parses(line, capsys):
+    try:
+        args = parse_args(shlex.split(line)[1:])
+    except SystemExit:
+        pytest.fail(f"{line!r} no longer parses: {capsys.readouterr().err.strip()}")
+    assert callable(args.func)
+
+
+def _sessions():
+    """Each `$ connttra-neuro ...` block: the command and the output lines the doc shows."""
+    for doc, first, block in _blocks(""):
+        lines = block.splitlines()
+        if lines and lines[0].startswith("$ connttra-neuro "):
+            yield pytest.param(lines[0][2:], lines[1:], id=f"{doc}:{first}")
+
+
+SESSIONS = list(_sessions())
+
+
+def _normal(line: str) -> str:
+    # a run's wall time differs from the doc's; everything else is an integer network's exact output
+    return " ".join(re.sub(r"\d+\.\d+ s\b", "T s", line).split())
+
+
+@pytest.fixture(scope="module")
+def guide_model(tmp_path_factory):
+    """The user guide's model: `connttra-neuro train --data digits --hidden 64 --levels 2 --seed 0`."""
+    folder = tmp_path_factory.mktemp("guide")
+    (train,) = [c for c in COMMANDS if "docs/user-guide.md" in c.id and " train " in c.values[0]]
+    argv = shlex.split(train.values[0])[1:]
+    argv[argv.index("-o") + 1] = str(folder / "digits.ctn")
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 0
+    return folder
+
+
+def test_the_user_guide_shows_sample_sessions():
+    assert len(SESSIONS) >= 2
+
+
+@pytest.mark.lava
+@pytest.mark.brian2
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("command, shown", SESSIONS)
+def test_a_sample_session_prints_what_the_doc_shows(command, shown, guide_model, monkeypatch, capsys):
+    assert "digits.ctn" in command, "the sessions run the user guide's model"
+    monkeypatch.chdir(guide_model)
+    code = main(shlex.split(command)[1:])
+    out = capsys.readouterr().out
+    printed = {_normal(p) for p in out.splitlines()}
+    for line in shown:
+        assert _normal(line) in printed, f"the doc shows {line.strip()!r}; `{command}` printed:\n{out}"
+    assert code == 0
+
+
+def _python_blocks(doc: str):
+    return [text for d, _, text in _blocks("python") if str(d) == doc]
+
+
+@pytest.mark.lava
+@pytest.mark.brian2
+@pytest.mark.timeout(300)
+def test_the_readme_example_runs_and_prints_true(tmp_path, monkeypatch, capsys):
+    (example,) = _python_blocks("README.md")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "<README.md example>", "exec"), {})
+    assert capsys.readouterr().out == "True\n"
+    assert (tmp_path / "digits.ctn").is_file()
+
+
+@pytest.mark.lava
+@pytest.mark.brian2
+@pytest.mark.timeout(600)  # the cython example compiles Brian2's code once if the cache is cold
+def test_the_user_guide_examples_run_in_order(tmp_path, monkeypatch, capsys):
+    # the guide's examples are one session: train, deploy on a target, verify, export; X and y stand
+    # for the samples to check, here the validation split
+    blocks = _python_blocks("docs/user-guide.md")
+    assert len(blocks) == 4
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(blocks[0], "<docs/user-guide.md example>", "exec"), namespace)
+    namespace["X"], namespace["y"] = namespace["data"].X_val, namespace["data"].y_val
+    for block in blocks[1:]:
+        exec(compile(block, "<docs/user-guide.md example>", "exec"), namespace)
+    assert namespace["report"].all_exact and namespace["t"].status == "exact"
+    assert (namespace["result"].predictions == namespace["model"].predict(namespace["X"])).all()
+    assert "reference" in capsys.readouterr().out  # the summary table
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"model.nir", "model.net", "reports/parity/parity.json"} <= written
+
+
+def test_the_datasets_example_loads_a_saved_npz(tmp_path, monkeypatch):
+    blocks = _python_blocks("docs/datasets.md")
+    (npz,) = [b for b in blocks if "np.savez" in b]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(npz, "<docs/datasets.md example>", "exec"), namespace)
+    data = namespace["data"]
+    assert (len(data.y_train), len(data.y_val)) == (800, 200)  # as the comment says
