@@ -210,8 +210,8 @@ def markdown(choices: dict, runs: list[dict]) -> str:
         _measured(runs),
         "",
         f"Every method gets the same tuning effort: one hyperparameter with four values and a budget from six "
-        f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; a CoNNTrA "
-        f"sweep costs about one straight-through epoch on the 784-input sets, three on digits). For each seed "
+        f"(the same for every method: 20, 30, 40, 60, 80 or 120 sweeps or epochs, on iris 50-300; what a CoNNTrA "
+        f"sweep and an epoch cost is measured below, column time per sweep / epoch). For each seed "
         f"of the comparison below, that seed's **training** set is split 75/25 (stratified) {_splits_text()}; each "
         f"candidate trains on the 75% and is scored on the 25% after every sweep or epoch. A candidate's score at a "
         f"budget is the mean inner-validation error over the last {SMOOTH} sweeps/epochs up to it, averaged over the "
