@@ -42,7 +42,7 @@ def test_goal_lines_give_means_paired_standard_errors_and_verdicts(bench):
     assert "vs float64 MLP +1.33 pts ± 0.33 (met: goal within 2)" in text
     assert "model 33.0x below the float64 MLP, 20.0x below the same network in float32 (met" in text
     # times vs STE: -1, -2, -3 s: mean -2, SE 1/sqrt(3)
-    assert "time to final val error: connttra-hinge 2.00 s vs STE 4.00 s, -2.00 s ± 0.58 (met)" in text
+    assert "time to final val error: connttra-hinge 2.00 s vs STE 4.00 s, -2.00 s ± 0.58, 0.50x (met)" in text
     slow = [dict(r, time_to_final_seconds=9.0) if r["method"] == "connttra-hinge" else r for r in rows]
     assert "(not met)" in "; ".join(bench._goals(bench._aggregate(slow)))
 
