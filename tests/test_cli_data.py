@@ -270,9 +270,13 @@ def test_evaluate_notes_a_model_trained_on_another_seed_s_split(tmp_path, capsys
                  "-o", path]) == 0  # fmt: skip
     capsys.readouterr()
     assert main(["evaluate", path, "--data", "iris"]) == 0
-    assert "add --seed 3 to check it on its own split" in capsys.readouterr().err
+    assert "the split of seed 0 (the default) may hold its training samples: give --seed 3 to check it on its " \
+           "own split" in capsys.readouterr().err
     assert main(["evaluate", path, "--data", "iris", "--seed", "3"]) == 0
     assert "note: the model was trained with seed" not in capsys.readouterr().err
+    # a --seed given that is not the model's is the same mistake (the docs' toy example once led to it)
+    assert main(["evaluate", path, "--data", "iris", "--seed", "1"]) == 0
+    assert "the split of --seed 1 may hold its training samples: give --seed 3" in capsys.readouterr().err
     assert main(["deploy", path, "--target", "reference", "--seed", "3"]) == 2
     assert "--seed needs --data" in capsys.readouterr().err
 

@@ -151,3 +151,67 @@ def test_the_datasets_example_loads_a_saved_npz(tmp_path, monkeypatch):
     exec(compile(npz, "<docs/datasets.md example>", "exec"), namespace)
     data = namespace["data"]
     assert (len(data.y_train), len(data.y_val)) == (800, 200)  # as the comment says
+
+
+def _parameter_rows():
+    text = (ROOT / "docs" / "training.md").read_text()
+    table = text[text.index("| parameter | default | `train` flag | meaning |"):].split("\n\n")[0]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in table.splitlines()[2:]]
+
+
+def test_the_parameters_table_gives_the_estimator_s_defaults_and_the_train_flags():
+    import ast
+
+    from connttra_neuro.cli import _build
+    from connttra_neuro.train import CoNNTrA
+
+    defaults = CoNNTrA().get_params()
+    rows = _parameter_rows()
+    assert sorted(row[0].strip("`") for row in rows) == sorted(defaults)  # every parameter, once
+    train_flags = {flag for action in _build()[1]["train"]._actions for flag in action.option_strings}
+    for name, default, flag, _ in rows:
+        shown = ast.literal_eval(re.match(r"`([^`]*)`", default).group(1))
+        assert shown == defaults[name.strip("`")], f"docs/training.md gives {name} the default {shown!r}"
+        if flag != "Python only":
+            assert re.match(r"`(--[a-z-]+)`", flag).group(1) in train_flags, f"{name}: no train flag {flag}"
+
+
+def _doc_text() -> str:
+    return "\n".join(doc.read_text() for doc in DOCS)
+
+
+def test_every_python_name_the_docs_mention_exists():
+    import importlib
+
+    names = sorted(set(re.findall(r"\b(?:connttra_neuro|hardware_targets)(?:\.[A-Za-z_]\w*)+", _doc_text())))
+    assert len(names) >= 10
+    for name in names:
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+                break
+            except ModuleNotFoundError:
+                continue
+        for attr in parts[cut:]:
+            assert hasattr(obj, attr), f"the docs mention {name}, which does not exist"
+            obj = getattr(obj, attr)
+
+
+def test_every_file_and_test_the_docs_mention_exists():
+    text = _doc_text()
+    files = set(re.findall(r"\b(?:connttra_neuro|hardware_targets|tests|bench|examples)/[\w/.]+\.py", text))
+    assert len(files) >= 10
+    for path in sorted(files):
+        assert (ROOT / path).is_file(), f"the docs mention {path}, which does not exist"
+    for path, test in sorted(set(re.findall(r"\b(tests/\w+\.py)::(\w+)", text))):
+        assert re.search(rf"^def {test}\(", (ROOT / path).read_text(), re.M), f"the docs cite {path}::{test}"
+
+
+def test_python_m_runs_the_command_line():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "connttra_neuro", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("connttra-neuro "), done.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -242,9 +244,11 @@ def test_resume_trains_on_the_run_s_own_data(tmp_path, capsys):
     assert main(["train", "--data", "digits", "--no-progress", "--max-sweeps", "7", "-o", str(tmp_path / "m.ctn"),
                  "--resume", ckpt]) == 2
     assert "--data digits differs" in capsys.readouterr().err
-    # a resume whose budget is already spent trains nothing and says the checkpoint is unchanged
-    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "n.ctn"), "--resume", ckpt]) == 0
-    assert f"no sweep ran, checkpoint unchanged: {ckpt}" in capsys.readouterr().out
+    # a resume whose budget is already spent is an error that says the budget counts the whole run
+    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "n.ctn"), "--resume", ckpt]) == 2
+    assert (f"the run in {ckpt} has done 6 sweeps (--max-sweeps 6 counts the whole run): give --max-sweeps above 6 "
+            "to continue it") in capsys.readouterr().err
+    assert not (tmp_path / "n.ctn").exists()
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -335,6 +339,8 @@ def test_resume_refuses_settings_that_contradict_the_checkpoint(tmp_path, capsys
         assert main([*argv, "--resume", ckpt]) == 2, flags
         err = capsys.readouterr().err
         assert f"{flags[0].split('=')[0]} " in err and "differs from the run in" in err and "Traceback" not in err
+        if flags == ["--joint-moves"]:  # a switch has no "same value" to give
+            assert "which trains without it" in err and err.rstrip().endswith("drop --joint-moves"), err
     assert (tmp_path / "m.ctn").read_bytes() == before  # nothing trained, nothing written
     # repeating the run's own flags is fine
     assert main([*args, "--loss", "hinge", "--max-sweeps", "3", "-o", str(tmp_path / "m.ctn"), "--resume", ckpt]) == 0
@@ -494,6 +500,23 @@ def test_resume_of_a_copied_or_moved_run_stays_in_its_folder(tmp_path, capsys, m
     assert "--data iris differs from the run in" in capsys.readouterr().err
 
 
+def test_resume_names_a_moved_data_file_and_takes_its_new_path(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    np.savez(tmp_path / "s.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    ckpt = str(tmp_path / "m.ctn.ckpt")
+    assert main(["train", "--data", str(tmp_path / "s.npz"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "s.npz").rename(tmp_path / "moved" / "s.npz")
+    capsys.readouterr()
+    assert main(["train", "--resume", ckpt, "--max-sweeps", "2", "--no-progress"]) == 2
+    assert (f"{tmp_path / 's.npz'}, the data the run in {ckpt} trains on, is gone: if it moved, give --data NEWPATH"
+            in capsys.readouterr().err)
+    assert main(["train", "--resume", ckpt, "--data", str(tmp_path / "moved" / "s.npz"), "--max-sweeps", "2",
+                 "--no-progress"]) == 0
+
+
 def test_compare_names_a_margin_the_cross_entropy_ignores(tmp_path, monkeypatch, capsys):
     import connttra_neuro.train.compare as compare
 
@@ -572,6 +595,67 @@ def test_ctrl_c_after_a_sweep_keeps_the_best_network_and_exits_130(tmp_path, cap
     assert f"best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}" in err
     assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
     assert len(thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]) == 2
+
+
+def test_the_ctrl_c_hint_continues_the_run_to_its_own_budget(tmp_path, capsys, monkeypatch):
+    # `continue with: connttra-neuro train --resume CKPT` has no --max-sweeps: the run's own budget (5) holds,
+    # not the flag's default (30), and the result is the uninterrupted run's
+    from connttra_neuro.train.driver import TrainState
+
+    budget = ["--max-sweeps", "5", "--max-seconds", "1000"]
+    assert main([*RESUME_BASE, *budget, "-o", str(tmp_path / "full.ctn")]) == 0
+    real, calls = TrainState.sweep, []
+
+    def interrupted_third_sweep(self, rng, batch_size):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, rng, batch_size)
+
+    with monkeypatch.context() as m:
+        m.setattr(TrainState, "sweep", interrupted_third_sweep)
+        assert main([*RESUME_BASE, *budget, "-o", str(tmp_path / "m.ctn")]) == 130
+    ckpt = tmp_path / "m.ctn.ckpt"
+    assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0
+    saved = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]
+    assert [r["sweep"] for r in saved["history"]] == [0, 1, 2, 3, 4, 5]
+    assert (saved["settings"]["max_sweeps"], saved["settings"]["max_seconds"]) == (5, 1000)  # both kept
+    assert (tmp_path / "m.ctn").read_bytes() == (tmp_path / "full.ctn").read_bytes()
+    capsys.readouterr()
+    # now spent: an error naming the run's own budget; a time budget likewise
+    assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 2
+    assert (f"the run in {ckpt} has done 5 sweeps (its budget was --max-sweeps 5): give --max-sweeps above 5"
+            in capsys.readouterr().err)
+    assert main(["train", "--resume", str(ckpt), "--max-sweeps", "9", "--max-seconds", "1e-9"]) == 2
+    assert re.search(r"has done \d+\.\d s of training \(--max-seconds 1e-09 counts the whole run\): give "
+                     r"--max-seconds above \d+\.\d to continue it", capsys.readouterr().err)
+
+
+def test_resume_writes_the_model_of_a_custom_named_checkpoint_where_the_run_did(tmp_path):
+    # -o model.ctn --checkpoint run.ckpt: a resume goes on writing model.ctn (not "run", the checkpoint's name
+    # without .ckpt); a copy of the run folder goes on in the copy, leaving the original alone
+    run, copy = tmp_path / "run", tmp_path / "copy"
+    run.mkdir()
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(run / "model.ctn"), "--checkpoint",
+                 str(run / "run.ckpt")]) == 0
+    shutil.copytree(run, copy)
+    assert main(["train", "--resume", str(run / "run.ckpt"), "--max-sweeps", "3", "--no-progress"]) == 0
+    assert sorted(p.name for p in run.iterdir()) == ["model.ctn", "run.ckpt"]
+    assert len(thaw_metadata(modelfile.load(run / "run.ckpt").metadata)["checkpoint"]["history"]) == 4
+    original = (run / "model.ctn").read_bytes()
+    assert main(["train", "--resume", str(copy / "run.ckpt"), "--max-sweeps", "4", "--no-progress"]) == 0
+    assert sorted(p.name for p in copy.iterdir()) == ["model.ctn", "run.ckpt"]
+    assert thaw_metadata(modelfile.load(copy / "run.ckpt").metadata)["checkpoint"]["best"] == str(
+        (copy / "model.ctn").resolve())
+    assert (run / "model.ctn").read_bytes() == original
+
+
+def test_a_run_that_converges_says_so(tmp_path, capsys):
+    # it stops before its budget, and no warning says why: the command does
+    assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "4", "--no-progress",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^converged after sweep [123] of 4: it changed no parameter$", out, re.M), out
 
 
 def test_resume_accepts_the_run_s_own_list_settings_given_again(tmp_path):

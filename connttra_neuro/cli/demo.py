@@ -1,4 +1,5 @@
-"""``connttra-neuro demo``: the whole story on built-in data, in about half a minute on 2 cores.
+"""``connttra-neuro demo``: the whole story on built-in data, in about 20 s on 2 cores (plus compiling the
+numba kernels on a first run).
 
 1. train a ternary network with CoNNTrA (gradient-free coordinate descent);
 2. compare it with backpropagation (a straight-through-estimator ternary net and a float MLP);
@@ -22,7 +23,7 @@ import numpy as np
 DEFAULT_OUT = Path("reports") / "demo"
 SUMMARY_HEADING = "# connttra-neuro demo"  # README.md's first line: how a later demo knows the file for its own
 
-# The benchmark's digits network, so the demo shows representative figures; about half a minute on 2 cores.
+# The benchmark's digits network, so the demo shows representative figures; about 20 s on 2 cores.
 DEMO = {
     "dataset": "digits",  # 8x8 handwritten digits shipped with scikit-learn: 64 features, 10 classes
     "hidden": (256,),  # the benchmark's digits architecture (docs/benchmarks.md)
@@ -36,7 +37,7 @@ def add_parsers(sub) -> None:
     """Register ``demo``."""
     p = sub.add_parser(
         "demo",
-        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (about half a minute)",
+        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (about 20 s)",
         description=__doc__.split("\n\n", 1)[1],
         epilog=(
             "examples:\n"

@@ -35,9 +35,11 @@ def _common(p, resumable: bool = False) -> None:
                    help="allowed weights, comma-separated (default -1,0,1; a leading minus needs the = form: "
                    "--discrete-set=-2,0,2)")
     p.add_argument("--loss", choices=("hinge", "xent"), help="training loss (default hinge)")
-    p.add_argument("--max-sweeps", type=int, default=30, help="sweep budget (default 30)")
-    p.add_argument("--max-seconds", type=float, help="training-time budget in seconds (scoring and checkpoints "
-                   "not counted)")
+    p.add_argument("--max-sweeps", type=int, help="sweep budget of the whole run (default 30"
+                   + ("; with --resume: the run's own, and a larger one continues it)" if resumable else ")"))
+    p.add_argument("--max-seconds", type=float, help="training-time budget of the whole run in seconds (scoring "
+                   "and checkpoints not counted" + ("; with --resume: the run's own, by default)" if resumable
+                                                    else ")"))
     p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
     p.add_argument("--jitter", type=float,
                    help="std of the noise added to hidden drives while training, a regulariser "
@@ -98,6 +100,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=_compare)
 
 
+DEFAULT_MAX_SWEEPS = 30
 # the flags that choose the training data; a checkpoint records them so --resume trains on the same data
 DATA_FLAGS = {"data": "--data", "data_path": "--data-path", "n_train": "--n-train", "n_val": "--n-val",
               "seed": "--seed"}
@@ -132,6 +135,8 @@ def _fill_defaults(args) -> None:
     for key, (_, default) in SETTING_FLAGS.items():
         if getattr(args, key) is None:
             setattr(args, key, default)
+    if args.max_sweeps is None:  # after --resume took the run's own budget, if any
+        args.max_sweeps = DEFAULT_MAX_SWEEPS
 
 
 def _resume_settings(args, saved: dict, checkpoint: str, trained_with: dict) -> None:
@@ -145,6 +150,9 @@ def _resume_settings(args, saved: dict, checkpoint: str, trained_with: dict) -> 
     for key, (flag, _) in SETTING_FLAGS.items():
         given = getattr(args, key)
         if given is not None and plain(given) != plain(saved["settings"].get(key)):
+            if isinstance(given, bool):  # a switch (--joint-moves): it cannot be given "the same value" off
+                raise UserError(f"{flag} differs from the run in {checkpoint}, which trains without it; a resumed run "
+                                f"keeps its settings (only --max-sweeps and --max-seconds may change): drop {flag}")
             shown = ",".join(map(str, given)) if isinstance(given, (list, tuple)) else given
             theirs = saved["settings"].get(key)
             if theirs is None:  # the default, as the run resolved it (margin, jitter) where it records that
@@ -152,6 +160,50 @@ def _resume_settings(args, saved: dict, checkpoint: str, trained_with: dict) -> 
             raise UserError(f"{flag} {shown} differs from the run in {checkpoint} ({theirs}); a "
                             f"resumed run keeps its settings (only --max-sweeps and --max-seconds may change): drop "
                             f"{flag} or give the same value")
+
+
+def _check_recorded_data(data: str | None, checkpoint: str) -> None:
+    """The run's recorded data path, when it is gone, with the way out (a moved file is fine: its samples
+    are checked against the run's digest) instead of a bare "no such file"."""
+    from connttra_neuro.datasets import dataset_names
+
+    from . import UserError
+
+    if data is not None and data not in dataset_names() and not Path(data).exists():
+        raise UserError(f"{data}, the data the run in {checkpoint} trains on, is gone: if it moved, give "
+                        f"--data NEWPATH (the samples must be the run's, which their digest checks)")
+
+
+def _resumed_output(checkpoint: Path, recorded: str | None) -> str | None:
+    """Where a resumed run writes its model without -o: the file of the run's -o name beside the
+    checkpoint when the checkpoint is that name + .ckpt (the default) or the file is there (a copied or
+    moved run folder goes on in its new place, not in the original's), else the recorded -o itself."""
+    if recorded is None:  # a checkpoint from before the -o was recorded: the default naming
+        return str(checkpoint.with_suffix("")) if checkpoint.suffix == ".ckpt" else None
+    beside = checkpoint.with_name(Path(recorded).name)
+    return str(beside) if checkpoint.name == beside.name + ".ckpt" or beside.is_file() else recorded
+
+
+def _resume_budget(args, saved: dict, checkpoint: str) -> None:
+    """The budgets count the whole run, so a resume keeps the run's own unless a flag gives another (a
+    Ctrl-C'd run of --max-sweeps 200 continues to 200, not to the default 30); a budget the run has
+    already spent is an error that says what to give, not a run that trains nothing."""
+    from . import UserError
+
+    settings, last = saved["settings"], saved["history"][-1]
+    spent = {"--max-sweeps": (last["sweep"], f"{last['sweep']} sweeps", f"{last['sweep']}"),
+             "--max-seconds": (last["seconds"], f"{last['seconds']:.1f} s of training", f"{last['seconds']:.1f}")}
+    for key, flag in (("max_sweeps", "--max-sweeps"), ("max_seconds", "--max-seconds")):
+        given = getattr(args, key)
+        if given is None:
+            setattr(args, key, settings.get(key))
+        budget = getattr(args, key)
+        used, said, least = spent[flag]
+        if budget is not None and used >= budget:
+            whose = (f"{flag} {budget:g} counts the whole run" if given is not None
+                     else f"its budget was {flag} {budget:g}")
+            raise UserError(f"the run in {checkpoint} has done {said} ({whose}): give {flag} above {least} to "
+                            f"continue it")
 
 
 def _checked_checkpoint(saved, checkpoint: str) -> dict:
@@ -300,10 +352,10 @@ def _train(args) -> int:
         # --data and -o default to the run's own: -o to the model beside the checkpoint (the run's
         # folder may have been copied or moved since), else the one the run recorded
         if args.output is None:
-            beside = Path(args.resume)
-            args.output = str(beside.with_suffix("")) if beside.suffix == ".ckpt" else saved.get("best")
+            args.output = _resumed_output(Path(args.resume), saved.get("best"))
         if args.data is None:
             args.data = (saved.get("data") or {}).get("data")
+            _check_recorded_data(args.data, args.resume)
     missing = [flag for flag, value in (("--data", args.data), ("-o", args.output)) if value is None]
     if missing:
         raise UserError(f"train needs {' and '.join(missing)}" + (f" ({args.resume} does not record the run's)"
@@ -334,6 +386,7 @@ def _train(args) -> int:
     if args.resume:
         _resume_data(args, saved, args.resume)  # before loading: the run's own split
         _resume_settings(args, saved, args.resume, init_meta.get("settings") or {})
+        _resume_budget(args, saved, args.resume)
     _fill_defaults(args)
     _resolve_seed(args)
     if args.margin is not None and args.loss != "hinge":
@@ -369,6 +422,13 @@ def _train(args) -> int:
         if _data_selection(args)["data"] != run_data.get("data"):
             raise UserError(f"--data {args.data} differs from the run in {args.resume} ({run_data.get('data')}); a "
                             f"resumed run trains on the data it started with: drop --data or give that data")
+        was, now = init_meta.get("class_names"), data.class_names
+        if was and now and list(was) != list(now):  # an image folder's class folders renamed, added or removed
+            changed = ([f"{a} -> {b}" for a, b in zip(was, now, strict=True) if a != b][:3] if len(was) == len(now)
+                       else [f"{len(was)} -> {len(now)} classes"])
+            raise UserError(f"{args.data}: its class folders are not the ones {args.resume} was trained on "
+                            f"({', '.join(changed)}); a resumed run would give its outputs other names: restore "
+                            f"the folder names, or start a new run")
         raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
                         f"since, under the same name and split); a resumed run must continue on the same data: "
                         f"restore it, or start a new run")
@@ -416,6 +476,11 @@ def _train(args) -> int:
           f"val error {100 * metrics['val_error']:.2f}%); " + (f"checkpoint {ckpt}" if done else
                                                                 f"no sweep ran, checkpoint unchanged: {args.resume}"
                                                                 if args.resume else "no sweep ran, no checkpoint"))
+    if est.converged_ and done:  # said, since it ends the run before its budget (no warning says so)
+        last = est.history_[-1]
+        why = ("it changed no parameter" if last["changed"] == 0 else
+               f"it lowered the loss by at most tol = {est.tol:g} of itself")
+        print(f"converged after sweep {last['sweep']} of {est.max_sweeps}: {why}")
     if args.plot is not None:
         from connttra_neuro.train.plots import plot_history
 

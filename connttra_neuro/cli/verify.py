@@ -96,9 +96,10 @@ def load_split(args, network):
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
     if args.split is None:  # left as None by the parser, so deploy can tell --split given without --data
         args.split = "val"
-    if args.seed is None:
+    given = args.seed is not None
+    if not given:
         args.seed = 0
-        _note_training_seed(network, args.data)
+    _note_training_seed(network, args.data, args.seed, given)
     sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
     try:
         data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
@@ -166,16 +167,18 @@ def same_dataset(trained_on, data) -> bool:
         return False
 
 
-def _note_training_seed(network, data: str) -> None:
+def _note_training_seed(network, data: str, seed_now: int, given: bool) -> None:
     """`train --seed S` also draws the train/validation split, so a model trained with seed S checked
-    on seed 0's validation split is partly checked on its training samples: say so (the metadata's
-    seed is the training seed, which a Python user may have chosen apart from the split's)."""
+    on another seed's validation split (seed 0's by default, or a --seed given) is partly checked on its
+    training samples: say so (the metadata's seed is the training seed, which a Python user may have
+    chosen apart from the split's)."""
     import sys
 
     seed, trained_on = network.metadata.get("seed"), network.metadata.get("dataset")
-    if isinstance(seed, int) and not isinstance(seed, bool) and seed != 0 and same_dataset(trained_on, data):
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed != seed_now and same_dataset(trained_on, data):
+        which = f"--seed {seed_now}" if given else "seed 0 (the default)"
         print(f"note: the model was trained with seed {seed} (its metadata); `train --seed {seed}` also draws the "
-              f"train/validation split, and seed 0's validation split may hold its training samples: add "
+              f"train/validation split, and the split of {which} may hold its training samples: give "
               f"--seed {seed} to check it on its own split", file=sys.stderr)
 
 

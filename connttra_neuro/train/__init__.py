@@ -1,16 +1,21 @@
 """CoNNTrA training: coordinate descent over discrete weights, plus backprop baselines.
 
-Public API: :class:`CoNNTrA`, :func:`compare_methods`, :func:`format_table`.
+Public API: :class:`CoNNTrA`, :func:`compare_methods`, :func:`format_table`, :func:`plot_curves` (the
+comparison's plot) and :func:`plot_history` (one run's curves).
 """
 
 from .estimator import CoNNTrA, ConvergenceWarning
 
-__all__ = ["CoNNTrA", "ConvergenceWarning", "compare_methods", "format_table"]
+__all__ = ["CoNNTrA", "ConvergenceWarning", "compare_methods", "format_table", "plot_curves", "plot_history"]
 
 
-def __getattr__(name):  # compare pulls in scikit-learn and multiprocessing: load on first use
-    if name in ("compare_methods", "format_table"):
+def __getattr__(name):  # compare pulls in scikit-learn and multiprocessing, plots matplotlib: load on first use
+    if name in ("compare_methods", "format_table", "plot_curves"):
         from . import compare
 
         return getattr(compare, name)
+    if name == "plot_history":
+        from . import plots
+
+        return plots.plot_history
     raise AttributeError(name)
