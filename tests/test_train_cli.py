@@ -676,3 +676,15 @@ def test_compare_says_nothing_of_a_loss_that_was_not_given(tmp_path, monkeypatch
     assert main(["compare", "--data", "iris", "--methods", "connttra-xent", "--loss", "hinge",
                  "-o", str(tmp_path)]) == 0
     assert "note: --loss hinge applies to method connttra; connttra-xent trains with its own" in capsys.readouterr().err
+
+
+def test_hidden_widths_comma_separated_or_repeated_are_the_same_network(tmp_path, capsys):
+    args = ["train", "--data", "iris", "--levels", "2", "--max-sweeps", "1", "--no-progress"]
+    assert main([*args, "--hidden", "6,5", "-o", str(tmp_path / "a.ctn")]) == 0
+    assert main([*args, "--hidden", "6", "--hidden", "5", "-o", str(tmp_path / "b.ctn")]) == 0
+    assert (tmp_path / "a.ctn").read_bytes() == (tmp_path / "b.ctn").read_bytes()
+    assert modelfile.load(tmp_path / "a.ctn").layer_sizes == (8, 6, 5, 3)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main([*args, "--hidden", "6;5", "-o", str(tmp_path / "c.ctn")])
+    assert "expected a width or comma-separated widths like 256 or 256,128, got '6;5'" in capsys.readouterr().err

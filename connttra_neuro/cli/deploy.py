@@ -29,8 +29,9 @@ def add_parsers(sub) -> None:
         help="check a model fits a target, print its resources, run data on it, export NIR / netx",
         description=textwrap.fill(
             "Check that MODEL fits the target (a clear error names any limit it breaks), print the target's "
-            "resource report (cores, neurons, synapses, memory; energy where known). With --data, run the "
-            "samples on the target and print accuracy and agreement with the trained model. --export-nir and "
+            "resource report (cores, neurons, synapses, memory). With --data, run the "
+            "samples on the target and print accuracy, agreement with the trained model, and the synaptic "
+            "operations per inference with the Loihi energy estimate. --export-nir and "
             "--export-netx write the network as a NIR graph or a lava-dl netx file (for any target)."
         ),
         epilog=(

@@ -18,6 +18,20 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like -1,0,1, got {text!r}") from None
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a width or comma-separated widths like 256 or 256,128, got "
+                                         f"{text!r}") from None
+
+
+def _flatten_hidden(args) -> None:
+    """--hidden 256 --hidden 128 and --hidden 256,128 (as --discrete-set is written) say the same."""
+    if args.hidden is not None:
+        args.hidden = [w for part in args.hidden for w in part]
+
+
 def _common(p, resumable: bool = False) -> None:
     p.add_argument("--data", required=not resumable,
                    help="dataset name (see `connttra-neuro datasets`) or a path: .npz file, IDX folder, "
@@ -26,8 +40,8 @@ def _common(p, resumable: bool = False) -> None:
     p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
     p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
     p.add_argument("--n-val", type=int, help="subsample this many validation samples")
-    p.add_argument("--hidden", type=int, action="append",
-                   help="hidden layer width; repeat for more layers (default 64)")
+    p.add_argument("--hidden", type=_widths, action="append",
+                   help="hidden layer widths: --hidden 256,128 or --hidden 256 --hidden 128 (default 64)")
     # Settings default to None here and get their defaults in _fill_defaults, so that a resumed run can
     # tell a flag the user gave (an error if it contradicts the checkpoint) from one left out.
     p.add_argument("--levels", type=int, help="thermometer levels per feature (default 1)")
@@ -338,6 +352,7 @@ def _train(args) -> int:
 
     from . import UserError
 
+    _flatten_hidden(args)
     if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
         # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
         raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
@@ -533,6 +548,7 @@ def _compare(args) -> int:
 
     from . import UserError
 
+    _flatten_hidden(args)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:  # it would train twice and print identical rows
