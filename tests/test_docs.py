@@ -36,7 +36,8 @@ def _blocks(lang: str):
 
 
 def _command_lines():
-    for doc, first, block in [*_blocks(""), *_blocks("yaml"), *_blocks("sh")]:
+    shells = ("", "yaml", "sh", "bash", "shell", "console", "text")  # every block a command line may sit in
+    for doc, first, block in [b for lang in shells for b in _blocks(lang)]:
         for i, line in enumerate(block.splitlines()):
             line = re.sub(r"^(\$ |- run: )", "", line.strip())
             if line.startswith("connttra-neuro ") and not SYNOPSIS.search(line.split("#")[0]):
@@ -80,8 +81,9 @@ def _normal(line: str) -> str:
 def guide_model(tmp_path_factory):
     """The user guide's model: `connttra-neuro train --data digits --hidden 64 --levels 2 --seed 0`."""
     folder = tmp_path_factory.mktemp("guide")
-    (train,) = [c for c in COMMANDS if "docs/user-guide.md" in c.id and " train " in c.values[0]]
-    argv = shlex.split(train.values[0])[1:]
+    trains = [c.values[0] for c in COMMANDS if "docs/user-guide.md" in c.id and " train " in c.values[0]]
+    assert trains, "the user guide no longer shows how its model is trained"
+    argv = shlex.split(trains[0])[1:]
     argv[argv.index("-o") + 1] = str(folder / "digits.ctn")
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         assert main(argv) == 0
@@ -186,13 +188,14 @@ def test_every_python_name_the_docs_mention_exists():
     names = sorted(set(re.findall(r"\b(?:connttra_neuro|hardware_targets)(?:\.[A-Za-z_]\w*)+", _doc_text())))
     assert len(names) >= 10
     for name in names:
-        parts = name.split(".")
+        parts, obj = name.split("."), None
         for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
             try:
                 obj = importlib.import_module(".".join(parts[:cut]))
                 break
             except ModuleNotFoundError:
                 continue
+        assert obj is not None, f"the docs mention {name}, and no part of it imports"
         for attr in parts[cut:]:
             assert hasattr(obj, attr), f"the docs mention {name}, which does not exist"
             obj = getattr(obj, attr)

@@ -339,8 +339,12 @@ def test_a_resumed_run_refuses_renamed_class_folders(tmp_path, capsys):
     (tmp_path / "data" / "cat").rename(tmp_path / "data" / "bat")  # same order, same pixels, another name
     assert main(["train", "--resume", str(model) + ".ckpt", "--max-sweeps", "2", "--no-progress"]) == 2
     assert ("its class folders are not the ones" in (err := capsys.readouterr().err)
-            and "(cat -> bat)" in err and "restore the folder names" in err), err
+            and "(gone: cat; new: bat)" in err and "put the class folders back" in err), err
     assert model.read_bytes() == before
+    (tmp_path / "data" / "bat").rename(tmp_path / "data" / "cat")
+    _write(tmp_path / "data", {"zebra": _pool(10)["cat"]})  # a class added: named as new, nothing is "gone"
+    assert main(["train", "--resume", str(model) + ".ckpt", "--max-sweeps", "2", "--no-progress"]) == 2
+    assert "(new: zebra)" in capsys.readouterr().err
 
 
 def test_a_folder_with_some_of_the_classes_needs_no_matching_note_and_verify_matches_too(tmp_path, capsys):

@@ -375,6 +375,9 @@ def test_a_checkpoint_this_version_cannot_continue_is_a_clear_error(tmp_path, ca
     (lambda c: c["history"][0].update(sweep="x"), "history record 0's sweep is 'x'"),
     (lambda c: c["history"][-1].pop("seconds"), "history record 1 has no seconds"),
     (lambda c: c["history"][0].update(val_error="x"), "history record 0's val_error is 'x'"),
+    (lambda c: c["settings"].update(max_sweeps="30"), "its setting max_sweeps is '30'"),
+    (lambda c: c["settings"].update(max_seconds=-1), "its setting max_seconds is -1"),
+    (lambda c: c.update(output=["m.ctn"]), "its output path is ['m.ctn']"),
 ])
 def test_a_hand_edited_checkpoint_field_is_named_not_a_traceback(tmp_path, capsys, edit, named):
     assert main(["train", "--data", "iris", "--hidden", "4", "--no-progress", "--max-sweeps", "1",
@@ -627,8 +630,14 @@ def test_the_ctrl_c_hint_continues_the_run_to_its_own_budget(tmp_path, capsys, m
     assert (f"the run in {ckpt} has done 5 sweeps (its budget was --max-sweeps 5): give --max-sweeps above 5"
             in capsys.readouterr().err)
     assert main(["train", "--resume", str(ckpt), "--max-sweeps", "9", "--max-seconds", "1e-9"]) == 2
-    assert re.search(r"has done \d+\.\d s of training \(--max-seconds 1e-09 counts the whole run\): give "
-                     r"--max-seconds above \d+\.\d to continue it", capsys.readouterr().err)
+    err = capsys.readouterr().err
+    done, above = re.search(r"has done (\d+\.\d\d) s of training \(--max-seconds 1e-09 counts the whole run\): "
+                            r"give --max-seconds above (\d+\.\d\d) to continue it", err).groups()
+    recorded = saved["history"][-1]["seconds"]
+    assert float(done) == round(recorded, 2) and recorded <= float(above) < recorded + 0.01  # rounded up
+    # a time limit given at the start is lifted with none (the CLI's word for the estimator's None)
+    assert main(["train", "--resume", str(ckpt), "--max-sweeps", "6", "--max-seconds", "none", "--no-progress"]) == 0
+    assert thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["settings"]["max_seconds"] is None
 
 
 def test_resume_writes_the_model_of_a_custom_named_checkpoint_where_the_run_did(tmp_path):
@@ -648,6 +657,36 @@ def test_resume_writes_the_model_of_a_custom_named_checkpoint_where_the_run_did(
     assert thaw_metadata(modelfile.load(copy / "run.ckpt").metadata)["checkpoint"]["best"] == str(
         (copy / "model.ctn").resolve())
     assert (run / "model.ctn").read_bytes() == original
+
+
+def test_resume_finds_the_model_from_where_the_checkpoint_is_now(tmp_path, capsys):
+    # a checkpoint in a folder of its own, named like the model, resumes into the run's model; copied alone
+    # elsewhere it cannot know whether the model's folder came along: -o is asked for, and the original
+    # run's model is never written by the copy
+    run, ck, elsewhere = tmp_path / "run", tmp_path / "ck", tmp_path / "elsewhere"
+    for folder in (run, ck, elsewhere):
+        folder.mkdir()
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(run / "model.ctn"), "--checkpoint",
+                 str(ck / "model.ctn")]) == 0
+    assert main(["train", "--resume", str(ck / "model.ctn"), "--max-sweeps", "3", "--no-progress"]) == 0
+    assert len(thaw_metadata(modelfile.load(ck / "model.ctn").metadata)["checkpoint"]["history"]) == 4
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*.ctn"))] == [
+        "ck/model.ctn", "run/model.ctn"]
+    original = (run / "model.ctn").read_bytes()
+    shutil.copy(ck / "model.ctn", elsewhere / "try.ckpt")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(elsewhere / "try.ckpt"), "--max-sweeps", "4", "--no-progress"]) == 2
+    assert "the run's model sat in another folder than the checkpoint: ../run/model.ctn from it; give -o" in \
+        capsys.readouterr().err
+    assert main(["train", "--resume", str(elsewhere / "try.ckpt"), "--max-sweeps", "4", "--no-progress",
+                 "-o", str(elsewhere / "try.ctn")]) == 0
+    assert (run / "model.ctn").read_bytes() == original and (elsewhere / "try.ctn").is_file()
+    # a checkpoint copied alone from a run folder goes on beside the copy, under the run's model name
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(run / "m.ctn")]) == 0
+    before = (run / "m.ctn").read_bytes()
+    shutil.copy(run / "m.ctn.ckpt", elsewhere / "other-name.ckpt")
+    assert main(["train", "--resume", str(elsewhere / "other-name.ckpt"), "--max-sweeps", "3", "--no-progress"]) == 0
+    assert (elsewhere / "m.ctn").is_file() and (run / "m.ctn").read_bytes() == before
 
 
 def test_a_run_that_converges_says_so(tmp_path, capsys):

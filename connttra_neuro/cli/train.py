@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,19 +13,24 @@ from pathlib import Path
 from . import check_distinct, check_folder_outputs, check_replaceable, check_writable
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like -1,0,1, got {text!r}") from None
+def _int_list(expected: str):
+    """An argparse type for comma-separated integers; ``expected`` is what the error says they should be."""
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    return parse
 
 
-def _widths(text: str) -> tuple[int, ...]:
+def _seconds(text: str) -> float:
+    """--max-seconds: a number, or none / inf for no limit (how a resume lifts the run's recorded one)."""
+    if text.strip().lower() in ("none", "inf", "infinity"):
+        return math.inf
     try:
-        return tuple(int(v) for v in text.split(","))
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a width or comma-separated widths like 256 or 256,128, got "
-                                         f"{text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected seconds, or none for no limit, got {text!r}") from None
 
 
 def _flatten_hidden(args) -> None:
@@ -40,20 +47,21 @@ def _common(p, resumable: bool = False) -> None:
     p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
     p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
     p.add_argument("--n-val", type=int, help="subsample this many validation samples")
-    p.add_argument("--hidden", type=_widths, action="append",
+    p.add_argument("--hidden", type=_int_list("a width or comma-separated widths like 256 or 256,128"),
+                   action="append",
                    help="hidden layer widths: --hidden 256,128 or --hidden 256 --hidden 128 (default 64)")
     # Settings default to None here and get their defaults in _fill_defaults, so that a resumed run can
     # tell a flag the user gave (an error if it contradicts the checkpoint) from one left out.
     p.add_argument("--levels", type=int, help="thermometer levels per feature (default 1)")
-    p.add_argument("--discrete-set", type=_int_list,
+    p.add_argument("--discrete-set", type=_int_list("comma-separated integers like -1,0,1"),
                    help="allowed weights, comma-separated (default -1,0,1; a leading minus needs the = form: "
                    "--discrete-set=-2,0,2)")
     p.add_argument("--loss", choices=("hinge", "xent"), help="training loss (default hinge)")
     p.add_argument("--max-sweeps", type=int, help="sweep budget of the whole run (default 30"
                    + ("; with --resume: the run's own, and a larger one continues it)" if resumable else ")"))
-    p.add_argument("--max-seconds", type=float, help="training-time budget of the whole run in seconds (scoring "
-                   "and checkpoints not counted" + ("; with --resume: the run's own, by default)" if resumable
-                                                    else ")"))
+    p.add_argument("--max-seconds", type=_seconds, help="training-time budget of the whole run in seconds (scoring "
+                   "and checkpoints not counted; none: no limit, the default"
+                   + ("; with --resume: the run's own, by default)" if resumable else ")"))
     p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
     p.add_argument("--jitter", type=float,
                    help="std of the noise added to hidden drives while training, a regulariser "
@@ -114,7 +122,6 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=_compare)
 
 
-DEFAULT_MAX_SWEEPS = 30
 # the flags that choose the training data; a checkpoint records them so --resume trains on the same data
 DATA_FLAGS = {"data": "--data", "data_path": "--data-path", "n_train": "--n-train", "n_val": "--n-val",
               "seed": "--seed"}
@@ -150,7 +157,11 @@ def _fill_defaults(args) -> None:
         if getattr(args, key) is None:
             setattr(args, key, default)
     if args.max_sweeps is None:  # after --resume took the run's own budget, if any
-        args.max_sweeps = DEFAULT_MAX_SWEEPS
+        from connttra_neuro.train import CoNNTrA
+
+        args.max_sweeps = CoNNTrA().max_sweeps
+    if args.max_seconds == math.inf:  # --max-seconds none
+        args.max_seconds = None
 
 
 def _resume_settings(args, saved: dict, checkpoint: str, trained_with: dict) -> None:
@@ -188,14 +199,39 @@ def _check_recorded_data(data: str | None, checkpoint: str) -> None:
                         f"--data NEWPATH (the samples must be the run's, which their digest checks)")
 
 
-def _resumed_output(checkpoint: Path, recorded: str | None) -> str | None:
-    """Where a resumed run writes its model without -o: the file of the run's -o name beside the
-    checkpoint when the checkpoint is that name + .ckpt (the default) or the file is there (a copied or
-    moved run folder goes on in its new place, not in the original's), else the recorded -o itself."""
-    if recorded is None:  # a checkpoint from before the -o was recorded: the default naming
-        return str(checkpoint.with_suffix("")) if checkpoint.suffix == ".ckpt" else None
-    beside = checkpoint.with_name(Path(recorded).name)
-    return str(beside) if checkpoint.name == beside.name + ".ckpt" or beside.is_file() else recorded
+def _output_from_checkpoint(out: Path, ckpt: Path) -> str:
+    """Where -o sits seen from the checkpoint's folder, recorded so that a resume of a copied or moved
+    checkpoint finds the model that came along with it."""
+    return os.path.relpath(os.path.abspath(out), os.path.dirname(os.path.abspath(ckpt)))
+
+
+def _class_change(was: list[str], now: list[str]) -> str:
+    """What differs between a run's class names and its data's now: gone ones and new ones, by name (a
+    rename is one of each; zipping the sorted lists would blame every class after it)."""
+    def listed(names):
+        return ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
+
+    gone, new = [n for n in was if n not in now], [n for n in now if n not in was]
+    parts = [f"{label}: {listed(names)}" for label, names in (("gone", gone), ("new", new)) if names]
+    return "; ".join(parts) or "the same names in another order"
+
+
+def _resumed_output(checkpoint: Path, saved: dict) -> str | None:
+    """Where a resumed run writes its model without -o. The checkpoint the run wrote goes on in the run's
+    -o. A copied or moved one goes on beside it, where the run's -o sat relative to it (a copied run folder
+    continues in the copy, never in the original's model); if -o sat in another folder, which may or may
+    not have come along, there is no safe guess (None: -o is asked for). A checkpoint from before these
+    were recorded: OUTPUT for OUTPUT.ckpt, else the run's -o."""
+    written, relative = saved.get("written_to"), saved.get("output")
+    if written is None or relative is None:
+        return str(checkpoint.with_suffix("")) if checkpoint.suffix == ".ckpt" else saved.get("best")
+    try:
+        same = os.path.samefile(written, checkpoint)
+    except OSError:  # the original is gone: moved
+        same = False
+    if same:
+        return saved.get("best")
+    return None if relative.startswith("..") else str(checkpoint.parent / relative)
 
 
 def _resume_budget(args, saved: dict, checkpoint: str) -> None:
@@ -204,19 +240,19 @@ def _resume_budget(args, saved: dict, checkpoint: str) -> None:
     already spent is an error that says what to give, not a run that trains nothing."""
     from . import UserError
 
-    settings, last = saved["settings"], saved["history"][-1]
-    spent = {"--max-sweeps": (last["sweep"], f"{last['sweep']} sweeps", f"{last['sweep']}"),
-             "--max-seconds": (last["seconds"], f"{last['seconds']:.1f} s of training", f"{last['seconds']:.1f}")}
-    for key, flag in (("max_sweeps", "--max-sweeps"), ("max_seconds", "--max-seconds")):
+    last = saved["history"][-1]
+    for key, flag, used, done in (
+            ("max_sweeps", "--max-sweeps", last["sweep"], f"{last['sweep']} sweeps"),
+            ("max_seconds", "--max-seconds", last["seconds"], f"{last['seconds']:.2f} s of training")):
         given = getattr(args, key)
-        if given is None:
-            setattr(args, key, settings.get(key))
-        budget = getattr(args, key)
-        used, said, least = spent[flag]
-        if budget is not None and used >= budget:
+        budget = saved["settings"].get(key) if given is None else given
+        setattr(args, key, budget)
+        if budget is not None and budget != math.inf and used >= budget:
             whose = (f"{flag} {budget:g} counts the whole run" if given is not None
                      else f"its budget was {flag} {budget:g}")
-            raise UserError(f"the run in {checkpoint} has done {said} ({whose}): give {flag} above {least} to "
+            # the least value that continues, rounded up so that the value shown does
+            enough = used if key == "max_sweeps" else f"{math.ceil(used * 100) / 100:.2f}"
+            raise UserError(f"the run in {checkpoint} has done {done} ({whose}): give {flag} above {enough} to "
                             f"continue it")
 
 
@@ -267,8 +303,13 @@ def _bad_checkpoint_field(saved: dict) -> str | None:
                         ("seed", count), ("fingerprint", lambda v: isinstance(v, str))):
             if key in data and not ok(data[key]):
                 return f"its data record's {key} is {data[key]!r}"
-    if saved.get("best") is not None and not isinstance(saved["best"], str):
-        return f"its best-model path is {saved['best']!r}"
+    for key in ("best", "written_to", "output"):
+        if saved.get(key) is not None and not isinstance(saved[key], str):
+            return f"its {'best-model' if key == 'best' else key} path is {saved[key]!r}"
+    budgets = (("max_sweeps", count), ("max_seconds", lambda v: v is None or (number(v) and v > 0)))
+    for key, ok in budgets:
+        if key in saved["settings"] and not ok(saved["settings"][key]):
+            return f"its setting {key} is {saved['settings'][key]!r}"
     return None
 
 
@@ -367,14 +408,19 @@ def _train(args) -> int:
         # --data and -o default to the run's own: -o to the model beside the checkpoint (the run's
         # folder may have been copied or moved since), else the one the run recorded
         if args.output is None:
-            args.output = _resumed_output(Path(args.resume), saved.get("best"))
+            args.output = _resumed_output(Path(args.resume), saved)
         if args.data is None:
             args.data = (saved.get("data") or {}).get("data")
             _check_recorded_data(args.data, args.resume)
     missing = [flag for flag, value in (("--data", args.data), ("-o", args.output)) if value is None]
     if missing:
-        raise UserError(f"train needs {' and '.join(missing)}" + (f" ({args.resume} does not record the run's)"
-                                                                  if args.resume else ""))
+        why = ""
+        if args.resume and "-o" in missing and (saved.get("output") or "").startswith(".."):
+            why = (f" ({args.resume} was moved or copied, and the run's model sat in another folder than the "
+                   f"checkpoint: {saved['output']} from it; give -o for this run's model)")
+        elif args.resume:
+            why = f" ({args.resume} does not record the run's)"
+        raise UserError(f"train needs {' and '.join(missing)}{why}")
     check_writable(args.output, "-o")
     out = Path(args.output)
     # the checkpoint: --checkpoint, else the one resumed (continued in place), else OUTPUT.ckpt
@@ -439,11 +485,10 @@ def _train(args) -> int:
                             f"resumed run trains on the data it started with: drop --data or give that data")
         was, now = init_meta.get("class_names"), data.class_names
         if was and now and list(was) != list(now):  # an image folder's class folders renamed, added or removed
-            changed = ([f"{a} -> {b}" for a, b in zip(was, now, strict=True) if a != b][:3] if len(was) == len(now)
-                       else [f"{len(was)} -> {len(now)} classes"])
             raise UserError(f"{args.data}: its class folders are not the ones {args.resume} was trained on "
-                            f"({', '.join(changed)}); a resumed run would give its outputs other names: restore "
-                            f"the folder names, or start a new run")
+                            f"({_class_change(was, now)}); "
+                            f"a resumed run would give its outputs other classes: put the class folders back as "
+                            f"they were, or start a new run")
         raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
                         f"since, under the same name and split); a resumed run must continue on the same data: "
                         f"restore it, or start a new run")
@@ -458,7 +503,8 @@ def _train(args) -> int:
         meta = thaw_metadata(net.metadata)
         # "best": where the best network so far lives, for --resume (the checkpoint is the last one)
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(),
-                              "best": str(out.resolve()), "data": selection}
+                              "best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
+                              "output": _output_from_checkpoint(out, ckpt), "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
         modelfile.save(estimator.network_, out)  # best so far
         val = record["val_error"]

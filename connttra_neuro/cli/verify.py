@@ -96,10 +96,9 @@ def load_split(args, network):
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
     if args.split is None:  # left as None by the parser, so deploy can tell --split given without --data
         args.split = "val"
-    given = args.seed is not None
-    if not given:
+    if args.seed is None:
         args.seed = 0
-    _note_training_seed(network, args.data, args.seed, given)
+        _note_training_seed(network, args.data)
     sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
     try:
         data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
@@ -167,18 +166,17 @@ def same_dataset(trained_on, data) -> bool:
         return False
 
 
-def _note_training_seed(network, data: str, seed_now: int, given: bool) -> None:
+def _note_training_seed(network, data: str) -> None:
     """`train --seed S` also draws the train/validation split, so a model trained with seed S checked
-    on another seed's validation split (seed 0's by default, or a --seed given) is partly checked on its
-    training samples: say so (the metadata's seed is the training seed, which a Python user may have
-    chosen apart from the split's)."""
+    on seed 0's validation split (the default) is partly checked on its training samples: say so. A
+    --seed given is the user's choice and says nothing: the metadata's seed is the training seed, which a
+    Python user may have chosen apart from the split's, and some data's split does not depend on it."""
     import sys
 
     seed, trained_on = network.metadata.get("seed"), network.metadata.get("dataset")
-    if isinstance(seed, int) and not isinstance(seed, bool) and seed != seed_now and same_dataset(trained_on, data):
-        which = f"--seed {seed_now}" if given else "seed 0 (the default)"
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed != 0 and same_dataset(trained_on, data):
         print(f"note: the model was trained with seed {seed} (its metadata); `train --seed {seed}` also draws the "
-              f"train/validation split, and the split of {which} may hold its training samples: give "
+              f"train/validation split, and the split of seed 0 (the default) may hold its training samples: give "
               f"--seed {seed} to check it on its own split", file=sys.stderr)
 
 
