@@ -252,11 +252,24 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
 def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     """Write ``network`` to ``path`` atomically (temporary file, fsync, rename).
 
-    A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched.
+    A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched. An existing file that
+    is not a model file (a dataset, a picture) is refused, not replaced: its data would be lost.
     """
     if not isinstance(network, TernaryNetwork):
         raise TypeError(f"save needs a TernaryNetwork (e.g. a fitted CoNNTrA's network_), got {type(network).__name__}")
-    return write_bytes(path, to_bytes(network))
+    blob = to_bytes(network)
+    head = b""  # nothing to lose: no file, or not a regular one (write_bytes names a folder or FIFO in the way;
+    try:        # opening a FIFO to look would block)
+        if os.path.isfile(path):
+            with open(path, "rb") as fh:
+                head = fh.read(len(MAGIC))
+    except PermissionError:
+        raise ModelFileError(f"{path} exists and cannot be read to check that it is a model file; saving would "
+                             f"replace it: give another path") from None
+    if head and not head.startswith(MAGIC):
+        raise ModelFileError(f"{path} exists and is not a connttra-neuro model file; saving would replace it: give "
+                             f"another path, or delete the file first")
+    return write_bytes(path, blob)
 
 
 def load(path: str | os.PathLike) -> TernaryNetwork:

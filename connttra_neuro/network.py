@@ -20,6 +20,7 @@ exactly.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -182,7 +183,10 @@ class ThermometerEncoder:
             values = np.unique(column)
             if values.size < 2:
                 continue
-            cuts = (values[:-1] + values[1:]) / 2.0
+            with np.errstate(over="ignore"):
+                cuts = (values[:-1] + values[1:]) / 2.0
+            big = ~np.isfinite(cuts)  # the sum overflowed (values near float64's maximum): halve first there;
+            cuts[big] = values[:-1][big] / 2.0 + values[1:][big] / 2.0  # elsewhere unchanged, to the last bit
             at = np.clip(np.searchsorted(cuts, np.quantile(column, qs)), 0, cuts.size - 1)
             chosen = np.unique(cuts[at])
             t[f, : chosen.size] = chosen
@@ -233,19 +237,22 @@ class OutputLayer:
         return tuple(self.weights.shape)
 
 
-def _freeze_metadata(value: Any) -> Any:
+def _freeze_metadata(value: Any, where: str = "metadata") -> Any:
     if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _freeze_metadata(v) for k, v in value.items()})
+        return MappingProxyType({str(k): _freeze_metadata(v, f"{where}[{str(k)!r}]") for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze_metadata(v) for v in value)
+        return tuple(_freeze_metadata(v, f"{where}[{i}]") for i, v in enumerate(value))
     if isinstance(value, np.generic):
-        return value.item()
+        return _freeze_metadata(value.item(), where)
     if isinstance(value, np.ndarray):
-        return tuple(_freeze_metadata(v) for v in value.tolist())
+        return tuple(_freeze_metadata(v, f"{where}[{i}]") for i, v in enumerate(value.tolist()))
+    if isinstance(value, float) and not math.isfinite(value):  # JSON has none: the model could not be saved
+        raise NetworkError(f"{where} is {value}; metadata numbers must be finite (JSON has no NaN or infinity)")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise NetworkError(
-        f"metadata values must be JSON-like (dict, list, str, number, bool, None), got {type(value).__name__}"
+        f"metadata values must be JSON-like (dict, list, str, number, bool, None), got {type(value).__name__} "
+        f"at {where}"
     )
 
 

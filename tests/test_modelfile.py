@@ -240,7 +240,7 @@ def test_special_files_are_refused_and_symlinks_written_through(tmp_path):
     with pytest.raises(OSError, match="null is not a regular file"):
         save(net, "/dev/null")
     target = tmp_path / "real.ctn"
-    target.write_text("old")
+    save(random_network((4, 3, 2), seed=1), target)  # an older model (a file of another kind is refused)
     (tmp_path / "link.ctn").symlink_to("real.ctn")
     assert save(net, tmp_path / "link.ctn") == tmp_path / "link.ctn"
     assert (tmp_path / "link.ctn").is_symlink() and load(target) == net
@@ -390,3 +390,18 @@ def test_only_the_nearest_existing_folder_must_be_writable(tmp_path, monkeypatch
     net = random_network((4, 3, 2), seed=0)
     assert load(save(net, tmp_path / "mine" / "m.ctn")) == net
     assert load(save(net, tmp_path / "mine" / "new" / "m.ctn")) == net
+
+
+def test_save_refuses_to_replace_a_file_that_is_not_a_model(tmp_path):
+    # np.savez then save(..., "data.npz") by mistake must not lose the data; a model, an empty file and a
+    # new path are written as before
+    data = tmp_path / "data.npz"
+    np.savez(data, X=np.zeros((2, 2)))
+    before = data.read_bytes()
+    with pytest.raises(ModelFileError, match="data.npz exists and is not a connttra-neuro model file"):
+        save(random_network((4, 8, 3)), data)
+    assert data.read_bytes() == before
+    (tmp_path / "empty.ctn").touch()
+    for path in (tmp_path / "m.ctn", tmp_path / "m.ctn", tmp_path / "empty.ctn"):
+        save(random_network((4, 8, 3), seed=len(str(path))), path)
+        assert load(path).layer_sizes == (4, 8, 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,11 @@ def test_metadata_must_be_json_like():
     enc, hidden, out = _parts()
     with pytest.raises(NetworkError, match="metadata values must be JSON-like"):
         TernaryNetwork(enc, hidden, out, metadata={"x": object()})
+    # NaN and infinity have no JSON: such a network could be built but never saved (json's error, deep down)
+    for bad, where in (({"a": float("nan")}, "metadata['a'] is nan"),
+                       ({"m": {"s": [1.0, np.float32(np.inf)]}}, "metadata['m']['s'][1] is inf")):
+        with pytest.raises(NetworkError, match=re.escape(where)):
+            TernaryNetwork(enc, hidden, out, metadata=bad)
 
 
 def test_equality_compares_values():
@@ -194,3 +201,13 @@ class TestEncoder:
 def test_random_network_names_a_bad_argument(kw, match):
     with pytest.raises(NetworkError, match=match):
         random_network(**kw)
+
+
+def test_the_encoder_cuts_between_values_near_float64_s_maximum():
+    # (a + b) / 2 overflowed to inf there, and the feature never fired (a silent loss of a feature)
+    from connttra_neuro.network import ThermometerEncoder
+
+    X = np.array([[1e308, -1e308], [1.7e308, -1.7e308]] * 5)
+    t = ThermometerEncoder.fit(X, 1).thresholds
+    assert np.all(np.isfinite(t)) and 1e308 < t[0, 0] < 1.7e308 and -1.7e308 < t[1, 0] < -1e308
+    assert ThermometerEncoder(t).encode(X)[:2].tolist() == [[0, 1], [1, 0]]

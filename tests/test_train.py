@@ -176,6 +176,12 @@ def test_two_hidden_layers_and_xent(data):
      ({"tol": float("nan")}, "tol"), ({"tol": -1}, "tol"),
      ({"levels": 0}, "levels"), ({"levels": True}, "levels"), ({"levels": 2.5}, "levels"),
      ({"loss": "xent", "temperature": -1.0}, "temperature"),
+     # beyond these the int64 loss sums overflowed: negative hinge losses, a hung cross-entropy sweep
+     ({"margin": 2**62}, "margin must be a positive integer up to 2,147,483,647"), ({"margin": float("nan")}, "margin"),
+     ({"margin": True}, "margin"), ({"loss": "xent", "temperature": 1e-20}, "temperature must be a finite number"),
+     ({"temperature": float("inf")}, "temperature"), ({"temperature": "1"}, "temperature"),
+     ({"max_sweeps": float("nan")}, "max_sweeps"), ({"max_sweeps": None}, "max_sweeps"),
+     ({"surrogate_width": float("nan")}, "surrogate_width"), ({"keep_best": "no"}, "keep_best must be True or False"),
      ({"jitter": 2e6}, "jitter 2000000.0 is beyond the drive range")],
 )
 def test_bad_settings_raise_clear_errors(data, kw, match):
@@ -446,3 +452,40 @@ def test_a_seeded_run_trains_the_same_network_as_before(settings, digest):
         for name in sorted(vars(layer)):
             h.update(np.ascontiguousarray(getattr(layer, name), dtype=np.int64).tobytes())
     assert h.hexdigest()[:16] == digest
+
+
+def test_fit_checks_its_resume_arguments_before_any_work(data):
+    # before: a 4-8-3 init_network trained under hidden=(16, 16) settings its metadata then claimed, a string
+    # came back as network_, and a bad history or callback failed after a sweep had run
+    from connttra_neuro.network import random_network
+
+    X, y, _, _ = data
+    est = _fit(data, hidden=(8,), max_sweeps=2)
+    history, net = est.history_, est.network_
+    cases = [
+        (dict(init_network=random_network((X.shape[1], 8, 10))), ValueError,  # levels 1, the estimator's 2
+         r"init_network is 64-8-10, levels 1, discrete set \[-1, 0, 1\]; the settings say hidden \(8,\), levels 2"),
+        (dict(init_network="m.ctn"), TypeError, "init_network must be a TernaryNetwork .* got str"),
+        (dict(history=history, best_network="x"), TypeError, "best_network must be a TernaryNetwork"),
+        (dict(history=history, best_network=random_network((X.shape[1], 5, 10))), ValueError, "best_network is"),
+        (dict(best_network=net), ValueError, "give their history too"),
+        (dict(history=5), TypeError, "history must be a list of per-sweep records"),
+        (dict(history=[{"a": 1}]), ValueError, "history record 0 has no sweep, loss"),
+        (dict(history=history[1:]), ValueError, "history record 0 is sweep 1, not 0"),
+        (dict(callback=5), TypeError, "callback must be callable, got int"),
+    ]
+    for kw, kind, match in cases:
+        with pytest.raises(kind, match=match):
+            CoNNTrA(hidden=(8,), levels=est.levels, max_sweeps=3).fit(X, y, **kw)
+    resumed = CoNNTrA(**est.get_params()).set_params(max_sweeps=3).fit(X, y, init_network=est.last_network(),
+                                                                       history=history, best_network=net)
+    assert len(resumed.history_) == 4  # the arguments of a real resume pass
+
+
+def test_score_refuses_labels_of_another_kind_than_fit_took(fitted, data):
+    # str labels against int classes, or NaN, matched nothing: a silent accuracy of 0
+    _, _, Xv, yv = data
+    assert fitted.score(Xv, yv.astype(float)) == fitted.score(Xv, yv)  # whole floats are the same labels
+    for bad in (yv.astype(str), np.full(len(yv), np.nan)):
+        with pytest.raises(ValueError, match="score needs labels like the ones fit took"):
+            fitted.score(Xv, bad)

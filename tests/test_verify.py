@@ -405,3 +405,22 @@ def test_diagnosis_implies_the_exact_threshold_interval():
     # fires at drive 2 on one sample and stays silent at drive 2 on another: no threshold explains it
     d = diagnose_hidden_neuron(np.array([2, 2, 0]), np.array([1, 0, 0], np.uint8), np.array([1, 1, 0], np.uint8), 2)
     assert d["threshold_explains"] is False and "no threshold explains" in d["explanation"]
+
+
+def test_verify_maps_the_labels_a_model_was_fit_on_to_its_outputs():
+    # a model fit in Python on labels {1, 2, 3} records them as metadata classes: verify takes y as fit took
+    # it (the error is 1 - score), or output indices with y_are_outputs=True; before, the labels were taken
+    # as output indices and the software error came out wrong (70% for a model scoring 70%)
+    from connttra_neuro.datasets import load_dataset
+    from connttra_neuro.train import CoNNTrA
+
+    d = load_dataset("iris")
+    est = CoNNTrA(hidden=(8,), levels=2, max_sweeps=5, random_state=0).fit(d.X_train, d.y_train + 1)
+    expected = 1 - est.score(d.X_val, d.y_val + 1)
+    by_labels = verify(est.network_, ["reference"], d.X_val, d.y_val + 1)
+    by_outputs = verify(est.network_, ["reference"], d.X_val, d.y_val, y_are_outputs=True)
+    for report in (by_labels, by_outputs):
+        assert report.all_exact and report.software["error"] == pytest.approx(expected)
+    assert report.software["confusion"] == by_labels.software["confusion"]
+    with pytest.raises(ValueError, match=r"y of shape \(n,\), got \(30, 4\) and \(30, 3\)"):
+        verify(est.network_, ["reference"], d.X_val, np.eye(3, dtype=int)[d.y_val])  # one-hot is no label column

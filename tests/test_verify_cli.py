@@ -215,7 +215,8 @@ def test_whole_float_labels_are_recorded_as_integers_and_mapped(tmp_path, capsys
 def test_label_classes_reads_only_one_distinct_integer_per_output(classes, mapped):
     import numpy as np
 
-    from connttra_neuro.cli.verify import as_output_indices, label_classes
+    from connttra_neuro.cli.verify import as_output_indices
+    from connttra_neuro.verify.parity import label_classes
 
     net = random_network((4, 5, 3), seed=0)
     net = net.replace(metadata={"classes": classes})

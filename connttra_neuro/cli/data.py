@@ -333,10 +333,11 @@ def _info(args) -> int:
 
 # -- evaluate -------------------------------------------------------------------------------
 def _evaluate(args) -> int:
+    from connttra_neuro.verify.parity import label_classes
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from .verify import class_names, label_classes, load_split, same_dataset
+    from .verify import class_names, load_split, same_dataset
 
     network = load(args.model)
     target = get_target(args.target)  # a wrong name fails before the data load

@@ -105,7 +105,7 @@ def _deploy(args) -> int:
 
         X, y, data_name = split
         # progress on stderr (stdout may be --json): a cold cython compile takes minutes
-        report = verify(network, [target], X, y, dataset=data_name,
+        report = verify(network, [target], X, y, dataset=data_name, y_are_outputs=True,  # mapped by load_split
                         progress=lambda m: print(m.replace("verify: ", "deploy: ", 1), file=sys.stderr, flush=True))
         tp = report.targets[0]
         out["run"] = {

@@ -180,18 +180,6 @@ def _note_training_seed(network, data: str) -> None:
               f"--seed {seed} to check it on its own split", file=sys.stderr)
 
 
-def label_classes(network) -> list[int] | None:
-    """The labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1, else
-    None (outputs are the labels). Only one distinct integer (int64) per output is a mapping."""
-    classes = network.metadata.get("classes")
-    if not isinstance(classes, (list, tuple)) or list(classes) == list(range(network.n_classes)):
-        return None
-    if len(classes) != network.n_classes or len(set(classes)) != len(classes) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and -(2**63) <= c < 2**63 for c in classes):
-        return None
-    return list(classes)
-
-
 def as_output_indices(network, y):
     """Dataset labels as the model's output indices.
 
@@ -200,7 +188,7 @@ def as_output_indices(network, y):
     learnt becomes ``n_classes`` (always wrong)."""
     import sys
 
-    import numpy as np
+    from connttra_neuro.verify.parity import label_classes, labels_to_outputs
 
     classes = label_classes(network)
     if classes is None:
@@ -212,13 +200,9 @@ def as_output_indices(network, y):
                   f"labels are taken as output indices 0..{network.n_classes - 1}, so the error figures hold only if "
                   "they are", file=sys.stderr)
         return y
-    classes = np.asarray(classes, dtype=np.int64)
-    order = np.argsort(classes, kind="stable")  # fit writes them sorted; a hand-made list need not be
-    ordered = classes[order]
-    pos = np.minimum(np.searchsorted(ordered, y), classes.size - 1)
-    print(f"note: the model's outputs stand for labels {classes.tolist()[:10]}{' ...' if classes.size > 10 else ''}"
+    print(f"note: the model's outputs stand for labels {classes[:10]}{' ...' if len(classes) > 10 else ''}"
           f" (its metadata); labels mapped to output indices", file=sys.stderr)
-    return np.where(ordered[pos] == y, order[pos], network.n_classes)
+    return labels_to_outputs(network, y)
 
 
 def target_options(args, targets: list[str]) -> dict[str, dict]:
@@ -301,7 +285,8 @@ def _verify(args) -> int:
         f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) "
         f"on {len(y):,} samples of {data_name} ({args.split})"
     )
-    report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=say)
+    report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=say,
+                    y_are_outputs=True)  # load_split mapped the data's labels (by name or through classes)
     paths = write_report(
         report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
     )

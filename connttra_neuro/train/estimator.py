@@ -174,8 +174,10 @@ class CoNNTrA:
             raise SettingError("levels", f"levels must be a positive integer (thermometer levels per feature), "
                                          f"got {levels!r}")
         resolve_loss(self.loss, self.margin, self.temperature, hidden[-1])  # the default margin needs no data
-        if int(self.max_sweeps) != self.max_sweeps or self.max_sweeps < 0:
-            raise SettingError("max_sweeps", f"max_sweeps must be a non-negative integer, got {self.max_sweeps!r}")
+        sweeps = self.max_sweeps
+        if (isinstance(sweeps, bool) or not isinstance(sweeps, numbers.Real) or not np.isfinite(sweeps)
+                or int(sweeps) != sweeps or sweeps < 0):
+            raise SettingError("max_sweeps", f"max_sweeps must be a non-negative integer, got {sweeps!r}")
         limit = self.max_seconds
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)
                                   or not np.isfinite(limit) or limit <= 0):
@@ -189,10 +191,12 @@ class CoNNTrA:
             raise SettingError("coordinate_order", f"coordinate_order must be 'gradient' or 'random', got "
                                                    f"{self.coordinate_order!r}")
         width = self.surrogate_width
-        if width is not None and (isinstance(width, bool) or int(width) != width or width < 1):
+        if width is not None and (isinstance(width, bool) or not isinstance(width, numbers.Real)
+                                  or not np.isfinite(width) or int(width) != width or width < 1):
             raise SettingError("surrogate_width", f"surrogate_width must be a positive integer, got {width!r}")
-        if not isinstance(self.joint_moves, (bool, np.bool_)):
-            raise SettingError("joint_moves", f"joint_moves must be True or False, got {self.joint_moves!r}")
+        for name in ("joint_moves", "keep_best"):  # a string such as "no" would count as True
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise SettingError(name, f"{name} must be True or False, got {getattr(self, name)!r}")
         jitter = self.jitter
         if jitter is not None and (isinstance(jitter, bool) or not isinstance(jitter, numbers.Real)
                                    or not np.isfinite(jitter) or jitter < 0):
@@ -248,6 +252,7 @@ class CoNNTrA:
         """
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
+        _check_resume_arguments(init_network, history, best_network, callback, hidden, values, self.levels)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         C = self.classes_.size
         if C < 2:
@@ -391,12 +396,52 @@ class CoNNTrA:
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != predicted.shape[0]:
             raise ValueError(f"score needs y of shape ({predicted.shape[0]},), one label per sample, got {y.shape}")
+        kinds = {y.dtype.kind, self.classes_.dtype.kind}  # object arrays (mixed, pandas) are not judged
+        if (kinds & set("iufb") and kinds & set("US")) or (y.dtype.kind == "f" and np.isnan(y).any()):
+            # str labels against int classes (or NaN) match nothing: an accuracy of 0 that says nothing
+            raise ValueError(f"score needs labels like the ones fit took ({self.classes_.dtype} classes such as "
+                             f"{self.classes_[:3].tolist()}), got {y.dtype} values such as {y[:3].tolist()}")
         return float(np.mean(predicted == y))
 
 
 def _key(record: dict) -> float:
     """What ``keep_best`` minimises: the validation error if there is one, else the training error."""
     return record["val_error"] if record["val_error"] is not None else record["train_error"]
+
+
+HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")
+
+
+def _check_resume_arguments(init_network, history, best_network, callback, hidden, values, levels) -> None:
+    """fit's resume arguments, checked before any work: a network of another shape, set or encoding
+    would otherwise train under settings its metadata does not match, or come back as ``network_``."""
+    def describe(net):
+        return (f"{'-'.join(map(str, net.layer_sizes))}, levels {net.encoder.levels}, "
+                f"discrete set {list(net.discrete_set)}")
+
+    wanted = f"hidden {hidden}, levels {levels}, discrete set {list(values)}"
+    for name, net in (("init_network", init_network), ("best_network", best_network)):
+        if net is None:
+            continue
+        if not isinstance(net, TernaryNetwork):
+            raise TypeError(f"{name} must be a TernaryNetwork (a fitted CoNNTrA's network_, or "
+                            f"connttra_neuro.load(path)), got {type(net).__name__}")
+        if (tuple(layer.weights.shape[0] for layer in net.hidden) != hidden or net.encoder.levels != levels
+                or list(net.discrete_set) != list(values)):
+            raise ValueError(f"{name} is {describe(net)}; the settings say {wanted}")
+    if history is not None:
+        if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
+            raise TypeError(f"history must be a list of per-sweep records (an earlier fit's history_), got "
+                            f"{type(history).__name__}")
+        for i, record in enumerate(history):
+            missing = [k for k in HISTORY_KEYS if k not in record]
+            if missing or record["sweep"] != i:
+                why = f"has no {', '.join(missing)}" if missing else f"is sweep {record['sweep']!r}, not {i}"
+                raise ValueError(f"history record {i} {why} (an earlier fit's history_, from sweep 0 on)")
+    if best_network is not None and not history:
+        raise ValueError("best_network is the best of the earlier sweeps: give their history too")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
 
 
 def best_sweep(history: list[dict]) -> int | None:

@@ -21,6 +21,7 @@ for most single-weight moves. Two losses that do:
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -38,6 +39,13 @@ class SettingError(ValueError):
         self.param = param
 
 __all__ = ["LOSSES", "default_margin", "resolve_loss", "sample_losses_numpy"]
+
+# Losses are summed exactly in int64. Bounds far beyond any useful value (the defaults are 1-40 and
+# about 1-8) keep the sums from overflowing (n samples x C classes x margin below 2**63 up to a billion
+# sample-classes): on iris a margin of 2**62 had wrapped to negative losses, and a temperature of 1e-20
+# had hung the cross-entropy's sweep in its overflowing fixed point.
+MAX_MARGIN = 2**31 - 1
+MIN_TEMPERATURE = 0.01
 
 # Up to this many training samples the default hinge margin is 0.15 h; beyond, it shrinks as
 # 1/sqrt(n): 14 instead of 38 at 45,000 (h = 256), the best of 8 / 14 / 20 / 38 measured there.
@@ -60,10 +68,13 @@ def resolve_loss(loss: str, margin, temperature, last_hidden: int, n_samples: in
         margin = default_margin(last_hidden, n_samples)
     if temperature is None:
         temperature = max(1.0, math.sqrt(last_hidden) / 2)
-    if int(margin) != margin or margin < 1:  # 0: all-zero initial scores already cost nothing, nothing moves
-        raise SettingError("margin", f"margin must be a positive integer, got {margin!r}")
-    if not temperature > 0:
-        raise SettingError("temperature", f"temperature must be positive, got {temperature!r}")
+    if (isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not math.isfinite(margin)
+            or int(margin) != margin or not 1 <= margin <= MAX_MARGIN):  # 0: zero scores cost nothing, nothing moves
+        raise SettingError("margin", f"margin must be a positive integer up to {MAX_MARGIN:,}, got {margin!r}")
+    if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature)
+            or temperature < MIN_TEMPERATURE):
+        raise SettingError("temperature", f"temperature must be a finite number of at least {MIN_TEMPERATURE}, "
+                                          f"got {temperature!r}")
     return LOSSES[loss], int(margin), 1.0 / float(temperature)
 
 

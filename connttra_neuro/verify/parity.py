@@ -226,6 +226,34 @@ def _resolve(target: str | Target, options: dict) -> Target:
     return get_target(str(target), **options.get(str(target), {}))
 
 
+def label_classes(network) -> list[int] | None:
+    """The labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1, else
+    None (outputs are the labels). Only one distinct integer (int64) per output is a mapping."""
+    classes = network.metadata.get("classes")
+    if not isinstance(classes, (list, tuple)) or list(classes) == list(range(network.n_classes)):
+        return None
+    if len(classes) != network.n_classes or len(set(classes)) != len(classes) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and -(2**63) <= c < 2**63 for c in classes):
+        return None
+    return list(classes)
+
+
+def labels_to_outputs(network, y: np.ndarray) -> np.ndarray:
+    """Labels as the model's output indices: a model fit on labels other than 0..C-1 (say {1, 2, 3})
+    records them as metadata ``classes``, its output ``c`` standing for ``classes[c]``. A label the model
+    never learnt becomes ``n_classes`` (always wrong). Labels of a model without such a mapping are
+    already output indices and come back unchanged."""
+    classes = label_classes(network)
+    y = np.asarray(y)
+    if classes is None:
+        return y
+    classes = np.asarray(classes, dtype=np.int64)
+    order = np.argsort(classes, kind="stable")  # fit writes them sorted; a hand-made list need not be
+    ordered = classes[order]
+    pos = np.minimum(np.searchsorted(ordered, y), classes.size - 1)
+    return np.where(ordered[pos] == y, order[pos], network.n_classes)
+
+
 def verify(
     network: TernaryNetwork,
     targets: Sequence[str | Target],
@@ -236,6 +264,7 @@ def verify(
     target_options: dict[str, dict] | None = None,
     dataset: str | None = None,
     progress: Callable[[str], None] | None = None,
+    y_are_outputs: bool = False,
 ) -> ParityReport:
     """Run ``network`` on every target and compare it, spike by spike, with the trained model.
 
@@ -249,7 +278,8 @@ def verify(
     X : array (n_samples, n_features)
         Raw features; the network's own encoder turns them into spikes.
     y : array of int (n_samples,)
-        True classes.
+        True classes, as ``fit`` took them: a model fit on labels other than 0..C-1 maps them to its
+        outputs through its metadata ``classes`` (a label it never learnt counts as an error).
     reference : callable, optional
         The software model, ``reference(network, spikes, record_hidden=True) ->
         (scores, hidden_spikes)``; default :func:`hardware_targets.reference.forward`.
@@ -259,6 +289,8 @@ def verify(
         A name recorded in the report.
     progress : callable, optional
         Called with a one-line message as each target starts and ends.
+    y_are_outputs : bool, optional
+        ``y`` already holds output indices 0..C-1 (mapped by the caller), not labels.
 
     Returns
     -------
@@ -280,13 +312,17 @@ def verify(
             y_given.dtype.kind == "f" and np.all(np.isfinite(y_given)) and np.all(y_given == np.round(y_given))):
         raise ValueError(f"verify needs integer class indices in y, got {y_given.dtype} values such as "
                          f"{y_given.ravel()[:3].tolist()}")
-    y = y_given.astype(np.int64).ravel()
-    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+    y = y_given.astype(np.int64)
+    if y.ndim == 2 and y.shape[1] == 1:  # a column of labels; a one-hot matrix is not one
+        y = y.ravel()
+    if y.ndim != 1 or X.ndim != 2 or X.shape[0] != y.shape[0]:
         raise ValueError(
             f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
         )
     if X.shape[0] == 0:
         raise ValueError("verify needs at least one sample")
+    if not y_are_outputs:
+        y = labels_to_outputs(network, y)
     options = dict(target_options or {})
     say = progress or (lambda msg: None)
     spikes = network.encode(X)
