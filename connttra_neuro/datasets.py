@@ -724,6 +724,13 @@ def load_dataset(
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise DatasetError(f"seed must be a non-negative integer (it draws the split and subsamples), got {seed!r}")
+    if not isinstance(name_or_path, (str, os.PathLike)) or not os.fspath(name_or_path).strip():
+        # "" would be the current folder, read as an image folder
+        raise DatasetError(f"no dataset given: name a built-in one ({', '.join(_BUILTINS)}) or a path, got "
+                           f"{name_or_path!r}")
+    for size_name, size in (("n_train", n_train), ("n_val", n_val)):
+        if isinstance(size, bool):  # True would be one sample
+            raise DatasetError(f"{size_name} must be a number of samples, got {size!r}")
     key = os.fspath(name_or_path)
     if key in _BUILTINS:
         if path is not None and not _BUILTINS[key].takes_path:

@@ -140,8 +140,10 @@ class ThermometerEncoder:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise NetworkError(f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}")
-        if not np.issubdtype(X.dtype, np.number):
-            raise NetworkError(f"encoder: features must be numeric, got dtype {X.dtype}")
+        if X.dtype == np.bool_:  # fit takes bool features as 0/1; so does every target's encoder
+            X = X.astype(np.uint8)
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise NetworkError(f"encoder: features must be real numbers, got dtype {X.dtype}")
         if np.issubdtype(X.dtype, np.floating) and np.isnan(X).any():
             rows = np.nonzero(np.isnan(X).any(axis=1))[0]
             raise NetworkError(f"encoder: {rows.size} sample(s) contain NaN (first: row {rows[0]})")

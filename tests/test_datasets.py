@@ -553,3 +553,13 @@ def test_official_sets_without_their_test_files_are_an_error_not_a_split(tmp_pat
     make_idx_dir(tmp_path / "idx", n_train=50, val=False)
     with pytest.raises(DatasetError, match=rf"{name}: missing t10k-images-idx3-ubyte\[.gz\], t10k-labels"):
         load_dataset(name, path=tmp_path / "idx")
+
+
+def test_no_dataset_and_a_bool_size_are_named():
+    from connttra_neuro.datasets import DatasetError, load_dataset
+
+    for empty in ("", "  ", None):
+        with pytest.raises(DatasetError, match="no dataset given"):
+            load_dataset(empty)  # "" was read as the current folder, an image folder
+    with pytest.raises(DatasetError, match="n_train must be a number of samples, got True"):
+        load_dataset("iris", n_train=True)

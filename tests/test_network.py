@@ -177,7 +177,7 @@ class TestEncoder:
         [
             (np.zeros((2, 3)), r"expected samples of shape \(n, 2\)"),
             (np.array([[np.nan, 0]]), "contain NaN"),
-            (np.array([["a", "b"]]), "numeric"),
+            (np.array([["a", "b"]]), "real numbers"),
         ],
     )
     def test_encode_errors(self, X, message):

@@ -424,3 +424,16 @@ def test_verify_maps_the_labels_a_model_was_fit_on_to_its_outputs():
     assert report.software["confusion"] == by_labels.software["confusion"]
     with pytest.raises(ValueError, match=r"y of shape \(n,\), got \(30, 4\) and \(30, 3\)"):
         verify(est.network_, ["reference"], d.X_val, np.eye(3, dtype=int)[d.y_val])  # one-hot is no label column
+
+
+def test_verify_names_a_wrong_network_argument_and_takes_bool_features():
+    from connttra_neuro.train import CoNNTrA
+
+    net = random_network((4, 6, 3), levels=1, seed=0)
+    X = np.random.default_rng(0).random((20, 4)) > 0.5
+    for wrong, name in ((CoNNTrA(), "CoNNTrA"), ("m.ctn", "str"), (None, "NoneType")):
+        with pytest.raises(TypeError, match=f"verify needs a TernaryNetwork .* got {name}"):
+            verify(wrong, ["reference"], X, np.zeros(20, int))
+    # bool features are 0/1, as fit takes them (they were refused as "not numeric" here)
+    report = verify(net, ["reference"], X, np.zeros(20, int))
+    assert report.all_exact and np.array_equal(net.encode(X), net.encode(X.astype(float)))

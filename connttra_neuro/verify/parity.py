@@ -299,6 +299,9 @@ def verify(
         score and class. A target that raises (limits, runtime errors) is
         recorded with ``status="failed"`` and the error, not re-raised.
     """
+    if not isinstance(network, TernaryNetwork):  # an estimator or a path: say what to pass
+        raise TypeError(f"verify needs a TernaryNetwork (a fitted CoNNTrA's network_, or connttra_neuro.load(path)), "
+                        f"got {type(network).__name__}")
     if isinstance(targets, (str, Target)):  # "reference" would otherwise be the targets "r", "e", "f", ...
         targets = [targets]
     targets = list(targets)
