@@ -100,6 +100,8 @@ class ReferenceTarget(Target):
         return _Compiled(network)
 
     def run(self, compiled: _Compiled, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
+        if not isinstance(compiled, _Compiled):  # as loihi2 and brian2 say it (a network passed directly)
+            raise TypeError(f"reference: run() needs what compile() returned, got {type(compiled).__name__}")
         network = compiled.network
         if self.mode == "pipelined":
             return simulate(network, spikes, record_hidden=record_hidden)

@@ -67,3 +67,11 @@ def test_tied_scores_go_to_lowest_class():
     network = NETWORKS["tied scores"]
     result = get_target("reference").deploy(network, input_spikes(network))
     assert (result.predictions == 0).all()
+
+
+@pytest.mark.parametrize("target", target_names())
+def test_run_without_compile_is_named_on_every_target(target):
+    # the reference target failed with an AttributeError deep inside; every target now says it alike
+    net = conformance_networks()["1 hidden"]
+    with pytest.raises(TypeError, match=r"run\(\) needs what compile\(\) returned, got TernaryNetwork"):
+        get_target(target).run(net, input_spikes(net, 3))

@@ -6,6 +6,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from connttra_neuro.network import HiddenLayer, random_network
 from connttra_neuro.verify import SCHEMA, SCHEMA_VERSION, verify, write_report
@@ -190,3 +191,11 @@ def test_every_report_file_is_renamed_into_place(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic.os, "replace", lambda src, dst: renamed.append(os.path.basename(dst)) or real(src, dst))
     write_report(_silent_report(), tmp_path, plots=False)
     assert sorted(renamed) == ["parity.html", "parity.json", "parity.md"]
+
+
+def test_a_file_in_the_report_folder_s_place_is_named_and_kept(tmp_path):
+    report, _ = _report()
+    (tmp_path / "r").write_text("notes")
+    with pytest.raises(FileExistsError, match="r exists and is a file, not a folder for the report"):
+        write_report(report, tmp_path / "r", plots=False)
+    assert (tmp_path / "r").read_text() == "notes"

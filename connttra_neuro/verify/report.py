@@ -49,6 +49,8 @@ def write_report(
 ) -> dict:
     """Write JSON, Markdown, HTML and PNG plots into ``out_dir``; return ``{kind: path}``."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # mkdir's FileExistsError would not say what to do
+        raise FileExistsError(f"{out} exists and is a file, not a folder for the report: give a folder path")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": write_json(report, out / "parity.json")}
     figures = _plots(report, out / "plots") if plots else {}

@@ -161,7 +161,7 @@ class Brian2Target(Target):
         layer, simulated time, and build/run wall times.
         """
         if not isinstance(compiled, Brian2Program):
-            raise ValueError(f"brian2: run() needs what compile() returned, got {type(compiled).__name__}")
+            raise TypeError(f"brian2: run() needs what compile() returned, got {type(compiled).__name__}")
         network = compiled.network
         s_in = check_spikes(network, spikes)
         n, L = s_in.shape[0], network.n_weight_layers
