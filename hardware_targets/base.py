@@ -83,7 +83,9 @@ def check_spikes(network: TernaryNetwork, spikes: np.ndarray) -> np.ndarray:
             )
         )
     if spikes.size and not np.isin(spikes, (0, 1)).all():
-        raise ValueError("input spikes must be 0 or 1 (encode raw features with network.encode(X))")
+        row, col = (int(i[0]) for i in np.nonzero(~np.isin(spikes, (0, 1))))
+        raise ValueError(f"input spikes must be 0 or 1, got {spikes[row, col]!r} at sample {row}, input {col} "
+                         f"(encode raw features with network.encode(X))")
     return spikes.astype(np.uint8, copy=False)
 
 

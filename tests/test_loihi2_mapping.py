@@ -132,8 +132,10 @@ def test_limit_weight_precision():
     net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
     err = _raises(net, "weight precision", "hidden layer 0")
     assert "-128" in str(err.value)
+    assert "8 bits is the most Loihi 2 has" in str(err) and "more weight_bits" not in str(err)  # at 8 already
     wide = random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1)
-    _raises(wide, "weight precision", "hidden layer 0", weight_bits=2)
+    err = _raises(wide, "weight precision", "hidden layer 0", weight_bits=2)
+    assert "use more weight_bits (Loihi2Target(weight_bits=...), up to 8)" in str(err)
 
 
 def test_limit_fan_in():

@@ -70,7 +70,8 @@ def test_no_samples():
     "spikes, message",
     [
         (np.zeros((2, 5)), r"shape \(n_samples, 6\)"),
-        (np.full((2, 6), 2), "must be 0 or 1"),
+        (np.full((2, 6), 2), "must be 0 or 1, got 2 at sample 0, input 0"),
+        (np.eye(2, 6) * 0.5 + np.eye(2, 6, 1), "must be 0 or 1, got 0.5 at sample 0, input 0"),
         (np.zeros((2, 3)), "did you pass raw features"),
     ],
 )

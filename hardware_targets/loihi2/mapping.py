@@ -181,8 +181,10 @@ def map_network(
             raise _limit(
                 f"weight precision ({weight_bits}-bit weights, scaled x{scale})", name,
                 f"{bad} (scaled {scale * bad})", f"|w| <= {w_max // scale} (scaled [-{w_max}, {w_max}])",
-                f"weights are multiplied by {scale} to survive Loihi's weight truncation; use more weight_bits "
-                "(Loihi2Target(weight_bits=...), up to 8) or a discrete set of smaller weights",
+                f"weights are multiplied by {scale} to survive Loihi's weight truncation; "
+                + ("use more weight_bits (Loihi2Target(weight_bits=...), up to 8) or " if weight_bits < 8 else
+                   "8 bits is the most Loihi 2 has: use ")
+                + "a discrete set of smaller weights",
             )
         if n_in > spec.fan_in_axons_per_core:
             raise _limit(
