@@ -266,7 +266,7 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     except PermissionError:
         raise ModelFileError(f"{path} exists and cannot be read to check that it is a model file; saving would "
                              f"replace it: give another path") from None
-    if head and not head.startswith(MAGIC):
+    if head and not MAGIC.startswith(head):  # a model cut short is still a model (load says truncated)
         raise ModelFileError(f"{path} exists and is not a connttra-neuro model file; saving would replace it: give "
                              f"another path, or delete the file first")
     return write_bytes(path, blob)

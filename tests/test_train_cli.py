@@ -676,8 +676,7 @@ def test_resume_finds_the_model_from_where_the_checkpoint_is_now(tmp_path, capsy
     shutil.copy(ck / "model.ctn", elsewhere / "try.ckpt")
     capsys.readouterr()
     assert main(["train", "--resume", str(elsewhere / "try.ckpt"), "--max-sweeps", "4", "--no-progress"]) == 2
-    assert "the run's model sat in another folder than the checkpoint: ../run/model.ctn from it; give -o" in \
-        capsys.readouterr().err
+    assert "the run's model sat in another folder: ../run/model.ctn from it; give -o" in capsys.readouterr().err
     assert main(["train", "--resume", str(elsewhere / "try.ckpt"), "--max-sweeps", "4", "--no-progress",
                  "-o", str(elsewhere / "try.ctn")]) == 0
     assert (run / "model.ctn").read_bytes() == original and (elsewhere / "try.ctn").is_file()
@@ -687,6 +686,49 @@ def test_resume_finds_the_model_from_where_the_checkpoint_is_now(tmp_path, capsy
     shutil.copy(run / "m.ctn.ckpt", elsewhere / "other-name.ckpt")
     assert main(["train", "--resume", str(elsewhere / "other-name.ckpt"), "--max-sweeps", "3", "--no-progress"]) == 0
     assert (elsewhere / "m.ctn").is_file() and (run / "m.ctn").read_bytes() == before
+
+
+def test_resume_never_writes_the_original_run_s_model_from_a_copy(tmp_path, capsys):
+    # a checkpoint copied beside the original (a backup) would resolve to the original's model: -o is asked
+    # for; a model name starting with two dots is no parent folder
+    run = tmp_path / "run"
+    run.mkdir()
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(run / "model.ctn")]) == 0
+    original = (run / "model.ctn").read_bytes()
+    shutil.copy(run / "model.ctn.ckpt", run / "backup.ckpt")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run / "backup.ckpt"), "--max-sweeps", "3", "--no-progress"]) == 2
+    assert "it is a copy beside the original run, whose model" in capsys.readouterr().err
+    assert (run / "model.ctn").read_bytes() == original
+    dots, dots2 = tmp_path / "dots", tmp_path / "dots2"
+    dots.mkdir()
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(dots / "..m.ctn")]) == 0
+    shutil.copytree(dots, dots2)
+    before = (dots / "..m.ctn").read_bytes()
+    assert main(["train", "--resume", str(dots2 / "..m.ctn.ckpt"), "--max-sweeps", "3", "--no-progress"]) == 0
+    assert len(thaw_metadata(modelfile.load(dots2 / "..m.ctn.ckpt").metadata)["checkpoint"]["history"]) == 4
+    assert (dots / "..m.ctn").read_bytes() == before  # the copy went on in the copy
+
+
+def test_a_checkpoint_from_before_the_output_was_recorded_resumes_beside_itself(tmp_path):
+    # checkpoints written before 2026-12-06 hold the run's -o (best) only: the model of that name beside the
+    # checkpoint (a copied folder goes on in the copy), not a file named after the checkpoint
+    run = tmp_path / "run"
+    run.mkdir()
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(run / "model.ctn"), "--checkpoint",
+                 str(run / "state.ckpt")]) == 0
+    net = modelfile.load(run / "state.ckpt")
+    meta = thaw_metadata(net.metadata)
+    for key in ("written_to", "output"):
+        del meta["checkpoint"][key]
+    modelfile.save(net.replace(metadata=meta), run / "state.ckpt")
+    shutil.copytree(run, tmp_path / "copy")
+    original = (run / "model.ctn").read_bytes()
+    assert main(["train", "--resume", str(tmp_path / "copy" / "state.ckpt"), "--max-sweeps", "3",
+                 "--no-progress"]) == 0
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["model.ctn", "state.ckpt"]
+    assert thaw_metadata(modelfile.load(tmp_path / "copy" / "model.ctn").metadata)["metrics"]["sweep"] >= 1
+    assert (run / "model.ctn").read_bytes() == original
 
 
 def test_a_run_that_converges_says_so(tmp_path, capsys):

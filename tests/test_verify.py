@@ -424,6 +424,16 @@ def test_verify_maps_the_labels_a_model_was_fit_on_to_its_outputs():
     assert report.software["confusion"] == by_labels.software["confusion"]
     with pytest.raises(ValueError, match=r"y of shape \(n,\), got \(30, 4\) and \(30, 3\)"):
         verify(est.network_, ["reference"], d.X_val, np.eye(3, dtype=int)[d.y_val])  # one-hot is no label column
+    # output indices passed as labels: label 0 is none of the classes, and the warning says what to do
+    with pytest.warns(UserWarning, match=r"y holds labels \[0\] that are none of the model's classes \[1, 2, 3\].*"
+                                         r"y_are_outputs=True"):
+        verify(est.network_, ["reference"], d.X_val, d.y_val)
+    # labels fit recorded as text (names, fractions) are mapped too; before, 0.5-step labels were read as
+    # output indices (58% for an 8% model) and names were refused
+    for relabel in (lambda y: np.array(["setosa", "versicolor", "virginica"])[y], lambda y: 0.5 * y):
+        est = CoNNTrA(hidden=(8,), levels=2, max_sweeps=5, random_state=1).fit(d.X_train, relabel(d.y_train))
+        report = verify(est.network_, ["reference"], d.X_val, relabel(d.y_val))
+        assert report.software["error"] == pytest.approx(1 - est.score(d.X_val, relabel(d.y_val)))
 
 
 def test_verify_names_a_wrong_network_argument_and_takes_bool_features():

@@ -124,6 +124,11 @@ def test_model_trained_on_labels_that_are_not_indices_is_scored_by_its_classes(t
     assert report["software"]["error"] == pytest.approx(error)
     assert main(["evaluate", str(tmp_path / "gap.ctn"), "--data", str(tmp_path / "gap.npz"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["error"] == pytest.approx(error)
+    # deploy maps the labels once too (verify would map them again without y_are_outputs: 26.67% for 90%)
+    assert main(["deploy", str(tmp_path / "gap.ctn"), "--target", "reference", "--data",
+                 str(tmp_path / "gap.npz")]) == 0
+    accuracy = f"{100 * (1 - error):.2f}%"
+    assert f"accuracy {accuracy} (trained model {accuracy})" in capsys.readouterr().out
 
 
 def test_labels_beyond_the_model_are_counted_and_said(iris_model, tmp_path, capsys):

@@ -216,22 +216,31 @@ def _class_change(was: list[str], now: list[str]) -> str:
     return "; ".join(parts) or "the same names in another order"
 
 
-def _resumed_output(checkpoint: Path, saved: dict) -> str | None:
-    """Where a resumed run writes its model without -o. The checkpoint the run wrote goes on in the run's
-    -o. A copied or moved one goes on beside it, where the run's -o sat relative to it (a copied run folder
-    continues in the copy, never in the original's model); if -o sat in another folder, which may or may
-    not have come along, there is no safe guess (None: -o is asked for). A checkpoint from before these
-    were recorded: OUTPUT for OUTPUT.ckpt, else the run's -o."""
-    written, relative = saved.get("written_to"), saved.get("output")
-    if written is None or relative is None:
-        return str(checkpoint.with_suffix("")) if checkpoint.suffix == ".ckpt" else saved.get("best")
+def _resumed_output(checkpoint: Path, saved: dict) -> tuple[str | None, str]:
+    """Where a resumed run writes its model without -o, or ``(None, why)`` when there is no safe guess
+    and -o is asked for. The checkpoint the run wrote goes on in the run's -o. A copied or moved one goes
+    on where the run's -o sat relative to it (a copied run folder continues in the copy), unless that is
+    another folder, which may or may not have come along, or the original run's own model (a copy kept
+    beside the original): never in the original's model."""
+    written, relative, best = saved.get("written_to"), saved.get("output"), saved.get("best")
+    if written is None or relative is None:  # recorded since 2026-12-06: the model by the run's -o name
+        if best is None:
+            return (str(checkpoint.with_suffix("")) if checkpoint.suffix == ".ckpt" else None), ""
+        beside = checkpoint.with_name(Path(best).name)
+        return (str(beside) if checkpoint.name == beside.name + ".ckpt" or beside.is_file() else best), ""
     try:
         same = os.path.samefile(written, checkpoint)
     except OSError:  # the original is gone: moved
         same = False
     if same:
-        return saved.get("best")
-    return None if relative.startswith("..") else str(checkpoint.parent / relative)
+        return best, ""
+    if Path(relative).parts[:1] == ("..",):
+        return None, (f"the checkpoint was moved or copied, and the run's model sat in another folder: {relative} "
+                      f"from it")
+    candidate = checkpoint.parent / relative
+    if best is not None and os.path.exists(written) and candidate.resolve() == Path(best).resolve():
+        return None, f"it is a copy beside the original run, whose model {best} it would replace"
+    return str(candidate), ""
 
 
 def _resume_budget(args, saved: dict, checkpoint: str) -> None:
@@ -397,7 +406,7 @@ def _train(args) -> int:
     if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
         # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
         raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
-    init, history, best, saved, init_meta = None, None, None, None, {}
+    init, history, best, saved, init_meta, no_output = None, None, None, None, {}, ""
     if args.resume:
         init = modelfile.load(args.resume)
         init_meta = thaw_metadata(init.metadata)
@@ -408,16 +417,15 @@ def _train(args) -> int:
         # --data and -o default to the run's own: -o to the model beside the checkpoint (the run's
         # folder may have been copied or moved since), else the one the run recorded
         if args.output is None:
-            args.output = _resumed_output(Path(args.resume), saved)
+            args.output, no_output = _resumed_output(Path(args.resume), saved)
         if args.data is None:
             args.data = (saved.get("data") or {}).get("data")
             _check_recorded_data(args.data, args.resume)
     missing = [flag for flag, value in (("--data", args.data), ("-o", args.output)) if value is None]
     if missing:
         why = ""
-        if args.resume and "-o" in missing and (saved.get("output") or "").startswith(".."):
-            why = (f" ({args.resume} was moved or copied, and the run's model sat in another folder than the "
-                   f"checkpoint: {saved['output']} from it; give -o for this run's model)")
+        if args.resume and "-o" in missing and no_output:
+            why = f" ({args.resume}: {no_output}; give -o for this run's model)"
         elif args.resume:
             why = f" ({args.resume} does not record the run's)"
         raise UserError(f"train needs {' and '.join(missing)}{why}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -238,14 +239,30 @@ def label_classes(network) -> list[int] | None:
     return list(classes)
 
 
+def text_classes(network) -> list[str] | None:
+    """The labels the outputs stand for when fit recorded them as text (labels that were neither
+    integers nor whole numbers: 'cat', 0.5), one distinct string per output; else None."""
+    classes = network.metadata.get("classes")
+    if (isinstance(classes, (list, tuple)) and len(classes) == network.n_classes
+            and all(isinstance(c, str) for c in classes) and len(set(classes)) == len(classes)):
+        return list(classes)
+    return None
+
+
 def labels_to_outputs(network, y: np.ndarray) -> np.ndarray:
-    """Labels as the model's output indices: a model fit on labels other than 0..C-1 (say {1, 2, 3})
-    records them as metadata ``classes``, its output ``c`` standing for ``classes[c]``. A label the model
-    never learnt becomes ``n_classes`` (always wrong). Labels of a model without such a mapping are
-    already output indices and come back unchanged."""
-    classes = label_classes(network)
+    """Labels as the model's output indices: a model fit on labels other than 0..C-1 (say {1, 2, 3}, or
+    'cat' / 'dog', or 0.5 / 1.5) records them as metadata ``classes``, its output ``c`` standing for
+    ``classes[c]``. A label the model never learnt becomes ``n_classes`` (always wrong). Labels of a
+    model without such a mapping are already output indices and come back unchanged, as do labels of
+    another kind than the mapping's (text for integer classes), which the caller then names."""
     y = np.asarray(y)
-    if classes is None:
+    texts = text_classes(network)
+    if texts is not None:
+        index = {c: i for i, c in enumerate(texts)}  # fit recorded str(label): compare as text
+        return np.array([index.get(str(v), len(texts)) for v in y.ravel().tolist()],
+                        dtype=np.int64).reshape(y.shape)
+    classes = label_classes(network)
+    if classes is None or y.dtype.kind not in "iuf":
         return y
     classes = np.asarray(classes, dtype=np.int64)
     order = np.argsort(classes, kind="stable")  # fit writes them sorted; a hand-made list need not be
@@ -311,21 +328,28 @@ def verify(
         raise ValueError("verify needs the true classes y (n_samples,) beside X")
     X = np.asarray(X)
     y_given = np.asarray(y)
+    if y_given.ndim == 2 and y_given.shape[1] == 1:  # a column of labels; a one-hot matrix is not one
+        y_given = y_given.ravel()
+    if not y_are_outputs and y_given.ndim == 1:
+        labels, y_given = y_given, labels_to_outputs(network, y_given)
+        unknown = labels[y_given == network.n_classes] if y_given is not labels else labels[:0]
+        if unknown.size:
+            shown = np.unique(unknown.astype(str) if unknown.dtype.kind in "OUS" else unknown).tolist()
+            warnings.warn(f"y holds labels {shown[:5]} that are none of the model's classes "
+                          f"{list(network.metadata['classes'])[:10]}: they count as errors (pass "
+                          f"y_are_outputs=True if y holds output indices 0..{network.n_classes - 1})",
+                          UserWarning, stacklevel=2)
     if y_given.dtype.kind not in "iub" and not (
             y_given.dtype.kind == "f" and np.all(np.isfinite(y_given)) and np.all(y_given == np.round(y_given))):
         raise ValueError(f"verify needs integer class indices in y, got {y_given.dtype} values such as "
                          f"{y_given.ravel()[:3].tolist()}")
     y = y_given.astype(np.int64)
-    if y.ndim == 2 and y.shape[1] == 1:  # a column of labels; a one-hot matrix is not one
-        y = y.ravel()
     if y.ndim != 1 or X.ndim != 2 or X.shape[0] != y.shape[0]:
         raise ValueError(
             f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
         )
     if X.shape[0] == 0:
         raise ValueError("verify needs at least one sample")
-    if not y_are_outputs:
-        y = labels_to_outputs(network, y)
     options = dict(target_options or {})
     say = progress or (lambda msg: None)
     spikes = network.encode(X)
