@@ -406,3 +406,18 @@ def test_a_network_filling_every_core_fits_and_one_more_neuron_does_not():
     Loihi2Target(chip="loihi").check(full)
     with pytest.raises(TargetLimitError, match="cores is 129"):
         Loihi2Target(chip="loihi").check(random_network((2, 128 * 1024 + 1), seed=0))
+
+
+def test_exports_refuse_to_replace_a_file_that_is_not_hdf5(tmp_path):
+    # export_nir(net, "model.ctn") by mistake replaced the trained model; an earlier export is replaced
+    from connttra_neuro import save
+
+    net = random_network((6, 4, 3), seed=1)
+    save(net, tmp_path / "model.ctn")
+    before = (tmp_path / "model.ctn").read_bytes()
+    for export in (export_nir, export_netx):
+        with pytest.raises(FileExistsError, match="model.ctn exists and is not an HDF5 file"):
+            export(net, tmp_path / "model.ctn")
+        assert (tmp_path / "model.ctn").read_bytes() == before
+        export(net, tmp_path / "again.h5")
+        export(net, tmp_path / "again.h5")  # its own kind: replaced

@@ -489,3 +489,11 @@ def test_score_refuses_labels_of_another_kind_than_fit_took(fitted, data):
     for bad in (yv.astype(str), np.full(len(yv), np.nan)):
         with pytest.raises(ValueError, match="score needs labels like the ones fit took"):
             fitted.score(Xv, bad)
+
+
+def test_continuous_targets_are_warned_about(data):
+    # regression targets silently built a network with one output per sample
+    X, _, _, _ = data
+    y = np.random.default_rng(0).random(len(X))
+    with pytest.warns(UserWarning, match=r"y has 300 distinct values among 300 samples; CoNNTrA is a classifier"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, y)

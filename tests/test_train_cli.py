@@ -769,3 +769,22 @@ def test_hidden_widths_comma_separated_or_repeated_are_the_same_network(tmp_path
     with pytest.raises(SystemExit):
         main([*args, "--hidden", "6;5", "-o", str(tmp_path / "c.ctn")])
     assert "expected a width or comma-separated widths like 256 or 256,128, got '6;5'" in capsys.readouterr().err
+
+
+def test_resume_takes_a_moved_data_path_folder_when_its_samples_are_the_run_s(tmp_path, capsys):
+    # --data-path was compared by name ("differs from the run"), while a moved --data file was accepted by
+    # its digest: a moved IDX folder is now accepted the same way, and other samples are still refused
+    from .test_datasets import make_idx_dir
+
+    make_idx_dir(tmp_path / "idx")
+    args = ["train", "--data", "mnist", "--hidden", "4", "--no-progress"]
+    assert main([*args, "--data-path", str(tmp_path / "idx"), "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]) == 0
+    (tmp_path / "idx").rename(tmp_path / "moved")
+    ckpt = str(tmp_path / "m.ctn.ckpt")
+    assert main(["train", "--resume", ckpt, "--data-path", str(tmp_path / "moved"), "--max-sweeps", "2",
+                 "--no-progress"]) == 0
+    make_idx_dir(tmp_path / "other", seed=1)
+    capsys.readouterr()
+    assert main(["train", "--resume", ckpt, "--data-path", str(tmp_path / "other"), "--max-sweeps", "3",
+                 "--no-progress"]) == 2
+    assert "holds other samples than when" in capsys.readouterr().err

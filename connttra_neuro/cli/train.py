@@ -381,8 +381,8 @@ def _resume_data(args, saved: dict, checkpoint: str) -> None:
         if key not in run:
             continue
         explicit = getattr(args, key) is not None
-        if key == "data" and "fingerprint" in run:
-            continue  # another path to the same samples (a moved folder) is fine: the digest decides, after loading
+        if key in ("data", "data_path") and "fingerprint" in run and (key == "data" or explicit):
+            continue  # another path to the same samples (a moved file or folder) is fine: the digest decides
         if explicit and given[key] != run[key]:
             raise UserError(f"{flag} {getattr(args, key)} differs from the run in {checkpoint} ({run[key]}); "
                             f"a resumed run trains on the data it started with: drop {flag} or give the same value")

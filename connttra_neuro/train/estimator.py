@@ -257,6 +257,10 @@ class CoNNTrA:
         C = self.classes_.size
         if C < 2:
             raise ValueError(f"training data has {C} class; need at least 2")
+        if C > 20 and C > y.size / 2:  # regression targets, say: every distinct value becomes an output
+            warnings.warn(f"y has {C:,} distinct values among {y.size:,} samples; CoNNTrA is a classifier and "
+                          f"makes each value a class (an output): were these meant as classes?", UserWarning,
+                          stacklevel=2)
         output_names = _output_names(class_names, self.classes_)
         Xv = yv_idx = None
         if validation is not None:

@@ -41,6 +41,7 @@ when it loads them and gets a layer without a positive weight wrong: refused.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,10 +101,25 @@ def nir_graph(network: TernaryNetwork):
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_replaceable(path) -> None:
+    """Both exports are HDF5 files: an existing file at ``path`` that is not one (a trained model, a
+    dataset) is refused rather than replaced, so its data are not lost to a mistyped name."""
+    if os.path.isfile(path) and os.path.getsize(path) > 0:
+        with open(path, "rb") as fh:
+            head = fh.read(len(HDF5_SIGNATURE))
+        if not head.startswith(HDF5_SIGNATURE):
+            raise FileExistsError(f"{path} exists and is not an HDF5 file (a NIR or netx export); writing would "
+                                  f"replace it: give another path, or delete the file first")
+
+
 def export_nir(network: TernaryNetwork, path) -> Path:
     """Write ``network`` as a NIR file at ``path`` (atomic). Returns the path."""
     import nir
 
+    _check_replaceable(path)
     graph = nir_graph(network)
     return atomic_write(path, lambda tmp: nir.write(tmp, graph))
 
@@ -211,6 +227,7 @@ def export_netx(network: TernaryNetwork, path) -> Path:
     """
     import h5py
 
+    _check_replaceable(path)
     nmap = check_netx(network)
 
     def write(tmp):
