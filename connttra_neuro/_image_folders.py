@@ -228,7 +228,8 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     note = f"; skipped {what_skipped}, e.g. {skipped[0]}" if n else ""
     return Dataset(name, X, y, X_val, y_val,
                    f"image folders: {how}, {what}; {len(classes)} classes by sorted folder name "
-                   f"({_describe_classes(classes)}){_subsample_note(n_train, n_val, seed)}{note}", tuple(classes))
+                   f"({_describe_classes(classes)}){_subsample_note(n_train, n_val, seed)}{note}", tuple(classes),
+                   seeded_split=val_files is None)
 
 
 __all__ = ["IMAGE_SUFFIXES", "VAL_FOLDERS", "is_image_folder", "load_image_folder"]

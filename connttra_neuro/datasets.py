@@ -102,6 +102,9 @@ class Dataset:
         Where the data came from and how it was split.
     class_names : tuple of str
         The name of each class, indexed by label (image folders: the folder names), or ``()``.
+    seeded_split : bool
+        Whether the seed drew the train/validation split (False when the data come split: IDX t10k
+        files, an npz's X_val, a val/ folder), so another seed's validation part may hold training samples.
     """
 
     name: str
@@ -111,6 +114,7 @@ class Dataset:
     y_val: np.ndarray
     description: str = ""
     class_names: tuple = ()
+    seeded_split: bool = True
 
     def __post_init__(self):
         X_tr, y_tr = _check_pair(self.X_train, self.y_train, "X_train", "y_train", self.name)
@@ -439,7 +443,8 @@ def _load_idx_dir(
     X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
     how += _subsample_note(n_train, n_val, seed)
     read = {k: v for k, v in candidates.items() if has_val or not k.startswith("val_")}
-    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(read)}")
+    return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(read)}",
+                   seeded_split=not has_val)
 
 
 # -- npz files -----------------------------------------------------------------------------
@@ -528,6 +533,7 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                 get(val_keys[1]),
                 f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation"
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
+                seeded_split=False,
             )
         if {"X", "y"} <= keys:
             X, y = _check_pair(get("X"), get("y"), "X", "y", name)
@@ -798,4 +804,4 @@ def load_dataset(
     if X_tr is data.X_train and X_va is data.X_val:
         return data
     return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + _subsample_note(n_train, n_val, seed),
-                   data.class_names)
+                   data.class_names, data.seeded_split)

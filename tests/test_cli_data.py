@@ -331,3 +331,22 @@ def test_info_shortens_a_long_list_in_the_metadata(capsys, tmp_path):
     assert "n00000, n00001, n00002, n00003, n00004, ... 990 more ..., n00995" in line and len(line) < 200
     assert main(["info", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metadata"]["class_names"] == names
+
+
+def test_the_seed_note_is_only_for_data_the_seed_splits(tmp_path, capsys):
+    # an npz that comes split (X_train / X_val) has the same validation samples for every seed: no note;
+    # the same samples as X / y are split by the seed: the note
+    from connttra_neuro.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    np.savez(tmp_path / "split.npz", X_train=X[:80], y_train=y[:80], X_val=X[80:], y_val=y[80:])
+    np.savez(tmp_path / "whole.npz", X=X, y=y)
+    for name, noted in (("split.npz", False), ("whole.npz", True)):
+        model = str(tmp_path / f"{name}.ctn")
+        assert main(["train", "--data", str(tmp_path / name), "--hidden", "4", "--seed", "3", "--max-sweeps", "1",
+                     "--no-progress", "-o", model]) == 0
+        capsys.readouterr()
+        assert main(["evaluate", model, "--data", str(tmp_path / name)]) == 0
+        assert ("note: the model was trained with seed 3" in capsys.readouterr().err) == noted, name

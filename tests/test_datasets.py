@@ -563,3 +563,14 @@ def test_no_dataset_and_a_bool_size_are_named():
             load_dataset(empty)  # "" was read as the current folder, an image folder
     with pytest.raises(DatasetError, match="n_train must be a number of samples, got True"):
         load_dataset("iris", n_train=True)
+
+
+def test_seeded_split_says_whether_the_seed_drew_the_validation_part(tmp_path):
+    from connttra_neuro.datasets import load_dataset
+
+    make_idx_dir(tmp_path / "both")
+    make_idx_dir(tmp_path / "train-only", val=False)
+    assert load_dataset("iris").seeded_split
+    assert not load_dataset("mnist", path=tmp_path / "both").seeded_split
+    assert not load_dataset("mnist", path=tmp_path / "both", n_train=20, n_val=10).seeded_split  # kept by subsamples
+    assert load_dataset(tmp_path / "train-only").seeded_split  # an IDX folder without t10k files: split by seed

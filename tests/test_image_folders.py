@@ -425,3 +425,10 @@ def test_grey_images_with_alpha_give_one_grey_value_per_pixel(tmp_path):
     assert data.n_features == 12 and "4x3 grey" in data.description
     rows = {tuple(x) for x in np.concatenate([data.X_train, data.X_val])}
     assert rows == {tuple(_grey(10 * c + k).reshape(-1).astype(np.float32)) for c in range(2) for k in range(5)}
+
+
+def test_an_image_folder_with_its_own_validation_part_is_not_split_by_the_seed(tmp_path):
+    _write(tmp_path / "split" / "train", _pool(4))
+    _write(tmp_path / "split" / "val", _pool(2, start=50))
+    _write(tmp_path / "flat", _pool(10))
+    assert not load_dataset(tmp_path / "split").seeded_split and load_dataset(tmp_path / "flat").seeded_split

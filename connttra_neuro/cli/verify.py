@@ -96,9 +96,9 @@ def load_split(args, network):
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
     if args.split is None:  # left as None by the parser, so deploy can tell --split given without --data
         args.split = "val"
-    if args.seed is None:
+    seed_given = args.seed is not None
+    if not seed_given:
         args.seed = 0
-        _note_training_seed(network, args.data)
     sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
     try:
         data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
@@ -111,6 +111,8 @@ def load_split(args, network):
         if args.n <= size:
             raise
         raise UserError(f"--n {args.n}: the {args.split} split of {full.name} has only {size} samples") from None
+    if not seed_given and data.seeded_split:  # data that come split hold no training samples in validation
+        _note_training_seed(network, args.data)
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_val, data.y_val)
     if data.n_features != network.n_features:
         raise UserError(
