@@ -48,6 +48,30 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
     return path
 
 
+REPLACE_FIX = "writing it would replace that file: give another path, or delete the file first"
+
+
+def refuse_other_kind(path, signatures: tuple[bytes, ...], name: str, *, error: type[Exception] = FileExistsError,
+                      shown: str | None = None, cut_short_ok: bool = False) -> bool:
+    """Refuse, as ``error``, an existing file at ``path`` that starts with none of ``signatures``: a
+    writer replaces only a file of its own kind (``name``), so a mistyped path loses no data (a dataset
+    under a model's name, a model under an export's). Leading whitespace is skipped (JSON, SVG); with
+    ``cut_short_ok`` a file shorter than a signature and the start of one counts as that kind (a model
+    cut short). Nothing there, an empty file or no regular file (a FIFO: opening it would block) is
+    fine. Returns whether a file of the kind is there. ``shown`` names the path in the message."""
+    shown = str(path) if shown is None else shown
+    if path is None or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except PermissionError:
+        raise error(f"{shown} exists and cannot be read to check what it holds; {REPLACE_FIX}") from None
+    if head.lstrip().startswith(signatures) or (cut_short_ok and any(s.startswith(head) for s in signatures)):
+        return True
+    raise error(f"{shown} exists and is not {name}; {REPLACE_FIX}")
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file, then rename it to ``path``. Returns ``path``.
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import write_bytes
+from ._atomic import refuse_other_kind, write_bytes
 from .network import (
     HiddenLayer,
     NetworkError,
@@ -258,17 +258,8 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     if not isinstance(network, TernaryNetwork):
         raise TypeError(f"save needs a TernaryNetwork (e.g. a fitted CoNNTrA's network_), got {type(network).__name__}")
     blob = to_bytes(network)
-    head = b""  # nothing to lose: no file, or not a regular one (write_bytes names a folder or FIFO in the way;
-    try:        # opening a FIFO to look would block)
-        if os.path.isfile(path):
-            with open(path, "rb") as fh:
-                head = fh.read(len(MAGIC))
-    except PermissionError:
-        raise ModelFileError(f"{path} exists and cannot be read to check that it is a model file; saving would "
-                             f"replace it: give another path") from None
-    if head and not MAGIC.startswith(head):  # a model cut short is still a model (load says truncated)
-        raise ModelFileError(f"{path} exists and is not a connttra-neuro model file; saving would replace it: give "
-                             f"another path, or delete the file first")
+    # a model cut short is still a model (load says truncated), replaceable like any other
+    refuse_other_kind(path, (MAGIC,), "a connttra-neuro model file", error=ModelFileError, cut_short_ok=True)
     return write_bytes(path, blob)
 
 

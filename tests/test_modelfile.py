@@ -402,6 +402,7 @@ def test_save_refuses_to_replace_a_file_that_is_not_a_model(tmp_path):
         save(random_network((4, 8, 3)), data)
     assert data.read_bytes() == before
     (tmp_path / "empty.ctn").touch()
-    for path in (tmp_path / "m.ctn", tmp_path / "m.ctn", tmp_path / "empty.ctn"):
+    (tmp_path / "cut.ctn").write_bytes(b"CTNN")  # a model cut short within its signature is still a model
+    for path in (tmp_path / "m.ctn", tmp_path / "m.ctn", tmp_path / "empty.ctn", tmp_path / "cut.ctn"):
         save(random_network((4, 8, 3), seed=len(str(path))), path)
         assert load(path).layer_sizes == (4, 8, 3)

@@ -137,10 +137,7 @@ def test_ctrl_c_in_the_first_sweep_writes_nothing(tmp_path, capsys, monkeypatch)
     out.write_bytes(b"CTNN\r\n\x1a\n an earlier model")  # an untrained network must not replace it
     args = ["train", "--data", "iris", "--hidden", "8", "--no-progress", "-o", str(out)]
 
-    def ctrl_c(self, rng, batch_size):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(TrainState, "sweep", ctrl_c)  # the initial network exists by then
+    monkeypatch.setattr(TrainState, "sweep", _ctrl_c_in_sweep(1))  # the initial network exists by then
     assert main(args) == 130
     assert out.read_bytes() == b"CTNN\r\n\x1a\n an earlier model" and not (tmp_path / "m.ctn.ckpt").exists()
     assert "interrupted before a sweep finished; nothing saved" in capsys.readouterr().err
@@ -580,18 +577,25 @@ def test_resume_does_not_take_a_model_of_the_best_sweep_s_number_with_other_erro
     assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 4  # the only sweep it can vouch for
 
 
-def test_ctrl_c_after_a_sweep_keeps_the_best_network_and_exits_130(tmp_path, capsys, monkeypatch):
+def _ctrl_c_in_sweep(n: int):
+    """A TrainState.sweep (to patch in) that runs the real one but is interrupted, as by Ctrl-C, in its n-th call."""
     from connttra_neuro.train.driver import TrainState
 
     real, calls = TrainState.sweep, []
 
-    def interrupted_second_sweep(self, rng, batch_size):
+    def sweep(self, rng, batch_size):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == n:
             raise KeyboardInterrupt
         return real(self, rng, batch_size)
 
-    monkeypatch.setattr(TrainState, "sweep", interrupted_second_sweep)
+    return sweep
+
+
+def test_ctrl_c_after_a_sweep_keeps_the_best_network_and_exits_130(tmp_path, capsys, monkeypatch):
+    from connttra_neuro.train.driver import TrainState
+
+    monkeypatch.setattr(TrainState, "sweep", _ctrl_c_in_sweep(2))
     out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
     assert main([*RESUME_BASE, "--max-sweeps", "5", "-o", str(out)]) == 130
     err = capsys.readouterr().err
@@ -607,16 +611,8 @@ def test_the_ctrl_c_hint_continues_the_run_to_its_own_budget(tmp_path, capsys, m
 
     budget = ["--max-sweeps", "5", "--max-seconds", "1000"]
     assert main([*RESUME_BASE, *budget, "-o", str(tmp_path / "full.ctn")]) == 0
-    real, calls = TrainState.sweep, []
-
-    def interrupted_third_sweep(self, rng, batch_size):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(self, rng, batch_size)
-
     with monkeypatch.context() as m:
-        m.setattr(TrainState, "sweep", interrupted_third_sweep)
+        m.setattr(TrainState, "sweep", _ctrl_c_in_sweep(3))
         assert main([*RESUME_BASE, *budget, "-o", str(tmp_path / "m.ctn")]) == 130
     ckpt = tmp_path / "m.ctn.ckpt"
     assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0

@@ -70,12 +70,10 @@ def check_replaceable(path, flag: str, kind) -> None:
     starts with, such as a report's heading): ``--checkpoint digits.ctn`` would replace a trained
     model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data. A missing or empty
     file is fine. Run it before any long work."""
-    import os
+    from .._atomic import REPLACE_FIX as fix
+    from .._atomic import refuse_other_kind
 
-    if path is None or not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return
-    own = isinstance(kind, bytes)
-    if own:
+    if isinstance(kind, bytes):
         signatures, name = (kind,), "a file this command writes"
     elif kind in ("model", "checkpoint"):
         from ..modelfile import MAGIC
@@ -83,11 +81,8 @@ def check_replaceable(path, flag: str, kind) -> None:
         signatures, name = (MAGIC,), _KIND_NAMES[kind]
     else:
         signatures, name = _SIGNATURES[kind], _KIND_NAMES[kind]
-    with open(path, "rb") as f:
-        head = f.read(64).lstrip()
-    fix = "writing it would replace that file: give another path, or delete the file first"
-    if not head.startswith(signatures):
-        raise UserError(f"{flag} {path} exists and is not {name}; " + fix)
+    if not refuse_other_kind(path, signatures, name, error=UserError, shown=f"{flag} {path}"):
+        return  # nothing there to lose
     if kind in ("model", "checkpoint"):  # the two share a signature: their metadata tells them apart
         from ..modelfile import load
         from ..network import thaw_metadata

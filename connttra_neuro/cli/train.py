@@ -505,14 +505,16 @@ def _train(args) -> int:
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
 
     done = []  # sweeps finished by this invocation
+    # "best": where the best network so far lives, for --resume (the checkpoint is the last one); where
+    # the checkpoint was written and -o seen from it, for a resume of a copied or moved one
+    paths = {"best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
+             "output": _output_from_checkpoint(out, ckpt)}
 
     def callback(estimator, record, network):
         net = network()
         meta = thaw_metadata(net.metadata)
-        # "best": where the best network so far lives, for --resume (the checkpoint is the last one)
-        meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(),
-                              "best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
-                              "output": _output_from_checkpoint(out, ckpt), "data": selection}
+        meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
+                              "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
         modelfile.save(estimator.network_, out)  # best so far
         val = record["val_error"]

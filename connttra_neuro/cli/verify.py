@@ -127,11 +127,9 @@ def load_split(args, network):
 
 def class_names(network) -> list[str] | None:
     """The name of each output (metadata ``class_names``, written by fit for image folders), if valid."""
-    names = network.metadata.get("class_names")
-    if (isinstance(names, (list, tuple)) and len(names) == network.n_classes
-            and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)):
-        return list(names)
-    return None
+    from connttra_neuro.verify.parity import per_output
+
+    return per_output(network, "class_names", str)
 
 
 def _by_name(y, data_names, model_names):

@@ -227,26 +227,31 @@ def _resolve(target: str | Target, options: dict) -> Target:
     return get_target(str(target), **options.get(str(target), {}))
 
 
+def per_output(network, key: str, kind: type) -> list | None:
+    """Metadata ``key`` when it is one distinct ``kind`` value per output (``classes``, ``class_names``),
+    else None: hand-made or damaged metadata is not trusted to map anything."""
+    values = network.metadata.get(key)
+    if (isinstance(values, (list, tuple)) and len(values) == network.n_classes
+            and all(isinstance(v, kind) and not isinstance(v, bool) for v in values)  # before set(): hashable
+            and len(set(values)) == len(values)):
+        return list(values)
+    return None
+
+
 def label_classes(network) -> list[int] | None:
     """The labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1, else
     None (outputs are the labels). Only one distinct integer (int64) per output is a mapping."""
-    classes = network.metadata.get("classes")
-    if not isinstance(classes, (list, tuple)) or list(classes) == list(range(network.n_classes)):
+    classes = per_output(network, "classes", int)
+    if classes is None or classes == list(range(network.n_classes)) or not all(-(2**63) <= c < 2**63
+                                                                                 for c in classes):
         return None
-    if len(classes) != network.n_classes or len(set(classes)) != len(classes) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and -(2**63) <= c < 2**63 for c in classes):
-        return None
-    return list(classes)
+    return classes
 
 
 def text_classes(network) -> list[str] | None:
     """The labels the outputs stand for when fit recorded them as text (labels that were neither
     integers nor whole numbers: 'cat', 0.5), one distinct string per output; else None."""
-    classes = network.metadata.get("classes")
-    if (isinstance(classes, (list, tuple)) and len(classes) == network.n_classes
-            and all(isinstance(c, str) for c in classes) and len(set(classes)) == len(classes)):
-        return list(classes)
-    return None
+    return per_output(network, "classes", str)
 
 
 def labels_to_outputs(network, y: np.ndarray) -> np.ndarray:

@@ -41,12 +41,11 @@ when it loads them and gets a layer without a positive weight wrong: refused.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from connttra_neuro._atomic import atomic_write
+from connttra_neuro._atomic import atomic_write, refuse_other_kind
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
@@ -105,14 +104,8 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _check_replaceable(path) -> None:
-    """Both exports are HDF5 files: an existing file at ``path`` that is not one (a trained model, a
-    dataset) is refused rather than replaced, so its data are not lost to a mistyped name."""
-    if os.path.isfile(path) and os.path.getsize(path) > 0:
-        with open(path, "rb") as fh:
-            head = fh.read(len(HDF5_SIGNATURE))
-        if not head.startswith(HDF5_SIGNATURE):
-            raise FileExistsError(f"{path} exists and is not an HDF5 file (a NIR or netx export); writing would "
-                                  f"replace it: give another path, or delete the file first")
+    """Both exports are HDF5 files: a file of another kind at ``path`` (a trained model) is refused."""
+    refuse_other_kind(path, (HDF5_SIGNATURE,), "an HDF5 file (a NIR or netx export)")
 
 
 def export_nir(network: TernaryNetwork, path) -> Path:
