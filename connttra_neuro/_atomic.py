@@ -48,6 +48,9 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
     return path
 
 
+# The first bytes of every HDF5 file (the NIR and netx exports), for refuse_other_kind.
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
 REPLACE_FIX = "writing it would replace that file: give another path, or delete the file first"
 
 

@@ -226,6 +226,13 @@ def test_compare_cli_passes_the_baselines_hyperparameters(tmp_path, monkeypatch,
     assert "note" not in capsys.readouterr().err
 
 
+def test_compare_takes_out_like_verify_and_demo(tmp_path):
+    from connttra_neuro.cli import build_parser
+
+    for flag in ("-o", "--output", "--out"):
+        assert build_parser().parse_args(["compare", "--data", "iris", flag, str(tmp_path)]).output == str(tmp_path)
+
+
 def test_resume_trains_on_the_run_s_own_data(tmp_path, capsys):
     # --seed also chooses the train/validation split: a resume without it must not train on seed 0's
     args = ["train", "--data", "iris", "--hidden", "8", "--levels", "3", "--no-progress"]
@@ -733,6 +740,26 @@ def test_a_run_that_converges_says_so(tmp_path, capsys):
                  "-o", str(tmp_path / "m.ctn")]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^converged after sweep [123] of 4: it changed no parameter$", out, re.M), out
+
+
+def test_a_run_stopped_by_tol_says_so(tmp_path, capsys, monkeypatch):
+    # the command has no --tol; a large tol (every sweep lowers the loss by less than it) stops the
+    # run after its first sweep, which changed parameters
+    import functools
+
+    from connttra_neuro.train import CoNNTrA
+
+    @functools.wraps(CoNNTrA.__init__)  # keeps the signature get_params() reads
+    def loose(self, *args, __init__=CoNNTrA.__init__, **kwargs):
+        __init__(self, *args, **kwargs)
+        self.tol = 0.99
+
+    monkeypatch.setattr(CoNNTrA, "__init__", loose)
+    assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "4", "--no-progress",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^converged after sweep 1 of 4: it lowered the loss by at most tol = 0.99 of itself$",
+                     out, re.M), out
 
 
 def test_resume_accepts_the_run_s_own_list_settings_given_again(tmp_path):

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from .._atomic import HDF5_SIGNATURE
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = ("data", "train", "deploy", "verify", "demo")
@@ -57,7 +58,7 @@ def _note_new_folders(path, flag: str) -> None:
 # checkpoint: modelfile.MAGIC, read where it is needed: importing modelfile loads numpy).
 _SIGNATURES = {
     "plot": (b"\x89PNG", b"<?xml", b"<svg", b"%PDF", b"\xff\xd8\xff"),
-    "hdf5": (b"\x89HDF\r\n\x1a\n",),
+    "hdf5": (HDF5_SIGNATURE,),
     "json": (b"{", b"["),
 }
 _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, SVG, PDF or JPEG)",

@@ -117,8 +117,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
                    "0.03; see docs/training.md, The comparison)")
     p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
-    p.add_argument("-o", "--output", default=".", help="directory for compare.json and compare.png (default: the "
-                   "current one; earlier ones there are replaced)")
+    # --out as well, the name verify and demo give their report folder
+    p.add_argument("-o", "--output", "--out", dest="output", metavar="DIR", default=".",
+                   help="directory for compare.json and compare.png (default: the current one; earlier ones there "
+                   "are replaced)")
     p.set_defaults(func=_compare)
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from connttra_neuro._atomic import atomic_write, refuse_other_kind
+from connttra_neuro._atomic import HDF5_SIGNATURE, atomic_write, refuse_other_kind
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
@@ -98,9 +98,6 @@ def nir_graph(network: TernaryNetwork):
         "model_metadata": json.dumps(thaw_metadata(network.metadata)),
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
-
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _check_replaceable(path) -> None:
