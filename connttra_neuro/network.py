@@ -51,6 +51,18 @@ class NetworkError(ValueError):
     """A network (or a part of one) breaks the IR's rules; the message says where."""
 
 
+def feature_array(X: Any) -> np.ndarray:
+    """``np.asarray(X)``, except for a pandas frame of nullable columns (``Float64``, ``Int64``,
+    ``boolean``), which numpy would turn into objects: those become float64 with NaN for a missing
+    value, so the checks for NaN name it. Other frames (numpy columns) convert as numpy does."""
+    dtypes = getattr(X, "dtypes", None)
+    if (dtypes is not None and hasattr(X, "to_numpy") and not isinstance(X, np.ndarray)
+            and not all(isinstance(dt, np.dtype) for dt in dtypes)  # some pandas extension column
+            and all(getattr(dt, "kind", "O") in "biuf" for dt in dtypes)):  # and every one a number
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(X)
+
+
 def _frozen(array: np.ndarray) -> np.ndarray:
     array = np.array(array, copy=True, order="C")
     array.setflags(write=False)
@@ -135,7 +147,7 @@ class ThermometerEncoder:
 
     def encode(self, X: np.ndarray) -> np.ndarray:
         """Encode raw features ``X`` (n_samples, n_features) as uint8 spikes (n_samples, F*K)."""
-        X = np.asarray(X)
+        X = feature_array(X)
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.n_features:
@@ -168,7 +180,7 @@ class ThermometerEncoder:
         differently. Levels left over (a feature with few distinct values) are
         ``+inf``: they never fire. A constant feature gets only ``+inf``.
         """
-        X = np.asarray(X)
+        X = feature_array(X)
         if not np.issubdtype(X.dtype, np.floating):
             X = X.astype(np.float64)
         if X.ndim != 2 or X.shape[0] < 1:

@@ -271,6 +271,31 @@ def test_nan_labels_and_boolean_features(data):
     np.testing.assert_array_equal(est.predict(X > 8), as_float.predict((X > 8).astype(float)))
 
 
+def test_pandas_nullable_columns_are_numbers(data):
+    # numpy turns a frame of pandas' nullable dtypes (read_csv(dtype_backend="numpy_nullable"))
+    # into objects, which were refused as not numbers; a missing value is named as NaN
+    pd = pytest.importorskip("pandas")
+    from connttra_neuro.verify import verify
+
+    X, y, Xv, yv = data
+    frame = pd.DataFrame(X).astype("Int64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = CoNNTrA(hidden=(4,), max_sweeps=1).fit(frame, y)
+        plain = CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, y)
+    assert est.network_ == plain.network_
+    val = pd.DataFrame(Xv).astype("Float64")
+    np.testing.assert_array_equal(est.predict(val), plain.predict(Xv))
+    assert verify(est.network_, "reference", val, yv).all_exact
+    val.iloc[2, 5] = pd.NA
+    with pytest.raises(ValueError, match="NaN"):
+        est.predict(val)
+    with pytest.raises(ValueError, match="NaN"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(val, yv)
+    with pytest.raises(ValueError, match="real numbers, got dtype object"):  # text stays refused
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(pd.DataFrame(X).astype(str), y)
+
+
 @pytest.mark.parametrize("threshold", [5, 100_000, -7, -100_000])
 def test_init_thresholds_outside_the_drive_range_are_clamped_not_read_out_of_bounds(threshold):
     # the kernels' threshold histogram spans [-bound, bound + 1] (bound = fan-in * max|w| = 1 here);

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import typed
 
-from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
+from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder, feature_array
 
 from . import _kernels as K
 
@@ -25,7 +25,7 @@ __all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "nois
 def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray]:
     """Validate a feature matrix and its labels; returns ``(X float 2-D, y 1-D)`` (floating
     input as it is: no float64 copy of a large float32 image set; other numbers as float64)."""
-    X = np.asarray(X)
+    X = feature_array(X)
     y = np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")

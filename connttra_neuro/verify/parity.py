@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from connttra_neuro.modelfile import storage_report
-from connttra_neuro.network import TernaryNetwork
+from connttra_neuro.network import TernaryNetwork, feature_array
 from hardware_targets.base import RunResult, Target
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target
@@ -331,7 +331,7 @@ def verify(
         raise ValueError("verify needs at least one target (a registry name like 'loihi2', or a Target)")
     if y is None:
         raise ValueError("verify needs the true classes y (n_samples,) beside X")
-    X = np.asarray(X)
+    X = feature_array(X)
     y_given = np.asarray(y)
     if y_given.ndim == 2 and y_given.shape[1] == 1:  # a column of labels; a one-hot matrix is not one
         y_given = y_given.ravel()
