@@ -5,14 +5,16 @@ Two layouts (the class of an image is the name of its folder; classes are number
 order of those names, so ``cat/ dog/`` are 0 and 1):
 
 * ``DIR/train/<class>/`` for training and ``DIR/val/<class>/`` (or ``valid/``, ``validation/``,
-  ``test/``) for validation; without one of those, the training images are split 80/20
-  (stratified, seeded). Used when ``DIR`` holds nothing but ``train/`` and validation folders;
+  ``test/``, ``testing/``; ``training/`` for ``train/``; any case) for validation; without one of
+  those holding class folders, the training images are split 80/20 (stratified, seeded). Used when
+  ``train/`` holds folders and no images of its own or a validation folder is beside it;
 * ``DIR/<class>/``: every image, split 80/20 the same way.
 
 Images in sub-folders of a class folder belong to that class (as in torchvision's ``ImageFolder``).
 
 Every image must have the same size (downsampled ImageNet, CIFAR-style exports do); the loader
-never resizes behind a user's back, and the error says how to resize. Grayscale images give one
+never resizes behind a user's back, and the error says how to resize. EXIF orientation is applied
+(a photo reads as a viewer shows it). Grayscale images (and palette images of grey colours) give one
 feature per pixel (16-bit and float grey keep their values, and may not be mixed with 8-bit
 images); if any image has colour, every image is read as RGB (three per pixel). Files that are not
 images by their extension (``README``, ``Thumbs.db``) are skipped and counted in the description,
@@ -31,12 +33,16 @@ from .datasets import Dataset, DatasetError, _split, _subsample, _subsample_note
 
 #: File name endings read as images (compared in lower case).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
-#: Folder names that hold the validation images beside ``train/``, in the order looked for.
-VAL_FOLDERS = ("val", "valid", "validation", "test")
+#: Folder names (compared in lower case) that hold the training images, and the validation images
+#: beside them, in the order looked for.
+TRAIN_FOLDERS = ("train", "training")
+VAL_FOLDERS = ("val", "valid", "validation", "test", "testing")
 # Pillow modes read as one grey value per pixel (the wide ones keep 16-bit or float values); every
 # other mode is read as RGB.
 _WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _GREY_MODES = {"1", "L", "LA"} | _WIDE_GREY_MODES
+_ORIENTATION = 0x0112  # the EXIF tag
+_SWAPPED = {5, 6, 7, 8}  # orientations that turn the image by 90 degrees: width and height swap
 # A progress bar for folders larger than this (28x28 PNGs read at about 15,000 a second here: a bar
 # for fewer would flash past; ImageNet's 1.28 million take minutes).
 _PROGRESS_FROM = 50_000
@@ -86,18 +92,26 @@ def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[P
 
 
 def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
-    """``(training root, validation root or None, folders beside them not used)``. ``DIR/train/`` is
-    the training root when it holds folders and no images of its own: a class named ``train`` (CIFAR-100
-    has one) holds images and stays a class of ``DIR/<class>/``, while a folder beside a split
-    (``unlabeled/``, ``devkit/``) must not turn ``train/`` and ``val/`` into two classes."""
-    folders = [p.name for p in _entries(directory, name) if p.is_dir()]
-    if "train" in folders:
-        inside = _entries(directory / "train", name)
-        if any(p.is_dir() for p in inside) and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in inside):
-            vals = [v for v in VAL_FOLDERS if v in folders]
-            unused = vals[1:] + [f for f in folders if f != "train" and f not in VAL_FOLDERS]
-            return directory / "train", (directory / vals[0] if vals else None), unused
+    """``(training root, validation root or None, folders beside them not used)``. A folder named like
+    ``TRAIN_FOLDERS`` (any case: mnist_png's ``training/`` and ``testing/``, ``Train/``) is the training
+    root when it holds folders and either no images of its own or a validation folder beside it: a
+    class named ``train`` (CIFAR-100 has one) holds only images and stays a class of ``DIR/<class>/``, a
+    stray image in a split's ``train/`` is skipped, and a folder beside a split (``unlabeled/``,
+    ``devkit/``) must not turn ``train/`` and ``val/`` into two classes."""
+    folders = {p.name.lower(): p for p in _entries(directory, name) if p.is_dir()}
+    # a validation folder holds class folders; Kaggle's test/ of unlabelled images is not one
+    labelled = [folders[v] for v in VAL_FOLDERS if v in folders and _holds_folders(folders[v], name)]
+    for train in (folders[t] for t in TRAIN_FOLDERS if t in folders):
+        inside = _entries(train, name)
+        loose = any(p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir() for p in inside)
+        if any(p.is_dir() for p in inside) and (not loose or labelled):
+            val = labelled[0] if labelled else None
+            return train, val, [f.name for f in folders.values() if f not in (train, val)]
     return directory, None, []
+
+
+def _holds_folders(folder: Path, name: str) -> bool:
+    return any(p.is_dir() for p in _entries(folder, name))
 
 
 def is_image_folder(directory: Path) -> bool:
@@ -122,7 +136,7 @@ def _progress(files: list[Path], desc: str):
 def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
     """Decode every file into one uint8 (or float32 for 16-bit and float images) array of
     ``(n, pixels * channels)``; all images must share one size."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     def opened(path: Path):
         try:
@@ -131,18 +145,28 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
             raise DatasetError(f"{name}: {path} is not a readable image ({err})") from None
 
     sizes, kinds = {}, {}  # kinds: "wide" (16-bit or float grey), "grey" (8-bit), "colour" -> first file
-    for path in _progress(files, f"checking {name}"):  # headers only: Pillow decodes lazily
+    turned = set()  # files with an EXIF orientation: read the way a viewer shows them (a phone's photos)
+    for i, path in enumerate(_progress(files, f"checking {name}")):  # headers only: Pillow decodes lazily
         with opened(path) as img:
-            sizes.setdefault(img.size, path)
+            orientation = _orientation(img)
+            if orientation > 1:
+                turned.add(i)
+            width, height = img.size
+            sizes.setdefault((height, width) if orientation in _SWAPPED else (width, height), path)
             kind = ("float" if img.mode == "F" else "wide" if img.mode in _WIDE_GREY_MODES
-                    else "grey" if img.mode in _GREY_MODES else "colour")
+                    else "grey" if img.mode in _GREY_MODES or _grey_palette(img) else "colour")
             kinds.setdefault(kind, path)
+            if kind == "wide" and img.mode == "I":
+                kinds.setdefault("32-bit", path)
         if len(sizes) > 1:
             (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
+            shown = [f for f in (file_a, file_b) if files.index(f) in turned]
+            turn = (f" ({' and '.join(map(str, shown))} as shown, turned by {'their' if len(shown) > 1 else 'its'} "
+                    f"EXIF orientation)" if shown else "")
             raise DatasetError(
                 f"{name}: images differ in size: {file_a} is {size_a[0]}x{size_a[1]} but {file_b} is "
-                f"{size_b[0]}x{size_b[1]} (width x height); every image must have the same size: resize them "
-                f"first, e.g. with Pillow: Image.open(f).resize((32, 32)).save(f)")
+                f"{size_b[0]}x{size_b[1]} (width x height){turn}; every image must have the same size: resize "
+                f"them first, e.g. with Pillow: Image.open(f).resize((32, 32)).save(f)")
         deep = [k for k in ("wide", "float") if k in kinds]
         if deep and len(kinds) > 1:  # 0..65535 beside 0..255 or 0..1: no one scale is right
             other = next(k for k in ("float", "colour", "grey") if k in kinds and k != deep[0])
@@ -157,21 +181,48 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
     for i, path in enumerate(_progress(files, f"reading {name}")):
         with opened(path) as img:
             try:
+                if i in turned:
+                    img = ImageOps.exif_transpose(img)
                 if grey:
-                    pixels = np.asarray(img.convert("L") if img.mode in ("1", "LA") else img)
+                    pixels = np.asarray(img.convert("L") if img.mode in ("1", "LA", "P", "PA") else img)
                 else:
                     pixels = np.asarray(img.convert("RGB"))
             except (OSError, ValueError, SyntaxError) as err:  # truncated or damaged pixel data
                 raise DatasetError(f"{name}: {path} is a damaged image ({err})") from None
+        if deep and not np.isfinite(pixels).all():  # a float image; named here, not as a row after the split
+            raise DatasetError(f"{name}: {path} has NaN or infinite pixel values")
         X[i] = pixels.reshape(-1)
     if grey:
-        what = f"{width}x{height} {'16-bit ' if 'wide' in kinds else 'float ' if 'float' in kinds else ''}grey"
+        depth = ("32-bit " if "32-bit" in kinds else "16-bit " if "wide" in kinds
+                 else "float " if "float" in kinds else "")
+        what = f"{width}x{height} {depth}grey"
     elif "grey" in kinds:
         what = (f"{width}x{height} RGB (grey images such as {kinds['grey']} on three equal channels, since "
                 f"{kinds['colour']} has colour)")
     else:
         what = f"{width}x{height} RGB"
     return X, what
+
+
+def _orientation(img) -> int:
+    """The EXIF orientation tag (1: as stored; 6: turn 90 degrees clockwise to view; ...), 1 if none."""
+    try:
+        value = img.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block: Pillow raises several kinds; the pixels may still be fine
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _grey_palette(img) -> bool:
+    """A palette image whose colours are all grey (r = g = b): a GIF saved from a grey image. Read as
+    grey, one feature per pixel, like the grey images beside it, not as three equal channels."""
+    if img.mode not in ("P", "PA"):
+        return False
+    palette = img.getpalette("RGB")
+    if not palette:
+        return False
+    rgb = np.asarray(palette, np.int16).reshape(-1, 3)
+    return bool((rgb == rgb[:, :1]).all())
 
 
 def _describe_classes(names: list[str]) -> str:
@@ -224,7 +275,7 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     X_all, what = _read_all([*paths, *val_paths], name)
     X, X_val = X_all[:len(paths)], X_all[len(paths):]
     n = len(skipped)
-    what_skipped = "1 entry that is not an image" if n == 1 else f"{n} entries that are not images"
+    what_skipped = "1 entry that is not a class's image" if n == 1 else f"{n} entries that are not class images"
     note = f"; skipped {what_skipped}, e.g. {skipped[0]}" if n else ""
     return Dataset(name, X, y, X_val, y_val,
                    f"image folders: {how}, {what}; {len(classes)} classes by sorted folder name "
@@ -232,4 +283,4 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
                    seeded_split=val_files is None)
 
 
-__all__ = ["IMAGE_SUFFIXES", "VAL_FOLDERS", "is_image_folder", "load_image_folder"]
+__all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder"]

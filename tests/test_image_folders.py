@@ -44,7 +44,7 @@ def test_train_and_val_folders_give_every_pixel_in_order(tmp_path):
     np.testing.assert_array_equal(data.y_val, [0, 2, 2])
     assert data.X_train.dtype == np.float32 and data.n_features == 12
     assert "0 cat, 1 dog, 2 emu" in data.description and "4x3 grey" in data.description
-    assert "skipped 1 entry that is not an image" in data.description and "notes.txt" in data.description
+    assert "skipped 1 entry that is not a class's image" in data.description and "notes.txt" in data.description
 
 
 @pytest.mark.parametrize("val_name", ["validation", "test"])
@@ -208,7 +208,7 @@ def test_loose_files_and_macos_folders_beside_the_classes(tmp_path):
     Image.fromarray(_grey(9)).save(tmp_path / "stray.png")  # in no class: skipped and counted
     (tmp_path / "__MACOSX" / "cat").mkdir(parents=True)  # a zip file's resource forks: ignored
     data = load_dataset(tmp_path)
-    assert data.n_classes == 3 and "skipped 1 entry that is not an image, e.g." in data.description
+    assert data.n_classes == 3 and "skipped 1 entry that is not a class's image, e.g." in data.description
     assert "stray.png" in data.description
 
 
@@ -432,3 +432,80 @@ def test_an_image_folder_with_its_own_validation_part_is_not_split_by_the_seed(t
     _write(tmp_path / "split" / "val", _pool(2, start=50))
     _write(tmp_path / "flat", _pool(10))
     assert not load_dataset(tmp_path / "split").seeded_split and load_dataset(tmp_path / "flat").seeded_split
+
+
+def test_a_grey_palette_image_stays_grey_and_a_colour_palette_makes_rgb(tmp_path):
+    # a GIF saved from a grey image is a palette image of grey colours: one value per pixel, like the
+    # grey PNGs beside it (it made the whole set three equal channels)
+    pool = _pool(3)
+    _write(tmp_path, pool)
+    Image.fromarray(_grey(5)).convert("P").save(tmp_path / "emu" / "z.gif")
+    data = load_dataset(tmp_path, n_val=None)
+    assert data.n_features == 12 and "4x3 grey" in data.description
+    X = np.concatenate([data.X_train, data.X_val])
+    assert any(np.array_equal(row, _grey(5).reshape(-1)) for row in X)  # its grey values, exactly
+    palette = Image.fromarray(_grey(6)).convert("P")
+    palette.putpalette([255, 0, 0] + [0, 0, 0] * 255)  # index 0 is red
+    palette.save(tmp_path / "emu" / "red.png")
+    data = load_dataset(tmp_path)
+    assert data.n_features == 36 and "since emu/red.png has colour" in data.description.replace(str(tmp_path) + "/", "")
+
+
+def test_exif_orientation_is_applied_as_a_viewer_shows_the_photo(tmp_path):
+    # a phone stores a portrait photo landscape with orientation 6 ("turn 90 degrees clockwise")
+    _write(tmp_path, {c: [(f"{k}.png", np.full((4, 2), 40 * k + j, np.uint8)) for k in range(4)]
+                      for j, c in enumerate(("a", "b"))})
+    stored = np.zeros((2, 4), np.uint8)  # 4 wide, 2 tall as stored
+    stored[0, 0] = 255  # the top left corner as stored ...
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "a" / "photo.png", exif=exif)
+    data = load_dataset(tmp_path)
+    assert data.n_features == 8  # 2 wide, 4 tall, like the others: no size error
+    X = np.concatenate([data.X_train, data.X_val]).reshape(-1, 4, 2)
+    turned = np.rot90(stored, -1)  # ... is the top right corner once turned clockwise
+    assert turned[0, 1] == 255 and sum(np.array_equal(x, turned) for x in X) == 1
+    # stored in the others' shape but turned: its size as shown differs, and the error says why
+    Image.fromarray(np.zeros((4, 2), np.uint8)).save(tmp_path / "b" / "wide.png", exif=exif)
+    msg = _error(tmp_path)
+    assert "differ in size" in msg and "wide.png is 4x2" in msg and "as shown, turned by its EXIF orientation" in msg
+
+
+@pytest.mark.parametrize("train, val", [("training", "testing"), ("Train", "Val"), ("TRAIN", "test")])
+def test_split_folders_in_other_spellings_are_splits_not_classes(tmp_path, train, val):
+    # mnist_png's training/ and testing/ were read as two classes, 0 testing and 1 training
+    _write(tmp_path / train, _pool(3))
+    _write(tmp_path / val, {"dog": [("a.png", _grey(7))]})
+    data = load_dataset(tmp_path)
+    assert data.class_names == CLASSES and len(data.y_train) == 9 and data.y_val.tolist() == [1]
+
+
+def test_a_stray_image_in_train_beside_val_is_skipped_not_made_a_class(tmp_path):
+    _write(tmp_path / "train", _pool(3))
+    _write(tmp_path / "val", {"dog": [("a.png", _grey(7))]})
+    Image.fromarray(_grey(8)).save(tmp_path / "train" / "preview.png")
+    data = load_dataset(tmp_path)
+    assert data.class_names == CLASSES and data.y_val.tolist() == [1]
+    assert "skipped 1 entry that is not a class's image" in data.description and "preview.png" in data.description
+
+
+def test_a_test_folder_of_unlabelled_images_is_not_the_validation_part(tmp_path):
+    # Kaggle: train/<class>/ beside a test/ of loose, unlabelled images (and an empty val/): the
+    # training images are split, the other folders named as not used
+    _write(tmp_path / "train", _pool(5))
+    (tmp_path / "test").mkdir()
+    for k in range(3):
+        Image.fromarray(_grey(k)).save(tmp_path / "test" / f"{k}.png")
+    (tmp_path / "val").mkdir()
+    data = load_dataset(tmp_path)
+    assert data.class_names == CLASSES and len(data.y_train) + len(data.y_val) == 15 and data.seeded_split
+    assert "test/" in data.description and "val/" in data.description and "not used" in data.description
+
+
+def test_a_float_image_with_nan_is_named(tmp_path):
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for k in range(3):
+            Image.fromarray(np.full((2, 2), 0.25 * k, np.float32)).save(tmp_path / cls / f"{k}.tif")
+    Image.fromarray(np.full((2, 2), np.nan, np.float32)).save(tmp_path / "b" / "nan.tif")
+    assert "b/nan.tif has NaN or infinite pixel values" in _error(tmp_path)
