@@ -509,3 +509,17 @@ def test_a_float_image_with_nan_is_named(tmp_path):
             Image.fromarray(np.full((2, 2), 0.25 * k, np.float32)).save(tmp_path / cls / f"{k}.tif")
     Image.fromarray(np.full((2, 2), np.nan, np.float32)).save(tmp_path / "b" / "nan.tif")
     assert "b/nan.tif has NaN or infinite pixel values" in _error(tmp_path)
+
+
+def test_a_feature_count_error_says_what_decided_the_data_s_layout(tmp_path, capsys):
+    # a grey model and a folder made RGB by one colour image: "expects 12 features but has 36" alone
+    # does not say why; the data's description names the colour image
+    _write(tmp_path / "grey", _pool(3))
+    assert main(["train", "--data", str(tmp_path / "grey"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    _write(tmp_path / "mixed", _pool(3))
+    Image.fromarray(np.full((3, 4, 3), (200, 0, 0), np.uint8)).save(tmp_path / "mixed" / "dog" / "red.png")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "mixed")]) == 2
+    err = capsys.readouterr().err
+    assert "expects 12 features" in err and "has 36" in err and "red.png has colour" in err

@@ -118,6 +118,8 @@ def load_split(args, network):
         raise UserError(
             f"model {args.model} expects {network.n_features} features per sample but dataset {data.name} has "
             f"{data.n_features}; give --data of the kind the model was trained on"
+            # the description says why: an image folder's size and colour (and the file that decided them)
+            + (f" (the data: {data.description})" if data.description else "")
         )
     names = class_names(network)
     if names is not None and data.class_names:
