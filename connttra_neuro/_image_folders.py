@@ -25,6 +25,7 @@ here, when an image folder is loaded.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +79,21 @@ def _walk(folder: Path, name: str, images: list, skipped: list, seen: set) -> No
             skipped.append(path)
 
 
+def _class_name(folder: Path) -> str:
+    """A class folder's name as text that prints and saves anywhere: a name that is not UTF-8 (an
+    old Windows zip's ``caf\xe9``) keeps its bytes as ``\xe9`` escapes instead of the lone surrogates
+    Python reads them as, which a UTF-8 terminal or file refuses."""
+    return os.fsencode(folder.name).decode("utf-8", "backslashreplace")
+
+
 def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[Path]]:
     """Image files per class folder and the entries skipped as not images (loose files beside the
     class folders included)."""
     per_class, skipped = {}, []
     for entry in _entries(folder, name):
         if entry.is_dir():
-            per_class[entry.name] = []
-            _walk(entry, name, per_class[entry.name], skipped, set())
+            images = per_class[_class_name(entry)] = []
+            _walk(entry, name, images, skipped, set())
         else:
             skipped.append(entry)
     return per_class, skipped

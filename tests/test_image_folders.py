@@ -523,3 +523,18 @@ def test_a_feature_count_error_says_what_decided_the_data_s_layout(tmp_path, cap
     assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "mixed")]) == 2
     err = capsys.readouterr().err
     assert "expects 12 features" in err and "has 36" in err and "red.png has colour" in err
+
+
+def test_a_class_folder_named_in_another_encoding_trains_from_the_command_line(tmp_path, capsys):
+    # an old Windows zip unpacked on Linux: "caf\xe9" is not UTF-8; the run's data digest failed on it
+    import os
+
+    _write(tmp_path, {"dog": _pool(3)["dog"]})
+    latin = os.path.join(os.fsencode(tmp_path), b"caf\xe9")
+    os.mkdir(latin)
+    for k in range(3):
+        Image.fromarray(_grey(k)).save(os.fsdecode(os.path.join(latin, b"%d.png" % k)))
+    assert main(["train", "--data", str(tmp_path), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(tmp_path.parent / "latin.ctn")]) == 0
+    assert main(["evaluate", str(tmp_path.parent / "latin.ctn"), "--data", str(tmp_path)]) == 0
+    assert "0 caf\\xe9, 1 dog" in capsys.readouterr().out  # its bytes, escaped: text any terminal shows
