@@ -542,9 +542,20 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                 *_split(X, y, seed, name),
                 f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})",
             )
+        members = archive.zip.namelist()
+        if members and not any(m.endswith(".npy") for m in members):  # a zip of other files, not numpy.savez
+            from ._image_folders import IMAGE_SUFFIXES
+
+            images = [m for m in members if m.lower().endswith(IMAGE_SUFFIXES)]
+            what = f"{len(images)} images (e.g. {images[0]})" if images else f"files such as {members[0]}"
+            fix = "unzip it and give the image folder" if images else "give a .npz file written by numpy.savez"
+            raise DatasetError(f"{path}: is a zip archive of {len(members)} entries, {what}, not a .npz archive of "
+                               f"arrays; {fix}")
+        shown = sorted(keys)
         raise DatasetError(
             f"{path}: expected arrays X_train, y_train, X_val, y_val (or X_test, y_test), or X, y; "
-            f"keys found: {', '.join(sorted(keys)) or 'none'}"
+            f"keys found: {', '.join(shown[:10]) or 'none'}"
+            + (f", ... ({len(shown)} in all)" if len(shown) > 10 else "")
         )
 
 

@@ -359,6 +359,23 @@ def test_npz_x_y_is_split_by_seed(tmp_path):
     assert class_counts(sub.y_train, 3).tolist() == [4, 4, 4]
 
 
+def test_a_zip_of_images_or_of_many_arrays_gets_a_short_message(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as z:  # an image folder zipped: every member was listed
+        z.writestr("photos/readme.txt", "x")
+        for k in range(200):
+            z.writestr(f"photos/cat/{k}.png", b"png")
+    with pytest.raises(DatasetError) as err:
+        load_dataset(tmp_path / "photos.zip")
+    msg = str(err.value)
+    assert "zip archive of 201 entries, 200 images (e.g. photos/cat/0.png)" in msg and "unzip it" in msg
+    assert len(msg) < 300
+    np.savez(tmp_path / "many.npz", **{f"a{k:02d}": np.zeros(2) for k in range(30)})
+    with pytest.raises(DatasetError, match=r"keys found: a00, .*, a09, \.\.\. \(30 in all\)$"):
+        load_dataset(tmp_path / "many.npz")
+
+
 def test_npz_images_are_flattened(tmp_path):
     images = np.zeros((6, 2, 3), np.uint8)
     np.savez(tmp_path / "img.npz", X_train=images, y_train=np.arange(6) % 2, X_val=images[:2], y_val=[0, 1])
