@@ -271,6 +271,18 @@ def test_nan_labels_and_boolean_features(data):
     np.testing.assert_array_equal(est.predict(X > 8), as_float.predict((X > 8).astype(float)))
 
 
+def test_constant_features_are_warned_about():
+    # e.g. drawings in an image's alpha channel, which the loader drops: every pixel 0, chance error
+    X, y = np.zeros((20, 6)), (np.arange(20) < 10).astype(int)
+    with pytest.warns(UserWarning, match="every one of the 6 features is constant"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one varying feature is enough to learn from: no warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        X[:10, 3] = 1
+        assert CoNNTrA(hidden=(4,), max_sweeps=5).fit(X, y).score(X, y) == 1
+
+
 def test_pandas_nullable_columns_are_numbers(data):
     # numpy turns a frame of pandas' nullable dtypes (read_csv(dtype_backend="numpy_nullable"))
     # into objects, which were refused as not numbers; a missing value is named as NaN

@@ -285,7 +285,12 @@ class CoNNTrA:
         else:
             encoder = ThermometerEncoder.fit(X, self.levels)
             dead = np.isinf(encoder.thresholds)  # levels with no cut point of their own: they never fire
-            if self.levels > 1 and dead.mean() > 0.5:
+            if dead.all():  # every feature constant: no input ever spikes, every sample looks the same
+                warnings.warn(f"every one of the {X.shape[1]:,} features is constant over the training samples, "
+                              f"so no input spike ever fires and the network can only learn the commonest class "
+                              f"(images drawn in their alpha channel lose the drawing: alpha is dropped)",
+                              UserWarning, stacklevel=2)
+            elif self.levels > 1 and dead.mean() > 0.5:
                 warnings.warn(f"levels={self.levels}: {int(dead.sum()):,} of {dead.size:,} input spikes never fire "
                               f"(the features have too few distinct values for so many levels); fewer levels "
                               f"waste less memory and time", UserWarning, stacklevel=2)
