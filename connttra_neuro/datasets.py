@@ -117,11 +117,14 @@ class Dataset:
     seeded_split: bool = True
 
     def __post_init__(self):
-        X_tr, y_tr = _check_pair(self.X_train, self.y_train, "X_train", "y_train", self.name)
-        X_va, y_va = _check_pair(self.X_val, self.y_val, "X_val", "y_val", self.name)
+        # one part may be empty (n_train=0: a model's evaluation reads only the validation part)
+        X_tr, y_tr = _check_pair(self.X_train, self.y_train, "X_train", "y_train", self.name, empty_ok=True)
+        X_va, y_va = _check_pair(self.X_val, self.y_val, "X_val", "y_val", self.name, empty_ok=True)
         if X_tr.shape[1] != X_va.shape[1]:
             raise DatasetError(f"{self.name}: X_train has {X_tr.shape[1]} features but X_val has {X_va.shape[1]}")
-        largest = int(max(y_tr.max(), y_va.max()))
+        if not len(y_tr) and not len(y_va):
+            raise DatasetError(f"{self.name}: no samples: X_train and X_val are both empty")
+        largest = int(max(y_tr.max(initial=0), y_va.max(initial=0)))
         if largest >= MAX_CLASSES:
             raise DatasetError(
                 f"{self.name}: largest label is {largest}; labels must be class indices 0..C-1 "
@@ -145,7 +148,7 @@ class Dataset:
     @functools.cached_property
     def n_classes(self) -> int:
         """Output size a network needs: largest label + 1 (labels are class indices)."""
-        return int(max(self.y_train.max(), self.y_val.max())) + 1
+        return int(max(self.y_train.max(initial=0), self.y_val.max(initial=0))) + 1
 
     @functools.cached_property
     def classes(self) -> np.ndarray:
@@ -159,8 +162,10 @@ class Dataset:
         )
 
 
-def _check_pair(X, y, x_name: str, y_name: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate one (features, labels) pair; return float32 2-D X and int64 1-D y."""
+def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one (features, labels) pair; return float32 2-D X and int64 1-D y. With ``empty_ok``, no
+    samples (shape ``(0, n_features)``) pass: a part left out by a subsample of 0."""
     X = np.asarray(X)
     y = np.asarray(y)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
@@ -170,10 +175,10 @@ def _check_pair(X, y, x_name: str, y_name: str, source: str) -> tuple[np.ndarray
     if X.ndim < 2:
         raise DatasetError(f"{source}: {x_name} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784)
-        if X.shape[0] == 0:
+        if X.shape[0] == 0 and not empty_ok:
             raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
-        X = X.reshape(X.shape[0], -1)
-    if X.shape[0] < 1 or X.shape[1] < 1:
+        X = X.reshape(X.shape[0], int(np.prod(X.shape[1:])))
+    if (X.shape[0] < 1 and not empty_ok) or X.shape[1] < 1:
         raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -207,11 +212,11 @@ def _as_labels(y: np.ndarray, y_name: str, source: str) -> np.ndarray:
             raise DatasetError(f"{source}: {y_name} must be integer class labels, found {y[i]!r} at index {i}")
     elif not np.issubdtype(y.dtype, np.integer):
         raise DatasetError(f"{source}: {y_name} must be integer class labels, got dtype {y.dtype}")
-    if y.min() < 0:
+    if y.min(initial=0) < 0:
         i = int(np.argmin(y))
         raise DatasetError(f"{source}: {y_name} must be class indices >= 0, found {y[i]} at index {i}")
     # checked before the int64 cast: a uint64 or float label >= 2**63 would wrap to a negative one
-    if y.max() >= MAX_CLASSES:
+    if y.max(initial=0) >= MAX_CLASSES:
         i = int(np.argmax(y))
         raise DatasetError(
             f"{source}: {y_name}: largest label is {y[i]:.0f}; labels must be class indices 0..C-1 "
@@ -273,8 +278,10 @@ def _split(
 def _subsample(X: np.ndarray, y: np.ndarray, n: int | None, seed: int, stream: int, what: str, name: str):
     if n is None:
         return X, y
-    if int(n) != n or n < 1:
-        raise DatasetError(f"{name}: {what} must be a positive integer, got {n!r}")
+    if int(n) != n or n < 0:
+        raise DatasetError(f"{name}: {what} must be a non-negative integer, got {n!r}")
+    if n == 0:  # the part left out: evaluating a model needs only the validation part
+        return X[:0], y[:0]
     if n > len(y):
         raise DatasetError(f"{name}: {what}={n} but the split has only {len(y)} samples")
     if n == len(y):
@@ -527,10 +534,9 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
             unused = sorted(keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
             return Dataset(
                 name,
-                get("X_train"),
-                get("y_train"),
-                get(val_keys[0]),
-                get(val_keys[1]),
+                # checked here too: a Dataset takes an empty part (a subsample of 0), a file must not hold one
+                *_check_pair(get("X_train"), get("y_train"), "X_train", "y_train", name),
+                *_check_pair(get(val_keys[0]), get(val_keys[1]), *val_keys, name),
                 f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation"
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
                 seeded_split=False,
@@ -725,7 +731,9 @@ def load_dataset(
         used by other names.
     n_train, n_val : int, optional
         Keep a seeded stratified subsample of this many training / validation
-        samples (quick runs on the 60k sets). Default: all.
+        samples (quick runs on the 60k sets). Default: all. 0 leaves that part
+        out (only the other is read: an image folder's training images are not
+        decoded when a model is evaluated on its validation part).
     seed : int
         Chooses the train/validation split (for datasets without an official
         one) and the subsamples. Same seed, same data.

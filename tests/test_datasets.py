@@ -158,7 +158,7 @@ def test_n_train_n_val_subsample_is_stratified_subset_and_deterministic():
     "kwargs, match",
     [
         ({"n_train": 10_000}, "n_train=10000 but the split has only"),
-        ({"n_val": 0}, "n_val must be a positive integer"),
+        ({"n_val": -1}, "n_val must be a non-negative integer"),
         ({"path": "/tmp"}, r"path= \(--data-path\) is only used by fashion-mnist and mnist"),
     ],
 )
@@ -357,6 +357,21 @@ def test_npz_x_y_is_split_by_seed(tmp_path):
     np.testing.assert_array_equal(together, sorted_rows(X.astype(np.float32), y))
     sub = load_dataset(tmp_path / "xy.npz", seed=1, n_train=12)
     assert class_counts(sub.y_train, 3).tolist() == [4, 4, 4]
+
+
+def test_a_subsample_of_zero_leaves_that_part_out_and_a_file_may_not(tmp_path):
+    full = load_dataset("digits", seed=2)
+    val_only, train_only = load_dataset("digits", seed=2, n_train=0), load_dataset("digits", seed=2, n_val=0)
+    assert val_only.X_train.shape == (0, 64) and train_only.X_val.shape == (0, 64)
+    np.testing.assert_array_equal(val_only.X_val, full.X_val)
+    np.testing.assert_array_equal(train_only.y_train, full.y_train)
+    assert val_only.n_classes == 10 and val_only.n_features == 64
+    with pytest.raises(DatasetError, match="no samples: X_train and X_val are both empty"):
+        load_dataset("digits", n_train=0, n_val=0)
+    np.savez(tmp_path / "empty.npz", X_train=np.zeros((0, 3)), y_train=np.zeros(0, int), X_val=np.zeros((2, 3)),
+             y_val=[0, 1])
+    with pytest.raises(DatasetError, match=r"X_train is empty \(shape \(0, 3\)\)"):
+        load_dataset(tmp_path / "empty.npz")
 
 
 def test_a_zip_of_images_or_of_many_arrays_gets_a_short_message(tmp_path):

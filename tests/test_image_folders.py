@@ -517,8 +517,9 @@ def test_a_feature_count_error_says_what_decided_the_data_s_layout(tmp_path, cap
     _write(tmp_path / "grey", _pool(3))
     assert main(["train", "--data", str(tmp_path / "grey"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
                  "-o", str(tmp_path / "m.ctn")]) == 0
-    _write(tmp_path / "mixed", _pool(3))
-    Image.fromarray(np.full((3, 4, 3), (200, 0, 0), np.uint8)).save(tmp_path / "mixed" / "dog" / "red.png")
+    _write(tmp_path / "mixed" / "train", _pool(3))
+    _write(tmp_path / "mixed" / "val", _pool(1))
+    Image.fromarray(np.full((3, 4, 3), (200, 0, 0), np.uint8)).save(tmp_path / "mixed" / "val" / "dog" / "red.png")
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "mixed")]) == 2
     err = capsys.readouterr().err
@@ -538,3 +539,46 @@ def test_a_class_folder_named_in_another_encoding_trains_from_the_command_line(t
                  "-o", str(tmp_path.parent / "latin.ctn")]) == 0
     assert main(["evaluate", str(tmp_path.parent / "latin.ctn"), "--data", str(tmp_path)]) == 0
     assert "0 caf\\xe9, 1 dog" in capsys.readouterr().out  # its bytes, escaped: text any terminal shows
+
+
+def test_evaluating_on_validation_decodes_only_the_validation_images(tmp_path, monkeypatch, capsys):
+    # evaluate / verify / deploy --data read the training part too: for an ImageNet-size folder that is
+    # minutes of decoding and more memory than the machine has; n_train=0 leaves it out
+    from PIL import Image as PILImage
+
+    _write(tmp_path / "data", _pool(20))
+    full = load_dataset(tmp_path / "data", seed=1)
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "--seed", "1", "-o", str(tmp_path / "m.ctn")]) == 0
+    opened = []
+    real_open = PILImage.open
+    monkeypatch.setattr(PILImage, "open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k))
+    val_only = load_dataset(tmp_path / "data", seed=1, n_train=0)
+    assert len(set(opened)) == 12 and val_only.X_train.shape == (0, 12)  # 60 images, 12 for validation
+    np.testing.assert_array_equal(val_only.X_val, full.X_val)
+    np.testing.assert_array_equal(val_only.y_val, full.y_val)
+    opened.clear()
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "data"), "--seed", "1"]) == 0
+    assert len(set(opened)) == 12 and "12 samples" in capsys.readouterr().out
+    opened.clear()
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "data"), "--seed", "1",
+                 "--split", "train", "--n", "6"]) == 0
+    assert len(set(opened)) == 6
+
+
+def test_a_colour_model_evaluates_on_grey_validation_images_of_its_folder(tmp_path, capsys):
+    # one colour image among the training images made the folder (and the model) RGB; the validation
+    # images alone are grey, so evaluating reads the folder as training did
+    _write(tmp_path / "data" / "train", _pool(3))
+    _write(tmp_path / "data" / "val", _pool(1))
+    Image.fromarray(np.full((3, 4, 3), (200, 0, 0), np.uint8)).save(tmp_path / "data" / "train" / "dog" / "red.png")
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "data")]) == 0
+
+
+def test_train_refuses_a_subsample_of_no_samples(tmp_path, capsys):
+    for flag in ("--n-train", "--n-val"):
+        assert main(["train", "--data", "iris", flag, "0", "-o", str(tmp_path / "m.ctn")]) == 2
+        assert f"{flag} must be a positive number of samples, got 0" in capsys.readouterr().err

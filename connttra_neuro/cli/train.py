@@ -336,7 +336,12 @@ def _resolve_seed(args) -> None:
 def _load(args):
     from connttra_neuro.datasets import load_dataset
 
+    from . import UserError
+
     _resolve_seed(args)  # train resolved it before its checks; compare comes here directly
+    for flag, n in (("--n-train", args.n_train), ("--n-val", args.n_val)):
+        if n is not None and n < 1:  # load_dataset's 0 leaves a part out, which training needs
+            raise UserError(f"{flag} must be a positive number of samples, got {n}")
     return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
 
 

@@ -99,20 +99,26 @@ def load_split(args, network):
     seed_given = args.seed is not None
     if not seed_given:
         args.seed = 0
-    sub = {"n_train": args.n} if args.split == "train" else {"n_val": args.n}
+    # the other part left out (0): an image folder's training images are not decoded to evaluate on
+    # validation (an ImageNet-size folder would not fit in memory)
+    sub = {"n_train": args.n, "n_val": 0} if args.split == "train" else {"n_val": args.n, "n_train": 0}
     try:
         data = load_dataset(args.data, path=args.data_path, seed=args.seed, **sub)
     except DatasetError:
         if args.n is None:
             raise
         # Say it in the flag the user typed, not the library's n_train / n_val.
-        full = load_dataset(args.data, path=args.data_path, seed=args.seed)
+        full = load_dataset(args.data, path=args.data_path, seed=args.seed,
+                            **{("n_val" if args.split == "train" else "n_train"): 0})
         size = len(full.y_train if args.split == "train" else full.y_val)
         if args.n <= size:
             raise
         raise UserError(f"--n {args.n}: the {args.split} split of {full.name} has only {size} samples") from None
     if not seed_given and data.seeded_split:  # data that come split hold no training samples in validation
         _note_training_seed(network, args.data)
+    if data.n_features != network.n_features and data.class_names:
+        # an image folder's images read decide grey or colour: with both parts, as in training
+        data = load_dataset(args.data, path=args.data_path, seed=args.seed, **{k: v for k, v in sub.items() if v})
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_val, data.y_val)
     if data.n_features != network.n_features:
         raise UserError(
