@@ -166,6 +166,8 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
             kinds.setdefault(kind, path)
             if kind == "wide" and img.mode == "I":
                 kinds.setdefault("32-bit", path)
+            if kind == "colour" and any(";16" in str(tile[3]) for tile in getattr(img, "tile", ()) or ()):
+                kinds.setdefault("16-bit colour", path)  # Pillow's RGB holds 8 bits: the low byte is lost
         if len(sizes) > 1:
             (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
             shown = [f for f in (file_a, file_b) if files.index(f) in turned]
@@ -209,11 +211,15 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
                 f"{kinds['colour']} has colour)")
     else:
         what = f"{width}x{height} RGB"
+    if "16-bit colour" in kinds:
+        what += f", 16-bit colour images such as {kinds['16-bit colour']} cut to 8 bits per channel (Pillow's RGB)"
     return X, what
 
 
 def _orientation(img) -> int:
     """The EXIF orientation tag (1: as stored; 6: turn 90 degrees clockwise to view; ...), 1 if none."""
+    if img.format not in ("JPEG", "MPO", "TIFF", "WEBP") and "exif" not in img.info:
+        return 1  # PNG's getexif() would decode the whole image to look for an eXIf chunk after the pixels
     try:
         value = img.getexif().get(_ORIENTATION, 1)
     except Exception:  # a damaged EXIF block: Pillow raises several kinds; the pixels may still be fine

@@ -582,3 +582,28 @@ def test_train_refuses_a_subsample_of_no_samples(tmp_path, capsys):
     for flag in ("--n-train", "--n-val"):
         assert main(["train", "--data", "iris", flag, "0", "-o", str(tmp_path / "m.ctn")]) == 2
         assert f"{flag} must be a positive number of samples, got 0" in capsys.readouterr().err
+
+
+def test_sixteen_bit_colour_images_are_said_to_lose_their_low_byte(tmp_path):
+    # Pillow reads a 16-bit RGB PNG as 8-bit RGB; the values below 256 all become 0: said, not silent
+    import struct
+    import zlib
+
+    def png16(path, rgb):  # Pillow cannot write 16-bit RGB PNGs
+        height, width = rgb.shape[:2]
+        raw = b"".join(b"\0" + rgb[r].astype(">u2").tobytes() for r in range(height))
+
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+        header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                         + chunk(b"IEND", b""))
+
+    for j, cls in enumerate(("a", "b")):
+        (tmp_path / cls).mkdir()
+        for k in range(3):
+            png16(tmp_path / cls / f"{k}.png", np.full((2, 2, 3), 1000 * (j + 1) + k, np.uint16))
+    data = load_dataset(tmp_path)
+    assert data.n_features == 12 and "16-bit colour images such as" in data.description
+    assert "cut to 8 bits per channel" in data.description
