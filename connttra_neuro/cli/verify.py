@@ -152,9 +152,14 @@ def _by_name(y, data_names, model_names):
     lookup = np.array([index.get(n, len(model_names)) for n in data_names], dtype=np.int64)
     unknown = [n for n in data_names if n not in index]
     if unknown or not np.array_equal(lookup, np.arange(lookup.size)):  # same names, same order: nothing to say
+        # names that differ only in case (Cat/ and cat/) are not matched: a guess could be wrong, a hint is not
+        folded = {n.casefold(): n for n in model_names}
+        hints = [f"{n} (the model has {folded[n.casefold()]})" for n in unknown if n.casefold() in folded]
         print("note: the data's classes are matched to the model's outputs by name"
               + (f"; {len(unknown)} the model does not know ({', '.join(unknown[:5])}) count as errors"
-                 if unknown else ""), file=sys.stderr)
+                 if unknown else "")
+              + (f"; names differ only in case: {', '.join(hints[:5])}: rename the folders to match" if hints else ""),
+              file=sys.stderr)
     return lookup[y]
 
 
