@@ -441,6 +441,9 @@ def _load_idx_dir(
     X_tr, y_tr = _idx_pair(found["train_images"], found["train_labels"])
     if has_val:
         X_va, y_va = _idx_pair(found["val_images"], found["val_labels"])
+        if X_tr.shape[1:] != X_va.shape[1:]:  # named by file here: the Dataset would say only X_train / X_val
+            raise DatasetError(f"{name}: {found['train_images'].name} holds images of {X_tr.shape[1]} values but "
+                               f"{found['val_images'].name} of {X_va.shape[1]}; the two sets must be of one size")
         how = f"train files ({len(y_tr)}) for training, t10k files ({len(y_va)}) for validation"
     else:
         X_tr, y_tr, X_va, y_va = _split(X_tr, y_tr, seed, name)

@@ -606,3 +606,13 @@ def test_seeded_split_says_whether_the_seed_drew_the_validation_part(tmp_path):
     assert not load_dataset("mnist", path=tmp_path / "both").seeded_split
     assert not load_dataset("mnist", path=tmp_path / "both", n_train=20, n_val=10).seeded_split  # kept by subsamples
     assert load_dataset(tmp_path / "train-only").seeded_split  # an IDX folder without t10k files: split by seed
+
+
+def test_idx_train_and_t10k_images_of_other_sizes_are_named_by_file(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((6, 4, 4), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(6, dtype=np.uint8) % 2)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((2, 4, 3), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(2, dtype=np.uint8))
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte holds images of 16 values but "
+                                           "t10k-images-idx3-ubyte of 12"):
+        load_dataset(tmp_path)
