@@ -305,6 +305,40 @@ def test_results_read_a_sample_off_are_called_a_timing_fault(k):
     assert "timing fault" in t.diagnosis and "neuron" not in t.diagnosis
 
 
+class Tiled(Doctored):
+    """Doctored, and says it ran ``tiles`` copies side by side (``info["tiles"]``, as loihi2 and brian2 do)."""
+
+    def __init__(self, edit, tiles):
+        super().__init__(edit)
+        self.tiles = tiles
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        r = super().run(compiled, spikes, record_hidden=record_hidden)
+        return RunResult(r.scores, r.hidden_spikes, r.steps, {**r.info, "tiles": self.tiles})
+
+
+@pytest.mark.parametrize("tiles, steps", [(4, 1), (8, 2), (25, -1)])
+def test_a_tiled_run_read_a_step_off_is_called_a_timing_fault(tiles, steps):
+    # a target running T copies side by side puts samples T per step: read one step off, every row is
+    # T samples off, beyond the 1-3 samples tried on their own; that read as a wrong weight in every neuron
+    net = random_network((6, 9, 7, 3), levels=2, seed=3)
+    X, y = data_for(net, n=120)
+    k = steps * tiles
+
+    def late(scores, hidden):
+        return np.roll(scores, k, axis=0), [np.roll(h, k, axis=0) for h in hidden]
+
+    t = verify(net, [Tiled(late, tiles)], X, y).targets[0]
+    when = f"{k} sample(s) late" if k > 0 else f"{-k} sample(s) early"
+    assert t.first_differing_layer == "hidden layer 0"
+    assert t.diagnosis.startswith(f"hidden layer 0: the target's spikes are the model's {when}")
+    assert f"{abs(steps)} step(s) of a run with {tiles} copies side by side: a timing fault" in t.diagnosis
+    assert t.layers[0].diagnosis[0]["shift_samples"] == k
+    # the same rows from a target that says nothing of tiles: only 1-3 samples are tried, no wider guess
+    t = verify(net, [Doctored(late)], X, y).targets[0]
+    assert "timing" not in t.diagnosis and "no threshold explains" in t.diagnosis
+
+
 def test_a_threshold_fault_on_sorted_or_few_samples_is_not_called_a_timing_fault():
     # one neuron, samples sorted by its drive: the model's spikes are 0,0,0,1,1,1,...; a threshold one
     # higher drops the first 1, which is also what "one sample late" would do on that sample

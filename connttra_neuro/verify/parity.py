@@ -31,7 +31,7 @@ import numpy as np
 
 from connttra_neuro.modelfile import storage_report
 from connttra_neuro.network import TernaryNetwork, feature_array
-from hardware_targets.base import RunResult, Target
+from hardware_targets.base import RunResult, Target, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target
 
@@ -485,8 +485,9 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
             tp.status = "mismatch"
             return tp
     hidden = None if hidden is None else [np.asarray(h).astype(np.uint8) for h in hidden]
+    tiles = result.info.get("tiles") if isinstance(result.info, dict) else None
     tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(
-        network, spikes, ref_hidden, hidden, ref_scores, scores
+        network, spikes, ref_hidden, hidden, ref_scores, scores, int(tiles) if is_positive_int(tiles) else None
     )
     ops = count_operations(network, spikes, hidden)
     tp.operations = ops
@@ -502,8 +503,9 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
     return tp
 
 
-def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
-    """Per-layer equality and a diagnosis of the first layer that differs."""
+def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, tiles=None):
+    """Per-layer equality and a diagnosis of the first layer that differs. ``tiles``: samples the
+    target ran side by side per step (its ``RunResult.info["tiles"]``), for the timing check."""
     layers: list[LayerParity] = []
     first, text = None, ""
     prev = spikes  # inputs to the current layer, as the target produced them
@@ -536,8 +538,8 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {shown}{more}"
             # a layer read some samples off looks like a wrong weight in every neuron; say so only when
             # some neuron is explained by no threshold (else a threshold fault is the simpler story)
-            if not all(d["threshold_explains"] for d in lp.diagnosis) and (k := _shift(got, ref)):
-                lp.diagnosis = [{"shift_samples": k, "explanation": _shift_text("spikes", k)}]
+            if not all(d["threshold_explains"] for d in lp.diagnosis) and (k := _shift(got, ref, tiles)):
+                lp.diagnosis = [{"shift_samples": k, "explanation": _shift_text("spikes", k, tiles)}]
                 text = f"{name}: {lp.diagnosis[0]['explanation']}"
         layers.append(lp)
         prev = got
@@ -571,40 +573,52 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores):
             # as for hidden layers: a shift only where no bias or weight change explains a class exactly
             explained = [d["min_difference"] == d["max_difference"] or d["weights_differing"] is not None
                          for d in out.diagnosis]
-            if not all(explained) and (k := _shift(scores, ref_scores)):
-                out.diagnosis = [{"shift_samples": k, "explanation": _shift_text("scores", k)}]
+            if not all(explained) and (k := _shift(scores, ref_scores, tiles)):
+                out.diagnosis = [{"shift_samples": k, "explanation": _shift_text("scores", k, tiles)}]
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
     return layers, first, text
 
 
-MAX_SHIFT = 3  # sample offsets tried when a whole layer differs
+MAX_SHIFT = 3  # offsets tried when a whole layer differs: 1..3 samples, and 1..3 steps of a tiled run
 MIN_SHIFT_EVIDENCE = 3  # differing samples a shift must explain before it is called one
 
 
-def _shift(got: np.ndarray, ref: np.ndarray) -> int:
+def _shift(got: np.ndarray, ref: np.ndarray, tiles: int | None = None) -> int:
     """``k`` if the target's rows are the model's ``k`` samples late (``-k``: early), else 0.
 
-    A pipelined or tiled target that reads its results a step off returns every sample's result
-    beside another sample: each neuron would then look wrong, though no parameter is. Said only
-    when the shift explains at least ``MIN_SHIFT_EVIDENCE`` samples that differ: on few samples, or
-    on rows that rarely change from one sample to the next (sorted data), an ordinary fault can
-    match a shift by chance."""
-    differing = int(np.count_nonzero((got != ref).reshape(len(ref), -1).any(axis=1)))
-    if differing < MIN_SHIFT_EVIDENCE:
+    A pipelined target that reads its results a step off returns every sample's result beside
+    another sample: each neuron would then look wrong, though no parameter is. A target running
+    ``tiles`` copies side by side takes ``tiles`` samples per step (sample ``i`` at step
+    ``i // tiles``, as loihi2 and brian2 lay them out), so there one step off is ``tiles`` samples
+    off: offsets of 1..MAX_SHIFT samples and of 1..MAX_SHIFT times ``tiles`` are tried (a handful
+    of array comparisons). Said only when the shift explains at least ``MIN_SHIFT_EVIDENCE``
+    samples that differ among the rows it lines up: on few samples, or on rows that rarely change
+    from one sample to the next (sorted data), an ordinary fault can match a shift by chance."""
+    n = len(ref)
+    row_differs = (got != ref).reshape(n, -1).any(axis=1)
+    if np.count_nonzero(row_differs) < MIN_SHIFT_EVIDENCE:
         return 0
-    for k in range(1, min(MAX_SHIFT, len(ref) - 2) + 1):
-        if np.array_equal(got[k:], ref[:-k]):
+    steps = range(1, MAX_SHIFT + 1)
+    offsets = sorted({*steps, *(m * tiles for m in steps if tiles and tiles > 1)})
+    for k in offsets:
+        if n - k < MIN_SHIFT_EVIDENCE:
+            break
+        # late: row i holds row i-k's result (rows k.. are the evidence); early: row i holds i+k's
+        if np.count_nonzero(row_differs[k:]) >= MIN_SHIFT_EVIDENCE and np.array_equal(got[k:], ref[:-k]):
             return k
-        if np.array_equal(got[:-k], ref[k:]):
+        if np.count_nonzero(row_differs[:-k]) >= MIN_SHIFT_EVIDENCE and np.array_equal(got[:-k], ref[k:]):
             return -k
     return 0
 
 
-def _shift_text(what: str, k: int) -> str:
+def _shift_text(what: str, k: int, tiles: int | None = None) -> str:
     late = f"{k} sample(s) late (sample i shows sample i-{k}'s)" if k > 0 else \
         f"{-k} sample(s) early (sample i shows sample i+{-k}'s)"
-    return (f"the target's {what} are the model's {late}: a timing fault (pipeline latency or "
+    # on a tiled run the offset is whole steps: say so, since "100 samples late" reads like data order
+    whole_steps = tiles is not None and tiles > 1 and k % tiles == 0
+    steps = f", {abs(k) // tiles} step(s) of a run with {tiles} copies side by side" if whole_steps else ""
+    return (f"the target's {what} are the model's {late}{steps}: a timing fault (pipeline latency or "
             "where the results are read), not a wrong parameter")
 
 
