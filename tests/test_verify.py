@@ -435,10 +435,62 @@ def test_diagnosis_implies_the_exact_threshold_interval():
     assert (d["implied_threshold_min"], d["implied_threshold_max"]) == (4, 4)
     assert d["explanation"] == "fires as if its threshold were 4 (model: 2)"
     d = diagnose_hidden_neuron(drive[:3], np.zeros(3, np.uint8), np.array([0, 0, 1], np.uint8), 2)
-    assert d["implied_threshold_min"] == 3 and d["explanation"] == "fires as if its threshold were >= 3 (model: 2)"
+    assert d["implied_threshold_min"] == 3 and d["stuck"] == "silent"
+    assert d["explanation"] == ("never fires (the model's fires on 1 of 3 samples), as if its threshold were >= 3 "
+                                "(model: 2)")
+    d = diagnose_hidden_neuron(drive[:3], np.ones(3, np.uint8), np.array([0, 0, 1], np.uint8), 2)
+    assert d["implied_threshold_max"] == 0 and d["stuck"] == "firing"
+    assert d["explanation"] == "fires on every sample (the model's on 1 of 3), as if its threshold were <= 0 (model: 2)"
     # fires at drive 2 on one sample and stays silent at drive 2 on another: no threshold explains it
     d = diagnose_hidden_neuron(np.array([2, 2, 0]), np.array([1, 0, 0], np.uint8), np.array([1, 1, 0], np.uint8), 2)
     assert d["threshold_explains"] is False and "no threshold explains" in d["explanation"]
+
+
+class ShortWeightBits(ReferenceTarget):
+    """Every weight as ``2 * floor(w / 2)``: +1 -> 0, -1 -> -2, what Loihi's mixed-sign truncation does
+    to weights doubled for 8 bits when Lava is told 7 (the weights, not any threshold, are wrong)."""
+
+    name = "short-weight-bits"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        network, s, hidden = compiled.network, spikes.astype(np.int64), []
+        for layer in network.hidden:
+            s = (s @ (2 * (layer.weights.astype(np.int64) // 2)).T >= layer.thresholds).astype(np.uint8)
+            hidden.append(s)
+        scores = s.astype(np.int64) @ (2 * (network.output.weights.astype(np.int64) // 2)).T + network.output.biases
+        return RunResult(scores, hidden, len(s) + network.n_weight_layers, {})
+
+
+def test_a_layer_gone_silent_is_blamed_on_a_shared_cause_not_on_each_threshold():
+    # every neuron "explained" by a threshold above its every drive read as 12 threshold faults
+    net = random_network((6, 12, 4), levels=2, seed=0)
+    X, y = data_for(net, n=100)
+    t = verify(net, [ShortWeightBits()], X, y).targets[0]
+    lp = t.layers[0]
+    assert lp.cause.startswith("11 of the layer's 12 neurons never fire where the model's do: that points to a "
+                               "cause shared by the layer (its weights or their scale")
+    assert t.diagnosis.startswith(f"hidden layer 0: 12 neuron(s) differ on 100 sample(s): {lp.cause}; neuron 0: "
+                                  "never fires (the model's fires on ")
+    assert sum(d["stuck"] == "silent" for d in lp.diagnosis) == 11
+
+
+def test_a_few_threshold_faults_are_not_called_a_layer_wide_cause():
+    from connttra_neuro.verify.diagnose import diagnose_hidden_layer
+
+    net = random_network((6, 12, 4), levels=2, seed=0)
+    X, y = data_for(net, n=100)
+    t = verify(net, [FaultyTarget(set_threshold(0, 3, 10_000))], X, y).targets[0]
+    assert t.layers[0].cause is None and "shared" not in t.diagnosis and "never fires" in t.diagnosis
+    # every threshold moved, half up and half down: no one direction, no shared cause
+    rng = np.random.default_rng(0)
+    drive = rng.integers(-5, 6, (200, 8))
+    model = np.zeros(8, np.int64)
+    moved = np.array([1, -1] * 4)
+    assert diagnose_hidden_layer(drive, drive >= moved, drive >= model, model) is None
+    # every threshold up by one: one direction on every neuron
+    assert diagnose_hidden_layer(drive, drive >= 1, drive >= model, model).startswith(
+        "8 of the layer's 8 neurons fire as if their thresholds were higher, none lower: that points to a cause "
+        "shared by the layer")
 
 
 def test_verify_maps_the_labels_a_model_was_fit_on_to_its_outputs():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from html import escape
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ TARGET_KEYS = {
     "diagnosis", "spikes_per_layer", "operations", "energy", "latency_steps", "run_steps", "compile_seconds",
     "run_seconds", "resources", "confusion", "predictions", "failure", "info",
 }  # fmt: skip
-LAYER_KEYS = {"layer", "equal", "neurons_differing", "samples_differing", "neurons", "diagnosis"}
+LAYER_KEYS = {"layer", "equal", "neurons_differing", "samples_differing", "neurons", "diagnosis", "cause"}
 OPS_KEYS = {
     "layers", "effective_acs", "effective_macs", "dense", "neuron_updates", "spikes_per_layer",
     "activation_sparsity", "connection_sparsity",
@@ -170,6 +171,17 @@ def test_targets_table_shows_the_target_s_error_then_the_trained_model_s(tmp_pat
     assert t.error != t.software_error  # else a swap would not show
     md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
     assert f"| all-silent | mismatch | {_pct(t.error)} | {_pct(t.software_error)} |" in md
+
+
+def test_a_layer_wide_cause_is_in_the_json_markdown_and_html(tmp_path):
+    report = _silent_report()  # every threshold raised out of reach: the whole layer falls silent
+    cause = report.target("all-silent").layers[0].cause
+    assert cause and "never fire where the model's do: that points to a cause shared by the layer" in cause
+    paths = write_report(report, tmp_path, plots=False)
+    assert json.loads(paths["json"].read_text())["targets"][1]["layers"][0]["cause"] == cause
+    assert f"- hidden layer 0, the whole layer: {cause}" in paths["markdown"].read_text()
+    assert f"<li>hidden layer 0, the whole layer: {escape(cause)}</li>" in paths["html"].read_text()
+    assert report.target("reference").layers[0].cause is None
 
 
 def test_operations_table_columns_hold_macs_then_dense_then_updates(tmp_path):

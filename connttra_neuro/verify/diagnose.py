@@ -5,7 +5,9 @@ every earlier layer matched, that layer received exactly the inputs the
 trained model gave it, so the fault is inside it. For hidden layers we then ask
 whether each faulty neuron behaves like the model's neuron with another
 threshold (an integer interval of thresholds fits its firing exactly) or not at
-all (its weights must differ); for the output layer we ask whether a class's
+all (its weights must differ), and whether most of the layer departs alike
+(silent, or every threshold moved one way: a cause the layer shares, such as its
+weights' scale, rather than many thresholds); for the output layer we ask whether a class's
 score is off by a constant (its bias) or by an amount that depends on the input
 (its weights), and, when the samples pin them down, which weights.
 """
@@ -16,7 +18,7 @@ import numpy as np
 
 from hardware_targets.reference import _drive
 
-__all__ = ["diagnose_hidden_neuron", "diagnose_output_class", "MAX_LISTED"]
+__all__ = ["diagnose_hidden_neuron", "diagnose_hidden_layer", "diagnose_output_class", "MAX_LISTED"]
 
 MAX_LISTED = 20  # neurons / samples listed by index in a report; counts are always complete
 
@@ -43,6 +45,9 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
     lo = int(drive[~fired].max()) + 1 if (~fired).any() else None
     hi = int(drive[fired].min()) if fired.any() else None
     consistent = lo is None or hi is None or lo <= hi
+    # a neuron that never (or always) fires where the model's does not is "explained" by any threshold
+    # beyond every drive: true but weak, since lost weights or a wrong scale silence it just the same
+    stuck = "silent" if hi is None else "firing" if lo is None else None
     if consistent:
         if lo is not None and hi is not None:
             interval = f"[{lo}, {hi}]" if lo != hi else f"{lo}"
@@ -50,7 +55,15 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
             interval = f">= {lo}"  # never fired: any threshold above every drive
         else:
             interval = f"<= {hi}"
-        text = f"fires as if its threshold were {interval} (model: {threshold})"
+        n, n_model = fired.size, int(np.count_nonzero(expected))
+        if stuck == "silent":
+            text = (f"never fires (the model's fires on {n_model} of {n} samples), as if its threshold were "
+                    f"{interval} (model: {threshold})")
+        elif stuck == "firing":
+            text = (f"fires on every sample (the model's on {n_model} of {n}), as if its threshold were "
+                    f"{interval} (model: {threshold})")
+        else:
+            text = f"fires as if its threshold were {interval} (model: {threshold})"
     else:
         silent_at = lo - 1  # the largest drive at which it stayed silent, >= the smallest at which it fired
         seen = (
@@ -67,8 +80,59 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
         "implied_threshold_min": lo,
         "implied_threshold_max": hi,
         "threshold_explains": bool(consistent),
+        "stuck": stuck,
         "explanation": text,
     }
+
+
+MIN_LAYER_WIDE = 3  # neurons that must share a pattern before a layer-wide cause is named
+
+
+def diagnose_hidden_layer(drive: np.ndarray, fired: np.ndarray, expected: np.ndarray, thresholds: np.ndarray):
+    """A cause shared by the layer, when its faulty neurons' pattern points to one; else None.
+
+    One neuron with a wrong threshold is an ordinary fault; most of a layer falling silent (or
+    firing on every sample), or every faulty neuron needing a threshold moved the same way, is not
+    many thresholds gone wrong independently but one cause they share: weights lost or mis-scaled
+    (e.g. fewer weight bits than the mapping assumed) or an offset applied to every threshold. Said
+    only when more than half the layer's neurons (and at least ``MIN_LAYER_WIDE``) show it.
+
+    Same arrays as :func:`diagnose_hidden_neuron`, one column per neuron: ``drive`` int64
+    (n_samples, n_neurons), ``fired`` / ``expected`` (n_samples, n_neurons), ``thresholds`` (n_neurons,).
+    """
+    fired, expected = fired.astype(bool), expected.astype(bool)
+    n = fired.shape[1]
+    differs = (fired != expected).any(axis=0)
+    majority = max(MIN_LAYER_WIDE, n // 2 + 1)
+    if np.count_nonzero(differs) < majority:
+        return None
+    has_fired, has_silent = fired.any(axis=0), (~fired).any(axis=0)
+    info = np.iinfo(np.int64)
+    lo = np.where(fired, info.min, drive).max(axis=0) + 1  # lowest threshold keeping its silent samples silent
+    hi = np.where(fired, drive, info.max).min(axis=0)  # highest threshold still firing where it fired
+    explained = ~has_fired | ~has_silent | (lo <= hi)
+    # a differing neuron's [lo, hi] misses the model's threshold: it lies above it (higher) or below (lower)
+    higher = int(np.count_nonzero(differs & explained & has_silent & (lo > thresholds)))
+    lower = int(np.count_nonzero(differs & explained & has_fired & (hi < thresholds)))
+    silent = int(np.count_nonzero(differs & ~has_fired))
+    always = int(np.count_nonzero(differs & ~has_silent))
+    if silent + always >= majority:
+        if not always:
+            what = f"{silent} of the layer's {n} neurons never fire where the model's do"
+        elif not silent:
+            what = f"{always} of the layer's {n} neurons fire on every sample where the model's do not"
+        else:
+            what = (f"{silent + always} of the layer's {n} neurons are stuck where the model's are not "
+                    f"({silent} never fire, {always} fire on every sample)")
+        count = silent + always
+    elif higher >= majority and not lower:
+        what, count = f"{higher} of the layer's {n} neurons fire as if their thresholds were higher, none lower", higher
+    elif lower >= majority and not higher:
+        what, count = f"{lower} of the layer's {n} neurons fire as if their thresholds were lower, none higher", lower
+    else:
+        return None
+    return (f"{what}: that points to a cause shared by the layer (its weights or their scale, e.g. weight "
+            f"bits lost on the target, or an offset added to every threshold), not {count} separate wrong thresholds")
 
 
 def diagnose_output_class(

@@ -35,7 +35,13 @@ from hardware_targets.base import RunResult, Target, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target
 
-from .diagnose import MAX_LISTED, diagnose_hidden_neuron, diagnose_output_class, hidden_drive
+from .diagnose import (
+    MAX_LISTED,
+    diagnose_hidden_layer,
+    diagnose_hidden_neuron,
+    diagnose_output_class,
+    hidden_drive,
+)
 from .ops import count_operations, float_mlp_macs, loihi_energy, loihi_energy_constants
 
 __all__ = ["verify", "ParityReport", "TargetParity", "LayerParity", "SCHEMA", "SCHEMA_VERSION"]
@@ -54,6 +60,7 @@ class LayerParity:
     samples_differing: int = 0
     neurons: list[int] = field(default_factory=list)  # first MAX_LISTED differing neuron indices
     diagnosis: list[dict] = field(default_factory=list)  # one entry per listed neuron / class
+    cause: str | None = None  # a cause the whole layer shares (diagnose_hidden_layer), when its pattern shows one
 
 
 @dataclass
@@ -533,13 +540,16 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 d = diagnose_hidden_neuron(drive[:, j], got[:, j], ref[:, j], int(layer.thresholds[j]))
                 lp.diagnosis.append({"neuron": int(j), **d})
             first = name
+            lp.cause = diagnose_hidden_layer(drive, got, ref, layer.thresholds)
             shown = "; ".join(f"neuron {d['neuron']}: {d['explanation']}" for d in lp.diagnosis[:3])
             more = f"; +{neurons.size - 3} more neuron(s)" if neurons.size > 3 else ""
-            text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {shown}{more}"
+            cause = f"{lp.cause}; " if lp.cause else ""  # first: it is the likelier story than any one neuron's
+            text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {cause}{shown}{more}"
             # a layer read some samples off looks like a wrong weight in every neuron; say so only when
             # some neuron is explained by no threshold (else a threshold fault is the simpler story)
             if not all(d["threshold_explains"] for d in lp.diagnosis) and (k := _shift(got, ref, tiles)):
                 lp.diagnosis = [{"shift_samples": k, "explanation": _shift_text("spikes", k, tiles)}]
+                lp.cause = None
                 text = f"{name}: {lp.diagnosis[0]['explanation']}"
         layers.append(lp)
         prev = got

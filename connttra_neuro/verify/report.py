@@ -141,6 +141,8 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
                 )
             )
         for lp in t.layers:
+            if lp.cause:
+                b.append(("li", f"{lp.layer}, the whole layer: {lp.cause}"))
             for d in lp.diagnosis[:10]:
                 who = (f"neuron {d['neuron']}" if "neuron" in d else f"class {d['class']}" if "class" in d
                        else "every neuron" if lp.layer.startswith("hidden") else "every class")
