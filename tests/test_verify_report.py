@@ -26,7 +26,9 @@ TARGET_KEYS = {
     "diagnosis", "spikes_per_layer", "operations", "energy", "latency_steps", "run_steps", "compile_seconds",
     "run_seconds", "resources", "confusion", "predictions", "failure", "info",
 }  # fmt: skip
-LAYER_KEYS = {"layer", "equal", "neurons_differing", "samples_differing", "neurons", "diagnosis", "cause"}
+LAYER_KEYS = {
+    "layer", "equal", "neurons_differing", "samples_differing", "neurons", "samples", "diagnosis", "cause",
+}  # fmt: skip
 OPS_KEYS = {
     "layers", "effective_acs", "effective_macs", "dense", "neuron_updates", "spikes_per_layer",
     "activation_sparsity", "connection_sparsity",
@@ -148,6 +150,30 @@ def test_markdown_layer_table_shows_neurons_and_samples_differing(tmp_path):
     assert lp.neurons_differing == 1 and lp.samples_differing > 1  # the two counts differ, so a swap shows
     md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
     assert f"| hidden layer 0 | DIFFERS | 1 | {lp.samples_differing} | 2 |" in md
+
+
+def test_the_samples_that_differ_are_named_per_layer_neuron_and_class(tmp_path):
+    # counts alone left a user no sample to replay when every class agreed
+    from hardware_targets.reference import forward
+
+    net = random_network((4, 8, 3), seed=4)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((80, 4)), rng.integers(0, 3, 80)
+    report = verify(net, [_OffThreshold()], X, y)
+    _, (hidden,) = forward(net, net.encode(X), record_hidden=True)
+    rows = np.flatnonzero(hidden[:, 2])  # the model's neuron 2 fires here; the deployed one never does
+    assert rows.size > 10  # more than are listed, so "first 10 of" shows
+    lp, out = report.targets[0].layers
+    assert lp.samples == rows[:10].tolist() and lp.diagnosis[0]["samples"] == rows[:10].tolist()
+    assert out.samples and all(d["samples"] and set(d["samples"]) <= set(rows.tolist()) for d in out.diagnosis)
+    paths = write_report(report, tmp_path, plots=False)
+    d = json.loads(paths["json"].read_text())["targets"][0]["layers"][0]
+    assert d["samples"] == d["diagnosis"][0]["samples"] == rows[:10].tolist()
+    listed = f"{', '.join(map(str, rows[:10]))} (first 10 of {rows.size})"
+    md = paths["markdown"].read_text()
+    assert f"| hidden layer 0 | DIFFERS | 1 | {rows.size} | 2 | {listed} |" in md
+    assert f"- hidden layer 0, neuron 2: {lp.diagnosis[0]['explanation']}; differs on samples {listed}" in md
+    assert f"differs on samples {listed}</li>" in paths["html"].read_text()
 
 
 class AllSilent(ReferenceTarget):

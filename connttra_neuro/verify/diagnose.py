@@ -18,9 +18,12 @@ import numpy as np
 
 from hardware_targets.reference import _drive
 
-__all__ = ["diagnose_hidden_neuron", "diagnose_hidden_layer", "diagnose_output_class", "MAX_LISTED"]
+__all__ = [
+    "diagnose_hidden_neuron", "diagnose_hidden_layer", "diagnose_output_class", "MAX_LISTED", "MAX_SAMPLES_LISTED",
+]
 
 MAX_LISTED = 20  # neurons / samples listed by index in a report; counts are always complete
+MAX_SAMPLES_LISTED = 10  # differing samples named per layer and per neuron: enough to find and replay one
 
 
 def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.ndarray, threshold: int) -> dict:

@@ -37,6 +37,7 @@ from hardware_targets.registry import get_target
 
 from .diagnose import (
     MAX_LISTED,
+    MAX_SAMPLES_LISTED,
     diagnose_hidden_layer,
     diagnose_hidden_neuron,
     diagnose_output_class,
@@ -59,6 +60,7 @@ class LayerParity:
     neurons_differing: int = 0
     samples_differing: int = 0
     neurons: list[int] = field(default_factory=list)  # first MAX_LISTED differing neuron indices
+    samples: list[int] = field(default_factory=list)  # first MAX_SAMPLES_LISTED differing sample indices
     diagnosis: list[dict] = field(default_factory=list)  # one entry per listed neuron / class
     cause: str | None = None  # a cause the whole layer shares (diagnose_hidden_layer), when its pattern shows one
 
@@ -531,6 +533,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             neurons_differing=int(neurons.size),
             samples_differing=int(samples.size),
             neurons=neurons[:MAX_LISTED].tolist(),
+            samples=samples[:MAX_SAMPLES_LISTED].tolist(),
         )
         if neurons.size and first is None:
             # inputs matched up to here, so the fault is inside this layer
@@ -538,7 +541,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             drive = hidden_drive(prev, layer.weights)
             for j in neurons[:MAX_LISTED]:
                 d = diagnose_hidden_neuron(drive[:, j], got[:, j], ref[:, j], int(layer.thresholds[j]))
-                lp.diagnosis.append({"neuron": int(j), **d})
+                lp.diagnosis.append({"neuron": int(j), **d, "samples": _first_rows(diff[:, j])})
             first = name
             lp.cause = diagnose_hidden_layer(drive, got, ref, layer.thresholds)
             shown = "; ".join(f"neuron {d['neuron']}: {d['explanation']}" for d in lp.diagnosis[:3])
@@ -563,6 +566,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
         neurons_differing=int(classes.size),
         samples_differing=int(samples.size),
         neurons=classes[:MAX_LISTED].tolist(),
+        samples=samples[:MAX_SAMPLES_LISTED].tolist(),
     )
     if classes.size and first is None:
         if hidden is None and network.hidden:
@@ -575,7 +579,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             s_prev = prev
             for c in classes[:MAX_LISTED]:
                 d = diagnose_output_class(s_prev, ref_scores[:, c], scores[:, c], network.output.weights[c])
-                out.diagnosis.append({"class": int(c), **d})
+                out.diagnosis.append({"class": int(c), **d, "samples": _first_rows(diff[:, c])})
             first = "output layer"
             shown = "; ".join(f"class {d['class']}: {d['explanation']}" for d in out.diagnosis[:3])
             more = f"; +{classes.size - 3} more class(es)" if classes.size > 3 else ""
@@ -588,6 +592,11 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
     return layers, first, text
+
+
+def _first_rows(mask: np.ndarray) -> list[int]:
+    """Indices of the first MAX_SAMPLES_LISTED true entries (samples where one neuron or class differs)."""
+    return np.flatnonzero(mask)[:MAX_SAMPLES_LISTED].tolist()
 
 
 MAX_SHIFT = 3  # offsets tried when a whole layer differs: 1..3 samples, and 1..3 steps of a tiled run

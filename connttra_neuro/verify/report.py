@@ -6,7 +6,7 @@ Files written into ``out_dir``::
     parity.md / parity.html     the same facts for people, plots embedded
     plots/confusion.png         confusion matrix of the trained model and each target
     plots/spikes_per_layer.png  mean spikes per inference, layer by layer
-    plots/agreement.png         agreeing samples per target, samples differing per layer
+    plots/agreement.png         agreeing samples per target; how many samples differ per layer (counts)
     plots/operations.png        synaptic operations vs a float MLP, Loihi energy estimate
 
 The Markdown and HTML are rendered from one list of blocks so they never drift apart.
@@ -129,6 +129,7 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
                 str(lp.neurons_differing),
                 str(lp.samples_differing),
                 ", ".join(map(str, lp.neurons)) or "-",
+                _listed(lp.samples, lp.samples_differing) or "-",
             ]
             for lp in t.layers
         ]
@@ -136,7 +137,8 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             b.append(
                 (
                     "table",
-                    ["layer", "spikes / scores", "neurons (classes) differing", "samples differing", "which"],
+                    ["layer", "spikes / scores", "neurons (classes) differing", "samples differing", "which",
+                     "which samples"],
                     lrows,
                 )
             )
@@ -146,7 +148,9 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             for d in lp.diagnosis[:10]:
                 who = (f"neuron {d['neuron']}" if "neuron" in d else f"class {d['class']}" if "class" in d
                        else "every neuron" if lp.layer.startswith("hidden") else "every class")
-                b.append(("li", f"{lp.layer}, {who}: {d['explanation']}"))
+                total = d["fires_extra"] + d["misses"] if "neuron" in d else d.get("samples_differing", 0)
+                where = f"; differs on samples {_listed(d['samples'], total)}" if d.get("samples") else ""
+                b.append(("li", f"{lp.layer}, {who}: {d['explanation']}{where}"))
     if figures.get("agreement"):
         b.append(("img", figures["agreement"], "Agreement with the trained model"))
     if figures.get("confusion"):
@@ -237,6 +241,12 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             b.append(("h3", f"{t.target}: resources"))
             b.extend(_resource_blocks(t.resources))
     return b
+
+
+def _listed(indices: list, total: int) -> str:
+    """``3, 17, 40`` or, when the list holds only the first few, ``3, 17, 40 (first 3 of 27)``."""
+    shown = ", ".join(map(str, indices))
+    return f"{shown} (first {len(indices)} of {total})" if total > len(indices) else shown
 
 
 def _cell(value) -> str:
