@@ -17,7 +17,7 @@ from hardware_targets.loihi2.mapping import (
     map_network,
     network_resources,
 )
-from hardware_targets.reference import forward
+from hardware_targets.reference import ReferenceTarget, forward
 
 from .networks import conformance_networks, input_spikes
 
@@ -281,6 +281,23 @@ def test_nir_round_trip_reproduces_the_network(tmp_path):
     X[:5] = net.encoder.thresholds[:, 1]  # values exactly on an encoder threshold: x >= t must fire
     want, _ = forward(net, net.encode(X))
     np.testing.assert_array_equal(_run_nir(graph, X), want)
+
+
+def test_nir_metadata_states_the_total_latency_and_which_nodes_add_a_step(tmp_path):
+    # "delay_steps_per_weight_layer: 1" left it open whether the encoder's Linear counts: a simulator
+    # delaying every Linear/Affine node got L + 1 steps
+    net = random_network((12, 7, 5, 4), levels=3, seed=4)
+    graph = nir.read(export_nir(net, tmp_path / "net.nir"))
+    meta = graph.metadata
+    assert "delay_steps_per_weight_layer" not in meta
+    assert meta["latency_steps"] == net.n_weight_layers == 3
+    # the toolkit's own latency: the pipelined reference takes N + L steps for N samples
+    assert ReferenceTarget("pipelined").deploy(net, input_spikes(net, n=9)).steps == 9 + meta["latency_steps"]
+    delayed = meta["delayed_nodes"].split(", ")
+    assert delayed == ["hidden_0", "hidden_1", "output"] and len(delayed) == meta["latency_steps"]
+    weight_nodes = {name for name, node in graph.nodes.items() if isinstance(node, (nir.Linear, nir.Affine))}
+    assert weight_nodes - set(delayed) == {"encoder"}  # the one weight node without a step
+    assert "encoder nodes (encoder Linear, encoder_threshold) and the Threshold nodes add none" in meta["semantics"]
 
 
 def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):

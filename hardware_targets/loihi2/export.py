@@ -15,9 +15,13 @@ Stateless nodes whose step semantics are exact for our integer network::
 
 NIR's Threshold is strict (``z = 1 if v > theta``), hence the half-unit and
 ``nextafter`` offsets. NIR nodes here are memoryless and instantaneous; the
-one-step delay per weight layer of the spiking pipeline is recorded in the
-graph metadata, not as nir.Delay nodes (it changes when a sample's result
-appears, never what it is).
+spiking pipeline's timing is recorded in the graph metadata, not as nir.Delay
+nodes (it changes when a sample's result appears, never what it is):
+``latency_steps`` = L, the number of weight layers (a sample's scores appear L
+steps after its features, as on every target), and ``delayed_nodes`` names the
+L nodes that each add one step (``hidden_i`` and ``output``). The encoder is a
+nir.Linear too but adds no step: a simulator delaying every Linear/Affine node
+would come out one step late.
 
 netx (lava-dl ``netx.hdf5.Network``)
 ------------------------------------
@@ -53,10 +57,13 @@ from .mapping import BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, map_netw
 
 __all__ = ["check_netx", "export_nir", "export_netx", "nir_graph"]
 
-SEMANTICS = (
+NIR_SEMANTICS = (
     "connttra-neuro integer network: each step every neuron sums the spikes that arrived, "
-    "fires iff the sum > threshold node's value, and forgets (no state). Each weight layer adds one "
-    "step of delay in a spiking pipeline; scores = Affine output, class = argmax (ties to lowest index)."
+    "fires iff the sum > its Threshold node's value, and forgets (no state); scores = the Affine output, "
+    "class = argmax (ties to the lowest index). Timing in a spiking pipeline: each weight layer (the "
+    "nodes in delayed_nodes: hidden_i Linear, output Affine) adds one step, so a sample's scores appear "
+    "latency_steps steps after its features; the encoder nodes (encoder Linear, encoder_threshold) and "
+    "the Threshold nodes add none."
 )
 
 
@@ -92,8 +99,10 @@ def nir_graph(network: TernaryNetwork):
     edges += [(prev, "output"), ("output", "scores")]
     meta = {
         "producer": "connttra-neuro",
-        "semantics": SEMANTICS,
-        "delay_steps_per_weight_layer": 1,
+        "semantics": NIR_SEMANTICS,
+        # the total, not a per-layer figure: "1 per Linear" would count the encoder's Linear too
+        "latency_steps": network.n_weight_layers,
+        "delayed_nodes": ", ".join([f"hidden_{i}" for i in range(len(network.hidden))] + ["output"]),
         "discrete_set": list(network.discrete_set),
         "model_metadata": json.dumps(thaw_metadata(network.metadata)),
     }
@@ -223,7 +232,7 @@ def export_netx(network: TernaryNetwork, path) -> Path:
     def write(tmp):
         with h5py.File(tmp, "w") as f:
             f.attrs["producer"] = "connttra-neuro"
-            f.attrs["semantics"] = SEMANTICS
+            f.attrs["semantics"] = NIR_SEMANTICS
             f.attrs["encoder_thresholds"] = network.encoder.thresholds
             f.attrs["weight_scale"] = nmap.weight_scale
             f.attrs["score_scale"] = 64 * nmap.weight_scale  # output voltage = 128 * score at 8 weight bits
