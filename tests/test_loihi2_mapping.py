@@ -339,6 +339,21 @@ def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
     np.testing.assert_array_equal(v // score_scale, want)  # the output voltage is 128 * score
 
 
+def test_netx_semantics_attribute_describes_netx_not_the_nir_graph(tmp_path):
+    # it described NIR's Threshold/Affine nodes and memoryless neurons; a netx user needs the netx rule,
+    # how to load the file (reset_interval=1, as docs/targets/loihi2.md says) and how to read scores
+    net = random_network((10, 6, 5, 3), levels=2, seed=2)
+    with h5py.File(export_netx(net, tmp_path / "net.h5"), "r") as f:
+        text = f.attrs["semantics"]
+        score_scale = int(f.attrs["score_scale"])
+    assert "Threshold node" not in text and "Affine" not in text and "no state" not in text
+    for said in ("lava.lib.dl.netx.hdf5.Network(net_config=path, reset_interval=1)", "plain LIF",
+                 "v/4096", "v = (weight @ s << 6) + (bias << 6)", "fires iff v > vThMant << 6",
+                 "bias = vThMant + 1 - 2 T", "W @ s >= T", f"score_scale = {score_scale}",
+                 "scores = round(v / score_scale)", "encoder_thresholds[f, k]"):
+        assert said in text, said
+
+
 def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
     net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
     with pytest.raises(TargetLimitError):

@@ -38,7 +38,10 @@ voltage is ``128 z``. What netx cannot hold: the thermometer encoder (stored
 as attributes, not as a layer), a per-step voltage reset (netx builds plain LIF
 unless newer lava-dl is given ``reset_interval=1``; its ``dv = 4095`` keeps ``v/4096``
 of a non-firing neuron's voltage, harmless while ``|W s - T| < 2048``, checked), and
-reading scores (netx outputs spikes only). netx re-optimises each layer's weights
+reading scores (netx outputs spikes only). The file's ``semantics`` attribute
+says all this in netx's terms: load with ``reset_interval=1``, the rule
+``v > vThMant << 6``, plain LIF's carry, ``scores = round(v / score_scale)``.
+netx re-optimises each layer's weights
 when it loads them and gets a layer without a positive weight wrong: refused.
 """
 
@@ -121,6 +124,28 @@ def export_nir(network: TernaryNetwork, path) -> Path:
     _check_replaceable(path)
     graph = nir_graph(network)
     return atomic_write(path, lambda tmp: nir.write(tmp, graph))
+
+
+def _netx_semantics(nmap) -> str:
+    """The netx file's ``semantics`` attribute: how to load it and read it, in netx's own terms (the
+    NIR text speaks of Threshold nodes and an Affine output, which a netx file has none of)."""
+    S = nmap.weight_scale
+    return (
+        "connttra-neuro integer network as lava-dl netx dense CUBA layers (layer/0 first). Load with "
+        "lava.lib.dl.netx.hdf5.Network(net_config=path, reset_interval=1) where your lava-dl has it: LIFReset "
+        "then forgets every step, as the loihi2 target does. Without it netx builds plain LIF, which keeps "
+        "v/4096 (truncated) of a neuron that did not fire into the next step; the export checked that this "
+        "carry stays inside the half-unit margin for every input, so either load is exact. "
+        "Input: n_inputs spikes, the thermometer code of the raw features (spike f*K+k = x_f >= "
+        "encoder_thresholds[f, k]; the encoder is that attribute, not a layer). "
+        "Each step, per layer: v = (weight @ s << 6) + (bias << 6) (netx's bias_exp 6; iDecay 4096 clears "
+        "the current every step) plus plain LIF's carry; a neuron fires iff v > vThMant << 6 (strict). "
+        f"Hidden layers: weight = {S} W (weight_scale), bias = vThMant + {S // 2} - {S} T (T clamped to the "
+        "drives the neuron can reach: same spikes), so a neuron fires iff W @ s >= T. "
+        "Last layer: never fires (vThMant 131071); its voltage is score_scale x (W @ s + b), "
+        f"score_scale = {64 * S}: scores = round(v / score_scale), class = argmax (ties to the lowest index). "
+        "Each dense layer adds one step of delay."
+    )
 
 
 def _type_field(name: str) -> np.ndarray:
@@ -232,7 +257,7 @@ def export_netx(network: TernaryNetwork, path) -> Path:
     def write(tmp):
         with h5py.File(tmp, "w") as f:
             f.attrs["producer"] = "connttra-neuro"
-            f.attrs["semantics"] = NIR_SEMANTICS
+            f.attrs["semantics"] = _netx_semantics(nmap)
             f.attrs["encoder_thresholds"] = network.encoder.thresholds
             f.attrs["weight_scale"] = nmap.weight_scale
             f.attrs["score_scale"] = 64 * nmap.weight_scale  # output voltage = 128 * score at 8 weight bits
