@@ -37,6 +37,10 @@ ENERGY_KEYS = {
     "joules_per_inference", "synaptic_joules", "neuron_joules", "joules_per_synop", "joules_per_neuron_update",
     "source",
 }  # fmt: skip
+NETWORK_KEYS = {
+    "layer_sizes", "discrete_set", "n_weights", "connection_sparsity", "encoder_levels", "n_features", "class_names",
+    "classes",
+}  # fmt: skip
 SOFTWARE_KEYS = {"error", "confusion", "spikes_per_layer", "operations", "energy", "latency_steps", "predictions"}
 FOOTPRINT_KEYS = {"packed_weight_bits", "weights_packed_bytes", "bits_per_weight", "model_file_bytes", "n_weights"}
 
@@ -66,6 +70,8 @@ def test_json_keys_are_stable():
     assert set(d) == TOP_KEYS
     assert d["schema"] == SCHEMA and d["schema_version"] == SCHEMA_VERSION == 1
     assert set(d["software"]) == SOFTWARE_KEYS
+    assert set(d["network"]) == NETWORK_KEYS
+    assert d["network"]["class_names"] is None and d["network"]["classes"] is None  # random_network records none
     assert FOOTPRINT_KEYS <= set(d["footprint"])
     assert set(d["float_mlp"]) == {"macs_per_inference", "weights_float32_bytes"}
     assert d["float_mlp"]["macs_per_inference"] == 4 * 8 + 8 * 3
@@ -79,6 +85,17 @@ def test_json_keys_are_stable():
         assert [lp["layer"] for lp in t["layers"]] == ["hidden layer 0", "output layer"]
     assert [t["status"] for t in d["targets"]] == ["exact", "mismatch"]
     assert d["all_exact"] is False
+
+
+def test_the_json_says_what_each_output_stands_for():
+    # a parity.json alone (no model file beside it) maps output indices to the classes it counts
+    net = random_network((4, 6, 3), seed=1)
+    named = net.replace(metadata={"classes": [2, 5, 7], "class_names": ["cat", "dog", "emu"]})
+    X, y = np.random.default_rng(0).random((20, 4)), np.array([2, 5, 7, 5] * 5)
+    d = verify(named, "reference", X, y).to_dict()
+    assert d["network"]["class_names"] == ["cat", "dog", "emu"] and d["network"]["classes"] == [2, 5, 7]
+    text = net.replace(metadata={"classes": ["a", "b", "c"]})
+    assert verify(text, "reference", X, np.array(list("abca") * 5)).to_dict()["network"]["classes"] == ["a", "b", "c"]
 
 
 def test_footprint_counts_true_packed_bits():

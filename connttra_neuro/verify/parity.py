@@ -409,6 +409,9 @@ def verify(
             "connection_sparsity": float(network.sparsity),
             "encoder_levels": network.encoder.levels,
             "n_features": network.n_features,
+            # what each output (row and column of the confusion matrices) stands for, where the model says
+            "class_names": per_output(network, "class_names", str),
+            "classes": per_output(network, "classes", int) or per_output(network, "classes", str),
         },
         dataset=dataset,
         n_samples=int(len(y)),
