@@ -487,6 +487,8 @@ def test_a_few_threshold_faults_are_not_called_a_layer_wide_cause():
     model = np.zeros(8, np.int64)
     moved = np.array([1, -1] * 4)
     assert diagnose_hidden_layer(drive, drive >= moved, drive >= model, model) is None
+    # in a small layer, all moving one way happens by chance (independent jitter): not named
+    assert diagnose_hidden_layer(drive[:, :4], drive[:, :4] >= 1, drive[:, :4] >= 0, model[:4]) is None
     # every threshold up by one: one direction on every neuron
     assert diagnose_hidden_layer(drive, drive >= 1, drive >= model, model).startswith(
         "8 of the layer's 8 neurons fire as if their thresholds were higher, none lower: that points to a cause "

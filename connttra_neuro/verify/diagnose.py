@@ -88,7 +88,10 @@ def diagnose_hidden_neuron(drive: np.ndarray, fired: np.ndarray, expected: np.nd
     }
 
 
-MIN_LAYER_WIDE = 3  # neurons that must share a pattern before a layer-wide cause is named
+# Neurons that must share a pattern before a layer-wide cause is named: independent faults (Brian2's
+# per-neuron threshold jitter) move all of k neurons' thresholds one way with chance 2**(1-k), so 3 of 4
+# did on small layers; 8 is 1 in 128.
+MIN_LAYER_WIDE = 8
 
 
 def diagnose_hidden_layer(drive: np.ndarray, fired: np.ndarray, expected: np.ndarray, thresholds: np.ndarray):
