@@ -56,7 +56,7 @@ def feature_array(X: Any) -> np.ndarray:
     ``boolean``), which numpy would turn into objects: those become float64 with NaN for a missing
     value, so the checks for NaN name it. Other frames (numpy columns) convert as numpy does."""
     dtypes = getattr(X, "dtypes", None)
-    if (dtypes is not None and hasattr(X, "to_numpy") and not isinstance(X, np.ndarray)
+    if (getattr(X, "ndim", None) == 2 and hasattr(X, "to_numpy") and not isinstance(X, np.ndarray)  # a frame
             and not all(isinstance(dt, np.dtype) for dt in dtypes)  # some pandas extension column
             and all(getattr(dt, "kind", "O") in "biuf" for dt in dtypes)):  # and every one a number
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
