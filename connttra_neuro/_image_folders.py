@@ -42,6 +42,10 @@ VAL_FOLDERS = ("val", "valid", "validation", "test", "testing")
 # other mode is read as RGB.
 _WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _GREY_MODES = {"1", "L", "LA"} | _WIDE_GREY_MODES
+#: Said in a dataset's description when some images read otherwise than before 2026-12-06 (as stored,
+#: and grey palettes as RGB): ``evaluate`` notes it, since a model trained earlier saw them otherwise.
+TURNED_NOTE = "turned by their EXIF orientation"
+GREY_PALETTE_NOTE = "palette images of grey colours read as grey"
 _ORIENTATION = 0x0112  # the EXIF tag
 _SWAPPED = {5, 6, 7, 8}  # orientations that turn the image by 90 degrees: width and height swap
 # A progress bar for folders larger than this (28x28 PNGs read at about 15,000 a second here: a bar
@@ -102,7 +106,7 @@ def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[P
 def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
     """``(training root, validation root or None, folders beside them not used)``. A folder named like
     ``TRAIN_FOLDERS`` (any case: mnist_png's ``training/`` and ``testing/``, ``Train/``) is the training
-    root when it holds folders and either no images of its own or a validation folder beside it: a
+    root when it holds folders and either no images of its own or a folder named for validation beside it: a
     class named ``train`` (CIFAR-100 has one) holds only images and stays a class of ``DIR/<class>/``, a
     stray image in a split's ``train/`` is skipped, and a folder beside a split (``unlabeled/``,
     ``devkit/``) must not turn ``train/`` and ``val/`` into two classes."""
@@ -112,7 +116,8 @@ def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
     for train in (folders[t] for t in TRAIN_FOLDERS if t in folders):
         inside = _entries(train, name)
         loose = any(p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir() for p in inside)
-        if any(p.is_dir() for p in inside) and (not loose or labelled):
+        # a stray image beside the class folders: still a split if a folder named for validation is beside it
+        if any(p.is_dir() for p in inside) and (not loose or any(v in folders for v in VAL_FOLDERS)):
             val = labelled[0] if labelled else None
             return train, val, [f.name for f in folders.values() if f not in (train, val)]
     return directory, None, []
@@ -161,12 +166,17 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
                 turned.add(i)
             width, height = img.size
             sizes.setdefault((height, width) if orientation in _SWAPPED else (width, height), path)
+            grey_palette = _grey_palette(img)
             kind = ("float" if img.mode == "F" else "wide" if img.mode in _WIDE_GREY_MODES
-                    else "grey" if img.mode in _GREY_MODES or _grey_palette(img) else "colour")
+                    else "grey" if img.mode in _GREY_MODES or grey_palette else "colour")
             kinds.setdefault(kind, path)
+            if grey_palette:
+                kinds.setdefault("grey palette", path)
             if kind == "wide" and img.mode == "I":
                 kinds.setdefault("32-bit", path)
-            if kind == "colour" and any(";16" in str(tile[3]) for tile in getattr(img, "tile", ()) or ()):
+            # a 16-bit PNG's raw mode (RGB;16B); a 5-6-5 BMP's BGR;16 holds fewer bits than 8, losing none
+            if (kind == "colour" and img.format == "PNG"
+                    and any(";16" in str(tile[3]) for tile in getattr(img, "tile", ()) or ())):
                 kinds.setdefault("16-bit colour", path)  # Pillow's RGB holds 8 bits: the low byte is lost
         if len(sizes) > 1:
             (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
@@ -211,6 +221,11 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
                 f"{kinds['colour']} has colour)")
     else:
         what = f"{width}x{height} RGB"
+    # said, since both changed on 2026-12-06: a model trained earlier read such images otherwise
+    if turned:
+        what += f", {len(turned)} {TURNED_NOTE} (such as {files[min(turned)]})"
+    if "grey palette" in kinds and grey:
+        what += f", {GREY_PALETTE_NOTE} (such as {kinds['grey palette']})"
     if "16-bit colour" in kinds:
         what += f", 16-bit colour images such as {kinds['16-bit colour']} cut to 8 bits per channel (Pillow's RGB)"
     return X, what
@@ -286,6 +301,8 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     how += f" ({', '.join(f'{v}/' for v in unused)} not used)" if unused else ""
     paths, y = _subsample(paths, y, n_train, seed, 1, "n_train", name)
     val_paths, y_val = _subsample(val_paths, y_val, n_val, seed, 2, "n_val", name)
+    if not len(paths) and not len(val_paths):  # n_train=0 and n_val=0
+        raise DatasetError(f"{name}: no samples: X_train and X_val are both empty")
     X_all, what = _read_all([*paths, *val_paths], name)
     X, X_val = X_all[:len(paths)], X_all[len(paths):]
     n = len(skipped)

@@ -491,6 +491,12 @@ def test_a_stray_image_in_train_beside_val_is_skipped_not_made_a_class(tmp_path)
     data = load_dataset(tmp_path)
     assert data.class_names == CLASSES and data.y_val.tolist() == [1]
     assert "skipped 1 entry that is not a class's image" in data.description and "preview.png" in data.description
+    # Kaggle's test/ of unlabelled images beside it: still a split (test/, train/ were two classes)
+    (tmp_path / "val").rename(tmp_path / "elsewhere")
+    (tmp_path / "test").mkdir()
+    Image.fromarray(_grey(9)).save(tmp_path / "test" / "0.png")
+    data = load_dataset(tmp_path)
+    assert data.class_names == CLASSES and "test/" in data.description and "preview.png" in data.description
 
 
 def test_a_test_folder_of_unlabelled_images_is_not_the_validation_part(tmp_path):
@@ -571,15 +577,54 @@ def test_evaluating_on_validation_decodes_only_the_validation_images(tmp_path, m
     assert len(set(opened)) == 6
 
 
-def test_a_colour_model_evaluates_on_grey_validation_images_of_its_folder(tmp_path, capsys):
+def test_a_colour_model_evaluates_on_grey_validation_images_of_its_folder(tmp_path, capsys, monkeypatch):
     # one colour image among the training images made the folder (and the model) RGB; the validation
     # images alone are grey, so evaluating reads the folder as training did
+    import json
+
+    from connttra_neuro import _image_folders, load
+    from hardware_targets.reference import forward
+
     _write(tmp_path / "data" / "train", _pool(3))
-    _write(tmp_path / "data" / "val", _pool(1))
+    _write(tmp_path / "data" / "val", _pool(2, start=50))
     Image.fromarray(np.full((3, 4, 3), (200, 0, 0), np.uint8)).save(tmp_path / "data" / "train" / "dog" / "red.png")
-    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+    assert main(["train", "--data", str(tmp_path / "data"), "--hidden", "4", "--max-sweeps", "2", "--no-progress",
                  "-o", str(tmp_path / "m.ctn")]) == 0
-    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "data")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "data"), "--json"]) == 0
+    full, net = load_dataset(tmp_path / "data"), load(tmp_path / "m.ctn")  # both parts: RGB, as in training
+    predicted = np.argmax(forward(net, net.encode(full.X_val))[0], axis=1)
+    assert json.loads(capsys.readouterr().out)["n_errors"] == int(np.count_nonzero(predicted != full.y_val))
+    # a mismatch that reading more images cannot fix (another image size) reads only the part evaluated
+    _write(tmp_path / "big", {c: [(f"{k}.png", np.zeros((6, 8), np.uint8)) for k in range(5)] for c in CLASSES})
+    read = []
+    real = _image_folders._read_all
+    monkeypatch.setattr(_image_folders, "_read_all", lambda files, name: read.append(len(files)) or real(files, name))
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", str(tmp_path / "big")]) == 2
+    assert read == [3] and "expects 36 features" in capsys.readouterr().err  # 15 images, 3 for validation
+
+
+def test_images_read_otherwise_than_before_are_noted_on_evaluation(tmp_path, capsys):
+    # a model trained before EXIF orientation was applied would see turned images without any error
+    _write(tmp_path, {c: [(f"{k}.png", np.full((4, 2), 40 * k + j, np.uint8)) for k in range(5)]
+                      for j, c in enumerate(("a", "b"))})
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for c in ("a", "b"):
+        Image.fromarray(np.zeros((2, 4), np.uint8)).save(tmp_path / c / "photo.png", exif=exif)
+    data = load_dataset(tmp_path)
+    assert "2 turned by their EXIF orientation (such as" in data.description
+    assert main(["train", "--data", str(tmp_path), "--hidden", "4", "--max-sweeps", "1", "--no-progress",
+                 "-o", str(tmp_path.parent / "m.ctn")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path.parent / "m.ctn"), "--data", str(tmp_path), "--split", "train"]) == 0
+    assert "images turned by their EXIF orientation (not as stored), as read since 2026-12-06" in \
+        capsys.readouterr().err
+
+
+def test_an_image_folder_with_both_parts_left_out_is_named(tmp_path):
+    _write(tmp_path, _pool(5))
+    assert "no samples: X_train and X_val are both empty" in _error(tmp_path, n_train=0, n_val=0)
 
 
 def test_train_refuses_a_subsample_of_no_samples(tmp_path, capsys):
@@ -611,3 +656,15 @@ def test_sixteen_bit_colour_images_are_said_to_lose_their_low_byte(tmp_path):
     data = load_dataset(tmp_path)
     assert data.n_features == 12 and "16-bit colour images such as" in data.description
     assert "cut to 8 bits per channel" in data.description
+    # a 5-6-5 BMP is 16 bits a pixel too, but fewer than 8 a channel: nothing lost, nothing said
+    for j, cls in enumerate(("a", "b")):
+        for k in range(3):
+            Image.fromarray(np.full((2, 2, 3), 40 * k + j, np.uint8)).save(tmp_path / cls / f"{k}.png")
+        # a 2x2 BI_BITFIELDS 5-6-5 BMP, written by hand: Pillow cannot write one
+        pixels = b"".join(struct.pack("<HH", 0x1234 + j, 0x4321) for _ in range(2))
+        header = struct.pack("<IiiHHIIiiII", 40, 2, 2, 1, 16, 3, len(pixels), 2835, 2835, 0, 0)
+        body = header + struct.pack("<III", 0xF800, 0x07E0, 0x001F) + pixels
+        (tmp_path / cls / "565.bmp").write_bytes(b"BM" + struct.pack("<IHHI", 14 + len(body), 0, 0, 66) + body)
+    with Image.open(tmp_path / "a" / "565.bmp") as img:
+        assert img.mode == "RGB" and ";16" in str(img.tile[0][3])
+    assert "16-bit colour" not in load_dataset(tmp_path).description

@@ -116,9 +116,11 @@ def load_split(args, network):
         raise UserError(f"--n {args.n}: the {args.split} split of {full.name} has only {size} samples") from None
     if not seed_given and data.seeded_split:  # data that come split hold no training samples in validation
         _note_training_seed(network, args.data)
-    if data.n_features != network.n_features and data.class_names:
-        # an image folder's images read decide grey or colour: with both parts, as in training
+    if data.class_names and network.n_features == 3 * data.n_features:
+        # a colour model, and the image folder's part read alone is grey: the images read decide grey or
+        # colour, so read both parts, as training did (no other mismatch can be fixed by reading more)
         data = load_dataset(args.data, path=args.data_path, seed=args.seed, **{k: v for k, v in sub.items() if v})
+    _note_reading_changed(data)
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_val, data.y_val)
     if data.n_features != network.n_features:
         raise UserError(
@@ -131,6 +133,23 @@ def load_split(args, network):
     if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name
     return X, as_output_indices(network, y), data.name
+
+
+def _note_reading_changed(data) -> None:
+    """An image folder holding photos with an EXIF orientation, or grey palette images, reads otherwise
+    since 2026-12-06 (turned as a viewer shows them; one grey value per pixel). A model trained on them
+    before then would be evaluated on images unlike its training images without any error (same pixel
+    count), so say it; the model file records no loader version to tell."""
+    import sys
+
+    from .._image_folders import GREY_PALETTE_NOTE, TURNED_NOTE
+
+    found = [what for note, what in ((TURNED_NOTE, f"images {TURNED_NOTE} (not as stored)"),
+                                     (GREY_PALETTE_NOTE, f"{GREY_PALETTE_NOTE} (not as RGB)"))
+             if note in data.description]
+    if data.class_names and found:
+        print(f"note: {data.name}: {' and '.join(found)}, as read since 2026-12-06; a model trained on them "
+              f"before then saw them otherwise: retrain it", file=sys.stderr)
 
 
 def class_names(network) -> list[str] | None:
