@@ -135,6 +135,32 @@ def test_budget_end_warns(data):
         CoNNTrA(hidden=(8,), max_sweeps=1, tol=0.0).fit(X, y)
 
 
+def test_the_budget_warning_says_when_more_sweeps_may_help():
+    # with drive jitter parameters keep moving after the errors level off: "not converged" warned on
+    # every run (the README's example too), so a jittered run warns only while its error still falls
+    from connttra_neuro.train.estimator import _budget_warning
+
+    def history(errors, val=True):
+        return [{"sweep": i, "val_error": e if val else None, "train_error": e, "changed": 7}
+                for i, e in enumerate(errors)]
+
+    levelled = [0.9] + [0.5, 0.3, 0.2] + [0.2, 0.21, 0.2, 0.22, 0.2, 0.21]
+    assert _budget_warning(history(levelled), "max_sweeps", jittered=True) is None
+    falling = levelled[:-1] + [0.19]
+    assert _budget_warning(history(falling), "max_sweeps", jittered=True) == (
+        "CoNNTrA stopped by max_sweeps after 9 sweeps with its validation error still falling (its best in the "
+        "last 3 sweeps); more sweeps may lower it: raise max_sweeps or max_seconds")
+    assert "training error still falling" in _budget_warning(history(falling, val=False), "max_seconds", True)
+    assert _budget_warning(history([0.9, 0.5, 0.4]), "max_sweeps", jittered=True)  # too short to tell: said
+    window = [0.9] + [0.5] * 40 + [0.4] + [0.5] * 3  # the window grows with the run: 44 sweeps, last 4
+    assert _budget_warning(history(window), "max_sweeps", jittered=True)
+    assert _budget_warning(history(window + [0.5]), "max_sweeps", jittered=True) is None
+    # exact mode: a sweep that still changed parameters is a run that has not converged
+    assert _budget_warning(history(levelled), "max_sweeps", jittered=False) == (
+        "CoNNTrA stopped by max_sweeps after 9 sweeps before converging (last sweep changed 7 parameters); "
+        "raise max_sweeps or max_seconds")
+
+
 def test_random_order_is_a_different_valid_run(data, fitted):
     est = _fit(data, coordinate_order="random", jitter=0.0)
     losses = [r["loss"] for r in est.history_]

@@ -158,9 +158,8 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), callback=sweep_done)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):  # the demo's budget, said plainly
-        steps.say(f"stopped at the demo's budget of {model.max_sweeps} sweeps (the last one still changed "
-                  f"{model.history_[-1]['changed']} parameters: training jitters the drives, so it rarely stands "
-                  "still)")
+        steps.say(f"stopped at the demo's budget of {model.max_sweeps} sweeps with the validation error still "
+                  "falling: `connttra-neuro train --max-sweeps` gives a run more")
     network = model.network_
     model_path = save(network, out / "model.ctn")
     train_err = float(np.mean(network_predict(network, data.X_train) != data.y_train))

@@ -34,7 +34,8 @@ class CoNNTrA:
     then its threshold) and sets it to the allowed value that lowers the training
     loss most, leaving it when none does. Training stops when a sweep changes
     nothing (converged), when the relative loss drop of a sweep is at most ``tol``,
-    or when ``max_sweeps`` / ``max_seconds`` run out (with a ``ConvergenceWarning``).
+    or when ``max_sweeps`` / ``max_seconds`` run out (with a ``ConvergenceWarning`` if the errors were
+    still falling then, or in exact mode if the last sweep still changed parameters).
 
     Parameters
     ----------
@@ -373,10 +374,9 @@ class CoNNTrA:
             self.n_sweeps_ = len(self.history_) - 1
             self._state_network = lambda: state.network(net0, metadata(self.history_[-1]))
         if not self.converged_:
-            changed = self.history_[-1]["changed"]
-            warnings.warn(f"CoNNTrA stopped by {stop_reason} after {self.n_sweeps_} sweep{'s' * (self.n_sweeps_ != 1)} "
-                          f"before converging (last sweep changed {changed} parameter{'s' * (changed != 1)}); "
-                          f"raise max_sweeps or max_seconds", ConvergenceWarning, stacklevel=2)
+            message = _budget_warning(self.history_, stop_reason, state.jitter > 0)
+            if message:
+                warnings.warn(message, ConvergenceWarning, stacklevel=2)
         return self
 
     def last_network(self) -> TernaryNetwork:
@@ -416,6 +416,28 @@ class CoNNTrA:
 def _key(record: dict) -> float:
     """What ``keep_best`` minimises: the validation error if there is one, else the training error."""
     return record["val_error"] if record["val_error"] is not None else record["train_error"]
+
+
+def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> str | None:
+    """What to say when the budget ended a run, or None. In exact mode a run that still changes
+    parameters has not converged. With drive jitter (the default) parameters keep moving after the
+    errors level off (each sweep's moves chase its noise draw), so a run rarely stands still and
+    "not converged" says nothing: warn only when the errors were still falling, i.e. the best sweep's
+    error (validation, else training) among the last ``max(3, n // 10)`` sweeps is below every
+    earlier one's (or the run is too short to tell)."""
+    n = len(history) - 1
+    sweeps = f"{n} sweep{'s' * (n != 1)}"
+    if not jittered:
+        changed = history[-1]["changed"]
+        return (f"CoNNTrA stopped by {stop_reason} after {sweeps} before converging (last sweep changed {changed} "
+                f"parameter{'s' * (changed != 1)}); raise max_sweeps or max_seconds")
+    window = max(3, n // 10)
+    keys = [_key(r) for r in history[1:]]
+    if n > window and min(keys[-window:]) >= min(keys[:-window]):
+        return None  # levelled off before the budget ended: the budget did its job
+    what = "validation" if history[-1]["val_error"] is not None else "training"
+    return (f"CoNNTrA stopped by {stop_reason} after {sweeps} with its {what} error still falling (its best in the "
+            f"last {min(window, n)} sweeps); more sweeps may lower it: raise max_sweeps or max_seconds")
 
 
 HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")
