@@ -4,7 +4,7 @@ Look targets up by name: ``get_target("reference")``. See :mod:`hardware_targets
 """
 
 from .base import RunResult, Target, TargetLimitError, check_spikes, network_counts
-from .registry import UnknownTargetError, get_target, target_names
+from .registry import UnknownTargetError, get_target, register_target, target_class, target_names
 
 __all__ = [
     "Target",
@@ -14,5 +14,7 @@ __all__ = [
     "check_spikes",
     "network_counts",
     "get_target",
+    "register_target",
+    "target_class",
     "target_names",
 ]

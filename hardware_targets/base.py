@@ -123,7 +123,8 @@ class Target(ABC):
 
     @abstractmethod
     def compile(self, network: TernaryNetwork) -> Any:
-        """Turn the IR into whatever this target runs. Calls :meth:`check` first."""
+        """Turn the IR into whatever this target runs (``deploy`` and ``verify`` call :meth:`check`
+        before it; the built-in targets' compile checks too, for callers that skip check)."""
 
     @abstractmethod
     def run(self, compiled: Any, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
@@ -135,6 +136,7 @@ class Target(ABC):
 
     def deploy(self, network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
         """check + compile + run in one call."""
+        self.check(network)
         return self.run(self.compile(network), spikes, record_hidden=record_hidden)
 
     def __repr__(self) -> str:

@@ -68,6 +68,10 @@ def test_a_refused_netx_export_writes_no_nir_file_either(tmp_path, capsys):
                  "--export-netx", str(netx_path)]) == 2  # fmt: skip
     assert "output bias in netx" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ctn"]
+    # before the data too: digits has 64 features, the model 4; the netx refusal is the one to fix first
+    assert main(["deploy", str(model), "--target", "reference", "--data", "digits",
+                 "--export-netx", str(netx_path)]) == 2  # fmt: skip
+    assert "output bias in netx" in capsys.readouterr().err
 
 
 def test_exports_get_the_usual_file_mode(iris_model, tmp_path):

@@ -128,15 +128,13 @@ def test_the_readme_example_runs_and_prints_true(tmp_path, monkeypatch, capsys):
 @pytest.mark.brian2
 @pytest.mark.timeout(600)  # the cython example compiles Brian2's code once if the cache is cold
 def test_the_user_guide_examples_run_in_order(tmp_path, monkeypatch, capsys):
-    # the guide's examples are one session: train, deploy on a target, verify, export; X and y stand
-    # for the samples to check, here the validation split
+    # the guide's examples are one session: train, deploy on a target, verify, export (the first
+    # defines X and y, the samples the others run)
     blocks = _python_blocks("docs/user-guide.md")
     assert len(blocks) == 4
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(blocks[0], "<docs/user-guide.md example>", "exec"), namespace)
-    namespace["X"], namespace["y"] = namespace["data"].X_val, namespace["data"].y_val
-    for block in blocks[1:]:
+    for block in blocks:
         exec(compile(block, "<docs/user-guide.md example>", "exec"), namespace)
     assert namespace["report"].all_exact and namespace["t"].status == "exact"
     assert (namespace["result"].predictions == namespace["model"].predict(namespace["X"])).all()
@@ -218,3 +216,30 @@ def test_python_m_runs_the_command_line():
     done = subprocess.run([sys.executable, "-m", "connttra_neuro", "--version"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("connttra-neuro "), done.stderr
+
+
+def test_the_writing_a_target_example_is_exact_and_plugs_into_the_command_line(tmp_path, monkeypatch, capsys):
+    from connttra_neuro import save
+    from hardware_targets import registry
+
+    (example,) = _python_blocks("docs/targets/writing.md")
+    monkeypatch.setattr(registry, "_TARGETS", dict(registry._TARGETS))  # the example registers a name
+    namespace: dict = {}
+    exec(compile(example, "<docs/targets/writing.md example>", "exec"), namespace)
+    assert capsys.readouterr().out == "exact\n"
+    assert "numpy-accel" in registry.target_names()
+    module = example.split("\n\ndata = ")[0] + "\n"  # the class, as my_accel.py
+    (tmp_path / "my_accel.py").write_text(module)
+    # the page's claim about a wrong comparison: '>' for '>=' reads as thresholds set higher
+    (tmp_path / "wrong_accel.py").write_text(module.replace(">= layer.thresholds", "> layer.thresholds"))
+    model = namespace["model"]
+    save(model.network_, tmp_path / "digits.ctn")
+    monkeypatch.chdir(tmp_path)  # module:Class is imported from the current folder
+    assert main(["verify", "digits.ctn", "--data", "digits", "--targets", "reference,my_accel:NumpyAccel",
+                 "--no-plots", "--out", "r"]) == 0
+    assert "my_accel:NumpyAccel  exact" in capsys.readouterr().out
+    assert main(["verify", "digits.ctn", "--data", "digits", "--targets", "wrong_accel:NumpyAccel",
+                 "--no-plots", "--out", "r2"]) == 1
+    assert "as if their thresholds were higher" in capsys.readouterr().out
+    assert main(["deploy", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits", "--n", "50"]) == 0
+    assert main(["evaluate", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits"]) == 0

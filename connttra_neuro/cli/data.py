@@ -91,7 +91,8 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), default="val", help="which part to evaluate (default: val)")
-    p.add_argument("--target", default="reference", help="registered target to run on (default: reference)")
+    p.add_argument("--target", default="reference",
+                   help="registered target to run on, or module:Class for your own (default: reference)")
     p.add_argument(
         "--n",
         type=int,

@@ -46,7 +46,8 @@ def add_parsers(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
-    p.add_argument("--target", required=True, metavar="NAME", help="registered target (reference, loihi2, brian2, ...)")
+    p.add_argument("--target", required=True, metavar="NAME",
+                   help="registered target (reference, loihi2, brian2), or module:Class for your own")
     add_data_arguments(p, required=False)
     add_target_option_arguments(p)
     p.add_argument("--export-nir", metavar="FILE", help="write the network as a NIR graph (HDF5)")
@@ -84,16 +85,18 @@ def _deploy(args) -> int:
     network = load(args.model)
     target = get_target(name, **options)
     target.check(network)  # TargetLimitError (a ValueError) -> one clean line, exit 2
+    if args.export_netx is not None:
+        from hardware_targets.loihi2 import check_netx
+
+        check_netx(network)  # a model netx cannot hold is refused before the data load and any file
     # The data before any export: a bad --data / --n must fail before files are written.
     split = load_split(args, network) if args.data is not None else None
     out: dict = {"model": str(args.model), "target": name, "layer_sizes": list(network.layer_sizes)}
     out["resources"] = target.resources(network)
     exports = {}
     if args.export_nir is not None or args.export_netx is not None:
-        from hardware_targets.loihi2 import check_netx, export_netx, export_nir
+        from hardware_targets.loihi2 import export_netx, export_nir
 
-        if args.export_netx is not None:
-            check_netx(network)  # before any file: a refused netx export must not leave the NIR file behind
         if args.export_nir is not None:
             exports["nir"] = str(export_nir(network, args.export_nir))
         if args.export_netx is not None:

@@ -49,7 +49,8 @@ def add_parsers(sub) -> None:
         "--targets",
         default=None,
         metavar="LIST",
-        help="comma-separated registered targets (default: every registered target)",
+        help="comma-separated registered targets, or module:Class for your own (docs/targets/writing.md; "
+             "default: every registered target)",
     )
     add_target_option_arguments(p)
     p.add_argument("--out", metavar="DIR", help="report folder (default: reports/verify/<model name>/)")
@@ -265,8 +266,20 @@ def target_options(args, targets: list[str]) -> dict[str, dict]:
     return options
 
 
+def _say_refusals(network, names: list[str], options: dict, say) -> None:
+    """Say at once which chosen targets cannot hold the model (their limits, or their options), not
+    after the others have run: the report still lists them as not run, as verify does."""
+    from hardware_targets.registry import get_target
+
+    for name in names:
+        try:
+            get_target(name, **options.get(name, {})).check(network)
+        except (ValueError, TypeError) as err:  # TargetLimitError is a ValueError; a bad option a TypeError
+            say(f"note: {name} cannot run this model ({err}); the others run, and the report lists it as not run")
+
+
 def parse_targets(text: str | None) -> list[str]:
-    from hardware_targets.registry import target_names
+    from hardware_targets.registry import target_class, target_names
 
     from . import UserError
 
@@ -276,9 +289,12 @@ def parse_targets(text: str | None) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
         raise UserError("--targets needs at least one target name")
-    unknown = [t for t in names if t not in known]
+    unknown = [t for t in names if t not in known and ":" not in t]
     if unknown:
-        raise UserError(f"unknown target(s) {', '.join(unknown)}; registered targets: {', '.join(known)}")
+        raise UserError(f"unknown target(s) {', '.join(unknown)}; registered targets: {', '.join(known)}; your own "
+                        f"target: module:Class (docs/targets/writing.md)")
+    for spec in (t for t in names if ":" in t):  # imported now: a wrong one fails before the data load
+        target_class(spec)  # UnknownTargetError (a KeyError): the command's one-line error
     return names
 
 
@@ -310,9 +326,10 @@ def _verify(args) -> int:
     if args.json is not None and args.json != "-":
         check_writable(args.json, "--json")
         check_replaceable(args.json, "--json", "json")
-    X, y, data_name = load_split(args, network)
     to_stdout = args.json == "-"
     say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
+    _say_refusals(network, names, options, say)
+    X, y, data_name = load_split(args, network)
     say(
         f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) "
         f"on {len(y):,} samples of {data_name} ({args.split})"

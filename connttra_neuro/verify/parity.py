@@ -338,6 +338,10 @@ def verify(
     targets = list(targets)
     if not targets:
         raise ValueError("verify needs at least one target (a registry name like 'loihi2', or a Target)")
+    odd = [t for t in targets if not isinstance(t, (str, Target))]
+    if odd:  # a duck-typed object would only fail later as "unknown target '<object at 0x...>'"
+        raise TypeError(f"verify's targets are registry names ('loihi2'), 'module:Class' specs or instances of a "
+                        f"hardware_targets.Target subclass; got {type(odd[0]).__name__} (subclass Target)")
     if y is None:
         raise ValueError("verify needs the true classes y (n_samples,) beside X")
     X = feature_array(X)
@@ -365,6 +369,11 @@ def verify(
     if X.shape[0] == 0:
         raise ValueError("verify needs at least one sample")
     options = dict(target_options or {})
+    named = [t for t in targets if isinstance(t, str)]
+    stray = [k for k in options if k not in named]
+    if stray:  # a misspelt key ("loihi") would otherwise be ignored, and the run made without its options
+        raise ValueError(f"target_options for {', '.join(map(repr, stray))}, which is not among the targets named "
+                         f"({', '.join(map(repr, named)) or 'none: options go with a name, not a Target instance'})")
     say = progress or (lambda msg: None)
     spikes = network.encode(X)
     ref_scores, ref_hidden = reference(network, spikes, record_hidden=True)
@@ -386,7 +395,7 @@ def verify(
     results = []
     seen: dict[str, int] = {}
     for item in targets:
-        name = item.name if isinstance(item, Target) else str(item)
+        name = target_label(item)
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:  # the same target twice (e.g. two modes): keep report keys unique
             name = f"{name}#{seen[name]}"
@@ -433,8 +442,14 @@ def _packed_bits(n_weights: int, set_size: int) -> int:
     return 8 * packed_nbytes(n_weights, set_size)
 
 
+def target_label(item) -> str:
+    """A target's name in the report: its registry name or spec, else its class's ``name`` (a subclass
+    that forgot to set one: its class name)."""
+    return str(getattr(item, "name", None) or type(item).__name__) if isinstance(item, Target) else str(item)
+
+
 def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_error, constants) -> TargetParity:
-    name = item.name if isinstance(item, Target) else str(item)
+    name = target_label(item)
     tp = TargetParity(target=name, status="failed", software_error=ref_error, n_samples=int(len(y)))
     try:
         target = _resolve(item, options)
@@ -442,11 +457,15 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
             tp.resources = _safe_dict(target.resources(network))
         except Exception as err:  # resources are informative; a failure here must not hide parity
             tp.resources = {"error": str(err)}
+        target.check(network)  # a network the target cannot hold is a failure, whether compile checks or not
         t0 = time.perf_counter()
         compiled = target.compile(network)
         t1 = time.perf_counter()
         result: RunResult = target.run(compiled, spikes, record_hidden=True)
         t2 = time.perf_counter()
+        broken = _broken_result(result)
+        if broken:
+            raise TypeError(broken)
     except Exception as err:
         tp.failure = f"{type(err).__name__}: {err}"
         tp.diagnosis = f"did not run: {tp.failure}"
@@ -595,6 +614,21 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
     return layers, first, text
+
+
+def _broken_result(result) -> str | None:
+    """What is wrong with a target's ``run()`` result, or None: the contract (hardware_targets.base.RunResult)
+    checked here so a target written against it gets a message saying what to return, not a crash deep in
+    the comparison, and the other targets still run."""
+    if not isinstance(result, RunResult):
+        return (f"run() returned {type(result).__name__}; it must return hardware_targets.RunResult(scores, "
+                f"hidden_spikes, steps, info)")
+    if not is_positive_int(result.steps) and result.steps != 0:
+        return f"RunResult.steps must be the number of time steps run (an int), got {result.steps!r}"
+    scores = np.asarray(result.scores)
+    if scores.dtype.kind not in "iuf":
+        return f"RunResult.scores must be numbers (int64 scores), got dtype {scores.dtype}"
+    return None  # hidden spikes' shapes and values are the comparison's: a wrong recording is a mismatch it names
 
 
 def _first_rows(mask: np.ndarray) -> list[int]:

@@ -1,0 +1,113 @@
+"""Plugging a target in: register_target, module:Class specs, option names, and what verify does with
+a target that breaks the RunResult contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from connttra_neuro.network import random_network
+from connttra_neuro.verify import verify
+from hardware_targets import RunResult, Target, TargetLimitError, get_target, register_target, registry
+from hardware_targets.reference import ReferenceTarget, forward
+
+
+@pytest.fixture
+def clean_registry(monkeypatch):
+    monkeypatch.setattr(registry, "_TARGETS", dict(registry._TARGETS))
+
+
+def _data(net, n=40):
+    X = np.random.default_rng(0).random((n, net.n_features))
+    return X, np.argmax(forward(net, net.encode(X))[0], axis=1)
+
+
+class Mine(ReferenceTarget):
+    name = "mine"
+
+
+def test_register_target_makes_a_name_and_refuses_a_clash_or_a_bad_name(clean_registry):
+    register_target("mine", Mine)
+    assert isinstance(get_target("mine"), Mine) and "mine" in registry.target_names()
+    with pytest.raises(ValueError, match="registered already; pass replace=True"):
+        register_target("loihi2", Mine)  # a typo must not shadow a built-in target
+    register_target("mine", Mine, replace=True)
+    for bad in ("", "a,b", "pkg:Cls", "two words"):
+        with pytest.raises(ValueError, match="a target name is a non-empty word"):
+            register_target(bad, Mine)
+    with pytest.raises(TypeError, match="needs a subclass of hardware_targets.Target"):
+        register_target("duck", object)
+
+
+def test_a_module_class_spec_is_imported_from_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "my_target.py").write_text("from hardware_targets.reference import ReferenceTarget\n"
+                                           "class Fast(ReferenceTarget):\n    name = 'fast'\n"
+                                           "NotATarget = int\n")
+    monkeypatch.chdir(tmp_path)
+    assert type(get_target("my_target:Fast")).__name__ == "Fast"
+    for spec, message in [("my_target:Slow", "my_target has no Slow"),
+                          ("my_target:NotATarget", "NotATarget is not a subclass of hardware_targets.Target"),
+                          ("no_such_module:X", "cannot import no_such_module"), (":X", "give module:Class"),
+                          ("loihi", "unknown target 'loihi'")]:
+        with pytest.raises(registry.UnknownTargetError, match=message):
+            get_target(spec)
+    net = random_network((5, 6, 3), seed=1)
+    assert verify(net, ["my_target:Fast"], *_data(net)).all_exact
+
+
+def test_an_option_a_target_does_not_take_is_named_with_the_ones_it_does():
+    with pytest.raises(TypeError, match="target 'loihi2' has no option 'weightbits'; it takes mode, tiles, "):
+        get_target("loihi2", weightbits=4)
+    net = random_network((5, 6, 3), seed=1)
+    with pytest.raises(ValueError, match="target_options for 'loihi', which is not among the targets named"):
+        verify(net, ["loihi2"], *_data(net), target_options={"loihi": {"tiles": 2}})
+
+
+class Tuple(ReferenceTarget):
+    name = "tuple"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        return forward(compiled.network, spikes, record_hidden=record_hidden)  # not a RunResult
+
+
+class NoSteps(ReferenceTarget):
+    name = "no-steps"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        return RunResult(*forward(compiled.network, spikes, record_hidden=True), steps=None)
+
+
+class Refuses(ReferenceTarget):
+    name = "refuses"
+
+    def check(self, network):
+        raise TargetLimitError(self.name, "neurons", "hidden layer 0", 6, 4, "use a smaller network")
+
+    def compile(self, network):  # does not call check itself: verify and deploy do
+        return super().compile(network)
+
+
+class Nameless(Target):
+    def compile(self, network):
+        return network
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        scores, hidden = forward(compiled, spikes, record_hidden=True)
+        return RunResult(scores, hidden, len(scores) + compiled.n_weight_layers)
+
+
+def test_a_target_that_breaks_the_contract_is_reported_not_run_and_the_others_run():
+    net = random_network((5, 6, 3), seed=1)
+    X, y = _data(net)
+    report = verify(net, [Tuple(), "reference", NoSteps(), Refuses(), Nameless()], X, y)
+    status = {t.target: (t.status, t.failure) for t in report.targets}
+    assert status["reference"] == ("exact", None)
+    assert status["tuple"][0] == "failed" and "run() returned tuple; it must return hardware_targets.RunResult(" \
+        in status["tuple"][1]
+    assert "RunResult.steps must be the number of time steps run (an int), got None" in status["no-steps"][1]
+    assert "TargetLimitError: refuses: hidden layer 0: neurons is 6" in status["refuses"][1]
+    assert status["Nameless"] == ("exact", None)  # no name: its class name
+    with pytest.raises(TargetLimitError):
+        Refuses().deploy(net, net.encode(X))  # deploy checks before it compiles
+    with pytest.raises(TypeError, match="got object \\(subclass Target\\)"):
+        verify(net, [object()], X, y)
