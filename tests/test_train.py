@@ -297,6 +297,24 @@ def test_nan_labels_and_boolean_features(data):
     np.testing.assert_array_equal(est.predict(X > 8), as_float.predict((X > 8).astype(float)))
 
 
+def test_a_scaled_weight_set_trains_like_the_set_it_scales():
+    # (-100, 0, 100) is the ternary set scaled: with the ternary defaults (a margin of 2 against weight
+    # steps of 100) the output layer stayed at zero and digits sat at 90% error; the defaults now scale
+    X, y = load_digits(return_X_y=True)
+    errors, settings = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for unit in (1, 100):
+            est = CoNNTrA(hidden=(16,), discrete_set=(-unit, 0, unit), max_sweeps=8, random_state=0)
+            est.fit(X[:1200], y[:1200])
+            errors[unit] = 1 - est.score(X[1200:], y[1200:])
+            settings[unit] = est.network_.metadata["settings"]
+    assert errors[100] < errors[1] + 0.05 and errors[100] < 0.3
+    for key in ("margin", "jitter", "surrogate_width"):
+        assert settings[100][key] == 100 * settings[1][key]
+    assert settings[100]["inv_temperature"] == pytest.approx(settings[1]["inv_temperature"] / 100)
+
+
 def test_constant_features_are_warned_about():
     # e.g. drawings in an image's alpha channel, which the loader drops: every pixel 0, chance error
     X, y = np.zeros((20, 6)), (np.arange(20) < 10).astype(int)

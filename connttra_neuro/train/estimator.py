@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import time
 import warnings
@@ -12,7 +13,7 @@ import numpy as np
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set  # noqa: F401
 
 from .driver import TrainState, check_Xy, initial_network, network_forward, sweep_rng
-from .losses import SettingError, resolve_loss
+from .losses import SettingError, default_margin, resolve_loss
 
 __all__ = ["CoNNTrA", "ConvergenceWarning", "default_jitter"]
 
@@ -299,14 +300,23 @@ class CoNNTrA:
             net0 = initial_network(encoder, spikes, hidden, C, values, float(self.init_density),
                                    sweep_rng(seed, -1))
         h_last = net0.hidden[-1].weights.shape[0] if net0.hidden else 0
-        kind, margin, inv_t = resolve_loss(self.loss, self.margin, self.temperature, h_last, y_idx.size)
+        # The defaults below are in units of one weight step of the ternary set. A set with a common
+        # factor ((-100, 0, 100)) is that set scaled: every drive and score scales with it, and so must
+        # the margin, temperature, jitter and gradient window, or a margin of 2 against steps of 100
+        # leaves the output layer at zero (90% error on digits). Sets without one (-2..2) are unchanged.
+        unit = math.gcd(*(abs(int(v)) for v in values))
+        margin_default = None if self.margin is not None else unit * default_margin(h_last, y_idx.size)
+        temperature_default = None if self.temperature is not None else unit * max(1.0, math.sqrt(h_last) / 2)
+        kind, margin, inv_t = resolve_loss(self.loss, self.margin if self.margin is not None else margin_default,
+                                           self.temperature if self.temperature is not None else temperature_default,
+                                           h_last, y_idx.size)
         spikes_val = net0.encode(Xv).astype(np.float32) if Xv is not None else None  # scored every sweep
         if self.coordinate_order == "random":
             width = 0
         elif width is None:
-            width = max(1, round(np.sqrt(spikes.shape[1]) / 4))
+            width = unit * max(1, round(np.sqrt(spikes.shape[1]) / 4))
         if jitter is None:
-            jitter = default_jitter(spikes.shape[1])
+            jitter = unit * default_jitter(spikes.shape[1])
         fan_in = max((layer.weights.shape[1] for layer in net0.hidden), default=spikes.shape[1])
         reach = fan_in * int(np.abs(values).max())  # the widest drive range of any hidden neuron
         if jitter > reach:
