@@ -257,3 +257,18 @@ def test_an_empty_file_at_an_output_path_is_replaced(tmp_path, capsys):
     assert main(["verify", model, "--data", "iris", "--targets", "reference", "--no-plots",
                  "--out", str(tmp_path / "r"), "--json", str(tmp_path / "p.json")]) == 0
     assert (tmp_path / "m.nir").read_bytes().startswith(b"\x89HDF") and json.loads((tmp_path / "p.json").read_text())
+
+
+def test_loihi2_settings_its_limits_name_are_flags(iris_model, monkeypatch, capsys):
+    # "allow more chips (max_chips=)" was a constructor keyword the command line could not pass
+    from hardware_targets import registry
+
+    made = []
+    real = registry.get_target
+    monkeypatch.setattr(registry, "get_target", lambda name, **kw: made.append((name, kw)) or real(name, **kw))
+    assert main(["deploy", iris_model, "--target", "loihi2", "--max-chips", "2", "--weight-bits", "6"]) == 0
+    assert made[-1] == ("loihi2", {"max_chips": 2, "weight_bits": 6})
+    assert main(["deploy", iris_model, "--target", "brian2", "--max-chips", "2"]) == 2
+    assert "--max-chips applies only to target loihi2, not to the chosen target(s): brian2" in capsys.readouterr().err
+    assert main(["deploy", iris_model, "--target", "loihi2", "--max-chips", "0"]) == 2
+    assert "max_chips" in capsys.readouterr().err  # the target's own named error

@@ -19,7 +19,8 @@ EXIT_EXACT = 0
 EXIT_MISMATCH = 1
 
 # Options that only some targets take: option -> (targets, constructor keyword)
-TARGET_ONLY_OPTIONS = {"codegen": ("brian2",), "noise": ("brian2",)}
+TARGET_ONLY_OPTIONS = {"codegen": ("brian2",), "noise": ("brian2",), "max_chips": ("loihi2",),
+                       "weight_bits": ("loihi2",)}
 
 
 def add_parsers(sub) -> None:
@@ -86,6 +87,9 @@ def add_target_option_arguments(p) -> None:
         metavar="SPEC",
         help="brian2 only: seeded device non-idealities, e.g. weight_sigma=0.1,seed=3 (see docs/targets/brian2.md)",
     )
+    # the loihi2 settings its limit messages name (a network too large for one chip, weights too wide)
+    p.add_argument("--max-chips", type=int, metavar="N", help="loihi2 only: chips the network may span (default 1)")
+    p.add_argument("--weight-bits", type=int, metavar="N", help="loihi2 only: synaptic weight bits (default 8)")
 
 
 def load_split(args, network):
@@ -239,10 +243,11 @@ def as_output_indices(network, y):
 
 
 def target_options(args, targets: list[str]) -> dict[str, dict]:
-    """Constructor options per target from --codegen / --noise; a clean error if one does not apply."""
+    """Constructor options per target from --codegen / --noise / --max-chips / --weight-bits; a clean
+    error if one does not apply (a bad value is the target's own named error)."""
     from . import UserError
 
-    chosen = {"codegen": args.codegen, "noise": args.noise}
+    chosen = {option: getattr(args, option) for option in TARGET_ONLY_OPTIONS}
     options: dict[str, dict] = {}
     for option, value in chosen.items():
         if value is None:
@@ -250,7 +255,7 @@ def target_options(args, targets: list[str]) -> dict[str, dict]:
         takers = [t for t in TARGET_ONLY_OPTIONS[option] if t in targets]
         if not takers:
             raise UserError(
-                f"--{option} applies only to target {' or '.join(TARGET_ONLY_OPTIONS[option])}, "
+                f"--{option.replace('_', '-')} applies only to target {' or '.join(TARGET_ONLY_OPTIONS[option])}, "
                 f"not to the chosen target(s): {', '.join(targets)}"
             )
         if option == "noise":
