@@ -47,14 +47,26 @@ def _assert_exact(result, network, spikes):
 
 
 # -- exactness -----------------------------------------------------------------------
-@pytest.mark.parametrize("tiles", [1, 4, 37, 50])
+@pytest.mark.parametrize("tiles", [1, 4, 36, 37])
 def test_numpy_exact_for_any_tiling(net, spikes, tiles):
-    # tiles > n leaves whole copies idle; every sample must still land where it belongs
+    # 36 copies for 37 samples: the last column holds one sample, 35 copies idle; every sample must
+    # still land where it belongs
     target = Brian2Target(tiles=tiles)
     result = target.run(target.compile(net), spikes, record_hidden=True)
     _assert_exact(result, net, spikes)
     assert result.info["tiles"] == tiles
     assert result.steps == -(-len(spikes) // tiles) + net.n_weight_layers
+
+
+@pytest.mark.parametrize("tiles", [50, 10**6])
+def test_tiles_are_capped_at_the_number_of_samples(net, spikes, tiles):
+    # uncapped, tiles=10**6 built 10**6 copies for 37 samples (a MemoryError of several GiB); like
+    # loihi2, a run uses at most one copy per sample
+    target = Brian2Target(tiles=tiles)
+    result = target.run(target.compile(net), spikes, record_hidden=True)
+    _assert_exact(result, net, spikes)
+    assert result.info["tiles"] == len(spikes) and result.steps == 1 + net.n_weight_layers
+    assert target.run(target.compile(net), spikes[:0]).info["tiles"] == 1  # no samples: one idle copy
 
 
 @pytest.mark.slow

@@ -89,6 +89,7 @@ class Brian2Target(Target):
         sample per step, so ``tiles`` samples enter per step (block-diagonal
         synapses; every copy carries the same device faults). Latency per
         inference stays ``L`` steps. Default: one copy per 256 samples, at most 8.
+        Never more copies than samples in a run (a larger value is lowered to it).
     """
 
     name = "brian2"
@@ -166,6 +167,8 @@ class Brian2Target(Target):
         s_in = check_spikes(network, spikes)
         n, L = s_in.shape[0], network.n_weight_layers
         tiles = self.tiles or min(MAX_AUTO_TILES, max(1, n // SAMPLES_PER_TILE))
+        # more copies than samples only adds idle ones: tiles=10**6 for 5 samples tried to allocate GiBs
+        tiles = max(1, min(tiles, n))
         per_tile = -(-n // tiles)  # samples each copy handles = steps with input
         steps = per_tile + L
         with brian2_session(compiled.codegen, compiled.cache_dir) as b2:
