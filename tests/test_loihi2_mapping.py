@@ -41,7 +41,7 @@ def _lava_fixed_point(nmap, spikes, drop=None):
         hidden.append(s.astype(np.uint8))
 
 
-@pytest.mark.parametrize("weight_bits", [8, 5, 3])
+@pytest.mark.parametrize("weight_bits", [8, 5, 3, 2])  # 2: the fewest that hold a ternary weight
 @pytest.mark.parametrize("case", list(conformance_networks()))
 def test_fixed_point_mapping_matches_reference(case, weight_bits):
     network = conformance_networks()[case]
@@ -183,11 +183,19 @@ def test_limit_lowest_threshold_names_the_threshold_not_the_spread():
         Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-2048, -2048])),)))
 
 
-@pytest.mark.parametrize("bad", [0, 9, True, "8", float("nan"), 2.5, [8]])
+@pytest.mark.parametrize("bad", [0, 1, 9, True, "8", float("nan"), 2.5, [8]])
 def test_weight_bits_must_be_an_integer_in_range(bad):
-    with pytest.raises(ValueError, match=r"weight_bits must be an integer in \[1, 8\], got"):
+    with pytest.raises(ValueError, match=r"weight_bits must be an integer in \[2, 8\], got"):
         Loihi2Target(weight_bits=bad)
     assert Loihi2Target(weight_bits=4.0).weight_bits == 4
+
+
+def test_one_weight_bit_is_refused_at_construction_naming_the_minimum():
+    # weight_bits=1 was accepted, then every network with a non-zero weight was refused at check()
+    # ("|w| <= 0 (scaled [-0, 0])"): at 1 bit the scale is 256 and +1 (256) does not fit [-256, 255]
+    with pytest.raises(ValueError, match=r"\[2, 8\], got 1 \(.*\+1 \(256\) cannot be stored; use weight_bits=2 or"):
+        Loihi2Target(weight_bits=1)
+    Loihi2Target(weight_bits=2).check(random_network((6, 5, 3), seed=1))  # the minimum holds a ternary net
 
 
 def test_limit_cores_per_chip_and_neurons_per_core():
@@ -214,7 +222,7 @@ def test_bad_options_are_clear():
     for kwargs, match in (({"mode": "bit"}, "mode must be one of .*got 'bit'"),
                           ({"tiles": 0}, "tiles must be a positive integer, got 0"),
                           ({"chip": "truenorth"}, "chip must be one of .*got 'truenorth'"),
-                          ({"weight_bits": 9}, r"weight_bits must be an integer in \[1, 8\], got 9"),
+                          ({"weight_bits": 9}, r"weight_bits must be an integer in \[2, 8\], got 9"),
                           ({"max_chips": 0}, "max_chips must be a positive integer, got 0")):
         with pytest.raises(ValueError, match=match):
             Loihi2Target(**kwargs)

@@ -11,7 +11,7 @@ Options: ``mode`` ("fixed_pt" | "floating_pt"), ``tiles`` (copies of the
 network run side by side; default: automatic), ``run_cfg`` (a Lava RunConfig,
 e.g. lava-loihi's ``Loihi2HwCfg()`` on a machine with Intel's hardware
 runtime), ``chip`` ("loihi2" | "loihi") and ``max_chips`` for the capacity check,
-``weight_bits`` (1..8, stored synaptic weight precision; fewer bits need a larger
+``weight_bits`` (2..8, stored synaptic weight precision; fewer bits need a larger
 weight scale, see mapping.py).
 """
 

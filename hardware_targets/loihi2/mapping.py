@@ -49,6 +49,7 @@ from . import chip
 
 __all__ = [
     "WEIGHT_SCALE",
+    "MIN_WEIGHT_BITS",
     "weight_scale",
     "network_resources",
     "BIAS_EXP",
@@ -81,13 +82,30 @@ ACTIVATION_MAX = (1 << (ACTIVATION_BITS - 1)) - 1  # 32,767
 WEIGHT_RANGE = 1 << chip.WEIGHT_BITS  # 256
 
 
+def _scale(weight_bits: int) -> int:
+    return 1 << (chip.WEIGHT_BITS + 1 - int(weight_bits))
+
+
+# The fewest weight bits whose scaled range still holds a ternary weight: |w| <= (256 - S) // S must
+# allow 1. At 1 bit S = 256 and only 0 fits, so every network with a non-zero weight was refused.
+MIN_WEIGHT_BITS = min(b for b in range(1, chip.WEIGHT_BITS + 1) if (WEIGHT_RANGE - _scale(b)) // _scale(b) >= 1)
+
+
 def weight_scale(weight_bits: int = chip.WEIGHT_BITS) -> int:
     """``2**(9 - b)``: the multiple every weight must be to survive Loihi's b-bit truncation."""
     from ..base import is_positive_int
 
-    if not (is_positive_int(weight_bits) and weight_bits <= chip.WEIGHT_BITS):  # 4.0 is 4; True, '8', nan are not
-        raise ValueError(f"loihi2: weight_bits must be an integer in [1, {chip.WEIGHT_BITS}], got {weight_bits!r}")
-    return 1 << (chip.WEIGHT_BITS + 1 - int(weight_bits))
+    # 4.0 is 4; True, '8', nan are not
+    if not (is_positive_int(weight_bits) and MIN_WEIGHT_BITS <= weight_bits <= chip.WEIGHT_BITS):
+        why = ""
+        if is_positive_int(weight_bits) and weight_bits < MIN_WEIGHT_BITS:
+            scale = _scale(weight_bits)
+            why = (f" (at {int(weight_bits)} bit Loihi keeps a weight only as a multiple of {scale} in "
+                   f"[-{WEIGHT_RANGE}, {WEIGHT_RANGE - 1}], so a ternary weight of +1 ({scale}) cannot be stored; "
+                   f"use weight_bits={MIN_WEIGHT_BITS} or more)")
+        raise ValueError(f"loihi2: weight_bits must be an integer in [{MIN_WEIGHT_BITS}, {chip.WEIGHT_BITS}], "
+                         f"got {weight_bits!r}{why}")
+    return _scale(weight_bits)
 # A decay constant of 4095 plus Lava's 1-bit ds_offset clears u fully every step.
 DECAY_FULL = chip.DECAY_UNITY - 1  # 4095
 
