@@ -142,6 +142,19 @@ def test_limit_fan_in():
     net = random_network((4097, 3, 2), density=0.001, seed=1)
     err = _raises(net, "fan-in", "hidden layer 0")
     assert err.value == 4097 and err.allowed == chip.LOIHI2.fan_in_axons_per_core
+    assert "(4097 features x 1 thermometer level); use fewer thermometer levels or fewer input features" in str(err)
+
+
+def test_limit_fan_in_hint_names_the_layer_that_feeds_it():
+    # a layer fed by hidden neurons was told to "use fewer thermometer levels or fewer input features"
+    for sizes, layer, feeder in (((10, 5000, 3, 2), "hidden layer 1", "hidden layer 0"),
+                                 ((10, 5000, 2), "output layer", "hidden layer 0")):
+        err = _raises(random_network(sizes, density=0.001, seed=1), "fan-in", layer)
+        assert err.value == 5000  # what is counted is unchanged: the layer's inputs
+        assert str(err).endswith(f"its inputs are the 5000 neurons of {feeder}; use fewer neurons in {feeder}")
+        assert "thermometer" not in str(err)
+    err = _raises(random_network((1000, 5), levels=5, density=0.001, seed=1), "fan-in", "output layer")
+    assert "(1000 features x 5 thermometer levels)" in str(err)  # no hidden layer: the encoder feeds the output
 
 
 def test_limit_activation_width():

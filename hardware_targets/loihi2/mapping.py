@@ -205,10 +205,16 @@ def map_network(
                 + "a discrete set of smaller weights",
             )
         if n_in > spec.fan_in_axons_per_core:
-            raise _limit(
-                "fan-in (input axons per core)", name, n_in, spec.fan_in_axons_per_core,
-                "use fewer thermometer levels or fewer input features",
-            )
+            # only the first layer is fed by the encoder; a later one by the previous hidden layer
+            if i == 0:
+                enc = network.encoder
+                levels = f"{enc.levels} thermometer level{'s' if enc.levels != 1 else ''}"
+                source = (f"its inputs are the encoded features ({enc.n_features} features x {levels}); "
+                          "use fewer thermometer levels or fewer input features")
+            else:
+                prev = named[i - 1][0]
+                source = f"its inputs are the {n_in} neurons of {prev}; use fewer neurons in {prev}"
+            raise _limit("fan-in (input axons per core)", name, n_in, spec.fan_in_axons_per_core, source)
         lo, hi = _drive_bounds(w)
         peak = int(max(-lo.min(), hi.max())) * scale
         if peak > ACTIVATION_MAX:
