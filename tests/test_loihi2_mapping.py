@@ -196,6 +196,65 @@ def test_limit_lowest_threshold_names_the_threshold_not_the_spread():
         Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-2048, -2048])),)))
 
 
+def _one_hidden(weights, thresholds):
+    w = np.asarray(weights, np.int8)
+    net = random_network((w.shape[1], w.shape[0], 2), discrete_set=(-2, -1, 0, 1, 2), seed=0)
+    return net.replace(hidden=(HiddenLayer(w, np.array(thresholds)),))
+
+
+def test_threshold_spread_error_offers_the_fewest_weight_bits_that_hold_it():
+    # with weight_bits=2 the spread limit is 63; the message gave no fix and did not say more bits raise it
+    net = _one_hidden(np.tile([1, -1], (2, 100)), [-50, 50])
+    err = _raises(net, "threshold range", "hidden layer 0", weight_bits=2)
+    assert err.allowed == 63 and "spread 100 (thresholds -50..50, neurons 0 and 1)" in str(err)
+    assert "Fix: thresholds closer together, or fewer inputs or a smaller discrete set" in str(err)
+    assert "weight_bits=3 holds these thresholds (spread up to 127, lowest -63)" in str(err)
+    Loihi2Target(weight_bits=3).check(net)  # and it does
+    # when no weight_bits can hold them, the message says so instead of offering bits
+    wide = _one_hidden(np.tile([2, -2], (2, 2000)), [-3000, 3000])
+    err = _raises(wide, "threshold range", "hidden layer 0", weight_bits=7)
+    assert "more weight_bits would not be enough: even 8 bits allow a spread of only 4095" in str(err)
+    assert "weight_bits" not in str(_raises(wide, "threshold range", "hidden layer 0"))  # at 8 bits already
+
+
+def test_threshold_errors_say_the_quoted_threshold_is_the_clamped_one():
+    # the model's 67,625 never fires (drives reach 4,000) and was quoted as 4001 with no word of clamping
+    net = _one_hidden(np.tile([2, -2], (3, 2000)), [-3000, 67625, 0])
+    err = _raises(net, "threshold range", "hidden layer 0")
+    assert err.value == "threshold spread 7001 (thresholds -3000..4001, neurons 0 and 1 (the model holds 67625))"
+    assert "thresholds are quoted as mapped" in str(err) and "same spikes" in str(err)
+    # the same spikes indeed: the clamped threshold maps, and fires exactly as the model's
+    fits = _one_hidden(np.tile([2, -2], (3, 2000)), [100, 67625, 0])
+    spikes = input_spikes(fits, n=30, seed=2)
+    _, hidden = _lava_fixed_point(map_network(fits), spikes)
+    np.testing.assert_array_equal(hidden[0], forward(fits, spikes, record_hidden=True)[1][0])
+    # nothing clamped: nothing said about clamping
+    assert "quoted as mapped" not in str(_raises(_one_hidden(np.tile([2, -2], (2, 2000)), [-3000, 3000]),
+                                                 "threshold range", "hidden layer 0"))
+
+
+def test_lowest_threshold_error_gives_a_fix_and_the_model_value():
+    err = _raises(_one_hidden(-np.ones((2, 3000)), [-67625, -2400]), "lowest threshold", "hidden layer 0")
+    assert err.value == -3000 and "neuron 0's threshold (the model holds -67625)" in str(err)
+    assert "(this one's sum to -3000). Fix: fewer or smaller negative weights into that neuron" in str(err)
+    # at fewer weight bits the limit is higher (-127 at 4 bits) and more bits lower it
+    net = _one_hidden(-np.ones((2, 300)), [-200, -150])
+    err = _raises(net, "lowest threshold", "hidden layer 0", weight_bits=4)
+    assert err.allowed == ">= -127"
+    assert "weight_bits=5 holds these thresholds (spread up to 511, lowest -255)" in str(err)
+    Loihi2Target(weight_bits=5).check(net)
+
+
+def test_vth_limit_error_gives_a_fix(monkeypatch):
+    # implied by the activation limit; lower the limit to see the message
+    import hardware_targets.loihi2.mapping as mapping
+
+    monkeypatch.setattr(mapping, "VTH_MAX", 100)
+    err = _raises(_one_hidden(np.ones((2, 3000)), [2500, 2900]), "vth", "hidden layer 0")
+    assert err.value == 2 * 2900 - 1 - 4096
+    assert "largest threshold T = 2900 (neuron 1). Fix: fewer inputs or a smaller discrete set" in str(err)
+
+
 @pytest.mark.parametrize("bad", [0, 1, 9, True, "8", float("nan"), 2.5, [8]])
 def test_weight_bits_must_be_an_integer_in_range(bad):
     with pytest.raises(ValueError, match=r"weight_bits must be an integer in \[2, 8\], got"):

@@ -156,6 +156,53 @@ def _limit(limit: str, layer: str, value, allowed, hint: str = "") -> TargetLimi
     return TargetLimitError(TARGET, limit, layer, value, allowed, hint)
 
 
+def _vth_and_room(t: np.ndarray, scale: int) -> tuple[int, int]:
+    """The smallest vth >= 0 that keeps the largest threshold's ``bias_mant = vth + S/2 - S T`` at or above
+    the 13-bit floor, and the largest vth that keeps the lowest one's at or below the ceiling."""
+    half = scale // 2
+    return max(0, int(scale * t.max()) - half + BIAS_MANT_MIN), int(scale * t.min()) - half + BIAS_MANT_MAX
+
+
+def _lowest_threshold(scale: int) -> int:
+    """With vth = 0 (unsigned) the bias alone holds a threshold: ``S/2 - S T <= 4095``."""
+    return -((BIAS_MANT_MAX - scale // 2) // scale)
+
+
+def _spread_allowed(scale: int) -> int:
+    """Thresholds sharing one vth: ``S (T_max - T_min)`` must fit the mantissa's range of 8,191."""
+    return (BIAS_MANT_MAX - BIAS_MANT_MIN) // scale
+
+
+def _held(model_t: np.ndarray, t: np.ndarray, i: int) -> str:
+    """`` (the model holds X)`` when the mapping's threshold of neuron ``i`` is not the model's (clamped)."""
+    return "" if model_t[i] == t[i] else f" (the model holds {int(model_t[i])})"
+
+
+def _why_clamped(model_t: np.ndarray, t: np.ndarray, *quoted: int) -> str:
+    """Why a quoted threshold (of the neurons ``quoted``) differs from the model's, said once per message."""
+    if all(model_t[i] == t[i] for i in quoted):
+        return ""
+    return ("; thresholds are quoted as mapped: one at or below a neuron's lowest possible drive always fires and "
+            "one above its largest never fires, so the mapping clamps them to the lowest drive / the largest drive "
+            "+ 1 (same spikes), and the clamped value is what must fit")
+
+
+def _more_bits(t: np.ndarray, weight_bits: int) -> str:
+    """A fix through weight_bits, where one exists: fewer bits mean a larger weight scale S, and every
+    threshold limit scales with 1/S. Names the fewest bits that hold this layer's (clamped) thresholds."""
+    if weight_bits >= chip.WEIGHT_BITS:
+        return ""
+    for bits in range(int(weight_bits) + 1, chip.WEIGHT_BITS + 1):
+        vth, room = _vth_and_room(t, _scale(bits))
+        if vth <= room and vth <= VTH_MAX:
+            scale = _scale(bits)
+            return (f"; or more weight_bits (a smaller weight scale): weight_bits={bits} holds these thresholds "
+                    f"(spread up to {_spread_allowed(scale)}, lowest {_lowest_threshold(scale)})")
+    return (f"; more weight_bits would not be enough: even {chip.WEIGHT_BITS} bits allow a spread of only "
+            f"{_spread_allowed(_scale(chip.WEIGHT_BITS))} and thresholds down to "
+            f"{_lowest_threshold(_scale(chip.WEIGHT_BITS))}")
+
+
 def check_limits(
     network: TernaryNetwork,
     spec: chip.ChipSpec = chip.LOIHI2,
@@ -235,31 +282,49 @@ def map_network(
             )
             continue
         # Clamp thresholds nothing can reach / everything passes: same spikes, smaller range.
-        t = np.clip(layer.thresholds.astype(np.int64), lo, hi + 1)
+        model_t = layer.thresholds.astype(np.int64)
+        t = np.clip(model_t, lo, hi + 1)
         # bias_mant = vth + S/2 - S T must fit 13 bits for every neuron: pick the smallest vth >= 0.
         half = scale // 2
-        vth = max(0, int(scale * t.max()) - half + BIAS_MANT_MIN)
-        vth_room = int(scale * t.min()) - half + BIAS_MANT_MAX
+        vth, vth_room = _vth_and_room(t, scale)
         # vth, u and v checks below are implied by the 16-bit activation check above
         # (vth <= S*T_max <= 32767 + S; |v| < 2**21 + 2**18): kept so a change to the mapping cannot slip past.
         if vth > VTH_MAX:
-            raise _limit(f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]")
+            top = int(t.argmax())
+            raise _limit(
+                f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]",
+                f"vth = {scale} T - {half} - {-BIAS_MANT_MIN} for the largest threshold T = {int(t[top])} (neuron "
+                f"{top}{_held(model_t, t, top)}){_why_clamped(model_t, t, top)}. Fix: fewer inputs or a smaller "
+                f"discrete set (each threshold is clamped to at most its neuron's largest drive + 1, here "
+                f"{int(hi[top]) + 1})"
+                + _more_bits(t, weight_bits),
+            )
         if vth > vth_room and vth == 0:
             # vth is unsigned, so with every threshold low the bias alone must carry the lowest one
-            lowest = -((BIAS_MANT_MAX - half) // scale)
+            low = int(t.argmin())
             raise _limit(
                 f"lowest threshold ({chip.BIAS_MANT_BITS}-bit signed bias mantissa, unsigned vth)", name,
-                int(t.min()), f">= {lowest}",
-                "only a neuron with that many negative weights can have its threshold so low; "
-                "use fewer thermometer levels or inputs",
+                int(t.min()), f">= {_lowest_threshold(scale)}",
+                f"that is neuron {low}'s threshold{_held(model_t, t, low)}{_why_clamped(model_t, t, low)}. vth "
+                "is unsigned and this layer's thresholds are low enough for vth 0, so the bias alone must hold each; "
+                "only a neuron whose negative weights sum below the limit can have its threshold there (this one's "
+                f"sum to {int(lo[low])}). Fix: fewer or smaller negative weights into that neuron (fewer inputs or a "
+                "smaller discrete set)"
+                + _more_bits(t, weight_bits),
             )
         if vth > vth_room:
             spread = int(t.max() - t.min())
+            low, top = int(t.argmin()), int(t.argmax())
             raise _limit(
                 f"threshold range ({chip.BIAS_MANT_BITS}-bit signed bias mantissa)", name,
-                f"threshold spread {spread} (thresholds {int(t.min())}..{int(t.max())})",
-                (BIAS_MANT_MAX - BIAS_MANT_MIN) // scale,
-                "per-neuron thresholds share one vth per layer; their spread must fit the bias mantissa",
+                f"threshold spread {spread} (thresholds {int(t.min())}..{int(t.max())}, neurons {low}"
+                f"{_held(model_t, t, low)} and {top}{_held(model_t, t, top)})",
+                _spread_allowed(scale),
+                f"a layer's thresholds share one vth, so their spread must fit the bias mantissa"
+                f"{_why_clamped(model_t, t, low, top)}. Fix: thresholds closer together, or fewer inputs or a "
+                f"smaller discrete set (each threshold is clamped into its neuron's drive range, "
+                f"{int(lo.min())}..{int(hi.max()) + 1} across this layer, so a narrower range bounds the spread)"
+                + _more_bits(t, weight_bits),
             )
         bias_mant = vth + half - scale * t
         assert BIAS_MANT_MIN <= bias_mant.min() and bias_mant.max() <= BIAS_MANT_MAX
