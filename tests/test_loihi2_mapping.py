@@ -287,7 +287,27 @@ def test_limit_cores_error_names_cores():
     with pytest.raises(TargetLimitError) as info:
         Loihi2Target(chip="loihi", max_chips=1).check(random_network((2, 140_000), seed=0))
     assert info.value.limit == "cores" and info.value.value > 128
+    assert "cores per layer: output layer 137 (140,000 neurons, 1,024 per core)" in str(info.value)
     Loihi2Target(chip="loihi").check(wide)  # 9 cores fit
+
+
+def test_limit_cores_error_names_each_layers_cores_and_what_takes_them():
+    # "cores is 131, the target allows 128 ... allow more chips (max_chips=)" did not say which layers
+    # need the cores; the figures are the resources() report's
+    dense = HiddenLayer(np.ones((2900, 2900), np.int8), np.zeros(2900, np.int32))  # 2900 * 2900 * 8 bits
+    net = random_network((2900, 2, 2, 3), seed=0).replace(
+        hidden=(dense, dense), output=OutputLayer(np.ones((3, 2900), np.int8), np.zeros(3, np.int32))
+    )
+    target = Loihi2Target(chip="loihi")
+    per_layer = [(l["layer"], l["cores"]) for l in target.resources(net)["layers"]]
+    assert per_layer == [("hidden layer 0", 65), ("hidden layer 1", 65), ("output layer", 1)]
+    with pytest.raises(TargetLimitError, match="cores is 131, the target allows 128") as info:
+        target.check(net)
+    memory = "synaptic memory 67,280,000 bits, 1,048,576 per core"
+    assert (f"cores per layer: hidden layer 0 65 ({memory}), hidden layer 1 65 ({memory}), "
+            "output layer 1 (3 neurons, 1,024 per core). Loihi has 128 cores per chip; allow more chips "
+            "(max_chips=2)") in str(info.value)
+    Loihi2Target(chip="loihi", max_chips=2).check(net)  # and that is enough
 
 
 def test_bad_options_are_clear():

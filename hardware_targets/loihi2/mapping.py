@@ -222,9 +222,21 @@ def check_limits(
     res = network_resources(network, spec, weight_bits)
     allowed_cores = spec.cores_per_chip * max_chips
     if res["cores"] > allowed_cores:
+        # say which layers take the cores and why (neurons or synaptic memory), from the resources report
+        per_layer = []
+        for l in res["layers"]:
+            for_memory = -(-l["synaptic_memory_bits"] // spec.synaptic_memory_bits_per_core)
+            if -(-l["neurons"] // spec.neurons_per_core) >= for_memory:
+                why = f"{l['neurons']:,} neurons, {spec.neurons_per_core:,} per core"
+            else:
+                why = (f"synaptic memory {l['synaptic_memory_bits']:,} bits, "
+                       f"{spec.synaptic_memory_bits_per_core:,} per core")
+            per_layer.append(f"{l['layer']} {l['cores']} ({why})")
         raise _limit(
             "cores", "network", res["cores"], allowed_cores,
-            f"{spec.name} has {spec.cores_per_chip} cores per chip; allow more chips (max_chips=)",
+            f"cores per layer: {', '.join(per_layer)}. {spec.name} has {spec.cores_per_chip} cores per chip; "
+            f"allow more chips (max_chips={res['chips']}), or fewer neurons or synapses in the layers that need "
+            "the most cores",
         )
 
 
