@@ -135,7 +135,7 @@ def test_limit_weight_precision():
     assert "8 bits is the most Loihi 2 has" in str(err) and "more weight_bits" not in str(err)  # at 8 already
     wide = random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1)
     err = _raises(wide, "weight precision", "hidden layer 0", weight_bits=2)
-    assert "use more weight_bits (Loihi2Target(weight_bits=...), up to 8)" in str(err)
+    assert "use more weight_bits (Loihi2Target(weight_bits=...) or --weight-bits, up to 8)" in str(err)
 
 
 def test_limit_fan_in():
@@ -208,7 +208,7 @@ def test_threshold_spread_error_offers_the_fewest_weight_bits_that_hold_it():
     err = _raises(net, "threshold range", "hidden layer 0", weight_bits=2)
     assert err.allowed == 63 and "spread 100 (thresholds -50..50, neurons 0 and 1)" in str(err)
     assert "Fix: thresholds closer together, or fewer inputs or a smaller discrete set" in str(err)
-    assert "weight_bits=3 holds these thresholds (spread up to 127, lowest -63)" in str(err)
+    assert "weight_bits=3 (--weight-bits 3) holds these thresholds (spread up to 127, lowest -63)" in str(err)
     Loihi2Target(weight_bits=3).check(net)  # and it does
     # when no weight_bits can hold them, the message says so instead of offering bits
     wide = _one_hidden(np.tile([2, -2], (2, 2000)), [-3000, 3000])
@@ -241,7 +241,7 @@ def test_lowest_threshold_error_gives_a_fix_and_the_model_value():
     net = _one_hidden(-np.ones((2, 300)), [-200, -150])
     err = _raises(net, "lowest threshold", "hidden layer 0", weight_bits=4)
     assert err.allowed == ">= -127"
-    assert "weight_bits=5 holds these thresholds (spread up to 511, lowest -255)" in str(err)
+    assert "weight_bits=5 (--weight-bits 5) holds these thresholds (spread up to 511, lowest -255)" in str(err)
     Loihi2Target(weight_bits=5).check(net)
 
 
@@ -306,7 +306,7 @@ def test_limit_cores_error_names_each_layers_cores_and_what_takes_them():
     memory = "synaptic memory 67,280,000 bits, 1,048,576 per core"
     assert (f"cores per layer: hidden layer 0 65 ({memory}), hidden layer 1 65 ({memory}), "
             "output layer 1 (3 neurons, 1,024 per core). Loihi has 128 cores per chip; allow more chips "
-            "(max_chips=2)") in str(info.value)
+            "(max_chips=2; --max-chips 2 on the command line)") in str(info.value)
     Loihi2Target(chip="loihi", max_chips=2).check(net)  # and that is enough
 
 

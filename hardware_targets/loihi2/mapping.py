@@ -196,8 +196,8 @@ def _more_bits(t: np.ndarray, weight_bits: int) -> str:
         vth, room = _vth_and_room(t, _scale(bits))
         if vth <= room and vth <= VTH_MAX:
             scale = _scale(bits)
-            return (f"; or more weight_bits (a smaller weight scale): weight_bits={bits} holds these thresholds "
-                    f"(spread up to {_spread_allowed(scale)}, lowest {_lowest_threshold(scale)})")
+            return (f"; or more weight_bits (a smaller weight scale): weight_bits={bits} (--weight-bits {bits}) holds "
+                    f"these thresholds (spread up to {_spread_allowed(scale)}, lowest {_lowest_threshold(scale)})")
     return (f"; more weight_bits would not be enough: even {chip.WEIGHT_BITS} bits allow a spread of only "
             f"{_spread_allowed(_scale(chip.WEIGHT_BITS))} and thresholds down to "
             f"{_lowest_threshold(_scale(chip.WEIGHT_BITS))}")
@@ -235,8 +235,8 @@ def check_limits(
         raise _limit(
             "cores", "network", res["cores"], allowed_cores,
             f"cores per layer: {', '.join(per_layer)}. {spec.name} has {spec.cores_per_chip} cores per chip; "
-            f"allow more chips (max_chips={res['chips']}), or fewer neurons or synapses in the layers that need "
-            "the most cores",
+            f"allow more chips (max_chips={res['chips']}; --max-chips {res['chips']} on the command line), or "
+            "fewer neurons or synapses in the layers that need the most cores",
         )
 
 
@@ -259,8 +259,8 @@ def map_network(
                 f"weight precision ({weight_bits}-bit weights, scaled x{scale})", name,
                 f"{bad} (scaled {scale * bad})", f"|w| <= {w_max // scale} (scaled [-{w_max}, {w_max}])",
                 f"weights are multiplied by {scale} to survive Loihi's weight truncation; "
-                + ("use more weight_bits (Loihi2Target(weight_bits=...), up to 8) or " if weight_bits < 8 else
-                   "8 bits is the most Loihi 2 has: use ")
+                + ("use more weight_bits (Loihi2Target(weight_bits=...) or --weight-bits, up to 8) or "
+                   if weight_bits < 8 else "8 bits is the most Loihi 2 has: use ")
                 + "a discrete set of smaller weights",
             )
         if n_in > spec.fan_in_axons_per_core:
