@@ -84,18 +84,18 @@ def _from_spec(spec: str) -> type[Target]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise UnknownTargetError(f"target {spec!r}: give module:Class, e.g. my_accel:Accel")
-    # the current folder, as `python -m` would have it: the console script's own path does not hold it
-    added = os.getcwd() not in sys.path
-    if added:
+    # the current folder, as `python -m` would have it (the console script's own path does not hold it);
+    # it stays on the path: a target may import a module beside it later, when it compiles
+    if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
+        if err.name and err.name != module_name and not module_name.startswith(err.name + "."):
+            raise UnknownTargetError(f"target {spec!r}: {module_name} imports {err.name}, which is not installed "
+                                     f"({err})") from None
         raise UnknownTargetError(f"target {spec!r}: cannot import {module_name} ({err}); run from the folder that "
                                  f"holds {module_name.replace('.', '/')}.py, or install it") from None
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
     cls = getattr(module, attr, None)
     if cls is None:
         raise UnknownTargetError(f"target {spec!r}: {module_name} has no {attr}")

@@ -209,7 +209,9 @@ def test_unknown_dataset_and_target(capsys, digits_model):
     code, _, err = run(capsys, "evaluate", path, "--data", "digitz")
     assert_one_line_error(code, err, "unknown dataset 'digitz'", "did you mean 'digits'")
     code, _, err = run(capsys, "evaluate", path, "--data", "digits", "--target", "abacus")
-    assert_one_line_error(code, err, "unknown target 'abacus'")
+    assert_one_line_error(code, err, "unknown target(s) abacus", "your own target: module:Class")
+    code, _, err = run(capsys, "evaluate", path, "--data", "digits", "--target", "reference,loihi2")
+    assert_one_line_error(code, err, "--target takes one target name")
 
 
 @pytest.mark.parametrize("argv, unknown", [(["train", "--hiden", "3"], "--hiden 3"),

@@ -3,6 +3,8 @@ a target that breaks the RunResult contract."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,90 @@ def test_a_target_that_breaks_the_contract_is_reported_not_run_and_the_others_ru
         Refuses().deploy(net, net.encode(X))  # deploy checks before it compiles
     with pytest.raises(TypeError, match="got object \\(subclass Target\\)"):
         verify(net, [object()], X, y)
+
+
+PLUGINS = '''
+from hardware_targets import TargetLimitError
+from hardware_targets.reference import ReferenceTarget, forward
+
+
+class Boom(ReferenceTarget):
+    name = "boom"
+
+    def __init__(self):
+        raise RuntimeError("no device attached")
+
+
+class CheckBoom(ReferenceTarget):
+    name = "check-boom"
+
+    def check(self, network):
+        raise RuntimeError("driver crashed")
+
+
+class Refuse(ReferenceTarget):
+    name = "refuse"
+
+    def check(self, network):
+        raise TargetLimitError(self.name, "neurons", "hidden layer 0", 99, 4, "use a smaller network")
+
+
+class Tup(ReferenceTarget):
+    name = "tup"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        return forward(compiled.network, spikes)
+
+
+class Lazy(ReferenceTarget):
+    name = "lazy"
+
+    def compile(self, network):
+        import lazy_helper  # a module beside this one, imported when the target is used
+
+        return super().compile(lazy_helper.same(network))
+'''
+
+
+@pytest.fixture
+def plugin_folder(tmp_path, monkeypatch):
+    import sys
+
+    from connttra_neuro import save
+
+    (tmp_path / "plug.py").write_text(PLUGINS)
+    (tmp_path / "lazy_helper.py").write_text("def same(network):\n    return network\n")
+    (tmp_path / "needs_dep.py").write_text("import not_installed_anywhere\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the spec import adds the folder; undone after the test
+    for module in ("plug", "lazy_helper", "needs_dep"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    save(random_network((64, 8, 10), seed=3), tmp_path / "m.ctn")
+    return tmp_path
+
+
+def test_the_command_line_runs_the_others_when_a_plugin_target_breaks(plugin_folder, capsys):
+    from connttra_neuro.cli import main
+
+    code = main(["verify", "m.ctn", "--data", "digits", "--n", "30", "--no-plots", "--out", "r",
+                 "--targets", "reference,plug:Boom,plug:CheckBoom,plug:Lazy"])
+    out = capsys.readouterr().out
+    assert code == 1 and "FAILED (did not run): plug:Boom, plug:CheckBoom" in out
+    assert "note: plug:Boom cannot be set up (RuntimeError: no device attached)" in out
+    assert "note: plug:CheckBoom cannot run this model (driver crashed)" in out
+    assert re.search(r"^plug:Lazy +exact ", out, re.M)  # it imported lazy_helper from its folder when it compiled
+    # a bad value of a flag is a usage error, not a model the target cannot run
+    assert main(["verify", "m.ctn", "--data", "digits", "--targets", "loihi2", "--max-chips", "0"]) == 2
+    assert "loihi2: " in capsys.readouterr().err
+    with pytest.raises(registry.UnknownTargetError, match="needs_dep imports not_installed_anywhere, which is not "):
+        get_target("needs_dep:X")
+
+
+def test_evaluate_checks_the_target_and_its_result_like_verify(plugin_folder, capsys):
+    from connttra_neuro.cli import main
+
+    assert main(["evaluate", "m.ctn", "--data", "digits", "--target", "plug:Refuse"]) == 2
+    assert "refuse: hidden layer 0: neurons is 99, the target allows 4" in capsys.readouterr().err
+    assert main(["evaluate", "m.ctn", "--data", "digits", "--target", "plug:Tup"]) == 2
+    assert "run() returned tuple; it must return hardware_targets.RunResult(" in capsys.readouterr().err
+    assert main(["evaluate", "m.ctn", "--data", "digits", "--target", "loihi2", "--max-chips", "2"]) == 0

@@ -155,6 +155,15 @@ def test_the_budget_warning_says_when_more_sweeps_may_help():
     window = [0.9] + [0.5] * 40 + [0.4] + [0.5] * 3  # the window grows with the run: 44 sweeps, last 4
     assert _budget_warning(history(window), "max_sweeps", jittered=True)
     assert _budget_warning(history(window + [0.5]), "max_sweeps", jittered=True) is None
+    # nothing trained: said as such, not as an error "still falling"
+    assert _budget_warning(history([0.9]), "max_seconds", True) == \
+        "CoNNTrA stopped by max_seconds before its first sweep: nothing was trained"
+    # a resumed run validated in one part only: training errors throughout, not a mix of both kinds
+    mixed = history([0.9] + [0.3] * 20) + [{"sweep": 21 + i, "val_error": None, "train_error": 0.08, "changed": 7}
+                                           for i in range(3)]
+    for r in mixed[1:21]:
+        r["train_error"] = 0.05
+    assert _budget_warning(mixed, "max_sweeps", jittered=True) is None  # 0.08 is no better than 0.05
     # exact mode: a sweep that still changed parameters is a run that has not converged
     assert _budget_warning(history(levelled), "max_sweeps", jittered=False) == (
         "CoNNTrA stopped by max_sweeps after 9 sweeps before converging (last sweep changed 7 parameters); "

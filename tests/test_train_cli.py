@@ -95,10 +95,12 @@ def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatc
     before = thaw_metadata(modelfile.load(tmp_path / "m.ctn.ckpt").metadata)["settings"]
     monkeypatch.setattr(estimator, "default_jitter", lambda n: 99.0)  # beyond this network's drive range
     monkeypatch.setattr(losses, "default_margin", lambda h, n=None: 7)
+    monkeypatch.setattr(losses, "default_temperature", lambda h: 3.0)  # as for sets with a common factor
     assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "r.ctn"),
                  "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0  # fmt: skip
     after = thaw_metadata(modelfile.load(tmp_path / "m.ctn.ckpt").metadata)["settings"]
     assert (after["jitter"], after["margin"]) == (before["jitter"], before["margin"]) == (12 ** 0.5 / 8, 1)
+    assert after["inv_temperature"] == before["inv_temperature"] == 1 / (8 ** 0.5 / 2)  # not 1 / 3
     assert after["surrogate_width"] == before["surrogate_width"] == (0 if order == "random" else 1)
     # and it ends where the uninterrupted run ends
     monkeypatch.undo()

@@ -106,6 +106,9 @@ def add_parsers(sub) -> None:
         "with (default: 0)",
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+    from .verify import add_target_option_arguments
+
+    add_target_option_arguments(p)  # --max-chips, --weight-bits, --codegen, --noise, as deploy and verify take
     p.set_defaults(func=_evaluate)
 
 
@@ -334,18 +337,26 @@ def _info(args) -> int:
 
 # -- evaluate -------------------------------------------------------------------------------
 def _evaluate(args) -> int:
-    from connttra_neuro.verify.parity import label_classes
+    from connttra_neuro.verify.parity import broken_result, label_classes
     from hardware_targets.registry import get_target
 
     from ..modelfile import load
-    from .verify import class_names, load_split, same_dataset
+    from . import UserError
+    from .verify import class_names, load_split, parse_targets, same_dataset, target_options
 
     network = load(args.model)
-    target = get_target(args.target)  # a wrong name fails before the data load
+    if "," in args.target:
+        raise UserError("--target takes one target name; use `connttra-neuro verify --targets a,b` for several")
+    (name,) = parse_targets(args.target)
+    target = get_target(name, **target_options(args, [name]).get(name, {}))  # a wrong name fails before the data load
+    target.check(network)  # TargetLimitError: one line, exit 2, as deploy says it
     X, y, data_name = load_split(args, network)
     spikes = network.encode(X)
     print(f"evaluate: running {len(y):,} samples on {args.target} ...", file=sys.stderr, flush=True)  # stdout: --json
     result = target.run(target.compile(network), spikes)
+    broken = broken_result(result)
+    if broken:  # a target of the user's own that breaks the contract: say what to return, no traceback
+        raise UserError(f"--target {args.target}: {broken}")
     predictions = np.asarray(result.predictions, dtype=np.int64)
     report = classification_report(y, predictions, network.n_classes)
     # a model trained on labels that are not 0..C-1 (metadata "classes"): load_split mapped the labels

@@ -333,6 +333,17 @@ def _resolve_seed(args) -> None:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
 
 
+def _temperature_for(inv_t: float) -> float:
+    """A temperature ``t`` with ``1.0 / t == inv_t`` exactly, so a resumed run scores as it did."""
+    import math
+
+    t = 1.0 / inv_t
+    for candidate in (t, math.nextafter(t, math.inf), math.nextafter(t, -math.inf)):
+        if 1.0 / candidate == inv_t:
+            return candidate
+    return t
+
+
 def _load(args):
     from connttra_neuro.datasets import load_dataset
 
@@ -486,6 +497,10 @@ def _train(args) -> int:
                 continue  # recorded as 0 (unused); not a width the estimator takes
             if settings.get(key) is None and value is not None:
                 settings[key] = value
+        if settings.get("temperature") is None and trained_with.get("inv_temperature"):
+            # recorded as 1 / temperature: a temperature whose inverse is exactly it (the default
+            # changed for sets with a common factor on 2026-12-06)
+            settings["temperature"] = _temperature_for(trained_with["inv_temperature"])
         best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history))
     est = CoNNTrA(**settings)
     _check_settings(est)  # a bad setting stops here, before the data are loaded

@@ -276,10 +276,20 @@ def _say_refusals(network, names: list[str], options: dict, say) -> None:
     after the others have run: the report still lists them as not run, as verify does."""
     from hardware_targets.registry import get_target
 
+    from . import UserError
+
     for name in names:
         try:
-            get_target(name, **options.get(name, {})).check(network)
-        except (ValueError, TypeError) as err:  # TargetLimitError is a ValueError; a bad option a TypeError
+            target = get_target(name, **options.get(name, {}))
+        except Exception as err:  # a flag's bad value is the user's to fix now; anything else: not run
+            if options.get(name):
+                raise UserError(f"{name}: {err}") from None
+            say(f"note: {name} cannot be set up ({type(err).__name__}: {err}); the others run, and the report lists "
+                f"it as not run")
+            continue
+        try:
+            target.check(network)
+        except Exception as err:  # TargetLimitError, or whatever a target of the user's own raises
             say(f"note: {name} cannot run this model ({err}); the others run, and the report lists it as not run")
 
 

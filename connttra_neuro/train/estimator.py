@@ -12,8 +12,9 @@ import numpy as np
 
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set  # noqa: F401
 
+from . import losses
 from .driver import TrainState, check_Xy, initial_network, network_forward, sweep_rng
-from .losses import SettingError, default_margin, resolve_loss
+from .losses import SettingError, resolve_loss
 
 __all__ = ["CoNNTrA", "ConvergenceWarning", "default_jitter"]
 
@@ -305,8 +306,8 @@ class CoNNTrA:
         # the margin, temperature, jitter and gradient window, or a margin of 2 against steps of 100
         # leaves the output layer at zero (90% error on digits). Sets without one (-2..2) are unchanged.
         unit = math.gcd(*(abs(int(v)) for v in values))
-        margin_default = None if self.margin is not None else unit * default_margin(h_last, y_idx.size)
-        temperature_default = None if self.temperature is not None else unit * max(1.0, math.sqrt(h_last) / 2)
+        margin_default = None if self.margin is not None else unit * losses.default_margin(h_last, y_idx.size)
+        temperature_default = None if self.temperature is not None else unit * losses.default_temperature(h_last)
         kind, margin, inv_t = resolve_loss(self.loss, self.margin if self.margin is not None else margin_default,
                                            self.temperature if self.temperature is not None else temperature_default,
                                            h_last, y_idx.size)
@@ -437,15 +438,18 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
     earlier one's (or the run is too short to tell)."""
     n = len(history) - 1
     sweeps = f"{n} sweep{'s' * (n != 1)}"
+    if n == 0:  # max_sweeps=0, or max_seconds spent before sweep 1 (a resumed run's budget)
+        return f"CoNNTrA stopped by {stop_reason} before its first sweep: nothing was trained"
     if not jittered:
         changed = history[-1]["changed"]
         return (f"CoNNTrA stopped by {stop_reason} after {sweeps} before converging (last sweep changed {changed} "
                 f"parameter{'s' * (changed != 1)}); raise max_sweeps or max_seconds")
     window = max(3, n // 10)
-    keys = [_key(r) for r in history[1:]]
+    # one error throughout: a resumed run may have been validated in one part and not the other
+    what = "validation" if all(r["val_error"] is not None for r in history[1:]) else "training"
+    keys = [r["val_error" if what == "validation" else "train_error"] for r in history[1:]]
     if n > window and min(keys[-window:]) >= min(keys[:-window]):
         return None  # levelled off before the budget ended: the budget did its job
-    what = "validation" if history[-1]["val_error"] is not None else "training"
     return (f"CoNNTrA stopped by {stop_reason} after {sweeps} with its {what} error still falling (its best in the "
             f"last {min(window, n)} sweeps); more sweeps may lower it: raise max_sweeps or max_seconds")
 

@@ -58,6 +58,11 @@ def default_margin(last_hidden: int, n_samples: int | None = None) -> int:
     return max(1, round(0.15 * last_hidden * shrink))
 
 
+def default_temperature(last_hidden: int) -> float:
+    """The cross-entropy temperature used when none is given."""
+    return max(1.0, math.sqrt(last_hidden) / 2)
+
+
 def resolve_loss(loss: str, margin, temperature, last_hidden: int, n_samples: int | None = None
                  ) -> tuple[int, int, float]:
     """``(kind, margin, 1/temperature)`` for the kernels, with defaults filled in (the margin's
@@ -67,7 +72,7 @@ def resolve_loss(loss: str, margin, temperature, last_hidden: int, n_samples: in
     if margin is None:
         margin = default_margin(last_hidden, n_samples)
     if temperature is None:
-        temperature = max(1.0, math.sqrt(last_hidden) / 2)
+        temperature = default_temperature(last_hidden)
     if (isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not math.isfinite(margin)
             or int(margin) != margin or not 1 <= margin <= MAX_MARGIN):  # 0: zero scores cost nothing, nothing moves
         raise SettingError("margin", f"margin must be a positive integer up to {MAX_MARGIN:,}, got {margin!r}")

@@ -463,7 +463,7 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
         t1 = time.perf_counter()
         result: RunResult = target.run(compiled, spikes, record_hidden=True)
         t2 = time.perf_counter()
-        broken = _broken_result(result)
+        broken = broken_result(result)
         if broken:
             raise TypeError(broken)
     except Exception as err:
@@ -616,7 +616,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
     return layers, first, text
 
 
-def _broken_result(result) -> str | None:
+def broken_result(result) -> str | None:
     """What is wrong with a target's ``run()`` result, or None: the contract (hardware_targets.base.RunResult)
     checked here so a target written against it gets a message saying what to return, not a crash deep in
     the comparison, and the other targets still run."""
