@@ -333,6 +333,19 @@ def _resolve_seed(args) -> None:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
 
 
+def _default_inv_temperature(settings: dict) -> float | None:
+    """1 / the temperature today's defaults give a run of these settings (None if they cannot say)."""
+    import math
+
+    from connttra_neuro.train import losses
+
+    try:
+        unit = math.gcd(*(abs(int(v)) for v in settings["discrete_set"]))
+        return 1.0 / (unit * losses.default_temperature(int(settings["hidden"][-1])))
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
+
+
 def _temperature_for(inv_t: float) -> float:
     """A temperature ``t`` with ``1.0 / t == inv_t`` exactly, so a resumed run scores as it did."""
     import math
@@ -497,10 +510,13 @@ def _train(args) -> int:
                 continue  # recorded as 0 (unused); not a width the estimator takes
             if settings.get(key) is None and value is not None:
                 settings[key] = value
-        if settings.get("temperature") is None and trained_with.get("inv_temperature"):
-            # recorded as 1 / temperature: a temperature whose inverse is exactly it (the default
-            # changed for sets with a common factor on 2026-12-06)
-            settings["temperature"] = _temperature_for(trained_with["inv_temperature"])
+        inv_t = trained_with.get("inv_temperature")
+        if settings.get("temperature") is None and inv_t and inv_t != _default_inv_temperature(settings):
+            # the default changed since (for sets with a common factor, on 2026-12-06): recorded as
+            # 1 / temperature, so give a temperature whose inverse is exactly it. Only then: a given
+            # temperature is recorded in the model's settings, which would differ from the
+            # uninterrupted run's
+            settings["temperature"] = _temperature_for(inv_t)
         best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history))
     est = CoNNTrA(**settings)
     _check_settings(est)  # a bad setting stops here, before the data are loaded
