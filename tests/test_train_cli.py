@@ -813,3 +813,34 @@ def test_resume_takes_a_moved_data_path_folder_when_its_samples_are_the_run_s(tm
     assert main(["train", "--resume", ckpt, "--data-path", str(tmp_path / "other"), "--max-sweeps", "3",
                  "--no-progress"]) == 2
     assert "holds other samples than when" in capsys.readouterr().err
+
+
+def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys):
+    # "model bytes", "peak RSS" and a float MLP that sees the thermometer code, not the raw features, were
+    # not explained anywhere the table is shown; the table was only printed
+    args = ["compare", "--data", "iris", "--methods", "connttra,mlp", "--hidden", "4", "--max-sweeps", "2",
+            "--epochs", "2", "-o", str(tmp_path)]
+    assert main(args) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the notes are wrapped for the terminal
+    assert "so the float64 MLP is backprop on those spikes, not on the raw features" in out
+    assert "peak RSS: the whole process's high-water mark" in out and "(n/m): training / validation samples" in out
+    md = (tmp_path / "compare.md").read_text()
+    assert md.startswith("# CoNNTrA against backprop: iris\n\n| dataset | method |") and "* model bytes:" in md
+    assert md.count("| iris (120/30) |") == 2
+    (tmp_path / "compare.md").write_text("# my notes on the comparison\n")  # a user's file of that name is kept
+    assert main(args) == 2
+    assert "compare.md exists and is not a file this command writes" in capsys.readouterr().err
+
+
+def test_train_says_when_the_saved_sweep_was_chosen_on_the_validation_data(tmp_path, capsys, monkeypatch):
+    # keep_best saves the sweep with the lowest validation error; that error, printed bare, read as an
+    # unbiased one beside compare's last-sweep figures
+    import connttra_neuro.train.estimator as estimator
+
+    real = estimator._key
+    monkeypatch.setattr(estimator, "_key", lambda r: -1.0 if r["sweep"] == 1 else real(r))  # sweep 1 the best
+    assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "3", "--no-progress",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"saved \S+ \(sweep 1 of [23], kept for the run's lowest validation error, an optimistic "
+                     r"figure: train error", out), out

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -119,8 +120,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
     # --out as well, the name verify and demo give their report folder
     p.add_argument("-o", "--output", "--out", dest="output", metavar="DIR", default=".",
-                   help="directory for compare.json and compare.png (default: the current one; earlier ones there "
-                   "are replaced)")
+                   help="directory for compare.md, compare.json and compare.png (default: the current one; "
+                   "earlier ones there are replaced)")
     p.set_defaults(func=_compare)
 
 
@@ -581,7 +582,12 @@ def _train(args) -> int:
         return 130
     modelfile.save(est.network_, out)
     metrics = thaw_metadata(est.network_.metadata)["metrics"]
-    print(f"saved {out} (sweep {metrics['sweep']}: train error {100 * metrics['train_error']:.2f}%, "
+    last = est.history_[-1]["sweep"]
+    # a sweep before the last is the one keep_best chose by its validation error: that error is then
+    # the best of many readings of the same data, lower than a fresh set would give (compare reports the last)
+    kept = (f"sweep {metrics['sweep']} of {last}, kept for the run's lowest validation error, an optimistic "
+            f"figure" if metrics["sweep"] != last else f"sweep {metrics['sweep']}")
+    print(f"saved {out} ({kept}: train error {100 * metrics['train_error']:.2f}%, "
           f"val error {100 * metrics['val_error']:.2f}%); " + (f"checkpoint {ckpt}" if done else
                                                                 f"no sweep ran, checkpoint unchanged: {args.resume}"
                                                                 if args.resume else "no sweep ran, no checkpoint"))
@@ -631,13 +637,16 @@ def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None):
 
 def _compare(args) -> int:
     from connttra_neuro.train.compare import (
+        MARKDOWN_HEADING,
         MIN_BASELINE_STEPS,
         compare_methods,
         default_epochs,
         format_table,
         method_settings,
         plot_curves,
+        table_notes,
         write_json,
+        write_markdown,
     )
 
     from . import UserError
@@ -666,7 +675,8 @@ def _compare(args) -> int:
     _fill_defaults(args)
     out = Path(args.output)
     check_writable(args.output, "-o", directory=True)  # the string: Path("") would be "."
-    check_folder_outputs(out, "-o", {"compare.json": "json", "compare.png": "plot"})  # before anything trains
+    check_folder_outputs(out, "-o", {"compare.json": "json", "compare.png": "plot",  # before anything trains
+                                     "compare.md": MARKDOWN_HEADING.encode()})
     if args.data_path is not None:
         dataset = data = _load(args)
     else:
@@ -688,9 +698,13 @@ def _compare(args) -> int:
                               ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
                               progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
     print(format_table(results))
+    print()
+    for note in table_notes(results):
+        print(textwrap.fill(note, width=110))
+    md = write_markdown(results, out / "compare.md", data.name)
     js = write_json(results, out / "compare.json")
     png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
-    print(f"\nwrote {js} and {png} ({time.perf_counter() - t0:.0f} s)")
+    print(f"\nwrote {md}, {js} and {png} ({time.perf_counter() - t0:.0f} s)")
     return 0
 
 

@@ -375,6 +375,38 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def table_notes(results: list[dict]) -> list[str]:
+    """What the table's columns are, printed under it: "model bytes" or "peak RSS" alone would be read
+    as something else (the float MLP on raw features, the memory training needs)."""
+    levels = sorted({r.get("levels", 1) for r in results})
+    notes = [
+        f"Every method trains on the same input: the features' thermometer code ({'/'.join(map(str, levels))} "
+        f"level(s) per feature, fitted on the training data), so the float64 MLP is backprop on those spikes, "
+        f"not on the raw features (a raw-feature MLP is another baseline, often better on small sets).",
+        "(n/m): training / validation samples. val error: the final network's (nothing chosen on the "
+        "validation data). train time: the training steps' own clock (scoring each epoch or sweep off it).",
+        "model bytes: every parameter as stored: packed ternary weights, integer thresholds and biases and "
+        "the encoder's float64 cut points for CoNNTrA and STE; 8 bytes per parameter for the MLP.",
+        "training memory: peak resident memory while training minus that at its start; peak RSS: the whole "
+        "process's high-water mark (Python, the libraries, numba's first compile, the data), which on small "
+        "sets measures mostly those.",
+    ]
+    return notes
+
+
+def write_markdown(results: list[dict], path, title: str) -> Path:
+    """compare.md: the table and its notes, as printed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"{MARKDOWN_HEADING} {title}\n\n{format_table(results)}\n\n" + "\n".join(
+        f"* {n}" for n in table_notes(results)) + "\n"
+    path.write_text(text)
+    return path
+
+
+MARKDOWN_HEADING = "# CoNNTrA against backprop:"
+
+
 def write_json(results: list[dict], path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
