@@ -211,7 +211,9 @@ def _as_labels(y: np.ndarray, y_name: str, source: str) -> np.ndarray:
             i = int(np.nonzero(bad)[0][0])
             raise DatasetError(f"{source}: {y_name} must be integer class labels, found {y[i]!r} at index {i}")
     elif not np.issubdtype(y.dtype, np.integer):
-        raise DatasetError(f"{source}: {y_name} must be integer class labels, got dtype {y.dtype}")
+        text = (" (text labels: store them as integers and their names as class_names, e.g. class_names, "
+                f"{y_name} = np.unique(labels, return_inverse=True))" if y.dtype.kind in "USO" else "")
+        raise DatasetError(f"{source}: {y_name} must be integer class labels, got dtype {y.dtype}{text}")
     if y.min(initial=0) < 0:
         i = int(np.argmin(y))
         raise DatasetError(f"{source}: {y_name} must be class indices >= 0, found {y[i]} at index {i}")
@@ -458,6 +460,20 @@ def _load_idx_dir(
 
 
 # -- npz files -----------------------------------------------------------------------------
+def _npz_class_names(archive, path: Path) -> tuple[str, ...]:
+    """An npz's optional ``class_names``: the name of each label 0..C-1 (``evaluate`` prints them, ``train``
+    records them in the model), as text; the Dataset checks there is one distinct name per label."""
+    try:
+        names = archive["class_names"]
+    except ValueError as err:  # an object array needs pickle, refused
+        raise DatasetError(f"{path}: class_names must be an array of text (np.array(['cat', 'dog'])), not "
+                           f"objects ({err})") from None
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DatasetError(f"{path}: class_names must be a 1-D array of text, one name per label, got "
+                           f"{names.dtype} of shape {names.shape}")
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist())
+
+
 def _check_npz_signature(path: Path) -> None:
     """Name the kind of a file that is no ``.npz`` by its first bytes (numpy's own error for a CSV
     talks of pickled data)."""
@@ -516,6 +532,7 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
 
     with archive:
         keys = set(archive.files)
+        names = _npz_class_names(archive, path) if "class_names" in keys else ()
 
         def get(key):
             try:
@@ -542,14 +559,16 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                 *_check_pair(get(val_keys[0]), get(val_keys[1]), *val_keys, name),
                 f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation"
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
+                names,
                 seeded_split=False,
             )
         if {"X", "y"} <= keys:
             X, y = _check_pair(get("X"), get("y"), "X", "y", name)
             return Dataset(
                 name,
-                *_split(X, y, seed, name),
+                *_split(X, y, seed, name, class_names=names),
                 f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})",
+                names,
             )
         members = archive.zip.namelist()
         if members and not any(m.endswith(".npy") for m in members):  # a zip of other files, not numpy.savez

@@ -359,6 +359,23 @@ def test_npz_x_y_is_split_by_seed(tmp_path):
     assert class_counts(sub.y_train, 3).tolist() == [4, 4, 4]
 
 
+def test_an_npz_may_name_its_classes(tmp_path):
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20) % 2
+    np.savez(tmp_path / "named.npz", X=X, y=y, class_names=np.array(["cat", "dog"]))
+    assert load_dataset(tmp_path / "named.npz").class_names == ("cat", "dog")
+    np.savez(tmp_path / "split.npz", X_train=X, y_train=y, X_val=X[:4], y_val=y[:4], class_names=np.array(["a", "b"]))
+    assert load_dataset(tmp_path / "split.npz").class_names == ("a", "b")
+    np.savez(tmp_path / "short.npz", X=X, y=y, class_names=np.array(["cat"]))
+    with pytest.raises(DatasetError, match="class_names must be distinct strings, one per label"):
+        load_dataset(tmp_path / "short.npz")
+    np.savez(tmp_path / "numbers.npz", X=X, y=y, class_names=np.array([3, 4]))
+    with pytest.raises(DatasetError, match="class_names must be a 1-D array of text"):
+        load_dataset(tmp_path / "numbers.npz")
+    np.savez(tmp_path / "text.npz", X=X, y=np.array(["cat", "dog"] * 10))
+    with pytest.raises(DatasetError, match=r"text labels: store them as integers and their names as class_names"):
+        load_dataset(tmp_path / "text.npz")
+
+
 def test_a_subsample_of_zero_leaves_that_part_out_and_a_file_may_not(tmp_path):
     full = load_dataset("digits", seed=2)
     val_only, train_only = load_dataset("digits", seed=2, n_train=0), load_dataset("digits", seed=2, n_val=0)
