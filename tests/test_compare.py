@@ -156,3 +156,74 @@ def test_every_trainer_fits_its_encoder_on_the_training_data_only():
     np.testing.assert_array_equal(network.encoder.thresholds, want)
     _, encoder, _ = train_mlp(X, y, Xv, yv, hidden=(4,), levels=2, epochs=1, seed=0)
     np.testing.assert_array_equal(encoder.thresholds, want)
+
+
+# -- the comparison's plot (plots.plot_curves) ------------------------------------------
+LONG = "/tmp/x/projects/edge_deployment_2025/customer_datasets/handwritten_digit_samples_v2/images_16x16_grey"
+
+
+def _curve(method, label, errors, start, step):
+    return {"method": method, "label": label, "dataset": LONG,
+            "history": [{"seconds": start + step * i, "val_error": e} for i, e in enumerate(errors)]}
+
+
+# shaped like digits: the MLP starts near chance, every method ends between 6% and 11%
+RESULTS = [_curve("connttra", "CoNNTrA", np.linspace(0.21, 0.109, 15), 0.14, 0.07),
+           _curve("ste", "ternary STE backprop", np.r_[0.5, 0.27, np.linspace(0.2, 0.103, 38)], 0.011, 0.0035),
+           _curve("mlp", "float64 backprop (MLP)", np.r_[0.82, 0.69, 0.6, np.linspace(0.49, 0.067, 37)], 0.007, 0.0055)]
+
+
+def _inside_figure(fig, artists):
+    """Each artist's drawn box lies within the figure's (a pixel of rounding allowed)."""
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for a in artists:
+        b = a.get_window_extent(renderer)
+        assert box.x0 - 1 <= b.x0 and b.x1 <= box.x1 + 1 and box.y0 - 1 <= b.y0 and b.y1 <= box.y1 + 1, a
+
+
+@pytest.fixture
+def curves_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from connttra_neuro.train.plots import _curves_figure
+
+    figures = []
+    yield lambda *a, **k: figures.append(_curves_figure(plt, *a, **k)) or figures[-1]
+    for fig in figures:
+        plt.close(fig)
+
+
+def test_a_data_path_is_shortened_and_the_legend_stays_out_of_the_curves(curves_figure, tmp_path):
+    from connttra_neuro.train.compare import plot_curves
+
+    assert plot_curves(RESULTS, tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = curves_figure(RESULTS, f"{LONG}: validation error against time")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["CoNNTrA", "ternary STE backprop", "float64 backprop (MLP)"]  # the title names the data
+    assert ax.get_title() == "images_16x16_grey: validation error against time"
+    _inside_figure(fig, [ax.title, legend, ax.xaxis.label, ax.yaxis.label])
+    renderer = fig.canvas.get_renderer()
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+
+def test_several_datasets_are_named_short_in_the_legend(curves_figure):
+    from connttra_neuro.train.plots import short_name
+
+    assert short_name(LONG) == "images_16x16_grey"  # the last two components would not fit
+    assert short_name("/data/fashion/train") == "fashion/train"
+    assert short_name("digits") == "digits"
+    assert len(short_name("/d/" + "x" * 90)) == 40
+    other = {**RESULTS[0], "dataset": "digits"}
+    fig = curves_figure([RESULTS[0], other], "x" * 200)
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["images_16x16_grey: CoNNTrA", "digits: CoNNTrA"]
+    assert ax.get_title().count("\n") == 2  # wrapped, not cut off at the figure's sides
+    _inside_figure(fig, [ax.title, ax.get_legend()])

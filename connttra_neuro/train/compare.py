@@ -415,27 +415,8 @@ def write_json(results: list[dict], path) -> Path:
 
 
 def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
-    """PNG of validation error against training time, one line per method (and dataset)."""
-    import matplotlib
+    """PNG of validation error against training time, one line per method (and dataset): drawn by
+    ``plots.plot_curves``, with ``train --plot``'s picture, so the two plots share their code."""
+    from .plots import plot_curves as draw  # matplotlib loads only when a plot is drawn
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in results:
-        pts = [(h["seconds"], h["val_error"]) for h in r["history"] if h.get("val_error") is not None]
-        if pts:
-            t, e = zip(*pts, strict=False)
-            ax.plot(t, 100 * np.asarray(e), marker=".", label=f"{r.get('dataset', '')}: {r.get('label', r['method'])}")
-    ax.set_xscale("log")
-    ax.set_xlabel("training time (s, log scale)")
-    ax.set_ylabel("validation error (%)")
-    ax.set_title(title or "validation error against training time")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return draw(results, path, title)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 
-__all__ = ["plot_format", "plot_history"]
+__all__ = ["plot_curves", "plot_format", "plot_history", "short_name"]
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg"}
 
@@ -73,3 +73,63 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=110))
     finally:
         plt.close(fig)
+
+
+def short_name(name: str, width: int = 40) -> str:
+    """A dataset name short enough for a title or legend: a path's last component, or its last two
+    when they fit in ``width`` (``.../v2/images_16x16_grey``: the folder alone is often ``images`` or
+    ``train``); a built-in name as it is. Cut in the middle beyond ``width``."""
+    parts = [p for p in str(name).replace("\\", "/").split("/") if p]
+    if len(parts) > 1:
+        name = "/".join(parts[-2:]) if len("/".join(parts[-2:])) <= width else parts[-1]
+    return name if len(name) <= width else name[: width // 2 - 1] + "..." + name[-(width // 2 - 2):]
+
+
+def _short_title(title: str, width: int = 70) -> str:
+    """``title`` with each path in it shortened (``short_name``), wrapped to lines of ``width``: the
+    CLI's title starts with ``--data`` as given, which can be a path wider than the figure."""
+    import re
+    import textwrap
+
+    title = re.sub(r"[^\s:]*[/\\][^\s:]*", lambda m: short_name(m.group(0)), title)
+    return "\n".join(textwrap.wrap(title, width)) or title
+
+
+def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
+    """PNG of validation error against training time at ``path`` (written atomically), one line per
+    method (and dataset) of ``compare_methods``' results."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never open a window
+    import matplotlib.pyplot as plt
+
+    fig = _curves_figure(plt, results, title)
+    try:  # the figure is closed however writing ends
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def _curves_figure(plt, results: list[dict], title: str | None):
+    curves = []
+    for r in results:
+        pts = [(h["seconds"], 100 * h["val_error"]) for h in r["history"] if h.get("val_error") is not None]
+        if pts:
+            curves.append((r, *map(np.asarray, zip(*pts, strict=True))))
+    datasets = list(dict.fromkeys(str(r.get("dataset", "")) for r in results))
+    # one dataset: it is in the title, and repeating it before every method only widens the legend
+    named = len(datasets) > 1
+    fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    for r, t, e in curves:
+        label = r.get("label", r["method"])
+        if named:
+            label = f"{short_name(r.get('dataset', ''))}: {label}"
+        ax.plot(t, e, marker=".", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("training time (s, log scale)")
+    ax.set_ylabel("validation error (%)")
+    ax.set_title(_short_title(title or "validation error against training time"), fontsize=11)
+    ax.grid(True, alpha=0.3)
+    if curves:  # outside, right of the axes: inside it covers the curves wherever it goes
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
