@@ -227,3 +227,32 @@ def test_several_datasets_are_named_short_in_the_legend(curves_figure):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["images_16x16_grey: CoNNTrA", "digits: CoNNTrA"]
     assert ax.get_title().count("\n") == 2  # wrapped, not cut off at the figure's sides
     _inside_figure(fig, [ax.title, ax.get_legend()])
+
+
+def test_the_error_axis_shows_where_the_methods_end_with_conntra_on_top(curves_figure):
+    fig = curves_figure(RESULTS, "digits")
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    bottom, top = ax.get_ylim()
+    # the MLP's first epochs (82%) do not set the scale: the band where the methods end (6.7-10.9%) does
+    assert bottom == 0 and 2 * 10.9 < top < 40
+    assert "early points above" in ax.get_ylabel() and "not shown" in ax.get_ylabel()
+    ours, *baselines = ax.get_lines()
+    assert all(ours.get_zorder() > line.get_zorder() for line in baselines)
+    ends = {t.get_text(): t for t in ax.texts}
+    assert set(ends) == {"10.9%", "10.3%", "6.7%"}
+    assert ends["10.9%"].get_color() == ours.get_color()
+    _inside_figure(fig, ax.texts)
+    # no curve above the scale: nothing to say
+    low = [{**r, "history": [h for h in r["history"] if h["val_error"] < 0.2]} for r in RESULTS]
+    assert "not shown" not in curves_figure(low, "digits").axes[0].get_ylabel()
+
+
+def test_final_labels_of_methods_ending_together_do_not_overlap(curves_figure):
+    twins = [RESULTS[0], {**RESULTS[0], "method": "connttra-xent", "label": "CoNNTrA (xent)"}]
+    twins[1]["history"] = [{**h, "val_error": h["val_error"] + 0.002} for h in twins[1]["history"]]
+    fig = curves_figure(twins, "digits")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    a, b = (t.get_window_extent(renderer) for t in fig.axes[0].texts)
+    assert not a.overlaps(b)

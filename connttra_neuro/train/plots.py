@@ -95,9 +95,22 @@ def _short_title(title: str, width: int = 70) -> str:
     return "\n".join(textwrap.wrap(title, width)) or title
 
 
+def _y_top(finals: list[float], values: list[float]) -> float:
+    """The top of the error axis, in %: 2.5 times the largest final error (and at least 5 points over
+    it), so the band where the methods end is not squashed by the early, near-chance points of a
+    method that starts from random weights; not much higher than the curves go, yet 2 points over the
+    highest end for its label (and a range when every error is 0)."""
+    highest = max(finals)
+    top = max(2.5 * highest, highest + 5.0)
+    top = min(top, max(1.1 * max(values), highest + 2.0))
+    return min(top, max(100.0, highest + 2.0))
+
+
 def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
     """PNG of validation error against training time at ``path`` (written atomically), one line per
-    method (and dataset) of ``compare_methods``' results."""
+    method (and dataset) of ``compare_methods``' results, each labelled with its final error at its
+    end. The error axis is cut above the band the methods end in (``_y_top``); the axis label says
+    how many early points lie above it."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -111,6 +124,8 @@ def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
 
 
 def _curves_figure(plt, results: list[dict], title: str | None):
+    from matplotlib.transforms import offset_copy
+
     curves = []
     for r in results:
         pts = [(h["seconds"], 100 * h["val_error"]) for h in r["history"] if h.get("val_error") is not None]
@@ -120,14 +135,45 @@ def _curves_figure(plt, results: list[dict], title: str | None):
     # one dataset: it is in the title, and repeating it before every method only widens the legend
     named = len(datasets) > 1
     fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
+    lines = []
     for r, t, e in curves:
         label = r.get("label", r["method"])
         if named:
             label = f"{short_name(r.get('dataset', ''))}: {label}"
-        ax.plot(t, e, marker=".", label=label)
+        ours = str(r["method"]).startswith("connttra")
+        # CoNNTrA on top: the baselines log many more, denser points that would hide it
+        lines += ax.plot(t, e, marker=".", markersize=7 if ours else 4, linewidth=2 if ours else 1.3,
+                         zorder=4 if ours else 2, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("training time (s, log scale)")
-    ax.set_ylabel("validation error (%)")
+    ylabel = "validation error (%)"
+    if curves:
+        finals = [float(e[-1]) for _, _, e in curves]
+        top = _y_top(finals, [float(v) for _, _, e in curves for v in e])
+        ax.set_ylim(0, top)
+        above = sum(int(np.sum(e > top)) for _, _, e in curves)
+        if above:
+            ylabel += f"\n{above} early point{'s' if above > 1 else ''} above {top:.0f}% not shown"
+        # room right of the last point for its label, on the log axis
+        lo, hi = min(float(t.min()) for _, t, _ in curves), max(float(t.max()) for _, t, _ in curves)
+        if lo > 0 and hi > lo:
+            ax.set_xlim(lo / 1.3, hi * (hi / lo) ** 0.12 * 1.3)
+        # each method's final error at its end; a label that would overlap one already placed (ends
+        # close in height and in time: a tenth of the log axis) moves up (_y_top leaves room above the
+        # highest end; there is none below 0)
+        gap, span = 0.045 * top, np.log10(max(hi, lo * 10) / lo) if lo > 0 else 1.0
+        placed: list[tuple[float, float]] = []
+        for y, i in sorted((float(e[-1]), i) for i, (_, _, e) in enumerate(curves)):
+            x = float(curves[i][1][-1])
+            y_text = y
+            for x_p, y_p in sorted(placed, key=lambda p: p[1]):  # upwards past each label in the way
+                if x > 0 and x_p > 0 and abs(np.log10(x / x_p)) < 0.1 * span and abs(y_text - y_p) < gap:
+                    y_text = y_p + gap
+            placed.append((x, y_text))
+            ax.annotate(f"{y:.1f}%", xy=(x, y), xytext=(x, y_text),
+                        textcoords=offset_copy(ax.transData, fig=fig, x=6, units="points"), va="center",
+                        fontsize=8, color=lines[i].get_color(), fontweight="bold", zorder=5, annotation_clip=False)
+    ax.set_ylabel(ylabel)
     ax.set_title(_short_title(title or "validation error against training time"), fontsize=11)
     ax.grid(True, alpha=0.3)
     if curves:  # outside, right of the axes: inside it covers the curves wherever it goes
