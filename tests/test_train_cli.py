@@ -83,6 +83,60 @@ def test_plot_history_draws_losses_of_zero_and_runs_without_validation(tmp_path)
         assert plot_history(history, tmp_path / "z.png", best=5).stat().st_size > 0
 
 
+def _history(losses, start_loss=45.0):
+    """A run's history_ shaped like digits': sweep 0 at chance, then falling errors and losses."""
+    return [{"sweep": 0, "loss": start_loss, "train_error": 0.9, "val_error": 0.899, "changed": 0, "seconds": 0.0}] + [
+        {"sweep": i, "loss": loss, "train_error": 0.18 / i ** 0.5, "val_error": 0.21 / i ** 0.4,
+         "changed": 600 // i, "seconds": 0.06 * i} for i, loss in enumerate(losses, 1)]
+
+
+@pytest.fixture
+def history_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from connttra_neuro.train.plots import _history_figure
+
+    figures = []
+    yield lambda history, **k: figures.append(_history_figure(plt, history, k.get("title"), k.get("best"),
+                                                              k.get("jittered", True))) or figures[-1]
+    for fig in figures:
+        plt.close(fig)
+
+
+def test_plot_history_panels_cover_the_same_sweeps_and_say_what_they_show(history_figure):
+    fig = history_figure(_history(np.geomspace(5.35, 1.74, 15)), title="CoNNTrA on digits", best=13)
+    fig.canvas.draw()
+    left, right, changed = fig.axes
+    assert left.get_xlim() == right.get_xlim()  # the start is left out of both, not only the errors
+    assert min(x for line in (*left.get_lines()[:2], *right.get_lines()) for x in line.get_xdata()) == 1
+    assert "45" in right.get_xlabel() and "90%" in left.get_xlabel()  # the start's values, in words
+    assert left.get_title() and right.get_title()
+    assert "drive jitter" in right.get_ylabel()
+    assert "drive jitter" not in history_figure(_history([3, 2, 1]), jittered=False).axes[1].get_ylabel()
+    assert fig.get_suptitle() == "CoNNTrA on digits: 15 sweeps in 0.9 s of training time"
+    assert right.get_zorder() > changed.get_zorder()  # the loss line over the bars, not under them
+    # 5.35 to 1.74 is under a decade: a log axis would label one tick (10^1) or none
+    assert right.get_yscale() == "linear"
+    renderer = fig.canvas.get_renderer()
+    for text in (fig._suptitle, left.title, right.title, left.xaxis.label, right.xaxis.label, right.yaxis.label,
+                 changed.yaxis.label):
+        box = text.get_window_extent(renderer)
+        assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1 and box.y1 <= fig.bbox.y1 + 1, text
+
+
+def test_plot_history_labels_a_log_loss_axis_with_several_ticks(history_figure):
+    fig = history_figure(_history(np.geomspace(60, 1.5, 15), start_loss=90.0))
+    fig.canvas.draw()
+    right = fig.axes[1]
+    assert right.get_yscale() == "log"
+    low, high = right.get_ylim()
+    labelled = [t.get_text() for t in right.get_yticklabels() if t.get_text() and low <= t.get_position()[1] <= high]
+    assert len(labelled) >= 4 and "2" in labelled and "10" in labelled  # 2, 5, 10, 20, 50: plain numbers
+
+
 @pytest.mark.parametrize("order", ["gradient", "random"])
 def test_resume_keeps_the_defaults_the_run_resolved(tmp_path, capsys, monkeypatch, order):
     # a checkpoint written before a default changed continues with what it trained with

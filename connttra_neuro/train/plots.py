@@ -25,12 +25,14 @@ def plot_format(path) -> str:
     return FORMATS[suffix]
 
 
-def plot_history(history: list[dict], path, title: str | None = None, best: int | None = None) -> Path:
+def plot_history(history: list[dict], path, title: str | None = None, best: int | None = None, *,
+                 jittered: bool = True) -> Path:
     """Picture of a CoNNTrA run (``history_``, one record per sweep, sweep 0 the start) at ``path``
     (written atomically; PNG, SVG, PDF or JPEG by its suffix, ``plot_format``): training and
     validation error per sweep on the left, with the sweep ``network_`` holds (``best``) marked;
-    the loss and the parameters each sweep changed on the right. The loss is the jittered one the
-    sweeps minimise, so it need not fall monotonically."""
+    the loss and the parameters each sweep changed on the right, over the same sweeps. The loss
+    is the one each sweep minimises: with drive jitter (``jittered``, the default training) it
+    carries that sweep's own noise draw, so it need not fall monotonically."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -39,40 +41,72 @@ def plot_history(history: list[dict], path, title: str | None = None, best: int 
     if not history:
         raise ValueError("plot_history needs at least one history record")
     kind = plot_format(path)
-    sweeps = np.array([r["sweep"] for r in history])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    try:  # the figure is closed however drawing or writing ends
-        # the start (sweep 0, chance-level error) would squash the curve that matters into a corner
-        shown = [r for r in history if r["sweep"] > 0] if len(history) > 2 else history
-        left.plot([r["sweep"] for r in shown], [100 * r["train_error"] for r in shown], marker=".",
-                  label="training error")
-        val = [(r["sweep"], 100 * r["val_error"]) for r in shown if r.get("val_error") is not None]
-        if val:
-            left.plot(*zip(*val, strict=True), marker=".", label="validation error")
-        if best is not None:
-            left.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"kept network (sweep {best})")
-        left.set_xlabel("sweep" + (" (from 1; the start is left out)" if shown is not history else ""))
-        left.set_ylabel("error (%)")
-        left.grid(True, alpha=0.3)
-        left.legend(fontsize=8)
-
-        right.plot(sweeps, [r["loss"] for r in history], color="C2", marker=".", label="training loss")
-        right.set_xlabel("sweep")
-        right.set_ylabel("training loss (per sample)", color="C2")
-        if min(r["loss"] for r in history) > 0:  # a log scale would drop a loss of 0 (the hinge reaches it)
-            right.set_yscale("log")
-        right.grid(True, alpha=0.3)
-        changed = right.twinx()
-        moved = [(r["sweep"], r["changed"]) for r in history if r.get("changed") is not None]
-        if moved:
-            changed.bar(*zip(*moved, strict=True), color="C3", alpha=0.25, width=0.8)
-        changed.set_ylabel("parameters changed in the sweep", color="C3")
-        seconds = history[-1].get("seconds")
-        fig.suptitle((title or "CoNNTrA training") + (f" ({seconds:.1f} s)" if seconds is not None else ""))
-        fig.tight_layout()
+    fig = _history_figure(plt, history, title, best, jittered)
+    try:  # the figure is closed however writing ends
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=110))
     finally:
         plt.close(fig)
+
+
+def _history_figure(plt, history: list[dict], title: str | None, best: int | None, jittered: bool):
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), sharex=True, layout="constrained")
+    # the start (sweep 0, chance-level error, a loss many times the trained one) would squash the
+    # curves that matter into a corner: both panels leave it out, so their sweeps line up, and the
+    # x labels give its values
+    start = history[0] if len(history) > 2 and history[0]["sweep"] == 0 else None
+    shown = history[1:] if start is not None else history
+    sweeps = [r["sweep"] for r in shown]
+    left.plot(sweeps, [100 * r["train_error"] for r in shown], marker=".", label="training error")
+    val = [(r["sweep"], 100 * r["val_error"]) for r in shown if r.get("val_error") is not None]
+    if val:
+        left.plot(*zip(*val, strict=True), marker=".", label="validation error")
+    if best is not None:
+        left.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"kept network (sweep {best})")
+    left_note = right_note = ""
+    if start is not None:
+        errors = [f"{100 * start['train_error']:.0f}% training"]
+        if start.get("val_error") is not None:
+            errors.append(f"{100 * start['val_error']:.0f}% validation")
+        left_note = f"\n(sweep 0, the start, left out: {', '.join(errors)} error)"
+        right_note = f"\n(sweep 0, the start, left out: loss {start['loss']:.3g})"
+    left.set_xlabel("sweep" + left_note)
+    left.set_ylabel("error (%)")
+    left.set_title("Errors of the network after each sweep", fontsize=10)
+    left.grid(True, alpha=0.3)
+    left.legend(fontsize=8)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+    losses = [r["loss"] for r in shown]
+    right.plot(sweeps, losses, color="C2", marker=".", label="training loss")
+    right.set_xlabel("sweep" + right_note)
+    right.set_ylabel("training loss per sample" + (",\nwith this sweep's drive jitter" if jittered else ""),
+                     color="C2")
+    # a log scale only where the loss spans a decade (below one, a log axis shows one tick label or
+    # none), and never for a loss of 0 (the hinge reaches it; a log axis drops it)
+    if min(losses) > 0 and max(losses) >= 10 * min(losses):
+        right.set_yscale("log")
+        right.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        right.yaxis.set_minor_formatter(NullFormatter())
+    right.grid(True, alpha=0.3)
+    changed = right.twinx()
+    moved = [(r["sweep"], r["changed"]) for r in shown if r.get("changed") is not None]
+    if moved:
+        changed.bar(*zip(*moved, strict=True), color="C3", alpha=0.25, width=0.8)
+    changed.set_ylabel("parameters changed in the sweep", color="C3")
+    # the twin axes draw over their host: lift the loss axes above the bars (its background made
+    # see-through, or it would hide them)
+    right.set_zorder(changed.get_zorder() + 1)
+    right.patch.set_visible(False)
+    right.set_title("Loss each sweep minimised, and the parameters it changed", fontsize=10)
+    seconds = history[-1].get("seconds")
+    n = sum(1 for r in history if r["sweep"] > 0)
+    done = f"{n} sweep{'s' if n != 1 else ''}" + (f" in {seconds:.1f} s of training time" if seconds is not None
+                                                  else "")
+    fig.suptitle(f"{title or 'CoNNTrA training'}: {done}")
+    return fig
 
 
 def short_name(name: str, width: int = 40) -> str:
