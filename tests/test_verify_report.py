@@ -254,3 +254,40 @@ def test_a_file_in_the_report_folder_s_place_is_named_and_kept(tmp_path):
     with pytest.raises(FileExistsError, match="r exists and is a file, not a folder for the report"):
         write_report(report, tmp_path / "r", plots=False)
     assert (tmp_path / "r").read_text() == "notes"
+
+
+# -- the plots say what differs -----------------------------------------------------------
+@pytest.fixture
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def _inside(fig, artists):
+    renderer = fig.canvas.get_renderer()
+    for a in artists:
+        box = a.get_window_extent(renderer)
+        assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, a
+        assert fig.bbox.y0 - 1 <= box.y0 and box.y1 <= fig.bbox.y1 + 1, a
+
+
+def test_the_spikes_plot_does_not_claim_equal_bars_mean_equal_spikes(tmp_path, pyplot):
+    from connttra_neuro.verify.report import _plot_spikes
+
+    report, _ = _report()
+    _plot_spikes(pyplot, report, report.targets, tmp_path / "s.png")
+    fig = pyplot.gcf()
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    assert "mean spikes per inference" in fig.get_suptitle().lower()
+    assert "do not mean equal spikes" in ax.get_title() and "identical activity" not in ax.get_title()
+    off = report.targets[1].layers[0].samples_differing
+    legend = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["trained model", "reference"]
+    assert legend[2] == f"off-threshold (spikes differ on {off} samples (hidden layer 0))"
+    _inside(fig, [fig._suptitle, ax.title, ax.get_legend()])

@@ -5,7 +5,7 @@ Files written into ``out_dir``::
     parity.json                 the stable schema (ParityReport.to_dict)
     parity.md / parity.html     the same facts for people, plots embedded
     plots/confusion.png         confusion matrix of the trained model and each target
-    plots/spikes_per_layer.png  mean spikes per inference, layer by layer
+    plots/spikes_per_layer.png  mean spikes per inference, layer by layer (equal means can hide differing spikes)
     plots/agreement.png         agreeing samples per target; how many samples differ per layer (counts)
     plots/operations.png        synaptic operations vs a float MLP, Loihi energy estimate
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -459,19 +460,36 @@ def _plot_spikes(plt, report, ran, path):
     labels = [f"{lab}\n{s} neurons" for lab, s in zip(labels, sizes, strict=False)]
     x = np.arange(len(labels))
     width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * len(labels) + 3), 3.8))
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.6 * len(labels) + 4), 4.2), layout="constrained")
+    differing = {t.target: _spikes_differ(t) for t in ran}
     for i, (name, vals) in enumerate(series):
         v = np.array([np.nan if s is None else s for s in vals], dtype=float)
+        if differing.get(name):  # its bars may look like the model's: say that its spikes are not
+            name += "\n" + "\n".join(textwrap.wrap(f"({differing[name]})", 30))
         ax.bar(x + (i - (len(series) - 1) / 2) * width, v, width, label=name, color=_PALETTE[i % len(_PALETTE)])
     ax.set_xticks(x)
     ax.set_xticklabels(labels)
     ax.set_ylabel("spikes per inference (mean)")
-    ax.set_title("Spikes per layer (identical bars = identical activity)")
+    # a mean hides which neurons fire: one neuron off on 27 of 300 samples moves it by a fraction of
+    # a spike, so equal bars are no sign of equal spikes
+    fig.suptitle("Mean spikes per inference, per layer", fontsize=12)
+    ax.set_title("Equal bars do not mean equal spikes: which neurons fire, on which\nsamples, can still differ "
+                 "(the per-layer table compares them)", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="run", title_fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def _spikes_differ(t) -> str | None:
+    """``spikes differ on 27 samples (hidden layer 0)`` for a target whose hidden spikes differ
+    somewhere (its first such layer), ``hidden spikes not recorded`` when it recorded none; None
+    when they are equal."""
+    hidden = [lp for lp in t.layers if lp.layer.startswith("hidden")]
+    first = next((lp for lp in hidden if lp.equal is False), None)
+    if first is not None:
+        return f"spikes differ on {first.samples_differing} samples ({first.layer})"
+    return "hidden spikes not recorded" if any(lp.equal is None for lp in hidden) else None
 
 
 def _plot_agreement(plt, report, path):
