@@ -257,6 +257,19 @@ def test_a_file_in_the_report_folder_s_place_is_named_and_kept(tmp_path):
 
 
 # -- the plots say what differs -----------------------------------------------------------
+class SwapsScores(ReferenceTarget):
+    """Right spikes, but scores off: reversed on samples 0-4 (another class on some), one higher on
+    5-14 (the same class)."""
+
+    name = "swaps-scores"
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        result = super().run(compiled, spikes, record_hidden=record_hidden)
+        result.scores[:5] = result.scores[:5, ::-1].copy()
+        result.scores[5:15] += 1
+        return result
+
+
 @pytest.fixture
 def pyplot():
     import matplotlib
@@ -274,6 +287,37 @@ def _inside(fig, artists):
         box = a.get_window_extent(renderer)
         assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1, a
         assert fig.bbox.y0 - 1 <= box.y0 and box.y1 <= fig.bbox.y1 + 1, a
+
+
+def test_the_agreement_plot_says_what_differs_and_scales_its_colours_to_the_samples(tmp_path, pyplot):
+    from connttra_neuro.verify.report import _plot_agreement
+
+    net = random_network((4, 8, 3), seed=4)
+    rng = np.random.default_rng(0)
+    report = verify(net, ["reference", OffThreshold(), SwapsScores()], rng.random((80, 4)), rng.integers(0, 3, 80))
+    reference, off, swaps = report.targets
+    assert off.agreeing == 80 and off.score_samples_differing > 0 and 0 < swaps.disagreeing <= 5
+    assert swaps.score_samples_differing == 15
+    _plot_agreement(pyplot, report, tmp_path / "a.png")
+    fig = pyplot.gcf()
+    fig.canvas.draw()
+    bars, grid, colourbar = fig.axes
+    texts = [t.get_text() for t in bars.texts]
+    # the classes all agree on off-threshold, its scores do not: the label says both
+    assert texts == ["80/80 classes; every spike and score equal",
+                     f"80/80 classes; scores differ on {off.score_samples_differing}",
+                     f"{swaps.agreeing}/80 classes; scores differ on {swaps.score_samples_differing}"]
+    # three parts per bar: same scores, same class from other scores, another class
+    widths = np.array([p.get_width() for p in bars.patches]).reshape(3, 3).T  # patches go part by part
+    assert widths.sum(axis=1).tolist() == [80, 80, 80]
+    assert widths[1].tolist() == [80 - off.score_samples_differing, off.score_samples_differing, 0]
+    assert widths[2].tolist() == [65, 15 - swaps.disagreeing, swaps.disagreeing]
+    assert colourbar.get_ylim() == (0, 80) and "of 80" in colourbar.get_ylabel()
+    assert f"{off.layers[0].samples_differing} of 80" in [t.get_text() for t in grid.texts]
+    renderer = fig.canvas.get_renderer()
+    legend = bars.get_legend()
+    assert not legend.get_window_extent(renderer).overlaps(bars.get_window_extent(renderer))  # not over a bar
+    _inside(fig, [legend, *bars.texts, colourbar.yaxis.label])
 
 
 def test_the_spikes_plot_does_not_claim_equal_bars_mean_equal_spikes(tmp_path, pyplot):

@@ -6,7 +6,8 @@ Files written into ``out_dir``::
     parity.md / parity.html     the same facts for people, plots embedded
     plots/confusion.png         confusion matrix of the trained model and each target
     plots/spikes_per_layer.png  mean spikes per inference, layer by layer (equal means can hide differing spikes)
-    plots/agreement.png         agreeing samples per target; how many samples differ per layer (counts)
+    plots/agreement.png         per target, samples with equal scores / the same class / another class; how
+                                many samples differ per layer (counts, coloured on the scale of the samples run)
     plots/operations.png        synaptic operations vs a float MLP, Loihi energy estimate
 
 The Markdown and HTML are rendered from one list of blocks so they never drift apart.
@@ -492,56 +493,84 @@ def _spikes_differ(t) -> str | None:
     return "hidden spikes not recorded" if any(lp.equal is None for lp in hidden) else None
 
 
+def _agreement_text(t) -> str:
+    """What a target's bar says: the classes that agree, then what else differs (``300/300
+    classes; scores differ on 27``): a mismatch can keep every class."""
+    if t.status == "failed":
+        return "did not run"
+    text = f"{t.agreeing}/{t.n_samples} classes"
+    if t.scores_equal is None:
+        return f"{text} ({t.status})"
+    if not t.scores_equal:
+        return f"{text}; scores differ on {t.score_samples_differing}"
+    spikes = _spikes_differ(t)
+    return f"{text} and scores; {spikes}" if spikes else f"{text}; every spike and score equal"
+
+
 def _plot_agreement(plt, report, path):
     if not report.targets:
         return None
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize, to_rgba
+
     targets = report.targets
     names = [t.target for t in targets]
     layer_names = [f"hidden {i}" for i in range(len(report.network["layer_sizes"]) - 2)] + ["output scores"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.55 * len(names) + 2.2), gridspec_kw={"width_ratios": [1, 1.2]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.55 * len(names) + 2.8), gridspec_kw={"width_ratios": [1, 1.2]},
+                                   layout="constrained")
     y = np.arange(len(names))
-    agree = np.array([t.agreeing if t.status != "failed" else 0 for t in targets])
-    disagree = np.array([t.disagreeing if t.status != "failed" else 0 for t in targets])
-    ax1.barh(y, agree, color=_COLORS["exact"], label="same class as trained model")
-    ax1.barh(y, disagree, left=agree, color=_COLORS["mismatch"], label="different class")
+    # each bar in three parts: samples with the model's very scores, the same class from other scores,
+    # another class (a class differs only where the scores do); where the scores were not compared,
+    # agreeing classes in one part
+    ran = [t.status != "failed" for t in targets]
+    differ = np.array([t.disagreeing if r else 0 for t, r in zip(targets, ran, strict=True)])
+    moved = np.array([t.score_samples_differing - t.disagreeing if r and t.scores_equal is not None else 0
+                      for t, r in zip(targets, ran, strict=True)])
+    same = np.array([t.agreeing if r else 0 for t, r in zip(targets, ran, strict=True)]) - moved
+    ax1.barh(y, same, color=_COLORS["exact"], label="same scores (so same class)")
+    ax1.barh(y, moved, left=same, color="#f4a261", hatch="//", edgecolor="white", label="same class, other scores")
+    ax1.barh(y, differ, left=same + moved, color=_COLORS["mismatch"], label="different class")
     for i, t in enumerate(targets):
-        text = "did not run" if t.status == "failed" else f"{t.agreeing}/{t.n_samples}  ({t.status})"
-        ax1.text(
-            report.n_samples * 0.02,
-            i,
-            text,
-            va="center",
-            fontsize=8,
-            color="white" if t.status != "failed" else "black",
-        )
+        ax1.text(report.n_samples * 0.02, i, _agreement_text(t), va="center", fontsize=8,
+                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
     ax1.set_yticks(y)
     ax1.set_yticklabels(names)
     ax1.invert_yaxis()
     ax1.set_xlim(0, max(report.n_samples, 1))
     ax1.set_xlabel("samples")
-    ax1.set_title("Class agreement per target")
-    ax1.legend(fontsize=7, loc="lower right")
+    ax1.set_title("Agreement with the trained model per target")
+    # below the axes: inside, it covered the last target's bar
+    ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+
     grid = np.full((len(names), len(layer_names)), np.nan)
     for i, t in enumerate(targets):
         for j, lp in enumerate(t.layers):
             if lp.equal is not None:
                 grid[i, j] = lp.samples_differing
-    shown = np.where(np.isnan(grid), 0, grid)
-    ax2.imshow(shown, cmap="Reds", vmin=0, vmax=max(1, float(np.nanmax(shown)) if shown.size else 1), aspect="auto")
+    # colours scaled to the samples run, with a colour bar: scaled to the largest count, 27 of 300
+    # looked like all of them. No difference is its own colour (a light red would read as "a few")
+    n = max(report.n_samples, 1)
+    cmap = ListedColormap(plt.get_cmap("Reds")(np.linspace(0.2, 1.0, 256)))
+    norm = Normalize(0, n)
+    colours = np.zeros((*grid.shape, 4))
+    for (i, j), v in np.ndenumerate(grid):
+        colours[i, j] = (to_rgba("#eeeeee") if np.isnan(v) or not ran[i] else
+                         to_rgba(_COLORS["exact"], 0.25) if v == 0 else cmap(norm(v)))
+    ax2.imshow(colours, aspect="auto")
     for i in range(len(names)):
         for j in range(len(layer_names)):
             v = grid[i, j]
-            label = "n/a" if np.isnan(v) else ("=" if v == 0 else f"{int(v)}")
-            if targets[i].status == "failed":
+            label = "n/a" if np.isnan(v) else ("=" if v == 0 else f"{int(v)} of {report.n_samples}")
+            if not ran[i]:
                 label = "-"
-            dark = not np.isnan(v) and v > 0.6 * max(1.0, float(np.nanmax(shown)))
+            dark = not np.isnan(v) and v > 0.6 * n
             ax2.text(j, i, label, ha="center", va="center", fontsize=9, color="white" if dark else "black")
+    fig.colorbar(ScalarMappable(norm, cmap), ax=ax2, label=f"samples differing (of {report.n_samples})")
     ax2.set_xticks(range(len(layer_names)))
     ax2.set_xticklabels(layer_names, rotation=20)
     ax2.set_yticks(y)
     ax2.set_yticklabels(names)
     ax2.set_title("Samples with differing spikes/scores, per layer\n('=' identical to the trained model)")
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
 
