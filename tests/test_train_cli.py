@@ -898,3 +898,14 @@ def test_train_says_when_the_saved_sweep_was_chosen_on_the_validation_data(tmp_p
     out = capsys.readouterr().out
     assert re.search(r"saved \S+ \(sweep 1 of [23], kept for the run's lowest validation error, an optimistic "
                      r"figure: train error", out), out
+
+
+@pytest.mark.parametrize("jitter, jittered", [("0", False), ("1.5", True)])
+def test_the_plot_names_the_jitter_only_when_the_run_had_one(tmp_path, monkeypatch, jitter, jittered):
+    import connttra_neuro.train.plots as plots
+
+    got = {}
+    monkeypatch.setattr(plots, "plot_history", lambda *a, **kw: got.update(kw) or tmp_path / "p.png")
+    assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "2", "--jitter", jitter, "--no-progress",
+                 "--plot", str(tmp_path / "p.png"), "-o", str(tmp_path / "m.ctn")]) == 0
+    assert got["jittered"] is jittered

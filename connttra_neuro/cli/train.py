@@ -599,7 +599,10 @@ def _train(args) -> int:
     if args.plot is not None:
         from connttra_neuro.train.plots import plot_history
 
-        print(f"plot: {plot_history(est.history_, args.plot, f'CoNNTrA on {data.name}', best=metrics['sweep'])}")
+        jittered = thaw_metadata(est.network_.metadata)["settings"]["jitter"] > 0  # exact mode: no noise to name
+        drawn = plot_history(est.history_, args.plot, f"CoNNTrA on {data.name}", best=metrics["sweep"],
+                             jittered=jittered)
+        print(f"plot: {drawn}")
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if interrupted:
