@@ -465,13 +465,16 @@ def _npz_class_names(archive, path: Path) -> tuple[str, ...]:
     records them in the model), as text; the Dataset checks there is one distinct name per label."""
     try:
         names = archive["class_names"]
-    except ValueError as err:  # an object array needs pickle, refused
-        raise DatasetError(f"{path}: class_names must be an array of text (np.array(['cat', 'dog'])), not "
-                           f"objects ({err})") from None
+    except ValueError as err:  # an object array needs pickle, refused; a damaged header is one too
+        raise DatasetError(f"{path}: array class_names must be an array of text (np.array(['cat', 'dog'])) "
+                           f"and readable ({err})") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+        raise DatasetError(f"{path}: array class_names is corrupt ({err})") from None
     if names.ndim != 1 or names.dtype.kind not in "US":
         raise DatasetError(f"{path}: class_names must be a 1-D array of text, one name per label, got "
                            f"{names.dtype} of shape {names.shape}")
-    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist())
+    # bytes that are not UTF-8 keep them as escapes (caf\xe9), as an image folder's names do
+    return tuple(n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else str(n) for n in names.tolist())
 
 
 def _check_npz_signature(path: Path) -> None:

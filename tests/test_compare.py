@@ -256,3 +256,14 @@ def test_final_labels_of_methods_ending_together_do_not_overlap(curves_figure):
     renderer = fig.canvas.get_renderer()
     a, b = (t.get_window_extent(renderer) for t in fig.axes[0].texts)
     assert not a.overlaps(b)
+
+
+def test_a_nan_final_error_does_not_stop_the_plot(tmp_path):
+    # a method without a validation sample ends on NaN; the axis limits were computed from it
+    from connttra_neuro.train.plots import plot_curves
+
+    runs = [{"method": "connttra", "label": "CoNNTrA", "dataset": "x",
+             "history": [{"seconds": 0.1, "val_error": 0.5}, {"seconds": 0.2, "val_error": float("nan")}]},
+            {"method": "mlp", "label": "MLP", "dataset": "x",
+             "history": [{"seconds": 0.1, "val_error": 0.4}, {"seconds": 0.2, "val_error": 0.3}]}]
+    assert plot_curves(runs, tmp_path / "c.png").stat().st_size > 0

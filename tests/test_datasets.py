@@ -365,6 +365,8 @@ def test_an_npz_may_name_its_classes(tmp_path):
     assert load_dataset(tmp_path / "named.npz").class_names == ("cat", "dog")
     np.savez(tmp_path / "split.npz", X_train=X, y_train=y, X_val=X[:4], y_val=y[:4], class_names=np.array(["a", "b"]))
     assert load_dataset(tmp_path / "split.npz").class_names == ("a", "b")
+    np.savez(tmp_path / "latin.npz", X=X, y=y, class_names=np.array([b"caf\xe9", b"dog"]))
+    assert load_dataset(tmp_path / "latin.npz").class_names == ("caf\\xe9", "dog")
     np.savez(tmp_path / "short.npz", X=X, y=y, class_names=np.array(["cat"]))
     with pytest.raises(DatasetError, match="class_names must be distinct strings, one per label"):
         load_dataset(tmp_path / "short.npz")

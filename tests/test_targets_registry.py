@@ -200,3 +200,8 @@ def test_evaluate_checks_the_target_and_its_result_like_verify(plugin_folder, ca
     assert main(["evaluate", "m.ctn", "--data", "digits", "--target", "plug:Tup"]) == 2
     assert "run() returned tuple; it must return hardware_targets.RunResult(" in capsys.readouterr().err
     assert main(["evaluate", "m.ctn", "--data", "digits", "--target", "loihi2", "--max-chips", "2"]) == 0
+    for spec, message in [("plug:Boom", "RuntimeError: no device attached"),
+                          ("plug:CheckBoom", "RuntimeError: driver crashed")]:  # one line, no traceback
+        assert main(["evaluate", "m.ctn", "--data", "digits", "--target", spec]) == 2
+        err = capsys.readouterr().err
+        assert f"--target {spec}: {message}" in err and "Traceback" not in err

@@ -909,3 +909,28 @@ def test_the_plot_names_the_jitter_only_when_the_run_had_one(tmp_path, monkeypat
     assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "2", "--jitter", jitter, "--no-progress",
                  "--plot", str(tmp_path / "p.png"), "-o", str(tmp_path / "m.ctn")]) == 0
     assert got["jittered"] is jittered
+
+
+def test_an_npz_run_from_before_class_names_were_read_resumes(tmp_path, capsys):
+    # an npz's class_names array was ignored until 2026-12-06; a checkpoint written then digested the
+    # data without it, and a resume was refused as "holds other samples" for an unchanged file
+    from connttra_neuro.cli.train import _fingerprint
+    from connttra_neuro.datasets import load_dataset
+
+    X, y = np.arange(300.0).reshape(100, 3) % 17, np.arange(100) % 3
+    np.savez(tmp_path / "d.npz", X=X, y=y, class_names=np.array(["a", "b", "c"]))
+    args = ["train", "--data", str(tmp_path / "d.npz"), "--hidden", "4", "--no-progress"]
+    assert main([*args, "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
+    ckpt = tmp_path / "m.ctn.ckpt"
+    net = modelfile.load(ckpt)
+    meta = thaw_metadata(net.metadata)
+    del meta["class_names"]  # as the older version wrote it
+    meta["checkpoint"]["data"]["fingerprint"] = _fingerprint(load_dataset(tmp_path / "d.npz"), names=False)
+    modelfile.save(net.replace(metadata=meta), ckpt)
+    assert main([*args, "--max-sweeps", "3", "-o", str(tmp_path / "m.ctn"), "--resume", str(ckpt)]) == 0
+    assert main([*args, "--max-sweeps", "4", "-o", str(tmp_path / "m.ctn"), "--resume", str(ckpt)]) == 0  # again
+    # renamed classes in an npz are said as such, not as class folders
+    np.savez(tmp_path / "d.npz", X=X, y=y, class_names=np.array(["a", "b", "z"]))
+    capsys.readouterr()
+    assert main([*args, "--max-sweeps", "5", "-o", str(tmp_path / "m.ctn"), "--resume", str(ckpt)]) == 2
+    assert "its class names (its class_names array) are not the ones" in capsys.readouterr().err

@@ -7,6 +7,7 @@ heavy runtime behind it) is imported only when the command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -336,6 +337,20 @@ def _info(args) -> int:
 
 
 # -- evaluate -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _plugin_errors(target: str):
+    """Whatever a target of the user's own raises (module:Class) as the command's one-line error, as
+    verify reports it; the toolkit's own errors (ValueError, OSError, ...) pass on unchanged."""
+    from . import UserError
+
+    try:
+        yield
+    except (UserError, ValueError, OSError, KeyError, MemoryError):
+        raise
+    except Exception as err:  # KeyboardInterrupt is no Exception: Ctrl-C still stops the command
+        raise UserError(f"--target {target}: {type(err).__name__}: {err}") from err
+
+
 def _evaluate(args) -> int:
     from connttra_neuro.verify.parity import broken_result, label_classes
     from hardware_targets.registry import get_target
@@ -348,12 +363,15 @@ def _evaluate(args) -> int:
     if "," in args.target:
         raise UserError("--target takes one target name; use `connttra-neuro verify --targets a,b` for several")
     (name,) = parse_targets(args.target)
-    target = get_target(name, **target_options(args, [name]).get(name, {}))  # a wrong name fails before the data load
-    target.check(network)  # TargetLimitError: one line, exit 2, as deploy says it
+    options = target_options(args, [name]).get(name, {})
+    with _plugin_errors(args.target):
+        target = get_target(name, **options)  # a wrong name fails before the data load
+        target.check(network)  # TargetLimitError: one line, exit 2, as deploy says it
     X, y, data_name = load_split(args, network)
     spikes = network.encode(X)
     print(f"evaluate: running {len(y):,} samples on {args.target} ...", file=sys.stderr, flush=True)  # stdout: --json
-    result = target.run(target.compile(network), spikes)
+    with _plugin_errors(args.target):
+        result = target.run(target.compile(network), spikes)
     broken = broken_result(result)
     if broken:  # a target of the user's own that breaks the contract: say what to return, no traceback
         raise UserError(f"--target {args.target}: {broken}")

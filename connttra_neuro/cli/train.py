@@ -370,9 +370,11 @@ def _load(args):
     return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
 
 
-def _fingerprint(data) -> str:
+def _fingerprint(data, names: bool = True) -> str:
     """A digest of the samples, labels and class names a run trains and validates on: --resume refuses
-    data that changed under the same name (a file rewritten since), which would continue on other samples."""
+    data that changed under the same name (a file rewritten since), which would continue on other samples.
+    ``names=False``: without the class names, as a run recorded it whose data had names the loader did not
+    read then (an npz's class_names array, read since 2026-12-06)."""
     import hashlib
 
     import numpy as np
@@ -384,7 +386,7 @@ def _fingerprint(data) -> str:
             array = array.astype(str)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).data)  # the buffer itself: no copy of 200 MB of images
-    if data.class_names:  # image folders: a renamed class folder relabels the outputs (absent: digests unchanged)
+    if data.class_names and names:  # a renamed class relabels the outputs (absent: digests unchanged)
         digest.update("\0".join(data.class_names).encode())
     return digest.hexdigest()
 
@@ -526,16 +528,22 @@ def _train(args) -> int:
         print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
     fingerprint = _fingerprint(data)
     run_data = (saved or {}).get("data") or {}
-    if run_data.get("fingerprint", fingerprint) != fingerprint:
+    same = run_data.get("fingerprint", fingerprint) == fingerprint or (
+        # the same samples, digested without the names the run did not read (the checkpoint records the new
+        # digest from here on, with the names this run now records in the model)
+        not init_meta.get("class_names") and data.class_names
+        and run_data["fingerprint"] == _fingerprint(data, names=False))
+    if not same:
         if _data_selection(args)["data"] != run_data.get("data"):
             raise UserError(f"--data {args.data} differs from the run in {args.resume} ({run_data.get('data')}); a "
                             f"resumed run trains on the data it started with: drop --data or give that data")
         was, now = init_meta.get("class_names"), data.class_names
         if was and now and list(was) != list(now):  # an image folder's class folders renamed, added or removed
-            raise UserError(f"{args.data}: its class folders are not the ones {args.resume} was trained on "
+            what = "class folders" if Path(args.data).is_dir() else "class names (its class_names array)"
+            raise UserError(f"{args.data}: its {what} are not the ones {args.resume} was trained on "
                             f"({_class_change(was, now)}); "
-                            f"a resumed run would give its outputs other classes: put the class folders back as "
-                            f"they were, or start a new run")
+                            f"a resumed run would give its outputs other classes: put the {what.split(' (')[0]} "
+                            f"back as they were, or start a new run")
         raise UserError(f"{args.data} holds other samples than when {args.resume} was written (the data changed "
                         f"since, under the same name and split); a resumed run must continue on the same data: "
                         f"restore it, or start a new run")

@@ -379,14 +379,17 @@ def table_notes(results: list[dict]) -> list[str]:
     """What the table's columns are, printed under it: "model bytes" or "peak RSS" alone would be read
     as something else (the float MLP on raw features, the memory training needs)."""
     levels = sorted({r.get("levels", 1) for r in results})
+    mlp = any(r.get("method") == "mlp" for r in results)
     notes = [
         f"Every method trains on the same input: the features' thermometer code ({'/'.join(map(str, levels))} "
-        f"level(s) per feature, fitted on the training data), so the float64 MLP is backprop on those spikes, "
-        f"not on the raw features (a raw-feature MLP is another baseline, often better on small sets).",
+        f"level(s) per feature, fitted on the training data)"
+        + (", so the float64 MLP is backprop on those spikes, not on the raw features (a raw-feature MLP is "
+           "another baseline, often better on small sets)." if mlp else "."),
         "(n/m): training / validation samples. val error: the final network's (nothing chosen on the "
         "validation data). train time: the training steps' own clock (scoring each epoch or sweep off it).",
-        "model bytes: every parameter as stored: packed ternary weights, integer thresholds and biases and "
-        "the encoder's float64 cut points for CoNNTrA and STE; 8 bytes per parameter for the MLP.",
+        "model bytes: every parameter as stored: packed discrete weights, integer thresholds and biases and "
+        "the encoder's float64 cut points for the discrete networks"
+        + ("; 8 bytes per parameter (the encoder's cut points too) for the MLP." if mlp else "."),
         "training memory: peak resident memory while training minus that at its start; peak RSS: the whole "
         "process's high-water mark (Python, the libraries, numba's first compile, the data), which on small "
         "sets measures mostly those.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,8 @@ def _y_top(finals: list[float], values: list[float]) -> float:
     it), so the band where the methods end is not squashed by the early, near-chance points of a
     method that starts from random weights; not much higher than the curves go, yet 2 points over the
     highest end for its label (and a range when every error is 0)."""
+    finals = [f for f in finals if math.isfinite(f)] or [0.0]  # a NaN error (no validation sample) draws nothing
+    values = [v for v in values if math.isfinite(v)] or [0.0]
     highest = max(finals)
     top = max(2.5 * highest, highest + 5.0)
     top = min(top, max(1.1 * max(values), highest + 2.0))
