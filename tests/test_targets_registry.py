@@ -205,3 +205,12 @@ def test_evaluate_checks_the_target_and_its_result_like_verify(plugin_folder, ca
         assert main(["evaluate", "m.ctn", "--data", "digits", "--target", spec]) == 2
         err = capsys.readouterr().err
         assert f"--target {spec}: {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("steps, ok", [(0, True), (7, True), (np.int64(3), True), (None, False), (2.5, False),
+                                       (True, False), (np.array([1, 2]), False)])
+def test_the_steps_of_a_result_must_be_a_count(steps, ok):
+    from connttra_neuro.verify.parity import broken_result
+
+    said = broken_result(RunResult(np.zeros((2, 3), np.int64), None, steps))
+    assert (said is None) is ok and (ok or "RunResult.steps must be the number of time steps run" in said)

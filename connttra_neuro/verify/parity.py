@@ -623,7 +623,8 @@ def broken_result(result) -> str | None:
     if not isinstance(result, RunResult):
         return (f"run() returned {type(result).__name__}; it must return hardware_targets.RunResult(scores, "
                 f"hidden_spikes, steps, info)")
-    if not is_positive_int(result.steps) and result.steps != 0:
+    zero = isinstance(result.steps, (int, np.integer)) and not isinstance(result.steps, bool) and result.steps == 0
+    if not (is_positive_int(result.steps) or zero):  # (not `!= 0`: an array's truth value is an error)
         return f"RunResult.steps must be the number of time steps run (an int), got {result.steps!r}"
     scores = np.asarray(result.scores)
     if scores.dtype.kind not in "iuf":
