@@ -267,3 +267,19 @@ def test_a_nan_final_error_does_not_stop_the_plot(tmp_path):
             {"method": "mlp", "label": "MLP", "dataset": "x",
              "history": [{"seconds": 0.1, "val_error": 0.4}, {"seconds": 0.2, "val_error": 0.3}]}]
     assert plot_curves(runs, tmp_path / "c.png").stat().st_size > 0
+
+
+def test_a_method_without_a_validation_curve_is_named_not_dropped(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from connttra_neuro.train.plots import _curves_figure
+
+    runs = [{"method": "connttra", "label": "CoNNTrA", "history": [{"seconds": 0.1, "val_error": 0.2}]},
+            {"method": "mlp", "label": "float64 backprop (MLP)", "history": [{"seconds": 0.1, "val_error": None}]}]
+    fig = _curves_figure(plt, runs, "t")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    plt.close(fig)
+    assert "no validation curve:\nfloat64 backprop (MLP)" in texts

@@ -879,7 +879,7 @@ def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys):
     assert "so the float64 MLP is backprop on those spikes, not on the raw features" in out
     assert "peak RSS: the whole process's high-water mark" in out and "(n/m): training / validation samples" in out
     md = (tmp_path / "compare.md").read_text()
-    assert md.startswith("# CoNNTrA against backprop: iris\n\n| dataset | method |") and "* model bytes:" in md
+    assert md.startswith("# Training methods compared: iris\n\n| dataset | method |") and "* model bytes:" in md
     assert md.count("| iris (120/30) |") == 2
     (tmp_path / "compare.md").write_text("# my notes on the comparison\n")  # a user's file of that name is kept
     assert main(args) == 2

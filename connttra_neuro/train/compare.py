@@ -407,7 +407,7 @@ def write_markdown(results: list[dict], path, title: str) -> Path:
     return path
 
 
-MARKDOWN_HEADING = "# CoNNTrA against backprop:"
+MARKDOWN_HEADING = "# Training methods compared:"
 
 
 def write_json(results: list[dict], path) -> Path:

@@ -215,4 +215,9 @@ def _curves_figure(plt, results: list[dict], title: str | None):
     ax.grid(True, alpha=0.3)
     if curves:  # outside, right of the axes: inside it covers the curves wherever it goes
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    drawn = {id(r) for r, _, _ in curves}
+    missing = [r.get("label", r["method"]) for r in results if id(r) not in drawn]
+    if missing:  # a method that logged no validation error would otherwise just be absent
+        ax.text(1.01, 0.0, "no validation curve:\n" + "\n".join(missing), transform=ax.transAxes, fontsize=8,
+                va="bottom", ha="left")
     return fig
