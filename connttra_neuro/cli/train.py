@@ -336,12 +336,10 @@ def _resolve_seed(args) -> None:
 
 def _default_inv_temperature(settings: dict) -> float | None:
     """1 / the temperature today's defaults give a run of these settings (None if they cannot say)."""
-    import math
-
     from connttra_neuro.train import losses
 
     try:
-        unit = math.gcd(*(abs(int(v)) for v in settings["discrete_set"]))
+        unit = losses.weight_unit(settings["discrete_set"])
         return 1.0 / (unit * losses.default_temperature(int(settings["hidden"][-1])))
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError):
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 import time
 import warnings
@@ -305,7 +304,7 @@ class CoNNTrA:
         # factor ((-100, 0, 100)) is that set scaled: every drive and score scales with it, and so must
         # the margin, temperature, jitter and gradient window, or a margin of 2 against steps of 100
         # leaves the output layer at zero (90% error on digits). Sets without one (-2..2) are unchanged.
-        unit = math.gcd(*(abs(int(v)) for v in values))
+        unit = losses.weight_unit(values)
         margin_default = None if self.margin is not None else unit * losses.default_margin(h_last, y_idx.size)
         temperature_default = None if self.temperature is not None else unit * losses.default_temperature(h_last)
         kind, margin, inv_t = resolve_loss(self.loss, self.margin if self.margin is not None else margin_default,

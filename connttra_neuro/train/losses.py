@@ -58,6 +58,13 @@ def default_margin(last_hidden: int, n_samples: int | None = None) -> int:
     return max(1, round(0.15 * last_hidden * shrink))
 
 
+def weight_unit(discrete_set) -> int:
+    """The common factor of a weight set (1 for ternary, -2..2; 100 for (-100, 0, 100)): the defaults of
+    margin, temperature, surrogate width and jitter are in its steps, so a scaled set trains like the set
+    it scales."""
+    return math.gcd(*(abs(int(v)) for v in discrete_set))
+
+
 def default_temperature(last_hidden: int) -> float:
     """The cross-entropy temperature used when none is given."""
     return max(1.0, math.sqrt(last_hidden) / 2)
