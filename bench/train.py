@@ -34,6 +34,7 @@ from bench._report import machine, write_section  # noqa: E402
 from connttra_neuro.train.compare import compare_methods, plot_curves, standard_error  # noqa: E402
 
 TUNED = ROOT / "bench" / "results" / "tune.json"  # each method's setting per dataset and seed (bench/tune.py)
+FIGURES = ROOT / "docs" / "figures"
 RESULTS = ROOT / "bench" / "results" / "train.json"  # every run, with its history: report() renders it
 DEFAULT_METHOD = "connttra-hinge"  # CoNNTrA with its default loss: the one the goals are judged on
 
@@ -201,7 +202,9 @@ def main() -> None:
     if args.report:
         if not RESULTS.exists():
             sys.exit(f"{RESULTS} is missing: run bench/train.py without --report first")
-        write_section("train", report(json.loads(RESULTS.read_text())))
+        saved = json.loads(RESULTS.read_text())
+        write_section("train", report(saved))
+        draw_figures(saved)  # the curves too: everything the docs show is derived from the saved runs
         return
     runs = select(args.datasets, parser, quick=args.quick)
     write = not (args.quick or args.datasets)
@@ -214,7 +217,6 @@ def main() -> None:
     load_start = os.getloadavg()[0]  # wall times rise with other work on the machine: recorded beside them
     t0 = time.perf_counter()
     rows = []
-    fig_dir = ROOT / "docs" / "figures"
     for run in runs:
         name = run.name
         for seed in seeds_of[name]:
@@ -227,9 +229,6 @@ def main() -> None:
                 r["settings"] = json.loads(json.dumps(settings))  # tuples as lists
                 print(f"   {r['method']}: val {100 * r['val_error']:.2f}% in {r['train_seconds']:.1f} s", flush=True)
             rows += got
-            if seed == seeds_of[name][0] and write:
-                plot_curves(got, fig_dir / f"train_{name}.png",
-                            title=f"{name} (seed {seed}): validation error against training time")
     saved = {"machine": machine(), "seconds": time.perf_counter() - t0, "seeds": seeds_of, "rows": rows,
              "load": [load_start, os.getloadavg()[0]], "threads": _threads()}
     md = report(saved)
@@ -238,6 +237,7 @@ def main() -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(saved, indent=1, default=float))
         write_section("train", md)
+        draw_figures(saved)
 
 
 def _threads() -> dict:
@@ -253,6 +253,15 @@ def _threads() -> dict:
 def _seeds_text(seeds_of: dict) -> str:
     """``seeds_of`` (run -> seeds) in words: the most common list, then the runs with another."""
     return per_run_text(seeds_of, lambda seeds: ", ".join(map(str, seeds)))
+
+
+def draw_figures(saved: dict) -> None:
+    """docs/figures/train_<dataset>.png: every method's validation curve on the dataset's first seed."""
+    for name, seeds in saved["seeds"].items():
+        seed = seeds[0]
+        got = [r for r in saved["rows"] if r["dataset"] == name and r["seed"] == seed]
+        plot_curves(got, FIGURES / f"train_{name}.png",
+                    title=f"{name} (seed {seed}): validation error against training time")
 
 
 def report(saved: dict) -> str:
