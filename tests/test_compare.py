@@ -283,3 +283,16 @@ def test_a_method_without_a_validation_curve_is_named_not_dropped(tmp_path):
     texts = [t.get_text() for t in fig.axes[0].texts]
     plt.close(fig)
     assert "no validation curve:\nfloat64 backprop (MLP)" in texts
+
+
+def test_the_table_and_json_are_written_atomically(tmp_path, monkeypatch):
+    # through _atomic.write_text: an interrupted write leaves the earlier file, not half of a new one
+    import connttra_neuro.train.compare as compare
+
+    written = []
+    real = compare.write_text
+    monkeypatch.setattr(compare, "write_text", lambda path, text: written.append(path) or real(path, text))
+    compare.write_json([], tmp_path / "c.json")
+    compare.write_markdown([], tmp_path / "c.md", "t")
+    assert written == [tmp_path / "c.json", tmp_path / "c.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.md"]

@@ -881,6 +881,7 @@ def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys):
     md = (tmp_path / "compare.md").read_text()
     assert md.startswith("# Training methods compared: iris\n\n| dataset | method |") and "* model bytes:" in md
     assert md.count("| iris (120/30) |") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.json", "compare.md", "compare.png"]
     (tmp_path / "compare.md").write_text("# my notes on the comparison\n")  # a user's file of that name is kept
     assert main(args) == 2
     assert "compare.md exists and is not a file this command writes" in capsys.readouterr().err

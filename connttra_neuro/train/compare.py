@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_text
+
 __all__ = ["compare_methods", "format_table", "plot_curves", "write_json", "METHODS"]
 
 METHODS = ("connttra", "connttra-hinge", "connttra-joint", "connttra-xent", "ste", "mlp")
@@ -398,23 +400,18 @@ def table_notes(results: list[dict]) -> list[str]:
 
 
 def write_markdown(results: list[dict], path, title: str) -> Path:
-    """compare.md: the table and its notes, as printed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """compare.md: the table and its notes, as printed (written atomically, as every output is)."""
     text = f"{MARKDOWN_HEADING} {title}\n\n{format_table(results)}\n\n" + "\n".join(
         f"* {n}" for n in table_notes(results)) + "\n"
-    path.write_text(text)
-    return path
+    return write_text(path, text)
 
 
 MARKDOWN_HEADING = "# Training methods compared:"
 
 
 def write_json(results: list[dict], path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, default=float))
-    return path
+    """compare.json, atomically: an interrupted write leaves the earlier file, not half of a new one."""
+    return write_text(path, json.dumps(results, indent=1, default=float))
 
 
 def plot_curves(results: list[dict], path, title: str | None = None) -> Path:
