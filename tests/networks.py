@@ -55,6 +55,22 @@ def _tied_scores() -> TernaryNetwork:
     return _with_layers(net, output=OutputLayer(w, np.zeros(3, int)), name="tied scores")
 
 
+def _common_factor(seed: int) -> TernaryNetwork:
+    # weights in (-100, 0, 100) (hidden layer 1: (-3, 0, 3)), thresholds and biases not multiples of them: a
+    # target that divides the factor out must round thresholds up (ceil(T / g)) and scale the scores back
+    net = random_network((6, 6, 5, 4), seed=seed)
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer, g in zip(net.hidden, (100, 3), strict=True):
+        fan_in = layer.weights.shape[1]
+        t = rng.integers(-fan_in * g, fan_in * g + 1, size=layer.thresholds.shape)
+        t[:2] = (1, -g - 1)  # just above a multiple of g, just below one
+        layers.append(HiddenLayer((g * layer.weights).astype(np.int16), t))
+    out = OutputLayer((100 * net.output.weights).astype(np.int16), rng.integers(-250, 251, size=4))
+    meta = {**net.metadata, "case": "common weight factor 100 / 3"}
+    return net.replace(discrete_set=(-100, -3, 0, 3, 100), hidden=tuple(layers), output=out, metadata=meta)
+
+
 def conformance_networks() -> dict[str, TernaryNetwork]:
     """Name -> network; each a corner every target must reproduce exactly."""
     nets = {
@@ -67,7 +83,7 @@ def conformance_networks() -> dict[str, TernaryNetwork]:
         "wider set -2..2": random_network((6, 5, 4, 3), discrete_set=(-2, -1, 0, 1, 2), seed=8),
         "sparse, wide fan-in": random_network((40, 12, 5), levels=2, density=0.2, seed=9),
     }
-    for net in (_zero_rows(10), _saturated_thresholds(11), _tied_scores()):
+    for net in (_zero_rows(10), _saturated_thresholds(11), _tied_scores(), _common_factor(12)):
         nets[net.metadata["case"]] = net
     return nets
 

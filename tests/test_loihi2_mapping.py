@@ -14,6 +14,7 @@ from hardware_targets.loihi2.mapping import (
     ACT_SHIFT,
     DECAY_FULL,
     VTH_MAX,
+    common_factor,
     map_network,
     network_resources,
 )
@@ -34,7 +35,7 @@ def _lava_fixed_point(nmap, spikes, drop=None):
         w = (lm.weights.astype(np.int64) >> drop) << drop
         a = s @ w.T
         if lm.kind == "output":
-            return a // nmap.weight_scale + lm.offset, hidden
+            return lm.unit * (a // nmap.weight_scale) + lm.offset, hidden
         u = a << ACT_SHIFT
         v = u + (lm.bias_mant.astype(np.int64) << lm.bias_exp)
         s = (v > (lm.vth << ACT_SHIFT)).astype(np.int64)
@@ -45,7 +46,8 @@ def _lava_fixed_point(nmap, spikes, drop=None):
 @pytest.mark.parametrize("case", list(conformance_networks()))
 def test_fixed_point_mapping_matches_reference(case, weight_bits):
     network = conformance_networks()[case]
-    if np.abs(network.output.weights).max() * (1 << (9 - weight_bits)) > 256 - (1 << (9 - weight_bits)):
+    widest = max(np.abs(l.weights).max() // common_factor(l.weights) for l in network.layers)
+    if widest * (1 << (9 - weight_bits)) > 256 - (1 << (9 - weight_bits)):
         pytest.skip("weights too wide for this many bits (the limit test covers the error)")
     spikes = input_spikes(network, n=60, seed=5)
     scores, hidden = _lava_fixed_point(map_network(network, weight_bits=weight_bits), spikes)
@@ -128,14 +130,52 @@ def _raises(network, limit_part, layer, **target_options):
     return err
 
 
+def _pm2(neurons: int, inputs: int = 4000) -> np.ndarray:
+    """Weights 2, -2, 2, -2, ... with one -1 (no common factor, which the mapping would divide out): drives
+    -3999..4000."""
+    w = np.tile(np.array([2, -2], np.int8), (neurons, inputs // 2))
+    w[:, 1] = -1
+    return w
+
+
 def test_limit_weight_precision():
     net = random_network((6, 4, 3), discrete_set=(-128, 0, 127), seed=1)
     err = _raises(net, "weight precision", "hidden layer 0")
     assert "-128" in str(err.value)
     assert "8 bits is the most Loihi 2 has" in str(err) and "more weight_bits" not in str(err)  # at 8 already
-    wide = random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1)
+    wide = random_network((6, 4, 3), discrete_set=(-2, -1, 0, 1, 2), seed=1)
     err = _raises(wide, "weight precision", "hidden layer 0", weight_bits=2)
     assert "use more weight_bits (Loihi2Target(weight_bits=...) or --weight-bits, up to 8)" in str(err)
+    assert "multiple of" not in str(err)  # no common factor here
+
+
+def test_common_weight_factor_is_divided_out_exactly():
+    # (-100, 0, 100) was refused ("weight precision": 2 * 100 > 254) although it is ternary times 100; a
+    # layer's common factor g is divided out (thresholds ceil(T / g)) and the scores multiplied back on the host
+    net = conformance_networks()["common weight factor 100 / 3"]
+    nmap = map_network(net)
+    assert [lm.unit for lm in nmap.layers] == [100, 3, 100]
+    np.testing.assert_array_equal(nmap.layers[0].thresholds[:2], [1, -1])  # ceil(1 / 100), ceil(-101 / 100)
+    spikes = input_spikes(net, n=200, seed=3)
+    want_scores, want_hidden = forward(net, spikes, record_hidden=True)
+    assert 0 < want_hidden[0].sum() < want_hidden[0].size
+    for bits in (8, 2):  # at 2 bits too: the divided weights are ternary
+        scores, hidden = _lava_fixed_point(map_network(net, weight_bits=bits), spikes)
+        np.testing.assert_array_equal(scores, want_scores)
+        for got, want in zip(hidden, want_hidden, strict=True):
+            np.testing.assert_array_equal(got, want)
+    # (-2, 0, 2) at 2 weight bits: refused before, a ternary layer now
+    Loihi2Target(weight_bits=2).check(random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1))
+
+
+def test_limit_messages_say_a_layer_was_divided_by_its_common_factor():
+    w = np.full((2, 4000), 5, dtype=np.int8)
+    w[:, 0] = 10  # factor 5: the divided drive, 16 * (1 * 3999 + 2), still overflows 16 bits at 5 weight bits
+    net = random_network((4000, 2, 2), discrete_set=(-10, -5, 0, 5, 10), seed=1).replace(
+        hidden=(HiddenLayer(w, np.zeros(2, np.int32)),)
+    )
+    err = _raises(net, "activation width", "hidden layer 0", weight_bits=5)
+    assert "every weight of this layer is a multiple of 5, so it is mapped divided by 5" in str(err)
 
 
 def test_limit_fan_in():
@@ -158,24 +198,26 @@ def test_limit_fan_in_hint_names_the_layer_that_feeds_it():
 
 
 def test_limit_activation_width():
-    w = np.full((2, 4000), 5, dtype=np.int8)  # 2 * 5 * 4000 = 40,000 > 32,767
-    net = random_network((4000, 2, 2), discrete_set=(-5, 0, 5), seed=1).replace(
+    w = np.full((2, 4000), 5, dtype=np.int8)  # 2 * (5 * 3999 + 4) = 39,998 > 32,767
+    w[:, 0] = 4  # no common factor, else the mapping divides it out
+    net = random_network((4000, 2, 2), discrete_set=(-5, 0, 4, 5), seed=1).replace(
         hidden=(HiddenLayer(w, np.zeros(2, np.int32)),)
     )
     err = _raises(net, "activation width", "hidden layer 0")
-    assert err.value == 40_000
+    assert err.value == 39_998
 
 
 def test_limit_activation_width_output_layer():
     w = np.full((2, 4000), -5, dtype=np.int8)
-    net = random_network((4000, 2), discrete_set=(-5, 0, 5), seed=1)
+    w[:, 0] = -4  # no common factor
+    net = random_network((4000, 2), discrete_set=(-5, -4, 0, 5), seed=1)
     net = net.replace(output=OutputLayer(w, np.zeros(2, np.int32)))
     _raises(net, "activation width", "output layer")
 
 
 def test_limit_threshold_range_bias_mantissa():
     # thresholds -3000 and 3000 share one vth; 2 * 6000 does not fit the 13-bit bias mantissa
-    w = np.tile(np.array([2, -2], dtype=np.int8), (2, 2000))
+    w = _pm2(2)
     net = random_network((4000, 2, 2), discrete_set=(-2, -1, 0, 1, 2), seed=1)
     net = net.replace(hidden=(HiddenLayer(w, np.array([-3000, 3000])),))
     err = _raises(net, "threshold range", "hidden layer 0")
@@ -211,7 +253,7 @@ def test_threshold_spread_error_offers_the_fewest_weight_bits_that_hold_it():
     assert "weight_bits=3 (--weight-bits 3) holds these thresholds (spread up to 127, lowest -63)" in str(err)
     Loihi2Target(weight_bits=3).check(net)  # and it does
     # when no weight_bits can hold them, the message says so instead of offering bits
-    wide = _one_hidden(np.tile([2, -2], (2, 2000)), [-3000, 3000])
+    wide = _one_hidden(_pm2(2), [-3000, 3000])
     err = _raises(wide, "threshold range", "hidden layer 0", weight_bits=7)
     assert "more weight_bits would not be enough: even 8 bits allow a spread of only 4095" in str(err)
     assert "weight_bits" not in str(_raises(wide, "threshold range", "hidden layer 0"))  # at 8 bits already
@@ -219,17 +261,17 @@ def test_threshold_spread_error_offers_the_fewest_weight_bits_that_hold_it():
 
 def test_threshold_errors_say_the_quoted_threshold_is_the_clamped_one():
     # the model's 67,625 never fires (drives reach 4,000) and was quoted as 4001 with no word of clamping
-    net = _one_hidden(np.tile([2, -2], (3, 2000)), [-3000, 67625, 0])
+    net = _one_hidden(_pm2(3), [-3000, 67625, 0])
     err = _raises(net, "threshold range", "hidden layer 0")
     assert err.value == "threshold spread 7001 (thresholds -3000..4001, neurons 0 and 1 (the model holds 67625))"
     assert "thresholds are quoted as mapped" in str(err) and "same spikes" in str(err)
     # the same spikes indeed: the clamped threshold maps, and fires exactly as the model's
-    fits = _one_hidden(np.tile([2, -2], (3, 2000)), [100, 67625, 0])
+    fits = _one_hidden(_pm2(3), [100, 67625, 0])
     spikes = input_spikes(fits, n=30, seed=2)
     _, hidden = _lava_fixed_point(map_network(fits), spikes)
     np.testing.assert_array_equal(hidden[0], forward(fits, spikes, record_hidden=True)[1][0])
     # nothing clamped: nothing said about clamping
-    assert "quoted as mapped" not in str(_raises(_one_hidden(np.tile([2, -2], (2, 2000)), [-3000, 3000]),
+    assert "quoted as mapped" not in str(_raises(_one_hidden(_pm2(2), [-3000, 3000]),
                                                  "threshold range", "hidden layer 0"))
 
 
@@ -400,14 +442,19 @@ def test_nir_metadata_states_the_total_latency_and_which_nodes_add_a_step(tmp_pa
     assert "encoder nodes (encoder Linear, encoder_threshold) and the Threshold nodes add none" in meta["semantics"]
 
 
-def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
-    net = random_network((10, 6, 5, 3), levels=2, seed=2)
+@pytest.mark.parametrize("common_factor_net", [False, True])
+def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path, common_factor_net):
+    # a hidden layer with a common weight factor g is stored divided by it, as the loihi2 target maps it; the
+    # output layer holds 2 W itself, since netx has no host step to multiply the scores back
+    net = conformance_networks()["common weight factor 100 / 3"] if common_factor_net else random_network(
+        (10, 6, 5, 3), levels=2, seed=2)
     path = export_netx(net, tmp_path / "net.h5")
     nmap = map_network(net)
+    units = [common_factor(l.weights) if common_factor_net else 1 for l in net.hidden] + [1]
     with h5py.File(path, "r") as f:
         layers = f["layer"]
         assert sorted(layers, key=int) == ["0", "1", "2"]  # one dense layer per weight layer
-        assert layers["0/weight"].shape == (6, 20) and f.attrs["n_inputs"] == 20
+        assert layers["0/weight"].shape == (6, net.n_inputs) and f.attrs["n_inputs"] == net.n_inputs
         for i, lm in enumerate(nmap.layers):
             g = layers[str(i)]
             # type fields as slayer writes them: a one-element S10 array (netx's NIR converter reads type[0])
@@ -415,7 +462,7 @@ def test_netx_file_follows_the_schema_and_holds_the_mapping(tmp_path):
             neuron = g["neuron"]
             assert neuron["type"][()].tolist() == [b"CUBA"]
             assert neuron["iDecay"][()] - 1 == DECAY_FULL and neuron["vDecay"][()] == DECAY_FULL
-            np.testing.assert_array_equal(g["weight"][()], 2 * net.layers[i].weights)
+            np.testing.assert_array_equal(g["weight"][()], 2 * (net.layers[i].weights.astype(int) // units[i]))
             if lm.kind == "hidden":
                 assert neuron["vThMant"][()] == lm.vth
                 np.testing.assert_array_equal(g["bias"][()], lm.bias_mant)
@@ -471,6 +518,20 @@ def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
     assert info.value.value == 2048
 
 
+def test_netx_refuses_an_output_layer_only_the_target_can_divide_by_its_common_factor(tmp_path):
+    # the loihi2 target maps a (-100, 0, 100) read-out of 256 neurons as ternary (drives up to 2 * 256) and
+    # multiplies the scores by 100 on the host; a netx file's output layer must hold 2 * 100 W itself, whose
+    # sums reach 2 * 100 * 256 = 51,200: more than the 16-bit synaptic input
+    net = random_network((6, 256, 3), discrete_set=(-100, 0, 100), seed=1)
+    net = net.replace(output=OutputLayer(np.full((3, 256), 100, np.int8), np.zeros(3, np.int32)))
+    Loihi2Target().check(net)
+    with pytest.raises(TargetLimitError, match="output activation width in netx") as info:
+        export_netx(net, tmp_path / "bad.h5")
+    assert info.value.value == 51_200 and "every output weight is a multiple of 100" in str(info.value)
+    assert "the loihi2 target itself runs this network exactly" in str(info.value)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("weights, largest, what", [([[-1, 0, -1], [0, -1, 0]], 0, "has no positive weight"),
                                                     ([[-1, -1, -1], [-1, -1, -1]], -1, "has no positive weight"),
                                                     ([[0, 0, 0], [0, 0, 0]], 0, "weights are 0")])
@@ -496,11 +557,12 @@ def test_limit_24_bit_state_guard(monkeypatch):
     import hardware_targets.loihi2.mapping as mapping
 
     monkeypatch.setattr(mapping, "ACTIVATION_MAX", 10**9)
-    w = np.full((2, 4000), 127, dtype=np.int8)  # u = (2 * 127 * 4000) << 6 = 65,024,000 > 2**23 - 1
-    net = random_network((4000, 2, 2), discrete_set=(-127, 0, 127), seed=1)
+    w = np.full((2, 4000), 127, dtype=np.int8)  # u = (2 * (127 * 3999 + 126)) << 6 > 2**23 - 1
+    w[:, 0] = 126  # no common factor
+    net = random_network((4000, 2, 2), discrete_set=(-127, 0, 126, 127), seed=1)
     net = net.replace(hidden=(HiddenLayer(w, np.zeros(2, np.int32)),))
     err = _raises(net, "24-bit state", "hidden layer 0")
-    assert err.value == (2 * 127 * 4000) << 6 and err.allowed == 2**23 - 1
+    assert err.value == (2 * (127 * 3999 + 126)) << 6 and err.allowed == 2**23 - 1
 
 
 @pytest.mark.parametrize("options, match", [

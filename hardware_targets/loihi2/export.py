@@ -31,7 +31,9 @@ layer, ``layer/0`` first (no ``input`` layer: netx's Input block is a layer of
 neurons of its own, which would add a step and change the input; a flat first
 ``dense`` layer makes the network's in-port the ``n_inputs`` spikes, as in
 lava-dl's MLP examples). Each layer's CUBA neurons hold *our fixed-point mapping*:
-``weight = 2 W``, ``bias = bias_mant`` (netx applies bias_exp 6),
+``weight = 2 W`` (a hidden layer whose weights share a factor ``g``: ``2 W / g``, thresholds
+``ceil(T / g)``, as the loihi2 target maps it; the output layer always holds ``2 W``, since netx has
+no host step to multiply its scores back), ``bias = bias_mant`` (netx applies bias_exp 6),
 ``vThMant = vth``, ``iDecay = 4096`` (current cleared each step), ``vDecay = 4095``.
 The output layer gets ``bias = 2 b``, ``vThMant = 131071`` (never fires): its
 voltage is ``128 z``. What netx cannot hold: the thermometer encoder (stored
@@ -47,6 +49,7 @@ when it loads them and gets a layer without a positive weight wrong: refused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -56,7 +59,7 @@ from connttra_neuro._atomic import HDF5_SIGNATURE, atomic_write, refuse_other_ki
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
-from .mapping import BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, map_network
+from .mapping import ACTIVATION_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, map_network
 
 __all__ = ["check_netx", "export_nir", "export_netx", "nir_graph"]
 
@@ -141,7 +144,8 @@ def _netx_semantics(nmap) -> str:
         "Each step, per layer: v = (weight @ s << 6) + (bias << 6) (netx's bias_exp 6; iDecay 4096 clears "
         "the current every step) plus plain LIF's carry; a neuron fires iff v > vThMant << 6 (strict). "
         f"Hidden layers: weight = {S} W (weight_scale), bias = vThMant + {S // 2} - {S} T (T clamped to the "
-        "drives the neuron can reach: same spikes), so a neuron fires iff W @ s >= T. "
+        "drives the neuron can reach: same spikes), so a neuron fires iff W @ s >= T (a layer whose weights are "
+        "all multiples of some g > 1 holds W / g and ceil(T / g) instead: the same spikes). "
         "Last layer: never fires (vThMant 131071); its voltage is score_scale x (W @ s + b), "
         f"score_scale = {64 * S}: scores = round(v / score_scale), class = argmax (ties to the lowest index). "
         "Each dense layer adds one step of delay."
@@ -223,11 +227,34 @@ def _check_netx_weight_signs(nmap) -> None:
             )
 
 
+def _undivided_output(nmap):
+    """The mapping with its output layer holding ``S W`` itself: the loihi2 target divides a common
+    weight factor ``g`` out and multiplies the scores back on the host, a netx file has no such step.
+    (``S W`` always fits 8 bits: weights are int8 and ``S = 2``; its sums may not fit 16.)"""
+    out = nmap.layers[-1]
+    if out.unit == 1:
+        return nmap
+    S = nmap.weight_scale
+    w = out.weights.astype(np.int64) * out.unit
+    lo, hi = np.minimum(w, 0).sum(axis=1), np.maximum(w, 0).sum(axis=1)
+    peak = int(max(-lo.min(), hi.max()))
+    if peak > ACTIVATION_MAX:
+        raise TargetLimitError(
+            "loihi2", "output activation width in netx (16-bit synaptic input)", out.name, peak, ACTIVATION_MAX,
+            f"every output weight is a multiple of {out.unit}: the loihi2 target divides it out and multiplies the "
+            f"scores back when it reads them, which netx cannot, so its output layer holds {S} W itself and the "
+            f"largest possible {S}*|W @ s| must fit; the loihi2 target itself runs this network exactly",
+        )
+    out = dataclasses.replace(out, weights=w.astype(np.int32), unit=1,
+                              drive_min=int(lo.min()) // S, drive_max=int(hi.max()) // S)
+    return dataclasses.replace(nmap, layers=nmap.layers[:-1] + (out,))
+
+
 def check_netx(network: TernaryNetwork):
     """Everything :func:`export_netx` refuses, without writing: the loihi2 target's limits, output
     biases the neurons cannot hold, layers netx loads wrongly, plain LIF's carry-over. Returns the
     mapping; raises TargetLimitError naming the layer and the value."""
-    nmap = map_network(network)
+    nmap = _undivided_output(map_network(network))
     out_bias = nmap.weight_scale * nmap.layers[-1].offset
     if out_bias.size and (out_bias.min() < BIAS_MANT_MIN or out_bias.max() > BIAS_MANT_MAX):
         outside = (out_bias < BIAS_MANT_MIN) | (out_bias > BIAS_MANT_MAX)  # -2048 fits, +2048 does not

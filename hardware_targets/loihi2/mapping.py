@@ -32,6 +32,12 @@ first: the spikes are unchanged and such thresholds do not waste bias range.
 The output layer's scores are the synaptic input ``a = W' @ s`` of the output
 compartments, streamed out every step; ``z = a / 2 + b`` is exact (``a`` is even).
 
+A layer whose weights share a common factor ``g > 1`` (a set like ``(-100, 0, 100)``, or
+``(-2, 0, 2)``) is mapped divided by it: weights ``W / g``, hidden thresholds ``ceil(T / g)``
+(``W @ s >= T`` iff ``(W / g) @ s >= T / g`` iff ``(W / g) @ s >= ceil(T / g)``, the drive being an
+integer), and an output layer's scores ``z = g a / 2 + b`` on the host, where its biases are added
+anyway. The spikes and scores are the same; the weights then need no more bits than ternary ones.
+
 floating_pt mode uses Lava's floating-point models: raw weights, ``vth = 0``,
 ``bias = 0.5 - T`` (``v = W @ s - T + 0.5 > 0``), exact for integer drives below 2**53.
 """
@@ -118,6 +124,8 @@ class LayerMap:
     bias_mant : int32 (n_out,) per-neuron bias mantissa (hidden) or zeros (output)
     vth : int, the population threshold (hidden) or 0 (output)
     offset : int64 (n_out,), host-side addend applied to the output's scores (``b``)
+    unit : int, the layer's common weight factor ``g`` divided out of ``weights`` (1: none); the
+        output's scores are ``g a / S + b``, a hidden layer's thresholds are ``ceil(T / g)``
     """
 
     name: str
@@ -130,6 +138,7 @@ class LayerMap:
     offset: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     drive_min: int = 0
     drive_max: int = 0
+    unit: int = 1
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,20 @@ class NetworkMap:
     @property
     def n_inputs(self) -> int:
         return self.network.n_inputs
+
+
+def common_factor(weights: np.ndarray) -> int:
+    """The largest integer every weight of a layer is a multiple of (1 for an all-zero layer)."""
+    g = int(np.gcd.reduce(np.abs(weights.astype(np.int64)), axis=None)) if weights.size else 0
+    return max(g, 1)
+
+
+def _divided(unit: int) -> str:
+    """Said in a message about a layer mapped divided by its common weight factor."""
+    if unit == 1:
+        return ""
+    return (f" (every weight of this layer is a multiple of {unit}, so it is mapped divided by {unit}: weights "
+            f"W / {unit}, thresholds ceil(T / {unit}); figures here are in those units)")
 
 
 def _drive_bounds(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +273,9 @@ def map_network(
     named = list(network.named_layers())
     for i, (name, layer) in enumerate(named):
         is_output = i == len(named) - 1
-        w = layer.weights.astype(np.int64)
+        # a common factor is divided out (exact, see the module docstring): (-100, 0, 100) maps like ternary
+        unit = common_factor(layer.weights)
+        w = layer.weights.astype(np.int64) // unit
         n_out, n_in = w.shape
         scaled = scale * w
         if np.abs(scaled).max() > w_max:
@@ -258,7 +283,7 @@ def map_network(
             raise _limit(
                 f"weight precision ({weight_bits}-bit weights, scaled x{scale})", name,
                 f"{bad} (scaled {scale * bad})", f"|w| <= {w_max // scale} (scaled [-{w_max}, {w_max}])",
-                f"weights are multiplied by {scale} to survive Loihi's weight truncation; "
+                f"weights are multiplied by {scale} to survive Loihi's weight truncation{_divided(unit)}; "
                 + ("use more weight_bits (Loihi2Target(weight_bits=...) or --weight-bits, up to 8) or "
                    if weight_bits < 8 else "8 bits is the most Loihi 2 has: use ")
                 + "a discrete set of smaller weights",
@@ -279,7 +304,7 @@ def map_network(
         if peak > ACTIVATION_MAX:
             raise _limit(
                 f"activation width ({ACTIVATION_BITS}-bit synaptic input)", name, peak, ACTIVATION_MAX,
-                f"the largest possible {scale}*|W @ s| of a neuron; reduce fan-in or weight magnitude",
+                f"the largest possible {scale}*|W @ s| of a neuron{_divided(unit)}; reduce fan-in or weight magnitude",
             )
         if peak << ACT_SHIFT > STATE_MAX:
             raise _limit(f"{chip.STATE_BITS}-bit state (u)", name, peak << ACT_SHIFT, STATE_MAX)
@@ -289,12 +314,13 @@ def map_network(
                     name=name, kind="output", weights=scaled.astype(np.int32),
                     bias_mant=np.zeros(n_out, np.int32), vth=0, bias_exp=0,
                     thresholds=np.zeros(n_out, np.int64), offset=layer.biases.astype(np.int64),
-                    drive_min=int(lo.min()), drive_max=int(hi.max()),
+                    drive_min=int(lo.min()), drive_max=int(hi.max()), unit=unit,
                 )
             )
             continue
         # Clamp thresholds nothing can reach / everything passes: same spikes, smaller range.
-        model_t = layer.thresholds.astype(np.int64)
+        held_t = layer.thresholds.astype(np.int64)
+        model_t = -(-held_t // unit)  # ceil(T / g): the same spikes
         t = np.clip(model_t, lo, hi + 1)
         # bias_mant = vth + S/2 - S T must fit 13 bits for every neuron: pick the smallest vth >= 0.
         half = scale // 2
@@ -306,7 +332,8 @@ def map_network(
             raise _limit(
                 f"threshold range (vth {chip.VTH_BITS}-bit)", name, vth, f"[0, {VTH_MAX}]",
                 f"vth = {scale} T - {half} - {-BIAS_MANT_MIN} for the largest threshold T = {int(t[top])} (neuron "
-                f"{top}{_held(model_t, t, top)}){_why_clamped(model_t, t, top)}. Fix: fewer inputs or a smaller "
+                f"{top}{_held(held_t, t, top)}){_why_clamped(model_t, t, top)}{_divided(unit)}. "
+                "Fix: fewer inputs or a smaller "
                 f"discrete set (each threshold is clamped to at most its neuron's largest drive + 1, here "
                 f"{int(hi[top]) + 1})"
                 + _more_bits(t, weight_bits),
@@ -317,7 +344,8 @@ def map_network(
             raise _limit(
                 f"lowest threshold ({chip.BIAS_MANT_BITS}-bit signed bias mantissa, unsigned vth)", name,
                 int(t.min()), f">= {_lowest_threshold(scale)}",
-                f"that is neuron {low}'s threshold{_held(model_t, t, low)}{_why_clamped(model_t, t, low)}. vth "
+                f"that is neuron {low}'s threshold{_held(held_t, t, low)}{_why_clamped(model_t, t, low)}"
+                f"{_divided(unit)}. vth "
                 "is unsigned and this layer's thresholds are low enough for vth 0, so the bias alone must hold each; "
                 "only a neuron whose negative weights sum below the limit can have its threshold there (this one's "
                 f"sum to {int(lo[low])}). Fix: fewer or smaller negative weights into that neuron (fewer inputs or a "
@@ -330,10 +358,11 @@ def map_network(
             raise _limit(
                 f"threshold range ({chip.BIAS_MANT_BITS}-bit signed bias mantissa)", name,
                 f"threshold spread {spread} (thresholds {int(t.min())}..{int(t.max())}, neurons {low}"
-                f"{_held(model_t, t, low)} and {top}{_held(model_t, t, top)})",
+                f"{_held(held_t, t, low)} and {top}{_held(held_t, t, top)})",
                 _spread_allowed(scale),
                 f"a layer's thresholds share one vth, so their spread must fit the bias mantissa"
-                f"{_why_clamped(model_t, t, low, top)}. Fix: thresholds closer together, or fewer inputs or a "
+                f"{_why_clamped(model_t, t, low, top)}{_divided(unit)}. "
+                "Fix: thresholds closer together, or fewer inputs or a "
                 f"smaller discrete set (each threshold is clamped into its neuron's drive range, "
                 f"{int(lo.min())}..{int(hi.max()) + 1} across this layer, so a narrower range bounds the spread)"
                 + _more_bits(t, weight_bits),
@@ -350,7 +379,7 @@ def map_network(
             LayerMap(
                 name=name, kind="hidden", weights=scaled.astype(np.int32),
                 bias_mant=bias_mant.astype(np.int32), vth=vth, bias_exp=BIAS_EXP, thresholds=t,
-                drive_min=int(lo.min()), drive_max=int(hi.max()),
+                drive_min=int(lo.min()), drive_max=int(hi.max()), unit=unit,
             )
         )
     return NetworkMap(network=network, layers=tuple(layers), weight_scale=scale, weight_bits=weight_bits)

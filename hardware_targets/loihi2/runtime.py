@@ -202,7 +202,7 @@ def build_process_graph(nmap: NetworkMap, data: np.ndarray, *, mode: str, tiles:
     for layer in nmap.layers:
         if fixed:
             w = layer.weights
-        else:  # float models: the IR's own weights, no doubling needed
+        else:  # float models: the mapped weights without the doubling (W, or W / g with its thresholds)
             w = layer.weights // nmap.weight_scale
         # tiles= reaches the ProcessModel's proc_params (lava_models.py uses it to multiply per tile)
         syn = Sparse(
@@ -296,7 +296,8 @@ def run_lava(
     a = np.rint(a).astype(np.int64).reshape(cols * tiles, C)[:n]
     if fixed:
         a //= nmap.weight_scale  # undo the weight scaling (exact: every scaled weight is a multiple)
-    scores = a + nmap.layers[-1].offset[None, :]
+    out = nmap.layers[-1]
+    scores = out.unit * a + out.offset[None, :]  # the common weight factor divided out by the mapping
     hidden = None
     if record_hidden:
         hidden = []
