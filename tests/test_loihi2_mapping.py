@@ -389,6 +389,10 @@ def test_resources_report_784_256_10():
         assert key in res["constants"]
     assert res["constants"]["energy_per_synaptic_op_pJ"] == 23.6
     assert res["constants"]["energy_per_neuron_update_pJ"] == 52.0
+    # the chip does not add the output biases: the report says what the host does
+    assert res["on_host"] == "output biases (added where the scores are read)"
+    factor = network_resources(conformance_networks()["common weight factor 100 / 3"])
+    assert factor["on_host"].endswith("and the output weights' common factor 100 (the scores multiplied by it)")
 
 
 # -- exports -------------------------------------------------------------------------------------

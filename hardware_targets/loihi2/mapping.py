@@ -426,11 +426,16 @@ def network_resources(
     """Per-layer and total neurons, synapses, synaptic memory bits and cores."""
     layers = [layer_resources(name, layer.weights, spec, weight_bits) for name, layer in network.named_layers()]
     total = {key: int(sum(l[key] for l in layers)) for key in ("neurons", "synapses", "synaptic_memory_bits", "cores")}
+    # what the chip does not do: the scores are read from the output compartments' synaptic input
+    unit = common_factor(network.output.weights)
+    on_host = "output biases (added where the scores are read)" + (
+        f", and the output weights' common factor {unit} (the scores multiplied by it)" if unit > 1 else "")
     return {
         "chip": spec.name,
         "input_neurons": network.n_inputs,
         **total,
         "chips": -(-total["cores"] // spec.cores_per_chip),
+        "on_host": on_host,
         "layers": layers,
         "constants": {
             **spec.as_dict(),
