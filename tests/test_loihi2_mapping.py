@@ -150,8 +150,8 @@ def test_limit_weight_precision():
 
 
 def test_common_weight_factor_is_divided_out_exactly():
-    # (-100, 0, 100) was refused ("weight precision": 2 * 100 > 254) although it is ternary times 100; a
-    # layer's common factor g is divided out (thresholds ceil(T / g)) and the scores multiplied back on the host
+    # a layer's common factor g is divided out (thresholds ceil(T / g)) and the scores multiplied back on the
+    # host: (-100, 0, 100) maps like ternary (a random 784-256-10 one was refused for its 16-bit drives)
     net = conformance_networks()["common weight factor 100 / 3"]
     nmap = map_network(net)
     assert [lm.unit for lm in nmap.layers] == [100, 3, 100]
@@ -164,8 +164,9 @@ def test_common_weight_factor_is_divided_out_exactly():
         np.testing.assert_array_equal(scores, want_scores)
         for got, want in zip(hidden, want_hidden, strict=True):
             np.testing.assert_array_equal(got, want)
-    # (-2, 0, 2) at 2 weight bits: refused before, a ternary layer now
+    # (-2, 0, 2) at 2 weight bits: refused before, a ternary layer now; so is a 784-256-10 (-100, 0, 100)
     Loihi2Target(weight_bits=2).check(random_network((6, 4, 3), discrete_set=(-2, 0, 2), seed=1))
+    Loihi2Target().check(random_network((784, 256, 10), discrete_set=(-100, 0, 100), seed=1))
 
 
 def test_limit_messages_say_a_layer_was_divided_by_its_common_factor():
