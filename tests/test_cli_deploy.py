@@ -66,8 +66,15 @@ def test_a_refused_netx_export_writes_no_nir_file_either(tmp_path, capsys):
     nir_path, netx_path = tmp_path / "m.nir", tmp_path / "m.net"
     assert main(["deploy", str(model), "--target", "reference", "--export-nir", str(nir_path),
                  "--export-netx", str(netx_path)]) == 2  # fmt: skip
-    assert "output bias in netx" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "output bias in netx" in err
+    # the refusal is the file's, not the target's (it read "error: loihi2: ..." on a loihi2 deploy): say so
+    assert f"--export-netx {netx_path}: a netx file cannot hold this model exactly, so nothing was written" in err
+    assert "Drop --export-netx to deploy and run it on reference" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ctn"]
+    assert main(["deploy", str(model), "--target", "loihi2", "--export-netx", str(netx_path)]) == 2
+    assert "Drop --export-netx to deploy and run it on loihi2 (the loihi2 target runs it exactly)" in (
+        capsys.readouterr().err)
     # before the data too: digits has 64 features, the model 4; the netx refusal is the one to fix first
     assert main(["deploy", str(model), "--target", "reference", "--data", "digits",
                  "--export-netx", str(netx_path)]) == 2  # fmt: skip

@@ -86,9 +86,17 @@ def _deploy(args) -> int:
     target = get_target(name, **options)
     target.check(network)  # TargetLimitError (a ValueError) -> one clean line, exit 2
     if args.export_netx is not None:
+        from hardware_targets import TargetLimitError
         from hardware_targets.loihi2 import check_netx
 
-        check_netx(network)  # a model netx cannot hold is refused before the data load and any file
+        try:
+            check_netx(network)  # a model netx cannot hold is refused before the data load and any file
+        except TargetLimitError as err:  # the file's limit, not the target's: say so, and how to go on
+            raise UserError(
+                f"--export-netx {args.export_netx}: a netx file cannot hold this model exactly, so nothing was "
+                f"written or run. {err}. Drop --export-netx to deploy and run it on {name}"
+                + (" (the loihi2 target runs it exactly)" if name == "loihi2" else "")
+            ) from None
     # The data before any export: a bad --data / --n must fail before files are written.
     split = load_split(args, network) if args.data is not None else None
     out: dict = {"model": str(args.model), "target": name, "layer_sizes": list(network.layer_sizes)}
