@@ -151,6 +151,8 @@ def test_the_budget_warning_says_when_more_sweeps_may_help():
         "CoNNTrA stopped by max_sweeps after 9 sweeps with its validation error still falling (its best in the "
         "last 3 sweeps); more sweeps may lower it: raise max_sweeps or max_seconds")
     assert "training error still falling" in _budget_warning(history(falling, val=False), "max_seconds", True)
+    # at 0% the error cannot fall further: "more sweeps may lower it" was said of a run at 0.00%
+    assert _budget_warning(history(levelled[:-1] + [0.0]), "max_sweeps", jittered=True) is None
     assert _budget_warning(history([0.9, 0.5, 0.4]), "max_sweeps", jittered=True)  # too short to tell: said
     window = [0.9] + [0.5] * 40 + [0.4] + [0.5] * 3  # the window grows with the run: 44 sweeps, last 4
     assert _budget_warning(history(window), "max_sweeps", jittered=True)

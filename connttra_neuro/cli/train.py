@@ -610,12 +610,26 @@ def _train(args) -> int:
                              jittered=jittered)
         print(f"plot: {drawn}")
     for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        print(f"warning: {_cli_advice(str(w.message), est, ckpt if done else None)}", file=sys.stderr)
     if interrupted:
         print(f"interrupted: best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}",
               file=sys.stderr)
         return 130
     return 0
+
+
+def _cli_advice(message: str, est, ckpt) -> str:
+    """A budget warning's advice in the command's terms: the flag that ended the run and the command that
+    continues it from its checkpoint (budgets count the whole run, so twice the spent one doubles it)."""
+    from connttra_neuro.train.estimator import BUDGET_ADVICE
+
+    if not message.endswith(BUDGET_ADVICE) or ckpt is None:
+        return message
+    if "stopped by max_seconds" in message:
+        flag = f"--max-seconds {2 * est.max_seconds:g}"
+    else:
+        flag = f"--max-sweeps {2 * est.max_sweeps}"
+    return message[: -len(BUDGET_ADVICE)] + f"continue this run with: connttra-neuro train --resume {ckpt} {flag}"
 
 
 def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None):

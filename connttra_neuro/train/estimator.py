@@ -428,13 +428,17 @@ def _key(record: dict) -> float:
     return record["val_error"] if record["val_error"] is not None else record["train_error"]
 
 
+BUDGET_ADVICE = "raise max_sweeps or max_seconds"
+
+
 def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> str | None:
     """What to say when the budget ended a run, or None. In exact mode a run that still changes
     parameters has not converged. With drive jitter (the default) parameters keep moving after the
     errors level off (each sweep's moves chase its noise draw), so a run rarely stands still and
     "not converged" says nothing: warn only when the errors were still falling, i.e. the best sweep's
     error (validation, else training) among the last ``max(3, n // 10)`` sweeps is below every
-    earlier one's (or the run is too short to tell)."""
+    earlier one's (or the run is too short to tell), and above 0. The advice names the estimator's
+    parameters; the CLI rewrites it into its flags and the resume command (``BUDGET_ADVICE``)."""
     n = len(history) - 1
     sweeps = f"{n} sweep{'s' * (n != 1)}"
     if n == 0:  # max_sweeps=0, or max_seconds spent before sweep 1 (a resumed run's budget)
@@ -442,15 +446,17 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
     if not jittered:
         changed = history[-1]["changed"]
         return (f"CoNNTrA stopped by {stop_reason} after {sweeps} before converging (last sweep changed {changed} "
-                f"parameter{'s' * (changed != 1)}); raise max_sweeps or max_seconds")
+                f"parameter{'s' * (changed != 1)}); {BUDGET_ADVICE}")
     window = max(3, n // 10)
     # one error throughout: a resumed run may have been validated in one part and not the other
     what = "validation" if all(r["val_error"] is not None for r in history[1:]) else "training"
     keys = [r["val_error" if what == "validation" else "train_error"] for r in history[1:]]
     if n > window and min(keys[-window:]) >= min(keys[:-window]):
         return None  # levelled off before the budget ended: the budget did its job
+    if min(keys[-window:]) == 0:
+        return None  # at 0% it cannot fall further, whatever the trend before
     return (f"CoNNTrA stopped by {stop_reason} after {sweeps} with its {what} error still falling (its best in the "
-            f"last {min(window, n)} sweeps); more sweeps may lower it: raise max_sweeps or max_seconds")
+            f"last {min(window, n)} sweeps); more sweeps may lower it: {BUDGET_ADVICE}")
 
 
 HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")
