@@ -62,11 +62,12 @@ def test_the_verdict_tells_a_target_that_differs_from_one_that_did_not_run(iris_
     code = main(["verify", iris_model, "--data", "iris", "--targets", "reference,wrong-threshold,too-small",
                  "--out", str(tmp_path / "r"), "--no-plots"])  # fmt: skip
     assert code == 1
-    out = capsys.readouterr().out
-    assert "verify: MISMATCH: wrong-threshold; FAILED (did not run): too-small" in out
+    out, err = capsys.readouterr()
+    assert "verify: MISMATCH: wrong-threshold; FAILED (did not run): too-small" in out  # the verdict: a result
     # said before any target runs, not only in the verdict after the others have run
-    note = out.index("note: too-small cannot run this model (too-small: hidden layer 0: neurons is 10")
-    assert note < out.index("verify: reference: compiling")
+    note = err.index("note: too-small cannot run this model (too-small: hidden layer 0: neurons is 10")
+    assert note < err.index("verify: reference: compiling")
+    assert "compiling" not in out  # progress on stderr, as deploy and evaluate print it: `verify > log` is the result
 
 
 def test_json_to_stdout(iris_model, tmp_path, capsys, faulty_registered):

@@ -155,12 +155,14 @@ def _print(out: dict, network) -> None:
     print(f"model      {out['model']} ({'-'.join(map(str, out['layer_sizes']))})")
     print(f"target     {out['target']}: fits")
     res = out["resources"]
-    scalars = {k: v for k, v in res.items() if isinstance(v, (int, float, str)) and k != "layers"}
+    scalars = {k: v for k, v in res.items() if isinstance(v, (int, float, str)) and k not in ("layers", "on_host")}
     if scalars:
         print("resources  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in scalars.items()))
     for layer in res.get("layers", []) if isinstance(res.get("layers"), list) else []:
         cells = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in layer.items() if k != "layer")
         print(f"  {layer.get('layer', '?'):<16} {cells}")
+    if isinstance(res.get("on_host"), str):  # what the target leaves to the host reading the scores
+        print(f"on host    {res['on_host']}")
     for kind, path in out["exports"].items():
         print(f"exported   {kind}: {path}")
     run = out.get("run")

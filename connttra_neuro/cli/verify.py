@@ -342,14 +342,18 @@ def _verify(args) -> int:
         check_writable(args.json, "--json")
         check_replaceable(args.json, "--json", "json")
     to_stdout = args.json == "-"
-    say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print
-    _say_refusals(network, names, options, say)
+    say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print  # the verdict: a result
+
+    def progress(message: str) -> None:  # on stderr, as deploy and evaluate do: `verify > log` keeps the results
+        print(message, file=sys.stderr, flush=True)
+
+    _say_refusals(network, names, options, progress)
     X, y, data_name = load_split(args, network)
-    say(
+    progress(
         f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) "
         f"on {len(y):,} samples of {data_name} ({args.split})"
     )
-    report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=say,
+    report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=progress,
                     y_are_outputs=True)  # load_split mapped the data's labels (by name or through classes)
     paths = write_report(
         report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
@@ -367,7 +371,7 @@ def _verify(args) -> int:
             print(f"json:   {args.json}")
     stale = sorted(p.name for p in (Path(out) / "plots").glob("*.png")) if args.no_plots else []
     if stale:  # the report no longer shows them, but they sit beside it looking current
-        say(f"note: {Path(out) / 'plots'} holds plots of an earlier report ({', '.join(stale)}), "
+        progress(f"note: {Path(out) / 'plots'} holds plots of an earlier report ({', '.join(stale)}), "
             "not of this run (--no-plots); delete them or run without --no-plots")
     verdict = "all targets exact" if report.all_exact else "; ".join(
         f"{label}: {', '.join(names)}"
