@@ -186,7 +186,8 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
             raise DatasetError(
                 f"{name}: images differ in size: {file_a} is {size_a[0]}x{size_a[1]} but {file_b} is "
                 f"{size_b[0]}x{size_b[1]} (width x height){turn}; every image must have the same size: resize "
-                f"them first, e.g. with Pillow: Image.open(f).resize((32, 32)).save(f)")
+                f"them to one first, e.g. to the first one's with Pillow: "
+                f"Image.open(f).resize(({size_a[0]}, {size_a[1]})).save(f)")
         deep = [k for k in ("wide", "float") if k in kinds]
         if deep and len(kinds) > 1:  # 0..65535 beside 0..255 or 0..1: no one scale is right
             other = next(k for k in ("float", "colour", "grey") if k in kinds and k != deep[0])

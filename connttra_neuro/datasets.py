@@ -293,8 +293,11 @@ def _subsample(X: np.ndarray, y: np.ndarray, n: int | None, seed: int, stream: i
 
 
 def _subsample_note(n_train: int | None, n_val: int | None, seed: int) -> str:
-    parts = [f"{what}={n}" for what, n in (("n_train", n_train), ("n_val", n_val)) if n is not None]
-    return f"; stratified subsample {', '.join(parts)} (seed {seed})" if parts else ""
+    # 0 leaves a part out (evaluate reads only the split it scores): said as such, not as "n_train=0"
+    parts = [f"{what}={n}" for what, n in (("n_train", n_train), ("n_val", n_val)) if n]
+    left_out = [f"{what} part not read" for what, n in (("training", n_train), ("validation", n_val)) if n == 0]
+    note = f"; stratified subsample {', '.join(parts)} (seed {seed})" if parts else ""
+    return note + "".join(f"; {text}" for text in left_out)
 
 
 # -- IDX files ------------------------------------------------------------------------------

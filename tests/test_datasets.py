@@ -385,6 +385,9 @@ def test_a_subsample_of_zero_leaves_that_part_out_and_a_file_may_not(tmp_path):
     np.testing.assert_array_equal(val_only.X_val, full.X_val)
     np.testing.assert_array_equal(train_only.y_train, full.y_train)
     assert val_only.n_classes == 10 and val_only.n_features == 64
+    # a description that reaches a user (evaluate's feature-count error) said "stratified subsample n_train=0"
+    assert val_only.description.endswith("seed 2; training part not read") and "n_train=0" not in val_only.description
+    assert "n_val=5 (seed 2); training part not read" in load_dataset("digits", seed=2, n_train=0, n_val=5).description
     with pytest.raises(DatasetError, match="no samples: X_train and X_val are both empty"):
         load_dataset("digits", n_train=0, n_val=0)
     np.savez(tmp_path / "empty.npz", X_train=np.zeros((0, 3)), y_train=np.zeros(0, int), X_val=np.zeros((2, 3)),
