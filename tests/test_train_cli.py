@@ -484,7 +484,19 @@ def test_resume_alone_continues_the_run_on_its_own_data_and_output(tmp_path, cap
     assert "holds other samples than when" in capsys.readouterr().err
     assert (ckpt.read_bytes(), out.read_bytes()) == before
     assert main(["train", "--hidden", "4", "-o", str(tmp_path / "x.ctn")]) == 2
-    assert "train needs --data" in capsys.readouterr().err
+    assert "train needs --data (or --resume CHECKPOINT to continue a run)" in capsys.readouterr().err
+
+
+def test_train_usage_shows_what_is_required():
+    # argparse's usage showed [--data DATA] and [-o OUTPUT] as optional; they are only with --resume
+    import contextlib
+    import io
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert text.getvalue().startswith("usage: connttra-neuro train --data DATA -o OUTPUT [options]\n"
+                                      "       connttra-neuro train --resume CHECKPOINT [options]\n")
 
 
 def test_outputs_replace_only_files_of_their_own_kind(tmp_path, capsys):

@@ -84,6 +84,9 @@ def add_parsers(sub) -> None:
     """Register ``train`` and ``compare``."""
     p = sub.add_parser(
         "train",
+        # argparse's own usage shows --data and -o as optional: they are, but only with --resume
+        usage="connttra-neuro train --data DATA -o OUTPUT [options]\n"
+              "       connttra-neuro train --resume CHECKPOINT [options]",
         help="train a discrete-weight network with CoNNTrA coordinate descent",
         description="Train with CoNNTrA. A checkpoint is written atomically after every sweep; "
         "Ctrl-C after the first sweep leaves the best network so far in -o (before it, nothing is written); "
@@ -460,6 +463,8 @@ def _train(args) -> int:
             why = f" ({args.resume}: {no_output}; give -o for this run's model)"
         elif args.resume:
             why = f" ({args.resume} does not record the run's)"
+        else:
+            why = " (or --resume CHECKPOINT to continue a run)"
         raise UserError(f"train needs {' and '.join(missing)}{why}")
     check_writable(args.output, "-o")
     out = Path(args.output)
