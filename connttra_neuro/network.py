@@ -47,6 +47,17 @@ PARAM_DTYPE = np.int32  # thresholds and biases
 _ENCODE_BLOCK = 2**22  # spikes encoded per block of rows (ThermometerEncoder.encode)
 
 
+def _integer_cuts(thresholds: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Float thresholds as integer ones of ``dtype`` for integer features: ``x >= t`` iff ``x >= ceil(t)``.
+    Returns the cuts (clamped into the dtype's range; ``-inf`` and anything below it pass every value) and
+    where nothing of the dtype reaches the threshold (``ceil(t)`` above its largest value, ``+inf``)."""
+    info = np.iinfo(dtype)
+    c = np.ceil(thresholds)
+    never = c >= float(info.max) + 1  # 2**63 / 2**64 / 256 ... are exact floats; every smaller ceil fits
+    cuts = np.where(never, 0.0, np.maximum(c, float(info.min))).astype(dtype)
+    return cuts, never
+
+
 class NetworkError(ValueError):
     """A network (or a part of one) breaks the IR's rules; the message says where."""
 
@@ -146,7 +157,9 @@ class ThermometerEncoder:
         return self.n_features * self.levels
 
     def encode(self, X: np.ndarray) -> np.ndarray:
-        """Encode raw features ``X`` (n_samples, n_features) as uint8 spikes (n_samples, F*K)."""
+        """Encode raw features ``X`` (n_samples, n_features) as uint8 spikes (n_samples, F*K): spike
+        ``f*K + k`` is ``x_f >= thresholds[f, k]``, exactly (integer features are compared as integers,
+        float ones in float64). Features must be finite, as for :meth:`fit`."""
         X = feature_array(X)
         if X.ndim == 1:
             X = X[None, :]
@@ -156,17 +169,34 @@ class ThermometerEncoder:
             X = X.astype(np.uint8)
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
             raise NetworkError(f"encoder: features must be real numbers, got dtype {X.dtype}")
-        if np.issubdtype(X.dtype, np.floating) and np.isnan(X).any():
-            rows = np.nonzero(np.isnan(X).any(axis=1))[0]
-            raise NetworkError(f"encoder: {rows.size} sample(s) contain NaN (first: row {rows[0]})")
+        if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+            # as fit refuses them: an infinite feature is a bug upstream, and a NIR graph (whose encoder is a
+            # Linear node: inf * 0 is NaN) could not reproduce the spikes it would give
+            bad = ~np.isfinite(X)
+            rows = np.nonzero(bad.any(axis=1))[0]
+            what = "NaN" if np.isnan(X[rows[0]]).any() else "an infinite value"
+            raise NetworkError(f"encoder: {rows.size} sample(s) contain NaN or infinite values (first: row "
+                               f"{rows[0]}, {what}); features must be finite numbers, as for fit")
         n = X.shape[0]
         out = np.empty((n, self.n_outputs), np.uint8)
+        if np.issubdtype(X.dtype, np.integer):
+            # compared as integers: x >= t iff x >= ceil(t). Exact for every int64 and uint64, which float64
+            # is not above 2**53 (2**53 + 3 >= 2**53 + 4 came out true), and no float copy of the data
+            cuts, never = _integer_cuts(self.thresholds, X.dtype)
+        else:
+            # float16/32/64 convert to float64 exactly
+            cuts, never = self.thresholds, None
         # row blocks: no float64 copy of the whole input (376 MB for 60,000 MNIST images in
-        # float32) and no (n, F, K) boolean temporary; every value converts to float64 exactly
+        # float32) and no (n, F, K) boolean temporary
         step = max(1, _ENCODE_BLOCK // max(1, self.n_outputs))
         for a in range(0, n, step):
-            block = X[a:a + step].astype(np.float64, copy=False)
-            out[a:a + step] = (block[:, :, None] >= self.thresholds[None, :, :]).reshape(block.shape[0], -1)
+            block = X[a:a + step]
+            if never is None:
+                block = block.astype(np.float64, copy=False)
+            fires = block[:, :, None] >= cuts[None, :, :]
+            if never is not None:
+                fires &= ~never[None, :, :]
+            out[a:a + step] = fires.reshape(block.shape[0], -1)
         return out
 
     @classmethod

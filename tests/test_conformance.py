@@ -50,6 +50,15 @@ def test_target_matches_reference(target, case):
     np.testing.assert_array_equal(result.predictions, np.argmax(want_scores, axis=1))
 
 
+@pytest.mark.timeout(CASE_TIMEOUT_S)
+def test_an_empty_run_is_alike_on_every_target(target):
+    # loihi2 said steps=0 for no samples where the others say L (a sample's latency, as n + L counts)
+    network = NETWORKS["2 hidden, thermometer"]
+    result = target.run(target.compile(network), input_spikes(network)[:0], record_hidden=True)
+    assert result.scores.shape == (0, network.n_classes) and result.steps == network.n_weight_layers
+    assert [h.shape for h in result.hidden_spikes] == [(0, layer.weights.shape[0]) for layer in network.hidden]
+
+
 def test_reference_pipelined_target_matches_direct():
     # the registry's reference runs "direct"; its step-by-step twin must agree on every case
     pipelined = get_target("reference", mode="pipelined")

@@ -523,6 +523,21 @@ def test_exports_refuse_networks_loihi_cannot_hold(tmp_path):
     assert info.value.value == 2048
 
 
+def test_netx_refuses_a_network_too_big_for_the_chip(tmp_path):
+    # check_netx ran each layer's limits but not the whole network's cores, so a network the loihi2 target
+    # refuses was exported (docs: "the same checks as the loihi2 target")
+    from connttra_neuro.network import TernaryNetwork, ThermometerEncoder
+
+    C = chip.LOIHI2.cores_per_chip * chip.LOIHI2.neurons_per_core + 1
+    w = np.zeros((C, 2), np.int8)
+    w[:, 0] = 1
+    net = TernaryNetwork(ThermometerEncoder(np.array([[0.5], [0.5]])), (), OutputLayer(w, np.zeros(C, np.int32)))
+    for refuse in (Loihi2Target().check, lambda n: export_netx(n, tmp_path / "x.net")):
+        with pytest.raises(TargetLimitError, match="cores is 129, the target allows 128"):
+            refuse(net)
+    assert not list(tmp_path.iterdir())
+
+
 def test_netx_refuses_an_output_layer_only_the_target_can_divide_by_its_common_factor(tmp_path):
     # the loihi2 target maps a (-100, 0, 100) read-out of 256 neurons as ternary (drives up to 2 * 256) and
     # multiplies the scores by 100 on the host; a netx file's output layer must hold 2 * 100 W itself, whose

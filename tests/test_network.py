@@ -168,9 +168,42 @@ class TestEncoder:
         Xi = np.round(10 * X).astype(np.int16)
         np.testing.assert_array_equal(ThermometerEncoder.fit(Xi, 2).encode(Xi),
                                       ThermometerEncoder.fit(Xi.astype(np.float64), 2).encode(Xi.astype(np.float64)))
-        with pytest.raises(NetworkError, match=r"1 sample\(s\) contain NaN \(first: row 300\)"):
+        with pytest.raises(NetworkError, match=r"1 sample\(s\) contain NaN or infinite values \(first: row 300, NaN\)"):
             X[300, 2] = np.nan
             enc.encode(X)
+
+    def test_infinite_features_are_refused_as_fit_refuses_them(self):
+        # encode took them (inf >= t fires), but a NIR graph's encoder Linear makes inf * 0 = NaN of the other
+        # features, so the export could not reproduce the spikes; fit refuses them, and now encode does too
+        enc = ThermometerEncoder(np.array([[0.0], [1.0]]))
+        for bad in (np.inf, -np.inf):
+            with pytest.raises(NetworkError, match=r"2 sample\(s\) contain NaN or infinite values \(first: row 1, "
+                                                   r"an infinite value\); features must be finite"):
+                enc.encode(np.array([[0.0, 1.0], [bad, 0.0], [1.0, bad]], np.float32))
+
+    def test_integer_features_compare_exactly_beyond_float64(self):
+        # float64 holds integers exactly only up to 2**53: 2**53 + 3 >= 2**53 + 4 came out true
+        enc = ThermometerEncoder(np.array([[float(2**53 + 4)], [-float(2**60)]]))
+        x = np.array([[2**53 + 3, -2**60 - 1], [2**53 + 4, -2**60], [2**63 - 1, -2**63]], np.int64)
+        np.testing.assert_array_equal(enc.encode(x), [[0, 0], [1, 1], [1, 0]])
+        big = ThermometerEncoder(np.array([[float(2**63)], [2.0**64], [np.inf]]))  # above int64: never fire
+        u = np.array([[2**63, 2**64 - 1, 2**64 - 1]], np.uint64)
+        np.testing.assert_array_equal(big.encode(u), [[1, 0, 0]])
+        np.testing.assert_array_equal(big.encode(np.array([[2**63 - 1, 0, 5]], np.int64)), [[0, 0, 0]])
+
+    @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16, np.int32, np.int64, np.uint64])
+    def test_integer_features_encode_as_their_float64_values(self, dtype):
+        # where float64 is exact (every value here), the integer comparison gives the float comparison's spikes
+        info = np.iinfo(dtype)
+        rng = np.random.default_rng(int(info.bits))
+        lo, hi = max(int(info.min), -1000), min(int(info.max), 1000)
+        X = rng.integers(lo, hi + 1, size=(200, 6)).astype(dtype)
+        X[0], X[1] = lo, hi
+        t = np.sort(np.concatenate([rng.uniform(lo - 5, hi + 5, size=(6, 3)), np.round(rng.uniform(lo, hi, (6, 2))),
+                                    np.full((6, 1), float(info.max) + 0.5)], axis=1), axis=1)
+        t[0, 0], t[1, -1] = -np.inf, np.inf
+        enc = ThermometerEncoder(t)
+        np.testing.assert_array_equal(enc.encode(X), enc.encode(X.astype(np.float64)))
 
     @pytest.mark.parametrize(
         "X, message",

@@ -87,7 +87,9 @@ class Loihi2Target(Target):
         n = spikes.shape[0]
         if n == 0:
             hidden = [np.zeros((0, h.weights.shape[0]), np.uint8) for h in network.hidden] if record_hidden else None
-            return RunResult(np.zeros((0, network.n_classes), np.int64), hidden, 0, {"mode": self.mode})
+            # L steps, as every target counts an empty run (n + L on the pipelined reference)
+            return RunResult(np.zeros((0, network.n_classes), np.int64), hidden, network.n_weight_layers,
+                             {"mode": self.mode})
         tiles = self.tiles or min(n, DEFAULT_TILES)
         scores, hidden, info = run_lava(
             compiled.mapping, spikes, mode=self.mode, tiles=tiles, record_hidden=record_hidden, run_cfg=self.run_cfg

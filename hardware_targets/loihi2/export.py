@@ -59,7 +59,7 @@ from connttra_neuro._atomic import HDF5_SIGNATURE, atomic_write, refuse_other_ki
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
-from .mapping import ACTIVATION_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, map_network
+from .mapping import ACTIVATION_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, check_limits, map_network
 
 __all__ = ["check_netx", "export_nir", "export_netx", "nir_graph"]
 
@@ -254,6 +254,7 @@ def check_netx(network: TernaryNetwork):
     """Everything :func:`export_netx` refuses, without writing: the loihi2 target's limits, output
     biases the neurons cannot hold, layers netx loads wrongly, plain LIF's carry-over. Returns the
     mapping; raises TargetLimitError naming the layer and the value."""
+    check_limits(network)  # the whole-network limits (cores) too: map_network checks only each layer's
     nmap = _undivided_output(map_network(network))
     out_bias = nmap.weight_scale * nmap.layers[-1].offset
     if out_bias.size and (out_bias.min() < BIAS_MANT_MIN or out_bias.max() > BIAS_MANT_MAX):
