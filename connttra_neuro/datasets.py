@@ -713,9 +713,9 @@ _BUILTINS: dict[str, DatasetInfo] = {
             10000,
             784,
             10,
-            "IDX files from path=DIR; validation = official 10k test set",
+            "IDX files from --data-path DIR (path=DIR in Python); validation = official 10k test set",
             True,
-            lambda: (False, "needs path=DIR"),
+            lambda: (False, "needs --data-path"),
         ),
     )
 }
