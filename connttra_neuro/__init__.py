@@ -1,6 +1,7 @@
 """connttra-neuro: train discrete-weight networks with CoNNTrA, deploy them on
 neuromorphic targets, and verify the deployment classifies exactly as trained."""
 
+from .inference import predict
 from .modelfile import ModelFileError, load, save, storage_report
 from .network import (
     BINARY,
@@ -26,6 +27,7 @@ __all__ = [
     "random_network",
     "save",
     "load",
+    "predict",
     "storage_report",
     "ModelFileError",
 ]

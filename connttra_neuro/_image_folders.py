@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -149,18 +150,36 @@ def _progress(files: list[Path], desc: str):
 def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
     """Decode every file into one uint8 (or float32 for 16-bit and float images) array of
     ``(n, pixels * channels)``; all images must share one size."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    header = _headers(files, name)
+    return _decode(files, name, header, grey="colour" not in header.kinds)
 
-    def opened(path: Path):
-        try:
-            return Image.open(path)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
-            raise DatasetError(f"{name}: {path} is not a readable image ({err})") from None
 
+class _Header(NamedTuple):
+    """What the header pass found: the one size (as shown), the kinds of image read ("wide", "float",
+    "grey", "colour", and notes: "grey palette", "32-bit", "16-bit colour"; each -> the first such
+    file) and the indices of the files turned by their EXIF orientation."""
+
+    width: int
+    height: int
+    kinds: dict
+    turned: set
+
+
+def _opened(path: Path, name: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        return Image.open(path)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        raise DatasetError(f"{name}: {path} is not a readable image ({err})") from None
+
+
+def _headers(files: list[Path], name: str) -> _Header:
+    """Read every file's header (Pillow decodes lazily): one size for all, and depths that share a scale."""
     sizes, kinds = {}, {}  # kinds: "wide" (16-bit or float grey), "grey" (8-bit), "colour" -> first file
     turned = set()  # files with an EXIF orientation: read the way a viewer shows them (a phone's photos)
     for i, path in enumerate(_progress(files, f"checking {name}")):  # headers only: Pillow decodes lazily
-        with opened(path) as img:
+        with _opened(path, name) as img:
             orientation = _orientation(img)
             if orientation > 1:
                 turned.add(i)
@@ -196,11 +215,20 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
                 f"{name}: images mix {said[deep[0]]} ({kinds[deep[0]]}) with {said[other]} ({kinds[other]}); "
                 f"their values are on different scales: convert them to one depth first")
     (width, height), = sizes
-    grey = "colour" not in kinds
+    return _Header(width, height, kinds, turned)
+
+
+def _decode(files: list[Path], name: str, header: _Header, grey: bool) -> tuple[np.ndarray, str]:
+    """The pixels of the files ``header`` describes, one row each, and what they are in words. ``grey``
+    False reads every image as RGB: the loader's choice when one has colour, ``read_image_files``'s for
+    grey images given to a colour model (a grey image beside colour ones trained as RGB)."""
+    from PIL import ImageOps
+
+    width, height, kinds, turned = header
     deep = "wide" in kinds or "float" in kinds
     X = np.empty((len(files), height * width * (1 if grey else 3)), np.float32 if deep else np.uint8)
     for i, path in enumerate(_progress(files, f"reading {name}")):
-        with opened(path) as img:
+        with _opened(path, name) as img:
             try:
                 if i in turned:
                     img = ImageOps.exif_transpose(img)
@@ -217,6 +245,8 @@ def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
         depth = ("32-bit " if "32-bit" in kinds else "16-bit " if "wide" in kinds
                  else "float " if "float" in kinds else "")
         what = f"{width}x{height} {depth}grey"
+    elif "colour" not in kinds:  # grey images read for a colour model
+        what = f"{width}x{height} RGB (grey images on three equal channels, as a colour model reads them)"
     elif "grey" in kinds:
         what = (f"{width}x{height} RGB (grey images such as {kinds['grey']} on three equal channels, since "
                 f"{kinds['colour']} has colour)")
@@ -253,6 +283,91 @@ def _grey_palette(img) -> bool:
         return False
     rgb = np.asarray(palette, np.int16).reshape(-1, 3)
     return bool((rgb == rgb[:, :1]).all())
+
+
+def read_image_files(paths: list, name: str, *, n_features: int | None = None
+                     ) -> tuple[np.ndarray, list[Path], list[Path], str]:
+    """Image files and folders given one by one (``datasets.read_images``, ``connttra-neuro predict``):
+    ``(X, files, skipped, what)``. A folder gives the image files under it, sub-folders included, in
+    sorted path order, hidden entries ignored and other files skipped, as a class folder is walked; a
+    file named is read whatever its extension (a file that is no image is an error naming it). The
+    files are decoded by the loader's own passes, so a row is bit for bit the row training read.
+
+    With ``n_features`` (a model's), grey images go to a colour model of their size as RGB on three
+    equal channels, as the loader reads a grey image beside colour ones; any other difference from
+    the model's feature count is an error saying what differs (size, colour or grey)."""
+    files, skipped = [], []
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            found = len(files)
+            _walk(path, name, files, skipped, set())
+            if len(files) == found:
+                inside = [p for p in skipped if path in p.parents]
+                why = (f"{len(inside)} entries, none an image file by its extension ({', '.join(IMAGE_SUFFIXES)}), "
+                       f"e.g. {inside[0]}" if inside else "it is empty (hidden entries aside)")
+                raise DatasetError(f"{name}: no image files in folder {path}: {why}")
+        elif path.is_file():
+            files.append(path)
+        elif path.exists():  # a device, pipe or socket
+            raise DatasetError(f"{path}: is not a regular file or a folder; give image files or folders of images")
+        else:
+            raise DatasetError(f"{path}: no such file or folder")
+    if not files:
+        raise DatasetError(f"{name}: no images given: give image files or folders of images")
+    header = _headers(files, name)
+    grey = "colour" not in header.kinds
+    if n_features is not None:
+        pixels = header.width * header.height
+        deep = "wide" in header.kinds or "float" in header.kinds  # never RGB: the loader refuses them beside colour
+        if grey and not deep and n_features == 3 * pixels:
+            grey = False
+        if n_features != pixels * (1 if grey else 3):
+            raise DatasetError(f"{name}: {_unlike(header, grey, n_features)}")
+    X, what = _decode(files, name, header, grey)
+    return X, files, skipped, what
+
+
+def images_name(paths: list) -> str:
+    """What ``read_image_files``'s errors call the images: a folder given alone by its path, anything
+    else "input images" (a file's own error names it: "a.png: a.png is not ..." would say it twice)."""
+    return str(paths[0]) if len(paths) == 1 and Path(paths[0]).expanduser().is_dir() else "input images"
+
+
+def _unlike(header: _Header, grey: bool, n_features: int) -> str:
+    """Why images of ``header`` do not fit a model of ``n_features`` features, in words a user acts on.
+    The model file records no image size, so the sizes it could take are worked out from its feature
+    count: the images' aspect ratio kept, grey (one feature per pixel) or RGB (three)."""
+    width, height, kinds = header.width, header.height, header.kinds
+    depth = "16-bit grey" if "wide" in kinds else "float grey" if "float" in kinds else "grey" if grey else "RGB"
+    these = f"these images are {width}x{height} {depth}, {width * height * (1 if grey else 3):,} features"
+    if not grey and n_features == width * height:
+        return (f"the model takes grey images, one feature per pixel ({n_features:,} features: {width}x{height} "
+                f"grey), but {these} ({kinds['colour']} has colour); convert them to grey first, e.g. with "
+                f"Pillow: Image.open(f).convert('L').save(f)")
+    if grey and n_features == 3 * width * height:  # wide grey for a colour model
+        return (f"the model takes colour images ({n_features:,} features: {width}x{height} RGB), but {these}, "
+                f"which are never read as colour; convert them to 8-bit RGB first, e.g. with Pillow: "
+                f"Image.open(f).convert('RGB').save(f)")
+    fits = []
+    for channels, said in ((1, "grey"), (3, "RGB")):
+        if n_features % channels:
+            continue
+        pixels = n_features // channels
+        w = int(round((pixels * width / height) ** 0.5))
+        if w and pixels % w == 0 and w * height == (pixels // w) * width:  # the same aspect ratio
+            fits.append((w, pixels // w, said))
+    if not fits:
+        return (f"the model takes {n_features:,} features per image, which no {width}:{height} image gives; "
+                f"{these}: give images of the size and colour the model was trained on")
+    size = " or ".join(f"{w}x{h} {said}" for w, h, said in fits)
+    w, h, said = next((f for f in fits if f[2] == ("grey" if grey else "RGB")), fits[0])
+    # 8-bit grey images go to a colour model as RGB by themselves; colour ones to a grey model do not
+    deep = "wide" in kinds or "float" in kinds
+    convert = (".convert('L')" if not grey and said == "grey" else ".convert('RGB')" if deep and said == "RGB"
+               else "")
+    return (f"the model takes {n_features:,} features per image ({size}), but {these}; resize them to the size "
+            f"the model was trained on first, e.g. with Pillow: Image.open(f){convert}.resize(({w}, {h})).save(f)")
 
 
 def _describe_classes(names: list[str]) -> str:
@@ -315,4 +430,5 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
                    seeded_split=val_files is None)
 
 
-__all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder"]
+__all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder",
+           "read_image_files", "images_name"]

@@ -52,6 +52,7 @@ __all__ = [
     "builtin_datasets",
     "read_idx",
     "load_npz",
+    "read_images",
 ]
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
@@ -591,6 +592,50 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
             f"keys found: {', '.join(shown[:10]) or 'none'}"
             + (f", ... ({len(shown)} in all)" if len(shown) > 10 else "")
         )
+
+
+# -- new images ----------------------------------------------------------------------------
+def read_images(paths, *, like=None) -> tuple[np.ndarray, list[Path]]:
+    """Read image files as the features a model trained on an image folder takes: ``(X, files)``.
+
+    Parameters
+    ----------
+    paths : path-like or sequence of path-likes
+        Image files and folders of images. A folder gives every image file under it, sub-folders
+        included, in sorted path order; hidden entries (``.DS_Store``, ``__MACOSX/``) are ignored and
+        files that are not images by their extension skipped, as the image-folder loader does.
+    like : TernaryNetwork, optional
+        The model the features are for: their count is checked against its ``n_features``, and an
+        error says what differs (the size, or colour against grey). Grey images given to a colour
+        model are read as RGB on three equal channels, as training read a grey image beside colour ones.
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_images, n_features)
+        Decoded exactly as the image-folder loader decodes training images (EXIF orientation applied,
+        grey palettes as grey, RGB in the order row, column, channel, 16-bit and float grey kept), so a
+        row is bit for bit the row training read for the same file.
+    files : list of Path
+        The file each row was read from.
+
+    Raises
+    ------
+    DatasetError
+        No images, a file that is not a readable image, images of different sizes or depths, a
+        feature count unlike the model's.
+    """
+    from ._image_folders import images_name, read_image_files
+
+    given = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not given:
+        raise DatasetError("read_images: no paths given: give image files or folders of images")
+    n_features = None
+    if like is not None:
+        n_features = getattr(like, "n_features", None)
+        if not isinstance(n_features, int):
+            raise TypeError(f"read_images(like=...) takes a model (a TernaryNetwork), got {type(like).__name__}")
+    X, files, _, _ = read_image_files(given, images_name(given), n_features=n_features)
+    return X.astype(np.float32, copy=False), files  # float32, as a Dataset holds the loader's rows
 
 
 # -- built-in datasets -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from .. import __version__
 from .._atomic import HDF5_SIGNATURE
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("data", "train", "deploy", "verify", "demo")
+COMMAND_MODULES = ("data", "train", "predict", "deploy", "verify", "demo")
 
 
 class UserError(Exception):

@@ -1,0 +1,150 @@
+"""Classify new data with a trained model: :func:`predict`.
+
+A model's output ``c`` stands for a label the model records in its metadata: ``classes[c]``, the
+training labels (fit records them when they are not 0..C-1, and text labels as text), and, for a
+model trained on an image folder or an npz with ``class_names``, ``class_names[c]``. ``predict``
+maps the outputs a target computes through them, so a user gets the labels the model was trained
+on back, not output indices. Features are given as the model was trained on them (raw, not
+encoded); for image files, :func:`connttra_neuro.datasets.read_images` reads them exactly as
+training did.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .network import TernaryNetwork, feature_array
+
+__all__ = ["predict", "predict_outputs", "output_labels", "output_names"]
+
+
+def output_labels(network: TernaryNetwork) -> np.ndarray:
+    """The label each output stands for: the model's metadata ``classes`` (int64, or text for labels
+    fit recorded as text), or the output indices 0..C-1 when it records none (or none usable: a
+    hand-made list that is not one distinct label per output is not trusted to map anything)."""
+    from .verify.parity import label_classes, text_classes
+
+    texts = text_classes(network)
+    if texts is not None:
+        return np.array(texts, dtype=str)
+    classes = label_classes(network)
+    return np.arange(network.n_classes, dtype=np.int64) if classes is None else np.array(classes, dtype=np.int64)
+
+
+def output_names(network: TernaryNetwork) -> list[str] | None:
+    """The class name of each output (metadata ``class_names``: an image folder's folder names, an
+    npz's ``class_names``), or None when the model records none."""
+    from .verify.parity import per_output
+
+    return per_output(network, "class_names", str)
+
+
+def predict(network, X, target="reference", *, names: bool = False, **target_options) -> np.ndarray:
+    """Classify the rows of ``X`` with ``network`` run on ``target``.
+
+    Parameters
+    ----------
+    network : TernaryNetwork or path
+        A trained model (``connttra_neuro.load("model.ctn")``, a fitted ``CoNNTrA``'s ``network_``), or
+        the path of a model file.
+    X : array-like, shape (n_samples, n_features)
+        Raw features, as the model was trained on them (the model's encoder turns them into spikes).
+        Images: ``connttra_neuro.datasets.read_images(paths, like=network)``.
+    target : str or hardware_targets.Target
+        A registered target (``"reference"``, ``"loihi2"``, ``"brian2"``), ``"module:Class"``, or a
+        Target instance. Every exact target gives the same labels.
+    names : bool
+        Return the class names (metadata ``class_names``) instead of the labels; a model that records
+        none is an error.
+    **target_options
+        Passed to the target's constructor (``codegen="cython"`` for brian2, ``max_chips=2`` for loihi2).
+
+    Returns
+    -------
+    ndarray, shape (n_samples,)
+        The label of each row: the model's metadata ``classes`` (the training labels; text where fit
+        recorded them as text), or the output index when the model records none. With ``names``, the
+        class names (str).
+    """
+    network = _network(network)
+    outputs = predict_outputs(network, X, target, **target_options)
+    if not names:
+        return output_labels(network)[outputs]
+    named = output_names(network)
+    if named is None:
+        raise ValueError("predict(..., names=True): the model records no class names (metadata class_names, which "
+                         "train writes for an image folder or an npz holding class_names); use the labels "
+                         "predict returns without names=True")
+    return np.array(named, dtype=str)[outputs]
+
+
+def predict_outputs(network: TernaryNetwork, X, target="reference", **target_options) -> np.ndarray:
+    """The output index (int64) each row of ``X`` gets on ``target``: argmax of the integer scores,
+    ties to the lowest index. :func:`predict` maps them to labels."""
+    from hardware_targets.base import Target
+    from hardware_targets.registry import get_target
+
+    from .verify.parity import broken_result
+
+    network = _network(network)
+    X = check_features(network, X)  # before the target is built: a wrong X costs no Lava start-up
+    if isinstance(target, Target):
+        if target_options:
+            raise TypeError(f"target options ({', '.join(target_options)}) go with a target name; the Target "
+                            f"instance given is built already")
+        runner, shown = target, getattr(target, "name", type(target).__name__)
+    else:
+        runner, shown = get_target(target, **target_options), target
+    runner.check(network)  # TargetLimitError: names the limit, the layer, the value and what is allowed
+    result = runner.run(runner.compile(network), network.encode(X))
+    broken = broken_result(result)
+    if broken is None and np.shape(result.scores) != (len(X), network.n_classes):
+        broken = (f"RunResult.scores must have shape (n_samples, n_classes) = {(len(X), network.n_classes)}, "
+                  f"got {np.shape(result.scores)}")
+    if broken:  # a target of the user's own that breaks the contract: say what to return
+        raise ValueError(f"target {shown}: {broken}")
+    return np.asarray(result.predictions, dtype=np.int64)
+
+
+def check_features(network: TernaryNetwork, X) -> np.ndarray:
+    """``X`` as a 2-D array of real numbers with the model's feature count and no NaN or infinity;
+    the errors name what is wrong and how to fix it."""
+    X = feature_array(X)
+    n = network.n_features
+    if X.dtype == np.bool_:  # 0/1 features, as fit and every encoder take them
+        X = X.astype(np.uint8)
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"X must be real numbers (features as the model was trained on them), got dtype {X.dtype}")
+    if X.ndim < 2:
+        one = f"; one sample of {n} features is X.reshape(1, -1)" if X.size == n else ""
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}{one}")
+    if X.ndim > 2:  # images (n, 28, 28) -> (n, 784), as the dataset loaders flatten them
+        X = X.reshape(X.shape[0], -1)
+    if X.shape[0] == 0:
+        raise ValueError(f"X has no samples (shape {X.shape})")
+    if X.shape[1] != n:
+        raise ValueError(f"X has {X.shape[1]:,} features per sample but the model takes {n:,}; give the features it "
+                         f"was trained on (image files: connttra_neuro.datasets.read_images(paths, like=network))")
+    if np.issubdtype(X.dtype, np.floating):
+        bad = ~np.isfinite(X)
+        if bad.any():
+            rows = np.nonzero(bad.any(axis=1))[0]
+            kinds = " and ".join(k for k, m in (("NaN", np.isnan(X[rows])), ("infinite", np.isinf(X[rows])))
+                                 if m.any())
+            raise ValueError(f"X has {int(bad.sum())} {kinds} value(s) in {rows.size} sample(s), first at row "
+                             f"{rows[0]}; the encoder has no level for them: fill or drop those samples")
+    return X
+
+
+def _network(network) -> TernaryNetwork:
+    if isinstance(network, (str, os.PathLike)):
+        from .modelfile import load
+
+        return load(network)
+    if not isinstance(network, TernaryNetwork):
+        hint = " (a fitted CoNNTrA: pass its network_, or call its own predict)" if hasattr(network, "network_") \
+            else ""
+        raise TypeError(f"predict needs a TernaryNetwork or a model file's path, got {type(network).__name__}{hint}")
+    return network

@@ -1,0 +1,257 @@
+"""Classifying new data: ``connttra_neuro.predict``, ``datasets.read_images`` and ``connttra-neuro predict``.
+
+The labels must be the reference target's classes mapped through the model's metadata, and an image
+read for prediction must be bit for bit the row the image-folder loader gave the same file in training
+(EXIF orientation, grey palettes, grey beside colour), or a deployed model sees other inputs than it
+was trained on without any error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from connttra_neuro import load, predict, random_network, save
+from connttra_neuro.cli import main
+from connttra_neuro.datasets import DatasetError, load_dataset, read_images
+from connttra_neuro.inference import output_names
+from hardware_targets.reference import ReferenceTarget, forward
+
+CLASSES = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]  # labels that are not output indices: the mapping matters
+
+
+def _train(X, y, validation, **fit):
+    from connttra_neuro.train import CoNNTrA
+
+    model = CoNNTrA(hidden=(16,), levels=2, max_sweeps=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two sweeps do not converge, and say so
+        model.fit(X, y, validation=validation, **fit)
+    return model
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """A model trained on digits whose labels are 0, 10, ..., 90, saved; and the data."""
+    data = load_dataset("digits")
+    model = _train(data.X_train, 10 * data.y_train, (data.X_val, 10 * data.y_val))
+    path = tmp_path_factory.mktemp("digits") / "digits.ctn"
+    save(model.network_, path)
+    return load(path), path, data, model
+
+
+def _digit_images(digit: int, n: int, start: int = 0) -> list[np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return [(x.reshape(8, 8) * 15).astype(np.uint8) for x in X[y == digit][start:start + n]]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """An image folder (train/ and val/, classes one and zero) whose val/ holds an EXIF-rotated JPEG and a
+    grey palette GIF, the model trained on it, and the loaded dataset."""
+    root = tmp_path_factory.mktemp("images")
+    for digit, name in ((0, "zero"), (1, "one")):
+        pixels = _digit_images(digit, 18)
+        for part, chunk in (("train", pixels[:12]), ("val", pixels[12:])):
+            (root / part / name).mkdir(parents=True)
+            for i, image in enumerate(chunk):
+                Image.fromarray(image).save(root / part / name / f"{i:02d}.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to view: a phone's photo
+    Image.fromarray(_digit_images(0, 1, 30)[0]).save(root / "val" / "zero" / "photo.jpg", exif=exif)
+    Image.fromarray(_digit_images(1, 1, 30)[0]).save(root / "val" / "one" / "grey.gif")  # mode P, grey colours
+    (root / "val" / "one" / "notes.txt").write_text("not an image")  # skipped, as the loader skips it
+    data = load_dataset(root)
+    model = _train(data.X_train, data.y_train, (data.X_val, data.y_val), class_names=data.class_names)
+    path = root / "model.ctn"
+    save(model.network_, path)
+    return root, data, load(path), path
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# -- the Python API ---------------------------------------------------------------------------
+def test_predict_gives_the_reference_classes_mapped_through_the_model_s_labels(digits):
+    network, path, data, model = digits
+    assert list(network.metadata["classes"]) == CLASSES
+    scores, _ = forward(network, network.encode(data.X_val))
+    expected = [CLASSES[c] for c in np.argmax(scores, axis=1)]
+    labels = predict(network, data.X_val)
+    assert labels.dtype == np.int64 and labels.tolist() == expected
+    assert predict(path, data.X_val).tolist() == expected  # a model file's path does too
+    assert (labels == model.predict(data.X_val)).all()  # the estimator's own predict agrees
+    pipelined = predict(network, data.X_val[:40], ReferenceTarget(mode="pipelined"))  # a Target instance
+    assert pipelined.tolist() == expected[:40]
+
+
+def test_a_model_without_classes_gives_output_indices_and_text_classes_come_back_as_text(digits):
+    network, _, data, _ = digits
+    scores, _ = forward(network, network.encode(data.X_val))
+    outputs = np.argmax(scores, axis=1)
+    bare = network.replace(metadata={})
+    assert predict(bare, data.X_val).tolist() == outputs.tolist()
+    words = [f"w{c}" for c in range(10)]
+    texts = network.replace(metadata={"classes": words})
+    assert predict(texts, data.X_val).tolist() == [words[c] for c in outputs]
+
+
+def test_names_gives_class_names_and_says_when_the_model_has_none(digits):
+    network, _, data, _ = digits
+    names = [f"digit {c}" for c in range(10)]
+    named = network.replace(metadata={**network.metadata, "class_names": names})
+    outputs = np.argmax(forward(network, network.encode(data.X_val[:20]))[0], axis=1)
+    assert predict(named, data.X_val[:20], names=True).tolist() == [names[c] for c in outputs]
+    with pytest.raises(ValueError, match="the model records no class names"):
+        predict(network, data.X_val[:5], names=True)
+
+
+def test_predict_names_what_is_wrong_with_X(digits):
+    network, _, data, _ = digits
+    with pytest.raises(ValueError, match="X has 10 features per sample but the model takes 64"):
+        predict(network, np.zeros((3, 10)))
+    bad = data.X_val[:5].copy()
+    bad[3, 7] = np.nan
+    with pytest.raises(ValueError, match="X has 1 NaN value\\(s\\) in 1 sample\\(s\\), first at row 3"):
+        predict(network, bad)
+    with pytest.raises(ValueError, match=r"one sample of 64 features is X.reshape\(1, -1\)"):
+        predict(network, data.X_val[0])
+    with pytest.raises(ValueError, match="X has no samples"):
+        predict(network, np.zeros((0, 64)))
+    with pytest.raises(TypeError, match="pass its network_"):
+        predict(digits[3], data.X_val)
+
+
+# -- reading images ----------------------------------------------------------------------------
+def test_read_images_gives_the_rows_the_image_folder_loader_gave(images):
+    root, data, network, _ = images
+    assert "1 turned by their EXIF orientation" in data.description  # the photo's EXIF orientation applied
+    assert "palette images of grey colours read as grey" in data.description  # the GIF read as grey
+    X, files = read_images(root / "val", like=network)  # sorted, as the loader: one/ before zero/
+    assert X.dtype == data.X_val.dtype == np.float32
+    assert X.tobytes() == np.ascontiguousarray(data.X_val).tobytes()  # bit for bit
+    assert [f.name for f in files[:7]] == [*(f"{i:02d}.png" for i in range(6)), "grey.gif"]
+    assert files[-1].name == "photo.jpg" and not any(f.name == "notes.txt" for f in files)
+    one, _ = read_images([files[-1], files[6]])  # files given one by one read as in the folder
+    assert one.tobytes() == np.ascontiguousarray(data.X_val[[-1, 6]]).tobytes()
+
+
+def test_a_grey_image_goes_to_a_colour_model_as_training_read_it_beside_colour_ones(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i, image in enumerate(_digit_images(0 if name == "a" else 1, 3)):
+            Image.fromarray(image).save(tmp_path / name / f"{i}.png")
+    Image.new("RGB", (8, 8), (200, 30, 10)).save(tmp_path / "b" / "red.png")  # one colour image: all read RGB
+    data = load_dataset(tmp_path)
+    loaded = np.concatenate([data.X_train, data.X_val])  # 0.png is in one part or the other
+    colour = random_network((192, 4, 2), seed=1)
+    X, _ = read_images(tmp_path / "a" / "0.png", like=colour)
+    (row,) = [i for i in range(len(loaded)) if np.array_equal(loaded[i][::3], X[0][::3])]
+    assert X.shape == (1, 192) and X.tobytes() == loaded[row].tobytes()
+    grey_only, _ = read_images(tmp_path / "a" / "0.png")  # without like: the image as it is, grey
+    assert grey_only.shape == (1, 64)
+
+
+def test_read_images_says_what_differs_from_the_model(tmp_path, images):
+    _, _, network, _ = images
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "big.png")
+    with pytest.raises(DatasetError, match=r"the model takes 64 features per image \(8x8 grey\), but these images "
+                                           r"are 9x9 grey, 81 features; resize them .*open\(f\).resize\(\(8, 8\)\)"):
+        read_images(tmp_path / "big.png", like=network)
+    colour = random_network((192, 4, 2), seed=1)  # 8x8 RGB; a grey image of that size would be read as RGB
+    with pytest.raises(DatasetError, match=r"takes 192 features per image \(8x8 RGB\), but these images are 9x9 "
+                                           r"grey, 81 features; .*open\(f\).resize\(\(8, 8\)\)"):
+        read_images(tmp_path / "big.png", like=colour)
+    Image.new("RGB", (8, 8), (0, 90, 200)).save(tmp_path / "blue.png")
+    with pytest.raises(DatasetError, match=r"the model takes grey images, .* but these images are 8x8 RGB, 192 "
+                                           r"features .*convert\('L'\)"):
+        read_images(tmp_path / "blue.png", like=network)
+
+
+# -- the command line ---------------------------------------------------------------------------
+def test_predict_on_an_image_folder_writes_the_class_names(images, tmp_path, capsys):
+    root, data, network, path = images
+    out = tmp_path / "predictions.csv"
+    code, stdout, err = run(capsys, "predict", path, root / "val", "-o", out)
+    assert code == 0, err
+    assert "skipped 1 file(s) that are not images" in err and "1 turned by their EXIF orientation" in err
+    written = rows(out.read_text())
+    outputs = np.argmax(forward(network, network.encode(data.X_val))[0], axis=1)
+    names = output_names(network)
+    assert names == ["one", "zero"]
+    _, files = read_images(root / "val")
+    assert [r["input"] for r in written] == [str(f) for f in files]
+    assert [r["class_name"] for r in written] == [names[c] for c in outputs]
+    assert [int(r["output"]) for r in written] == outputs.tolist() == [int(r["label"]) for r in written]
+    assert f"{len(files)} prediction(s) written to {out}" in stdout
+    # run again: the command replaces its own CSV
+    assert run(capsys, "predict", path, root / "val" / "one" / "grey.gif", "-o", out)[0] == 0
+    assert [r["input"] for r in rows(out.read_text())] == [str(root / "val" / "one" / "grey.gif")]
+
+
+def test_predict_reads_npz_and_npy_feature_rows(digits, tmp_path, capsys):
+    network, path, data, _ = digits
+    expected = predict(network, data.X_val[:60]).tolist()
+    np.savez(tmp_path / "x.npz", X=data.X_val[:60])
+    code, out, err = run(capsys, "predict", path, tmp_path / "x.npz")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["input", "output", "label"]
+    assert [int(line.split()[2]) for line in lines[1:51]] == expected[:50]  # 50 rows shown, then a count
+    assert lines[51].startswith("... 10 more row(s), 60 in all: -o FILE writes every row")
+    np.savez(tmp_path / "test.npz", X_test=data.X_val[:5], y_test=data.y_val[:5])
+    np.save(tmp_path / "x.npy", data.X_val[:5])
+    for given in ("test.npz", "x.npy"):
+        code, out, err = run(capsys, "predict", path, tmp_path / given, "-o", "-")
+        assert code == 0, err
+        assert [(r["input"], int(r["label"])) for r in rows(out)] == [(str(i), v) for i, v in enumerate(expected[:5])]
+        assert "class_name" not in rows(out)[0]  # the digits model records no names
+
+
+def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
+    network, path, data, _ = digits
+    root, _, _, image_model = images
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "small.png")
+    Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "big.png")
+    np.savez(tmp_path / "narrow.npz", X=np.zeros((3, 10)))
+    np.savez(tmp_path / "labels.npz", y=np.zeros(3))
+    np.save(tmp_path / "nan.npy", np.where(np.arange(64) == 5, np.nan, 1.0)[None, :].repeat(3, axis=0))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "mine.csv").write_text("id,price\n1,2\n")
+    cases = [
+        ((path,), "no inputs: give image files, folders of images"),
+        ((image_model, tmp_path / "broken.png"), "broken.png is not a readable image"),
+        ((image_model, tmp_path / "small.png", tmp_path / "big.png"),
+         "images differ in size: " + f"{tmp_path / 'small.png'} is 8x8 but {tmp_path / 'big.png'} is 9x9"),
+        ((image_model, tmp_path / "big.png"), "the model takes 64 features per image"),
+        ((path, tmp_path / "narrow.npz"), "narrow.npz: rows of 10 features, but model"),
+        ((path, tmp_path / "labels.npz"), "expected an array X (or X_test) of feature rows; arrays found: y"),
+        ((path, tmp_path / "nan.npy"), "nan.npy: X has 3 NaN value(s) in 3 sample(s), first at row 0"),
+        ((path, tmp_path / "empty"), "no image files in folder"),
+        ((path, tmp_path / "nowhere.png"), "nowhere.png: no such file or folder"),
+        ((tmp_path / "small.png", path), "not a connttra-neuro model file"),
+        ((tmp_path / "small.png", path), "MODEL comes first"),
+        ((path, tmp_path / "narrow.npz", tmp_path / "small.png"), "not both"),
+        ((path, tmp_path / "narrow.npz", "-o", tmp_path / "mine.csv"), "mine.csv exists and is not a file this "
+                                                                         "command writes"),
+        ((path, tmp_path / "narrow.npz", "--codegen", "cython"), "--codegen applies only to target brian2"),
+    ]
+    for argv, message in cases:
+        code, _, err = run(capsys, "predict", *argv)
+        assert code == 2 and message in err, (argv, err)
+    assert (tmp_path / "mine.csv").read_text() == "id,price\n1,2\n"  # refused, not replaced
