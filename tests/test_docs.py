@@ -128,16 +128,17 @@ def test_the_readme_example_runs_and_prints_true(tmp_path, monkeypatch, capsys):
 @pytest.mark.brian2
 @pytest.mark.timeout(600)  # the cython example compiles Brian2's code once if the cache is cold
 def test_the_user_guide_examples_run_in_order(tmp_path, monkeypatch, capsys):
-    # the guide's examples are one session: train, deploy on a target, verify, export (the first
-    # defines X and y, the samples the others run)
+    # the guide's examples are one session: train, classify new data, deploy on a target, verify, export
+    # (the first defines X and y, the samples the others run)
     blocks = _python_blocks("docs/user-guide.md")
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "<docs/user-guide.md example>", "exec"), namespace)
     assert namespace["report"].all_exact and namespace["t"].status == "exact"
     assert (namespace["result"].predictions == namespace["model"].predict(namespace["X"])).all()
+    assert (namespace["labels"] == namespace["model"].predict(namespace["X"])).all()
     assert "reference" in capsys.readouterr().out  # the summary table
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert {"model.nir", "model.net", "reports/parity/parity.json"} <= written
