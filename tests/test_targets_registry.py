@@ -180,10 +180,11 @@ def test_the_command_line_runs_the_others_when_a_plugin_target_breaks(plugin_fol
 
     code = main(["verify", "m.ctn", "--data", "digits", "--n", "30", "--no-plots", "--out", "r",
                  "--targets", "reference,plug:Boom,plug:CheckBoom,plug:Lazy"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 1 and "FAILED (did not run): plug:Boom, plug:CheckBoom" in out
-    assert "note: plug:Boom cannot be set up (RuntimeError: no device attached)" in out
-    assert "note: plug:CheckBoom cannot run this model (driver crashed)" in out
+    # said before the targets run, with the progress (stderr)
+    assert "note: plug:Boom cannot be set up (RuntimeError: no device attached)" in err
+    assert "note: plug:CheckBoom cannot run this model (driver crashed)" in err
     assert re.search(r"^plug:Lazy +exact ", out, re.M)  # it imported lazy_helper from its folder when it compiled
     # a bad value of a flag is a usage error, not a model the target cannot run
     assert main(["verify", "m.ctn", "--data", "digits", "--targets", "loihi2", "--max-chips", "0"]) == 2
