@@ -159,9 +159,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    from .._signals import Terminated, raise_on_sigterm
+
     args = parse_args(argv)
+    # SIGTERM (kill PID, a scheduler's stop) unwinds like Ctrl-C: Lava runs are stopped, a training worker
+    # is ended, temporary files removed (by default it killed the process with none of that done)
+    previous = signal.getsignal(signal.SIGTERM)
+    raise_on_sigterm()
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        print("connttra-neuro: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("connttra-neuro: interrupted", file=sys.stderr)
         return 130
@@ -182,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"connttra-neuro {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:  # main() is a function too (tests, scripts): leave it as found
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -91,6 +91,9 @@ def brian2_session(codegen: str, cache_dir: Path):
         "core.default_float_dtype": np.float64,
         "logging.file_log": False,
         "logging.save_script": False,
+        # Brian2's own Ctrl-C handler ends the run early and returns: a verify then reported brian2 as
+        # failed ("simulated 553 steps") and carried on. An ordinary KeyboardInterrupt stops the command
+        "core.stop_on_keyboard_interrupt": False,
     }
     if codegen == "cython":
         wanted["codegen.runtime.cython.cache_dir"] = str(cache_dir)

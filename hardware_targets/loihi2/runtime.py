@@ -29,6 +29,8 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 
+from connttra_neuro._signals import Terminated, sigterm_raises
+
 from .mapping import DECAY_FULL, NetworkMap
 
 __all__ = ["run_lava", "build_process_graph", "default_run_cfg", "MODES"]
@@ -112,10 +114,31 @@ def _children_ignore_ctrl_c(caught: list):
         yield  # signal handlers can only be set from the main thread
         return
     previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    # SIGTERM: the children die of it as usual (a process group's kill stays clean), whatever handler the
+    # parent has; an inherited Python handler would turn stop()'s terminate() into an exception in a child
+    previous_term = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+@contextmanager
+def _signals_deferred(late: list):
+    """Hold Ctrl-C (and a SIGTERM that raises, see connttra_neuro._signals) off, noted in ``late``, so
+    that a stop runs to its end: Ctrl-C pressed twice quickly interrupted ``_stop`` half-way, leaving
+    Lava's shared-memory manager and segments behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = [signal.SIGINT] + ([signal.SIGTERM] if callable(signal.getsignal(signal.SIGTERM)) else [])
+    previous = {sig: signal.signal(sig, lambda signum, frame: late.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _actors(runtime) -> list:
@@ -275,20 +298,25 @@ def run_lava(
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     interrupted: list = []
+    late: list = []  # signals while stopping: deferred until the stop is done
     finished = False
-    try:
-        with _children_ignore_ctrl_c(interrupted):
-            source.create_runtime(run_cfg=run_cfg)  # compiles and forks one OS process per Lava Process
-        source.run(condition=RunSteps(num_steps=steps, blocking=False))
-        if interrupted:  # Ctrl-C while the processes were being created: stop now that stop() can
-            raise KeyboardInterrupt
-        # stream while Lava runs: each Extractor's buffer holds every step, so nothing blocks
-        raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0], source.runtime)
-        raw_hidden = [_collect(tap, steps, tap.in_port.shape[0], source.runtime) for tap in hidden_taps]
-        source.wait()
-        finished = True
-    finally:
-        _stop(source, finished)  # a run that did not finish may be stuck: its processes are terminated
+    with sigterm_raises():
+        try:
+            with _children_ignore_ctrl_c(interrupted):
+                source.create_runtime(run_cfg=run_cfg)  # compiles and forks one OS process per Lava Process
+            source.run(condition=RunSteps(num_steps=steps, blocking=False))
+            if interrupted:  # Ctrl-C while the processes were being created: stop now that stop() can
+                raise KeyboardInterrupt
+            # stream while Lava runs: each Extractor's buffer holds every step, so nothing blocks
+            raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0], source.runtime)
+            raw_hidden = [_collect(tap, steps, tap.in_port.shape[0], source.runtime) for tap in hidden_taps]
+            source.wait()
+            finished = True
+        finally:
+            with _signals_deferred(late):  # a second Ctrl-C must not cut the stop short (it left processes behind)
+                _stop(source, finished)  # a run that did not finish may be stuck: its processes are terminated
+    if late:  # the run itself finished: the signal that came while stopping is the user's, raise it now
+        raise Terminated("terminated while stopping") if signal.SIGTERM in late else KeyboardInterrupt
     run_s = time.perf_counter() - t1
 
     C = nmap.layers[-1].weights.shape[0]
