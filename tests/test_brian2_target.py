@@ -347,3 +347,45 @@ def test_each_layer_gets_its_own_draws():
              for layer, noisy in zip(net.layers, layers, strict=True)]
     k = min(g.size for g in gains[:2])
     assert not np.allclose(gains[0][:k], gains[1][:k])
+
+
+_LONG_RUN = """
+import sys
+import numpy as np
+from connttra_neuro.network import random_network
+from hardware_targets.brian2_edge import Brian2Target
+net = random_network((64, 32, 10), seed=0)
+spikes = (np.random.default_rng(0).random((200000, 64)) < 0.5).astype(np.uint8)
+target = Brian2Target(tiles=1)
+compiled = target.compile(net)
+print("running", flush=True)
+try:
+    target.run(compiled, spikes)  # 200,000 steps: far longer than the test waits
+except KeyboardInterrupt:
+    raise SystemExit(130)
+raise SystemExit(0)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_a_run_instead_of_cutting_it_short():
+    # Brian2's own SIGINT handler ended the run early and returned: verify reported brian2 as failed
+    # ("simulated 553 steps, expected 1253") and went on to write its report; demo went on to step 6
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", _LONG_RUN], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "running"
+        time.sleep(2.0)  # inside Network.run by now
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Simulation stop requested" not in err
