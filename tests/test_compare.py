@@ -296,3 +296,54 @@ def test_the_table_and_json_are_written_atomically(tmp_path, monkeypatch):
     compare.write_markdown([], tmp_path / "c.md", "t")
     assert written == [tmp_path / "c.json", tmp_path / "c.md"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.md"]
+
+
+def _process_group(pgid: int) -> list[int]:
+    from pathlib import Path
+
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_to_compare_alone_ends_its_training_worker(tmp_path, sig, code):
+    # SIGTERM to compare's own process left the spawned worker training, then sleeping, forever; SIGINT
+    # to it alone waited silently for the method to finish (minutes at full size)
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connttra_neuro", "compare", "--data", "digits", "--hidden", "32", "--methods",
+         "connttra", "--max-sweeps", "100000", "--max-seconds", "120", "-o", str(tmp_path / "c")],
+        cwd=root, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_process_group(proc.pid)) < 3 and time.monotonic() < deadline:  # compare + worker (+ tracker)
+            time.sleep(0.2)
+        time.sleep(3.0)  # the worker is training by now
+        os.kill(proc.pid, getattr(signal, sig))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    deadline = time.monotonic() + 10
+    while _process_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _process_group(proc.pid)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code, err[-2000:]
+    assert not left, "left running after compare was stopped"

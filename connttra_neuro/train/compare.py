@@ -349,6 +349,13 @@ def _run_isolated(method: str, dataset, settings: dict) -> dict:
                 "spawned process, which imports the script again); or pass isolate=False (no separate peak "
                 "RSS). Out of memory kills it too."
             ) from None
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (connttra_neuro._signals) sent to this process alone
+            # the worker would train on to the end of its method (minutes at full size) while the pool's exit
+            # waited for it, and after a SIGTERM it was left running: end it first
+            for worker in list((getattr(pool, "_processes", None) or {}).values()):
+                worker.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _epochs(settings: dict, n_train: int) -> int:
