@@ -121,6 +121,25 @@ def test_report_files_and_plots(tmp_path):
     assert json.loads(paths["json"].read_text())["targets"][1]["first_differing_layer"] == "hidden layer 0"
 
 
+def test_a_plot_cut_off_half_way_leaves_the_earlier_one_whole(tmp_path, monkeypatch):
+    # plots were drawn straight into their final names: an interrupted report left a half-written PNG
+    from matplotlib.figure import Figure
+
+    report, _ = _report()
+    before = write_report(report, tmp_path)["plot_confusion"].read_bytes()
+
+    def cut_off(self, fname, **kwargs):
+        with open(fname, "wb") as f:
+            f.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        write_report(report, tmp_path)
+    assert (tmp_path / "plots" / "confusion.png").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir() if p.name.startswith(".")) == []  # no temp left
+
+
 def test_summary_table_names_the_fault():
     report, _ = _report()
     table = report.summary_table()

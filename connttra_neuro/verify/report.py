@@ -23,8 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import write_text
+from .._atomic import atomic_write, write_text
 from .parity import ParityReport, _joules, _pct
+
+
+def _save_png(fig, path) -> None:
+    """Through a temporary file, as every other output: a plot written in place and cut off by Ctrl-C or
+    SIGTERM would sit in the report folder half-drawn."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
 
 __all__ = ["write_report", "write_json", "render_markdown", "render_html"]
 
@@ -449,7 +455,7 @@ def _plot_confusion(plt, report, ran, path):
     beyond = report.labels_beyond_model
     note = f"\n{beyond} sample(s) with a label the model has no class for: counted wrong, not shown" if beyond else ""
     fig.suptitle("Confusion matrices: trained model vs each target" + note, fontsize=12)
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     return path
 
 
@@ -478,7 +484,7 @@ def _plot_spikes(plt, report, ran, path):
                  "(the per-layer table compares them)", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="run", title_fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     return path
 
 
@@ -571,7 +577,7 @@ def _plot_agreement(plt, report, path):
     ax2.set_yticks(y)
     ax2.set_yticklabels(names)
     ax2.set_title("Samples with differing spikes/scores, per layer\n('=' identical to the trained model)")
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     return path
 
 
@@ -609,5 +615,5 @@ def _plot_operations(plt, report, ran, path):
         ax2.axis("off")
         ax2.text(0.5, 0.5, "energy constants unavailable", ha="center")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     return path
