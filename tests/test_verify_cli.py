@@ -344,3 +344,17 @@ def test_a_user_file_in_the_report_folder_is_refused_before_any_target_runs(iris
     (tmp_path / "rep" / "parity.md").write_text("# My notes\n")
     assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(tmp_path / "rep")]) == 2
     assert "parity.md exists and is not a file this command writes" in capsys.readouterr().err
+
+
+def test_an_interrupted_verify_says_its_report_folder_is_unchanged(iris_model, tmp_path, capsys, monkeypatch):
+    # it said only "connttra-neuro: interrupted": was the report half-written? (it is written after the runs)
+    import connttra_neuro.verify as verify_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify_module, "verify", interrupted)
+    assert main(["verify", iris_model, "--data", "iris", "--out", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert f"verify: stopped before its report was written: {tmp_path / 'r'} is as it was" in err
+    assert not (tmp_path / "r" / "parity.json").exists()

@@ -154,3 +154,17 @@ def test_quick_verifies_at_most_60_samples(tmp_path, capsys, monkeypatch):
         assert main(["demo", "--quick", "--data", "iris", "--out", str(tmp_path / "d"), *extra]) == 0
         assert seen[-1] == n, extra
     assert "--quick verifies at most 60 samples (asked for 100)" in capsys.readouterr().out
+
+
+def test_an_interrupted_demo_says_what_its_folder_holds(tmp_path, capsys, monkeypatch):
+    # Ctrl-C mid-demo left this run's model and reports beside an earlier run's README, unsaid
+    import connttra_neuro.train as train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "compare_methods", interrupted)  # step 2, after step 1 saved the model
+    assert main(["demo", "--quick", "--data", "iris", "--out", str(tmp_path / "d")]) == 130
+    err = capsys.readouterr().err
+    assert f"demo: stopped before its end: {tmp_path / 'd'} may hold this run's files" in err
+    assert (tmp_path / "d" / "model.ctn").exists() and not (tmp_path / "d" / "README.md").exists()

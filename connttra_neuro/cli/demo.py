@@ -14,6 +14,7 @@ A target that is not registered (or cannot run here) is reported and skipped.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -83,7 +84,13 @@ def _demo(args) -> int:
         settings.update(hidden=(16,), n_verify=min(n_verify, 60), quick=True)
         if asked is not None and asked > 60:
             print(f"demo: --quick verifies at most 60 samples (asked for {asked})")
-    return run_demo(Path(args.out), **settings)
+    try:
+        return run_demo(Path(args.out), **settings)
+    except KeyboardInterrupt:  # said before main's "interrupted": what the folder holds now
+        print(f"demo: stopped before its end: {args.out} may hold this run's files (model, exports, reports) beside "
+              "an earlier run's, and README.md is written last; run the demo again to replace them all",
+              file=sys.stderr)
+        raise
 
 
 def _check_demo_folder(out: Path) -> None:

@@ -353,8 +353,12 @@ def _verify(args) -> int:
         f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) "
         f"on {len(y):,} samples of {data_name} ({args.split})"
     )
-    report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=progress,
-                    y_are_outputs=True)  # load_split mapped the data's labels (by name or through classes)
+    try:
+        report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=progress,
+                        y_are_outputs=True)  # load_split mapped the data's labels (by name or through classes)
+    except KeyboardInterrupt:  # before main's "interrupted": nothing of this run was written
+        progress(f"verify: stopped before its report was written: {out} is as it was")
+        raise
     paths = write_report(
         report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
     )
