@@ -191,6 +191,16 @@ def test_exports_do_not_replace_files_of_another_kind(iris_model, tmp_path, caps
     for flag in ("--export-nir", "--export-netx"):
         assert main(["deploy", iris_model, "--target", "reference", flag, str(notes)]) == 2
         assert f"{flag} {notes} exists and is not an HDF5 file" in capsys.readouterr().err
+    import h5py
+
+    with h5py.File(tmp_path / "weights.h5", "w") as f:  # a user's HDF5 file of another format: not an export
+        f.create_dataset("kernel", data=[1.0])
+    for flag in ("--export-nir", "--export-netx"):
+        assert main(["deploy", iris_model, "--target", "reference", "--data", "iris", flag,
+                     str(tmp_path / "weights.h5")]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {tmp_path / 'weights.h5'} exists and is not a NIR or netx export" in err
+        assert "running" not in err and "deploy: reference" not in err  # refused before the data and the run
     assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
                  "--out", str(tmp_path / "r"), "--json", str(notes)]) == 2
     assert "is not a JSON file" in capsys.readouterr().err

@@ -634,4 +634,15 @@ def test_exports_refuse_to_replace_a_file_that_is_not_hdf5(tmp_path):
             export(net, tmp_path / "model.ctn")
         assert (tmp_path / "model.ctn").read_bytes() == before
         export(net, tmp_path / "again.h5")
-        export(net, tmp_path / "again.h5")  # its own kind: replaced
+        export(net, tmp_path / "again.h5")  # its own kind: replaced (and NIR by netx, then: exports both)
+    # an HDF5 file that is not an export (a user's Keras weights) was replaced: the signature says only HDF5
+    import h5py
+
+    with h5py.File(tmp_path / "weights.h5", "w") as f:
+        f.create_dataset("dense_1/kernel", data=np.ones((3, 2)))
+    before = (tmp_path / "weights.h5").read_bytes()
+    for export in (export_nir, export_netx):
+        with pytest.raises(FileExistsError, match=r"weights.h5 exists and is not a NIR or netx export .*: it holds "
+                                                  r"dense_1; writing it would replace that file"):
+            export(net, tmp_path / "weights.h5")
+    assert (tmp_path / "weights.h5").read_bytes() == before

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from connttra_neuro._atomic import HDF5_SIGNATURE, atomic_write, refuse_other_kind
+from connttra_neuro._atomic import HDF5_SIGNATURE, REPLACE_FIX, atomic_write, refuse_other_kind
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
@@ -115,16 +115,35 @@ def nir_graph(network: TernaryNetwork):
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def _check_replaceable(path) -> None:
-    """Both exports are HDF5 files: a file of another kind at ``path`` (a trained model) is refused."""
-    refuse_other_kind(path, (HDF5_SIGNATURE,), "an HDF5 file (a NIR or netx export)")
+# What an export may replace besides nothing: an HDF5 file that is an export, told by its top level
+# (nir.write: groups "node" and "version"; netx: a "layer" group). A user's other HDF5 file (Keras
+# weights, a dataset) under an export's name was replaced: the signature alone says only "HDF5".
+_EXPORT_LAYOUTS = (("node", "version"), ("layer",))
+
+
+def check_replaceable(path) -> None:
+    """Refuse to replace a file at ``path`` that is not a NIR or netx export: a trained model, or an
+    HDF5 file of another format. Raises FileExistsError naming what is there."""
+    import h5py
+
+    said = "a NIR or netx export (top-level 'node' and 'version', or 'layer')"
+    if not refuse_other_kind(path, (HDF5_SIGNATURE,), f"an HDF5 file ({said})"):
+        return
+    try:
+        with h5py.File(path, "r") as f:
+            found = sorted(f.keys())
+    except OSError:  # an HDF5 signature, then nothing h5py can read: not ours (exports are written whole)
+        found = None
+    if found is None or not any(all(k in found for k in keys) for keys in _EXPORT_LAYOUTS):
+        holds = "cannot be read as HDF5" if found is None else f"holds {', '.join(found[:6]) or 'nothing'}"
+        raise FileExistsError(f"{path} exists and is not {said}: it {holds}; {REPLACE_FIX}")
 
 
 def export_nir(network: TernaryNetwork, path) -> Path:
     """Write ``network`` as a NIR file at ``path`` (atomic). Returns the path."""
     import nir
 
-    _check_replaceable(path)
+    check_replaceable(path)
     graph = nir_graph(network)
     return atomic_write(path, lambda tmp: nir.write(tmp, graph))
 
@@ -279,7 +298,7 @@ def export_netx(network: TernaryNetwork, path) -> Path:
     """
     import h5py
 
-    _check_replaceable(path)
+    check_replaceable(path)
     nmap = check_netx(network)
 
     def write(tmp):
