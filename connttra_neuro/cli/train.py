@@ -553,6 +553,10 @@ def _train(args) -> int:
     selection = {**_data_selection(args), "fingerprint": fingerprint}
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
+    # until sweep 1 ends the bar stands still (18 s on the full Fashion-MNIST, 27 s with kernels to compile):
+    # say what it is doing; the first sweep's figures replace this
+    bar.set_postfix_str(f"encoding {len(data.y_train):,} samples, building caches, running sweep {bar.n + 1} "
+                        "(a first run also compiles the kernels)")
 
     done = []  # sweeps finished by this invocation
     # "best": where the best network so far lives, for --resume (the checkpoint is the last one); where
