@@ -389,3 +389,22 @@ def test_ctrl_c_stops_a_run_instead_of_cutting_it_short():
             proc.communicate()
     assert proc.returncode == 130, err[-2000:]
     assert "Simulation stop requested" not in err
+
+
+def test_a_run_reports_its_progress_to_a_bar(net, spikes, monkeypatch):
+    # a 60,000-sample run was 40 s with nothing shown; Brian2's report callback feeds a bar (shown after 2 s)
+    import contextlib
+
+    import hardware_targets.brian2_edge.target as target_module
+
+    seen = []
+
+    @contextlib.contextmanager
+    def recording(steps):
+        with real(steps) as report:
+            yield lambda *a: (seen.append((steps, float(a[1]))), report(*a))
+
+    real = target_module._run_bar
+    monkeypatch.setattr(target_module, "_run_bar", recording)
+    result = Brian2Target(tiles=1).deploy(net, spikes)
+    assert seen[0] == (result.steps, 0.0) and seen[-1] == (result.steps, 1.0)

@@ -25,7 +25,9 @@ with non-idealities off the run is bit-exact.
 from __future__ import annotations
 
 import math
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +67,23 @@ class Brian2Program:
 
 def _layer_name(l: int, n_hidden: int) -> str:
     return "output" if l == n_hidden else f"hidden{l}"
+
+
+@contextmanager
+def _run_bar(steps: int):
+    """A progress bar on stderr for a run that takes more than 2 s (none for the short ones), fed by
+    Brian2's ``report`` callback (called at the start, every ``report_period`` and at the end)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, desc="brian2", unit="step", leave=False, delay=2.0, file=sys.stderr)
+
+    def report(elapsed, completed, start, duration):
+        bar.update(max(0, round(float(completed) * steps) - bar.n))
+
+    try:
+        yield report
+    finally:
+        bar.close()
 
 
 class Brian2Target(Target):
@@ -175,7 +194,8 @@ class Brian2Target(Target):
             t0 = time.perf_counter()
             net, monitors = _build(b2, compiled, s_in, tiles)
             t1 = time.perf_counter()
-            net.run(steps * compiled.dt_ms * b2.ms, namespace={})
+            with _run_bar(steps) as report:  # 40 s for 60,000 samples with nothing shown, before
+                net.run(steps * compiled.dt_ms * b2.ms, namespace={}, report=report, report_period=1 * b2.second)
             t2 = time.perf_counter()
             recorded_v = np.asarray(monitors["output"].v_)  # (classes, steps)
             hidden_events = [(np.asarray(m.i[:]), np.asarray(m.t_[:])) for m in monitors["hidden"]]
