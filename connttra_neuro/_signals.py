@@ -24,10 +24,17 @@ def _raise(signum, frame):
     raise Terminated(f"terminated by signal {signum}")
 
 
-def raise_on_sigterm() -> None:
-    """Make SIGTERM raise :class:`Terminated` in this process from now on (the command line's choice)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise)
+def raise_on_sigterm():
+    """Make SIGTERM raise :class:`Terminated` in this process (the command line's choice). Returns the
+    handler it replaced, to put back, or None when it installed nothing (not the main thread, where
+    Python allows no handler; or a handler Python did not install, which it cannot put back)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:
+        return None
+    signal.signal(signal.SIGTERM, _raise)
+    return previous
 
 
 @contextmanager

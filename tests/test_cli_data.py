@@ -352,3 +352,19 @@ def test_the_seed_note_is_only_for_data_the_seed_splits(tmp_path, capsys):
         capsys.readouterr()
         assert main(["evaluate", model, "--data", str(tmp_path / name)]) == 0
         assert ("note: the model was trained with seed 3" in capsys.readouterr().err) == noted, name
+
+
+def test_main_leaves_sigterm_as_found_and_runs_in_a_thread(capsys):
+    # main() turns SIGTERM into an exception while it runs; called from a thread (where Python sets no
+    # handler) it crashed putting one back, and its exit status was lost
+    import signal
+    import threading
+
+    assert main(["datasets"]) == 0
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    codes = []
+    thread = threading.Thread(target=lambda: codes.append(main(["datasets"])))
+    thread.start()
+    thread.join()
+    assert codes == [0]
+    capsys.readouterr()

@@ -207,6 +207,39 @@ def _group_alive(pgid: int) -> list[int]:
     return alive
 
 
+@pytest.mark.timeout(90)
+def test_sigterm_while_lava_starts_up_stops_what_was_forked(monkeypatch, trained_size):
+    # the fork window had SIGTERM at its default action in the parent: kill PID there killed it with
+    # 8 Lava processes and 21 segments left; it is noted and raised once the run has started
+    import signal
+    from multiprocessing import resource_tracker
+
+    from lava.magma.core.process.process import AbstractProcess
+
+    from connttra_neuro._signals import Terminated
+
+    net, spikes = trained_size
+    resource_tracker.ensure_running()
+    before_children, before_shm = _children(), _shm()
+    create = AbstractProcess.create_runtime
+
+    def create_then_terminated(self, *args, **kwargs):
+        create(self, *args, **kwargs)  # Lava's processes are forked by now
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(AbstractProcess, "create_runtime", create_then_terminated)
+    with pytest.raises(Terminated):
+        Loihi2Target().deploy(net, spikes[:20])
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the run's handlers are gone with it
+    leftover = _children() - before_children
+    deadline = time.monotonic() + 10
+    while leftover and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftover = _children() - before_children
+    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
+    assert _shm() - before_shm == set(), "shared memory left behind"
+
+
 @pytest.mark.timeout(120)
 def test_ctrl_c_on_the_whole_process_group_stops_everything():
     # a terminal's Ctrl-C sends SIGINT to every process of the foreground group, Lava's children included

@@ -550,6 +550,13 @@ def test_netx_refuses_an_output_layer_only_the_target_can_divide_by_its_common_f
     assert info.value.value == 51_200 and "every output weight is a multiple of 100" in str(info.value)
     assert "the loihi2 target itself runs this network exactly" in str(info.value)
     assert not list(tmp_path.iterdir())
+    # -128 in a set with factor 64: the target holds -2, a netx output layer would need 2 * -128 = -256
+    w = np.zeros((3, 256), np.int8)
+    w[:, :2] = [-128, 64]
+    net = net.replace(discrete_set=(-128, -100, 0, 64, 100), output=OutputLayer(w, np.zeros(3, np.int32)))
+    Loihi2Target().check(net)
+    with pytest.raises(TargetLimitError, match=r"output weight precision in netx .* is -128 \(scaled -256\)"):
+        export_netx(net, tmp_path / "bad.h5")
 
 
 @pytest.mark.parametrize("weights, largest, what", [([[-1, 0, -1], [0, -1, 0]], 0, "has no positive weight"),

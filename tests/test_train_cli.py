@@ -652,7 +652,7 @@ def test_resume_does_not_take_a_model_of_the_best_sweep_s_number_with_other_erro
     assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 4  # the only sweep it can vouch for
 
 
-def _ctrl_c_in_sweep(n: int):
+def _ctrl_c_in_sweep(n: int, error=KeyboardInterrupt):
     """A TrainState.sweep (to patch in) that runs the real one but is interrupted, as by Ctrl-C, in its n-th call."""
     from connttra_neuro.train.driver import TrainState
 
@@ -661,7 +661,7 @@ def _ctrl_c_in_sweep(n: int):
     def sweep(self, rng, batch_size):
         calls.append(1)
         if len(calls) == n:
-            raise KeyboardInterrupt
+            raise error
         return real(self, rng, batch_size)
 
     return sweep
@@ -677,6 +677,20 @@ def test_ctrl_c_after_a_sweep_keeps_the_best_network_and_exits_130(tmp_path, cap
     assert f"best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}" in err
     assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
     assert len(thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]) == 2
+
+
+def test_sigterm_saves_like_ctrl_c_and_exits_143(tmp_path, capsys, monkeypatch):
+    # SIGTERM (kill PID) is Terminated, a KeyboardInterrupt: train saved as on Ctrl-C but said "interrupted"
+    # and exited 130, where a shell reports SIGTERM as 143
+    from connttra_neuro._signals import Terminated
+    from connttra_neuro.train.driver import TrainState
+
+    monkeypatch.setattr(TrainState, "sweep", _ctrl_c_in_sweep(2, Terminated("terminated by signal 15")))
+    out = tmp_path / "m.ctn"
+    assert main([*RESUME_BASE, "--max-sweeps", "5", "-o", str(out)]) == 143
+    err = capsys.readouterr().err
+    assert f"terminated (SIGTERM): best network so far saved in {out}; continue with" in err
+    assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
 
 
 def test_the_ctrl_c_hint_continues_the_run_to_its_own_budget(tmp_path, capsys, monkeypatch):

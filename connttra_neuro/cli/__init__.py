@@ -166,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM (kill PID, a scheduler's stop) unwinds like Ctrl-C: Lava runs are stopped, a training worker
     # is ended, temporary files removed (by default it killed the process with none of that done)
-    previous = signal.getsignal(signal.SIGTERM)
-    raise_on_sigterm()
+    previous = raise_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except Terminated:
@@ -194,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"connttra-neuro {args.command}: error: {msg}", file=sys.stderr)
         return 2
     finally:
-        if previous is not None:  # main() is a function too (tests, scripts): leave it as found
+        if previous is not None:  # main() is a function too (tests, scripts, threads): leave it as found
             signal.signal(signal.SIGTERM, previous)
 
 

@@ -431,6 +431,7 @@ def _train(args) -> int:
     from tqdm import tqdm
 
     from connttra_neuro import modelfile
+    from connttra_neuro._signals import Terminated
     from connttra_neuro.network import thaw_metadata
     from connttra_neuro.train import CoNNTrA, ConvergenceWarning
     from connttra_neuro.train.estimator import best_sweep
@@ -577,7 +578,7 @@ def _train(args) -> int:
         bar.update(1)
         done.append(record["sweep"])
 
-    interrupted = False
+    interrupted = ""  # what stopped the run early, said in the messages: "interrupted" (Ctrl-C) or "terminated ..."
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
@@ -587,14 +588,14 @@ def _train(args) -> int:
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
                     class_names=data.class_names or None, init_network=init, history=history, best_network=best,
                     callback=callback)
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (connttra_neuro._signals.Terminated): both save
+            interrupted = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         finally:
             bar.close()
     if interrupted and not done:  # nothing trained here: keep whatever -o and the checkpoint hold
         where = f"nothing written; continue with --resume {args.resume}" if args.resume else "nothing saved"
-        print(f"connttra-neuro train: interrupted before a sweep finished; {where}", file=sys.stderr)
-        return 130
+        print(f"connttra-neuro train: {interrupted} before a sweep finished; {where}", file=sys.stderr)
+        return _interrupted_status(interrupted)
     modelfile.save(est.network_, out)
     metrics = thaw_metadata(est.network_.metadata)["metrics"]
     last = est.history_[-1]["sweep"]
@@ -621,10 +622,14 @@ def _train(args) -> int:
     for w in caught:
         print(f"warning: {_cli_advice(str(w.message), est, ckpt if done else None)}", file=sys.stderr)
     if interrupted:
-        print(f"interrupted: best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}",
-              file=sys.stderr)
-        return 130
+        print(f"{interrupted}: best network so far saved in {out}; continue with: connttra-neuro train --resume "
+              f"{ckpt}", file=sys.stderr)
+        return _interrupted_status(interrupted)
     return 0
+
+
+def _interrupted_status(how: str) -> int:
+    return 143 if how.startswith("terminated") else 130  # as a shell reports SIGTERM / SIGINT
 
 
 def _cli_advice(message: str, est, ckpt) -> str:

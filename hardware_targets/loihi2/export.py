@@ -59,7 +59,16 @@ from connttra_neuro._atomic import HDF5_SIGNATURE, REPLACE_FIX, atomic_write, re
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 
 from ..base import TargetLimitError
-from .mapping import ACTIVATION_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_FULL, VTH_MAX, check_limits, map_network
+from .mapping import (
+    ACTIVATION_MAX,
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    DECAY_FULL,
+    VTH_MAX,
+    WEIGHT_RANGE,
+    check_limits,
+    map_network,
+)
 
 __all__ = ["check_netx", "export_nir", "export_netx", "nir_graph"]
 
@@ -248,8 +257,8 @@ def _check_netx_weight_signs(nmap) -> None:
 
 def _undivided_output(nmap):
     """The mapping with its output layer holding ``S W`` itself: the loihi2 target divides a common
-    weight factor ``g`` out and multiplies the scores back on the host, a netx file has no such step.
-    (``S W`` always fits 8 bits: weights are int8 and ``S = 2``; its sums may not fit 16.)"""
+    weight factor ``g`` out and multiplies the scores back on the host, a netx file has no such step,
+    so ``S W`` must fit the weights' 8 bits (-128 does not: ``2 * -128``) and its sums the 16-bit input."""
     out = nmap.layers[-1]
     if out.unit == 1:
         return nmap
@@ -257,13 +266,16 @@ def _undivided_output(nmap):
     w = out.weights.astype(np.int64) * out.unit
     lo, hi = np.minimum(w, 0).sum(axis=1), np.maximum(w, 0).sum(axis=1)
     peak = int(max(-lo.min(), hi.max()))
+    why = (f"every output weight is a multiple of {out.unit}: the loihi2 target divides it out and multiplies the "
+           f"scores back when it reads them, which netx cannot, so its output layer holds {S} W itself; the loihi2 "
+           "target itself runs this network exactly")
+    if np.abs(w).max() > WEIGHT_RANGE - S:
+        bad = int(w.flat[np.abs(w).argmax()]) // S
+        raise TargetLimitError("loihi2", f"output weight precision in netx (8-bit weights, scaled x{S})", out.name,
+                               f"{bad} (scaled {S * bad})", f"|w| <= {(WEIGHT_RANGE - S) // S}", why)
     if peak > ACTIVATION_MAX:
-        raise TargetLimitError(
-            "loihi2", "output activation width in netx (16-bit synaptic input)", out.name, peak, ACTIVATION_MAX,
-            f"every output weight is a multiple of {out.unit}: the loihi2 target divides it out and multiplies the "
-            f"scores back when it reads them, which netx cannot, so its output layer holds {S} W itself and the "
-            f"largest possible {S}*|W @ s| must fit; the loihi2 target itself runs this network exactly",
-        )
+        raise TargetLimitError("loihi2", "output activation width in netx (16-bit synaptic input)", out.name, peak,
+                               ACTIVATION_MAX, f"the largest possible {S}*|W @ s|; {why}")
     out = dataclasses.replace(out, weights=w.astype(np.int32), unit=1,
                               drive_min=int(lo.min()) // S, drive_max=int(hi.max()) // S)
     return dataclasses.replace(nmap, layers=nmap.layers[:-1] + (out,))
