@@ -17,7 +17,7 @@ import numpy as np
 
 from .network import TernaryNetwork, feature_array
 
-__all__ = ["predict", "predict_outputs", "output_labels", "output_names"]
+__all__ = ["predict", "predict_outputs", "output_labels", "output_names", "scale_note"]
 
 
 def output_labels(network: TernaryNetwork) -> np.ndarray:
@@ -83,6 +83,8 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
 def predict_outputs(network: TernaryNetwork, X, target="reference", **target_options) -> np.ndarray:
     """The output index (int64) each row of ``X`` gets on ``target``: argmax of the integer scores,
     ties to the lowest index. :func:`predict` maps them to labels."""
+    import warnings
+
     from hardware_targets.base import Target
     from hardware_targets.registry import get_target
 
@@ -90,6 +92,9 @@ def predict_outputs(network: TernaryNetwork, X, target="reference", **target_opt
 
     network = _network(network)
     X = check_features(network, X)  # before the target is built: a wrong X costs no Lava start-up
+    note = scale_note(network, X)
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=3)
     if isinstance(target, Target):
         if target_options:
             raise TypeError(f"target options ({', '.join(target_options)}) go with a target name; the Target "
@@ -136,6 +141,26 @@ def check_features(network: TernaryNetwork, X) -> np.ndarray:
             raise ValueError(f"X has {int(bad.sum())} {kinds} value(s) in {rows.size} sample(s), first at row "
                              f"{rows[0]}; the encoder has no level for them: fill or drop those samples")
     return X
+
+
+def scale_note(network: TernaryNetwork, X) -> str | None:
+    """A note when ``X``'s values are on another scale than the model's training data, else None. Only
+    the feature count is checked otherwise, and an 8x8 PNG (0..255) fits a model trained on scikit-learn's
+    digits (0..16), where nearly every encoder level then fires. The encoder's cuts are the training
+    data's trace: values far beyond the largest cut, or all far below it, come from elsewhere."""
+    cuts = network.encoder.thresholds[np.isfinite(network.encoder.thresholds)]
+    X = np.asarray(X)
+    if cuts.size == 0 or X.size == 0 or cuts.max() <= 0:
+        return None
+    top, largest = float(cuts.max()), float(X.max())
+    if largest > 4 * top + 1:
+        what = f"values up to {largest:g}, while the model's encoder cuts end at {top:g}"
+    elif largest < top / 8:
+        what = f"values no larger than {largest:g}, while the model's encoder cuts reach {top:g}"
+    else:
+        return None
+    return (f"the data have {what}: the model was trained on data of another scale (e.g. 0..16 against 0..255, or "
+            "0..1 against 0..255), so its predictions here mean little; give the features as training read them")
 
 
 def _network(network) -> TernaryNetwork:

@@ -255,3 +255,22 @@ def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
         code, _, err = run(capsys, "predict", *argv)
         assert code == 2 and message in err, (argv, err)
     assert (tmp_path / "mine.csv").read_text() == "id,price\n1,2\n"  # refused, not replaced
+
+
+def test_data_on_another_scale_than_training_are_named(digits, tmp_path, capsys):
+    # only the feature count was checked: an 8x8 PNG (0..255) fitted a model trained on scikit-learn's digits
+    # (0..16), nearly every encoder level fired, and a label came back with no word of it
+    import warnings
+
+    from PIL import Image
+
+    network, path, data, _ = digits
+    image = tmp_path / "nine.png"
+    Image.fromarray((data.X_val[0].reshape(8, 8) * 15).astype(np.uint8)).save(image)
+    code, _, err = run(capsys, "predict", path, image)
+    assert code == 0 and "warning: the data have values up to 240, while the model's encoder cuts end at" in err
+    with pytest.warns(UserWarning, match="values no larger than 0.0625, while the model's encoder cuts reach"):
+        predict(network, data.X_val[:5] / 256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the training scale: nothing said
+        predict(network, data.X_val)

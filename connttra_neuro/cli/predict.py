@@ -61,9 +61,11 @@ def add_parsers(sub) -> None:
 
 
 def _predict(args) -> int:
+    import warnings
+
     from hardware_targets.registry import get_target
 
-    from ..inference import output_labels, output_names, predict_outputs
+    from ..inference import output_labels, output_names, predict_outputs, scale_note
     from .data import _plugin_errors
     from .verify import parse_targets, target_options
 
@@ -85,8 +87,12 @@ def _predict(args) -> int:
         check_writable(args.output, "-o")
         check_replaceable(args.output, "-o", CSV_SIGNATURE)
     X, inputs = _read_inputs(args.inputs, network, args.model)
+    note = scale_note(network, X)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     print(f"predict: running {len(X):,} sample(s) on {args.target} ...", file=sys.stderr, flush=True)
-    with _plugin_errors(args.target):
+    with _plugin_errors(args.target), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the scale note, said above
         outputs = predict_outputs(network, X, target)
     labels, names = output_labels(network)[outputs], output_names(network)
     header = [*CSV_HEADER, *(["class_name"] if names is not None else [])]
