@@ -10,6 +10,8 @@ import pytest
 
 from connttra_neuro.train.compare import _time_per_step, _time_to_final, standard_error
 
+from .processes import group_alive
+
 # a noisy curve that ends at 0.20 after touching 0.21 and 0.20 earlier
 CURVE = [{"seconds": s, "val_error": e} for s, e in
          [(1.0, 0.30), (2.0, 0.21), (3.0, 0.25), (4.0, 0.20), (5.0, 0.22), (6.0, 0.20)]]
@@ -298,20 +300,6 @@ def test_the_table_and_json_are_written_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.md"]
 
 
-def _process_group(pgid: int) -> list[int]:
-    from pathlib import Path
-
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_to_compare_alone_ends_its_training_worker(tmp_path, sig, code):
@@ -330,7 +318,7 @@ def test_a_signal_to_compare_alone_ends_its_training_worker(tmp_path, sig, code)
         cwd=root, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
-        while len(_process_group(proc.pid)) < 3 and time.monotonic() < deadline:  # compare + worker (+ tracker)
+        while len(group_alive(proc.pid)) < 3 and time.monotonic() < deadline:  # compare + worker (+ tracker)
             time.sleep(0.2)
         time.sleep(3.0)  # the worker is training by now
         os.kill(proc.pid, getattr(signal, sig))
@@ -340,9 +328,9 @@ def test_a_signal_to_compare_alone_ends_its_training_worker(tmp_path, sig, code)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     deadline = time.monotonic() + 10
-    while _process_group(proc.pid) and time.monotonic() < deadline:
+    while group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = _process_group(proc.pid)
+    left = group_alive(proc.pid)
     if left:
         os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == code, err[-2000:]

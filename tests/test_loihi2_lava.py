@@ -18,6 +18,8 @@ from connttra_neuro.network import random_network
 from hardware_targets.loihi2 import Loihi2Target
 from hardware_targets.reference import forward
 
+from .processes import group_alive
+
 pytestmark = pytest.mark.lava
 
 
@@ -195,18 +197,6 @@ raise SystemExit(0)
 """
 
 
-def _group_alive(pgid: int) -> list[int]:
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":  # field 5 = process group; zombies have exited
-            alive.append(int(stat.parent.name))
-    return alive
-
-
 @pytest.mark.timeout(90)
 def test_sigterm_while_lava_starts_up_stops_what_was_forked(monkeypatch, trained_size):
     # the fork window had SIGTERM at its default action in the parent: kill PID there killed it with
@@ -254,9 +244,9 @@ def test_ctrl_c_on_the_whole_process_group_stops_everything():
     )
     try:
         deadline = time.monotonic() + 60
-        while len(_group_alive(proc.pid)) < 4 and time.monotonic() < deadline:  # parent + Lava's processes
+        while len(group_alive(proc.pid)) < 4 and time.monotonic() < deadline:  # parent + Lava's processes
             time.sleep(0.2)
-        assert len(_group_alive(proc.pid)) >= 4, "Lava did not start"
+        assert len(group_alive(proc.pid)) >= 4, "Lava did not start"
         time.sleep(1.0)  # let it run a while
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -266,9 +256,9 @@ def test_ctrl_c_on_the_whole_process_group_stops_everything():
             proc.communicate()
     assert proc.returncode == 130, err[-2000:]
     deadline = time.monotonic() + 10
-    while _group_alive(proc.pid) and time.monotonic() < deadline:
+    while group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _group_alive(proc.pid), f"left running after Ctrl-C: {_describe(_group_alive(proc.pid))}"
+    assert not group_alive(proc.pid), f"left running after Ctrl-C: {_describe(group_alive(proc.pid))}"
 
 
 @pytest.mark.timeout(120)
@@ -289,9 +279,9 @@ def test_a_terminated_or_repeatedly_interrupted_run_stops_everything(signals, to
     )
     try:
         deadline = time.monotonic() + 60
-        while len(_group_alive(proc.pid)) < 4 and time.monotonic() < deadline:
+        while len(group_alive(proc.pid)) < 4 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert len(_group_alive(proc.pid)) >= 4, "Lava did not start"
+        assert len(group_alive(proc.pid)) >= 4, "Lava did not start"
         time.sleep(1.0)
         for name in signals:
             (os.killpg if to_group else os.kill)(proc.pid, getattr(signal, name))
@@ -305,9 +295,9 @@ def test_a_terminated_or_repeatedly_interrupted_run_stops_everything(signals, to
     # the script's own exit, ends it by SIGINT (-2), as Python does: either way the run was stopped first
     assert proc.returncode in ((130, -signal.SIGINT) if len(signals) > 1 else (130,)), err[-2000:]
     deadline = time.monotonic() + 10
-    while _group_alive(proc.pid) and time.monotonic() < deadline:
+    while group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left, leaked = _describe(_group_alive(proc.pid)), _shm() - shm_before
+    left, leaked = _describe(group_alive(proc.pid)), _shm() - shm_before
     if left:  # a failing run must not leave them running on the machine either
         os.killpg(proc.pid, signal.SIGKILL)
     for name in leaked:
