@@ -13,7 +13,7 @@ import signal
 import threading
 from contextlib import contextmanager
 
-__all__ = ["Terminated", "raise_on_sigterm", "sigterm_raises"]
+__all__ = ["Terminated", "ctrl_c_deferred", "raise_on_sigterm", "sigterm_raises"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -50,3 +50,21 @@ def sigterm_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def ctrl_c_deferred():
+    """Within the block Ctrl-C is only noted, and raised as KeyboardInterrupt when the block ends. For
+    library code that swallows it: Brian2 builds a network with weakref callbacks, and a KeyboardInterrupt
+    raised inside one is printed as "Exception ignored" and lost (a deploy then ran on and exited 0)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt

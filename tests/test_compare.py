@@ -335,3 +335,4 @@ def test_a_signal_to_compare_alone_ends_its_training_worker(tmp_path, sig, code)
         os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == code, err[-2000:]
     assert not left, "left running after compare was stopped"
+    assert f"compare: stopped with 0 of 1 methods trained; nothing was written to {tmp_path / 'c'}" in err

@@ -358,3 +358,16 @@ def test_an_interrupted_verify_says_its_report_folder_is_unchanged(iris_model, t
     err = capsys.readouterr().err
     assert f"verify: stopped before its report was written: {tmp_path / 'r'} is as it was" in err
     assert not (tmp_path / "r" / "parity.json").exists()
+
+
+def test_a_verify_interrupted_while_writing_its_report_says_the_folder_may_mix_runs(iris_model, tmp_path, capsys,
+                                                                                   monkeypatch):
+    import connttra_neuro.verify as verify_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify_module, "write_report", interrupted)
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(tmp_path / "r")]) == 130
+    assert (f"verify: stopped while writing its report: {tmp_path / 'r'} may hold this run's files beside an earlier "
+            "report's") in capsys.readouterr().err

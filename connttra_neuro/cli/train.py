@@ -726,14 +726,25 @@ def _compare(args) -> int:
             print(f"backprop baselines: {args.epochs} epochs ({len(data.y_train)} training samples; at least "
                   f"{MIN_BASELINE_STEPS:,} Adam steps; --epochs to change)", file=sys.stderr)
     t0 = time.perf_counter()
-    results = compare_methods(dataset, methods, hidden=tuple(args.hidden or (64,)), levels=args.levels,
-                              discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
-                              max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
-                              jitter=args.jitter, coordinate_order=args.coordinate_order,
-                              joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
-                              seed=args.seed, n_train=args.n_train, n_val=args.n_val,
-                              ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
-                              progress=lambda m: print(f"training {m} ...", file=sys.stderr, flush=True))
+    started = []  # methods whose training began: all but the last of them have ended
+
+    def progress(method: str) -> None:
+        started.append(method)
+        print(f"training {method} ...", file=sys.stderr, flush=True)
+
+    try:
+        results = compare_methods(
+            dataset, methods, hidden=tuple(args.hidden or (64,)), levels=args.levels,
+            discrete_set=args.discrete_set, loss=args.loss, max_sweeps=args.max_sweeps,
+            max_seconds=args.max_seconds, batch_size=args.batch_size, epochs=args.epochs,
+            jitter=args.jitter, coordinate_order=args.coordinate_order,
+            joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
+            seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+            ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha}, progress=progress)
+    except KeyboardInterrupt:  # nothing is written until every method has trained
+        print(f"compare: stopped with {max(0, len(started) - 1)} of {len(methods)} methods trained; nothing was "
+              f"written to {out} (the table needs every method)", file=sys.stderr)
+        raise
     print(format_table(results))
     print()
     for note in table_notes(results):

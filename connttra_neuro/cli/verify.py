@@ -359,9 +359,14 @@ def _verify(args) -> int:
     except KeyboardInterrupt:  # before main's "interrupted": nothing of this run was written
         progress(f"verify: stopped before its report was written: {out} is as it was")
         raise
-    paths = write_report(
-        report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
-    )
+    try:
+        paths = write_report(
+            report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
+        )
+    except KeyboardInterrupt:  # each file is whole (written atomically), but not all of them are this run's
+        progress(f"verify: stopped while writing its report: {out} may hold this run's files beside an earlier "
+                 "report's; run verify again to replace them all")
+        raise
     if args.json and not to_stdout:
         write_json(report, args.json)
     if to_stdout:

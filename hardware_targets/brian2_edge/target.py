@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from connttra_neuro._signals import ctrl_c_deferred
 from connttra_neuro.network import TernaryNetwork
 
 from ..base import RunResult, Target, TargetLimitError, check_spikes, is_positive_int, network_counts
@@ -192,7 +193,8 @@ class Brian2Target(Target):
         steps = per_tile + L
         with brian2_session(compiled.codegen, compiled.cache_dir) as b2:
             t0 = time.perf_counter()
-            net, monitors = _build(b2, compiled, s_in, tiles)
+            with ctrl_c_deferred():  # a Ctrl-C in Brian2's weakref callbacks was printed and lost
+                net, monitors = _build(b2, compiled, s_in, tiles)
             t1 = time.perf_counter()
             with _run_bar(steps) as report:  # 40 s for 60,000 samples with nothing shown, before
                 net.run(steps * compiled.dt_ms * b2.ms, namespace={}, report=report, report_period=1 * b2.second)
