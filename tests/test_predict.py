@@ -274,3 +274,12 @@ def test_data_on_another_scale_than_training_are_named(digits, tmp_path, capsys)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the training scale: nothing said
         predict(network, data.X_val)
+
+
+def test_inputs_may_come_on_both_sides_of_an_option(images, tmp_path, capsys):
+    # argparse ended the inputs at -o: `predict m.ctn a.png -o x.csv b.png` refused b.png as unrecognised
+    root, _, _, path = images
+    a, b = root / "val" / "zero" / "00.png", root / "val" / "one" / "01.png"
+    code, _, err = run(capsys, "predict", path, a, "-o", tmp_path / "p.csv", b)
+    assert code == 0, err
+    assert [r["input"] for r in rows((tmp_path / "p.csv").read_text())] == [str(a), str(b)]

@@ -153,6 +153,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     top-level parser would print only ``connttra-neuro [-h] [--version] COMMAND ...``)."""
     parser, commands = _build()
     args, unknown = parser.parse_known_args(argv)
+    if args.command == "predict" and unknown and not any(u.startswith("-") for u in unknown):
+        # `predict m.ctn a.png -o out.csv b.png`: argparse ends the inputs at the first option
+        args.inputs, unknown = [*args.inputs, *unknown], []
     if unknown:
         commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     return args
