@@ -336,3 +336,19 @@ def test_a_signal_to_compare_alone_ends_its_training_worker(tmp_path, sig, code)
     assert proc.returncode == code, err[-2000:]
     assert not left, "left running after compare was stopped"
     assert f"compare: stopped with 0 of 1 methods trained; nothing was written to {tmp_path / 'c'}" in err
+
+
+def test_progress_bars_show_each_method_and_change_no_result(capsys):
+    # compare printed one line per method, then nothing for minutes at full size; the bars are updated
+    # after each sweep or epoch, off the clock, and must not change what is trained
+    from connttra_neuro.train import compare_methods
+
+    settings = dict(hidden=(8,), levels=2, max_sweeps=3, epochs=3, isolate=False)
+    quiet = compare_methods("iris", **settings)
+    shown = compare_methods("iris", bars=True, **settings)
+    err = capsys.readouterr().err
+    for method, unit in (("connttra", "sweep"), ("ste", "epoch"), ("mlp", "epoch")):
+        assert f"  {method}: " in err and "/3 [" in err and unit in err
+    for a, b in zip(quiet, shown, strict=True):
+        assert (a["train_error"], a["val_error"]) == (b["train_error"], b["val_error"])
+        assert [r["val_error"] for r in a["history"]] == [r["val_error"] for r in b["history"]]

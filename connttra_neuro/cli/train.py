@@ -125,6 +125,7 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", "--out", dest="output", metavar="DIR", default=".",
                    help="directory for compare.md, compare.json and compare.png (default: the current one; "
                    "earlier ones there are replaced)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar per method")
     p.set_defaults(func=_compare)
 
 
@@ -740,7 +741,7 @@ def _compare(args) -> int:
             jitter=args.jitter, coordinate_order=args.coordinate_order,
             joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
             seed=args.seed, n_train=args.n_train, n_val=args.n_val,
-            ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha}, progress=progress)
+            ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha}, progress=progress, bars=not args.no_progress)
     except KeyboardInterrupt:  # nothing is written until every method has trained
         print(f"compare: stopped with {max(0, len(started) - 1)} of {len(methods)} methods trained; nothing was "
               f"written to {out} (the table needs every method)", file=sys.stderr)

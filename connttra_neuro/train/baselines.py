@@ -32,9 +32,11 @@ def _err(Z, y) -> float:
     return float(np.mean(np.argmax(Z, axis=1) != y))
 
 
-def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, alpha=1e-4, **_):
+def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, alpha=1e-4,
+              callback=None, **_):
     """Float64 MLP on the thermometer-encoded spikes (Adam, mini-batches of 128, L2 penalty
-    ``alpha``: scikit-learn's default 1e-4). Returns ``(model, encoder, history)``."""
+    ``alpha``: scikit-learn's default 1e-4). ``callback(record)`` after each epoch, off the clock.
+    Returns ``(model, encoder, history)``."""
     from sklearn.exceptions import ConvergenceWarning as SkWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -53,9 +55,19 @@ def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
                       "val_error": float(np.mean(clf.predict(sv) != yv))}
             scoring += time.perf_counter() - e0
             history.append({**record, "seconds": time.perf_counter() - t0 - scoring})
+            scoring += _report(callback, history[-1])
             if max_seconds is not None and history[-1]["seconds"] >= max_seconds:
                 break
     return clf, enc, history
+
+
+def _report(callback, record: dict) -> float:
+    """Call ``callback(record)`` (a progress bar) and return the seconds it took, to keep off the clock."""
+    if callback is None:
+        return 0.0
+    c0 = time.perf_counter()
+    callback(record)
+    return time.perf_counter() - c0
 
 
 def _ternary(w: np.ndarray) -> np.ndarray:
@@ -80,10 +92,11 @@ class _Adam:
 
 
 def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, lr=0.03,
-              batch_size=128, **_):
+              batch_size=128, callback=None, **_):
     """Ternary-weight step network by backprop with a straight-through estimator.
 
     Returns ``(network, history)``; errors in ``history`` are those of the exported network.
+    ``callback(record)`` after each epoch, off the clock.
     """
     rng = np.random.default_rng(seed)
     enc = ThermometerEncoder.fit(X, levels)
@@ -153,6 +166,7 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
         scoring += time.perf_counter() - e0
         history.append({"epoch": epoch, "train_error": _err(Zt, yi), "val_error": _err(Zv, yvi),
                         "seconds": time.perf_counter() - t0 - scoring})
+        scoring += _report(callback, history[-1])
         if max_seconds is not None and history[-1]["seconds"] >= max_seconds:
             break
     return export(), history

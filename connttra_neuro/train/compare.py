@@ -186,8 +186,9 @@ def _given(settings: dict, *names) -> dict:
     return {k: settings[k] for k in names if settings.get(k) is not None}
 
 
-def _run_one(method: str, dataset, settings: dict) -> dict:
-    """Train one method in this process and measure it (runs inside the spawned child)."""
+def _run_one(method: str, dataset, settings: dict, bar: bool = False) -> dict:
+    """Train one method in this process and measure it (runs inside the spawned child). ``bar``: a
+    progress bar on stderr (the child's is the parent's), updated off the clock after each sweep or epoch."""
     from connttra_neuro import modelfile
 
     settings = method_settings(method, settings)
@@ -216,12 +217,16 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
             make(max_sweeps=1).fit(X[rows], y[rows])
         memory = _TrainingMemory()
         t0 = time.perf_counter()
+        progress = _bar(method, settings.get("max_sweeps", 30), "sweep") if bar else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             est = make(max_sweeps=settings.get("max_sweeps", 30), max_seconds=settings.get("max_seconds"),
                        batch_size=settings.get("batch_size"), tol=settings.get("tol", 1e-4))
-            est.fit(X, y, validation=(Xv, yv))
+            est.fit(X, y, validation=(Xv, yv),  # the callback runs in fit's bookkeeping, off the clock
+                    callback=None if progress is None else lambda _est, record, _net: progress(record))
         seconds = time.perf_counter() - t0
+        if progress is not None:
+            progress.close()
         memory.stop()
         net = est.network_
         history = est.history_[1:]
@@ -230,23 +235,30 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
     elif method == "ste":
         from .baselines import train_ste
 
+        progress = _bar(method, _epochs(settings, len(y)), "epoch") if bar else None
         memory = _TrainingMemory()
         t0 = time.perf_counter()
         net, history = train_ste(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=_epochs(settings, len(y)),
-                                 max_seconds=settings.get("max_seconds"), seed=seed, **_given(settings, "lr"))
+                                 max_seconds=settings.get("max_seconds"), seed=seed, callback=progress,
+                                 **_given(settings, "lr"))
         seconds = time.perf_counter() - t0
+        if progress is not None:
+            progress.close()
         memory.stop()
     elif method == "mlp":
         import sklearn.neural_network  # noqa: F401  imported before the clock, as the other methods' code
 
         from .baselines import train_mlp
 
+        progress = _bar(method, _epochs(settings, len(y)), "epoch") if bar else None
         memory = _TrainingMemory()
         t0 = time.perf_counter()
         clf, enc, history = train_mlp(X, y, Xv, yv, hidden=hidden, levels=levels, epochs=_epochs(settings, len(y)),
-                                      max_seconds=settings.get("max_seconds"), seed=seed,
+                                      max_seconds=settings.get("max_seconds"), seed=seed, callback=progress,
                                       **_given(settings, "alpha"))
         seconds = time.perf_counter() - t0
+        if progress is not None:
+            progress.close()
         memory.stop()
         n_params = sum(a.size for a in clf.coefs_) + sum(a.size for a in clf.intercepts_) + enc.thresholds.size
         result.update(train_error=history[-1]["train_error"], val_error=history[-1]["val_error"],
@@ -281,7 +293,7 @@ def _run_one(method: str, dataset, settings: dict) -> dict:
 
 
 def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: bool = True, progress=None,
-                    **settings) -> list[dict]:
+                    bars: bool = False, **settings) -> list[dict]:
     """Train every method on the same data and architecture and measure the four metrics.
 
     Parameters
@@ -296,6 +308,8 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         Run each method in its own spawned subprocess (needed for a fair peak RSS).
     progress : callable, optional
         ``progress(method)`` before each method starts.
+    bars : bool
+        A progress bar on stderr per method, updated after each sweep or epoch (off the clock).
     **settings
         ``hidden, levels, discrete_set, loss, max_sweeps, max_seconds, batch_size, tol, epochs,
         seed, n_train, n_val`` (``epochs`` default: ``default_epochs(training samples)``); CoNNTrA
@@ -325,13 +339,31 @@ def compare_methods(dataset, methods=("connttra", "ste", "mlp"), *, isolate: boo
         if progress is not None:
             progress(method)
         if isolate:
-            results.append(_run_isolated(method, dataset, settings))
+            results.append(_run_isolated(method, dataset, settings, bars))
         else:
-            results.append(_run_one(method, dataset, settings))
+            results.append(_run_one(method, dataset, settings, bars))
     return results
 
 
-def _run_isolated(method: str, dataset, settings: dict) -> dict:
+def _bar(method: str, total: int, unit: str):
+    """``progress(record)`` for one method's run: a bar on stderr with its validation error (compare
+    showed one line per method, then minutes of nothing at full size)."""
+    import sys
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=f"  {method}", unit=unit, leave=False, file=sys.stderr)
+
+    def progress(record: dict) -> None:
+        val = record.get("val_error")
+        bar.set_postfix_str(f"val {100 * val:.2f}%" if val is not None else "", refresh=False)
+        bar.update(1)
+
+    progress.close = bar.close  # when training ends, at its budget or before (time, convergence)
+    return progress
+
+
+def _run_isolated(method: str, dataset, settings: dict, bar: bool = False) -> dict:
     """``_run_one`` in a fresh spawned process (its own peak RSS). A process that dies is an error,
     never a wait: a ``multiprocessing.Pool`` restarts a worker that dies while starting, forever,
     which is what a script calling this without an ``if __name__ == "__main__":`` guard does
@@ -341,7 +373,7 @@ def _run_isolated(method: str, dataset, settings: dict) -> dict:
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
-            return pool.submit(_run_one, method, dataset, settings).result()
+            return pool.submit(_run_one, method, dataset, settings, bar).result()
         except BrokenProcessPool:
             raise RuntimeError(
                 f"{method}: its subprocess died before returning a result. A script that calls "
