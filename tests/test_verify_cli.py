@@ -371,3 +371,20 @@ def test_a_verify_interrupted_while_writing_its_report_says_the_folder_may_mix_r
     assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(tmp_path / "r")]) == 130
     assert (f"verify: stopped while writing its report: {tmp_path / 'r'} may hold this run's files beside an earlier "
             "report's") in capsys.readouterr().err
+
+
+def test_a_model_trained_with_data_path_is_evaluated_from_it(tmp_path, capsys):
+    # `evaluate t.ctn --data mnist` failed asking for --data-path again: mnist has no default place
+    from .test_datasets import make_idx_dir
+
+    make_idx_dir(tmp_path / "mnist")
+    model = tmp_path / "t.ctn"
+    assert main(["train", "--data", "mnist", "--data-path", str(tmp_path / "mnist"), "--hidden", "4",
+                 "--max-sweeps", "1", "--no-progress", "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--data", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: reading mnist from {tmp_path / 'mnist'}, the --data-path the model was trained with" in out
+    # a path given is the one read, with no note
+    assert main(["evaluate", str(model), "--data", "mnist", "--data-path", str(tmp_path / "mnist")]) == 0
+    assert "the --data-path the model was trained with" not in capsys.readouterr().out

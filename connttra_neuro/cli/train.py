@@ -566,13 +566,20 @@ def _train(args) -> int:
     paths = {"best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
              "output": _output_from_checkpoint(out, ckpt)}
 
+    def with_data_path(net):
+        """The model as saved: with the --data-path it trained on (absolute), which evaluate, verify and
+        deploy reuse for the same named dataset (full MNIST has no default place to be read from)."""
+        if selection["data_path"] is None:
+            return net
+        return net.replace(metadata={**thaw_metadata(net.metadata), "data_path": selection["data_path"]})
+
     def callback(estimator, record, network):
         net = network()
         meta = thaw_metadata(net.metadata)
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
                               "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
-        modelfile.save(estimator.network_, out)  # best so far
+        modelfile.save(with_data_path(estimator.network_), out)  # best so far
         val = record["val_error"]
         bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
                         val="-" if val is None else f"{100 * val:.2f}%", elapsed=f"{record['seconds']:.1f}s")
@@ -597,7 +604,7 @@ def _train(args) -> int:
         where = f"nothing written; continue with --resume {args.resume}" if args.resume else "nothing saved"
         print(f"connttra-neuro train: {interrupted} before a sweep finished; {where}", file=sys.stderr)
         return _interrupted_status(interrupted)
-    modelfile.save(est.network_, out)
+    modelfile.save(with_data_path(est.network_), out)
     metrics = thaw_metadata(est.network_.metadata)["metrics"]
     last = est.history_[-1]["sweep"]
     # a sweep before the last is the one keep_best chose by its validation error: that error is then

@@ -104,6 +104,7 @@ def load_split(args, network):
     seed_given = args.seed is not None
     if not seed_given:
         args.seed = 0
+    _reuse_data_path(args, network)
     # the other part left out (0): an image folder's training images are not decoded to evaluate on
     # validation (an ImageNet-size folder would not fit in memory)
     sub = {"n_train": args.n, "n_val": 0} if args.split == "train" else {"n_val": args.n, "n_train": 0}
@@ -138,6 +139,25 @@ def load_split(args, network):
     if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name
     return X, as_output_indices(network, y), data.name
+
+
+def _reuse_data_path(args, network) -> None:
+    """``--data mnist`` without ``--data-path`` for a model trained with one: the recorded folder (its
+    metadata ``data_path``), said in a note. Only for a dataset that cannot be read without a path;
+    one with a default place (fashion-mnist's Debian package) is read from there, as asked."""
+    from ..datasets import builtin_datasets
+    from ..network import thaw_metadata
+
+    if getattr(args, "data_path", None) is not None:
+        return
+    meta = thaw_metadata(network.metadata)
+    recorded, trained_on = meta.get("data_path"), meta.get("dataset")
+    info = {d.name: d for d in builtin_datasets()}.get(args.data)
+    if not isinstance(recorded, str) or trained_on != args.data or info is None or info.available()[0]:
+        return
+    if Path(recorded).is_dir():
+        args.data_path = recorded
+        print(f"note: reading {args.data} from {recorded}, the --data-path the model was trained with")
 
 
 def _note_reading_changed(data) -> None:
