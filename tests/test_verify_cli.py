@@ -382,9 +382,10 @@ def test_a_model_trained_with_data_path_is_evaluated_from_it(tmp_path, capsys):
     assert main(["train", "--data", "mnist", "--data-path", str(tmp_path / "mnist"), "--hidden", "4",
                  "--max-sweeps", "1", "--no-progress", "-o", str(model)]) == 0
     capsys.readouterr()
-    assert main(["evaluate", str(model), "--data", "mnist"]) == 0
-    out = capsys.readouterr().out
-    assert f"note: reading mnist from {tmp_path / 'mnist'}, the --data-path the model was trained with" in out
+    assert main(["evaluate", str(model), "--data", "mnist", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"note: reading mnist from {tmp_path / 'mnist'}, the --data-path the model was trained with" in err
+    json.loads(out)  # the note is not in the JSON
     # a path given is the one read, with no note
     assert main(["evaluate", str(model), "--data", "mnist", "--data-path", str(tmp_path / "mnist")]) == 0
-    assert "the --data-path the model was trained with" not in capsys.readouterr().out
+    assert "the --data-path the model was trained with" not in capsys.readouterr().err

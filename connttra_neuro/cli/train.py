@@ -750,6 +750,8 @@ def _compare(args) -> int:
             seed=args.seed, n_train=args.n_train, n_val=args.n_val,
             ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha}, progress=progress, bars=not args.no_progress)
     except KeyboardInterrupt:  # nothing is written until every method has trained
+        if sys.stderr.isatty():  # the stopped worker's bar is still on the line: clear it first
+            print("\r\033[K", end="", file=sys.stderr)
         print(f"compare: stopped with {max(0, len(started) - 1)} of {len(methods)} methods trained; nothing was "
               f"written to {out} (the table needs every method)", file=sys.stderr)
         raise

@@ -157,7 +157,8 @@ def _reuse_data_path(args, network) -> None:
         return
     if Path(recorded).is_dir():
         args.data_path = recorded
-        print(f"note: reading {args.data} from {recorded}, the --data-path the model was trained with")
+        print(f"note: reading {args.data} from {recorded}, the --data-path the model was trained with",
+              file=sys.stderr)  # stdout may be --json
 
 
 def _note_reading_changed(data) -> None:

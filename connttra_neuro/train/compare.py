@@ -215,9 +215,9 @@ def _run_one(method: str, dataset, settings: dict, bar: bool = False) -> dict:
             warnings.simplefilter("ignore")
             rows = _warm_up_rows(y)
             make(max_sweeps=1).fit(X[rows], y[rows])
+        progress = _bar(method, settings.get("max_sweeps", 30), "sweep") if bar else None  # before the clock
         memory = _TrainingMemory()
         t0 = time.perf_counter()
-        progress = _bar(method, settings.get("max_sweeps", 30), "sweep") if bar else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             est = make(max_sweeps=settings.get("max_sweeps", 30), max_seconds=settings.get("max_seconds"),
