@@ -430,6 +430,17 @@ def test_nir_round_trip_reproduces_the_network(tmp_path):
     np.testing.assert_array_equal(_run_nir(graph, X), want)
 
 
+def test_nir_keeps_the_model_metadata_but_not_the_training_machine_s_data_folder(tmp_path):
+    # a model trained with --data-path records that folder for evaluate; an export carried it to wherever
+    # the graph goes (and one run in two folders gave two different exports)
+    import json
+
+    net = random_network((6, 4, 3), seed=1)
+    net = net.replace(metadata={"dataset": "mnist", "data_path": "/home/me/data/mnist", "seed": 0})
+    meta = json.loads(nir.read(export_nir(net, tmp_path / "net.nir")).metadata["model_metadata"])
+    assert meta == {"dataset": "mnist", "seed": 0}
+
+
 def test_nir_metadata_states_the_total_latency_and_which_nodes_add_a_step(tmp_path):
     # "delay_steps_per_weight_layer: 1" left it open whether the encoder's Linear counts: a simulator
     # delaying every Linear/Affine node got L + 1 steps

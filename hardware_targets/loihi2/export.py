@@ -119,7 +119,9 @@ def nir_graph(network: TernaryNetwork):
         "latency_steps": network.n_weight_layers,
         "delayed_nodes": ", ".join([f"hidden_{i}" for i in range(len(network.hidden))] + ["output"]),
         "discrete_set": list(network.discrete_set),
-        "model_metadata": json.dumps(thaw_metadata(network.metadata)),
+        # a training machine's own folder (data_path) says nothing to whoever loads the graph elsewhere
+        "model_metadata": json.dumps({k: v for k, v in thaw_metadata(network.metadata).items()
+                                      if k not in LOCAL_METADATA}),
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
@@ -128,6 +130,10 @@ def nir_graph(network: TernaryNetwork):
 # (nir.write: groups "node" and "version"; netx: a "layer" group). A user's other HDF5 file (Keras
 # weights, a dataset) under an export's name was replaced: the signature alone says only "HDF5".
 _EXPORT_LAYOUTS = (("node", "version"), ("layer",))
+
+
+# Model metadata that describes the machine a model was trained on, left out of exports.
+LOCAL_METADATA = ("data_path",)
 
 
 def check_replaceable(path) -> None:
