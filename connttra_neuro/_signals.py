@@ -13,7 +13,7 @@ import signal
 import threading
 from contextlib import contextmanager
 
-__all__ = ["Terminated", "ctrl_c_deferred", "raise_on_sigterm", "sigterm_raises"]
+__all__ = ["Terminated", "ctrl_c_deferred", "raise_noted", "raise_on_sigterm", "signals_held", "sigterm_raises"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -53,18 +53,35 @@ def sigterm_raises():
 
 
 @contextmanager
-def ctrl_c_deferred():
-    """Within the block Ctrl-C is only noted, and raised as KeyboardInterrupt when the block ends. For
-    library code that swallows it: Brian2 builds a network with weakref callbacks, and a KeyboardInterrupt
-    raised inside one is printed as "Exception ignored" and lost (a deploy then ran on and exited 0)."""
+def signals_held(noted: list, *, sigterm: bool = False):
+    """Within the block Ctrl-C (and, with ``sigterm``, a SIGTERM that would raise) is only noted in
+    ``noted``; the caller decides when to raise it (:func:`raise_noted`). For code that must not be cut
+    short (stopping a Lava run) or that swallows KeyboardInterrupt (Brian2's weakref callbacks print it
+    as "Exception ignored" and lose it). A SIGTERM left at its default action (or ignored) stays so."""
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield noted
         return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    held = [signal.SIGINT] + ([signal.SIGTERM] if sigterm and callable(signal.getsignal(signal.SIGTERM)) else [])
+    previous = {sig: signal.signal(sig, lambda signum, frame: noted.append(signum)) for sig in held}
     try:
-        yield
+        yield noted
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def raise_noted(noted: list) -> None:
+    """Raise what :func:`signals_held` noted, if anything: Terminated for a SIGTERM, else KeyboardInterrupt."""
+    if signal.SIGTERM in noted:
+        raise Terminated("terminated while signals were held")
+    if noted:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def ctrl_c_deferred():
+    """Within the block Ctrl-C is only noted, and raised as KeyboardInterrupt when the block ends."""
+    noted: list = []
+    with signals_held(noted):
+        yield
+    raise_noted(noted)

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 
-from connttra_neuro._signals import Terminated, sigterm_raises
+from connttra_neuro._signals import raise_noted, signals_held, sigterm_raises
 
 from .mapping import DECAY_FULL, NetworkMap
 
@@ -112,23 +112,17 @@ def _children_ignore_ctrl_c(caught: list):
     run has started (``caught`` is not empty), and its ``finally`` stops it.
     """
     global _forking
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    note = lambda signum, frame: caught.append(signum)  # noqa: E731
-    previous = signal.signal(signal.SIGINT, note)
-    # SIGTERM: the parent notes it too (raised once the run has started, so its finally stops what was
-    # forked; with the default action a kill in this window left 8 processes and 21 segments), while
-    # every child goes back to the default action at its fork (_default_sigterm_in_child): a process
-    # group's kill stays clean, and stop()'s terminate() is not turned into an exception in a child
-    previous_term = signal.signal(signal.SIGTERM, note)
-    _forking = True
-    try:
-        yield
-    finally:
-        _forking = False
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, previous_term)
+    # SIGTERM (one that would raise, see connttra_neuro._signals): the parent notes it too, raised once the
+    # run has started so its finally stops what was forked (with the default action a kill in this window
+    # left 8 processes and 21 segments), while every child goes back to the default action at its fork
+    # (_default_sigterm_in_child): a process group's kill stays clean, and stop()'s terminate() is not
+    # turned into an exception in a child
+    with signals_held(caught, sigterm=True):
+        _forking = threading.current_thread() is threading.main_thread()  # (no handlers set elsewhere)
+        try:
+            yield
+        finally:
+            _forking = False
 
 
 _forking = False  # inside _children_ignore_ctrl_c: a child forked now takes SIGTERM's default action
@@ -140,23 +134,6 @@ def _default_sigterm_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_default_sigterm_in_child)
-
-
-@contextmanager
-def _signals_deferred(late: list):
-    """Hold Ctrl-C (and a SIGTERM that raises, see connttra_neuro._signals) off, noted in ``late``, so
-    that a stop runs to its end: Ctrl-C pressed twice quickly interrupted ``_stop`` half-way, leaving
-    Lava's shared-memory manager and segments behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = [signal.SIGINT] + ([signal.SIGTERM] if callable(signal.getsignal(signal.SIGTERM)) else [])
-    previous = {sig: signal.signal(sig, lambda signum, frame: late.append(signum)) for sig in held}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _actors(runtime) -> list:
@@ -323,18 +300,17 @@ def run_lava(
             with _children_ignore_ctrl_c(interrupted):
                 source.create_runtime(run_cfg=run_cfg)  # compiles and forks one OS process per Lava Process
             source.run(condition=RunSteps(num_steps=steps, blocking=False))
-            if interrupted:  # Ctrl-C or SIGTERM while the processes were being created: stop now that stop() can
-                raise Terminated("terminated while starting") if signal.SIGTERM in interrupted else KeyboardInterrupt
+            raise_noted(interrupted)  # Ctrl-C or SIGTERM while the processes were forked: stop now that stop() can
             # stream while Lava runs: each Extractor's buffer holds every step, so nothing blocks
             raw_scores = _collect(out_tap, steps, out_tap.in_port.shape[0], source.runtime)
             raw_hidden = [_collect(tap, steps, tap.in_port.shape[0], source.runtime) for tap in hidden_taps]
             source.wait()
             finished = True
         finally:
-            with _signals_deferred(late):  # a second Ctrl-C must not cut the stop short (it left processes behind)
+            # a second Ctrl-C must not cut the stop short (it left Lava's manager and segments behind)
+            with signals_held(late, sigterm=True):
                 _stop(source, finished)  # a run that did not finish may be stuck: its processes are terminated
-    if late:  # the run itself finished: the signal that came while stopping is the user's, raise it now
-        raise Terminated("terminated while stopping") if signal.SIGTERM in late else KeyboardInterrupt
+    raise_noted(late)  # the run itself finished: a signal that came while stopping is the user's
     run_s = time.perf_counter() - t1
 
     C = nmap.layers[-1].weights.shape[0]
