@@ -26,7 +26,7 @@ from connttra_neuro.network import TernaryNetwork
 
 from ..base import RunResult, Target, check_spikes, is_positive_int
 from . import chip as chip_constants
-from .mapping import NetworkMap, check_limits, map_network, network_resources, weight_scale
+from .mapping import NetworkMap, check_limits, network_resources, weight_scale
 
 __all__ = ["Loihi2Target", "Compiled", "check_netx", "export_nir", "export_netx"]
 
@@ -74,8 +74,9 @@ class Loihi2Target(Target):
         check_limits(network, self.spec, max_chips=self.max_chips, weight_bits=self.weight_bits)
 
     def compile(self, network: TernaryNetwork) -> Compiled:
-        self.check(network)
-        return Compiled(network=network, mapping=map_network(network, self.spec, weight_bits=self.weight_bits))
+        # check_limits maps the network to check it: that mapping is the compiled one
+        mapping = check_limits(network, self.spec, max_chips=self.max_chips, weight_bits=self.weight_bits)
+        return Compiled(network=network, mapping=mapping)
 
     def run(self, compiled: Compiled, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
         from .runtime import run_lava  # Lava is imported here, not at package import

@@ -66,8 +66,8 @@ from .mapping import (
     DECAY_FULL,
     VTH_MAX,
     WEIGHT_RANGE,
+    _drive_bounds,
     check_limits,
-    map_network,
 )
 
 __all__ = ["check_netx", "export_nir", "export_netx", "nir_graph"]
@@ -270,7 +270,7 @@ def _undivided_output(nmap):
         return nmap
     S = nmap.weight_scale
     w = out.weights.astype(np.int64) * out.unit
-    lo, hi = np.minimum(w, 0).sum(axis=1), np.maximum(w, 0).sum(axis=1)
+    lo, hi = _drive_bounds(w)
     peak = int(max(-lo.min(), hi.max()))
     why = (f"every output weight is a multiple of {out.unit}: the loihi2 target divides it out and multiplies the "
            f"scores back when it reads them, which netx cannot, so its output layer holds {S} W itself; the loihi2 "
@@ -291,8 +291,7 @@ def check_netx(network: TernaryNetwork):
     """Everything :func:`export_netx` refuses, without writing: the loihi2 target's limits, output
     biases the neurons cannot hold, layers netx loads wrongly, plain LIF's carry-over. Returns the
     mapping; raises TargetLimitError naming the layer and the value."""
-    check_limits(network)  # the whole-network limits (cores) too: map_network checks only each layer's
-    nmap = _undivided_output(map_network(network))
+    nmap = _undivided_output(check_limits(network))  # the whole network's limits (cores) as well as each layer's
     out_bias = nmap.weight_scale * nmap.layers[-1].offset
     if out_bias.size and (out_bias.min() < BIAS_MANT_MIN or out_bias.max() > BIAS_MANT_MAX):
         outside = (out_bias < BIAS_MANT_MIN) | (out_bias > BIAS_MANT_MAX)  # -2048 fits, +2048 does not

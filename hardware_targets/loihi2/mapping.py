@@ -232,8 +232,8 @@ def check_limits(
     *,
     max_chips: int = 1,
     weight_bits: int = chip.WEIGHT_BITS,
-) -> None:
-    """Raise :class:`TargetLimitError` naming the first limit a layer breaks.
+) -> NetworkMap:
+    """Raise :class:`TargetLimitError` naming the first limit a layer breaks; return the mapping.
 
     Checked, in order, per layer: weight precision after the x2 scaling, fan-in
     (input axons per core), activation width (16-bit synaptic input), 24-bit
@@ -241,7 +241,7 @@ def check_limits(
     (13-bit signed) / exponent; then neurons per core and cores per chip for the
     whole network.
     """
-    map_network(network, spec, weight_bits=weight_bits)  # per-layer checks live where the numbers are made
+    nmap = map_network(network, spec, weight_bits=weight_bits)  # per-layer checks live where the numbers are made
     res = network_resources(network, spec, weight_bits)
     allowed_cores = spec.cores_per_chip * max_chips
     if res["cores"] > allowed_cores:
@@ -261,6 +261,7 @@ def check_limits(
             f"allow more chips (max_chips={res['chips']}; --max-chips {res['chips']} on the command line), or "
             "fewer neurons or synapses in the layers that need the most cores",
         )
+    return nmap
 
 
 def map_network(
