@@ -68,8 +68,14 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
         recorded them as text), or the output index when the model records none. With ``names``, the
         class names (str).
     """
+    import warnings
+
     network = _network(network)
-    outputs = predict_outputs(network, X, target, **target_options)
+    X = check_features(network, X)
+    note = scale_note(network, X)
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    outputs = _outputs(network, X, target, target_options)
     if not names:
         return output_labels(network)[outputs]
     named = output_names(network)
@@ -83,18 +89,18 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
 def predict_outputs(network: TernaryNetwork, X, target="reference", **target_options) -> np.ndarray:
     """The output index (int64) each row of ``X`` gets on ``target``: argmax of the integer scores,
     ties to the lowest index. :func:`predict` maps them to labels."""
-    import warnings
+    network = _network(network)
+    return _outputs(network, check_features(network, X), target, target_options)
 
+
+def _outputs(network: TernaryNetwork, X: np.ndarray, target, target_options: dict) -> np.ndarray:
+    """The outputs of checked features (``check_features``: before the target is built, so a wrong X costs
+    no Lava start-up)."""
     from hardware_targets.base import Target
     from hardware_targets.registry import get_target
 
     from .verify.parity import broken_result
 
-    network = _network(network)
-    X = check_features(network, X)  # before the target is built: a wrong X costs no Lava start-up
-    note = scale_note(network, X)
-    if note:
-        warnings.warn(note, UserWarning, stacklevel=3)
     if isinstance(target, Target):
         if target_options:
             raise TypeError(f"target options ({', '.join(target_options)}) go with a target name; the Target "

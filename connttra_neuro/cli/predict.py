@@ -61,8 +61,6 @@ def add_parsers(sub) -> None:
 
 
 def _predict(args) -> int:
-    import warnings
-
     from hardware_targets.registry import get_target
 
     from ..inference import output_labels, output_names, predict_outputs, scale_note
@@ -91,8 +89,7 @@ def _predict(args) -> int:
     if note:
         print(f"warning: {note}", file=sys.stderr)
     print(f"predict: running {len(X):,} sample(s) on {args.target} ...", file=sys.stderr, flush=True)
-    with _plugin_errors(args.target), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the scale note, said above
+    with _plugin_errors(args.target):
         outputs = predict_outputs(network, X, target)
     labels, names = output_labels(network)[outputs], output_names(network)
     header = [*CSV_HEADER, *(["class_name"] if names is not None else [])]
