@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .network import TernaryNetwork, feature_array
+from .network import TernaryNetwork, feature_array, real_features
 
 __all__ = ["predict", "predict_outputs", "output_labels", "output_names", "scale_note"]
 
@@ -120,14 +120,10 @@ def _outputs(network: TernaryNetwork, X: np.ndarray, target, target_options: dic
 
 
 def check_features(network: TernaryNetwork, X) -> np.ndarray:
-    """``X`` as a 2-D array of real numbers with the model's feature count and no NaN or infinity;
-    the errors name what is wrong and how to fix it."""
+    """``X`` as a 2-D array of real numbers with the model's feature count and no NaN or infinity
+    (``network.real_features``, the encoder's own check); the errors name what is wrong and how to fix it."""
     X = feature_array(X)
     n = network.n_features
-    if X.dtype == np.bool_:  # 0/1 features, as fit and every encoder take them
-        X = X.astype(np.uint8)
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise ValueError(f"X must be real numbers (features as the model was trained on them), got dtype {X.dtype}")
     if X.ndim < 2:
         one = f"; one sample of {n} features is X.reshape(1, -1)" if X.size == n else ""
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}{one}")
@@ -138,15 +134,7 @@ def check_features(network: TernaryNetwork, X) -> np.ndarray:
     if X.shape[1] != n:
         raise ValueError(f"X has {X.shape[1]:,} features per sample but the model takes {n:,}; give the features it "
                          f"was trained on (image files: connttra_neuro.datasets.read_images(paths, like=network))")
-    if np.issubdtype(X.dtype, np.floating):
-        bad = ~np.isfinite(X)
-        if bad.any():
-            rows = np.nonzero(bad.any(axis=1))[0]
-            kinds = " and ".join(k for k, m in (("NaN", np.isnan(X[rows])), ("infinite", np.isinf(X[rows])))
-                                 if m.any())
-            raise ValueError(f"X has {int(bad.sum())} {kinds} value(s) in {rows.size} sample(s), first at row "
-                             f"{rows[0]}; the encoder has no level for them: fill or drop those samples")
-    return X
+    return real_features(X, "X")
 
 
 def scale_note(network: TernaryNetwork, X) -> str | None:

@@ -47,6 +47,23 @@ PARAM_DTYPE = np.int32  # thresholds and biases
 _ENCODE_BLOCK = 2**22  # spikes encoded per block of rows (ThermometerEncoder.encode)
 
 
+def real_features(X: np.ndarray, who: str) -> np.ndarray:
+    """``X`` (2-D) with bool features as 0/1, as fit and every encoder take them; a dtype that is not
+    real numbers, or NaN or an infinite value, is a NetworkError naming ``who``'s input and the first
+    row. Infinite features are refused as fit refuses them: a bug upstream, and a NIR graph (whose
+    encoder is a Linear node: inf * 0 is NaN) could not reproduce the spikes they would give."""
+    if X.dtype == np.bool_:
+        X = X.astype(np.uint8)
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise NetworkError(f"{who}: features must be real numbers, got dtype {X.dtype}")
+    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+        rows = np.nonzero((~np.isfinite(X)).any(axis=1))[0]
+        what = "NaN" if np.isnan(X[rows[0]]).any() else "an infinite value"
+        raise NetworkError(f"{who}: {rows.size} sample(s) contain NaN or infinite values (first: row "
+                           f"{rows[0]}, {what}); features must be finite numbers, as for fit")
+    return X
+
+
 def _integer_cuts(thresholds: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Float thresholds as integer ones of ``dtype`` for integer features: ``x >= t`` iff ``x >= ceil(t)``.
     Returns the cuts (clamped into the dtype's range; ``-inf`` and anything below it pass every value) and
@@ -165,18 +182,7 @@ class ThermometerEncoder:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise NetworkError(f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}")
-        if X.dtype == np.bool_:  # fit takes bool features as 0/1; so does every target's encoder
-            X = X.astype(np.uint8)
-        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-            raise NetworkError(f"encoder: features must be real numbers, got dtype {X.dtype}")
-        if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
-            # as fit refuses them: an infinite feature is a bug upstream, and a NIR graph (whose encoder is a
-            # Linear node: inf * 0 is NaN) could not reproduce the spikes it would give
-            bad = ~np.isfinite(X)
-            rows = np.nonzero(bad.any(axis=1))[0]
-            what = "NaN" if np.isnan(X[rows[0]]).any() else "an infinite value"
-            raise NetworkError(f"encoder: {rows.size} sample(s) contain NaN or infinite values (first: row "
-                               f"{rows[0]}, {what}); features must be finite numbers, as for fit")
+        X = real_features(X, "encoder")
         n = X.shape[0]
         out = np.empty((n, self.n_outputs), np.uint8)
         if np.issubdtype(X.dtype, np.integer):

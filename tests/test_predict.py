@@ -126,7 +126,7 @@ def test_predict_names_what_is_wrong_with_X(digits):
         predict(network, np.zeros((3, 10)))
     bad = data.X_val[:5].copy()
     bad[3, 7] = np.nan
-    with pytest.raises(ValueError, match="X has 1 NaN value\\(s\\) in 1 sample\\(s\\), first at row 3"):
+    with pytest.raises(ValueError, match=r"X: 1 sample\(s\) contain NaN or infinite values \(first: row 3, NaN\)"):
         predict(network, bad)
     with pytest.raises(ValueError, match=r"one sample of 64 features is X.reshape\(1, -1\)"):
         predict(network, data.X_val[0])
@@ -241,7 +241,7 @@ def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
         ((image_model, tmp_path / "big.png"), "the model takes 64 features per image"),
         ((path, tmp_path / "narrow.npz"), "narrow.npz: rows of 10 features, but model"),
         ((path, tmp_path / "labels.npz"), "expected an array X (or X_test) of feature rows; arrays found: y"),
-        ((path, tmp_path / "nan.npy"), "nan.npy: X has 3 NaN value(s) in 3 sample(s), first at row 0"),
+        ((path, tmp_path / "nan.npy"), "nan.npy: X: 3 sample(s) contain NaN or infinite values (first: row 0, NaN)"),
         ((path, tmp_path / "empty"), "no image files in folder"),
         ((path, tmp_path / "nowhere.png"), "nowhere.png: no such file or folder"),
         ((tmp_path / "small.png", path), "not a connttra-neuro model file"),
