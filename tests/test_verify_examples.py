@@ -168,3 +168,15 @@ def test_an_interrupted_demo_says_what_its_folder_holds(tmp_path, capsys, monkey
     err = capsys.readouterr().err
     assert f"demo: stopped before its end: {tmp_path / 'd'} may hold this run's files" in err
     assert (tmp_path / "d" / "model.ctn").exists() and not (tmp_path / "d" / "README.md").exists()
+
+
+def test_demo_refuses_an_hdf5_file_that_is_not_an_export_before_training(tmp_path, capsys):
+    # the export replaced any HDF5 file, and its own check came only at step 3, after training
+    import h5py
+
+    (tmp_path / "d").mkdir()
+    with h5py.File(tmp_path / "d" / "model.nir", "w") as f:
+        f.create_dataset("kernel", data=[1.0])
+    assert main(["demo", "--quick", "--data", "iris", "--out", str(tmp_path / "d")]) == 2
+    out, err = capsys.readouterr()
+    assert "model.nir exists and is not a NIR or netx export" in err and "[1/6]" not in out

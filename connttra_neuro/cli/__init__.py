@@ -62,7 +62,8 @@ _SIGNATURES = {
     "json": (b"{", b"["),
 }
 _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, SVG, PDF or JPEG)",
-               "hdf5": "an HDF5 file", "json": "a JSON file", "checkpoint": "a training checkpoint"}
+               "hdf5": "an HDF5 file (a NIR or netx export)", "json": "a JSON file",
+               "checkpoint": "a training checkpoint"}
 
 
 def check_replaceable(path, flag: str, kind) -> None:
@@ -84,6 +85,13 @@ def check_replaceable(path, flag: str, kind) -> None:
         signatures, name = _SIGNATURES[kind], _KIND_NAMES[kind]
     if not refuse_other_kind(path, signatures, name, error=UserError, shown=f"{flag} {path}"):
         return  # nothing there to lose
+    if kind == "hdf5":  # the outputs written as HDF5 are NIR and netx exports: not a user's other HDF5 file
+        from hardware_targets.loihi2.export import check_replaceable as check_export
+
+        try:
+            check_export(path)
+        except FileExistsError as err:
+            raise UserError(f"{flag} {err}") from None
     if kind in ("model", "checkpoint"):  # the two share a signature: their metadata tells them apart
         from ..modelfile import load
         from ..network import thaw_metadata

@@ -77,15 +77,8 @@ def _deploy(args) -> int:
             check_writable(getattr(args, flag), "--" + flag.replace("_", "-"))
     check_distinct({"--export-nir": args.export_nir, "--export-netx": args.export_netx},
                    {"the model file": args.model, "--data": args.data})
-    for flag in ("export_nir", "export_netx"):  # NIR and netx files are HDF5; no other file is replaced
+    for flag in ("export_nir", "export_netx"):  # only an earlier NIR or netx export is replaced
         check_replaceable(getattr(args, flag), "--" + flag.replace("_", "-"), "hdf5")
-        if getattr(args, flag) is not None:  # nor another HDF5 file (a user's Keras weights): only an export
-            from hardware_targets.loihi2.export import check_replaceable as check_export
-
-            try:
-                check_export(getattr(args, flag))
-            except FileExistsError as err:
-                raise UserError(f"{'--' + flag.replace('_', '-')} {err}") from None
     options = target_options(args, [name]).get(name, {})
     if args.data is None and args.noise is not None:  # it changes a run on data; without one it did nothing
         raise UserError("--noise needs --data (without it deploy only compiles and exports)")
