@@ -147,11 +147,18 @@ def _progress(files: list[Path], desc: str):
     return tqdm(files, unit="image", desc=desc, leave=False)
 
 
-def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str]:
+def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str, tuple]:
     """Decode every file into one uint8 (or float32 for 16-bit and float images) array of
-    ``(n, pixels * channels)``; all images must share one size."""
+    ``(n, pixels * channels)``; all images must share one size. Also what they are in words and the
+    shape of one image (``_shape``)."""
     header = _headers(files, name)
-    return _decode(files, name, header, grey="colour" not in header.kinds)
+    grey = "colour" not in header.kinds
+    return (*_decode(files, name, header, grey), _shape(header, grey))
+
+
+def _shape(header: _Header, grey: bool) -> tuple:
+    """One image's shape as its row holds it: ``(height, width)`` grey, ``(height, width, 3)`` RGB."""
+    return (header.height, header.width) if grey else (header.height, header.width, 3)
 
 
 class _Header(NamedTuple):
@@ -285,7 +292,7 @@ def _grey_palette(img) -> bool:
     return bool((rgb == rgb[:, :1]).all())
 
 
-def read_image_files(paths: list, name: str, *, n_features: int | None = None
+def read_image_files(paths: list, name: str, *, n_features: int | None = None, input_shape: tuple | None = None
                      ) -> tuple[np.ndarray, list[Path], list[Path], str]:
     """Image files and folders given one by one (``datasets.read_images``, ``connttra-neuro predict``):
     ``(X, files, skipped, what)``. A folder gives the image files under it, sub-folders included, in
@@ -295,7 +302,10 @@ def read_image_files(paths: list, name: str, *, n_features: int | None = None
 
     With ``n_features`` (a model's), grey images go to a colour model of their size as RGB on three
     equal channels, as the loader reads a grey image beside colour ones; any other difference from
-    the model's feature count is an error saying what differs (size, colour or grey)."""
+    the model's feature count is an error saying what differs (size, colour or grey). With
+    ``input_shape`` too (the shape of one training sample, which models trained since 2026-12-07
+    record), the images' shape must be that one: 48x64 images have the pixels of 64x48 ones but
+    would be read into the wrong places."""
     files, skipped = [], []
     for given in paths:
         path = Path(given).expanduser()
@@ -320,8 +330,13 @@ def read_image_files(paths: list, name: str, *, n_features: int | None = None
     if n_features is not None:
         pixels = header.width * header.height
         deep = "wide" in header.kinds or "float" in header.kinds  # never RGB: the loader refuses them beside colour
-        if grey and not deep and n_features == 3 * pixels:
+        dims = _image_dims(input_shape) if input_shape else None
+        if input_shape and dims is None:  # trained on arrays of another layout (channels first, say)
+            raise DatasetError(f"{name}: {_not_image_rows(input_shape, header, grey)}")
+        if grey and not deep and (dims == (header.height, header.width, 3) if dims else n_features == 3 * pixels):
             grey = False
+        if dims and _image_dims(_shape(header, grey)) != dims:
+            raise DatasetError(f"{name}: {_unlike_recorded(header, grey, dims)}")
         if n_features != pixels * (1 if grey else 3):
             raise DatasetError(f"{name}: {_unlike(header, grey, n_features)}")
     X, what = _decode(files, name, header, grey)
@@ -334,13 +349,61 @@ def images_name(paths: list) -> str:
     return str(paths[0]) if len(paths) == 1 and Path(paths[0]).expanduser().is_dir() else "input images"
 
 
+def _image_dims(shape) -> tuple | None:
+    """``(height, width, channels)`` of a sample shape that is an image read row by row (``(h, w)``,
+    ``(h, w, 1)`` or ``(h, w, 3)``), else None (``(3, 32, 32)``, channels first; ``(64,)``)."""
+    shape = tuple(shape)
+    if len(shape) == 2:
+        return (*shape, 1)
+    return shape if len(shape) == 3 and shape[2] in (1, 3) else None
+
+
+def _depth(header: _Header, grey: bool) -> str:
+    kinds = header.kinds
+    return "16-bit grey" if "wide" in kinds else "float grey" if "float" in kinds else "grey" if grey else "RGB"
+
+
+def _unlike_recorded(header: _Header, grey: bool, dims: tuple) -> str:
+    """Why images of ``header`` do not fit a model trained on images of ``dims`` (its metadata
+    ``input_shape``), with the fix: turn, resize, convert."""
+    width, height, kinds = header.width, header.height, header.kinds
+    H, W, C = dims
+    said = "grey" if C == 1 else "RGB"
+    these = f"these images are {width}x{height} {_depth(header, grey)}"
+    deep = "wide" in kinds or "float" in kinds
+    convert = ".convert('L')" if not grey and C == 1 else ".convert('RGB')" if deep and C == 3 else ""
+    model = f"the model was trained on {W}x{H} {said} images (width x height; its metadata input_shape {list(dims)})"
+    if (width, height) != (W, H) and (height, width) == (W, H):
+        return (f"{model}, but {these}: turned a quarter against them. Turn them back first, e.g. with Pillow: "
+                f"Image.open(f){convert}.transpose(Image.Transpose.ROTATE_90).save(f) (or ROTATE_270)")
+    if (width, height) == (W, H):
+        return f"{model}, but {these}; convert them first, e.g. with Pillow: Image.open(f){convert}.save(f)"
+    return (f"{model}, but {these}; resize them to the model's size first, e.g. with Pillow: "
+            f"Image.open(f){convert}.resize(({W}, {H})).save(f)")
+
+
+def _not_image_rows(shape: tuple, header: _Header, grey: bool) -> str:
+    """Why images cannot be read for a model trained on samples of ``shape`` that are not images read
+    row by row (``(height, width[, channels])``), and how to give them anyway."""
+    shown = "x".join(map(str, shape))
+    these = f"these images are {header.width}x{header.height} {_depth(header, grey)}"
+    first = (f" Its samples look channels first ({shape[0]} channel(s) of {shape[1]}x{shape[2]}): read the images "
+             f"without a model (read_images(paths)) and reorder each row, e.g. "
+             f"X.reshape(len(X), {shape[1]}, {shape[2]}, {shape[0]}).transpose(0, 3, 1, 2).reshape(len(X), -1)"
+             if len(shape) == 3 and shape[0] in (1, 3) else "")
+    return (f"the model was trained on samples of shape {shown} (its metadata input_shape), not on images read "
+            f"row by row as height x width[ x channels], so image files cannot be read for it as they are; "
+            f"{these}.{first}")
+
+
 def _unlike(header: _Header, grey: bool, n_features: int) -> str:
     """Why images of ``header`` do not fit a model of ``n_features`` features, in words a user acts on.
-    The model file records no image size, so the sizes it could take are worked out from its feature
-    count: the images' aspect ratio kept, grey (one feature per pixel) or RGB (three)."""
+    For a model file that records no image shape (trained before 2026-12-07, or on rows), the sizes it
+    could take are worked out from its feature count: the images' aspect ratio kept, grey (one feature
+    per pixel) or RGB (three)."""
     width, height, kinds = header.width, header.height, header.kinds
-    depth = "16-bit grey" if "wide" in kinds else "float grey" if "float" in kinds else "grey" if grey else "RGB"
-    these = f"these images are {width}x{height} {depth}, {width * height * (1 if grey else 3):,} features"
+    features = width * height * (1 if grey else 3)
+    these = f"these images are {width}x{height} {_depth(header, grey)}, {features:,} features"
     if not grey and n_features == width * height:
         return (f"the model takes grey images, one feature per pixel ({n_features:,} features: {width}x{height} "
                 f"grey), but {these} ({kinds['colour']} has colour); convert them to grey first, e.g. with "
@@ -419,7 +482,7 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     val_paths, y_val = _subsample(val_paths, y_val, n_val, seed, 2, "n_val", name)
     if not len(paths) and not len(val_paths):  # n_train=0 and n_val=0
         raise DatasetError(f"{name}: no samples: X_train and X_val are both empty")
-    X_all, what = _read_all([*paths, *val_paths], name)
+    X_all, what, shape = _read_all([*paths, *val_paths], name)
     X, X_val = X_all[:len(paths)], X_all[len(paths):]
     n = len(skipped)
     what_skipped = "1 entry that is not a class's image" if n == 1 else f"{n} entries that are not class images"
@@ -427,7 +490,7 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     return Dataset(name, X, y, X_val, y_val,
                    f"image folders: {how}, {what}; {len(classes)} classes by sorted folder name "
                    f"({_describe_classes(classes)}){_subsample_note(n_train, n_val, seed)}{note}", tuple(classes),
-                   seeded_split=val_files is None)
+                   seeded_split=val_files is None, input_shape=shape)
 
 
 __all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder",

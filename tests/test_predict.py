@@ -283,3 +283,137 @@ def test_inputs_may_come_on_both_sides_of_an_option(images, tmp_path, capsys):
     code, _, err = run(capsys, "predict", path, a, "-o", tmp_path / "p.csv", b)
     assert code == 0, err
     assert [r["input"] for r in rows((tmp_path / "p.csv").read_text())] == [str(a), str(b)]
+
+
+# -- the shape of one sample: recorded at training, checked on new data ----------------------------
+def _wide_folder(root, size=(6, 4)) -> None:
+    """Two classes of grey images of ``size`` (width x height, not square): bright left or right half."""
+    width, height = size
+    rng = np.random.default_rng(3)
+    for name, half in (("left", slice(0, width // 2)), ("right", slice(width // 2, width))):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            pixels = rng.integers(0, 60, (height, width)).astype(np.uint8)
+            pixels[:, half] += 150
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+
+
+def test_loaders_give_the_shape_of_one_sample(tmp_path):
+    from tests.test_datasets import write_idx
+
+    assert load_dataset("digits").input_shape == (8, 8)
+    assert load_dataset("mnist-sample", n_train=20, n_val=10).input_shape == (28, 28)
+    assert load_dataset("iris").input_shape == ()  # rows of measurements: no shape to keep
+    _wide_folder(tmp_path / "grey")
+    assert load_dataset(tmp_path / "grey").input_shape == (4, 6)  # (height, width): a row's order
+    _wide_folder(tmp_path / "colour")
+    Image.new("RGB", (6, 4), (200, 30, 10)).save(tmp_path / "colour" / "left" / "red.png")
+    assert load_dataset(tmp_path / "colour").input_shape == (4, 6, 3)
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(idx / "train-images-idx3-ubyte", rng.integers(0, 255, (20, 4, 6), dtype=np.uint8))
+    write_idx(idx / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 2)
+    assert load_dataset(idx).input_shape == (4, 6)
+    np.savez(tmp_path / "cube.npz", X=rng.random((20, 3, 2, 2)), y=np.arange(20) % 2)
+    np.savez(tmp_path / "rows.npz", X=rng.random((20, 12)), y=np.arange(20) % 2)
+    assert load_dataset(tmp_path / "cube.npz").input_shape == (3, 2, 2)
+    assert load_dataset(tmp_path / "rows.npz").input_shape == ()
+    assert load_dataset(tmp_path / "cube.npz", n_train=10).input_shape == (3, 2, 2)  # kept by a subsample
+    from connttra_neuro.datasets import Dataset
+
+    X, y = rng.random((4, 64)), np.array([0, 1, 0, 1])
+    with pytest.raises(DatasetError, match=r"input_shape \(3, 3\) does not hold 64 features"):
+        Dataset("d", X, y, X, y, input_shape=(3, 3))
+
+
+def test_train_records_the_shape_and_fit_checks_it(tmp_path, capsys):
+    from connttra_neuro.inference import input_shape
+    from connttra_neuro.train import CoNNTrA
+
+    _wide_folder(tmp_path / "data")
+    code, _, err = run(capsys, "train", "--data", tmp_path / "data", "--hidden", "4", "--max-sweeps", "1",
+                       "-o", tmp_path / "m.ctn", "--no-progress")
+    assert code == 0, err
+    assert input_shape(load(tmp_path / "m.ctn")) == (4, 6)
+    assert input_shape(random_network((24, 4, 2), seed=0)) is None  # none recorded: none assumed
+    with pytest.raises(ValueError, match=r"input_shape \(5, 5\) does not hold the data's 24 features"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(np.zeros((4, 24)), [0, 1, 0, 1], input_shape=(5, 5))
+    with pytest.raises(ValueError, match="input_shape must be a tuple of integers"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(np.zeros((4, 24)), [0, 1, 0, 1], input_shape=(4.0, 6.0))
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """A model trained on 6x4 grey images (width x height), which records their shape."""
+    root = tmp_path_factory.mktemp("wide")
+    _wide_folder(root / "data")
+    data = load_dataset(root / "data")
+    model = _train(data.X_train, data.y_train, (data.X_val, data.y_val), class_names=data.class_names,
+                   input_shape=data.input_shape)
+    save(model.network_, root / "m.ctn")
+    return root, data, load(root / "m.ctn")
+
+
+def test_images_of_the_same_pixel_count_but_another_shape_are_refused(wide, tmp_path, capsys):
+    root, data, network = wide
+    files = sorted((root / "data" / "left").glob("*.png"))
+    X, _ = read_images(files, like=network)  # the right shape reads as training read it
+    assert X.tobytes() == np.stack([np.asarray(Image.open(f), np.float32).reshape(-1) for f in files]).tobytes()
+    pixels = np.asarray(Image.open(files[0]))
+    Image.fromarray(np.ascontiguousarray(pixels.T)).save(tmp_path / "turned.png")  # 4x6: the same 24 pixels
+    Image.fromarray(pixels.reshape(2, 12)).save(tmp_path / "long.png")  # 12x2
+    Image.fromarray(np.repeat(pixels[..., None], 3, axis=2)).save(tmp_path / "rgb.png")  # 6x4 RGB: 72 features
+    cases = [
+        ("turned.png", r"trained on 6x4 grey images \(width x height; its metadata input_shape \[4, 6, 1\]\), but "
+                       r"these images are 4x6 grey: turned a quarter against them.*ROTATE_90"),
+        ("long.png", r"trained on 6x4 grey images .*, but these images are 12x2 grey; resize them to the model's "
+                     r"size first, e.g. with Pillow: Image.open\(f\).resize\(\(6, 4\)\)"),
+        ("rgb.png", r"trained on 6x4 grey images .*, but these images are 6x4 RGB; convert them first, e.g. with "
+                    r"Pillow: Image.open\(f\).convert\('L'\).save\(f\)"),
+    ]
+    for name, message in cases:
+        with pytest.raises(DatasetError, match=message):
+            read_images(tmp_path / name, like=network)
+        code, _, err = run(capsys, "predict", root / "m.ctn", tmp_path / name)
+        assert code == 2 and ("turned a quarter" if name == "turned.png" else "trained on 6x4 grey") in err, err
+    # arrays of samples: their shape is checked too, then flattened
+    rows = data.X_val.reshape(-1, 4, 6)
+    assert predict(network, rows).tolist() == predict(network, data.X_val).tolist()
+    assert predict(network, rows[..., None]).tolist() == predict(network, data.X_val).tolist()  # (4, 6, 1)
+    with pytest.raises(ValueError, match=r"X holds samples of shape \(6, 4\) but the model was trained on samples "
+                                         r"of shape \(4, 6\)"):
+        predict(network, data.X_val.reshape(-1, 6, 4))
+    np.save(tmp_path / "turned.npy", data.X_val.reshape(-1, 6, 4))
+    code, _, err = run(capsys, "predict", root / "m.ctn", tmp_path / "turned.npy")
+    assert code == 2 and "turned.npy: X holds samples of shape (6, 4)" in err
+
+
+def test_evaluating_on_data_of_another_shape_is_refused(wide, tmp_path, capsys):
+    root, _, _ = wide
+    _wide_folder(tmp_path / "tall", size=(4, 6))  # 4x6: the model's 24 pixels, turned
+    code, _, err = run(capsys, "evaluate", root / "m.ctn", "--data", tmp_path / "tall")
+    assert code == 2
+    assert "was trained on samples of shape (4, 6) (height, width[, channels]; its metadata input_shape) but " \
+           "dataset" in err and "holds samples of shape (6, 4): the same 24 features in other places" in err
+    assert run(capsys, "evaluate", root / "m.ctn", "--data", root / "data")[0] == 0
+
+
+def test_a_model_trained_on_channels_first_arrays_refuses_image_files(tmp_path):
+    from connttra_neuro.train import CoNNTrA
+
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 255, (40, 3, 4, 6)).astype(np.float32)  # channels first, as torchvision holds images
+    y = np.arange(40) % 2
+    model = CoNNTrA(hidden=(4,), max_sweeps=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X.reshape(40, -1), y, input_shape=(3, 4, 6))
+    Image.new("RGB", (6, 4), (10, 20, 30)).save(tmp_path / "a.png")  # 6x4 RGB: the same 72 features
+    with pytest.raises(DatasetError, match=r"trained on samples of shape 3x4x6 \(its metadata input_shape\), not on "
+                                           r"images read row by row.*channels first.*X.reshape\(len\(X\), 4, 6, 3\)"
+                                           r".transpose\(0, 3, 1, 2\)"):
+        read_images(tmp_path / "a.png", like=model.network_)
+    X_png, _ = read_images(tmp_path / "a.png")  # without the model: the image as it is, then reordered as said
+    first = X_png.reshape(len(X_png), 4, 6, 3).transpose(0, 3, 1, 2).reshape(len(X_png), -1)
+    assert first[0, :24].tolist() == [10.0] * 24 and first[0, 48:].tolist() == [30.0] * 24

@@ -163,7 +163,8 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), callback=sweep_done)
+        model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val),
+                  input_shape=data.input_shape or None, callback=sweep_done)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):  # the demo's budget, said plainly
         steps.say(f"stopped at the demo's budget of {model.max_sweeps} sweeps with the validation error still "
                   "falling: `connttra-neuro train --max-sweeps` gives a run more")

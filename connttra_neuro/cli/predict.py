@@ -8,6 +8,7 @@ records for it (metadata ``classes``) and, where the model has them, to its clas
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from pathlib import Path
@@ -128,19 +129,22 @@ def _read_inputs(inputs: list[str], network, model: str):
                         f"{', ...' if len(inputs) > 4 else ''})")
     if arrays:
         X = _read_rows(Path(arrays[0]))
-        if X.shape[1] != network.n_features:
-            raise UserError(f"{arrays[0]}: rows of {X.shape[1]:,} features, but model {model} takes "
+        n = math.prod(X.shape[1:])
+        if n != network.n_features:
+            raise UserError(f"{arrays[0]}: rows of {n:,} features, but model {model} takes "
                             f"{network.n_features:,}; give features of the kind it was trained on")
         from ..inference import check_features
 
         try:
-            X = check_features(network, X)  # NaN, text: said of the file, not of "X"
+            X = check_features(network, X)  # NaN, text, a shape unlike training's: said of the file, not of "X"
         except ValueError as err:
             raise UserError(f"{arrays[0]}: {err}") from None
         return X, range(len(X))
     from .._image_folders import images_name, read_image_files
+    from ..inference import input_shape
 
-    X, files, skipped, what = read_image_files(inputs, images_name(inputs), n_features=network.n_features)
+    X, files, skipped, what = read_image_files(inputs, images_name(inputs), n_features=network.n_features,
+                                               input_shape=input_shape(network))
     note = (f"; skipped {len(skipped)} file(s) that are not images by their extension, e.g. {skipped[0]}"
             if skipped else "")
     print(f"predict: {len(files):,} image(s), {what}{note}", file=sys.stderr)
@@ -148,7 +152,8 @@ def _read_inputs(inputs: list[str], network, model: str):
 
 
 def _read_rows(path: Path):
-    """The feature rows of an ``.npz`` (array ``X``, else ``X_test``) or ``.npy`` file, as 2-D numbers."""
+    """The feature rows of an ``.npz`` (array ``X``, else ``X_test``) or ``.npy`` file: numbers, one sample
+    per row of the first axis (2-D rows, or samples of more dimensions such as ``(n, 28, 28)``)."""
     import zipfile
     import zlib
 
@@ -184,7 +189,7 @@ def _read_rows(path: Path):
         raise DatasetError(f"{where} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0:
         raise DatasetError(f"{where} has no rows (shape {X.shape})")
-    return X.reshape(X.shape[0], -1)  # images (n, 28, 28) -> (n, 784), as the dataset loaders flatten them
+    return X  # images (n, 28, 28) stay so: check_features compares their shape with the model's, then flattens
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> str:

@@ -594,8 +594,8 @@ def _train(args) -> int:
             # a path is recorded absolute, so evaluate can tell it is the same data from any folder
             name = init_meta.get("dataset") or selection["data"]
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
-                    class_names=data.class_names or None, init_network=init, history=history, best_network=best,
-                    callback=callback)
+                    class_names=data.class_names or None, input_shape=data.input_shape or None, init_network=init,
+                    history=history, best_network=best, callback=callback)
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (connttra_neuro._signals.Terminated): both save
             interrupted = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         finally:

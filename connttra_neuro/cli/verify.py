@@ -135,6 +135,15 @@ def load_split(args, network):
             # the description says why: an image folder's size and colour (and the file that decided them)
             + (f" (the data: {data.description})" if data.description else "")
         )
+    from ..inference import input_shape, same_shape
+
+    shape = input_shape(network)
+    if shape and data.input_shape and not same_shape(shape, data.input_shape):  # same count, other places
+        raise UserError(
+            f"model {args.model} was trained on samples of shape {shape} (height, width[, channels]; its metadata "
+            f"input_shape) but dataset {data.name} holds samples of shape {data.input_shape}: the same "
+            f"{network.n_features} features in other places; give --data of the kind the model was trained on"
+            + (f" (the data: {data.description})" if data.description else ""))
     names = class_names(network)
     if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name

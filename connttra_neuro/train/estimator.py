@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import operator
 import time
 import warnings
 
@@ -218,8 +219,8 @@ class CoNNTrA:
         return hidden, values, int(seed)
 
     # ------------------------------------------------------------------
-    def fit(self, X, y, validation=None, *, dataset=None, class_names=None, init_network=None, history=None,
-            best_network=None, callback=None):
+    def fit(self, X, y, validation=None, *, dataset=None, class_names=None, input_shape=None, init_network=None,
+            history=None, best_network=None, callback=None):
         """Train on ``(X, y)``.
 
         Parameters
@@ -233,6 +234,11 @@ class CoNNTrA:
             The name of each class, indexed by label (``Dataset.class_names``; labels must then be
             integers 0..len-1). Recorded in the model metadata as ``class_names``, one per output,
             so ``evaluate`` can name the classes.
+        input_shape : tuple of int, optional
+            The shape of one sample before it was flattened (``Dataset.input_shape``: ``(28, 28)``,
+            ``(64, 48, 3)``); its product must be the feature count. Recorded in the model metadata as
+            ``input_shape``, so ``predict`` and ``read_images(like=model)`` refuse images of the same pixel
+            count but another shape (48x64 against 64x48) instead of misreading them.
         init_network : TernaryNetwork, optional
             Resume from this network (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
@@ -264,6 +270,7 @@ class CoNNTrA:
                           f"makes each value a class (an output): were these meant as classes?", UserWarning,
                           stacklevel=2)
         output_names = _output_names(class_names, self.classes_)
+        shape = _input_shape(input_shape, X.shape[1])
         Xv = yv_idx = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -330,6 +337,7 @@ class CoNNTrA:
             return {"source": "connttra", "dataset": dataset, "seed": seed,
                     "classes": _classes_metadata(self.classes_),
                     **({"class_names": output_names} if output_names is not None else {}),
+                    **({"input_shape": list(shape)} if shape else {}),
                     "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
                                  "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t,
                                  "surrogate_width": int(width), "jitter": float(jitter)},
@@ -501,6 +509,21 @@ def best_sweep(history: list[dict]) -> int | None:
         return history[0]["sweep"] if history else None
     best = min(_key(r) for r in history[1:])
     return [r["sweep"] for r in history[1:] if _key(r) == best][-1]
+
+
+def _input_shape(shape, n_features: int) -> tuple:
+    """fit's ``input_shape`` as a tuple of positive ints whose product is the feature count (``()``: none)."""
+    if shape is None:
+        return ()
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise ValueError(f"input_shape must be a tuple of integers (one sample's shape, e.g. (28, 28)), got "
+                         f"{shape!r}") from None
+    if dims and (min(dims) < 1 or int(np.prod(dims)) != n_features):
+        raise ValueError(f"input_shape {dims} does not hold the data's {n_features} features per sample (its "
+                         f"product must be the feature count)")
+    return dims
 
 
 def _classes_metadata(classes: np.ndarray) -> list:
