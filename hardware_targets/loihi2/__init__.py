@@ -32,8 +32,8 @@ __all__ = ["Loihi2Target", "Compiled", "check_netx", "export_nir", "export_netx"
 
 MODES = ("fixed_pt", "floating_pt")
 # Copies of the net per Lava run: one sample per tile per step. Measured for 10k samples of
-# 784-256-10 (bench/deploy_loihi2.py, 2 cores): 50 tiles 1.9-3.3 s, 100 tiles 1.9-2.1 s,
-# 200 tiles 1.5-1.8 s, 400 tiles 2.1-2.2 s (building the larger block-diagonal weights starts to cost).
+# 784-256-10 (bench/deploy_loihi2.py, 2 cores, one run each; docs/benchmarks.md, deploy-loihi2):
+# 50 tiles 0.92 s, 100 tiles 1.01 s, 200 tiles 1.10 s, 400 tiles 1.32 s.
 DEFAULT_TILES = 100
 
 
