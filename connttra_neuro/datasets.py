@@ -18,7 +18,8 @@ name               train   val     features  classes  source
 =================  ======  ======  ========  =======  ==========================================
 
 Anything else is a path: a ``.npz`` file (see :func:`load_npz`), a
-directory holding IDX files (see :func:`read_idx`), or a directory of image
+directory holding IDX files (see :func:`read_idx`), the folder of CIFAR-10 or
+CIFAR-100 binary files (``_cifar``), or a directory of image
 files in one folder per class (ImageNet's layout; ``_image_folders``). That is
 how larger data (say, downsampled ImageNet, or ImageNet features from a frozen
 backbone) comes in.
@@ -523,6 +524,9 @@ def _check_npz_signature(path: Path) -> None:
     if head[:2] == b"\x00\x00" and len(head) > 2 and head[2] in _IDX_TYPES:
         raise DatasetError(f"{path}: is an IDX file (the MNIST format); give the folder that holds the "
                            f"train-images / train-labels IDX files instead")
+    if head[:2] == _GZIP_MAGIC and path.name.lower().endswith((".tar.gz", ".tgz")):
+        raise DatasetError(f"{path}: is a tar archive (CIFAR's binary version comes as one); extract it first "
+                           f"(tar xzf {path.name}) and give the folder it makes")
     if head[:2] == _GZIP_MAGIC:
         raise DatasetError(f"{path}: is a gzip file; for gzipped IDX files give the folder that holds them, "
                            f"otherwise a .npz archive (numpy.savez)")
@@ -828,7 +832,7 @@ def load_dataset(
     n_val: int | None = None,
     seed: int = 0,
 ) -> Dataset:
-    """Load a built-in dataset by name, or a ``.npz`` file, IDX directory or image folder by path.
+    """Load a built-in dataset by name, or a ``.npz`` file, IDX directory, CIFAR folder or image folder by path.
 
     Parameters
     ----------
@@ -838,7 +842,9 @@ def load_dataset(
         :func:`load_npz`), to a directory of IDX files
         (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte`` and, used
         for validation when present, ``t10k-images-idx3-ubyte``,
-        ``t10k-labels-idx1-ubyte``; each may be ``.gz``), or to a directory of
+        ``t10k-labels-idx1-ubyte``; each may be ``.gz``), to the folder of
+        CIFAR-10 or CIFAR-100 binary files (``cifar-10-batches-bin/``,
+        ``cifar-100-binary/``, or a folder holding one; ``_cifar``), or to a directory of
         image files in one folder per class (``DIR/train/<class>/`` with
         ``DIR/val/<class>/``, or ``DIR/<class>/`` split 80/20; all images one
         size; classes numbered by sorted folder name).
@@ -906,8 +912,12 @@ def load_dataset(
             raise DatasetError(f"{key}: path= (--data-path) is only used with the names fashion-mnist and mnist")
         source = Path(key).expanduser()
         if source.is_dir() and _find_idx(source, "train_images") is None:
+            from ._cifar import cifar_folder, load_cifar
             from ._image_folders import is_image_folder, load_image_folder
 
+            cifar = cifar_folder(source)
+            if cifar is not None:
+                return load_cifar(cifar, key, seed, n_train, n_val)
             if is_image_folder(source):
                 return load_image_folder(source, key, seed, n_train, n_val)
         if source.is_dir():
@@ -918,7 +928,7 @@ def load_dataset(
                 n_train,
                 n_val,
                 "Bring IDX files with these names, image files in one folder per class (DIR/<class>/*.png, "
-                "or DIR/train/<class>/ and DIR/val/<class>/), or a .npz file.",
+                "or DIR/train/<class>/ and DIR/val/<class>/), CIFAR binary files, or a .npz file.",
                 require_val=False,
             )
         if source.is_file():

@@ -36,7 +36,8 @@ def add_parsers(sub) -> None:
         description=_wrap(
             "List the built-in datasets with their sizes (training / validation samples, features, classes) "
             "and whether each is available on this machine. Any other name given to --data is a path: "
-            "a .npz file, a directory of IDX files, or an image folder (one folder of images per class)."
+            "a .npz file, a directory of IDX files, CIFAR-10/100 binary files, or an image folder (one folder of "
+            "images per class)."
         ),
         epilog=(
             "examples:\n"
@@ -88,7 +89,7 @@ def add_parsers(sub) -> None:
         required=True,
         metavar="NAME",
         help="built-in dataset name (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files "
-        "or an image folder (one folder per class)",
+        "or CIFAR binary files, or an image folder (one folder per class)",
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), default="val", help="which part to evaluate (default: val)")
@@ -155,6 +156,8 @@ def _datasets(args) -> int:
         "            or X, y (split 80/20, stratified, by --seed); X numeric (n, features), y class indices 0..C-1\n"
         "  DIR/      IDX files train-images-idx3-ubyte + train-labels-idx1-ubyte, and t10k-images-idx3-ubyte +\n"
         "            t10k-labels-idx1-ubyte as validation (else an 80/20 split); each may be .gz\n"
+        "  DIR/      CIFAR-10 or CIFAR-100 binary version, extracted: data_batch_*.bin + test_batch.bin, or\n"
+        "            train.bin + test.bin (fine labels); DIR or the folder holding cifar-10-batches-bin/\n"
         "  DIR/      image files (PNG, JPEG, ...) in one folder per class: DIR/train/<class>/ and DIR/val/<class>/\n"
         "            (ImageNet's training-set layout), or DIR/<class>/ (split 80/20); one image size; classes\n"
         "            numbered by sorted folder name\n"

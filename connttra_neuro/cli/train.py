@@ -43,7 +43,7 @@ def _flatten_hidden(args) -> None:
 def _common(p, resumable: bool = False) -> None:
     p.add_argument("--data", required=not resumable,
                    help="dataset name (see `connttra-neuro datasets`) or a path: .npz file, IDX folder, "
-                   "image folder (one folder per class)"
+                   "CIFAR binary folder, image folder (one folder per class)"
                    + (" (with --resume: the run's own, by default)" if resumable else ""))
     p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
     p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")

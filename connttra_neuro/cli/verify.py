@@ -71,7 +71,7 @@ def add_data_arguments(p, *, required: bool) -> None:
         required=required,
         metavar="NAME",
         help="built-in dataset (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files or "
-        "an image folder (one folder per class)",
+        "CIFAR binary files, or an image folder (one folder per class)",
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), help="which part to run (default: val)")
