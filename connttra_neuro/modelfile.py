@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import refuse_other_kind, write_bytes
+from ._atomic import HDF5_SIGNATURE, refuse_other_kind, write_bytes
 from .network import (
     HiddenLayer,
     NetworkError,
@@ -264,7 +264,9 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
 
 
 def load(path: str | os.PathLike) -> TernaryNetwork:
-    """Read a model file; a missing, truncated, corrupted or wrong-version file raises a clear error."""
+    """Read a model file; a missing, truncated, corrupted or wrong-version file raises a clear error.
+    A NIR file (``deploy --export-nir``, or a graph of the same form from another tool) is read as the
+    network it holds (``connttra_neuro.nirfile.read_nir``)."""
     if not str(path).strip():
         raise ModelFileError("no model file given (the path is empty)")
     path = Path(path)
@@ -275,6 +277,10 @@ def load(path: str | os.PathLike) -> TernaryNetwork:
             # given by mistake) would otherwise be read whole into memory first.
             if not head:
                 return from_bytes(head, source=str(path))  # raises: empty
+            if head == HDF5_SIGNATURE:  # a NIR graph (or another HDF5 file, which read_nir names)
+                from .nirfile import read_nir
+
+                return read_nir(path)
             if not MAGIC.startswith(head):
                 raise ModelFileError(f"{path}: not a connttra-neuro model file (it does not start with the "
                                      f"model file signature {MAGIC!r})")

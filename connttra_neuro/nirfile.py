@@ -1,0 +1,176 @@
+"""Read a NIR graph back into a :class:`TernaryNetwork`, so a ``.nir`` file is a model like a ``.ctn``.
+
+``connttra_neuro.load`` (and with it every command that takes a MODEL: ``info``, ``evaluate``,
+``verify``, ``deploy``, ``predict``) reads a NIR file through :func:`read_nir`. It reads the graphs
+``export_nir`` writes, and any graph of the same form from another tool::
+
+    Input (F) -> Linear (encoder: each feature repeated K times) -> Threshold (theta)
+      -> [Linear or Affine -> Threshold] per hidden layer -> Affine or Linear (scores) -> Output
+
+NIR's Threshold is strict (``v > theta``), so the exact inverse of the export is taken: an encoder
+level fires at ``x >= nextafter(theta, +inf)`` (for float64 ``x`` the same as ``x > theta``), and a
+hidden neuron, whose drive is an integer, at ``drive >= floor(theta) + 1`` (``theta - b`` for an
+Affine with bias ``b``). Weights must be integers in the discrete set (the graph's metadata
+``discrete_set``; without it, the values used together with {-1, 0, 1}); the network's own checks
+name what is not. A lava-dl netx file holds the mapped fixed-point network without its encoder: it
+is named and refused, as is any graph of another shape (a branch, a LIF neuron, a convolution).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .modelfile import ModelFileError
+from .network import (
+    TERNARY,
+    HiddenLayer,
+    NetworkError,
+    OutputLayer,
+    TernaryNetwork,
+    ThermometerEncoder,
+    check_discrete_set,
+)
+
+__all__ = ["read_nir"]
+
+FORM = ("Input -> Linear (encoder) -> Threshold -> [Linear -> Threshold] per hidden layer -> Affine -> Output, "
+        "the form export_nir writes")
+
+
+def read_nir(path) -> TernaryNetwork:
+    """The network a NIR file holds (module docstring); ModelFileError naming the file and the problem."""
+    import nir
+
+    path = Path(path)
+    _check_top_level(path)
+    try:
+        graph = nir.read(path)
+    except Exception as err:  # nir.read raises whatever h5py or a node's constructor raises on a damaged file
+        raise ModelFileError(f"{path}: not a readable NIR file ({type(err).__name__}: {err})") from None
+    try:
+        return _network(graph, nir)
+    except NetworkError as err:
+        raise ModelFileError(f"{path}: the NIR graph is no network of this toolkit: {err}") from None
+    except _FormError as err:
+        raise ModelFileError(f"{path}: {err}") from None
+
+
+class _FormError(ValueError):
+    pass
+
+
+def _check_top_level(path: Path) -> None:
+    """Name a netx file (an HDF5 file too) before nir.read fails on it with a KeyError."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+    except OSError as err:
+        raise ModelFileError(f"{path}: an HDF5 file h5py cannot read ({err})") from None
+    if "layer" in keys and "node" not in keys:
+        raise ModelFileError(f"{path}: is a lava-dl netx file, which holds the mapped fixed-point network without "
+                             f"its encoder and cannot be read back as a model; give the model file or its NIR export "
+                             f"(deploy --export-nir)")
+    if not {"node", "version"} <= keys:
+        raise ModelFileError(f"{path}: an HDF5 file that is not a NIR graph (top level: "
+                             f"{', '.join(sorted(keys)[:6]) or 'nothing'}); give a model file (.ctn) or a NIR file")
+
+
+def _chain(graph, nir) -> list[str]:
+    """The node names from the one Input to the end, refusing branches, cycles and stray nodes."""
+    inputs = [k for k, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise _FormError(f"the graph has {len(inputs)} Input nodes; a network has one ({FORM})")
+    after: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        after.setdefault(a, []).append(b)
+    chain = [inputs[0]]
+    while chain[-1] in after:
+        nexts = after[chain[-1]]
+        if len(nexts) != 1:
+            raise _FormError(f"node {chain[-1]} feeds {len(nexts)} nodes ({', '.join(nexts[:4])}); a network is a "
+                             f"chain of layers ({FORM})")
+        if nexts[0] in chain:
+            raise _FormError(f"the graph loops back to node {nexts[0]}; a network is a chain of layers ({FORM})")
+        chain.append(nexts[0])
+    stray = [k for k in graph.nodes if k not in chain]
+    if stray:
+        raise _FormError(f"node(s) {', '.join(stray[:4])} are not on the path from {inputs[0]} to {chain[-1]}; a "
+                         f"network is a chain of layers ({FORM})")
+    return chain
+
+
+def _network(graph, nir) -> TernaryNetwork:
+    chain = _chain(graph, nir)
+    nodes = [graph.nodes[k] for k in chain]
+    kinds = [type(n).__name__ for n in nodes]
+    shape_ok = (len(nodes) >= 5 and kinds[:3] == ["Input", "Linear", "Threshold"] and kinds[-1] == "Output"
+                and kinds[-2] in ("Affine", "Linear") and (len(nodes) - 5) % 2 == 0
+                and all(kinds[i] in ("Linear", "Affine") and kinds[i + 1] == "Threshold"
+                        for i in range(3, len(nodes) - 2, 2)))
+    if not shape_ok:
+        raise _FormError(f"the graph is {' -> '.join(f'{k} ({t})' for k, t in zip(chain, kinds, strict=True))}; "
+                         f"a network of this toolkit is {FORM}")
+    encoder = _encoder(chain[1], nodes[0], nodes[1], nodes[2])
+    hidden = [_hidden(chain[i], nodes[i], nodes[i + 1]) for i in range(3, len(nodes) - 2, 2)]
+    out = nodes[-2]
+    output = OutputLayer(_integers(out.weight, chain[-2], "weights"),
+                         _integers(getattr(out, "bias", np.zeros(out.weight.shape[0])), chain[-2], "biases"))
+    meta = dict(graph.metadata or {})
+    weights = np.concatenate([np.unique(layer.weights) for layer in (*hidden, output)])
+    discrete = meta.get("discrete_set")
+    discrete_set = (check_discrete_set(np.asarray(discrete).tolist()) if discrete is not None
+                    else tuple(sorted(set(TERNARY) | set(weights.tolist()))))
+    return TernaryNetwork(encoder, tuple(hidden), output, discrete_set, _metadata(meta))
+
+
+def _encoder(name: str, input_node, linear, threshold) -> ThermometerEncoder:
+    n_features = int(np.asarray(next(iter(input_node.input_type.values()))).reshape(-1).prod())
+    weight = np.asarray(linear.weight)
+    rows = weight.shape[0] if weight.ndim == 2 else 0
+    if weight.ndim != 2 or weight.shape[1] != n_features or rows % n_features or rows == 0:
+        raise _FormError(f"node {name}: the encoder Linear must have shape (features x levels, features) = "
+                         f"(K*{n_features}, {n_features}), got {weight.shape}")
+    levels = rows // n_features
+    if not np.array_equal(weight, np.repeat(np.eye(n_features), levels, axis=0)):
+        raise _FormError(f"node {name}: the encoder Linear must repeat each of the {n_features} features "
+                         f"{levels} times in order (row f*{levels}+k reads feature f), as a thermometer code does")
+    theta = np.asarray(threshold.threshold, dtype=np.float64).reshape(-1)
+    if theta.size != rows:
+        raise _FormError(f"the encoder's Threshold has {theta.size} values for {rows} levels")
+    # x >= nextafter(theta, +inf)  <=>  x > theta: the exact inverse of the export's nextafter(t, -inf)
+    with np.errstate(over="ignore"):  # the largest float's successor is +inf: a level that never fires
+        cuts = np.where(theta == -np.inf, -np.inf, np.nextafter(theta, np.inf))
+    return ThermometerEncoder(cuts.reshape(n_features, levels))
+
+
+def _hidden(name: str, layer, threshold) -> HiddenLayer:
+    theta = np.asarray(threshold.threshold, dtype=np.float64).reshape(-1)
+    bias = np.asarray(getattr(layer, "bias", 0.0), dtype=np.float64)
+    # the drive W s (+ b) against a strict threshold: W s > theta - b  <=>  W s >= floor(theta - b) + 1
+    return HiddenLayer(_integers(layer.weight, name, "weights"), np.floor(theta - bias) + 1)
+
+
+def _integers(values, name: str, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+        bad = array[~np.isfinite(array) | (array != np.round(array))]
+        raise _FormError(f"node {name}: {what} must be integers (a discrete network's), found {bad[0]!r}; a graph "
+                         f"of real-valued weights is not a network of this toolkit")
+    return array
+
+
+def _metadata(graph_meta: dict) -> dict:
+    """The model's own metadata as the export recorded it (``model_metadata``), else the graph's producer."""
+    try:
+        recorded = json.loads(graph_meta.get("model_metadata", ""))
+    except (TypeError, ValueError):
+        recorded = None
+    if isinstance(recorded, dict):
+        return recorded
+    producer = graph_meta.get("producer")
+    return {"source": "nir", **({"producer": str(producer)} if producer is not None else {})}

@@ -1,0 +1,139 @@
+"""Reading NIR graphs back as networks (``connttra_neuro.load`` of a ``.nir``): the export's exact inverse,
+graphs of the same form from another tool evaluated by NIR's own semantics, and every other file named."""
+
+from __future__ import annotations
+
+import warnings
+
+import h5py
+import nir
+import numpy as np
+import pytest
+
+from connttra_neuro import load, random_network, save
+from connttra_neuro.cli import main
+from connttra_neuro.modelfile import ModelFileError, to_bytes
+from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, thaw_metadata
+from hardware_targets.loihi2 import export_netx, export_nir
+from hardware_targets.reference import forward
+
+
+def _nir_scores(graph, X):
+    """NIR's semantics in numpy, node by node along the chain (Threshold: 1 if v > theta)."""
+    edges = dict(graph.edges)
+    node = next(k for k, n in graph.nodes.items() if isinstance(n, nir.Input))
+    x = X.astype(np.float64)
+    while node in edges:
+        node = edges[node]
+        n = graph.nodes[node]
+        if isinstance(n, nir.Affine):
+            x = x @ n.weight.T + n.bias
+        elif isinstance(n, nir.Linear):
+            x = x @ n.weight.T
+        elif isinstance(n, nir.Threshold):
+            x = (x > n.threshold).astype(np.float64)
+    return x
+
+
+@pytest.mark.parametrize("sizes, levels, discrete_set", [
+    ((12, 7, 5, 4), 3, (-1, 0, 1)),
+    ((9, 3), 2, (-1, 0, 1)),  # no hidden layer
+    ((10, 8, 4), 1, (-2, -1, 0, 1, 2)),
+    ((10, 8, 4), 2, (-100, 0, 100)),
+])
+def test_a_nir_export_reads_back_as_the_same_network(tmp_path, sizes, levels, discrete_set):
+    net = random_network(sizes, levels=levels, discrete_set=discrete_set, seed=5)
+    cuts = net.encoder.thresholds.copy()
+    cuts[0, -1] = np.inf  # a level that never fires (fit makes them for features of few values)
+    net = net.replace(encoder=ThermometerEncoder(cuts),
+                      metadata={"dataset": "x", "classes": list(range(sizes[-1])), "data_path": "/home/me/data"})
+    back = load(export_nir(net, tmp_path / "m.nir"))
+    assert isinstance(back, TernaryNetwork)
+    assert thaw_metadata(back.metadata) == {"dataset": "x", "classes": list(range(sizes[-1]))}  # data_path left out
+    assert to_bytes(back) == to_bytes(net.replace(metadata=back.metadata))  # every parameter bit for bit
+
+
+def test_commands_take_a_nir_file_as_the_model(tmp_path, capsys):
+    from connttra_neuro.datasets import load_dataset
+    from connttra_neuro.train import CoNNTrA
+
+    data = load_dataset("digits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = CoNNTrA(hidden=(16,), levels=2, max_sweeps=2, random_state=0).fit(
+            data.X_train, data.y_train, dataset="digits", input_shape=data.input_shape)
+    save(model.network_, tmp_path / "m.ctn")
+    export_nir(model.network_, tmp_path / "m.nir")
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "m.nir")]) == 0
+    assert "64 features -> 128 input spikes -> 16 -> 10" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path / "m.nir"), "--data", "digits", "--targets", "reference",
+                 "--out", str(tmp_path / "report"), "--no-plots"]) == 0
+    assert main(["evaluate", str(tmp_path / "m.nir"), "--data", "digits", "--json"]) == 0
+    from_nir = capsys.readouterr().out.splitlines()[-1]
+    assert main(["evaluate", str(tmp_path / "m.ctn"), "--data", "digits", "--json"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == from_nir  # the same errors, the same figures
+
+
+def test_a_graph_of_the_same_form_from_another_tool_reads_by_nir_semantics():
+    # thresholds not of the export's form (not t - 1/2, not nextafter), an Affine hidden layer with a bias,
+    # a Linear read-out, no discrete_set in the metadata
+    rng = np.random.default_rng(2)
+    F, K, H, C = 6, 2, 5, 3
+    graph = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([F])}),
+        "enc": nir.Linear(weight=np.repeat(np.eye(F), K, axis=0)),
+        "enc_thr": nir.Threshold(threshold=np.sort(rng.random((F, K)), axis=1).reshape(-1)),
+        "h": nir.Affine(weight=rng.integers(-1, 2, (H, F * K)).astype(float), bias=np.array([0, 1, -2, 0.5, 3])),
+        "h_thr": nir.Threshold(threshold=np.array([0.0, 1.3, -0.7, 2.0, 0.25])),
+        "out": nir.Linear(weight=rng.integers(-1, 2, (C, H)).astype(float)),
+        "o": nir.Output(output_type={"output": np.array([C])}),
+    }, edges=[("in", "enc"), ("enc", "enc_thr"), ("enc_thr", "h"), ("h", "h_thr"), ("h_thr", "out"), ("out", "o")])
+    from connttra_neuro.nirfile import _network
+
+    net = _network(graph, nir)
+    assert net.discrete_set == (-1, 0, 1) and thaw_metadata(net.metadata) == {"source": "nir"}
+    X = rng.random((500, F))
+    X[:20] = graph.nodes["enc_thr"].threshold.reshape(F, K)[:, 0]  # exactly on a threshold: v > theta is 0
+    scores, _ = forward(net, net.encode(X))
+    np.testing.assert_array_equal(scores, _nir_scores(graph, X))
+
+
+def _graph_file(tmp_path, name, nodes, edges):
+    path = tmp_path / name
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges))
+    return path
+
+
+def test_files_that_are_no_network_are_named(tmp_path):
+    net = random_network((6, 4, 3), seed=1)
+    with pytest.raises(ModelFileError, match="is a lava-dl netx file, which holds the mapped fixed-point network"):
+        load(export_netx(net, tmp_path / "m.net"))
+    with h5py.File(tmp_path / "weights.h5", "w") as f:
+        f["dense/kernel"] = np.zeros((3, 3))
+    with pytest.raises(ModelFileError, match=r"weights.h5: an HDF5 file that is not a NIR graph \(top level: dense\)"):
+        load(tmp_path / "weights.h5")
+    whole = export_nir(net, tmp_path / "m.nir").read_bytes()
+    (tmp_path / "cut.nir").write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(ModelFileError, match="cut.nir: an HDF5 file h5py cannot read|cut.nir: not a readable NIR"):
+        load(tmp_path / "cut.nir")
+    lif = dict(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3))
+    spiking = _graph_file(tmp_path, "lif.nir", {
+        "input": nir.Input(input_type={"input": np.array([3])}),
+        "fc": nir.Linear(weight=np.eye(3)),
+        "lif": nir.LIF(**lif),
+        "output": nir.Output(output_type={"output": np.array([3])}),
+    }, [("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    with pytest.raises(ModelFileError, match=r"the graph is input \(Input\) -> fc \(Linear\) -> lif \(LIF\) -> "
+                                             r"output \(Output\); a network of this toolkit is Input -> Linear"):
+        load(spiking)
+    graph = nir.read(export_nir(net, tmp_path / "real.nir"))
+    graph.nodes["output"] = nir.Affine(weight=graph.nodes["output"].weight * 0.5, bias=graph.nodes["output"].bias)
+    nir.write(tmp_path / "real.nir", graph)
+    with pytest.raises(ModelFileError, match="node output: weights must be integers .* found 0.5"):
+        load(tmp_path / "real.nir")
+    graph.nodes["spikes"] = nir.Output(output_type={"output": np.array([6])})  # the input spikes read out too
+    graph.edges.append(("encoder_threshold", "spikes"))
+    nir.write(tmp_path / "branch.nir", graph)
+    with pytest.raises(ModelFileError, match=r"node encoder_threshold feeds 2 nodes \(hidden_0, spikes\)"):
+        load(tmp_path / "branch.nir")
