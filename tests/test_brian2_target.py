@@ -9,6 +9,7 @@ Brian2 state or file leaks out of a run.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -147,6 +148,36 @@ def test_latency_spikes_and_synaptic_events_match_reference(net, spikes):
 def test_bad_options_are_named(options, match):
     with pytest.raises(ValueError, match=match):
         get_target("brian2", **options)
+
+
+SMALLEST_NUMPY_DT = 8e3 / sys.float_info.max  # ms: Brian2's TimedArray computes 8 / dt in seconds
+
+
+@pytest.mark.parametrize(
+    "codegen, dt, said",
+    [
+        ("numpy", 4.9e-314, "from 4.46e-305 to 8.98e+307 ms"),  # a subnormal step: Brian2 overflowed 8 / dt
+        ("numpy", float(np.nextafter(SMALLEST_NUMPY_DT, 0)), "from 4.46e-305 to 8.98e+307 ms"),
+        ("cython", 1e-318, "from 2.23e-305 to 8.98e+307 ms"),  # ran one step too many
+        ("numpy", 1e308, "from 4.46e-305 to 8.98e+307 ms"),  # even 2 steps overflow
+    ],
+)
+def test_a_step_brian2_cannot_run_is_refused_with_the_range(codegen, dt, said):
+    with pytest.raises(ValueError, match=re.escape(f"dt={dt!r} ms is outside the steps Brian2 runs with "
+                                                   f"codegen='{codegen}': give one {said}")):
+        Brian2Target(codegen=codegen, dt=dt)
+
+
+def test_the_extreme_steps_brian2_runs_are_exact():
+    # the range's ends are Brian2's, not a guess: the smallest step and huge ones run exactly
+    network = random_network((6, 5, 4, 3), seed=1)
+    spikes = input_spikes(network, n=9, seed=2)
+    for dt in (SMALLEST_NUMPY_DT, 1e-300, 1e-12, 1e300, 1.49e307):
+        _assert_exact(Brian2Target(dt=dt, tiles=1).deploy(network, spikes, record_hidden=True), network, spikes)
+    # how long a run may last depends on its steps (9 samples + 3 layers): said before Brian2 starts
+    with pytest.raises(ValueError, match=r"12 steps of dt=1\.5e\+307 ms last longer than float64 holds .*"
+                                         r"for this run give dt <= 1\.49e\+307 ms"):
+        Brian2Target(dt=1.5e307, tiles=1).deploy(network, spikes)
 
 
 def test_wrong_input_shape_is_named(net):

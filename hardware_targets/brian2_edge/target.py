@@ -44,6 +44,13 @@ __all__ = ["Brian2Target", "Brian2Program"]
 
 #: default simulation step in milliseconds (Brian2's own default ``defaultclock.dt`` is 0.1 ms)
 DEFAULT_DT_MS = 0.1
+#: the smallest step (ms) each code generation runs exactly. Brian2 keeps time in seconds (dt / 1000):
+#: numpy's input table (a TimedArray) computes 8 / dt, which overflows below 8 / float64's largest
+#: number; cython's clock needs dt a normal float64 (a subnormal one, 1e-318 ms, ran a step too many).
+MIN_DT_MS = {"numpy": 8e3 / sys.float_info.max, "cython": 1e3 * sys.float_info.min}
+#: the largest step (ms): the shortest run (1 sample, 1 weight layer) takes 2 steps, whose simulated
+#: time must be a float64; a longer run is checked against its own length (Brian2Target.run)
+MAX_DT_MS = sys.float_info.max / 2
 #: float64 holds every integer below 2**53 exactly; a layer's largest |drive| must stay below it
 FLOAT64_EXACT_INT = 2**53
 #: automatic tiling: one copy of the network per this many samples, at most MAX_AUTO_TILES copies.
@@ -99,7 +106,9 @@ class Brian2Target(Target):
         about 2x faster.
     dt : float
         Simulation step in milliseconds; sets the simulated-time figures
-        (latency = L steps = L * dt ms). Default 0.1 ms.
+        (latency = L steps = L * dt ms). Default 0.1 ms. From 4.46e-305 ms (numpy;
+        cython: 2.23e-305 ms) up to what keeps a run's simulated time, steps * dt,
+        within float64 (1.8e308 ms); a step outside is refused with the range.
     noise : EdgeNoise, optional
         Seeded device non-idealities; ``None`` or all-zero keeps the run exact.
     cache_dir : str or Path, optional
@@ -133,6 +142,11 @@ class Brian2Target(Target):
             raise ValueError(f"brian2: dt is the step in milliseconds and must be a number, got {dt!r}") from None
         if not math.isfinite(dt) or dt <= 0:
             raise ValueError(f"brian2: dt must be a positive number of milliseconds, got {dt}")
+        low, high = MIN_DT_MS[codegen], MAX_DT_MS
+        if not low <= dt <= high:  # else Brian2 fails deep inside the first run (an OverflowError in a TimedArray)
+            raise ValueError(f"brian2: dt={dt!r} ms is outside the steps Brian2 runs with codegen={codegen!r}: give "
+                             f"one from {_three_digits(low, up=True)} to {_three_digits(high, up=False)} ms (beyond "
+                             f"them Brian2's clock under- or overflows float64; default {DEFAULT_DT_MS} ms)")
         if isinstance(noise, str):
             noise = EdgeNoise.parse(noise)
         if noise is not None and not isinstance(noise, EdgeNoise):
@@ -191,6 +205,10 @@ class Brian2Target(Target):
         tiles = max(1, min(tiles, n))
         per_tile = -(-n // tiles)  # samples each copy handles = steps with input
         steps = per_tile + L
+        if not math.isfinite(steps * compiled.dt_ms):  # Brian2 would set its end time to inf and fail in its loop
+            raise ValueError(f"brian2: {steps:,} steps of dt={compiled.dt_ms!r} ms last longer than float64 holds "
+                             f"({sys.float_info.max:.3g} ms); for this run give dt <= "
+                             f"{_three_digits(sys.float_info.max / steps, up=False)} ms, or run fewer samples at once")
         with brian2_session(compiled.codegen, compiled.cache_dir) as b2:
             t0 = time.perf_counter()
             with ctrl_c_deferred():  # a Ctrl-C in Brian2's weakref callbacks was printed and lost
@@ -241,6 +259,16 @@ class Brian2Target(Target):
     def __repr__(self) -> str:
         noise = f", noise={self.noise}" if self.noise.active else ""
         return f"<Brian2Target codegen={self.codegen!r} dt={self.dt:g} ms{noise}>"
+
+
+def _three_digits(x: float, up: bool) -> str:
+    """``x`` to 3 significant digits, rounded up (a lower bound) or down (an upper one): a value inside the
+    range a message states then works (4.45e-305 is just below the smallest numpy step, 4.4501...e-305)."""
+    shown = float(f"{x:.3g}")
+    if (shown < x) if up else (shown >= x):  # >=: steps * (max / steps) can round up to inf
+        unit = 10.0 ** (math.floor(math.log10(x)) - 2)
+        shown = float(f"{shown + unit if up else shown - unit:.3g}")
+    return f"{shown:.3g}"
 
 
 # -- building and reading the Brian2 network -----------------------------------------
