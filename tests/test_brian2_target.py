@@ -130,6 +130,14 @@ def test_latency_spikes_and_synaptic_events_match_reference(net, spikes):
     assert resources["synapses"] == sum(int(np.count_nonzero(layer.weights)) for layer in net.layers)
 
 
+def test_latency_of_a_tiny_step_is_not_rounded_to_zero(net, spikes):
+    # 3 * 0.1 ms reads 0.3, and 3 * 1e-14 ms reads 3e-14, not 0.0 (rounded to 12 decimals, it did)
+    for dt in (0.1, 1e-14):
+        target = Brian2Target(dt=dt)
+        assert target.resources(net)["latency_ms"] == float(f"{3 * dt:.12g}") > 0
+        assert target.run(target.compile(net), spikes[:2]).info["latency_ms"] == float(f"{3 * dt:.12g}")
+
+
 # -- options --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "options, match",

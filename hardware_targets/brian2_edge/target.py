@@ -247,7 +247,7 @@ class Brian2Target(Target):
                 "codegen": self.codegen,
                 "dt_ms": self.dt,
                 "latency_steps": L,
-                "latency_ms": round(L * self.dt, 12),  # 3 * 0.1 is 0.30000000000000004
+                "latency_ms": _ms(L * self.dt),
                 "tiles": self.tiles or "auto",
                 "samples_per_step_per_tile": 1,
                 "max_synaptic_events_per_inference": counts["synapses"],
@@ -259,6 +259,12 @@ class Brian2Target(Target):
     def __repr__(self) -> str:
         noise = f", noise={self.noise}" if self.noise.active else ""
         return f"<Brian2Target codegen={self.codegen!r} dt={self.dt:g} ms{noise}>"
+
+
+def _ms(value: float) -> float:
+    """A time in ms to 12 significant digits: 3 * 0.1 is 0.30000000000000004 (12 decimals instead
+    made every latency below 5e-13 ms 0.0)."""
+    return float(f"{value:.12g}")
 
 
 def _three_digits(x: float, up: bool) -> str:
@@ -411,7 +417,7 @@ def _edge_figures(s_in: np.ndarray, hidden: list[np.ndarray], program: Brian2Pro
     }
     return {
         "latency_steps": L,
-        "latency_ms": round(L * program.dt_ms, 12),
+        "latency_ms": _ms(L * program.dt_ms),
         "simulated_ms": steps * program.dt_ms,
         "spikes_per_inference": spikes,
         "hidden_spikes_per_inference": float(sum(v for k, v in spikes.items() if k != "input")),
