@@ -11,6 +11,8 @@ order of those names, so ``cat/ dog/`` are 0 and 1):
 * ``DIR/<class>/``: every image, split 80/20 the same way.
 
 Images in sub-folders of a class folder belong to that class (as in torchvision's ``ImageFolder``).
+A file reached twice (two links to one image, a hard link, a linked folder) is one sample, said in the
+description; reached from two class folders it is an error naming both paths (an image has one class).
 
 Every image must have the same size (downsampled ImageNet, CIFAR-style exports do); the loader
 never resizes behind a user's back, and the error says how to resize. EXIF orientation is applied
@@ -25,7 +27,9 @@ here, when an image folder is loaded.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,21 +70,31 @@ def _entries(folder: Path, name: str) -> list[Path]:
         raise DatasetError(f"{name}: cannot read folder {folder} ({err.strerror or err})") from None
 
 
-def _walk(folder: Path, name: str, images: list, skipped: list, seen: set) -> None:
+def _walk(folder: Path, name: str, images: list, skipped: list, seen: set, files: list | None = None) -> None:
     """Image files under ``folder`` in sorted path order, sub-folders included (the files torchvision's
     ``ImageFolder`` takes, in its own order); anything else goes to ``skipped``. A folder linked into itself is
-    read once."""
+    read once. ``files``, if given, gets each image's ``(device, inode)``: which file a path reaches, links
+    followed (one stat per entry, as ``is_dir`` and ``is_file`` took two)."""
     real = folder.resolve()
     if real in seen:
         skipped.append(folder)
         return
     seen.add(real)
     for path in _entries(folder, name):
-        if path.is_dir():
-            _walk(path, name, images, skipped, seen)
-        elif path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        try:
+            info = path.stat()
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF):  # a broken link, a link loop
+                skipped.append(path)
+                continue
+            raise DatasetError(f"{name}: cannot read {path} ({err.strerror or err})") from None
+        if stat.S_ISDIR(info.st_mode):
+            _walk(path, name, images, skipped, seen, files)
+        elif path.suffix.lower() in IMAGE_SUFFIXES and stat.S_ISREG(info.st_mode):
             images.append(path)
-        else:  # README, labels.csv, Thumbs.db, a broken link
+            if files is not None:
+                files.append((info.st_dev, info.st_ino))
+        else:  # README, labels.csv, Thumbs.db
             skipped.append(path)
 
 
@@ -91,17 +105,34 @@ def _class_name(folder: Path) -> str:
     return os.fsencode(folder.name).decode("utf-8", "backslashreplace")
 
 
-def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[Path]]:
-    """Image files per class folder and the entries skipped as not images (loose files beside the
-    class folders included)."""
-    per_class, skipped = {}, []
+def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[Path], list[tuple[Path, Path]]]:
+    """Image files per class folder, the entries skipped as not images (loose files beside the class
+    folders included), and the images reached a second time, ``(path, first path)``, read once.
+
+    A file reached twice (two links to one image, a hard link, a linked folder) is one sample: counted twice
+    it would also land on both sides of the split. Reached from two class folders it would be one image
+    with two classes: that is an error naming both paths."""
+    per_class, skipped, repeats = {}, [], []
+    first: dict[tuple[int, int], tuple[str, Path]] = {}  # (device, inode) -> (class, first path to it)
     for entry in _entries(folder, name):
-        if entry.is_dir():
-            images = per_class[_class_name(entry)] = []
-            _walk(entry, name, images, skipped, set())
-        else:
+        if not entry.is_dir():
             skipped.append(entry)
-    return per_class, skipped
+            continue
+        label, found, files = _class_name(entry), [], []
+        _walk(entry, name, found, skipped, set(), files)
+        images = per_class[label] = []
+        for path, file in zip(found, files, strict=True):
+            label_before, path_before = first.setdefault(file, (label, path))
+            if path_before is path:
+                images.append(path)
+            elif label_before == label:
+                repeats.append((path, path_before))
+            else:
+                raise DatasetError(
+                    f"{name}: {path_before} (class {label_before}) and {path} (class {label}) are the same file, "
+                    f"reached through a link: one image cannot have two classes; remove the link, or the file, "
+                    f"from the folder of the class it does not belong to")
+    return per_class, skipped, repeats
 
 
 def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
@@ -441,7 +472,7 @@ def _describe_classes(names: list[str]) -> str:
 def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None, n_val: int | None) -> Dataset:
     """A :class:`Dataset` from an image folder (layouts in the module docstring)."""
     train_root, val_root, unused = _layout(directory, name)
-    train_files, skipped = _class_files(train_root, name)
+    train_files, skipped, repeats = _class_files(train_root, name)
     classes = [c for c in train_files if train_files[c]]
     if not classes:
         raise DatasetError(
@@ -458,8 +489,9 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     y = np.repeat(np.arange(len(classes)), [len(train_files[c]) for c in classes])
     val_files = None
     if val_root is not None:
-        by_class, skipped_val = _class_files(val_root, name)
+        by_class, skipped_val, repeats_val = _class_files(val_root, name)
         skipped += skipped_val
+        repeats += repeats_val
         unknown = [c for c in by_class if by_class[c] and c not in classes]
         if unknown:
             raise DatasetError(f"{name}: {val_root} has class folder(s) that {train_root} lacks: "
@@ -487,6 +519,10 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     n = len(skipped)
     what_skipped = "1 entry that is not a class's image" if n == 1 else f"{n} entries that are not class images"
     note = f"; skipped {what_skipped}, e.g. {skipped[0]}" if n else ""
+    if repeats:  # links to an image already read: one sample, said so the count of images is explained
+        path, before = repeats[0]
+        note += (f"; {len(repeats)} link{'s' if len(repeats) > 1 else ''} to an image already read not counted "
+                 f"again, e.g. {path} is {before}")
     return Dataset(name, X, y, X_val, y_val,
                    f"image folders: {how}, {what}; {len(classes)} classes by sorted folder name "
                    f"({_describe_classes(classes)}){_subsample_note(n_train, n_val, seed)}{note}", tuple(classes),

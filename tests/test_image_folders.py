@@ -189,6 +189,52 @@ def test_images_in_sub_folders_of_a_class_belong_to_it(tmp_path):
     assert "skipped 1 entry" in data.description and "loop" in data.description
 
 
+def test_a_file_reached_twice_in_its_class_is_one_sample(tmp_path):
+    # two links and a hard link to cat/000.png, and a linked folder holding it again: one sample, said so
+    import os
+
+    _write(tmp_path, _pool(5))
+    cat = tmp_path / "cat"
+    (cat / "x.png").symlink_to(cat / "000.png")
+    (cat / "y.png").symlink_to(cat / "000.png")
+    os.link(cat / "001.png", cat / "z.png")
+    (cat / "again").mkdir()
+    (cat / "again" / "more").symlink_to(cat)  # walked once: its files are cat's own
+    data = load_dataset(tmp_path, n_val=None)
+    X, y = np.concatenate([data.X_train, data.X_val]), np.concatenate([data.y_train, data.y_val])
+    assert np.bincount(y).tolist() == [5, 5, 5]
+    assert len(np.unique(X, axis=0)) == 15  # no image twice: none in both the training and validation part
+    assert f"3 links to an image already read not counted again, e.g. {cat / 'x.png'} is {cat / '000.png'}" in (
+        data.description)
+
+
+@pytest.mark.parametrize("how", ["file link", "hard link", "folder link", "root linked into a class"])
+def test_one_file_in_two_classes_is_an_error_naming_both_paths(tmp_path, how):
+    import os
+
+    _write(tmp_path, _pool(3))
+    cat, dog, emu = (tmp_path / c for c in CLASSES)
+    first, second = {  # (path, class) each, in the order they are read
+        "file link": ((cat / "001.png", "cat"), (dog / "x.png", "dog")),
+        "hard link": ((cat / "001.png", "cat"), (dog / "x.png", "dog")),
+        "folder link": ((dog / "more" / "000.png", "dog"), (emu / "000.png", "emu")),  # dog/more before emu
+        "root linked into a class": ((cat / "000.png", "cat"), (dog / "up" / "cat" / "000.png", "dog")),  # ends
+    }[how]
+    if how == "file link":
+        second[0].symlink_to(first[0])
+    elif how == "hard link":
+        os.link(first[0], second[0])
+    elif how == "folder link":
+        (dog / "more").symlink_to(emu)
+    else:
+        (dog / "up").symlink_to(tmp_path)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(tmp_path)
+    assert (f"{first[0]} (class {first[1]}) and {second[0]} (class {second[1]}) are the same file"
+            in str(err.value))
+    assert "one image cannot have two classes" in str(err.value)
+
+
 def test_a_class_named_train_stays_a_class(tmp_path):
     # CIFAR-100 has a class "train": DIR/train/ is the training root only beside validation folders
     _write(tmp_path, {c: _pool(5)["cat"] for c in ("bus", "train", "tractor")})
