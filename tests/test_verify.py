@@ -248,6 +248,54 @@ def test_operation_counts_match_a_naive_count():
     assert "Davies" in e["source"]
 
 
+class Reporting(ReferenceTarget):
+    """The reference, reporting ``events`` as the synaptic events its device made (RunResult.info)."""
+
+    name = "reporting"
+
+    def __init__(self, events):
+        super().__init__("direct")
+        self.events = events
+
+    def run(self, compiled, spikes, *, record_hidden=False):
+        r = super().run(compiled, spikes, record_hidden=record_hidden)
+        return RunResult(r.scores, r.hidden_spikes, r.steps, {**r.info, "synaptic_events_per_inference": self.events})
+
+
+def test_operations_count_the_synaptic_events_a_target_reports_for_its_device():
+    # a device with stuck synapses makes fewer events than the model's weights: its own count is used
+    net = random_network((5, 7, 4), seed=2)
+    X, y = data_for(net, n=30)
+    good = {"hidden layer 0": 3.5, "output layer": 1.25}
+    report = verify(net, ["reference", Reporting(good), Reporting({"hidden layer 0": 3.5}),
+                          Reporting({"hidden layer 0": float("nan"), "output layer": 1}), Reporting("many")], X, y)
+    model, device, *malformed = report.targets
+    assert [layer["effective_acs"] for layer in device.operations["layers"]] == [3.5, 1.25]
+    assert device.operations["effective_acs"] == 4.75
+    constants = loihi_energy_constants()
+    assert device.energy["synaptic_joules"] == pytest.approx(4.75 * constants["synop_joules"])
+    for t in malformed:  # not one finite count >= 0 per weight layer: counted from the model's weights
+        assert t.operations["effective_acs"] == model.operations["effective_acs"] > 4.75
+
+
+@pytest.mark.brian2
+def test_stuck_synapses_on_brian2_make_no_accumulates():
+    # every synapse stuck at zero: the device delivered nothing, which the counts and the energy say
+    if "brian2" not in target_names():
+        pytest.skip("brian2 is not registered")
+    from hardware_targets.brian2_edge import EdgeNoise
+
+    net = random_network((6, 8, 3), seed=5)
+    X, y = data_for(net, n=20)
+    report = verify(net, ["reference", "brian2"], X, y,
+                    target_options={"brian2": {"noise": EdgeNoise(stuck_at_zero=1.0, seed=1)}})
+    model, device = report.targets
+    assert model.operations["effective_acs"] > 0
+    assert device.operations["effective_acs"] == 0
+    assert [layer["effective_acs"] for layer in device.operations["layers"]] == [0, 0]
+    assert device.energy["synaptic_joules"] == 0
+
+
 # -- real targets --------------------------------------------------------------------------------
 @pytest.mark.lava
 @pytest.mark.brian2

@@ -16,6 +16,10 @@ neuromorphic computing algorithms and systems", Nature Communications 2025):
   (no spike), averaged over samples and neurons.
 * ``connection_sparsity`` -- fraction of weights that are exactly zero.
 
+A target whose device holds other synapses than the model's weights (brian2 with
+``stuck_at_zero``) reports its own synaptic events (``RunResult.info``); its
+``effective_acs`` are those (:func:`device_synaptic_events`).
+
 Energy (Loihi model): ``E = sum_l (ACs_l * E_synop + updates_l * E_update)``
 with the per-operation energies cited in :mod:`hardware_targets.loihi2.chip`.
 """
@@ -23,12 +27,13 @@ with the per-operation energies cited in :mod:`hardware_targets.loihi2.chip`.
 from __future__ import annotations
 
 import importlib
+import math
 
 import numpy as np
 
 from connttra_neuro.network import TernaryNetwork
 
-__all__ = ["count_operations", "float_mlp_macs", "loihi_energy", "loihi_energy_constants"]
+__all__ = ["count_operations", "device_synaptic_events", "float_mlp_macs", "loihi_energy", "loihi_energy_constants"]
 
 
 def float_mlp_macs(network: TernaryNetwork) -> int:
@@ -36,7 +41,24 @@ def float_mlp_macs(network: TernaryNetwork) -> int:
     return int(sum(layer.weights.size for layer in network.layers))
 
 
-def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_spikes: list[np.ndarray] | None) -> dict:
+def device_synaptic_events(network: TernaryNetwork, info) -> list[float] | None:
+    """The synaptic events per inference a target counted on its own device, one per weight layer, from its
+    ``RunResult.info["synaptic_events_per_inference"]`` (``{layer name: events}``, as brian2 reports them
+    from its device's synapses); ``None`` when it reports none, or not one finite number >= 0 per layer
+    (the counts then come from the model's weights)."""
+    events = info.get("synaptic_events_per_inference") if isinstance(info, dict) else None
+    names = [name for name, _ in network.named_layers()]
+    if not isinstance(events, dict) or sorted(map(str, events)) != sorted(names):
+        return None
+    values = [events[name] for name in names]
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+               and math.isfinite(v) and v >= 0 for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_spikes: list[np.ndarray] | None,
+                     synaptic_events: list[float] | None = None) -> dict:
     """Per-layer and total operation counts per inference (means over the samples).
 
     Parameters
@@ -47,6 +69,12 @@ def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_s
     hidden_spikes : list of uint8 (n_samples, n_neurons) or None
         The spikes the run produced in each hidden layer. ``None`` (a target
         that could not record them) gives ``None`` for the activity counts.
+    synaptic_events : list of float, optional
+        The synaptic events per inference the target counted itself, one per
+        weight layer (:func:`device_synaptic_events`): where its device had
+        other synapses than the model's non-zero weights (brian2 with
+        ``stuck_at_zero``, whose stuck synapses deliver nothing), ``effective_acs``
+        is what it did, not what the model's weights would have cost.
 
     Returns
     -------
@@ -63,6 +91,8 @@ def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_s
     for (name, layer), s_in, s_out in zip(network.named_layers(), sources, sources[1:] + [None], strict=False):
         fan_out = np.count_nonzero(layer.weights, axis=0).astype(np.float64)  # synapses leaving each input
         acs = None if s_in is None else float((s_in.astype(np.float64) @ fan_out).sum() / n)
+        if synaptic_events is not None:
+            acs = float(synaptic_events[len(layers)])
         layers.append(
             {
                 "layer": name,
