@@ -260,6 +260,39 @@ def test_final_labels_of_methods_ending_together_do_not_overlap(curves_figure):
     assert not a.overlaps(b)
 
 
+def _ending(label, start, end, error):
+    """A curve from 50% at ``start`` seconds down to ``error`` at ``end``."""
+    return {"method": label, "label": label, "dataset": "d",
+            "history": [{"seconds": float(t), "val_error": float(e)}
+                        for t, e in zip(np.geomspace(start, end, 8), np.linspace(0.5, error, 8), strict=True)]}
+
+
+@pytest.mark.parametrize("layout", ["ends 0.61 decades apart", "nine ends together near the top"])
+def test_end_labels_keep_a_minimum_gap_and_stay_in_the_axes(curves_figure, layout):
+    # the old rule (ends within a tenth of the time axis, a gap in data units) let the first overlap: its
+    # ends were just far enough apart in time, but the long legend narrowed the axes; the second went
+    # up past the top of the axes into the title
+    if layout == "ends 0.61 decades apart":  # a tenth of the 6-decade span is 0.6
+        runs = [_ending("short", 1e-3, 10, 0.10),
+                _ending("a rather long method label for the legend (MLP)", 1e-2, 10 * 10**0.61, 0.101),
+                _ending("x", 1e-1, 1e3, 0.3)]
+    else:
+        runs = [_ending(f"method {i}", 1e-2, 10, 0.45 + 0.001 * i) for i in range(9)]
+    fig = curves_figure(runs, "t")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (ax,) = fig.axes
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == len(runs)
+    gap = 1 * fig.dpi / 72  # at least a point apart (the plot keeps 1.5)
+    for i, a in enumerate(boxes):
+        for b in boxes[:i]:
+            if a.x0 < b.x1 and b.x0 < a.x1:  # in the same columns: one above the other, the gap apart
+                assert max(a.y0 - b.y1, b.y0 - a.y1) >= gap, (a, b)
+    frame = ax.get_window_extent(renderer)
+    assert all(frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+
+
 def test_a_nan_final_error_does_not_stop_the_plot(tmp_path):
     # a method without a validation sample ends on NaN; the axis limits were computed from it
     from connttra_neuro.train.plots import plot_curves

@@ -195,21 +195,13 @@ def _curves_figure(plt, results: list[dict], title: str | None):
         lo, hi = min(float(t.min()) for _, t, _ in curves), max(float(t.max()) for _, t, _ in curves)
         if lo > 0 and hi > lo:
             ax.set_xlim(lo / 1.3, hi * (hi / lo) ** 0.12 * 1.3)
-        # each method's final error at its end; a label that would overlap one already placed (ends
-        # close in height and in time: a tenth of the log axis) moves up (_y_top leaves room above the
-        # highest end; there is none below 0)
-        gap, span = 0.045 * top, np.log10(max(hi, lo * 10) / lo) if lo > 0 else 1.0
-        placed: list[tuple[float, float]] = []
-        for y, i in sorted((float(e[-1]), i) for i, (_, _, e) in enumerate(curves)):
-            x = float(curves[i][1][-1])
-            y_text = y
-            for x_p, y_p in sorted(placed, key=lambda p: p[1]):  # upwards past each label in the way
-                if x > 0 and x_p > 0 and abs(np.log10(x / x_p)) < 0.1 * span and abs(y_text - y_p) < gap:
-                    y_text = y_p + gap
-            placed.append((x, y_text))
-            ax.annotate(f"{y:.1f}%", xy=(x, y), xytext=(x, y_text),
-                        textcoords=offset_copy(ax.transData, fig=fig, x=6, units="points"), va="center",
-                        fontsize=8, color=lines[i].get_color(), fontweight="bold", zorder=5, annotation_clip=False)
+        # each method's final error at its end, in its colour; _spread_labels moves apart the ones that overlap
+        labels = [ax.annotate(f"{float(e[-1]):.1f}%", xy=(float(t[-1]), float(e[-1])),
+                              xytext=(float(t[-1]), float(e[-1])),
+                              textcoords=offset_copy(ax.transData, fig=fig, x=6, units="points"), va="center",
+                              fontsize=8, color=line.get_color(), fontweight="bold", zorder=5, annotation_clip=False)
+                  for (_, t, e), line in zip(curves, lines, strict=True)
+                  if math.isfinite(float(e[-1])) and float(t[-1]) > 0]
     ax.set_ylabel(ylabel)
     ax.set_title(_short_title(title or "validation error against training time"), fontsize=11)
     ax.grid(True, alpha=0.3)
@@ -220,4 +212,46 @@ def _curves_figure(plt, results: list[dict], title: str | None):
     if missing:  # a method that logged no validation error would otherwise just be absent
         ax.text(1.01, 0.0, "no validation curve:\n" + "\n".join(missing), transform=ax.transAxes, fontsize=8,
                 va="bottom", ha="left")
+    if curves:
+        _spread_labels(fig, ax, labels)
     return fig
+
+
+#: the least space between two end labels, in points
+LABEL_GAP_PT = 1.5
+
+
+def _spread_labels(fig, ax, labels: list) -> None:
+    """Move end labels apart vertically until no two overlap, measured as drawn: a label's width depends
+    on its text and the axes' on the legend, so a guess in data units (the old rule: ends within a tenth
+    of the time axis) let "10.0%" run into "10.1%" a little further right. From the lowest up, a label
+    goes above every label below it that it shares columns with; labels pushed past the top of the axes
+    come back down together, so none leaves the plot (there is room for them below)."""
+    if not labels:
+        return
+    fig.canvas.draw()  # the layout (legend, title) decides the axes' size, and so where the labels fall
+    renderer = fig.canvas.get_renderer()
+    gap = LABEL_GAP_PT * fig.dpi / 72
+    boxes = [label.get_window_extent(renderer) for label in labels]
+    centre = [(b.y0 + b.y1) / 2 for b in boxes]
+    half = [b.height / 2 for b in boxes]
+
+    def share_columns(i: int, j: int) -> bool:
+        return boxes[i].x0 < boxes[j].x1 + gap and boxes[j].x0 < boxes[i].x1 + gap
+
+    order = sorted(range(len(labels)), key=lambda i: centre[i])
+    for k, i in enumerate(order):
+        for j in sorted(order[:k], key=lambda j: centre[j]):  # upwards past each label in the way
+            if share_columns(i, j):
+                centre[i] = max(centre[i], centre[j] + half[j] + half[i] + gap)
+    top = ax.get_window_extent(renderer).y1
+    for k, i in enumerate(reversed(order)):  # from the highest down: back under the top of the axes
+        ceiling = top - half[i] - gap
+        for j in order[len(order) - k:]:  # the labels above it, already in place
+            if share_columns(i, j):
+                ceiling = min(ceiling, centre[j] - half[j] - half[i] - gap)
+        centre[i] = min(centre[i], ceiling)
+    to_data = ax.transData.inverted()
+    for label, box, c in zip(labels, boxes, centre, strict=True):
+        x, _ = label.xyann
+        label.xyann = (x, float(to_data.transform(((box.x0 + box.x1) / 2, c))[1]))
