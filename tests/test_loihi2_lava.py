@@ -230,6 +230,44 @@ def test_sigterm_while_lava_starts_up_stops_what_was_forked(monkeypatch, trained
     assert _shm() - before_shm == set(), "shared memory left behind"
 
 
+@pytest.mark.timeout(90)
+def test_sigterm_while_a_ctrl_c_stops_the_run_is_reported_as_terminated(monkeypatch, trained_size):
+    # the stop after a Ctrl-C holds signals; a SIGTERM noted then was lost with the KeyboardInterrupt in
+    # flight, so the command exited 130 (Ctrl-C) instead of 143 (terminated)
+    import signal
+    from multiprocessing import resource_tracker
+
+    import hardware_targets.loihi2.runtime as runtime
+    from connttra_neuro._signals import Terminated
+
+    net, spikes = trained_size
+    resource_tracker.ensure_running()
+    before_children, before_shm = _children(), _shm()
+    stop = runtime._stop
+
+    def ctrl_c(extractor, n_messages, width, runtime=None):
+        raise KeyboardInterrupt  # as Python raises a Ctrl-C while Lava runs
+
+    def terminated_while_stopping(source, finished=True):
+        os.kill(os.getpid(), signal.SIGTERM)  # held: noted, the stop goes on
+        stop(source, finished)
+
+    monkeypatch.setattr(runtime, "_collect", ctrl_c)
+    monkeypatch.setattr(runtime, "_stop", terminated_while_stopping)
+    with pytest.raises(KeyboardInterrupt) as err:  # not pytest.raises(Terminated): a bare Ctrl-C would end pytest
+        Loihi2Target().deploy(net, spikes[:20])
+    assert isinstance(err.value, Terminated), f"got {err.value!r}, the Ctrl-C, not the SIGTERM after it"
+    assert isinstance(err.value.__context__, KeyboardInterrupt)  # the Ctrl-C it replaced, kept as its context
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    leftover = _children() - before_children
+    deadline = time.monotonic() + 10
+    while leftover and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftover = _children() - before_children
+    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
+    assert _shm() - before_shm == set(), "shared memory left behind"
+
+
 @pytest.mark.timeout(120)
 def test_ctrl_c_on_the_whole_process_group_stops_everything():
     # a terminal's Ctrl-C sends SIGINT to every process of the foreground group, Lava's children included

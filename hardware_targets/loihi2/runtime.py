@@ -310,7 +310,9 @@ def run_lava(
             # a second Ctrl-C must not cut the stop short (it left Lava's manager and segments behind)
             with signals_held(late, sigterm=True):
                 _stop(source, finished)  # a run that did not finish may be stuck: its processes are terminated
-    raise_noted(late)  # the run itself finished: a signal that came while stopping is the user's
+            # a signal that came while stopping is the user's, raised here, in the finally: after a Ctrl-C (or
+            # an error) it replaces the exception in flight, so a SIGTERM then still exits 143, not 130
+            raise_noted(late)
     run_s = time.perf_counter() - t1
 
     C = nmap.layers[-1].weights.shape[0]
