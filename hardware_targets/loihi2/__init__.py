@@ -8,7 +8,7 @@ that does) is imported when a network runs. See docs/targets/loihi2.md.
     result = target.deploy(network, spikes, record_hidden=True)
 
 Options: ``mode`` ("fixed_pt" | "floating_pt"), ``tiles`` (copies of the
-network run side by side; default: automatic), ``run_cfg`` (a Lava RunConfig,
+network run side by side; default: automatic, ``default_tiles``), ``run_cfg`` (a Lava RunConfig,
 e.g. lava-loihi's ``Loihi2HwCfg()`` on a machine with Intel's hardware
 runtime), ``chip`` ("loihi2" | "loihi") and ``max_chips`` for the capacity check,
 ``weight_bits`` (2..8, stored synaptic weight precision; fewer bits need a larger
@@ -28,13 +28,26 @@ from ..base import RunResult, Target, check_spikes, is_positive_int
 from . import chip as chip_constants
 from .mapping import NetworkMap, check_limits, network_resources, weight_scale
 
-__all__ = ["Loihi2Target", "Compiled", "check_netx", "export_nir", "export_netx"]
+__all__ = ["Loihi2Target", "Compiled", "check_netx", "default_tiles", "export_nir", "export_netx"]
 
 MODES = ("fixed_pt", "floating_pt")
 # Copies of the net per Lava run: one sample per tile per step. Measured for 10k samples of
 # 784-256-10 (bench/deploy_loihi2.py, 2 cores, one run each; docs/benchmarks.md, deploy-loihi2):
 # 50 tiles 0.92 s, 100 tiles 1.01 s, 200 tiles 1.10 s, 400 tiles 1.32 s.
 DEFAULT_TILES = 100
+# ... and no more copies than keep the synapses of all of them under this: every copy's weights are
+# stored (the block-diagonal CSR, Lava's own copies of it), about 16 bytes per synapse per copy in the
+# host process. 100 copies of a random 4096-2048-10 network (4.2M synapses) took 7.1 GB and 17 s for
+# 100 samples, 10 copies 0.8 GB and 4.5 s; a 2-chip 4096-4096-4096-10 network would have needed ~27 GB.
+# 784-256-10 (at most 203k synapses) keeps its 100 copies.
+TILED_SYNAPSES = 2**25
+
+
+def default_tiles(network: TernaryNetwork, n: int) -> int:
+    """Copies of ``network`` a run of ``n`` samples uses when ``tiles`` is not given: ``min(n, 100)``,
+    fewer for a large network (at most ``TILED_SYNAPSES`` synapses in all copies together), at least 1."""
+    synapses = sum(int(np.count_nonzero(layer.weights)) for layer in network.layers)
+    return max(1, min(int(n), DEFAULT_TILES, TILED_SYNAPSES // max(1, synapses)))
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,7 @@ class Loihi2Target(Target):
             # L steps, as every target counts an empty run (n + L on the pipelined reference)
             return RunResult(np.zeros((0, network.n_classes), np.int64), hidden, network.n_weight_layers,
                              {"mode": self.mode})
-        tiles = self.tiles or min(n, DEFAULT_TILES)
+        tiles = self.tiles or default_tiles(network, n)
         scores, hidden, info = run_lava(
             compiled.mapping, spikes, mode=self.mode, tiles=tiles, record_hidden=record_hidden, run_cfg=self.run_cfg
         )
