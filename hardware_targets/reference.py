@@ -23,24 +23,43 @@ from .base import RunResult, Target, check_spikes
 __all__ = ["forward", "simulate", "ReferenceTarget"]
 
 
+_FORWARD_BLOCK = 2**21  # forward: samples per block x the widest layer (16 MB of float64 drive per block)
+
+
 def _drive(spikes: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``spikes @ weights.T`` exactly, as int64.
 
     BLAS in float64 is exact here: every partial sum is an integer bounded by
     fan-in * max|w| (< 2**31), far below 2**53.
     """
-    return np.rint(spikes.astype(np.float64) @ weights.T.astype(np.float64)).astype(np.int64)
+    return _drive_t(spikes, weights.T.astype(np.float64))
+
+
+def _drive_t(spikes: np.ndarray, weights_t: np.ndarray) -> np.ndarray:
+    """:func:`_drive` with the weights already transposed to float64 (``weights.T``)."""
+    return np.rint(spikes.astype(np.float64) @ weights_t).astype(np.int64)
 
 
 def forward(network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False):
-    """Vectorised pass: returns ``(scores int64 (n, C), hidden spikes list or None)``."""
-    s = check_spikes(network, spikes)
-    hidden = []
-    for layer in network.hidden:
-        s = (_drive(s, layer.weights) >= layer.thresholds[None, :]).astype(np.uint8)  # s = W @ s >= T
-        hidden.append(s)
-    scores = _drive(s, network.output.weights) + network.output.biases[None, :]  # z = W @ s + b
-    return scores, (hidden if record_hidden else None)
+    """Vectorised pass: returns ``(scores int64 (n, C), hidden spikes list or None)``.
+
+    Runs the samples in blocks of rows: the float64 and int64 drives of a whole layer at once were
+    three (n, width) arrays (2.3 GB at peak for 60,000 samples through 2,048 hidden neurons).
+    """
+    s_in = check_spikes(network, spikes)
+    n = s_in.shape[0]
+    weights_t = [layer.weights.T.astype(np.float64) for layer in network.layers]  # once, not per block
+    hidden = [np.empty((n, layer.weights.shape[0]), np.uint8) for layer in network.hidden] if record_hidden else None
+    scores = np.empty((n, network.n_classes), np.int64)
+    step = max(1, _FORWARD_BLOCK // max(network.layer_sizes))
+    for a in range(0, n, step):
+        s = s_in[a : a + step]
+        for l, layer in enumerate(network.hidden):
+            s = (_drive_t(s, weights_t[l]) >= layer.thresholds[None, :]).astype(np.uint8)  # s = W @ s >= T
+            if hidden is not None:
+                hidden[l][a : a + step] = s
+        scores[a : a + step] = _drive_t(s, weights_t[-1]) + network.output.biases[None, :]  # z = W @ s + b
+    return scores, hidden
 
 
 def simulate(network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
