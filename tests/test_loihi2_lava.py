@@ -581,3 +581,25 @@ def test_faster_sparse_model_equals_lavas_own_bit_accurate_model(trained_size):
         np.testing.assert_array_equal(ours.scores, stock.scores)
         for a, b in zip(ours.hidden_spikes, stock.hidden_spikes, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.timeout(60)
+def test_hidden_spikes_are_collected_as_bool(trained_size, monkeypatch):
+    """The hidden Extractors' rows were stacked as float64, 8 bytes per neuron and sample (1 GB for
+    60,000 samples through 2,048 neurons) for values that are spikes; now 1 byte, same spikes."""
+    from hardware_targets.loihi2 import runtime
+
+    collected = []
+    collect = runtime._collect
+
+    def recording_collect(*args, **kwargs):
+        out = collect(*args, **kwargs)
+        collected.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(runtime, "_collect", recording_collect)
+    net, spikes = trained_size
+    result = Loihi2Target(tiles=7).deploy(net, spikes[:40], record_hidden=True)
+    _assert_exact(result, net, spikes[:40])
+    assert collected == [np.float64, np.bool_]  # the scores, then the hidden layer's spikes
+    assert all(h.dtype == np.uint8 for h in result.hidden_spikes)
