@@ -148,7 +148,7 @@ def test_runtime_is_stopped_when_run_raises(monkeypatch, trained_size, error):
     before_children, before_shm = _children(), _shm()
     started = []
 
-    def failing_collect(extractor, n_messages, width, runtime=None):
+    def failing_collect(extractor, n_messages, width, runtime=None, **options):
         started.append(_children() - before_children)  # Lava's processes are alive at this point
         raise error
 
@@ -426,7 +426,7 @@ def test_a_run_stuck_in_a_model_is_stopped_after_an_error(monkeypatch, trained_s
     def never_sends(self):
         time.sleep(3600)
 
-    def collect_then_give_up(extractor, n_messages, width, runtime=None):
+    def collect_then_give_up(extractor, n_messages, width, runtime=None, **options):
         time.sleep(1)  # the processes are stuck in never_sends by now
         raise RuntimeError("gave up waiting")
 
@@ -603,3 +603,27 @@ def test_hidden_spikes_are_collected_as_bool(trained_size, monkeypatch):
     _assert_exact(result, net, spikes[:40])
     assert collected == [np.float64, np.bool_]  # the scores, then the hidden layer's spikes
     assert all(h.dtype == np.uint8 for h in result.hidden_spikes)
+
+
+@pytest.mark.timeout(60)
+def test_a_run_reports_its_progress_to_a_bar(trained_size, monkeypatch):
+    # 60,000 samples through 784-2048-10 ran 20-40 s with nothing shown; the scores arriving step by step
+    # feed a bar (shown after 2 s, as brian2's)
+    import contextlib
+
+    from hardware_targets.loihi2 import runtime
+
+    seen = []
+    real = runtime._run_bar
+
+    @contextlib.contextmanager
+    def recording(steps):
+        with real(steps) as bar:
+            yield bar
+            seen.append((steps, bar.n))
+
+    monkeypatch.setattr(runtime, "_run_bar", recording)
+    net, spikes = trained_size
+    result = Loihi2Target(tiles=7).deploy(net, spikes, record_hidden=True)
+    _assert_exact(result, net, spikes)
+    assert seen == [(result.steps, result.steps)]
