@@ -289,3 +289,13 @@ def test_loihi2_settings_its_limits_name_are_flags(iris_model, monkeypatch, caps
     assert "--max-chips applies only to target loihi2, not to the chosen target(s): brian2" in capsys.readouterr().err
     assert main(["deploy", iris_model, "--target", "loihi2", "--max-chips", "0"]) == 2
     assert "max_chips" in capsys.readouterr().err  # the target's own named error
+
+
+def test_the_energy_estimate_is_in_a_readable_unit(tmp_path, capsys):
+    # a wide network's estimate read "Loihi energy estimate 8.11e+03 nJ" (verify's table: "8.11 uJ")
+    model = str(save(random_network((4, 10000, 3), levels=3, seed=0, density=0.5), tmp_path / "wide.ctn"))
+    assert main(["deploy", model, "--target", "reference", "--data", "iris", "--json"]) == 0
+    energy = json.loads(capsys.readouterr().out)["run"]["loihi_energy_joules_per_inference"]
+    assert 1e-6 <= energy < 1e-3
+    assert main(["deploy", model, "--target", "reference", "--data", "iris"]) == 0
+    assert f"Loihi energy estimate {energy * 1e6:.3g} uJ" in capsys.readouterr().out

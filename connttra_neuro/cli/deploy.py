@@ -184,8 +184,10 @@ def _print(out: dict, network) -> None:
         print(f"agreement  {run['agreeing']:,}/{run['n_samples']:,} samples; {verdict}")
         acs, energy = run["effective_acs_per_inference"], run["loihi_energy_joules_per_inference"]
         if acs is not None:
+            from connttra_neuro.verify.parity import _joules  # the unit verify's table uses
+
             print(
                 f"per inference  {acs:,.0f} synaptic accumulates (a float MLP of this shape: "
                 f"{run['float_mlp_macs_per_inference']:,} multiply-accumulates)"
-                + (f"; Loihi energy estimate {energy * 1e9:.3g} nJ" if energy is not None else "")
+                + (f"; Loihi energy estimate {_joules(energy)}" if energy is not None else "")  # 8.11 uJ
             )
