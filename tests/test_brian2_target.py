@@ -482,3 +482,29 @@ def test_hidden_spikes_are_read_from_the_events_in_blocks(monkeypatch):
                 assert g.dtype == np.uint8 and np.array_equal(g, w)
         for g, w in zip(target_module._hidden_spikes(few, net, n, tiles, dt_ms), want, strict=True):
             assert g.dtype == np.uint8 and np.array_equal(g, w)
+
+
+def test_default_tiles_keep_a_large_network_in_memory(monkeypatch):
+    """8 copies of a large network's synapses by default: a random 4096-2048-10 network took 2.0 GB
+    (0.5 GB with one copy, and no faster); MNIST-sized networks keep their 8 copies."""
+    import hardware_targets.brian2_edge.target as target_module
+    from hardware_targets.brian2_edge.target import MAX_AUTO_TILES, TILED_SYNAPSES, default_tiles
+
+    small = random_network((784, 256, 10), seed=0, density=1.0)  # every weight non-zero: the most synapses
+    assert default_tiles(small, 10_000) == MAX_AUTO_TILES and default_tiles(small, 600) == 2
+    assert default_tiles(small, 5) == 1
+    big = random_network((4096, 1200, 10), seed=0, density=0.5)  # 2.5M synapses
+    synapses = sum(int(np.count_nonzero(layer.weights)) for layer in big.layers)
+    assert default_tiles(big, 10_000) == TILED_SYNAPSES // synapses < MAX_AUTO_TILES
+    seen = []
+
+    def build(b2, program, s_in, tiles):
+        seen.append(tiles)
+        raise RuntimeError("not built")
+
+    monkeypatch.setattr(target_module, "_build", build)
+    compiled = Brian2Target().compile(big)
+    for target, want in ((Brian2Target(), TILED_SYNAPSES // synapses), (Brian2Target(tiles=8), 8)):
+        with pytest.raises(RuntimeError, match="not built"):
+            target.run(compiled, np.zeros((10_000, big.n_inputs), np.uint8))
+        assert seen[-1] == want

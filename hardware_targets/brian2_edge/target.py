@@ -58,6 +58,17 @@ FLOAT64_EXACT_INT = 2**53
 #: tiled synapse arrays fall out of the CPU cache (measured best at 8 copies for 784-256-10, numpy).
 SAMPLES_PER_TILE = 256
 MAX_AUTO_TILES = 8
+#: ... and no more copies than keep the synapses of all of them under this: Brian2 holds about 55 bytes per
+#: synapse of every copy (8 copies of a random 4096-2048-10 network: 2.0 GB against 0.5 GB for one, and no
+#: faster, since a large network's time is its synaptic events). 784-256-10 and 784-2048-10 keep their 8.
+TILED_SYNAPSES = 2**24
+
+
+def default_tiles(network: TernaryNetwork, n: int) -> int:
+    """Copies of ``network`` a run of ``n`` samples uses when ``tiles`` is not given: one per
+    ``SAMPLES_PER_TILE`` samples, at most ``MAX_AUTO_TILES``, at most ``TILED_SYNAPSES`` synapses in all."""
+    synapses = sum(int(np.count_nonzero(layer.weights)) for layer in network.layers)
+    return max(1, min(MAX_AUTO_TILES, n // SAMPLES_PER_TILE, TILED_SYNAPSES // max(1, synapses)))
 
 
 @dataclass(frozen=True)
@@ -200,7 +211,7 @@ class Brian2Target(Target):
         network = compiled.network
         s_in = check_spikes(network, spikes)
         n, L = s_in.shape[0], network.n_weight_layers
-        tiles = self.tiles or min(MAX_AUTO_TILES, max(1, n // SAMPLES_PER_TILE))
+        tiles = self.tiles or default_tiles(network, n)
         # more copies than samples only adds idle ones: tiles=10**6 for 5 samples tried to allocate GiBs
         tiles = max(1, min(tiles, n))
         per_tile = -(-n // tiles)  # samples each copy handles = steps with input
