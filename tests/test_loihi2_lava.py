@@ -245,7 +245,7 @@ def test_sigterm_while_a_ctrl_c_stops_the_run_is_reported_as_terminated(monkeypa
     before_children, before_shm = _children(), _shm()
     stop = runtime._stop
 
-    def ctrl_c(extractor, n_messages, width, runtime=None):
+    def ctrl_c(extractor, n_messages, width, runtime=None, **options):
         raise KeyboardInterrupt  # as Python raises a Ctrl-C while Lava runs
 
     def terminated_while_stopping(source, finished=True):
