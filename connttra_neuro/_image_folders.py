@@ -105,15 +105,18 @@ def _class_name(folder: Path) -> str:
     return os.fsencode(folder.name).decode("utf-8", "backslashreplace")
 
 
-def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[Path], list[tuple[Path, Path]]]:
+def _class_files(folder: Path, name: str, first: dict | None = None
+                 ) -> tuple[dict[str, list[Path]], list[Path], list[tuple[Path, Path]]]:
     """Image files per class folder, the entries skipped as not images (loose files beside the class
     folders included), and the images reached a second time, ``(path, first path)``, read once.
 
     A file reached twice (two links to one image, a hard link, a linked folder) is one sample: counted twice
     it would also land on both sides of the split. Reached from two class folders it would be one image
-    with two classes: that is an error naming both paths."""
+    with two classes: that is an error naming both paths. ``first`` (``(device, inode) -> (class, first
+    path)``), shared by the training and the validation folder, also refuses a validation image that is a
+    training image."""
     per_class, skipped, repeats = {}, [], []
-    first: dict[tuple[int, int], tuple[str, Path]] = {}  # (device, inode) -> (class, first path to it)
+    first = {} if first is None else first
     for entry in _entries(folder, name):
         if not entry.is_dir():
             skipped.append(entry)
@@ -125,6 +128,11 @@ def _class_files(folder: Path, name: str) -> tuple[dict[str, list[Path]], list[P
             label_before, path_before = first.setdefault(file, (label, path))
             if path_before is path:
                 images.append(path)
+            elif folder not in path_before.parents:  # a training image reached again from the validation folder
+                raise DatasetError(
+                    f"{name}: {path} (validation) and {path_before} (training) are the same file, reached through "
+                    f"a link: a validation image must not be a training image, or the validation error is "
+                    f"measured on data the model was trained on; remove it from {folder}")
             elif label_before == label:
                 repeats.append((path, path_before))
             else:
@@ -472,7 +480,8 @@ def _describe_classes(names: list[str]) -> str:
 def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None, n_val: int | None) -> Dataset:
     """A :class:`Dataset` from an image folder (layouts in the module docstring)."""
     train_root, val_root, unused = _layout(directory, name)
-    train_files, skipped, repeats = _class_files(train_root, name)
+    seen: dict = {}  # every image file read, so validation cannot hold a training image through a link
+    train_files, skipped, repeats = _class_files(train_root, name, seen)
     classes = [c for c in train_files if train_files[c]]
     if not classes:
         raise DatasetError(
@@ -489,7 +498,7 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     y = np.repeat(np.arange(len(classes)), [len(train_files[c]) for c in classes])
     val_files = None
     if val_root is not None:
-        by_class, skipped_val, repeats_val = _class_files(val_root, name)
+        by_class, skipped_val, repeats_val = _class_files(val_root, name, seen)
         skipped += skipped_val
         repeats += repeats_val
         unknown = [c for c in by_class if by_class[c] and c not in classes]

@@ -235,6 +235,22 @@ def test_one_file_in_two_classes_is_an_error_naming_both_paths(tmp_path, how):
     assert "one image cannot have two classes" in str(err.value)
 
 
+@pytest.mark.parametrize("how", ["file link", "hard link"])
+def test_a_validation_image_that_is_a_training_image_is_an_error(tmp_path, how):
+    import os
+
+    _write(tmp_path / "train", _pool(3))
+    _write(tmp_path / "val", {c: [("v.png", _grey(50 + j))] for j, c in enumerate(CLASSES)})
+    trained, again = tmp_path / "train" / "cat" / "001.png", tmp_path / "val" / "cat" / "same.png"
+    again.symlink_to(trained) if how == "file link" else os.link(trained, again)
+    with pytest.raises(DatasetError, match=f"{again} \\(validation\\) and {trained} \\(training\\) are the same "
+                                           f"file, reached through a link: a validation image must not be a "
+                                           f"training image"):
+        load_dataset(tmp_path)
+    again.unlink()
+    assert len(load_dataset(tmp_path).y_val) == 3  # without the link: the three validation images
+
+
 def test_a_class_named_train_stays_a_class(tmp_path):
     # CIFAR-100 has a class "train": DIR/train/ is the training root only beside validation folders
     _write(tmp_path, {c: _pool(5)["cat"] for c in ("bus", "train", "tractor")})
