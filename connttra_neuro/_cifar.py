@@ -54,7 +54,10 @@ def cifar_folder(directory: Path) -> Path | None:
 def _records(path: Path, label_bytes: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """``(pixels (n, 3072) uint8, labels)`` of one binary batch, checked: whole records, labels in range."""
     size = label_bytes + PIXELS
-    raw = np.fromfile(path, dtype=np.uint8)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:  # a folder or a broken link named like a batch, a file without read permission
+        raise DatasetError(f"{path}: cannot read this CIFAR batch ({err.strerror or err})") from None
     if raw.size == 0 or raw.size % size:
         whole = raw.size // size
         raise DatasetError(f"{path}: {raw.size:,} bytes is not a whole number of {size:,}-byte records "

@@ -92,6 +92,14 @@ def test_damaged_cifar_files_are_named(tmp_path):
     (folder / "test_batch.bin").write_bytes(_record_bytes(_images(3, 0), np.array([1, 2, 3])))
     with pytest.raises(DatasetError, match="holds test_batch.bin but no training batches"):
         load_dataset(folder)
+    (folder / "data_batch_1.bin").write_bytes(_record_bytes(_images(3, 0), np.array([1, 2, 3])))
+    (folder / "data_batch_2.bin").mkdir()  # named like a batch: said, not an IsADirectoryError
+    with pytest.raises(DatasetError, match=r"data_batch_2.bin: cannot read this CIFAR batch \(Is a directory\)"):
+        load_dataset(folder)
+    (folder / "data_batch_2.bin").rmdir()
+    (folder / "data_batch_2.bin").symlink_to(tmp_path / "gone.bin")  # a broken link: not a FileNotFoundError
+    with pytest.raises(DatasetError, match=r"data_batch_2.bin: cannot read this CIFAR batch \(No such file"):
+        load_dataset(folder)
     archive = tmp_path / "cifar-10-binary.tar.gz"
     archive.write_bytes(b"\x1f\x8b\x08\x00" + bytes(20))
     with pytest.raises(DatasetError, match=r"is a tar archive .*extract it first \(tar xzf cifar-10-binary.tar.gz\)"):
