@@ -375,7 +375,7 @@ def read_image_files(paths: list, name: str, *, n_features: int | None = None, i
         if grey and not deep and (dims == (header.height, header.width, 3) if dims else n_features == 3 * pixels):
             grey = False
         if dims and _image_dims(_shape(header, grey)) != dims:
-            raise DatasetError(f"{name}: {_unlike_recorded(header, grey, dims)}")
+            raise DatasetError(f"{name}: {_unlike_recorded(header, grey, dims, input_shape)}")
         if n_features != pixels * (1 if grey else 3):
             raise DatasetError(f"{name}: {_unlike(header, grey, n_features)}")
     X, what = _decode(files, name, header, grey)
@@ -402,16 +402,17 @@ def _depth(header: _Header, grey: bool) -> str:
     return "16-bit grey" if "wide" in kinds else "float grey" if "float" in kinds else "grey" if grey else "RGB"
 
 
-def _unlike_recorded(header: _Header, grey: bool, dims: tuple) -> str:
+def _unlike_recorded(header: _Header, grey: bool, dims: tuple, recorded: tuple) -> str:
     """Why images of ``header`` do not fit a model trained on images of ``dims`` (its metadata
-    ``input_shape``), with the fix: turn, resize, convert."""
+    ``input_shape``, ``recorded``), with the fix: turn, resize, convert."""
     width, height, kinds = header.width, header.height, header.kinds
     H, W, C = dims
     said = "grey" if C == 1 else "RGB"
     these = f"these images are {width}x{height} {_depth(header, grey)}"
     deep = "wide" in kinds or "float" in kinds
     convert = ".convert('L')" if not grey and C == 1 else ".convert('RGB')" if deep and C == 3 else ""
-    model = f"the model was trained on {W}x{H} {said} images (width x height; its metadata input_shape {list(dims)})"
+    model = (f"the model was trained on {W}x{H} {said} images (width x height; its metadata input_shape "
+             f"{list(recorded)})")
     if (width, height) != (W, H) and (height, width) == (W, H):
         return (f"{model}, but {these}: turned a quarter against them. Turn them back first, e.g. with Pillow: "
                 f"Image.open(f){convert}.transpose(Image.Transpose.ROTATE_90).save(f) (or ROTATE_270)")

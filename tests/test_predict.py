@@ -20,6 +20,7 @@ from connttra_neuro import load, predict, random_network, save
 from connttra_neuro.cli import main
 from connttra_neuro.datasets import DatasetError, load_dataset, read_images
 from connttra_neuro.inference import output_names
+from connttra_neuro.network import thaw_metadata
 from hardware_targets.reference import ReferenceTarget, forward
 
 CLASSES = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]  # labels that are not output indices: the mapping matters
@@ -357,6 +358,7 @@ def wide(tmp_path_factory):
 
 def test_images_of_the_same_pixel_count_but_another_shape_are_refused(wide, tmp_path, capsys):
     root, data, network = wide
+    assert thaw_metadata(network.metadata)["input_shape"] == [4, 6]  # as the messages below quote it
     files = sorted((root / "data" / "left").glob("*.png"))
     X, _ = read_images(files, like=network)  # the right shape reads as training read it
     assert X.tobytes() == np.stack([np.asarray(Image.open(f), np.float32).reshape(-1) for f in files]).tobytes()
@@ -365,7 +367,7 @@ def test_images_of_the_same_pixel_count_but_another_shape_are_refused(wide, tmp_
     Image.fromarray(pixels.reshape(2, 12)).save(tmp_path / "long.png")  # 12x2
     Image.fromarray(np.repeat(pixels[..., None], 3, axis=2)).save(tmp_path / "rgb.png")  # 6x4 RGB: 72 features
     cases = [
-        ("turned.png", r"trained on 6x4 grey images \(width x height; its metadata input_shape \[4, 6, 1\]\), but "
+        ("turned.png", r"trained on 6x4 grey images \(width x height; its metadata input_shape \[4, 6\]\), but "
                        r"these images are 4x6 grey: turned a quarter against them.*ROTATE_90"),
         ("long.png", r"trained on 6x4 grey images .*, but these images are 12x2 grey; resize them to the model's "
                      r"size first, e.g. with Pillow: Image.open\(f\).resize\(\(6, 4\)\)"),
