@@ -25,6 +25,7 @@ import numpy as np
 
 from .modelfile import ModelFileError
 from .network import (
+    PARAM_DTYPE,
     TERNARY,
     HiddenLayer,
     NetworkError,
@@ -151,8 +152,20 @@ def _encoder(name: str, input_node, linear, threshold) -> ThermometerEncoder:
 def _hidden(name: str, layer, threshold) -> HiddenLayer:
     theta = np.asarray(threshold.threshold, dtype=np.float64).reshape(-1)
     bias = np.asarray(getattr(layer, "bias", 0.0), dtype=np.float64)
+    weights = _integers(layer.weight, name, "weights")
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, named below
+        cut = theta - bias
+    if np.isnan(cut).any():
+        raise _FormError(f"node {name}: its threshold (less its bias) is NaN for neuron {np.isnan(cut).argmax()}, "
+                         f"which NIR's v > theta leaves undefined")
     # the drive W s (+ b) against a strict threshold: W s > theta - b  <=>  W s >= floor(theta - b) + 1
-    return HiddenLayer(_integers(layer.weight, name, "weights"), np.floor(theta - bias) + 1)
+    thresholds = np.floor(cut) + 1
+    # a neuron that never fires (theta = +inf, or far above any drive) or always fires (-inf) has a threshold
+    # beyond the int32 the network stores: the end of the drives it can reach gives it the same spikes
+    lowest, highest = np.minimum(weights, 0).sum(axis=1), np.maximum(weights, 0).sum(axis=1)
+    limit = np.iinfo(PARAM_DTYPE)
+    thresholds = np.where(thresholds > limit.max, highest + 1, np.where(thresholds < limit.min, lowest, thresholds))
+    return HiddenLayer(weights, thresholds)
 
 
 def _integers(values, name: str, what: str) -> np.ndarray:

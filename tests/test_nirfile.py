@@ -99,6 +99,35 @@ def test_a_graph_of_the_same_form_from_another_tool_reads_by_nir_semantics():
     np.testing.assert_array_equal(scores, _nir_scores(graph, X))
 
 
+def test_hidden_thresholds_of_neurons_that_never_or_always_fire_read_as_the_same_spikes():
+    # +inf and 1e300 never fire, -inf and -1e300 always: beyond int32, they read as the reachable drives' ends
+    rng = np.random.default_rng(4)
+    F, K, H, C = 5, 2, 6, 3
+    weights = rng.integers(-1, 2, (H, F * K)).astype(float)
+    graph = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([F])}),
+        "enc": nir.Linear(weight=np.repeat(np.eye(F), K, axis=0)),
+        "enc_thr": nir.Threshold(threshold=np.sort(rng.random((F, K)), axis=1).reshape(-1)),
+        "h": nir.Linear(weight=weights),
+        "h_thr": nir.Threshold(threshold=np.array([np.inf, -np.inf, 1e300, -1e300, 0.5, -0.5])),
+        "out": nir.Affine(weight=rng.integers(-1, 2, (C, H)).astype(float), bias=np.zeros(C)),
+        "o": nir.Output(output_type={"output": np.array([C])}),
+    }, edges=[("in", "enc"), ("enc", "enc_thr"), ("enc_thr", "h"), ("h", "h_thr"), ("h_thr", "out"), ("out", "o")])
+    from connttra_neuro.nirfile import _network
+
+    net = _network(graph, nir)
+    X = rng.random((300, F))
+    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    drive = (X[:, :, None] >= net.encoder.thresholds[None]).reshape(len(X), -1) @ weights.T
+    np.testing.assert_array_equal(hidden[0], drive > graph.nodes["h_thr"].threshold)  # NIR's v > theta
+    assert hidden[0][:, [0, 2]].sum() == 0 and hidden[0][:, [1, 3]].all()
+    scores, _ = forward(net, net.encode(X))
+    np.testing.assert_array_equal(scores, _nir_scores(graph, X))
+    graph.nodes["h_thr"] = nir.Threshold(threshold=np.array([0.5, np.nan, 0, 0, 0, 0]))
+    with pytest.raises(ValueError, match="node h: its threshold .* is NaN for neuron 1"):
+        _network(graph, nir)
+
+
 def _graph_file(tmp_path, name, nodes, edges):
     path = tmp_path / name
     nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges))
