@@ -390,10 +390,13 @@ def images_name(paths: list) -> str:
 
 def _image_dims(shape) -> tuple | None:
     """``(height, width, channels)`` of a sample shape that is an image read row by row (``(h, w)``,
-    ``(h, w, 1)`` or ``(h, w, 3)``), else None (``(3, 32, 32)``, channels first; ``(64,)``)."""
+    ``(h, w, 1)`` or ``(h, w, 3)``; ``(1, h, w)``, one channel first, holds its pixels in that order too),
+    else None (``(3, 32, 32)``, channels first; ``(64,)``)."""
     shape = tuple(shape)
     if len(shape) == 2:
         return (*shape, 1)
+    if len(shape) == 3 and shape[2] not in (1, 3) and shape[0] == 1:  # torchvision's (1, 28, 28) of MNIST
+        return (*shape[1:], 1)
     return shape if len(shape) == 3 and shape[2] in (1, 3) else None
 
 

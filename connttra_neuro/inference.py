@@ -60,10 +60,13 @@ def input_shape(network: TernaryNetwork) -> tuple | None:
 
 
 def same_shape(a, b) -> bool:
-    """Whether two sample shapes are one: ``(28, 28)`` and ``(28, 28, 1)`` are the same grey image."""
+    """Whether two sample shapes are one: ``(28, 28)``, ``(28, 28, 1)`` and ``(1, 28, 28)`` (one channel
+    first) are the same grey image, its pixels in the same order."""
     def plain(shape):
         shape = tuple(shape)
-        return shape[:-1] if len(shape) == 3 and shape[-1] == 1 else shape
+        if len(shape) == 3 and shape[-1] == 1:
+            return shape[:-1]
+        return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
 
     return plain(a) == plain(b)
 

@@ -401,6 +401,29 @@ def test_evaluating_on_data_of_another_shape_is_refused(wide, tmp_path, capsys):
     assert run(capsys, "evaluate", root / "m.ctn", "--data", root / "data")[0] == 0
 
 
+def test_one_channel_first_is_the_grey_image_in_the_same_order(tmp_path):
+    # torchvision holds MNIST as (n, 1, 28, 28): the same pixel order as (n, 28, 28) and a grey PNG's rows
+    from connttra_neuro.inference import check_features
+    from connttra_neuro.train import CoNNTrA
+
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 255, (40, 1, 4, 6)).astype(np.float32)
+    model = CoNNTrA(hidden=(4,), max_sweeps=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X.reshape(40, -1), np.arange(40) % 2, input_shape=(1, 4, 6))
+    Image.fromarray(X[0, 0].astype(np.uint8)).save(tmp_path / "a.png")  # 6x4 grey
+    X_png, _ = read_images(tmp_path / "a.png", like=model.network_)
+    assert X_png.tobytes() == X[:1].reshape(1, -1).tobytes()
+    assert check_features(model.network_, X[:, 0]).tobytes() == X.reshape(40, -1).tobytes()  # (n, 4, 6)
+    with pytest.raises(ValueError, match=r"samples of shape \(6, 4\) but the model was trained on samples of "
+                                         r"shape \(1, 4, 6\)"):
+        check_features(model.network_, X[:, 0].transpose(0, 2, 1))
+    Image.fromarray(X[0, 0].T.astype(np.uint8)).save(tmp_path / "turned.png")
+    with pytest.raises(DatasetError, match="turned a quarter"):
+        read_images(tmp_path / "turned.png", like=model.network_)
+
+
 def test_a_model_trained_on_channels_first_arrays_refuses_image_files(tmp_path):
     from connttra_neuro.train import CoNNTrA
 
