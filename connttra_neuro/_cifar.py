@@ -33,9 +33,16 @@ _KINDS = {
 
 
 def _kind(directory: Path) -> str | None:
+    """Which CIFAR ``directory`` holds, by its file names. CIFAR-100's ``train.bin`` / ``test.bin`` are
+    names other data use too, so they count beside its label names file or at its record size only: a
+    loose ``test.bin`` beside the class folders of an image dataset keeps that an image folder."""
     names = {p.name for p in directory.iterdir() if p.is_file()}
-    for kind, (train, val, *_rest) in _KINDS.items():
-        if val in names or any(re.fullmatch(train, n) for n in names):
+    for kind, (train, val, label_bytes, _, names_file) in _KINDS.items():
+        found = [n for n in names if n == val or re.fullmatch(train, n)]
+        if not found:
+            continue
+        if kind == "CIFAR-10" or names_file in names or any(
+                (directory / n).stat().st_size % (label_bytes + PIXELS) == 0 for n in found):
             return kind
     return None
 

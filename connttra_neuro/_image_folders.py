@@ -125,6 +125,9 @@ def _class_files(folder: Path, name: str, first: dict | None = None
         _walk(entry, name, found, skipped, set(), files)
         images = per_class[label] = []
         for path, file in zip(found, files, strict=True):
+            if not file[1]:  # no inode numbers (some FUSE and SMB mounts say 0 for every file): links go untold
+                images.append(path)
+                continue
             label_before, path_before = first.setdefault(file, (label, path))
             if path_before is path:
                 images.append(path)

@@ -34,7 +34,6 @@ import difflib
 import functools
 import gzip
 import numbers
-import operator
 import os
 import struct
 import zipfile
@@ -175,14 +174,12 @@ class Dataset:
 
 def _checked_shape(shape, n_features: int, source: str) -> tuple:
     """``shape`` as a tuple of ints whose product is ``n_features`` (``()``: not known)."""
+    from .network import check_input_shape
+
     try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise DatasetError(f"{source}: input_shape must be a tuple of integers, got {shape!r}") from None
-    if dims and (min(dims) < 1 or int(np.prod(dims)) != n_features):
-        raise DatasetError(f"{source}: input_shape {dims} does not hold {n_features} features per sample "
-                           f"(its product must be the feature count)")
-    return dims
+        return check_input_shape(shape, n_features)
+    except ValueError as err:
+        raise DatasetError(f"{source}: {err}") from None
 
 
 def _sample_shape(X) -> tuple:

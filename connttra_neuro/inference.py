@@ -45,18 +45,12 @@ def input_shape(network: TernaryNetwork) -> tuple | None:
     """The shape of one training sample before it was flattened (metadata ``input_shape``, which
     ``train`` writes for images, IDX files and npz arrays of more than 2 dimensions): ``(28, 28)``,
     ``(64, 48, 3)``. None when the model records none, or none that holds its feature count."""
-    import operator
+    from .network import check_input_shape, thaw_metadata
 
-    from .network import thaw_metadata
-
-    recorded = thaw_metadata(network.metadata).get("input_shape")
     try:
-        dims = tuple(operator.index(d) for d in recorded)
-    except TypeError:  # absent (None), or not a list of integers
+        return check_input_shape(thaw_metadata(network.metadata).get("input_shape"), network.n_features) or None
+    except ValueError:  # a hand-made entry that is no shape of these features: not trusted to check anything
         return None
-    if not dims or min(dims) < 1 or int(np.prod(dims)) != network.n_features:
-        return None
-    return dims
 
 
 def same_shape(a, b) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -115,6 +116,22 @@ def _as_int_array(value: Any, dtype, where: str, what: str, ndim: int) -> np.nda
             f"[{info.min}, {info.max}]: min {array.min()}, max {array.max()}"
         )
     return _frozen(array.astype(dtype))
+
+
+def check_input_shape(shape, n_features: int) -> tuple[int, ...]:
+    """One sample's shape before it was flattened (``(28, 28)``, ``(32, 32, 3)``) as a tuple of positive
+    ints whose product is ``n_features``; ``()`` (or None) for none. ValueError naming what is wrong."""
+    if shape is None:
+        return ()
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise ValueError(f"input_shape must be a tuple of integers (one sample's shape, e.g. (28, 28)), got "
+                         f"{shape!r}") from None
+    if dims and (min(dims) < 1 or math.prod(dims) != n_features):
+        raise ValueError(f"input_shape {dims} does not hold {n_features} features per sample (its product must be "
+                         f"the feature count)")
+    return dims
 
 
 def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:

@@ -59,6 +59,13 @@ class RunResult:
         return np.argmax(self.scores, axis=1)
 
 
+def tiles_within(network: TernaryNetwork, wanted: int, synapse_budget: int) -> int:
+    """Copies of ``network`` to run side by side: ``wanted``, fewer where all copies together would hold
+    more than ``synapse_budget`` synapses (every copy's weights are held in memory), at least 1."""
+    synapses = sum(int(np.count_nonzero(layer.weights)) for layer in network.layers)
+    return max(1, min(int(wanted), synapse_budget // max(1, synapses)))
+
+
 def is_positive_int(value) -> bool:
     """An integer >= 1 (also a whole float such as 4.0); not a bool, nan, inf or a list. For target
     options such as ``tiles``, so a bad value gets the option's named error, not a conversion error."""

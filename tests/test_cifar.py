@@ -120,3 +120,16 @@ def test_train_and_predict_on_cifar(tmp_path, capsys):
 
     expected = predict(load(tmp_path / "m.ctn"), load_dataset(tmp_path).X_val[:1], names=True)[0]
     assert out[0] == "input,output,label,class_name" and out[1].split(",")[3] == expected
+
+
+def test_a_loose_bin_file_beside_class_folders_keeps_an_image_folder(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(5):
+            Image.fromarray(_images(1, i)[0]).save(tmp_path / name / f"{i}.png")
+    (tmp_path / "test.bin").write_bytes(b"some other tool's file")  # not CIFAR-100's size, no label names
+    data = load_dataset(tmp_path)
+    assert data.class_names == ("a", "b") and "image folders" in data.description
+    (tmp_path / "test.bin").write_bytes(_record_bytes(_images(2, 0), np.array([0, 1]), np.array([3, 4])))
+    with pytest.raises(DatasetError, match="holds test.bin but no training batches"):  # CIFAR-100's records
+        load_dataset(tmp_path)

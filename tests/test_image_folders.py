@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -731,3 +733,20 @@ def test_sixteen_bit_colour_images_are_said_to_lose_their_low_byte(tmp_path):
     with Image.open(tmp_path / "a" / "565.bmp") as img:
         assert img.mode == "RGB" and ";16" in str(img.tile[0][3])
     assert "16-bit colour" not in load_dataset(tmp_path).description
+
+
+def test_a_filesystem_without_inode_numbers_keeps_every_image(tmp_path, monkeypatch):
+    # some FUSE and SMB mounts report st_ino 0 for every file: taken as one file, every image would be one
+    # sample, or one image in two classes
+    import os
+
+    _write(tmp_path, _pool(3))
+    real_stat = Path.stat
+
+    def no_inodes(self, *args, **kwargs):
+        info = real_stat(self, *args, **kwargs)
+        return os.stat_result((info.st_mode, 0, *tuple(info)[2:]))
+
+    monkeypatch.setattr(Path, "stat", no_inodes)
+    data = load_dataset(tmp_path)
+    assert len(data.y_train) + len(data.y_val) == 3 * len(CLASSES)

@@ -338,7 +338,7 @@ def test_train_records_the_shape_and_fit_checks_it(tmp_path, capsys):
     assert code == 0, err
     assert input_shape(load(tmp_path / "m.ctn")) == (4, 6)
     assert input_shape(random_network((24, 4, 2), seed=0)) is None  # none recorded: none assumed
-    with pytest.raises(ValueError, match=r"input_shape \(5, 5\) does not hold the data's 24 features"):
+    with pytest.raises(ValueError, match=r"input_shape \(5, 5\) does not hold 24 features per sample"):
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(np.zeros((4, 24)), [0, 1, 0, 1], input_shape=(5, 5))
     with pytest.raises(ValueError, match="input_shape must be a tuple of integers"):
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(np.zeros((4, 24)), [0, 1, 0, 1], input_shape=(4.0, 6.0))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import operator
 import time
 import warnings
 
 import numpy as np
 
-from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set  # noqa: F401
+from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set, check_input_shape  # noqa: F401
 
 from . import losses
 from .driver import TrainState, check_Xy, initial_network, network_forward, sweep_rng
@@ -270,7 +269,7 @@ class CoNNTrA:
                           f"makes each value a class (an output): were these meant as classes?", UserWarning,
                           stacklevel=2)
         output_names = _output_names(class_names, self.classes_)
-        shape = _input_shape(input_shape, X.shape[1])
+        shape = check_input_shape(input_shape, X.shape[1])
         Xv = yv_idx = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -509,21 +508,6 @@ def best_sweep(history: list[dict]) -> int | None:
         return history[0]["sweep"] if history else None
     best = min(_key(r) for r in history[1:])
     return [r["sweep"] for r in history[1:] if _key(r) == best][-1]
-
-
-def _input_shape(shape, n_features: int) -> tuple:
-    """fit's ``input_shape`` as a tuple of positive ints whose product is the feature count (``()``: none)."""
-    if shape is None:
-        return ()
-    try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise ValueError(f"input_shape must be a tuple of integers (one sample's shape, e.g. (28, 28)), got "
-                         f"{shape!r}") from None
-    if dims and (min(dims) < 1 or int(np.prod(dims)) != n_features):
-        raise ValueError(f"input_shape {dims} does not hold the data's {n_features} features per sample (its "
-                         f"product must be the feature count)")
-    return dims
 
 
 def _classes_metadata(classes: np.ndarray) -> list:

@@ -36,7 +36,7 @@ import numpy as np
 from connttra_neuro._signals import ctrl_c_deferred
 from connttra_neuro.network import TernaryNetwork
 
-from ..base import RunResult, Target, TargetLimitError, check_spikes, is_positive_int, network_counts
+from ..base import RunResult, Target, TargetLimitError, check_spikes, is_positive_int, network_counts, tiles_within
 from ._session import CODEGENS, brian2_session, default_cache_dir
 from .noise import EdgeNoise, NoisyLayer, apply_noise
 
@@ -67,8 +67,7 @@ TILED_SYNAPSES = 2**24
 def default_tiles(network: TernaryNetwork, n: int) -> int:
     """Copies of ``network`` a run of ``n`` samples uses when ``tiles`` is not given: one per
     ``SAMPLES_PER_TILE`` samples, at most ``MAX_AUTO_TILES``, at most ``TILED_SYNAPSES`` synapses in all."""
-    synapses = sum(int(np.count_nonzero(layer.weights)) for layer in network.layers)
-    return max(1, min(MAX_AUTO_TILES, n // SAMPLES_PER_TILE, TILED_SYNAPSES // max(1, synapses)))
+    return tiles_within(network, min(MAX_AUTO_TILES, n // SAMPLES_PER_TILE), TILED_SYNAPSES)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from connttra_neuro.network import TernaryNetwork
 
-from ..base import RunResult, Target, check_spikes, is_positive_int
+from ..base import RunResult, Target, check_spikes, is_positive_int, tiles_within
 from . import chip as chip_constants
 from .mapping import NetworkMap, check_limits, network_resources, weight_scale
 
@@ -46,8 +46,7 @@ TILED_SYNAPSES = 2**25
 def default_tiles(network: TernaryNetwork, n: int) -> int:
     """Copies of ``network`` a run of ``n`` samples uses when ``tiles`` is not given: ``min(n, 100)``,
     fewer for a large network (at most ``TILED_SYNAPSES`` synapses in all copies together), at least 1."""
-    synapses = sum(int(np.count_nonzero(layer.weights)) for layer in network.layers)
-    return max(1, min(int(n), DEFAULT_TILES, TILED_SYNAPSES // max(1, synapses)))
+    return tiles_within(network, min(int(n), DEFAULT_TILES), TILED_SYNAPSES)
 
 
 @dataclass(frozen=True)
