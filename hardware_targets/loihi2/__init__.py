@@ -31,9 +31,9 @@ from .mapping import NetworkMap, check_limits, network_resources, weight_scale
 __all__ = ["Loihi2Target", "Compiled", "check_netx", "default_tiles", "export_nir", "export_netx"]
 
 MODES = ("fixed_pt", "floating_pt")
-# Copies of the net per Lava run: one sample per tile per step. Measured for 10k samples of
-# 784-256-10 (bench/deploy_loihi2.py, 2 cores, one run each; docs/benchmarks.md, deploy-loihi2):
-# 50 tiles 0.92 s, 100 tiles 1.01 s, 200 tiles 1.10 s, 400 tiles 1.32 s.
+# Copies of the net per Lava run: one sample per tile per step. For 10k samples of 784-256-10, 50 and
+# 100 tiles are the fastest and 200 and 400 a little slower (the tiles sweep of bench/deploy_loihi2.py,
+# figures in docs/benchmarks.md, deploy-loihi2; building larger block-diagonal weights costs).
 DEFAULT_TILES = 100
 # ... and no more copies than keep the synapses of all of them under this: every copy's weights are
 # stored (the block-diagonal CSR, Lava's own copies of it), about 16 bytes per synapse per copy in the
