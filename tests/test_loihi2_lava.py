@@ -55,6 +55,19 @@ def _shm() -> set[str]:
     return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
 
 
+def _assert_nothing_left(before_children: set[int], before_shm: set[str] | None = None) -> None:
+    """No Lava process of the run still alive (given a moment: stop() has returned, exiting children may
+    take one) and, with ``before_shm``, no shared-memory segment left behind."""
+    leftover = _children() - before_children
+    deadline = time.monotonic() + 10
+    while leftover and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leftover = _children() - before_children
+    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
+    if before_shm is not None:
+        assert _shm() - before_shm == set(), "shared memory left behind"
+
+
 def _assert_exact(result, network, spikes):
     scores, hidden = forward(network, spikes, record_hidden=True)
     np.testing.assert_array_equal(result.scores, scores)
@@ -156,13 +169,7 @@ def test_runtime_is_stopped_when_run_raises(monkeypatch, trained_size, error):
     with pytest.raises(type(error)):
         Loihi2Target().deploy(net, spikes[:20], record_hidden=True)
     assert started and started[0], "the failure must happen while Lava runs"
-    leftover = _children() - before_children
-    deadline = time.monotonic() + 10
-    while leftover and time.monotonic() < deadline:  # stop() has returned; give exiting children a moment
-        time.sleep(0.1)
-        leftover = _children() - before_children
-    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
-    assert _shm() - before_shm == set(), "shared memory left behind"
+    _assert_nothing_left(before_children, before_shm)
 
 
 def test_diagonal_block_detects_exact_tiling_only():
@@ -221,13 +228,7 @@ def test_sigterm_while_lava_starts_up_stops_what_was_forked(monkeypatch, trained
     with pytest.raises(Terminated):
         Loihi2Target().deploy(net, spikes[:20])
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the run's handlers are gone with it
-    leftover = _children() - before_children
-    deadline = time.monotonic() + 10
-    while leftover and time.monotonic() < deadline:
-        time.sleep(0.1)
-        leftover = _children() - before_children
-    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
-    assert _shm() - before_shm == set(), "shared memory left behind"
+    _assert_nothing_left(before_children, before_shm)
 
 
 @pytest.mark.timeout(90)
@@ -259,13 +260,7 @@ def test_sigterm_while_a_ctrl_c_stops_the_run_is_reported_as_terminated(monkeypa
     assert isinstance(err.value, Terminated), f"got {err.value!r}, the Ctrl-C, not the SIGTERM after it"
     assert isinstance(err.value.__context__, KeyboardInterrupt)  # the Ctrl-C it replaced, kept as its context
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    leftover = _children() - before_children
-    deadline = time.monotonic() + 10
-    while leftover and time.monotonic() < deadline:
-        time.sleep(0.1)
-        leftover = _children() - before_children
-    assert not leftover, f"Lava processes left running: {_describe(leftover)}"
-    assert _shm() - before_shm == set(), "shared memory left behind"
+    _assert_nothing_left(before_children, before_shm)
 
 
 @pytest.mark.timeout(120)
@@ -364,10 +359,7 @@ def test_runtime_created_but_never_started_is_stopped(monkeypatch, trained_size)
     with pytest.raises(RuntimeError, match="start failed"):
         Loihi2Target().deploy(net, spikes[:10])
     assert seen and seen[0]
-    deadline = time.monotonic() + 10
-    while _children() - before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _children() - before, _describe(_children() - before)
+    _assert_nothing_left(before)
 
 
 @pytest.mark.timeout(120)
@@ -404,11 +396,7 @@ def test_a_process_model_failing_mid_run_raises_instead_of_hanging(monkeypatch, 
     before, before_shm = _children(), _shm()
     with pytest.raises(RuntimeError, match="synapse model failed at step 5"):
         Loihi2Target(tiles=1).deploy(net, spikes[:50])
-    deadline = time.monotonic() + 10
-    while _children() - before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _children() - before, _describe(_children() - before)
-    assert _shm() - before_shm == set()
+    _assert_nothing_left(before, before_shm)
 
 
 @pytest.mark.timeout(60)
@@ -438,11 +426,7 @@ def test_a_run_stuck_in_a_model_is_stopped_after_an_error(monkeypatch, trained_s
         Loihi2Target(tiles=1).deploy(net, spikes[:20])
     # the runtime's port threads are joined as after a finished run (+1, as a successful run leaves; +3 unjoined)
     assert threading.active_count() <= threads + 1
-    deadline = time.monotonic() + 10
-    while _children() - before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _children() - before, _describe(_children() - before)
-    assert _shm() - before_shm == set()
+    _assert_nothing_left(before, before_shm)
 
 
 def _plain_lif_spikes(weight, bias, vth, spikes):
