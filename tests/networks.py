@@ -107,3 +107,25 @@ class SilentFirstLayer(ReferenceTarget):
         h = list(network.hidden)
         h[0] = HiddenLayer(h[0].weights, np.full_like(h[0].thresholds, 10_000))
         return super().compile(network.replace(hidden=tuple(h)))
+
+
+def run_nir_graph(graph, X, spikes=None):
+    """Evaluate a chain NIR graph with numpy, following each node's stated semantics (Threshold: 1 if
+    v > theta); each Threshold node's output goes into ``spikes`` (node name -> uint8 array) when given."""
+    import nir
+
+    edges = dict(graph.edges)
+    node = next(k for k, n in graph.nodes.items() if isinstance(n, nir.Input))
+    x = X.astype(np.float64)
+    while node in edges:
+        node = edges[node]
+        n = graph.nodes[node]
+        if isinstance(n, nir.Affine):
+            x = x @ n.weight.T + n.bias
+        elif isinstance(n, nir.Linear):
+            x = x @ n.weight.T
+        elif isinstance(n, nir.Threshold):
+            x = (x > n.threshold).astype(np.float64)  # NIR Threshold: z = 1 if v > theta
+            if spikes is not None:
+                spikes[node] = x.astype(np.uint8)
+    return x

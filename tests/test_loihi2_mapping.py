@@ -20,7 +20,7 @@ from hardware_targets.loihi2.mapping import (
 )
 from hardware_targets.reference import ReferenceTarget, forward
 
-from .networks import conformance_networks, input_spikes
+from .networks import conformance_networks, input_spikes, run_nir_graph
 
 
 # -- an independent model of Lava's bit-accurate LIF/Sparse, written from targets-facts.md --------
@@ -397,25 +397,6 @@ def test_resources_report_784_256_10():
 
 
 # -- exports -------------------------------------------------------------------------------------
-def _run_nir(graph, X, spikes=None):
-    """Evaluate our NIR graph with numpy, following each node's stated semantics; each Threshold
-    node's output goes into ``spikes`` (node name -> uint8 array) when given."""
-    edges = dict(graph.edges)
-    node, x = "input", X.astype(np.float64)
-    while node in edges:
-        node = edges[node]
-        n = graph.nodes[node]
-        if isinstance(n, nir.Affine):
-            x = x @ n.weight.T + n.bias
-        elif isinstance(n, nir.Linear):
-            x = x @ n.weight.T
-        elif isinstance(n, nir.Threshold):
-            x = (x > n.threshold).astype(np.float64)  # NIR Threshold: z = 1 if v > theta
-            if spikes is not None:
-                spikes[node] = x.astype(np.uint8)
-    return x
-
-
 def test_nir_round_trip_reproduces_the_network(tmp_path):
     net = random_network((12, 7, 5, 4), levels=3, seed=4)
     path = export_nir(net, tmp_path / "net.nir")
@@ -427,7 +408,7 @@ def test_nir_round_trip_reproduces_the_network(tmp_path):
     X = np.random.default_rng(1).random((200, 12))
     X[:5] = net.encoder.thresholds[:, 1]  # values exactly on an encoder threshold: x >= t must fire
     want, _ = forward(net, net.encode(X))
-    np.testing.assert_array_equal(_run_nir(graph, X), want)
+    np.testing.assert_array_equal(run_nir_graph(graph, X), want)
 
 
 def test_nir_keeps_the_model_metadata_but_not_the_training_machine_s_data_folder(tmp_path):
@@ -624,7 +605,7 @@ def test_nir_graph_reproduces_encoder_and_hidden_spikes():
     X[:5] = net.encoder.thresholds[:, 1]  # exactly on a threshold: x >= t must spike
     X[5:10] = np.nextafter(net.encoder.thresholds[:, 1], -np.inf)  # just below: must not
     spikes = {}
-    x = _run_nir(graph, X, spikes)
+    x = run_nir_graph(graph, X, spikes)
     want_scores, want_hidden = forward(net, net.encode(X), record_hidden=True)
     np.testing.assert_array_equal(spikes["encoder_threshold"], net.encode(X))
     for i, want in enumerate(want_hidden):

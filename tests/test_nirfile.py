@@ -17,22 +17,7 @@ from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, thaw_meta
 from hardware_targets.loihi2 import export_netx, export_nir
 from hardware_targets.reference import forward
 
-
-def _nir_scores(graph, X):
-    """NIR's semantics in numpy, node by node along the chain (Threshold: 1 if v > theta)."""
-    edges = dict(graph.edges)
-    node = next(k for k, n in graph.nodes.items() if isinstance(n, nir.Input))
-    x = X.astype(np.float64)
-    while node in edges:
-        node = edges[node]
-        n = graph.nodes[node]
-        if isinstance(n, nir.Affine):
-            x = x @ n.weight.T + n.bias
-        elif isinstance(n, nir.Linear):
-            x = x @ n.weight.T
-        elif isinstance(n, nir.Threshold):
-            x = (x > n.threshold).astype(np.float64)
-    return x
+from .networks import run_nir_graph
 
 
 @pytest.mark.parametrize("sizes, levels, discrete_set", [
@@ -96,7 +81,7 @@ def test_a_graph_of_the_same_form_from_another_tool_reads_by_nir_semantics():
     X = rng.random((500, F))
     X[:20] = graph.nodes["enc_thr"].threshold.reshape(F, K)[:, 0]  # exactly on a threshold: v > theta is 0
     scores, _ = forward(net, net.encode(X))
-    np.testing.assert_array_equal(scores, _nir_scores(graph, X))
+    np.testing.assert_array_equal(scores, run_nir_graph(graph, X))
 
 
 def test_hidden_thresholds_of_neurons_that_never_or_always_fire_read_as_the_same_spikes():
@@ -122,7 +107,7 @@ def test_hidden_thresholds_of_neurons_that_never_or_always_fire_read_as_the_same
     np.testing.assert_array_equal(hidden[0], drive > graph.nodes["h_thr"].threshold)  # NIR's v > theta
     assert hidden[0][:, [0, 2]].sum() == 0 and hidden[0][:, [1, 3]].all()
     scores, _ = forward(net, net.encode(X))
-    np.testing.assert_array_equal(scores, _nir_scores(graph, X))
+    np.testing.assert_array_equal(scores, run_nir_graph(graph, X))
     graph.nodes["h_thr"] = nir.Threshold(threshold=np.array([0.5, np.nan, 0, 0, 0, 0]))
     with pytest.raises(ValueError, match="node h: its threshold .* is NaN for neuron 1"):
         _network(graph, nir)
