@@ -46,10 +46,10 @@ def read_nir(path) -> TernaryNetwork:
     import nir
 
     path = Path(path)
-    _check_top_level(path)
     try:
         graph = nir.read(path)
     except Exception as err:  # nir.read raises whatever h5py or a node's constructor raises on a damaged file
+        _check_top_level(path)  # a netx file or another HDF5 file (nir.read's KeyError would not say so)
         raise ModelFileError(f"{path}: not a readable NIR file ({type(err).__name__}: {err})") from None
     try:
         return _network(graph, nir)
@@ -64,7 +64,7 @@ class _FormError(ValueError):
 
 
 def _check_top_level(path: Path) -> None:
-    """Name a netx file (an HDF5 file too) before nir.read fails on it with a KeyError."""
+    """Name what an HDF5 file nir.read could not read is: a netx file, another HDF5 file, a damaged one."""
     import h5py
 
     try:
