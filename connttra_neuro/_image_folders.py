@@ -372,12 +372,12 @@ def read_image_files(paths: list, name: str, *, n_features: int | None = None, i
     if n_features is not None:
         pixels = header.width * header.height
         deep = "wide" in header.kinds or "float" in header.kinds  # never RGB: the loader refuses them beside colour
-        dims = _image_dims(input_shape) if input_shape else None
+        dims = image_dims(input_shape) if input_shape else None
         if input_shape and dims is None:  # trained on arrays of another layout (channels first, say)
             raise DatasetError(f"{name}: {_not_image_rows(input_shape, header, grey)}")
         if grey and not deep and (dims == (header.height, header.width, 3) if dims else n_features == 3 * pixels):
             grey = False
-        if dims and _image_dims(_shape(header, grey)) != dims:
+        if dims and image_dims(_shape(header, grey)) != dims:
             raise DatasetError(f"{name}: {_unlike_recorded(header, grey, dims, input_shape)}")
         if n_features != pixels * (1 if grey else 3):
             raise DatasetError(f"{name}: {_unlike(header, grey, n_features)}")
@@ -391,7 +391,7 @@ def images_name(paths: list) -> str:
     return str(paths[0]) if len(paths) == 1 and Path(paths[0]).expanduser().is_dir() else "input images"
 
 
-def _image_dims(shape) -> tuple | None:
+def image_dims(shape) -> tuple | None:
     """``(height, width, channels)`` of a sample shape that is an image read row by row (``(h, w)``,
     ``(h, w, 1)`` or ``(h, w, 3)``; ``(1, h, w)``, one channel first, holds its pixels in that order too),
     else None (``(3, 32, 32)``, channels first; ``(64,)``)."""
@@ -546,4 +546,4 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
 
 
 __all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder",
-           "read_image_files", "images_name"]
+           "read_image_files", "images_name", "image_dims"]

@@ -55,14 +55,11 @@ def input_shape(network: TernaryNetwork) -> tuple | None:
 
 def same_shape(a, b) -> bool:
     """Whether two sample shapes are one: ``(28, 28)``, ``(28, 28, 1)`` and ``(1, 28, 28)`` (one channel
-    first) are the same grey image, its pixels in the same order."""
-    def plain(shape):
-        shape = tuple(shape)
-        if len(shape) == 3 and shape[-1] == 1:
-            return shape[:-1]
-        return shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+    first) are the same grey image, its pixels in the same order (``image_dims``, as read_images compares);
+    shapes that are no image compare as they are."""
+    from ._image_folders import image_dims
 
-    return plain(a) == plain(b)
+    return (image_dims(a) or tuple(a)) == (image_dims(b) or tuple(b))
 
 
 def predict(network, X, target="reference", *, names: bool = False, **target_options) -> np.ndarray:
