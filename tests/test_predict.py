@@ -131,6 +131,8 @@ def test_predict_names_what_is_wrong_with_X(digits):
         predict(network, bad)
     with pytest.raises(ValueError, match=r"one sample of 64 features is X.reshape\(1, -1\)"):
         predict(network, data.X_val[0])
+    with pytest.raises(ValueError, match=r"X has shape \(8, 8\): 8 samples of 8 features.*give X\[None\]"):
+        predict(network, data.X_val[0].reshape(8, 8))  # one digits image as scikit-learn's images hold it
     with pytest.raises(ValueError, match="X has no samples"):
         predict(network, np.zeros((0, 64)))
     with pytest.raises(TypeError, match="pass its network_"):
