@@ -129,3 +129,10 @@ def run_nir_graph(graph, X, spikes=None):
             if spikes is not None:
                 spikes[node] = x.astype(np.uint8)
     return x
+
+
+def cython_case():
+    """The cython test's network, spikes and target settings (tests/test_brian2_target.py), shared with
+    tests/warm_caches.py, which compiles the same code into the cache while the rest of the suite runs."""
+    network = random_network((8, 6, 4), levels=2, seed=13)
+    return network, input_spikes(network, n=40, seed=5), {"codegen": "cython", "tiles": 3}

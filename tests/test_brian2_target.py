@@ -22,7 +22,7 @@ from hardware_targets import get_target
 from hardware_targets.brian2_edge import Brian2Target, EdgeNoise, NoiseSpecError
 from hardware_targets.reference import forward
 
-from .networks import input_spikes
+from .networks import cython_case, input_spikes
 
 pytestmark = pytest.mark.brian2
 
@@ -71,17 +71,17 @@ def test_tiles_are_capped_at_the_number_of_samples(net, spikes, tiles):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # a cold cython cache compiles ~20 modules (~1.5 min on 2 cores, more under load)
-def test_cython_exact_with_hidden_spikes():
+@pytest.mark.compiles_cython  # run last, after tests/warm_caches.py compiled its code in the background
+@pytest.mark.timeout(600)  # a cold cython cache compiles ~20 modules (~2 min on 2 cores, more under load)
+def test_cython_exact_with_hidden_spikes(warm_caches):
     # ternary weights (the excitatory and inhibitory synapses are separate code) and one hidden layer, whose
     # two weight layers read the two kinds of source (the input's spike generator, a neuron group): the
     # compiled code is what the numpy code generator's tests check, compiled. A cold cache compiles every
     # object's code (about 2 minutes on 2 cores; a second hidden layer added another minute of the same
     # code under other names), so one small network covers it (bench/deploy_brian2.py runs 784-256-10)
-    network = random_network((8, 6, 4), levels=2, seed=13)
+    network, spikes, settings = cython_case()
     assert network.hidden[0].weights.min() < 0 < network.hidden[0].weights.max()
-    spikes = input_spikes(network, n=40, seed=5)
-    target = get_target("brian2", codegen="cython", tiles=3)
+    target = get_target("brian2", **settings)
     program = target.compile(network)
     assert program.info["compile_s"] > 0
     result = target.run(program, spikes, record_hidden=True)

@@ -126,8 +126,9 @@ def test_the_readme_example_runs_and_prints_true(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.lava
 @pytest.mark.brian2
+@pytest.mark.compiles_cython  # run last, after tests/warm_caches.py compiled the same code in the background
 @pytest.mark.timeout(600)  # the cython example compiles Brian2's code once if the cache is cold
-def test_the_user_guide_examples_run_in_order(tmp_path, monkeypatch, capsys):
+def test_the_user_guide_examples_run_in_order(tmp_path, monkeypatch, capsys, warm_caches):
     # the guide's examples are one session: train, classify new data, deploy on a target, verify, export
     # (the first defines X and y, the samples the others run)
     blocks = _python_blocks("docs/user-guide.md")
