@@ -1,8 +1,8 @@
 """Fill the suite's two compile caches in a background process while the first tests run.
 
 On a clean clone (CI) the numba training kernels compile on first use (about a minute on 2 cores, in
-whichever test trains first, and again for each kernel variant: network depth, loss, joint moves) and
-the cython test compiles about 20 Brian2 modules (about two minutes). Both are single-threaded waits
+whichever test trains first, and again for the few argument types only some tests pass) and the cython
+test compiles about 20 Brian2 modules (about two minutes). Both are single-threaded waits
 the rest of the suite does not need, so ``tests/conftest.py`` starts this script when the session
 begins and runs the cython test last. Each cache is written atomically by its own library (numba
 replaces whole files; Brian2 locks each module), so a test compiling the same code meanwhile only
@@ -18,8 +18,8 @@ import numpy as np
 
 
 def warm_numba() -> None:
-    """Tiny fits through every kernel variant the tests use (1-3 hidden layers, both losses, joint moves,
-    random order, mini-batches), two sweeps each."""
+    """Tiny fits through the kernels' code paths (1-3 hidden layers, both losses, joint moves, random
+    order, mini-batches, exact mode), two sweeps each, and the argument types only some tests pass."""
     from connttra_neuro.train import CoNNTrA, driver
     from connttra_neuro.train import _kernels as K
 
