@@ -50,7 +50,8 @@ def _common(p, resumable: bool = False) -> None:
     p.add_argument("--n-val", type=int, help="subsample this many validation samples")
     p.add_argument("--hidden", type=_int_list("a width or comma-separated widths like 256 or 256,128"),
                    action="append",
-                   help="hidden layer widths: --hidden 256,128 or --hidden 256 --hidden 128 (default 64)")
+                   help="hidden layer widths (default 64); one layer trains best (docs/training.md, Known limits), "
+                        "more as --hidden 256,128 or --hidden 256 --hidden 128")
     # Settings default to None here and get their defaults in _fill_defaults, so that a resumed run can
     # tell a flag the user gave (an error if it contradicts the checkpoint) from one left out.
     p.add_argument("--levels", type=int, help="thermometer levels per feature (default 1)")

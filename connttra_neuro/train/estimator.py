@@ -41,7 +41,8 @@ class CoNNTrA:
     Parameters
     ----------
     hidden : tuple of int
-        Hidden layer widths (at least one layer).
+        Hidden layer widths (at least one layer). One layer trains best: each further layer makes a
+        sweep about ten times dearer and the network underfits (docs/training.md, "Known limits").
     levels : int
         Thermometer levels per feature of the encoder fitted on the training data.
     discrete_set : sequence of int
