@@ -1,12 +1,15 @@
 """CoNNTrA training: coordinate descent over discrete weights, plus backprop baselines.
 
-Public API: :class:`CoNNTrA`, :func:`compare_methods`, :func:`format_table`, :func:`plot_curves` (the
+Public API: :class:`CoNNTrA`, :func:`layerwise_init` (a start for networks of several hidden layers),
+:func:`compare_methods`, :func:`format_table`, :func:`plot_curves` (the
 comparison's plot) and :func:`plot_history` (one run's curves).
 """
 
 from .estimator import CoNNTrA, ConvergenceWarning
+from .layerwise import layerwise_init
 
-__all__ = ["CoNNTrA", "ConvergenceWarning", "compare_methods", "format_table", "plot_curves", "plot_history"]
+__all__ = ["CoNNTrA", "ConvergenceWarning", "layerwise_init", "compare_methods", "format_table", "plot_curves",
+           "plot_history"]
 
 
 def __getattr__(name):  # compare pulls in scikit-learn and multiprocessing, plots matplotlib: load on first use

@@ -42,7 +42,8 @@ class CoNNTrA:
     ----------
     hidden : tuple of int
         Hidden layer widths (at least one layer). One layer trains best: each further layer makes a
-        sweep about ten times dearer and the network underfits (docs/training.md, "Known limits").
+        sweep about ten times dearer and the network underfits from a random start; start several
+        layers with :func:`connttra_neuro.train.layerwise_init` (docs/training.md, "Known limits").
     levels : int
         Thermometer levels per feature of the encoder fitted on the training data.
     discrete_set : sequence of int
