@@ -980,3 +980,58 @@ def test_the_progress_bar_says_what_happens_before_the_first_sweep_ends(tmp_path
     assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]) == 0
     err = capsys.readouterr().err
     assert "encoding 120 samples, building caches, running sweep 1 (a first run also compiles the kernels)" in err
+
+
+def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
+    import warnings
+
+    from connttra_neuro.train import CoNNTrA, ConvergenceWarning, layerwise_init
+
+    argv = ["train", "--data", "iris", "--hidden", "8,6", "--levels", "3", "--seed", "2", "--no-progress"]
+    assert main([*argv, "--layerwise", "3", "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
+    out = capsys.readouterr().out
+    data = load_dataset("iris", seed=2)
+    settings = dict(hidden=(8, 6), levels=3, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = layerwise_init(CoNNTrA(max_sweeps=3, **settings), data.X_train, data.y_train,
+                               validation=(data.X_val, data.y_val))
+        model = CoNNTrA(max_sweeps=2, **settings).fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val),
+                                                      init_network=start)
+    saved = modelfile.load(tmp_path / "m.ctn")
+    for got, want in zip(saved.layers, model.network_.layers, strict=True):
+        np.testing.assert_array_equal(got.weights, want.weights)
+    scores, _ = forward(start, start.encode(data.X_val))
+    error = float(np.mean(np.argmax(scores, axis=1) != data.y_val))  # iris labels are 0, 1, 2
+    assert f"layer by layer: 2 hidden layers trained alone, 3 sweeps each; stacked: val error {100 * error:.2f}%" in out
+    # the checkpoint continues the joint sweeps as any run's does
+    assert main(["train", "--no-progress", "--resume", str(tmp_path / "m.ctn.ckpt"), "--max-sweeps", "3"]) == 0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--hidden", "8"], "--layerwise trains several hidden layers one at a time; --hidden 8 is one"),
+    (["--hidden", "8,6", "--layerwise", "0"], "--layerwise takes each layer's sweeps, at least 1, got 0"),
+])
+def test_layerwise_refuses_what_it_cannot_do(tmp_path, capsys, flags, message):
+    argv = ["train", "--data", "iris", "--no-progress", "--layerwise", "2", *flags, "-o", str(tmp_path / "m.ctn")]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "m.ctn").exists()
+
+
+def test_layerwise_is_refused_on_resume_and_a_ctrl_c_during_it_saves_nothing(tmp_path, capsys, monkeypatch):
+    argv = ["train", "--data", "iris", "--hidden", "8,6", "--no-progress", "-o", str(tmp_path / "m.ctn")]
+    assert main([*argv, "--max-sweeps", "1"]) == 0
+    before = (tmp_path / "m.ctn").read_bytes()
+    capsys.readouterr()
+    assert main([*argv, "--layerwise", "2", "--resume", str(tmp_path / "m.ctn.ckpt")]) == 2
+    assert "--layerwise starts a new run" in capsys.readouterr().err
+    import connttra_neuro.train as train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "layerwise_init", interrupted)
+    argv[-1] = str(tmp_path / "new.ctn")
+    assert main([*argv, "--layerwise", "2"]) == 130
+    assert "interrupted during the layer-by-layer start; nothing saved" in capsys.readouterr().err
+    assert not (tmp_path / "new.ctn").exists() and (tmp_path / "m.ctn").read_bytes() == before

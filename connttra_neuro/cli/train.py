@@ -51,7 +51,7 @@ def _common(p, resumable: bool = False) -> None:
     p.add_argument("--hidden", type=_int_list("a width or comma-separated widths like 256 or 256,128"),
                    action="append",
                    help="hidden layer widths (default 64); one layer trains best (docs/training.md, Known limits), "
-                        "more as --hidden 256,128 or --hidden 256 --hidden 128")
+                        "more as --hidden 256,128 or --hidden 256 --hidden 128, best with --layerwise")
     # Settings default to None here and get their defaults in _fill_defaults, so that a resumed run can
     # tell a flag the user gave (an error if it contradicts the checkpoint) from one left out.
     p.add_argument("--levels", type=int, help="thermometer levels per feature (default 1)")
@@ -101,6 +101,9 @@ def add_parsers(sub) -> None:
                    "the model beside the checkpoint, by default)")
     p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt; with --resume: the one resumed)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
+    p.add_argument("--layerwise", type=int, metavar="SWEEPS", help="with several hidden layers: first train each "
+                   "alone, on the previous one's spikes, for SWEEPS sweeps, and start the run from them stacked (a "
+                   "random start underfits; docs/training.md, Known limits)")
     p.add_argument("--plot", metavar="FILE", help="also draw the run's curves (errors, loss, parameters changed "
                    "per sweep): PNG, or SVG / PDF / JPEG by the name's suffix")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -441,6 +444,8 @@ def _train(args) -> int:
     from . import UserError
 
     _flatten_hidden(args)
+    if args.layerwise is not None and args.resume:
+        raise UserError("--layerwise starts a new run; a resumed run continues from its checkpoint: drop --layerwise")
     if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
         # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
         raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
@@ -529,6 +534,7 @@ def _train(args) -> int:
         best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history))
     est = CoNNTrA(**settings)
     _check_settings(est)  # a bad setting stops here, before the data are loaded
+    _check_layerwise(args, est)
     data = _load(args)
     if data.description:
         print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
@@ -554,6 +560,13 @@ def _train(args) -> int:
                         f"since, under the same name and split); a resumed run must continue on the same data: "
                         f"restore it, or start a new run")
     selection = {**_data_selection(args), "fingerprint": fingerprint}
+    if args.layerwise is not None:
+        try:
+            init = _layerwise_start(est, data, args.layerwise, args.no_progress)
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: no network of the run's shape exists yet
+            how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+            print(f"connttra-neuro train: {how} during the layer-by-layer start; nothing saved", file=sys.stderr)
+            return _interrupted_status(how)
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
     # until sweep 1 ends the bar stands still (18 s on the full Fashion-MNIST, 27 s with kernels to compile):
@@ -635,6 +648,55 @@ def _train(args) -> int:
               f"{ckpt}", file=sys.stderr)
         return _interrupted_status(interrupted)
     return 0
+
+
+def _check_layerwise(args, est) -> None:
+    """--layerwise: several hidden layers and a positive stage budget (a resumed run was refused before)."""
+    from . import UserError
+
+    if args.layerwise is None:
+        return
+    if args.layerwise < 1:
+        raise UserError(f"--layerwise takes each layer's sweeps, at least 1, got {args.layerwise}")
+    if len(est.hidden) < 2:
+        raise UserError(f"--layerwise trains several hidden layers one at a time; --hidden {est.hidden[0]} is one "
+                        f"(a plain run trains it): drop --layerwise, or give more layers")
+
+
+def _layerwise_start(est, data, sweeps: int, quiet: bool):
+    """Each hidden layer trained alone for ``sweeps`` sweeps (the run's other settings), stacked: the run's
+    start (connttra_neuro.train.layerwise_init), with a progress bar over the stages' sweeps."""
+    import copy
+    import warnings
+
+    from tqdm import tqdm
+
+    from connttra_neuro.train import ConvergenceWarning, layerwise_init
+
+    stage = copy.copy(est)
+    stage.max_sweeps, stage.max_seconds = sweeps, None  # the run's budgets are the joint sweeps'
+    n = len(est.hidden)
+    bar = tqdm(total=sweeps * n, unit="sweep", disable=quiet, desc=f"layer by layer {data.name}")
+
+    def progress(layer, record):
+        val = record["val_error"]
+        bar.set_postfix(layer=f"{layer + 1}/{n}", train=f"{100 * record['train_error']:.2f}%",
+                        val="-" if val is None else f"{100 * val:.2f}%")
+        bar.update(1)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # each stage's budget is spent on purpose
+            start = layerwise_init(stage, data.X_train, data.y_train, validation=(data.X_val, data.y_val),
+                                   callback=progress)
+    finally:
+        bar.close()
+    from connttra_neuro import predict
+
+    error = sum(map(int, predict(start, data.X_val) != data.y_val)) / len(data.y_val)
+    print(f"layer by layer: {n} hidden layers trained alone, {sweeps} sweeps each; stacked: val error "
+          f"{100 * error:.2f}%; now the joint sweeps")
+    return start
 
 
 def _interrupted_status(how: str) -> int:

@@ -21,27 +21,28 @@ from .driver import network_forward
 __all__ = ["layerwise_init"]
 
 
-def layerwise_init(estimator, X, y, validation=None) -> TernaryNetwork:
+def layerwise_init(estimator, X, y, validation=None, *, callback=None) -> TernaryNetwork:
     """Train ``estimator.hidden``'s layers one at a time and return them stacked, as a start for ``fit``.
 
     Stage k fits a copy of ``estimator`` with ``hidden=(width_k,)`` (every other setting kept: budget,
     loss, jitter, seed) on the spikes layer k-1 gives for ``X`` (stage 0: on ``X`` itself, through the
     encoder fitted there with ``estimator.levels``), validated on those of ``validation``. The result
     computes exactly what the last stage computed from its inputs, on any data, and is untrained as a
-    whole: pass it to ``fit(X, y, validation, init_network=...)`` for joint sweeps.
+    whole: pass it to ``fit(X, y, validation, init_network=...)`` for joint sweeps. ``callback(layer,
+    record)`` after each stage's sweep (``record``: that sweep's ``history_`` entry).
 
     >>> start = layerwise_init(CoNNTrA(hidden=(256, 128), random_state=0), X, y, validation=(Xv, yv))
     >>> model = CoNNTrA(hidden=(256, 128), max_sweeps=10, random_state=0).fit(
     ...     X, y, validation=(Xv, yv), init_network=start)
     """
-    layers, stages = [], list(_stages(estimator, X, y, validation))
+    layers, stages = [], list(_stages(estimator, X, y, validation, callback))
     for k, (net, features) in enumerate(stages):
         layers.append(_as_raw_input(net.hidden[0], net.encoder.thresholds, features, net.discrete_set) if k
                       else net.hidden[0])
     return stages[0][0].replace(hidden=tuple(layers), output=stages[-1][0].output)
 
 
-def _stages(estimator, X, y, validation):
+def _stages(estimator, X, y, validation, callback=None):
     """``(one-hidden-layer network, its training features)`` for each of ``estimator.hidden``'s layers."""
     from .estimator import CoNNTrA
 
@@ -55,7 +56,8 @@ def _stages(estimator, X, y, validation):
         stage.hidden = (width,)
         if k:
             stage.levels = 1  # spikes are 0 or 1: one cut at 0.5 reproduces them
-        stage.fit(features, y, validation=(features_val, validation[1]) if validation is not None else None)
+        stage.fit(features, y, validation=(features_val, validation[1]) if validation is not None else None,
+                  callback=None if callback is None else lambda _, record, __, k=k: callback(k, record))
         yield stage.network_, features
         if k + 1 < len(widths):
             features = _spikes(stage.network_, features)
