@@ -1004,8 +1004,13 @@ def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
     scores, _ = forward(start, start.encode(data.X_val))
     error = float(np.mean(np.argmax(scores, axis=1) != data.y_val))  # iris labels are 0, 1, 2
     assert f"layer by layer: 2 hidden layers trained alone, 3 sweeps each; stacked: val error {100 * error:.2f}%" in out
-    # the checkpoint continues the joint sweeps as any run's does
+    assert thaw_metadata(saved.metadata)["start"] == {"layerwise_sweeps": 3}  # the settings alone would not redo it
+    # the checkpoint continues the joint sweeps as any run's does, and keeps saying how the run started
     assert main(["train", "--no-progress", "--resume", str(tmp_path / "m.ctn.ckpt"), "--max-sweeps", "3"]) == 0
+    for path in ("m.ctn", "m.ctn.ckpt"):
+        assert thaw_metadata(modelfile.load(tmp_path / path).metadata)["start"] == {"layerwise_sweeps": 3}
+    assert main([*argv, "--max-sweeps", "1", "-o", str(tmp_path / "plain.ctn")]) == 0
+    assert "start" not in thaw_metadata(modelfile.load(tmp_path / "plain.ctn").metadata)
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -580,16 +580,24 @@ def _train(args) -> int:
     paths = {"best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
              "output": _output_from_checkpoint(out, ckpt)}
 
+    # how the run started, when not from a random network: recorded in the model and the checkpoint (a
+    # resumed run keeps it), since the settings alone would not reproduce the model
+    start = {"layerwise_sweeps": args.layerwise} if args.layerwise is not None else init_meta.get("start")
+
     def with_data_path(net):
         """The model as saved: with the --data-path it trained on (absolute), which evaluate, verify and
-        deploy reuse for the same named dataset (full MNIST has no default place to be read from)."""
-        if selection["data_path"] is None:
-            return net
-        return net.replace(metadata={**thaw_metadata(net.metadata), "data_path": selection["data_path"]})
+        deploy reuse for the same named dataset (full MNIST has no default place to be read from), and
+        how the run started."""
+        extra = {"data_path": selection["data_path"]} if selection["data_path"] is not None else {}
+        if start:
+            extra["start"] = start
+        return net.replace(metadata={**thaw_metadata(net.metadata), **extra}) if extra else net
 
     def callback(estimator, record, network):
         net = network()
         meta = thaw_metadata(net.metadata)
+        if start:
+            meta["start"] = start
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
                               "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
