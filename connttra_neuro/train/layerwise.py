@@ -27,9 +27,10 @@ def layerwise_init(estimator, X, y, validation=None, *, callback=None) -> Ternar
     Stage k fits a copy of ``estimator`` with ``hidden=(width_k,)`` (every other setting kept: budget,
     loss, jitter, seed) on the spikes layer k-1 gives for ``X`` (stage 0: on ``X`` itself, through the
     encoder fitted there with ``estimator.levels``), validated on those of ``validation``. The result
-    computes exactly what the last stage computed from its inputs, on any data, and is untrained as a
-    whole: pass it to ``fit(X, y, validation, init_network=...)`` for joint sweeps. ``callback(layer,
-    record)`` after each stage's sweep (``record``: that sweep's ``history_`` entry).
+    computes exactly what the last stage computed from its inputs, on any data (with a discrete set
+    without 0: on ``X``, see ``_as_raw_input``), and is untrained as a whole: pass it to
+    ``fit(X, y, validation, init_network=...)`` for joint sweeps. ``callback(layer, record)`` after each
+    stage's sweep (``record``: that sweep's ``history_`` entry).
 
     >>> start = layerwise_init(CoNNTrA(hidden=(256, 128), random_state=0), X, y, validation=(Xv, yv))
     >>> model = CoNNTrA(hidden=(256, 128), max_sweeps=10, random_state=0).fit(
