@@ -584,7 +584,7 @@ def _train(args) -> int:
     # resumed run keeps it), since the settings alone would not reproduce the model
     start = {"layerwise_sweeps": args.layerwise} if args.layerwise is not None else init_meta.get("start")
 
-    def with_data_path(net):
+    def as_saved(net):
         """The model as saved: with the --data-path it trained on (absolute), which evaluate, verify and
         deploy reuse for the same named dataset (full MNIST has no default place to be read from), and
         how the run started."""
@@ -601,7 +601,7 @@ def _train(args) -> int:
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
                               "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
-        modelfile.save(with_data_path(estimator.network_), out)  # best so far
+        modelfile.save(as_saved(estimator.network_), out)  # best so far
         val = record["val_error"]
         bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
                         val="-" if val is None else f"{100 * val:.2f}%", elapsed=f"{record['seconds']:.1f}s")
@@ -626,7 +626,7 @@ def _train(args) -> int:
         where = f"nothing written; continue with --resume {args.resume}" if args.resume else "nothing saved"
         print(f"connttra-neuro train: {interrupted} before a sweep finished; {where}", file=sys.stderr)
         return _interrupted_status(interrupted)
-    modelfile.save(with_data_path(est.network_), out)
+    modelfile.save(as_saved(est.network_), out)
     metrics = thaw_metadata(est.network_.metadata)["metrics"]
     last = est.history_[-1]["sweep"]
     # a sweep before the last is the one keep_best chose by its validation error: that error is then
@@ -701,7 +701,7 @@ def _layerwise_start(est, data, sweeps: int, quiet: bool):
         bar.close()
     from connttra_neuro import predict
 
-    error = sum(map(int, predict(start, data.X_val) != data.y_val)) / len(data.y_val)
+    error = float((predict(start, data.X_val) != data.y_val).mean())
     print(f"layer by layer: {n} hidden layers trained alone, {sweeps} sweeps each; stacked: val error "
           f"{100 * error:.2f}%; now the joint sweeps")
     return start
