@@ -913,7 +913,9 @@ def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys):
     args = ["compare", "--data", "iris", "--methods", "connttra,mlp", "--hidden", "4", "--max-sweeps", "2",
             "--epochs", "2", "-o", str(tmp_path)]
     assert main(args) == 0
-    out = " ".join(capsys.readouterr().out.split())  # the notes are wrapped for the terminal
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())  # the notes are wrapped for the terminal
+    assert "random start" not in captured.err  # one hidden layer: no note about several
     assert "so the float64 MLP is backprop on those spikes, not on the raw features" in out
     assert "peak RSS: the whole process's high-water mark" in out and "(n/m): training / validation samples" in out
     md = (tmp_path / "compare.md").read_text()
@@ -1040,3 +1042,11 @@ def test_layerwise_is_refused_on_resume_and_a_ctrl_c_during_it_saves_nothing(tmp
     assert main([*argv, "--layerwise", "2"]) == 130
     assert "interrupted during the layer-by-layer start; nothing saved" in capsys.readouterr().err
     assert not (tmp_path / "new.ctn").exists() and (tmp_path / "m.ctn").read_bytes() == before
+
+
+def test_compare_says_that_it_trains_several_hidden_layers_from_a_random_start(tmp_path, capsys):
+    base = ["compare", "--data", "iris", "--methods", "connttra", "--max-sweeps", "1", "--no-progress"]
+    assert main([*base, "--hidden", "4,3", "-o", str(tmp_path / "two")]) == 0
+    note = "note: CoNNTrA trains these 2 hidden layers jointly from a random start, where it underfits; " \
+           "train --layerwise starts them layer by layer"
+    assert note in capsys.readouterr().err  # with one layer, not (test_compare_explains_its_columns_...)

@@ -789,6 +789,10 @@ def _compare(args) -> int:
         print(f"note: --discrete-set {','.join(map(str, args.discrete_set))} applies to CoNNTrA; the "
               f"straight-through baseline (ste) is ternary (-1,0,1)", file=sys.stderr)
     _fill_defaults(args)
+    if len(args.hidden or ()) > 1 and any(m.startswith("connttra") for m in methods):
+        print(f"note: CoNNTrA trains these {len(args.hidden)} hidden layers jointly from a random start, where it "
+              f"underfits; train --layerwise starts them layer by layer (docs/training.md, Known limits)",
+              file=sys.stderr)
     out = Path(args.output)
     check_writable(args.output, "-o", directory=True)  # the string: Path("") would be "."
     check_folder_outputs(out, "-o", {"compare.json": "json", "compare.png": "plot",  # before anything trains
