@@ -1048,5 +1048,31 @@ def test_compare_says_that_it_trains_several_hidden_layers_from_a_random_start(t
     base = ["compare", "--data", "iris", "--methods", "connttra", "--max-sweeps", "1", "--no-progress"]
     assert main([*base, "--hidden", "4,3", "-o", str(tmp_path / "two")]) == 0
     note = "note: CoNNTrA trains these 2 hidden layers jointly from a random start, where it underfits; " \
-           "train --layerwise starts them layer by layer"
+           "--layerwise SWEEPS starts them layer by layer"
     assert note in capsys.readouterr().err  # with one layer, not (test_compare_explains_its_columns_...)
+
+
+def test_compare_layerwise_trains_the_stages_on_connttra_s_clock(capsys):
+    import warnings
+
+    from connttra_neuro.train import CoNNTrA, layerwise_init
+    from connttra_neuro.train.driver import network_forward
+
+    data = load_dataset("iris", seed=1)
+    (row,) = compare_methods(data, ("connttra",), isolate=False, hidden=(8, 6), levels=2, max_sweeps=2, seed=1,
+                             connttra={"layerwise": 3})
+    settings = dict(hidden=(8, 6), levels=2, random_state=1, keep_best=False)  # compare reports the last sweep
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = layerwise_init(CoNNTrA(max_sweeps=3, **settings), data.X_train, data.y_train,
+                               validation=(data.X_val, data.y_val))
+        net = CoNNTrA(max_sweeps=2, **settings).fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val),
+                                                    init_network=start).network_
+    scores = network_forward(net, net.encode(data.X_val))[2]
+    assert row["val_error"] == float(np.mean(np.argmax(scores, axis=1) != data.y_val))
+    assert row["label"] == "CoNNTrA, layer by layer" and row["layerwise"] == 3
+    assert 0 < row["layerwise_seconds"] < row["history"][0]["seconds"] <= row["train_seconds"]
+    for bad, hidden in ((0, (8, 6)), (2, (8,))):
+        with pytest.raises(ValueError, match=r"layerwise \(--layerwise\) of connttra: each layer's sweeps, a "
+                                             r"positive integer, for several hidden layers"):
+            compare_methods(data, ("connttra",), isolate=False, hidden=hidden, connttra={"layerwise": bad})

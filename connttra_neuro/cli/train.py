@@ -125,6 +125,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
                    "0.03; see docs/training.md, The comparison)")
     p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
+    p.add_argument("--layerwise", type=int, metavar="SWEEPS", help="CoNNTrA with several hidden layers: first train "
+                   "each alone for SWEEPS sweeps (on its clock), as train --layerwise does")
     # --out as well, the name verify and demo give their report folder
     p.add_argument("-o", "--output", "--out", dest="output", metavar="DIR", default=".",
                    help="directory for compare.md, compare.json and compare.png (default: the current one; "
@@ -789,9 +791,9 @@ def _compare(args) -> int:
         print(f"note: --discrete-set {','.join(map(str, args.discrete_set))} applies to CoNNTrA; the "
               f"straight-through baseline (ste) is ternary (-1,0,1)", file=sys.stderr)
     _fill_defaults(args)
-    if len(args.hidden or ()) > 1 and any(m.startswith("connttra") for m in methods):
+    if len(args.hidden or ()) > 1 and any(m.startswith("connttra") for m in methods) and args.layerwise is None:
         print(f"note: CoNNTrA trains these {len(args.hidden)} hidden layers jointly from a random start, where it "
-              f"underfits; train --layerwise starts them layer by layer (docs/training.md, Known limits)",
+              f"underfits; --layerwise SWEEPS starts them layer by layer (docs/training.md, Known limits)",
               file=sys.stderr)
     out = Path(args.output)
     check_writable(args.output, "-o", directory=True)  # the string: Path("") would be "."
@@ -823,7 +825,8 @@ def _compare(args) -> int:
             jitter=args.jitter, coordinate_order=args.coordinate_order,
             joint_moves=args.joint_moves, init_density=args.init_density, margin=args.margin,
             seed=args.seed, n_train=args.n_train, n_val=args.n_val,
-            ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha}, progress=progress, bars=not args.no_progress)
+            connttra={"layerwise": args.layerwise}, ste={"lr": args.ste_lr}, mlp={"alpha": args.mlp_alpha},
+            progress=progress, bars=not args.no_progress)
     except KeyboardInterrupt:  # nothing is written until every method has trained
         if sys.stderr.isatty():  # the stopped worker's bar is still on the line: clear it first
             print("\r\033[K", end="", file=sys.stderr)

@@ -123,7 +123,7 @@ FIXED = {"connttra-hinge": {"loss": "hinge"}, "connttra-joint": {"loss": "hinge"
          "connttra-xent": {"loss": "xent"}}
 SETTINGS = frozenset({"hidden", "levels", "discrete_set", "loss", "max_sweeps", "max_seconds", "batch_size", "tol",
                       "epochs", "seed", "n_train", "n_val", "jitter", "coordinate_order", "joint_moves", "margin",
-                      "temperature", "init_density", "lr", "alpha"})
+                      "temperature", "init_density", "lr", "alpha", "layerwise"})
 
 
 def method_settings(method: str, settings: dict) -> dict:
@@ -169,6 +169,10 @@ def check_settings(method: str, settings: dict) -> None:
         raise ValueError(f"max_seconds (--max-seconds) must be a positive number, got {limit!r}")
     if family == "connttra":
         resolve_loss(merged.get("loss", "hinge"), merged.get("margin"), merged.get("temperature"), hidden[-1])
+        stage = merged.get("layerwise")
+        if stage is not None and (isinstance(stage, bool) or int(stage) != stage or stage < 1 or len(hidden) < 2):
+            raise ValueError(f"layerwise (--layerwise) of {method}: each layer's sweeps, a positive integer, for "
+                             f"several hidden layers; got {stage!r} with hidden {list(hidden)}")
     lr, alpha = merged.get("lr"), merged.get("alpha")
     if family == "ste" and lr is not None and (isinstance(lr, bool) or not (np.isfinite(lr) and lr > 0)):
         raise ValueError(f"lr (--ste-lr) of {method} must be a positive number, got {lr!r}")
@@ -215,21 +219,34 @@ def _run_one(method: str, dataset, settings: dict, bar: bool = False) -> dict:
             warnings.simplefilter("ignore")
             rows = _warm_up_rows(y)
             make(max_sweeps=1).fit(X[rows], y[rows])
+        stages = settings.get("layerwise")
         progress = _bar(method, settings.get("max_sweeps", 30), "sweep") if bar else None  # before the clock
         memory = _TrainingMemory()
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            start, stage_seconds = None, {}
+            if stages is not None:  # each layer alone first (layerwise_init); its sweeps count on the clock
+                from .layerwise import layerwise_init
+
+                def stage_done(layer, record):
+                    stage_seconds[layer] = record["seconds"]  # each stage's own clock, from 0
+                start = layerwise_init(make(max_sweeps=int(stages), batch_size=settings.get("batch_size"),
+                                            tol=settings.get("tol", 1e-4)),
+                                       X, y, validation=(Xv, yv), callback=stage_done)
             est = make(max_sweeps=settings.get("max_sweeps", 30), max_seconds=settings.get("max_seconds"),
                        batch_size=settings.get("batch_size"), tol=settings.get("tol", 1e-4))
-            est.fit(X, y, validation=(Xv, yv),  # the callback runs in fit's bookkeeping, off the clock
+            est.fit(X, y, validation=(Xv, yv), init_network=start,  # the callback runs off the clock
                     callback=None if progress is None else lambda _est, record, _net: progress(record))
         seconds = time.perf_counter() - t0
         if progress is not None:
             progress.close()
         memory.stop()
         net = est.network_
-        history = est.history_[1:]
+        offset = sum(stage_seconds.values())  # the joint sweeps' clock starts where the stages' ended
+        history = [{**r, "seconds": r["seconds"] + offset} for r in est.history_[1:]]
+        if stages is not None:
+            result.update(layerwise=int(stages), layerwise_seconds=offset, label=f"{result['label']}, layer by layer")
         result.update(loss=loss, sweeps=est.n_sweeps_, converged=bool(est.converged_),
                       warnings=[str(w.message) for w in caught])
     elif method == "ste":
