@@ -95,7 +95,8 @@ class CoNNTrA:
         Fraction of non-zero hidden weights at initialisation.
     keep_best : bool
         ``network_`` is the sweep with the lowest validation error (training
-        error without validation data) rather than the last one.
+        error without validation data) rather than the last one; a network given as
+        ``fit(init_network=...)`` (a trained start) counts as sweep 0 and is kept if no sweep beats it.
     random_state : int
         Seed of every random choice (initial weights, visiting orders, mini-batches).
 
@@ -358,11 +359,15 @@ class CoNNTrA:
         if not self.history_:
             self.history_.append({"sweep": 0, "loss": state.loss, "train_error": state.train_error,
                                   "val_error": val_error(), "changed": 0, "seconds": 0.0})
+            if init_network is not None:  # a trained start (layerwise_init): keep_best may keep it
+                self.history_[0]["given"] = True
             start_sweep = 1
         best_key = None
         self.network_ = state.network(net0, metadata(self.history_[-1]))
+        if self.keep_best and start_sweep == 1 and self.history_[0].get("given"):
+            best_key = _key(self.history_[0])
         if best_network is not None and self.keep_best and start_sweep > 1:
-            best_key = min(_key(r) for r in self.history_[1:])
+            best_key = min(_key(r) for r in _candidates(self.history_))
             self.network_ = best_network
         self.converged_ = False
         stop_reason = "max_sweeps"
@@ -437,6 +442,12 @@ def _key(record: dict) -> float:
     return record["val_error"] if record["val_error"] is not None else record["train_error"]
 
 
+def _candidates(history: list[dict]) -> list[dict]:
+    """The sweeps ``keep_best`` chooses from: every sweep after 0, and sweep 0 itself when it was a
+    network given to ``fit`` (``init_network`` without a history: a trained start, not a random one)."""
+    return history if history[0].get("given") else history[1:]
+
+
 BUDGET_ADVICE = "raise max_sweeps or max_seconds"
 
 
@@ -459,8 +470,9 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
     window = max(3, n // 10)
     # one error throughout: a resumed run may have been validated in one part and not the other
     what = "validation" if all(r["val_error"] is not None for r in history[1:]) else "training"
-    keys = [r["val_error" if what == "validation" else "train_error"] for r in history[1:]]
-    if n > window and min(keys[-window:]) >= min(keys[:-window]):
+    # a given start (sweep 0 of a fit from init_network) is a reading to beat, as keep_best counts it
+    keys = [r["val_error" if what == "validation" else "train_error"] for r in _candidates(history)]
+    if len(keys) > window and min(keys[-window:]) >= min(keys[:-window]):
         return None  # levelled off before the budget ended: the budget did its job
     if min(keys[-window:]) == 0:
         return None  # at 0% it cannot fall further, whatever the trend before
@@ -505,11 +517,11 @@ def _check_resume_arguments(init_network, history, best_network, callback, hidde
 
 def best_sweep(history: list[dict]) -> int | None:
     """The sweep ``keep_best`` keeps from ``history`` (the last of equally good ones; the
-    initial network, sweep 0, only if no sweep ran)."""
+    initial network, sweep 0, only if no sweep ran or it was a given start, see ``_candidates``)."""
     if len(history) < 2:
         return history[0]["sweep"] if history else None
-    best = min(_key(r) for r in history[1:])
-    return [r["sweep"] for r in history[1:] if _key(r) == best][-1]
+    best = min(_key(r) for r in _candidates(history))
+    return [r["sweep"] for r in _candidates(history) if _key(r) == best][-1]
 
 
 def _classes_metadata(classes: np.ndarray) -> list:
