@@ -1072,6 +1072,10 @@ def test_compare_layerwise_trains_the_stages_on_connttra_s_clock(capsys):
     assert row["val_error"] == float(np.mean(np.argmax(scores, axis=1) != data.y_val))
     assert row["label"] == "CoNNTrA, layer by layer" and row["layerwise"] == 3
     assert 0 < row["layerwise_seconds"] < row["history"][0]["seconds"] <= row["train_seconds"]
+    first, second = (r["seconds"] for r in row["history"])  # per joint sweep: the stages are not a sweep
+    assert row["time_per_step_seconds"] == pytest.approx(np.median([first - row["layerwise_seconds"], second - first]))
+    with pytest.raises(ValueError, match=r"budgets its stages in sweeps, so max_seconds \(--max-seconds\) would not"):
+        compare_methods(data, ("connttra",), isolate=False, hidden=(8, 6), max_seconds=5, connttra={"layerwise": 2})
     for bad, hidden in ((0, (8, 6)), (2, (8,))):
         with pytest.raises(ValueError, match=r"layerwise \(--layerwise\) of connttra: each layer's sweeps, a "
                                              r"positive integer, for several hidden layers"):

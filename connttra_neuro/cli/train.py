@@ -103,7 +103,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
     p.add_argument("--layerwise", type=int, metavar="SWEEPS", help="with several hidden layers: first train each "
                    "alone, on the previous one's spikes, for SWEEPS sweeps, and start the run from them stacked (a "
-                   "random start underfits; docs/training.md, Known limits)")
+                   "random start underfits; docs/training.md, Known limits); these sweeps are outside the run's "
+                   "--max-sweeps and --max-seconds")
     p.add_argument("--plot", metavar="FILE", help="also draw the run's curves (errors, loss, parameters changed "
                    "per sweep): PNG, or SVG / PDF / JPEG by the name's suffix")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -104,9 +104,10 @@ def default_epochs(n_train: int, batch_size: int = 128) -> int:
     return max(30, math.ceil(MIN_BASELINE_STEPS / math.ceil(max(1, n_train) / batch_size)))
 
 
-def _time_per_step(history) -> float:
-    """Median seconds per sweep (CoNNTrA) or epoch (backprop) on the training clock (scoring excluded)."""
-    t = np.array([0.0] + [r["seconds"] for r in history])
+def _time_per_step(history, start: float = 0.0) -> float:
+    """Median seconds per sweep (CoNNTrA) or epoch (backprop) on the training clock (scoring excluded);
+    ``start``: where the steps' clock began (after a layer-wise start's stages)."""
+    t = np.array([start] + [r["seconds"] for r in history])
     return float(np.median(np.diff(t))) if t.size > 1 else 0.0
 
 
@@ -173,6 +174,9 @@ def check_settings(method: str, settings: dict) -> None:
         if stage is not None and (isinstance(stage, bool) or int(stage) != stage or stage < 1 or len(hidden) < 2):
             raise ValueError(f"layerwise (--layerwise) of {method}: each layer's sweeps, a positive integer, for "
                              f"several hidden layers; got {stage!r} with hidden {list(hidden)}")
+        if stage is not None and limit is not None:  # the stages' budget is in sweeps: the time limit would not
+            raise ValueError(f"layerwise (--layerwise) of {method} budgets its stages in sweeps, so max_seconds "
+                             f"(--max-seconds) would not hold CoNNTrA to the other methods' time; give one of them")
     lr, alpha = merged.get("lr"), merged.get("alpha")
     if family == "ste" and lr is not None and (isinstance(lr, bool) or not (np.isfinite(lr) and lr > 0)):
         raise ValueError(f"lr (--ste-lr) of {method} must be a positive number, got {lr!r}")
@@ -305,7 +309,7 @@ def _run_one(method: str, dataset, settings: dict, bar: bool = False) -> dict:
                   history=history, time_to_final_seconds=_time_to_final(history),
                   time_to_final_within_se_seconds=_time_to_final(
                       history, standard_error(history[-1]["val_error"], len(yv))),
-                  time_per_step_seconds=_time_per_step(history))
+                  time_per_step_seconds=_time_per_step(history, result.get("layerwise_seconds", 0.0)))
     return result
 
 
