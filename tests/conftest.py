@@ -11,6 +11,7 @@ tests run (the suite took 540 s cold on 2 cores without it, 397 s with it).
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,22 +29,28 @@ _WARMUP = pytest.StashKey[subprocess.Popen]()
 _WARMUP_TMP = pytest.StashKey[str]()
 
 
-@pytest.hookimpl(trylast=True)  # after -k / -m deselection: only a session that runs the cython test
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Move the tests marked ``compiles_cython`` to the end and start tests/warm_caches.py, which compiles
-    their code (and the numba training kernels) on the second core meanwhile. On a cold clone the two
+    """Move the tests marked ``compiles_cython`` to the end: tests/warm_caches.py (started below) compiles
+    their code, and the numba training kernels, on the second core meanwhile. On a cold clone the two
     compiles took about 3 of the suite's 9 minutes on 2 cores, one core waiting for the compiler."""
     last = [item for item in items if item.get_closest_marker("compiles_cython")]
-    if not last or config.option.collectonly:
-        return
     items[:] = [item for item in items if item not in last] + last
+
+
+def pytest_collection_finish(session):
+    """Start the warm-up if a ``compiles_cython`` test will run: here every plugin has deselected what it
+    deselects (-k, -m, --lf). In a session of its own, so that its compilers stop with it (os.killpg)."""
+    config = session.config
+    if config.option.collectonly or not any(item.get_closest_marker("compiles_cython") for item in session.items):
+        return
     # a temp dir of its own: Brian2's debug log and cython's build files must not appear in the one the
     # tests check for leftovers (test_no_files_and_no_global_state_leak)
     tmp = tempfile.mkdtemp(prefix="connttra-warm-caches-")
     config.stash[_WARMUP_TMP] = tmp
     config.stash[_WARMUP] = subprocess.Popen(
         [sys.executable, "-m", "tests.warm_caches"], cwd=config.rootpath, env={**os.environ, "TMPDIR": tmp},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 @pytest.fixture
@@ -58,14 +65,23 @@ def warm_caches(request):
 
 
 def pytest_sessionfinish(session):
-    """Stop the warm-up if it still runs (a run cut short, or a session ending early)."""
+    """Stop the warm-up and its compilers if they still run (a run cut short, or a session ending early)."""
     process = session.config.stash.get(_WARMUP, None)
-    if process is not None and process.poll() is None:
-        process.terminate()
+    if process is not None and process.poll() is None:  # still ours: not reaped, so its pid is not reused
+        _signal_group(process.pid, signal.SIGTERM)  # the whole group: gcc and cc1plus too, not just python
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process.pid, signal.SIGKILL)
             process.wait()
+        # a compiler may outlive python by a moment; while it lives the group (and its id) exists
+        _signal_group(process.pid, signal.SIGKILL)
     if _WARMUP_TMP in session.config.stash:
         shutil.rmtree(session.config.stash[_WARMUP_TMP], ignore_errors=True)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:  # the group has ended
+        pass
