@@ -48,6 +48,10 @@ def test_the_stack_computes_every_stage_s_spikes_and_the_last_stage_s_scores(dat
             features = s
         np.testing.assert_array_equal(scores, z)
     np.testing.assert_array_equal(stages[0][0].encoder.thresholds, network.encoder.thresholds)
+    # stage 0's settings and metrics describe a one-layer network: not carried over
+    assert "settings" not in network.metadata and "metrics" not in network.metadata
+    assert list(network.metadata["layerwise_init"]["hidden"]) == [14, 9, 7]
+    assert list(network.metadata["classes"]) == list(range(10))
 
 
 def test_a_joint_fit_starts_from_the_stack_and_is_deterministic(data, stacked):

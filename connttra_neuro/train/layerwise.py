@@ -40,7 +40,14 @@ def layerwise_init(estimator, X, y, validation=None, *, callback=None) -> Ternar
     for k, (net, features) in enumerate(stages):
         layers.append(_as_raw_input(net.hidden[0], net.encoder.thresholds, features, net.discrete_set) if k
                       else net.hidden[0])
-    return stages[0][0].replace(hidden=tuple(layers), output=stages[-1][0].output)
+    first = stages[0][0]
+    if len(stages) == 1:  # one hidden layer: the plain fit it is
+        return first
+    # what describes the data (labels, names, shape) stays; stage 0's settings and metrics would describe a
+    # one-layer network, so they go, and the stack says what it is
+    meta = {k: v for k, v in first.metadata.items() if k in ("classes", "class_names", "dataset", "input_shape")}
+    meta["layerwise_init"] = {"hidden": [layer.weights.shape[0] for layer in layers]}
+    return first.replace(hidden=tuple(layers), output=stages[-1][0].output, metadata=meta)
 
 
 def _stages(estimator, X, y, validation, callback=None):
