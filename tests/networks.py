@@ -136,3 +136,24 @@ def cython_case():
     tests/warm_caches.py, which compiles the same code into the cache while the rest of the suite runs."""
     network = random_network((8, 6, 4), levels=2, seed=13)
     return network, input_spikes(network, n=40, seed=5), {"codegen": "cython", "tiles": 3}
+
+
+def stacked_then_fit(data, stage_sweeps: int, joint_sweeps: int, **settings):
+    """The Python path that ``train --layerwise`` and ``compare --layerwise`` must equal: ``layerwise_init``
+    (each stage for ``stage_sweeps``), then a joint fit of ``joint_sweeps`` from the stack, on ``data``'s
+    split. Returns ``(stack, fitted estimator, the joint fit's warnings)``; the stages' budget warnings are
+    dropped (each stage spends its budget on purpose)."""
+    import warnings
+
+    from connttra_neuro.train import CoNNTrA, ConvergenceWarning, layerwise_init
+
+    validation = (data.X_val, data.y_val)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = layerwise_init(CoNNTrA(max_sweeps=stage_sweeps, **settings), data.X_train, data.y_train,
+                               validation=validation)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = CoNNTrA(max_sweeps=joint_sweeps, **settings).fit(data.X_train, data.y_train, validation=validation,
+                                                                 init_network=start)
+    return start, model, caught

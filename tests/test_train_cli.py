@@ -16,6 +16,8 @@ from connttra_neuro.network import thaw_metadata
 from connttra_neuro.train import compare_methods, format_table
 from hardware_targets.reference import forward
 
+from .networks import stacked_then_fit
+
 
 @pytest.mark.parametrize("joint", [False, True])
 def test_train_checkpoint_and_resume(tmp_path, capsys, joint):
@@ -985,21 +987,11 @@ def test_the_progress_bar_says_what_happens_before_the_first_sweep_ends(tmp_path
 
 
 def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
-    import warnings
-
-    from connttra_neuro.train import CoNNTrA, ConvergenceWarning, layerwise_init
-
     argv = ["train", "--data", "iris", "--hidden", "8,6", "--levels", "3", "--seed", "2", "--no-progress"]
     assert main([*argv, "--layerwise", "3", "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
     out = capsys.readouterr().out
     data = load_dataset("iris", seed=2)
-    settings = dict(hidden=(8, 6), levels=3, random_state=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = layerwise_init(CoNNTrA(max_sweeps=3, **settings), data.X_train, data.y_train,
-                               validation=(data.X_val, data.y_val))
-        model = CoNNTrA(max_sweeps=2, **settings).fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val),
-                                                      init_network=start)
+    start, model, _ = stacked_then_fit(data, 3, 2, hidden=(8, 6), levels=3, random_state=2)
     saved = modelfile.load(tmp_path / "m.ctn")
     for got, want in zip(saved.layers, model.network_.layers, strict=True):
         np.testing.assert_array_equal(got.weights, want.weights)
@@ -1053,21 +1045,13 @@ def test_compare_says_that_it_trains_several_hidden_layers_from_a_random_start(t
 
 
 def test_compare_layerwise_trains_the_stages_on_connttra_s_clock(capsys):
-    import warnings
-
-    from connttra_neuro.train import CoNNTrA, layerwise_init
     from connttra_neuro.train.driver import network_forward
 
     data = load_dataset("iris", seed=1)
     (row,) = compare_methods(data, ("connttra",), isolate=False, hidden=(8, 6), levels=2, max_sweeps=2, seed=1,
                              connttra={"layerwise": 3})
-    settings = dict(hidden=(8, 6), levels=2, random_state=1, keep_best=False)  # compare reports the last sweep
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start = layerwise_init(CoNNTrA(max_sweeps=3, **settings), data.X_train, data.y_train,
-                               validation=(data.X_val, data.y_val))
-        net = CoNNTrA(max_sweeps=2, **settings).fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val),
-                                                    init_network=start).network_
+    # compare reports the last sweep: keep_best=False
+    net = stacked_then_fit(data, 3, 2, hidden=(8, 6), levels=2, random_state=1, keep_best=False)[1].network_
     scores = network_forward(net, net.encode(data.X_val))[2]
     assert row["val_error"] == float(np.mean(np.argmax(scores, axis=1) != data.y_val))
     assert row["label"] == "CoNNTrA, layer by layer" and row["layerwise"] == 3

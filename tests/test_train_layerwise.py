@@ -14,6 +14,8 @@ from connttra_neuro.train.driver import network_forward
 from connttra_neuro.train.layerwise import _as_raw_input, _stages
 from hardware_targets.reference import forward
 
+from .networks import stacked_then_fit
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -116,14 +118,7 @@ def test_keep_best_keeps_the_given_start_when_no_sweep_beats_it():
 
     data = load_dataset("digits", seed=7)
     settings = dict(hidden=(32, 16), levels=2, random_state=7)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = layerwise_init(CoNNTrA(max_sweeps=20, **settings), data.X_train, data.y_train,
-                               validation=(data.X_val, data.y_val))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = CoNNTrA(max_sweeps=3, **settings).fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val),
-                                                      init_network=start)
+    start, model, caught = stacked_then_fit(data, 20, 3, **settings)
     errors = [r["val_error"] for r in model.history_]
     assert errors[0] < min(errors[1:]) and model.history_[0]["given"] is True
     assert best_sweep(model.history_) == 0 and thaw_metadata(model.network_.metadata)["metrics"]["sweep"] == 0
