@@ -157,6 +157,15 @@ def test_the_budget_warning_says_when_more_sweeps_may_help():
     window = [0.9] + [0.5] * 40 + [0.4] + [0.5] * 3  # the window grows with the run: 44 sweeps, last 4
     assert _budget_warning(history(window), "max_sweeps", jittered=True)
     assert _budget_warning(history(window + [0.5]), "max_sweeps", jittered=True) is None
+    # a given start (init_network, e.g. a layer-wise stack) is a reading: a short run that never beat it was
+    # not "still falling" (train --layerwise --max-sweeps 1 said so of a sweep 1 at 33% over a start at 27%)
+    given = history([0.27, 0.33])
+    given[0]["given"] = True
+    assert _budget_warning(given, "max_sweeps", jittered=True) is None
+    given[1]["val_error"] = 0.2
+    assert _budget_warning(given, "max_sweeps", jittered=True) == (
+        "CoNNTrA stopped by max_sweeps after 1 sweep with its validation error still falling (its best in the "
+        "last 1 sweep); more sweeps may lower it: raise max_sweeps or max_seconds")
     # nothing trained: said as such, not as an error "still falling"
     assert _budget_warning(history([0.9]), "max_seconds", True) == \
         "CoNNTrA stopped by max_seconds before its first sweep: nothing was trained"

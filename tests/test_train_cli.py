@@ -1007,6 +1007,18 @@ def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
     assert "start" not in thaw_metadata(modelfile.load(tmp_path / "plain.ctn").metadata)
 
 
+def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(tmp_path, capsys):
+    # exact mode (no jitter): a stage stops once a sweep no longer lowers its loss, short of its 50 sweeps
+    argv = ["train", "--data", "iris", "--hidden", "16,8", "--jitter", "0", "--seed", "0", "--layerwise", "50",
+            "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    stages = re.search(r"2 hidden layers trained alone, (\d+), (\d+) sweeps;", captured.out)
+    assert stages and all(0 < int(n) < 50 for n in stages.groups())
+    bar = [line for line in captured.err.replace("\r", "\n").splitlines() if line.startswith("layer by layer")]
+    assert "100/100" in bar[-1] and "100/100" not in bar[0]  # filled when the stages end, not before
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--hidden", "8"], "--layerwise trains several hidden layers one at a time; --hidden 8 is one"),
     (["--hidden", "8,6", "--layerwise", "0"], "--layerwise takes each layer's sweeps, at least 1, got 0"),

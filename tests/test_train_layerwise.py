@@ -109,6 +109,18 @@ def test_layerwise_init_wants_an_estimator(data):
         layerwise_init({"hidden": (8, 4)}, X, y)
 
 
+def test_a_jitter_beyond_a_later_layer_s_reach_is_refused_before_any_stage_trains(data):
+    X, y, _, _ = data
+    trained = []
+    with pytest.raises(ValueError, match=r"jitter 10.0 is beyond the drive range of hidden layer 3 of 3 "
+                                         r"\(\+-7: its fan-in 7 x max\|w\|\)"):
+        layerwise_init(_estimator(hidden=(14, 7, 9), jitter=10.0), X, y,
+                       callback=lambda layer, record: trained.append(layer))
+    assert trained == []
+    # the same jitter is within the widest fan-in, which the joint fit checks: it trains without layerwise
+    CoNNTrA(hidden=(14, 7, 9), levels=2, max_sweeps=1, jitter=10.0, random_state=2).fit(X, y)
+
+
 def test_keep_best_keeps_the_given_start_when_no_sweep_beats_it():
     # sweep 0 of a fit from a random network is never kept; a given start is a trained network (here a
     # stack at 8.36% whose joint sweeps all end above it: 10.6% before, which train --layerwise then saved)

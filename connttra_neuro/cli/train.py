@@ -688,24 +688,28 @@ def _layerwise_start(est, data, sweeps: int, quiet: bool):
     stage.max_sweeps, stage.max_seconds = sweeps, None  # the run's budgets are the joint sweeps'
     n = len(est.hidden)
     bar = tqdm(total=sweeps * n, unit="sweep", disable=quiet, desc=f"layer by layer {data.name}")
+    done = [0] * n  # each stage's sweeps: fewer than asked when one converges (tol)
 
     def progress(layer, record):
+        done[layer] = record["sweep"]
         val = record["val_error"]
         bar.set_postfix(layer=f"{layer + 1}/{n}", train=f"{100 * record['train_error']:.2f}%",
-                        val="-" if val is None else f"{100 * val:.2f}%")
-        bar.update(1)
+                        val="-" if val is None else f"{100 * val:.2f}%", refresh=False)
+        bar.update(layer * sweeps + record["sweep"] - bar.n)  # a stage that converges early skips its rest
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # each stage's budget is spent on purpose
             start = layerwise_init(stage, data.X_train, data.y_train, validation=(data.X_val, data.y_val),
                                    callback=progress)
+        bar.update(bar.total - bar.n)
     finally:
         bar.close()
     from connttra_neuro import predict
 
     error = float((predict(start, data.X_val) != data.y_val).mean())
-    print(f"layer by layer: {n} hidden layers trained alone, {sweeps} sweeps each; stacked: val error "
+    each = f"{sweeps} sweeps each" if set(done) == {sweeps} else f"{', '.join(map(str, done))} sweeps"
+    print(f"layer by layer: {n} hidden layers trained alone, {each}; stacked: val error "
           f"{100 * error:.2f}%; now the joint sweeps")
     return start
 

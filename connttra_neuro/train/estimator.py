@@ -472,12 +472,13 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
     what = "validation" if all(r["val_error"] is not None for r in history[1:]) else "training"
     # a given start (sweep 0 of a fit from init_network) is a reading to beat, as keep_best counts it
     keys = [r["val_error" if what == "validation" else "train_error"] for r in _candidates(history)]
+    window = min(window, n)  # a run shorter than the window: too short to tell, unless its start is a reading
     if len(keys) > window and min(keys[-window:]) >= min(keys[:-window]):
-        return None  # levelled off before the budget ended: the budget did its job
+        return None  # levelled off before the budget ended (or never beat its given start): the budget did its job
     if min(keys[-window:]) == 0:
         return None  # at 0% it cannot fall further, whatever the trend before
     return (f"CoNNTrA stopped by {stop_reason} after {sweeps} with its {what} error still falling (its best in the "
-            f"last {min(window, n)} sweeps); more sweeps may lower it: {BUDGET_ADVICE}")
+            f"last {window} sweep{'s' * (window != 1)}); more sweeps may lower it: {BUDGET_ADVICE}")
 
 
 HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")

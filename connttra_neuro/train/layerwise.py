@@ -58,6 +58,16 @@ def _stages(estimator, X, y, validation, callback=None):
         raise TypeError(f"layerwise_init takes a CoNNTrA estimator whose settings every stage uses, got "
                         f"{type(estimator).__name__}")
     widths = tuple(estimator.hidden) if np.ndim(estimator.hidden) else (estimator.hidden,)
+    _, values, _ = estimator.check_params()
+    if estimator.jitter is not None and len(widths) > 1:
+        # a later stage's fan-in is the previous layer's width; its fit would refuse this jitter only after
+        # the earlier stages had trained, so say it now (stage 0's own fit says it before any work)
+        k = 1 + int(np.argmin(widths[:-1]))
+        reach = widths[k - 1] * int(np.abs(np.asarray(values)).max())
+        if estimator.jitter > reach:
+            raise ValueError(f"jitter {estimator.jitter!r} is beyond the drive range of hidden layer {k + 1} of "
+                             f"{len(widths)} (+-{reach}: its fan-in {widths[k - 1]} x max|w|), which layer-wise "
+                             f"training fits on its own; every spike would be noise")
     features, features_val = X, (validation[0] if validation is not None else None)
     for k, width in enumerate(widths):
         stage = copy.copy(estimator)
