@@ -53,31 +53,42 @@ def pytest_collection_finish(session):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+WARMUP_WAIT = 240  # seconds; it starts with the session and needs ~3 min: the tests before these take longer
+
+
 @pytest.fixture
 def warm_caches(request):
-    """Wait for the background warm-up (if this session started one); its outcome does not matter."""
+    """Wait for the background warm-up (if this session started one); its outcome does not matter. One
+    that is still running after ``WARMUP_WAIT`` is stopped, so the test (600 s timeout, setup included)
+    keeps the time to compile what is missing itself (~2 min cold) and no stalled compiler holds a lock."""
     process = request.config.stash.get(_WARMUP, None)
     if process is not None:
         try:
-            process.wait(timeout=540)
-        except subprocess.TimeoutExpired:  # the test compiles what is missing itself
-            pass
+            process.wait(timeout=WARMUP_WAIT)
+        except subprocess.TimeoutExpired:
+            _stop(process)
 
 
 def pytest_sessionfinish(session):
     """Stop the warm-up and its compilers if they still run (a run cut short, or a session ending early)."""
     process = session.config.stash.get(_WARMUP, None)
-    if process is not None and process.poll() is None:  # still ours: not reaped, so its pid is not reused
-        _signal_group(process.pid, signal.SIGTERM)  # the whole group: gcc and cc1plus too, not just python
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-        # a compiler may outlive python by a moment; while it lives the group (and its id) exists
-        _signal_group(process.pid, signal.SIGKILL)
+    if process is not None:
+        _stop(process)
     if _WARMUP_TMP in session.config.stash:
         shutil.rmtree(session.config.stash[_WARMUP_TMP], ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:  # ended and reaped: its pid may be someone else's now
+        return
+    _signal_group(process.pid, signal.SIGTERM)  # the whole group: gcc and cc1plus too, not just python
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+    # a compiler may outlive python by a moment; while it lives the group (and its id) exists
+    _signal_group(process.pid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
