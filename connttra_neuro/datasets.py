@@ -33,6 +33,7 @@ from __future__ import annotations
 import difflib
 import functools
 import gzip
+import math
 import numbers
 import os
 import struct
@@ -874,8 +875,10 @@ def load_dataset(
         raise DatasetError(f"no dataset given: name a built-in one ({', '.join(_BUILTINS)}) or a path, got "
                            f"{name_or_path!r}")
     for size_name, size in (("n_train", n_train), ("n_val", n_val)):
-        if isinstance(size, bool):  # True would be one sample
-            raise DatasetError(f"{size_name} must be a number of samples, got {size!r}")
+        if size is not None and (isinstance(size, bool)  # True would be one sample
+                                 or not isinstance(size, numbers.Real) or not math.isfinite(size)
+                                 or size != int(size) or size < 0):
+            raise DatasetError(f"{size_name} must be a non-negative integer number of samples, got {size!r}")
     key = os.fspath(name_or_path)
     if key in _BUILTINS:
         if path is not None and not _BUILTINS[key].takes_path:

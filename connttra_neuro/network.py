@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,13 +84,35 @@ class NetworkError(ValueError):
 def feature_array(X: Any) -> np.ndarray:
     """``np.asarray(X)``, except for a pandas frame of nullable columns (``Float64``, ``Int64``,
     ``boolean``), which numpy would turn into objects: those become float64 with NaN for a missing
-    value, so the checks for NaN name it. Other frames (numpy columns) convert as numpy does."""
+    value, so the checks for NaN name it. Other frames (numpy columns) convert as numpy does; an object
+    array of plain numbers (a frame mixing bool and float columns) as numpy reads them from lists. A
+    sparse matrix is refused by name."""
     dtypes = getattr(X, "dtypes", None)
     if (getattr(X, "ndim", None) == 2 and hasattr(X, "to_numpy") and not isinstance(X, np.ndarray)  # a frame
             and not all(isinstance(dt, np.dtype) for dt in dtypes)  # some pandas extension column
             and all(getattr(dt, "kind", "O") in "biuf" for dt in dtypes)):  # and every one a number
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.asarray(X)
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # scipy.sparse: np.asarray would wrap it as a 0-D object
+        raise NetworkError(f"X is a sparse {type(X).__name__} of shape {X.shape}; the encoder needs a dense array "
+                           f"(X.toarray())")
+    array = np.asarray(X)
+    if array.dtype == object and array.size:  # numbers of mixed kinds (a frame with bool and float columns)
+        try:
+            inferred = np.array(array.tolist())  # as numpy reads the same numbers from lists: bool+float -> float
+        except (TypeError, ValueError):  # ragged
+            return array
+        if inferred.dtype.kind in "biuf" and inferred.shape == array.shape:
+            return inferred
+    return array
+
+
+def _arrays_equal(self, other) -> bool:
+    """``==`` for the IR's parts: every array field equal (the generated ``__eq__`` compares arrays with
+    ``==``, whose element-wise result has no truth value)."""
+    if type(other) is not type(self):
+        return NotImplemented
+    pairs = [(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)]
+    return all(a.shape == b.shape and np.array_equal(a, b) for a, b in pairs)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -136,6 +159,8 @@ def check_input_shape(shape, n_features: int) -> tuple[int, ...]:
 
 def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:
     """Validate a discrete weight set and return it as a sorted tuple of ints."""
+    if isinstance(values, (str, bytes)):  # "012" would read as (0, 1, 2)
+        raise NetworkError(f"discrete set must be a sequence of integers such as (-1, 0, 1), got {values!r}")
     try:
         items = [int(v) for v in values]
     except (TypeError, ValueError) as err:
@@ -176,6 +201,12 @@ class ThermometerEncoder:
             bad = int(np.nonzero(falling)[0][0])
             raise NetworkError(f"encoder: thresholds of feature {bad} are not increasing: {t[bad].tolist()}")
         object.__setattr__(self, "thresholds", _frozen(t))
+
+    __eq__ = _arrays_equal
+    __hash__ = None
+
+    def __reduce__(self):  # through the constructor: the copy is checked and read-only like the original
+        return type(self), (self.thresholds,)
 
     @property
     def n_features(self) -> int:
@@ -281,6 +312,12 @@ class HiddenLayer:
                 f"hidden layer: {self.weights.shape[0]} neurons but {self.thresholds.shape[0]} thresholds"
             )
 
+    __eq__ = _arrays_equal
+    __hash__ = None
+
+    def __reduce__(self):
+        return type(self), (self.weights, self.thresholds)
+
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.weights.shape)
@@ -298,6 +335,12 @@ class OutputLayer:
         object.__setattr__(self, "biases", _as_int_array(self.biases, PARAM_DTYPE, "output layer", "biases", 1))
         if self.biases.shape[0] != self.weights.shape[0]:
             raise NetworkError(f"output layer: {self.weights.shape[0]} classes but {self.biases.shape[0]} biases")
+
+    __eq__ = _arrays_equal
+    __hash__ = None
+
+    def __reduce__(self):
+        return type(self), (self.weights, self.biases)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -366,6 +409,11 @@ class TernaryNetwork:
         object.__setattr__(self, "hidden", hidden)
         dset = check_discrete_set(self.discrete_set)
         object.__setattr__(self, "discrete_set", dset)
+        if self.metadata is None:
+            object.__setattr__(self, "metadata", {})
+        if not isinstance(self.metadata, Mapping):
+            raise NetworkError(f"metadata must be a mapping (a dict of JSON-like facts), got "
+                               f"{type(self.metadata).__name__}")
         object.__setattr__(self, "metadata", _freeze_metadata(dict(self.metadata)))
 
         n_in = self.encoder.n_outputs
@@ -443,12 +491,12 @@ class TernaryNetwork:
             return False
         if thaw_metadata(self.metadata) != thaw_metadata(other.metadata):
             return False
-        pairs = [(self.encoder.thresholds, other.encoder.thresholds)]
-        for a, b in zip(self.layers, other.layers, strict=True):
-            pairs += [(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)]
-        return all(x.shape == y.shape and np.array_equal(x, y) for x, y in pairs)
+        return self.encoder == other.encoder and all(a == b for a, b in zip(self.layers, other.layers, strict=True))
 
     __hash__ = None
+
+    def __reduce__(self):  # pickle / deepcopy: the frozen metadata (read-only mappings) as plain data
+        return type(self), (self.encoder, self.hidden, self.output, self.discrete_set, thaw_metadata(self.metadata))
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)
@@ -482,11 +530,11 @@ def random_network(
     dset = np.array(check_discrete_set(discrete_set))
     if len(layer_sizes) < 2:
         raise NetworkError("layer_sizes needs at least (n_features, n_classes)")
-    if any(isinstance(n, bool) or int(n) != n or n < 1 for n in layer_sizes):
+    if any(isinstance(n, bool) or not isinstance(n, numbers.Real) or int(n) != n or n < 1 for n in layer_sizes):
         raise NetworkError(f"layer_sizes must be positive integers, got {tuple(layer_sizes)}")
-    if isinstance(levels, bool) or int(levels) != levels or levels < 1:
+    if isinstance(levels, bool) or not isinstance(levels, numbers.Real) or int(levels) != levels or levels < 1:
         raise NetworkError(f"levels must be a positive integer, got {levels!r}")
-    if density is not None and not 0 <= density <= 1:
+    if density is not None and (not isinstance(density, numbers.Real) or not 0 <= density <= 1):
         raise NetworkError(f"density is a probability in [0, 1], got {density!r}")
     n_features = int(layer_sizes[0])
     thresholds = np.tile((np.arange(1, levels + 1) / (levels + 1))[None, :], (n_features, 1))

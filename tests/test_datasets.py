@@ -615,8 +615,12 @@ def test_no_dataset_and_a_bool_size_are_named():
     for empty in ("", "  ", None):
         with pytest.raises(DatasetError, match="no dataset given"):
             load_dataset(empty)  # "" was read as the current folder, an image folder
-    with pytest.raises(DatasetError, match="n_train must be a number of samples, got True"):
-        load_dataset("iris", n_train=True)
+    for size, shown in ((True, "True"), (float("nan"), "nan"), ("10", "'10'"), (-1, "-1")):
+        with pytest.raises(DatasetError, match=f"n_train must be a non-negative integer number of samples, "
+                                               f"got {shown}"):
+            load_dataset("iris", n_train=size)  # NaN and "10" raised bare ValueErrors from int()
+    with pytest.raises(DatasetError, match="n_val must be .* got inf"):
+        load_dataset("iris", n_val=float("inf"))  # an OverflowError
 
 
 def test_seeded_split_says_whether_the_seed_drew_the_validation_part(tmp_path):

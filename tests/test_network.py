@@ -80,7 +80,8 @@ def test_part_validation(make, message):
 
 @pytest.mark.parametrize(
     "dset, message",
-    [((1,), "at least two"), ((0, 0, 1), "repeated"), ((0, 200), "fit in int8"), ((0, 0.5), "integers")],
+    [((1,), "at least two"), ((0, 0, 1), "repeated"), ((0, 200), "fit in int8"), ((0, 0.5), "integers"),
+     ("012", "a sequence of integers such as .* got '012'")],  # a string read as (0, 1, 2)
 )
 def test_discrete_set_validation(dset, message):
     enc, hidden, out = _parts()
@@ -112,12 +113,35 @@ def test_metadata_must_be_json_like():
                        ({"m": {"s": [1.0, np.float32(np.inf)]}}, "metadata['m']['s'][1] is inf")):
         with pytest.raises(NetworkError, match=re.escape(where)):
             TernaryNetwork(enc, hidden, out, metadata=bad)
+    with pytest.raises(NetworkError, match="metadata must be a mapping .* got list"):
+        TernaryNetwork(enc, hidden, out, metadata=[("a", 1)])
+    assert dict(TernaryNetwork(enc, hidden, out, metadata=None).metadata) == {}  # none: no facts
 
 
 def test_equality_compares_values():
     a = random_network((5, 4, 3), seed=1)
     assert a == random_network((5, 4, 3), seed=1)
     assert a != random_network((5, 4, 3), seed=2)
+    b = random_network((5, 4, 3), seed=2)
+    # the parts too (the generated == compared arrays element-wise: "truth value ... is ambiguous")
+    for x in (a.encoder, *a.layers):
+        assert x == type(x)(*[getattr(x, f) for f in x.__dataclass_fields__]) and x in [x]
+    assert a.hidden[0] != b.hidden[0] and a.output != b.output and a.output != a.hidden[0]
+    assert a.encoder == b.encoder  # random_network spreads the same thresholds
+    assert a.encoder != ThermometerEncoder(np.zeros((5, 2)))  # another shape: unequal, not an error
+
+
+def test_networks_pickle_and_deep_copy_as_checked_read_only_values():
+    import copy
+    import pickle
+
+    net = random_network((5, 4, 3), levels=2, seed=1).replace(metadata={"nested": {"a": [1, 2]}, "s": "x"})
+    for twin in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):  # the frozen metadata did not pickle
+        assert twin == net and twin.metadata["nested"]["a"] == (1, 2)
+        assert not any(a.flags.writeable for a in (twin.encoder.thresholds, twin.hidden[0].weights,
+                                                   twin.output.biases))
+        with pytest.raises(TypeError):
+            twin.metadata["x"] = 1
 
 
 class TestEncoder:
@@ -230,7 +254,10 @@ class TestEncoder:
 @pytest.mark.parametrize("kw, match", [({"layer_sizes": (2, -1, 2)}, "positive integers"),
                                        ({"layer_sizes": (2, 2.5, 2)}, "positive integers"),
                                        ({"layer_sizes": (2, 3), "levels": 0}, "levels"),
-                                       ({"layer_sizes": (2, 3), "density": 2}, "density")])
+                                       ({"layer_sizes": (2, 3), "density": 2}, "density"),
+                                       ({"layer_sizes": ("a", 3, 2)}, "positive integers"),  # was int()'s error
+                                       ({"layer_sizes": (2, 3), "levels": "2"}, "levels"),
+                                       ({"layer_sizes": (2, 3), "density": "0.5"}, "density")])
 def test_random_network_names_a_bad_argument(kw, match):
     with pytest.raises(NetworkError, match=match):
         random_network(**kw)
