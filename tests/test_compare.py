@@ -87,6 +87,24 @@ def test_the_baselines_learn_and_report_their_own_errors():
     assert [r["epoch"] for r in history] == list(range(1, 11))
 
 
+def test_the_ste_network_maps_labels_to_outputs_and_the_baselines_refuse_unknown_settings():
+    # labels that are not 0..C-1: the exported network must say which output is which (metadata classes),
+    # or evaluate / verify read output 1 as label 1 (verify gave 100% error for 36% in the history)
+    from sklearn.datasets import load_iris
+
+    from connttra_neuro.train.baselines import train_mlp, train_ste
+    from connttra_neuro.verify import verify
+
+    X, y = load_iris(return_X_y=True)
+    labels = np.array([3, 10, 42])[y]
+    network, history = train_ste(X[::2], labels[::2], X[1::2], labels[1::2], hidden=(8,), epochs=5, seed=0)
+    assert list(network.metadata["classes"]) == [3, 10, 42]
+    assert verify(network, "reference", X[1::2], labels[1::2]).software["error"] == history[-1]["val_error"]
+    for train, kw in ((train_ste, {"lr": 0.1}), (train_mlp, {"alpha": 1e-3})):
+        with pytest.raises(TypeError, match="hiden"):  # a misspelt setting was dropped silently
+            train(X, y, X, y, hiden=(4,), epochs=1, **kw)
+
+
 def test_the_ste_export_is_the_network_it_trained(monkeypatch):
     # train_ste reports the exported integer network's errors, so an export that is not the trained
     # model (wrong threshold rounding, biases in the wrong score units) would go unnoticed there:

@@ -24,6 +24,7 @@ import numpy as np
 from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
 
 from .driver import network_forward
+from .estimator import _classes_metadata
 
 __all__ = ["train_mlp", "train_ste"]
 
@@ -33,7 +34,7 @@ def _err(Z, y) -> float:
 
 
 def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, alpha=1e-4,
-              callback=None, **_):
+              callback=None):
     """Float64 MLP on the thermometer-encoded spikes (Adam, mini-batches of 128, L2 penalty
     ``alpha``: scikit-learn's default 1e-4). ``callback(record)`` after each epoch, off the clock.
     Returns ``(model, encoder, history)``."""
@@ -92,7 +93,7 @@ class _Adam:
 
 
 def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=None, seed=0, lr=0.03,
-              batch_size=128, callback=None, **_):
+              batch_size=128, callback=None):
     """Ternary-weight step network by backprop with a straight-through estimator.
 
     Returns ``(network, history)``; errors in ``history`` are those of the exported network.
@@ -105,6 +106,7 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     classes, yi = np.unique(y, return_inverse=True)
     yvi = np.searchsorted(classes, yv)
     C = classes.size
+    labels = _classes_metadata(classes)
     sizes = [s0.shape[1], *hidden, C]
     Ws = [rng.uniform(-1, 1, size=(o, i)).astype(np.float32) for i, o in zip(sizes[:-1], sizes[1:], strict=False)]
     # thresholds start at the median drive so units fire about half the time
@@ -124,7 +126,8 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
         hid = tuple(HiddenLayer(_ternary(W).astype(np.int8), np.ceil(T).astype(np.int64))
                     for W, T in zip(Ws[:-1], Ts, strict=False))
         out = OutputLayer(_ternary(Ws[-1]).astype(np.int8), np.rint(b / gamma).astype(np.int64))
-        return TernaryNetwork(enc, hid, out, (-1, 0, 1), {"source": "ste", "seed": seed})
+        # the labels, so evaluate / verify map a dataset's labels to outputs as for a CoNNTrA model
+        return TernaryNetwork(enc, hid, out, (-1, 0, 1), {"source": "ste", "seed": seed, "classes": labels})
 
     history, t0, scoring = [], time.perf_counter(), 0.0
     n = s0.shape[0]

@@ -23,10 +23,14 @@ __all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "nois
 
 
 def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray]:
-    """Validate a feature matrix and its labels; returns ``(X float 2-D, y 1-D)`` (floating
-    input as it is: no float64 copy of a large float32 image set; other numbers as float64)."""
+    """Validate a feature matrix and its labels; returns ``(X 2-D, y 1-D)``: numbers as they are (no
+    float64 copy of a large float32 image set; integers stay integers, which the encoder compares exactly,
+    as the deployed network does, where float64 would round those beyond 2**53), bool as float32; a
+    column of labels ``(n, 1)`` as ``(n,)``."""
     X = feature_array(X)
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # a one-column frame or array (df[["label"]])
+        y = y[:, 0]
     if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
@@ -45,7 +49,7 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"{where}: y contains NaN or infinite labels")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{where}: X contains NaN or infinite values")
-    return (X if np.issubdtype(X.dtype, np.floating) else X.astype(np.float64)), y
+    return X, y
 
 
 def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:

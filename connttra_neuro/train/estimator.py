@@ -110,6 +110,10 @@ class CoNNTrA:
     n_sweeps_ : int
     converged_ : bool
     classes_ : ndarray
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When ``X`` was a frame whose column names are all strings; ``predict`` then refuses a frame with
+        other columns or another order.
     """
 
     def __init__(self, hidden=(64,), levels=1, discrete_set=(-1, 0, 1), loss="hinge", margin=None,
@@ -260,18 +264,21 @@ class CoNNTrA:
         -------
         self
         """
+        # every check first: a refit that fails leaves the fitted estimator as it was (classes_ of the new
+        # labels over the old network_ would relabel its predictions)
+        names = _feature_names(X)
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
         _check_resume_arguments(init_network, history, best_network, callback, hidden, values, self.levels)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        C = self.classes_.size
+        classes, y_idx = np.unique(y, return_inverse=True)
+        C = classes.size
         if C < 2:
             raise ValueError(f"training data has {C} class; need at least 2")
         if C > 20 and C > y.size / 2:  # regression targets, say: every distinct value becomes an output
             warnings.warn(f"y has {C:,} distinct values among {y.size:,} samples; CoNNTrA is a classifier and "
                           f"makes each value a class (an output): were these meant as classes?", UserWarning,
                           stacklevel=2)
-        output_names = _output_names(class_names, self.classes_)
+        output_names = _output_names(class_names, classes)
         shape = check_input_shape(input_shape, X.shape[1])
         Xv = yv_idx = None
         if validation is not None:
@@ -280,12 +287,12 @@ class CoNNTrA:
             Xv, yv = check_Xy(*validation, where="validation data")
             if Xv.shape[1] != X.shape[1]:
                 raise ValueError(f"validation data has {Xv.shape[1]} features, training data {X.shape[1]}")
-            unknown = ~np.isin(yv, self.classes_)
+            unknown = ~np.isin(yv, classes)
             if unknown.any():
                 raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training "
                                  f"({y.size} training samples of {C} classes: a subsample too small to hold every "
                                  f"class?)")
-            yv_idx = np.searchsorted(self.classes_, yv)
+            yv_idx = np.searchsorted(classes, yv)
         width, jitter = self.surrogate_width, self.jitter
         if init_network is not None:
             net0 = init_network
@@ -333,6 +340,11 @@ class CoNNTrA:
                              f"max|w|); every spike would be noise")
         state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(jitter),
                                  bool(self.joint_moves))
+        self.classes_, self.n_features_in_ = classes, X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):  # from an earlier fit on a frame
+            del self.feature_names_in_
         batch = None if self.batch_size is None else int(self.batch_size)
 
         def metadata(record):
@@ -394,9 +406,14 @@ class CoNNTrA:
                 if changed == 0 or before - state.loss <= self.tol * abs(before):
                     self.converged_ = True
                     break
+        except BaseException:  # Ctrl-C or an error: the network after the last sweep is built if asked for
+            self._last_network = lambda: state.network(net0, metadata(self.history_[-1]))
+            raise
         finally:
             self.n_sweeps_ = len(self.history_) - 1
-            self._state_network = lambda: state.network(net0, metadata(self.history_[-1]))
+        # built now, so the fitted estimator holds no training state (caches of 10+ bytes per sample and
+        # neuron, numba arrays that do not pickle)
+        self._last_network = state.network(net0, metadata(self.history_[-1]))
         if not self.converged_:
             message = _budget_warning(self.history_, stop_reason, state.jitter > 0)
             if message:
@@ -405,23 +422,40 @@ class CoNNTrA:
 
     def last_network(self) -> TernaryNetwork:
         """The network after the last sweep (``network_`` may be an earlier, better one)."""
-        return self._state_network()
+        self._check_fitted()
+        last = self._last_network
+        return last() if callable(last) else last
 
     # ------------------------------------------------------------------
     def _check_fitted(self):
         if not hasattr(self, "network_"):
-            raise ValueError("this CoNNTrA is not fitted yet; call fit(X, y) first")
+            from sklearn.exceptions import NotFittedError  # a ValueError and an AttributeError too
 
-    def decision_function(self, X) -> np.ndarray:
-        """Integer output scores ``z = W @ s + b`` (n_samples, n_classes)."""
+            raise NotFittedError("this CoNNTrA is not fitted yet; call fit(X, y) first")
+
+    def _scores(self, X) -> np.ndarray:
         self._check_fitted()
+        names = _feature_names(X)
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and not np.array_equal(names, fitted):
+            # the same count of columns in another order (or others) would be read silently as the fitted ones
+            differ = [f"{a!r} (fit: {b!r})" for a, b in zip(names, fitted, strict=False) if a != b][:3]
+            raise ValueError(f"X's columns are not the ones fit saw, in the same order: {len(names)} columns, fit "
+                             f"had {len(fitted)}" + (f"; first differences {', '.join(differ)}" if differ else ""))
         X, _ = check_Xy(X, np.zeros(np.shape(X)[0] if np.ndim(X) else 0), where="X")
         return network_forward(self.network_, self.network_.encode(X))[2]
 
+    def decision_function(self, X) -> np.ndarray:
+        """Integer output scores ``z = W @ s + b``, (n_samples, n_classes); with two classes, as scikit-learn
+        has it, one score per sample, ``z[:, 1] - z[:, 0]``: positive for ``classes_[1]`` (a tie, 0, is
+        ``classes_[0]``, as ``predict`` breaks ties)."""
+        z = self._scores(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
+
     def predict(self, X) -> np.ndarray:
         """Class labels: argmax of the scores, ties to the lowest index."""
-        self._check_fitted()
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self._scores(X)  # first: it says when the estimator is not fitted
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def score(self, X, y) -> float:
         """Accuracy."""
@@ -435,6 +469,15 @@ class CoNNTrA:
             raise ValueError(f"score needs labels like the ones fit took ({self.classes_.dtype} classes such as "
                              f"{self.classes_[:3].tolist()}), got {y.dtype} values such as {y[:3].tolist()}")
         return float(np.mean(predicted == y))
+
+
+def _feature_names(X) -> np.ndarray | None:
+    """A frame's column names if every one is a string (scikit-learn's ``feature_names_in_`` rule), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if names.size and all(isinstance(n, str) for n in names) else None
 
 
 def _key(record: dict) -> float:

@@ -57,8 +57,7 @@ def _stages(estimator, X, y, validation, callback=None):
     if not isinstance(estimator, CoNNTrA):
         raise TypeError(f"layerwise_init takes a CoNNTrA estimator whose settings every stage uses, got "
                         f"{type(estimator).__name__}")
-    widths = tuple(estimator.hidden) if np.ndim(estimator.hidden) else (estimator.hidden,)
-    _, values, _ = estimator.check_params()
+    widths, values, _ = estimator.check_params()  # every setting, before any stage trains
     if estimator.jitter is not None and len(widths) > 1:
         # a later stage's fan-in is the previous layer's width; its fit would refuse this jitter only after
         # the earlier stages had trained, so say it now (stage 0's own fit says it before any work)

@@ -1,0 +1,114 @@
+"""CoNNTrA as a scikit-learn estimator: pickling, refits that fail, binary scores, feature names, inputs."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import cross_val_score
+
+import connttra_neuro
+from connttra_neuro.train import CoNNTrA, ConvergenceWarning
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def _fit(X, y, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return CoNNTrA(**{"hidden": (8,), "max_sweeps": 3, "random_state": 0, **kw}).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def fitted(iris):
+    return _fit(*iris)
+
+
+def test_a_refit_that_fails_leaves_the_fitted_estimator_as_it_was(iris):
+    X, y = iris
+    est = _fit(X, y)
+    before, classes = est.predict(X), est.classes_
+    with pytest.raises(ValueError, match="need at least 2"):
+        est.fit(X, np.zeros_like(y))  # one class: predict then indexed classes_ [0] with 1 and 2
+    with pytest.raises(ValueError, match=r"validation labels \['z'\] never occur"):
+        est.fit(X, np.array(list("abc"))[y], validation=(X, np.full(len(y), "z")))  # relabelled the old model
+    np.testing.assert_array_equal(est.predict(X), before)
+    assert est.classes_ is classes
+
+
+def test_a_fitted_estimator_pickles_and_copies_without_its_training_state(iris, fitted):
+    X, _ = iris
+    for twin in (pickle.loads(pickle.dumps(fitted)), copy.deepcopy(fitted)):  # the numba state did not pickle
+        np.testing.assert_array_equal(twin.predict(X), fitted.predict(X))
+        assert twin.network_ == fitted.network_ and twin.last_network() == fitted.last_network()
+        assert not twin.network_.hidden[0].weights.flags.writeable  # rebuilt through the checks, read-only
+    assert not any(callable(v) for v in vars(fitted).values())  # no closure over the caches of the fit
+
+
+def test_binary_decision_function_is_one_score_per_sample(iris):
+    X, y = iris
+    keep = y > 0
+    Xb, yb = X[keep], np.where(y[keep] == 2, "virginica", "versicolor")
+    est = _fit(Xb, yb)
+    d = est.decision_function(Xb)
+    assert d.shape == (len(yb),)
+    np.testing.assert_array_equal(est.predict(Xb), est.classes_[(d > 0).astype(int)])  # a tie (0): classes_[0]
+    auc = cross_val_score(CoNNTrA(hidden=(8,), max_sweeps=2, random_state=0), Xb, yb, cv=3, scoring="roc_auc",
+                          error_score="raise")
+    assert np.all((auc > 0.5) & (auc <= 1))  # nan with (n, 2) scores
+    assert _fit(X, y).decision_function(X).shape == (len(y), 3)
+
+
+def test_not_fitted_is_scikit_learn_s_error(iris):
+    X, _ = iris
+    for call in (lambda e: e.predict(X), lambda e: e.decision_function(X), lambda e: e.last_network()):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            call(CoNNTrA())
+
+
+def test_feature_names_of_a_frame_are_kept_and_checked(iris, fitted):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    names = ["sepal length", "sepal width", "petal length", "petal width"]
+    frame = pd.DataFrame(X, columns=names)
+    est = _fit(frame, y)
+    assert est.n_features_in_ == 4 and list(est.feature_names_in_) == names
+    np.testing.assert_array_equal(est.predict(frame), fitted.predict(X))  # same numbers, same network
+    np.testing.assert_array_equal(est.predict(X), fitted.predict(X))  # a plain array: read in the fitted order
+    with pytest.raises(ValueError, match="columns are not the ones fit saw.*'petal width' \\(fit: 'sepal length'\\)"):
+        est.predict(frame[names[::-1]])  # accepted silently before: 33% against 78% accuracy
+    assert not hasattr(_fit(X, y), "feature_names_in_")
+
+
+def test_mixed_frames_label_columns_and_sparse_input(iris, fitted):
+    pd = pytest.importorskip("pandas")
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(big=X[:, 2] > 4)  # float and bool columns: objects
+    est = _fit(frame, y[:, None])  # a one-column label array, as df[["label"]] gives
+    assert est.n_features_in_ == 5 and est.predict(frame).shape == (150,)
+    np.testing.assert_array_equal(_fit(X.astype(object), y).predict(X), fitted.predict(X))
+    with pytest.raises(ValueError, match=r"sparse csr_matrix of shape \(150, 4\).*X.toarray\(\)"):
+        fitted.predict(sparse.csr_matrix(X))
+
+
+def test_integer_features_beyond_float64_s_precision_train_what_is_deployed():
+    # float64 rounds integers above 2**53 (2**53 + 1 -> 2**53); the encoder compares integers exactly, so the
+    # estimator must train and predict on the same integers the deployed network reads
+    rng = np.random.default_rng(0)
+    offset = rng.integers(0, 8, size=(400, 1))
+    X, y = (2**53 + offset).astype(np.int64), (offset[:, 0] % 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # levels that never fire: float64 cuts merge neighbours
+        est = _fit(X, y, hidden=(4,), levels=7)
+    np.testing.assert_array_equal(est.predict(X), connttra_neuro.predict(est.network_, X))
+    deployed = np.mean(connttra_neuro.predict(est.last_network(), X) != y)
+    assert est.history_[-1]["train_error"] == deployed  # what training saw is what the network does
