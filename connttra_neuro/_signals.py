@@ -5,23 +5,91 @@ Python's default SIGTERM disposition kills the process on the spot: no ``finally
 (measured: 8-12 processes adopted by init, 30 /dev/shm segments), a spawned training worker
 keeps training, and an atomic write leaves its temporary file. :class:`Terminated` is a
 KeyboardInterrupt, so every path that already stops cleanly on Ctrl-C does the same on SIGTERM.
+
+Neither is raised inside numba's or llvmlite's own Python code (loading or compiling a kernel: LLVM
+calls back into Python through ctypes, and an exception raised there is printed as "Exception
+ignored" and lost, so a Ctrl-C 3 s into ``train`` let it train and save with exit status 0; raised in
+the dispatcher it became a SystemError): the signal is sent again 50 ms later, until it lands in code
+that can raise it (:func:`interruptible`).
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
-__all__ = ["Terminated", "ctrl_c_deferred", "raise_noted", "raise_on_sigterm", "signals_held", "sigterm_raises"]
+__all__ = ["Terminated", "ctrl_c_deferred", "interruptible", "raise_noted", "raise_on_sigterm", "signals_held",
+           "sigterm_raises"]
 
 
 class Terminated(KeyboardInterrupt):
     """Raised in the main thread when the process gets SIGTERM (``kill PID``, a job scheduler's stop)."""
 
 
+# libraries whose Python code must not be interrupted by an exception (see the module's docstring)
+_UNINTERRUPTIBLE = ("numba", "llvmlite")
+_resend_pending: set = set()
+
+
+def _in_uninterruptible_code(frame) -> bool:
+    """Whether ``frame`` (where a signal interrupted the main thread) or a caller is numba's or llvmlite's."""
+    dirs = tuple(os.path.dirname(module.__file__) + os.sep for name in _UNINTERRUPTIBLE
+                 if (module := sys.modules.get(name)) is not None and getattr(module, "__file__", None))
+    while dirs and frame is not None:
+        if frame.f_code.co_filename.startswith(dirs):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _later(signum, handler) -> bool:
+    """If the main thread is in numba's or llvmlite's code, send ``signum`` again in 50 ms (once, while
+    ``handler`` is still the one installed) and return True: the caller raises nothing now."""
+    if signum in _resend_pending:
+        return True
+
+    def resend():
+        _resend_pending.discard(signum)
+        if signal.getsignal(signum) is handler:  # not once the command has ended and put its handler back
+            os.kill(os.getpid(), signum)
+
+    _resend_pending.add(signum)
+    timer = threading.Timer(0.05, resend)
+    timer.daemon = True
+    timer.start()
+    return True
+
+
 def _raise(signum, frame):
+    if _in_uninterruptible_code(frame) and _later(signum, _raise):
+        return
     raise Terminated(f"terminated by signal {signum}")
+
+
+def _interrupt(signum, frame):
+    if _in_uninterruptible_code(frame) and _later(signum, _interrupt):
+        return
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible():
+    """Within the block (the command line's), Ctrl-C raises KeyboardInterrupt as Python's default handler
+    does, except in numba's or llvmlite's code, where it is delivered again once that code has returned.
+    A handler other than Python's default is left alone."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is _interrupt:  # not one installed meanwhile (Brian2 has its own)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def raise_on_sigterm():

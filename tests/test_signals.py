@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
-from connttra_neuro._signals import Terminated, ctrl_c_deferred, sigterm_raises
+from connttra_neuro._signals import Terminated, ctrl_c_deferred, interruptible, sigterm_raises
 
 
 def test_ctrl_c_in_a_deferred_block_is_raised_when_the_block_ends():
@@ -28,3 +29,40 @@ def test_sigterm_raises_terminated_inside_the_block_only():
         os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler at the next bytecode: raised here
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     assert issubclass(Terminated, KeyboardInterrupt)  # every path that stops cleanly on Ctrl-C does so on it
+
+
+def _call_from_numba_s_code(handler, signum):
+    """Run ``handler`` as if the signal had interrupted numba's own Python code (loading a cached kernel,
+    where LLVM calls back through ctypes and an exception raised there is printed and lost)."""
+    import sys
+
+    import numba
+
+    where = os.path.join(os.path.dirname(numba.__file__), "core", "a_callback.py")
+    code = compile("def callback(handler, signum, frame):\n    handler(signum, frame())\n    return 'returned'\n",
+                   where, "exec")
+    scope: dict = {}
+    exec(code, scope)
+    try:
+        return scope["callback"](handler, signum, sys._getframe)
+    except KeyboardInterrupt:  # (Terminated too) not let out: it would end the pytest session
+        pytest.fail("the signal was raised inside numba's code, where it is lost")
+
+
+def test_a_signal_in_numba_s_code_is_raised_once_that_code_has_returned():
+    # train exited 0 after a Ctrl-C 3.3 s in ("Exception ignored on calling ctypes callback function:
+    # ExecutionEngine._raw_object_cache_notify ... KeyboardInterrupt"), having trained and saved
+    before = signal.getsignal(signal.SIGINT)
+    if before is not signal.default_int_handler:
+        pytest.skip("another SIGINT handler is installed (Brian2's, once imported): interruptible leaves it")
+    with interruptible():
+        handler = signal.getsignal(signal.SIGINT)
+        assert _call_from_numba_s_code(handler, signal.SIGINT) == "returned"  # nothing raised in there
+        with pytest.raises(KeyboardInterrupt):
+            time.sleep(5)  # sent again 50 ms later, and raised here
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)  # anywhere else: at once
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(Terminated), sigterm_raises():
+        assert _call_from_numba_s_code(signal.getsignal(signal.SIGTERM), signal.SIGTERM) == "returned"
+        time.sleep(5)

@@ -172,14 +172,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    from .._signals import Terminated, raise_on_sigterm
+    from .._signals import Terminated, interruptible, raise_on_sigterm
 
     args = parse_args(argv)
     # SIGTERM (kill PID, a scheduler's stop) unwinds like Ctrl-C: Lava runs are stopped, a training worker
     # is ended, temporary files removed (by default it killed the process with none of that done)
     previous = raise_on_sigterm()
     try:
-        return int(args.func(args) or 0)
+        with interruptible():  # a Ctrl-C while numba loads a kernel is delivered after it, not lost in it
+            return int(args.func(args) or 0)
     except Terminated:
         print("connttra-neuro: terminated (SIGTERM)", file=sys.stderr)
         return 143
