@@ -44,8 +44,19 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
                 raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
             if not os.access(parent, os.W_OK | os.X_OK):  # also a read-only file system, even as root
                 raise PermissionError(f"cannot write {path}: {parent} is not writable")
+            _probe(parent, path)
             break
     return path
+
+
+def _probe(folder: Path, path) -> None:
+    """Make and remove an empty folder in ``folder``: the one way to know a file can be made there. Root
+    passes ``os.access`` where the file system still refuses (/proc, /sys, a full or odd mount), and the
+    work before the write would be lost."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".connttra-write-check-"))
+    except OSError as err:
+        raise PermissionError(f"cannot write {path}: {folder} refuses new files ({err.strerror or err})") from None
 
 
 # The first bytes of every HDF5 file (the NIR and netx exports), for refuse_other_kind.

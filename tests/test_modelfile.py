@@ -381,6 +381,32 @@ def test_ctrl_c_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ctn"]  # no .model.ctn.*.tmp left behind
 
 
+def test_a_folder_that_refuses_new_files_is_named_before_anything_is_written(tmp_path, monkeypatch):
+    # root passes os.access where the file system refuses (/proc): train -o /proc/x.ctn trained, then failed
+    import tempfile
+
+    from connttra_neuro import _atomic
+
+    real = tempfile.mkdtemp
+
+    def refusing(*args, dir=None, **kw):
+        if str(dir) == str(tmp_path):
+            raise OSError(30, "Read-only file system")
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(_atomic.tempfile, "mkdtemp", refusing)
+    with pytest.raises(PermissionError, match=f"cannot write {tmp_path}/sub/m.ctn: {tmp_path} refuses new files "
+                                              r"\(Read-only file system\)"):
+        _atomic.check_writable(tmp_path / "sub" / "m.ctn")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    _atomic.check_writable(tmp_path / "m.ctn")
+    assert list(tmp_path.iterdir()) == []  # the check leaves nothing behind
+    if os.path.isdir("/proc/self"):
+        with pytest.raises(PermissionError, match="cannot write /proc/connttra-x.ctn: /proc refuses new files"):
+            save(random_network((4, 3, 2), seed=0), "/proc/connttra-x.ctn")
+
+
 def test_only_the_nearest_existing_folder_must_be_writable(tmp_path, monkeypatch):
     # a user writes into their own folder under folders they cannot write (/, /home): only the
     # folder the file (or its first missing parent) goes into is checked
