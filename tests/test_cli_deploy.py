@@ -203,8 +203,22 @@ def test_exports_do_not_replace_files_of_another_kind(iris_model, tmp_path, caps
         assert "running" not in err and "deploy: reference" not in err  # refused before the data and the run
     assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
                  "--out", str(tmp_path / "r"), "--json", str(notes)]) == 2
-    assert "is not a JSON file" in capsys.readouterr().err
+    assert "is not a parity report (verify's JSON)" in capsys.readouterr().err
     assert notes.read_text() == "keep me"
+    config = tmp_path / "config.json"  # JSON, but not a report: replaced before, since every JSON starts alike
+    config.write_text('{"important": "config"}')
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
+                 "--out", str(tmp_path / "r"), "--json", str(config)]) == 2
+    assert f"--json {config} exists and is not a parity report" in capsys.readouterr().err
+    assert config.read_text() == '{"important": "config"}' and not (tmp_path / "r").exists()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "parity.json").write_text("[1, 2]")
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "parity.json exists and is not a parity report" in capsys.readouterr().err
+    for _ in range(2):  # its own report is replaced
+        assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots",
+                     "--out", str(tmp_path / "r2"), "--json", str(tmp_path / "p.json")]) == 0
     nir_path = tmp_path / "m.nir"
     for _ in range(2):  # an earlier export of its own kind is replaced
         assert main(["deploy", iris_model, "--target", "reference", "--export-nir", str(nir_path)]) == 0

@@ -924,9 +924,15 @@ def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys):
     assert md.startswith("# Training methods compared: iris\n\n| dataset | method |") and "* model bytes:" in md
     assert md.count("| iris (120/30) |") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.json", "compare.md", "compare.png"]
+    assert main(args) == 0  # its own files are replaced
     (tmp_path / "compare.md").write_text("# my notes on the comparison\n")  # a user's file of that name is kept
     assert main(args) == 2
     assert "compare.md exists and is not a file this command writes" in capsys.readouterr().err
+    (tmp_path / "compare.md").unlink()
+    (tmp_path / "compare.json").write_text('{"my": "settings"}')  # JSON too, but not a comparison
+    assert main(args) == 2
+    assert "compare.json exists and is not a comparison (compare's JSON)" in capsys.readouterr().err
+    assert (tmp_path / "compare.json").read_text() == '{"my": "settings"}'
 
 
 def test_train_says_when_the_saved_sweep_was_chosen_on_the_validation_data(tmp_path, capsys, monkeypatch):

@@ -286,6 +286,10 @@ def test_compare_refuses_repeated_methods_and_names_flags_no_method_takes(capsys
     err = capsys.readouterr().err
     assert "note: --ste-lr applies to ste, which --methods does not run" in err
     assert "note: --epochs applies to ste and mlp" in err and "backprop baselines:" not in err
+    assert main(["compare", "--data", "iris", "--methods", "mlp", "--hidden", "4", "--epochs", "2", "--jitter", "1",
+                 "--joint-moves", "--layerwise", "2", "-o", str(tmp_path)]) == 0  # fmt: skip
+    assert "note: --jitter, --joint-moves, --layerwise apply to CoNNTrA, which --methods does not run" in \
+        capsys.readouterr().err
 
 
 def test_a_label_above_every_class_of_the_model_counts_as_wrong_not_a_traceback():

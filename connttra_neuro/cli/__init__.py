@@ -62,15 +62,21 @@ _SIGNATURES = {
     "json": (b"{", b"["),
 }
 _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, SVG, PDF or JPEG)",
-               "hdf5": "an HDF5 file (a NIR or netx export)", "json": "a JSON file",
-               "checkpoint": "a training checkpoint"}
+               "hdf5": "an HDF5 file (a NIR or netx export)", "checkpoint": "a training checkpoint"}
+# JSON outputs: any JSON file starts alike, so what it holds tells (a user's config.json is not replaced)
+_JSON_KINDS = {
+    "parity-json": ("a parity report (verify's JSON)",
+                    lambda d: isinstance(d, dict) and d.get("schema") == "connttra-neuro parity report"),
+    "compare-json": ("a comparison (compare's JSON)",
+                     lambda d: isinstance(d, list) and all(isinstance(r, dict) and "method" in r for r in d)),
+}
 
 
 def check_replaceable(path, flag: str, kind) -> None:
     """Refuse an output path that holds a file of another kind than the output writes (``kind``:
-    ``model``, ``checkpoint``, ``plot``, ``hdf5`` or ``json``, or the bytes the command's own file
-    starts with, such as a report's heading): ``--checkpoint digits.ctn`` would replace a trained
-    model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data. A missing or empty
+    ``model``, ``checkpoint``, ``plot``, ``hdf5``, ``parity-json`` or ``compare-json``, or the bytes the
+    command's own file starts with, such as a report's heading): ``--checkpoint digits.ctn`` would replace a
+    trained model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data. A missing or empty
     file is fine. Run it before any long work."""
     from .._atomic import REPLACE_FIX as fix
     from .._atomic import refuse_other_kind
@@ -81,10 +87,21 @@ def check_replaceable(path, flag: str, kind) -> None:
         from ..modelfile import MAGIC
 
         signatures, name = (MAGIC,), _KIND_NAMES[kind]
+    elif kind in _JSON_KINDS:
+        signatures, name = _SIGNATURES["json"], _JSON_KINDS[kind][0]
     else:
         signatures, name = _SIGNATURES[kind], _KIND_NAMES[kind]
     if not refuse_other_kind(path, signatures, name, error=UserError, shown=f"{flag} {path}"):
         return  # nothing there to lose
+    if kind in _JSON_KINDS:
+        import json
+
+        try:
+            ours = _JSON_KINDS[kind][1](json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError):  # unreadable or not JSON (writes are atomic: never one of ours cut short)
+            ours = False
+        if not ours:
+            raise UserError(f"{flag} {path} exists and is not {name}; " + fix)
     if kind == "hdf5":  # the outputs written as HDF5 are NIR and netx exports: not a user's other HDF5 file
         from hardware_targets.loihi2.export import check_replaceable as check_export
 

@@ -784,6 +784,13 @@ def _compare(args) -> int:
                                 ("--mlp-alpha", args.mlp_alpha, ("mlp",))):
         if value is not None and not any(m in takers for m in methods):
             print(f"note: {flag} applies to {' and '.join(takers)}, which --methods does not run", file=sys.stderr)
+    if not any(m.startswith("connttra") for m in methods):
+        only = {**{k: f for k, (f, _) in SETTING_FLAGS.items() if k not in ("hidden", "levels")},
+                "max_sweeps": "--max-sweeps", "layerwise": "--layerwise"}
+        given = [flag for key, flag in only.items() if getattr(args, key, None) is not None]
+        if given:
+            print(f"note: {', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to CoNNTrA, which --methods does "
+                  f"not run", file=sys.stderr)
     # flags that some of the methods do not take: say so rather than let the table look as if they did
     for method in (m for m in methods if m.startswith("connttra")):
         loss = method_settings(method, {"loss": args.loss or "hinge"})["loss"]  # what its name fixes, if anything
@@ -802,7 +809,7 @@ def _compare(args) -> int:
               file=sys.stderr)
     out = Path(args.output)
     check_writable(args.output, "-o", directory=True)  # the string: Path("") would be "."
-    check_folder_outputs(out, "-o", {"compare.json": "json", "compare.png": "plot",  # before anything trains
+    check_folder_outputs(out, "-o", {"compare.json": "compare-json", "compare.png": "plot",  # before anything trains
                                      "compare.md": MARKDOWN_HEADING.encode()})
     if args.data_path is not None:
         dataset = data = _load(args)

@@ -370,7 +370,7 @@ def _verify(args) -> int:
     check_folder_outputs(out, "--out", REPORT_FILES)  # a user's parity.md is not ours
     if args.json is not None and args.json != "-":
         check_writable(args.json, "--json")
-        check_replaceable(args.json, "--json", "json")
+        check_replaceable(args.json, "--json", "parity-json")
     to_stdout = args.json == "-"
     say = (lambda m: print(m, file=sys.stderr)) if to_stdout else print  # the verdict: a result
 

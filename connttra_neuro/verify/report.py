@@ -47,7 +47,7 @@ def write_json(report: ParityReport, path: str | os.PathLike) -> Path:
 
 # What write_report puts into its folder (name -> kind, as cli.check_folder_outputs takes; for its
 # text files, the bytes they start with): a command checks before running that it replaces only these.
-REPORT_FILES = {"parity.json": "json", "parity.md": b"# Parity report", "parity.html": b"<!doctype html>",
+REPORT_FILES = {"parity.json": "parity-json", "parity.md": b"# Parity report", "parity.html": b"<!doctype html>",
                 **{f"plots/{name}": "plot" for name in ("confusion.png", "spikes_per_layer.png", "agreement.png",
                                                          "operations.png")}}
 
