@@ -12,6 +12,7 @@ import importlib
 import inspect
 import os
 import sys
+import traceback
 
 from .base import Target
 
@@ -96,9 +97,21 @@ def _from_spec(spec: str) -> type[Target]:
                                      f"({err})") from None
         raise UnknownTargetError(f"target {spec!r}: cannot import {module_name} ({err}); run from the folder that "
                                  f"holds {module_name.replace('.', '/')}.py, or install it") from None
+    except Exception as err:  # the module's own code failed (a syntax error, no device): where, in one line
+        raise UnknownTargetError(f"target {spec!r}: importing {module_name} failed: {type(err).__name__}: "
+                                 f"{err.msg if isinstance(err, SyntaxError) else err} "
+                                 f"({_where(err)}; python -c 'import {module_name}' shows the traceback)") from None
     cls = getattr(module, attr, None)
     if cls is None:
         raise UnknownTargetError(f"target {spec!r}: {module_name} has no {attr}")
     if not (isinstance(cls, type) and issubclass(cls, Target)):
         raise UnknownTargetError(f"target {spec!r}: {attr} is not a subclass of hardware_targets.Target")
     return cls
+
+
+def _where(err: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``err`` (a syntax error's own location)."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return f"{err.filename}:{err.lineno}"
+    frames = traceback.extract_tb(err.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "no location"

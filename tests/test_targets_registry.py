@@ -57,6 +57,27 @@ def test_a_module_class_spec_is_imported_from_the_current_folder(tmp_path, monke
     assert verify(net, ["my_target:Fast"], *_data(net)).all_exact
 
 
+def test_a_target_module_that_fails_to_import_is_one_line_that_says_where(tmp_path, monkeypatch, capsys):
+    # a syntax error or a module that raises (no device attached) gave a 25-line traceback and exit 1
+    from connttra_neuro import save
+    from connttra_neuro.cli import main
+
+    (tmp_path / "broken_t.py").write_text("x = 1\nsyntax error(\n")
+    (tmp_path / "nodev_t.py").write_text("x = 1\nraise RuntimeError('no device attached')\n")
+    monkeypatch.chdir(tmp_path)
+    for spec, message in [("broken_t:X", "importing broken_t failed: SyntaxError: .* \\(.*broken_t.py:2; "),
+                          ("nodev_t:X", "importing nodev_t failed: RuntimeError: no device attached "
+                                        "\\(.*nodev_t.py:2; python -c 'import nodev_t' shows the traceback\\)")]:
+        with pytest.raises(registry.UnknownTargetError, match=message):
+            get_target(spec)
+    net = random_network((5, 6, 3), seed=1)
+    save(net, tmp_path / "m.ctn")
+    np.save(tmp_path / "x.npy", _data(net)[0])
+    assert main(["verify", "m.ctn", "--data", "x.npy", "--targets", "nodev_t:X"]) == 2
+    err = capsys.readouterr().err
+    assert "importing nodev_t failed: RuntimeError: no device attached" in err and "Traceback" not in err
+
+
 def test_an_option_a_target_does_not_take_is_named_with_the_ones_it_does():
     with pytest.raises(TypeError, match="target 'loihi2' has no option 'weightbits'; it takes mode, tiles, "):
         get_target("loihi2", weightbits=4)
