@@ -35,7 +35,7 @@ from .network import (
     check_discrete_set,
 )
 
-__all__ = ["read_nir"]
+__all__ = ["parameter_digest", "read_nir"]
 
 FORM = ("Input -> Linear (encoder) -> Threshold -> [Linear -> Threshold] per hidden layer -> Affine -> Output, "
         "the form export_nir writes")
@@ -52,11 +52,36 @@ def read_nir(path) -> TernaryNetwork:
         _check_top_level(path)  # a netx file or another HDF5 file (nir.read's KeyError would not say so)
         raise ModelFileError(f"{path}: not a readable NIR file ({type(err).__name__}: {err})") from None
     try:
-        return _network(graph, nir)
+        network = _network(graph, nir)
     except NetworkError as err:
         raise ModelFileError(f"{path}: the NIR graph is no network of this toolkit: {err}") from None
     except _FormError as err:
         raise ModelFileError(f"{path}: {err}") from None
+    recorded = (graph.metadata or {}).get("parameter_digest")
+    if recorded is not None and str(recorded) != parameter_digest(network):
+        # HDF5 checks no data: one flipped bit read back as another network (all output weights 0), which
+        # every target then ran "exactly"
+        raise ModelFileError(f"{path}: the parameters read back differ from the ones its export recorded "
+                             f"(parameter_digest): the file is damaged or was changed since; export it again from "
+                             f"the model (deploy --export-nir), or delete parameter_digest from the graph's metadata "
+                             f"to read an edited graph as it is")
+    return network
+
+
+def parameter_digest(network: TernaryNetwork) -> str:
+    """SHA-256 of everything that decides the network's spikes and scores (encoder cuts, weights, thresholds,
+    biases, discrete set; not the metadata), which a NIR export records and :func:`read_nir` checks."""
+    import hashlib
+
+    h = hashlib.sha256(repr(network.discrete_set).encode())
+    arrays = [network.encoder.thresholds.astype("<f8")]
+    for layer in network.hidden:
+        arrays += [layer.weights.astype("i1"), layer.thresholds.astype("<i8")]
+    arrays += [network.output.weights.astype("i1"), network.output.biases.astype("<i8")]
+    for a in arrays:
+        h.update(repr(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 class _FormError(ValueError):

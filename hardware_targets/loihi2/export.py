@@ -57,6 +57,7 @@ import numpy as np
 
 from connttra_neuro._atomic import HDF5_SIGNATURE, REPLACE_FIX, atomic_write, refuse_other_kind
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
+from connttra_neuro.nirfile import parameter_digest
 
 from ..base import TargetLimitError
 from .mapping import (
@@ -119,6 +120,7 @@ def nir_graph(network: TernaryNetwork):
         "latency_steps": network.n_weight_layers,
         "delayed_nodes": ", ".join([f"hidden_{i}" for i in range(len(network.hidden))] + ["output"]),
         "discrete_set": list(network.discrete_set),
+        "parameter_digest": parameter_digest(network),  # HDF5 checks no data: read_nir checks this
         # a training machine's own folder (data_path) says nothing to whoever loads the graph elsewhere
         "model_metadata": json.dumps({k: v for k, v in thaw_metadata(network.metadata).items()
                                       if k not in LOCAL_METADATA}),
