@@ -49,20 +49,28 @@ def _call_from_numba_s_code(handler, signum):
         pytest.fail("the signal was raised inside numba's code, where it is lost")
 
 
+def _a_library_s_handler(signum, frame):
+    pass
+
+
 def test_a_signal_in_numba_s_code_is_raised_once_that_code_has_returned():
     # train exited 0 after a Ctrl-C 3.3 s in ("Exception ignored on calling ctypes callback function:
     # ExecutionEngine._raw_object_cache_notify ... KeyboardInterrupt"), having trained and saved
-    before = signal.getsignal(signal.SIGINT)
-    if before is not signal.default_int_handler:
-        pytest.skip("another SIGINT handler is installed (Brian2's, once imported): interruptible leaves it")
-    with interruptible():
-        handler = signal.getsignal(signal.SIGINT)
-        assert _call_from_numba_s_code(handler, signal.SIGINT) == "returned"  # nothing raised in there
-        with pytest.raises(KeyboardInterrupt):
-            time.sleep(5)  # sent again 50 ms later, and raised here
-        with pytest.raises(KeyboardInterrupt):
-            handler(signal.SIGINT, None)  # anywhere else: at once
-    assert signal.getsignal(signal.SIGINT) is before
+    other = signal.signal(signal.SIGINT, signal.default_int_handler)  # Brian2's, once imported, is left alone
+    try:
+        with interruptible():
+            handler = signal.getsignal(signal.SIGINT)
+            assert _call_from_numba_s_code(handler, signal.SIGINT) == "returned"  # nothing raised in there
+            with pytest.raises(KeyboardInterrupt):
+                time.sleep(5)  # sent again 50 ms later, and raised here
+            with pytest.raises(KeyboardInterrupt):
+                handler(signal.SIGINT, None)  # anywhere else: at once
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, _a_library_s_handler)
+        with interruptible():
+            assert signal.getsignal(signal.SIGINT) is _a_library_s_handler
+    finally:
+        signal.signal(signal.SIGINT, other)
     with pytest.raises(Terminated), sigterm_raises():
         assert _call_from_numba_s_code(signal.getsignal(signal.SIGTERM), signal.SIGTERM) == "returned"
         time.sleep(5)
