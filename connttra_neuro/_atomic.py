@@ -38,7 +38,9 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
         raise IsADirectoryError(f"{path} is a directory; it needs a file name")
     if not directory and path.exists() and not path.is_file():
         raise OSError(f"{path} is not a regular file (a device, pipe or socket); give a file name")
-    for parent in Path(os.path.realpath(path)).parents:
+    real = Path(os.path.realpath(path))
+    # an existing folder (directory=True) is where the files go: it is the one checked, not the folder above
+    for parent in ([real] if directory and real.is_dir() else real.parents):
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")

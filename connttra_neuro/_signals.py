@@ -45,15 +45,16 @@ def _in_uninterruptible_code(frame) -> bool:
     return False
 
 
-def _later(signum, handler) -> bool:
-    """If the main thread is in numba's or llvmlite's code, send ``signum`` again in 50 ms (once, while
-    ``handler`` is still the one installed) and return True: the caller raises nothing now."""
+def _later(signum) -> bool:
+    """Send ``signum`` again in 50 ms (once) and return True: the caller raises nothing now. Whatever handles
+    it then decides: this one raises, a holding block (``signals_held``) notes it, the default action ends
+    the process; only an ignored signal stays ignored."""
     if signum in _resend_pending:
         return True
 
     def resend():
         _resend_pending.discard(signum)
-        if signal.getsignal(signum) is handler:  # not once the command has ended and put its handler back
+        if signal.getsignal(signum) is not signal.SIG_IGN:
             os.kill(os.getpid(), signum)
 
     _resend_pending.add(signum)
@@ -64,13 +65,13 @@ def _later(signum, handler) -> bool:
 
 
 def _raise(signum, frame):
-    if _in_uninterruptible_code(frame) and _later(signum, _raise):
+    if _in_uninterruptible_code(frame) and _later(signum):
         return
     raise Terminated(f"terminated by signal {signum}")
 
 
 def _interrupt(signum, frame):
-    if _in_uninterruptible_code(frame) and _later(signum, _interrupt):
+    if _in_uninterruptible_code(frame) and _later(signum):
         return
     raise KeyboardInterrupt
 

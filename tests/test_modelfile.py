@@ -416,6 +416,13 @@ def test_only_the_nearest_existing_folder_must_be_writable(tmp_path, monkeypatch
     net = random_network((4, 3, 2), seed=0)
     assert load(save(net, tmp_path / "mine" / "m.ctn")) == net
     assert load(save(net, tmp_path / "mine" / "new" / "m.ctn")) == net
+    # an existing output folder (verify --out, compare -o) is itself the one checked: a writable mount under a
+    # read-only one (a container run with --read-only and -v /out) was refused for its parent
+    from connttra_neuro._atomic import check_writable
+
+    assert check_writable(tmp_path / "mine", directory=True) == tmp_path / "mine"
+    with pytest.raises(PermissionError, match=f"{tmp_path} is not writable"):
+        check_writable(tmp_path / "other", directory=True)  # a new folder goes into the read-only one
 
 
 def test_save_refuses_to_replace_a_file_that_is_not_a_model(tmp_path):

@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from connttra_neuro._signals import Terminated, ctrl_c_deferred, interruptible, sigterm_raises
+from connttra_neuro._signals import (
+    Terminated,
+    ctrl_c_deferred,
+    interruptible,
+    raise_noted,
+    signals_held,
+    sigterm_raises,
+)
 
 
 def test_ctrl_c_in_a_deferred_block_is_raised_when_the_block_ends():
@@ -66,11 +73,27 @@ def test_a_signal_in_numba_s_code_is_raised_once_that_code_has_returned():
             with pytest.raises(KeyboardInterrupt):
                 handler(signal.SIGINT, None)  # anywhere else: at once
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        signal.signal(signal.SIGINT, _a_library_s_handler)
+        # a block that holds Ctrl-C (a Lava stop, a Brian2 build) starting within the 50 ms gets it, not loses it
         with interruptible():
-            assert signal.getsignal(signal.SIGINT) is _a_library_s_handler
+            assert _call_from_numba_s_code(signal.getsignal(signal.SIGINT), signal.SIGINT) == "returned"
+            with pytest.raises(KeyboardInterrupt):
+                with ctrl_c_deferred():
+                    time.sleep(1)
+            # a handler installed inside the block (Brian2's, when imported) stays when the block ends
+            signal.signal(signal.SIGINT, _a_library_s_handler)
+        assert signal.getsignal(signal.SIGINT) is _a_library_s_handler
+        with interruptible():
+            assert signal.getsignal(signal.SIGINT) is _a_library_s_handler  # and is not replaced on entry
     finally:
         signal.signal(signal.SIGINT, other)
     with pytest.raises(Terminated), sigterm_raises():
         assert _call_from_numba_s_code(signal.getsignal(signal.SIGTERM), signal.SIGTERM) == "returned"
         time.sleep(5)
+    # held by a block of its own when sent again: noted there and raised when it ends, not dropped
+    with pytest.raises(Terminated), sigterm_raises():
+        assert _call_from_numba_s_code(signal.getsignal(signal.SIGTERM), signal.SIGTERM) == "returned"
+        noted: list = []
+        with signals_held(noted, sigterm=True):
+            time.sleep(1)
+        assert noted == [signal.SIGTERM]
+        raise_noted(noted)

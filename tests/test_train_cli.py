@@ -1013,7 +1013,8 @@ def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
     assert "start" not in thaw_metadata(modelfile.load(tmp_path / "plain.ctn").metadata)
 
 
-def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(tmp_path, capsys):
+def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # every update drawn, not one per 0.1 s
     # exact mode (no jitter): a stage stops once a sweep no longer lowers its loss, short of its 50 sweeps
     argv = ["train", "--data", "iris", "--hidden", "16,8", "--jitter", "0", "--seed", "0", "--layerwise", "50",
             "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]
@@ -1023,6 +1024,7 @@ def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(
     assert stages and all(0 < int(n) < 50 for n in stages.groups())
     bar = [line for line in captured.err.replace("\r", "\n").splitlines() if line.startswith("layer by layer")]
     assert "100/100" in bar[-1] and "100/100" not in bar[0]  # filled when the stages end, not before
+    assert "51/100" in next(line for line in bar if "layer=2/2" in line)  # layer 2's sweep 1, after layer 1's 50
 
 
 @pytest.mark.parametrize("flags, message", [

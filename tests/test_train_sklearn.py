@@ -51,6 +51,16 @@ def test_a_fitted_estimator_pickles_and_copies_without_its_training_state(iris, 
         assert twin.network_ == fitted.network_ and twin.last_network() == fitted.last_network()
         assert not twin.network_.hidden[0].weights.flags.writeable  # rebuilt through the checks, read-only
     assert not any(callable(v) for v in vars(fitted).values())  # no closure over the caches of the fit
+    X, y = iris
+
+    def stop(est, record, network):
+        raise KeyboardInterrupt  # a notebook's stop button, after sweep 1
+
+    stopped = CoNNTrA(hidden=(8,), max_sweeps=5, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit(X, y, callback=stop)
+    twin = pickle.loads(pickle.dumps(stopped))  # the interrupted fit's network is built, not its state pickled
+    assert twin.last_network() == stopped.last_network() and twin.n_sweeps_ == 1
 
 
 def test_binary_decision_function_is_one_score_per_sample(iris):
@@ -86,6 +96,8 @@ def test_feature_names_of_a_frame_are_kept_and_checked(iris, fitted):
     with pytest.raises(ValueError, match="columns are not the ones fit saw.*'petal width' \\(fit: 'sepal length'\\)"):
         est.predict(frame[names[::-1]])  # accepted silently before: 33% against 78% accuracy
     assert not hasattr(_fit(X, y), "feature_names_in_")
+    with pytest.raises(ValueError, match="validation data's columns are not the training data's, in the same order"):
+        _fit(frame, y).fit(frame, y, validation=(frame[names[::-1]], y))  # keep_best chose by a wrong error
 
 
 def test_mixed_frames_label_columns_and_sparse_input(iris, fitted):
@@ -95,6 +107,7 @@ def test_mixed_frames_label_columns_and_sparse_input(iris, fitted):
     frame = pd.DataFrame(X, columns=list("abcd")).assign(big=X[:, 2] > 4)  # float and bool columns: objects
     est = _fit(frame, y[:, None])  # a one-column label array, as df[["label"]] gives
     assert est.n_features_in_ == 5 and est.predict(frame).shape == (150,)
+    assert est.score(frame, y[:, None]) == est.score(frame, y)  # score too (cross_val_score's default scoring)
     np.testing.assert_array_equal(_fit(X.astype(object), y).predict(X), fitted.predict(X))
     with pytest.raises(ValueError, match=r"sparse csr_matrix of shape \(150, 4\).*X.toarray\(\)"):
         fitted.predict(sparse.csr_matrix(X))

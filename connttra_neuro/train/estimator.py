@@ -267,6 +267,8 @@ class CoNNTrA:
         # every check first: a refit that fails leaves the fitted estimator as it was (classes_ of the new
         # labels over the old network_ would relabel its predictions)
         names = _feature_names(X)
+        if validation is not None and isinstance(validation, (tuple, list)) and len(validation) == 2:
+            _check_columns(_feature_names(validation[0]), names, "validation data", "the training data's")
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
         _check_resume_arguments(init_network, history, best_network, callback, hidden, values, self.levels)
@@ -420,6 +422,12 @@ class CoNNTrA:
                 warnings.warn(message, ConvergenceWarning, stacklevel=2)
         return self
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if callable(state.get("_last_network")):  # an interrupted fit: the network, not the training state
+            state["_last_network"] = state["_last_network"]()
+        return state
+
     def last_network(self) -> TernaryNetwork:
         """The network after the last sweep (``network_`` may be an earlier, better one)."""
         self._check_fitted()
@@ -435,13 +443,7 @@ class CoNNTrA:
 
     def _scores(self, X) -> np.ndarray:
         self._check_fitted()
-        names = _feature_names(X)
-        fitted = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted is not None and not np.array_equal(names, fitted):
-            # the same count of columns in another order (or others) would be read silently as the fitted ones
-            differ = [f"{a!r} (fit: {b!r})" for a, b in zip(names, fitted, strict=False) if a != b][:3]
-            raise ValueError(f"X's columns are not the ones fit saw, in the same order: {len(names)} columns, fit "
-                             f"had {len(fitted)}" + (f"; first differences {', '.join(differ)}" if differ else ""))
+        _check_columns(_feature_names(X), getattr(self, "feature_names_in_", None), "X")
         X, _ = check_Xy(X, np.zeros(np.shape(X)[0] if np.ndim(X) else 0), where="X")
         return network_forward(self.network_, self.network_.encode(X))[2]
 
@@ -461,6 +463,8 @@ class CoNNTrA:
         """Accuracy."""
         predicted = self.predict(X)
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:  # a label column, as fit takes it
+            y = y[:, 0]
         if y.ndim != 1 or y.shape[0] != predicted.shape[0]:
             raise ValueError(f"score needs y of shape ({predicted.shape[0]},), one label per sample, got {y.shape}")
         kinds = {y.dtype.kind, self.classes_.dtype.kind}  # object arrays (mixed, pandas) are not judged
@@ -478,6 +482,16 @@ def _feature_names(X) -> np.ndarray | None:
         return None
     names = np.asarray(list(columns), dtype=object)
     return names if names.size and all(isinstance(n, str) for n in names) else None
+
+
+def _check_columns(names, fitted, what: str, against: str = "the ones fit saw") -> None:
+    """Refuse a frame whose string column names are not ``fitted``'s, in order (either without names: fine):
+    the same count of columns in another order would be read silently as the fitted ones."""
+    if names is None or fitted is None or np.array_equal(names, fitted):
+        return
+    differ = [f"{a!r} (fit: {b!r})" for a, b in zip(names, fitted, strict=False) if a != b][:3]
+    raise ValueError(f"{what}'s columns are not {against}, in the same order: {len(names)} columns against "
+                     f"{len(fitted)}" + (f"; first differences {', '.join(differ)}" if differ else ""))
 
 
 def _key(record: dict) -> float:
