@@ -1014,7 +1014,11 @@ def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
 
 
 def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # every update drawn, not one per 0.1 s
+    import functools
+
+    import tqdm
+
+    monkeypatch.setattr(tqdm, "tqdm", functools.partial(tqdm.tqdm, mininterval=0, miniters=1))  # draw every update
     # exact mode (no jitter): a stage stops once a sweep no longer lowers its loss, short of its 50 sweeps
     argv = ["train", "--data", "iris", "--hidden", "16,8", "--jitter", "0", "--seed", "0", "--layerwise", "50",
             "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]
