@@ -45,12 +45,12 @@ def _in_uninterruptible_code(frame) -> bool:
     return False
 
 
-def _later(signum) -> bool:
-    """Send ``signum`` again in 50 ms (once) and return True: the caller raises nothing now. Whatever handles
-    it then decides: this one raises, a holding block (``signals_held``) notes it, the default action ends
-    the process; only an ignored signal stays ignored."""
+def _send_again_later(signum) -> None:
+    """Send ``signum`` again in 50 ms (once). Whatever handles it then decides: these handlers raise, a
+    holding block (``signals_held``) notes it, the default action ends the process; only an ignored signal
+    stays ignored."""
     if signum in _resend_pending:
-        return True
+        return
 
     def resend():
         _resend_pending.discard(signum)
@@ -61,19 +61,21 @@ def _later(signum) -> bool:
     timer = threading.Timer(0.05, resend)
     timer.daemon = True
     timer.start()
-    return True
 
 
-def _raise(signum, frame):
-    if _in_uninterruptible_code(frame) and _later(signum):
-        return
-    raise Terminated(f"terminated by signal {signum}")
+def _raising(exception):
+    """A signal handler that raises ``exception(signum)``, or sends the signal again later when it
+    interrupted numba's or llvmlite's code."""
+    def handler(signum, frame):
+        if _in_uninterruptible_code(frame):
+            _send_again_later(signum)
+            return
+        raise exception(signum)
+    return handler
 
 
-def _interrupt(signum, frame):
-    if _in_uninterruptible_code(frame) and _later(signum):
-        return
-    raise KeyboardInterrupt
+_raise = _raising(lambda signum: Terminated(f"terminated by signal {signum}"))  # SIGTERM
+_interrupt = _raising(lambda signum: KeyboardInterrupt())  # SIGINT
 
 
 @contextmanager

@@ -65,11 +65,16 @@ _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, 
                "hdf5": "an HDF5 file (a NIR or netx export)", "checkpoint": "a training checkpoint"}
 # JSON outputs: any JSON file starts alike, so what it holds tells (a user's config.json is not replaced)
 _JSON_KINDS = {
-    "parity-json": ("a parity report (verify's JSON)",
-                    lambda d: isinstance(d, dict) and d.get("schema") == "connttra-neuro parity report"),
+    "parity-json": ("a parity report (verify's JSON)", lambda d: isinstance(d, dict) and d.get("schema") == _parity()),
     "compare-json": ("a comparison (compare's JSON)",
                      lambda d: isinstance(d, list) and all(isinstance(r, dict) and "method" in r for r in d)),
 }
+
+
+def _parity() -> str:
+    from ..verify.parity import SCHEMA  # imported when a file is there to check: it loads numpy
+
+    return SCHEMA
 
 
 def check_replaceable(path, flag: str, kind) -> None:

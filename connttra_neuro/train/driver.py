@@ -28,9 +28,7 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
     as the deployed network does, where float64 would round those beyond 2**53), bool as float32; a
     column of labels ``(n, 1)`` as ``(n,)``."""
     X = feature_array(X)
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:  # a one-column frame or array (df[["label"]])
-        y = y[:, 0]
+    y = label_array(y)
     if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
@@ -50,6 +48,12 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{where}: X contains NaN or infinite values")
     return X, y
+
+
+def label_array(y) -> np.ndarray:
+    """``np.asarray(y)``, a one-column frame or array of labels (``df[["label"]]``) as ``(n,)``."""
+    y = np.asarray(y)
+    return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
 
 
 def _exact_drive(s: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set, check_input_shape  # noqa: F401
 
 from . import losses
-from .driver import TrainState, check_Xy, initial_network, network_forward, sweep_rng
+from .driver import TrainState, check_Xy, initial_network, label_array, network_forward, sweep_rng
 from .losses import SettingError, resolve_loss
 
 __all__ = ["CoNNTrA", "ConvergenceWarning", "default_jitter"]
@@ -266,9 +266,7 @@ class CoNNTrA:
         """
         # every check first: a refit that fails leaves the fitted estimator as it was (classes_ of the new
         # labels over the old network_ would relabel its predictions)
-        names = _feature_names(X)
-        if validation is not None and isinstance(validation, (tuple, list)) and len(validation) == 2:
-            _check_columns(_feature_names(validation[0]), names, "validation data", "the training data's")
+        names = _feature_names(X)  # before check_Xy makes the frame an array
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
         _check_resume_arguments(init_network, history, best_network, callback, hidden, values, self.levels)
@@ -286,6 +284,7 @@ class CoNNTrA:
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise ValueError("validation must be a pair (X_val, y_val)")
+            _check_columns(_feature_names(validation[0]), names, "validation data", "the training data's")
             Xv, yv = check_Xy(*validation, where="validation data")
             if Xv.shape[1] != X.shape[1]:
                 raise ValueError(f"validation data has {Xv.shape[1]} features, training data {X.shape[1]}")
@@ -408,31 +407,20 @@ class CoNNTrA:
                 if changed == 0 or before - state.loss <= self.tol * abs(before):
                     self.converged_ = True
                     break
-        except BaseException:  # Ctrl-C or an error: the network after the last sweep is built if asked for
-            self._last_network = lambda: state.network(net0, metadata(self.history_[-1]))
-            raise
-        finally:
+        finally:  # also after Ctrl-C: built now, so the estimator holds no training state (caches of 10+ bytes
+            # per sample and neuron, numba arrays that do not pickle)
             self.n_sweeps_ = len(self.history_) - 1
-        # built now, so the fitted estimator holds no training state (caches of 10+ bytes per sample and
-        # neuron, numba arrays that do not pickle)
-        self._last_network = state.network(net0, metadata(self.history_[-1]))
+            self._last_network = state.network(net0, metadata(self.history_[-1]))
         if not self.converged_:
             message = _budget_warning(self.history_, stop_reason, state.jitter > 0)
             if message:
                 warnings.warn(message, ConvergenceWarning, stacklevel=2)
         return self
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        if callable(state.get("_last_network")):  # an interrupted fit: the network, not the training state
-            state["_last_network"] = state["_last_network"]()
-        return state
-
     def last_network(self) -> TernaryNetwork:
         """The network after the last sweep (``network_`` may be an earlier, better one)."""
         self._check_fitted()
-        last = self._last_network
-        return last() if callable(last) else last
+        return self._last_network
 
     # ------------------------------------------------------------------
     def _check_fitted(self):
@@ -462,9 +450,7 @@ class CoNNTrA:
     def score(self, X, y) -> float:
         """Accuracy."""
         predicted = self.predict(X)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:  # a label column, as fit takes it
-            y = y[:, 0]
+        y = label_array(y)  # a label column too, as fit takes it
         if y.ndim != 1 or y.shape[0] != predicted.shape[0]:
             raise ValueError(f"score needs y of shape ({predicted.shape[0]},), one label per sample, got {y.shape}")
         kinds = {y.dtype.kind, self.classes_.dtype.kind}  # object arrays (mixed, pandas) are not judged
@@ -524,12 +510,11 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
         changed = history[-1]["changed"]
         return (f"CoNNTrA stopped by {stop_reason} after {sweeps} before converging (last sweep changed {changed} "
                 f"parameter{'s' * (changed != 1)}); {BUDGET_ADVICE}")
-    window = max(3, n // 10)
+    window = min(max(3, n // 10), n)  # a run shorter than 3 sweeps: too short to tell, unless its start is a reading
     # one error throughout: a resumed run may have been validated in one part and not the other
     what = "validation" if all(r["val_error"] is not None for r in history[1:]) else "training"
     # a given start (sweep 0 of a fit from init_network) is a reading to beat, as keep_best counts it
     keys = [r["val_error" if what == "validation" else "train_error"] for r in _candidates(history)]
-    window = min(window, n)  # a run shorter than the window: too short to tell, unless its start is a reading
     if len(keys) > window and min(keys[-window:]) >= min(keys[:-window]):
         return None  # levelled off before the budget ended (or never beat its given start): the budget did its job
     if min(keys[-window:]) == 0:
