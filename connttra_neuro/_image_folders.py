@@ -501,6 +501,17 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
                            f"every class needs training images (image files end in {', '.join(IMAGE_SUFFIXES)})")
     if len(classes) < 2:
         raise DatasetError(f"{name}: {train_root} holds 1 class folder ({classes[0]}); need at least 2 classes")
+    if val_root is None and train_root == directory:
+        # Kaggle's dogs-vs-cats: train/ of images named cat.0.jpg, dog.0.jpg beside an unlabelled test1/; read as
+        # class folders, a model would learn which folder an image came from (CIFAR-100's class train stays one)
+        trains = [c for c in classes if c.lower() in TRAIN_FOLDERS]
+        tests = [c for c in classes if c.lower().rstrip("0123456789_- ") in VAL_FOLDERS]
+        if trains and tests:
+            raise DatasetError(
+                f"{name}: {trains[0]}/ in {directory} holds images of its own, not in class folders, so {trains[0]}/ "
+                f"and {tests[0]}/ would be read as two classes named {trains[0]} and {tests[0]}; sort the training "
+                f"images into one folder per class ({trains[0]}/<class>/; a {tests[0]}/ of unlabelled images is then "
+                f"not used), or rename the folders if they really are classes")
     files = [p for c in classes for p in train_files[c]]
     y = np.repeat(np.arange(len(classes)), [len(train_files[c]) for c in classes])
     val_files = None

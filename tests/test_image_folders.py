@@ -750,3 +750,15 @@ def test_a_filesystem_without_inode_numbers_keeps_every_image(tmp_path, monkeypa
     monkeypatch.setattr(Path, "stat", no_inodes)
     data = load_dataset(tmp_path)
     assert len(data.y_train) + len(data.y_val) == 3 * len(CLASSES)
+
+
+@pytest.mark.parametrize("test_folder", ["test1", "test", "Val"])
+def test_train_and_test_folders_of_unsorted_images_are_not_two_classes(tmp_path, test_folder):
+    # Kaggle's dogs-vs-cats: train/cat.0.jpg, train/dog.0.jpg beside an unlabelled test1/; read as classes
+    # "test1" and "train", a model learnt which folder an image came from, without a word
+    _write(tmp_path, {"train": [(f"{c}.{k}.png", _grey(k + 10 * j)) for j, c in enumerate(("cat", "dog"))
+                                for k in range(5)],
+                      test_folder: [(f"{k}.png", _grey(50 + k)) for k in range(4)]})
+    with pytest.raises(DatasetError, match=f"train/ in .* holds images of its own, not in class folders, so "
+                                           f"train/ and {test_folder}/ would be read as two classes"):
+        load_dataset(tmp_path)
