@@ -543,7 +543,8 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
     * ``X, y`` -- split here: seeded stratified 80/20 split (``seed``).
 
     When an archive holds several of these layouts the first one listed wins, and the
-    dataset's ``description`` names the arrays it left unused.
+    dataset's ``description`` names the arrays it left unused (``X_test, y_test`` beside
+    ``X, y`` too: only ``X_train`` makes them the validation part).
 
     ``X*`` are numeric (n, n_features) arrays (higher-dimensional arrays are
     flattened per sample), finite; ``y*`` are integer class indices >= 0 of
@@ -608,10 +609,15 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
             X = get("X")
             shape = _sample_shape(X)
             X, y = _check_pair(X, get("y"), "X", "y", name)
+            # X_test, y_test beside X, y without X_train: not a layout, so not used; said, with how to use them
+            unused = sorted(keys & {"X_train", "y_train", "X_val", "y_val", "X_test", "y_test"})
+            hint = ("; to validate on X_val/y_val or X_test/y_test, name the training arrays X_train, y_train"
+                    if keys & {"X_val", "y_val", "X_test", "y_test"} else "")
             return Dataset(
                 name,
                 *_split(X, y, seed, name, class_names=names),
-                f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})",
+                f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})"
+                + (f" (also in the file, not used: {', '.join(unused)}{hint})" if unused else ""),
                 names,
                 input_shape=shape,
             )

@@ -343,6 +343,11 @@ def test_npz_explicit_split_and_test_alias(tmp_path):
              X=X, y=y)
     data = load_npz(tmp_path / "c.npz")
     assert len(data.y_val) == 10 and "(also in the file, not used: X, X_test, y, y_test)" in data.description
+    # X_test, y_test beside X, y (no X_train): X, y are split, and the test arrays named as not used (was silent)
+    np.savez(tmp_path / "d.npz", X=X, y=y, X_test=X[:10] + 5, y_test=y[:10])
+    data = load_npz(tmp_path / "d.npz")
+    assert len(data.y_train) + len(data.y_val) == len(y)
+    assert "(also in the file, not used: X_test, y_test; to validate on" in data.description
 
 
 def test_npz_x_y_is_split_by_seed(tmp_path):
