@@ -49,13 +49,39 @@ def _kind(directory: Path) -> str | None:
 
 def cifar_folder(directory: Path) -> Path | None:
     """The folder holding CIFAR binary files: ``directory`` itself, or the one archive folder inside it
-    (``~/data/`` holding ``cifar-10-batches-bin/``); None when it holds none."""
+    (``~/data/`` holding ``cifar-10-batches-bin/``); None when it holds none. The Python version (pickles)
+    is an error saying to bring the binary one."""
     if _kind(directory):
         return directory
     inside = [directory / f for f in FOLDERS if (directory / f).is_dir()]
     if len(inside) > 1:
         raise DatasetError(f"{directory}: holds both {inside[0].name}/ and {inside[1].name}/; give the one to read")
-    return inside[0] if inside and _kind(inside[0]) else None
+    if inside and _kind(inside[0]):
+        return inside[0]
+    pickled = _pickled(directory)
+    if pickled:
+        kind, what = pickled
+        binary = "cifar-10-binary.tar.gz" if kind == "CIFAR-10" else "cifar-100-binary.tar.gz"
+        raise DatasetError(f"{directory}: holds {kind}'s Python version ({what}): pickles, which are never loaded "
+                           f"(unpickling runs code); download the binary version, {binary} from "
+                           f"https://www.cs.toronto.edu/~kriz/cifar.html, extract it and give the folder it makes")
+    return None
+
+
+def _pickled(directory: Path) -> tuple[str, str] | None:
+    """``(kind, what was found)`` when ``directory`` holds CIFAR's Python version (``cifar-10-batches-py/``:
+    ``data_batch_1`` .., ``batches.meta``; ``cifar-100-python/``: ``train``, ``test``, ``meta``) or the
+    folder it extracts to; else None. Without this, it was said to lack IDX files or class folders."""
+    names = {p.name for p in directory.iterdir() if p.is_file()}
+    batches = sorted(n for n in names if re.fullmatch(r"data_batch_\d+|test_batch|batches\.meta", n))
+    if batches:
+        return "CIFAR-10", ", ".join(batches[:3]) + (" .." if len(batches) > 3 else "")
+    if {"train", "meta"} <= names:
+        return "CIFAR-100", "train, meta"
+    for folder, kind in (("cifar-10-batches-py", "CIFAR-10"), ("cifar-100-python", "CIFAR-100")):
+        if (directory / folder).is_dir():
+            return kind, f"{folder}/"
+    return None
 
 
 def _records(path: Path, label_bytes: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -133,3 +133,16 @@ def test_a_loose_bin_file_beside_class_folders_keeps_an_image_folder(tmp_path):
     (tmp_path / "test.bin").write_bytes(_record_bytes(_images(2, 0), np.array([0, 1]), np.array([3, 4])))
     with pytest.raises(DatasetError, match="holds test.bin but no training batches"):  # CIFAR-100's records
         load_dataset(tmp_path)
+
+
+@pytest.mark.parametrize("layout", ["cifar-10-batches-py", "cifar-100-python", "inside"])
+def test_the_python_version_is_named_with_the_binary_one_to_bring(tmp_path, layout):
+    # the pickled batches, CIFAR's most downloaded version, were said to lack IDX files or class folders
+    folder = tmp_path / ("cifar-10-batches-py" if layout == "inside" else layout)
+    folder.mkdir()
+    cifar100 = layout == "cifar-100-python"
+    for name in ("train", "test", "meta") if cifar100 else ("data_batch_1", "test_batch", "batches.meta"):
+        (folder / name).write_bytes(b"\x80\x04not loaded")
+    kind = "CIFAR-100" if cifar100 else "CIFAR-10"
+    with pytest.raises(DatasetError, match=f"holds {kind}'s Python version .* download the binary version"):
+        load_dataset(tmp_path if layout == "inside" else folder)
