@@ -153,7 +153,12 @@ def _layout(directory: Path, name: str) -> tuple[Path, Path | None, list[str]]:
     class named ``train`` (CIFAR-100 has one) holds only images and stays a class of ``DIR/<class>/``, a
     stray image in a split's ``train/`` is skipped, and a folder beside a split (``unlabeled/``,
     ``devkit/``) must not turn ``train/`` and ``val/`` into two classes."""
-    folders = {p.name.lower(): p for p in _entries(directory, name) if p.is_dir()}
+    folders = {}
+    for path in (p for p in _entries(directory, name) if p.is_dir()):
+        first = folders.setdefault(path.name.lower(), path)
+        if first is not path and path.name.lower() in TRAIN_FOLDERS + VAL_FOLDERS:  # one would go unread, unsaid
+            raise DatasetError(f"{name}: {first.name}/ and {path.name}/ in {directory} are one split folder in two "
+                               f"spellings; merge them into one")
     # a validation folder holds class folders; Kaggle's test/ of unlabelled images is not one
     labelled = [folders[v] for v in VAL_FOLDERS if v in folders and _holds_folders(folders[v], name)]
     for train in (folders[t] for t in TRAIN_FOLDERS if t in folders):

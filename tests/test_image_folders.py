@@ -762,3 +762,12 @@ def test_train_and_test_folders_of_unsorted_images_are_not_two_classes(tmp_path,
     with pytest.raises(DatasetError, match=f"train/ in .* holds images of its own, not in class folders, so "
                                            f"train/ and {test_folder}/ would be read as two classes"):
         load_dataset(tmp_path)
+
+
+def test_a_split_folder_in_two_spellings_is_an_error(tmp_path):
+    # Train/ and train/ (split folders are matched in any case): one of them was left unread, unsaid
+    _write(tmp_path / "train", _pool(3))
+    _write(tmp_path / "Train", {"emu": [("x.png", _grey(5))]})
+    _write(tmp_path / "val", {"dog": [("a.png", _grey(7))]})
+    with pytest.raises(DatasetError, match="Train/ and train/ .* one split folder in two spellings"):
+        load_dataset(tmp_path)
