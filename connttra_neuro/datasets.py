@@ -189,6 +189,19 @@ def _sample_shape(X) -> tuple:
     return tuple(int(d) for d in np.shape(X)[1:]) if np.ndim(X) > 2 else ()
 
 
+def _one_sample_shape(train: tuple, val: tuple, train_name: str, val_name: str) -> tuple:
+    """The sample shape of a training and a validation part: the one they share (rows, ``()``, say none),
+    else an error. 28x28 against 14x56, or (32, 32, 3) against channels-first (3, 32, 32), has the same
+    number of features in other places: validation would score the model on scrambled samples."""
+    from .inference import same_shape
+
+    if train and val and not same_shape(train, val):
+        raise DatasetError(f"{train_name} holds samples of shape {train} but {val_name} of shape {val}: the same "
+                           f"{int(np.prod(train))} features in other places (channels first against last, or "
+                           f"turned?); give both parts in one layout")
+    return train or val
+
+
 def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool = False
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate one (features, labels) pair; return float32 2-D X and int64 1-D y. With ``empty_ok``, no
@@ -474,8 +487,8 @@ def _load_idx_dir(
     X_tr, y_tr, shape = _idx_pair(found["train_images"], found["train_labels"])
     if has_val:
         X_va, y_va, val_shape = _idx_pair(found["val_images"], found["val_labels"])
-        if X_tr.shape[1:] == X_va.shape[1:] and shape != val_shape:  # 28x28 against 14x56: say no shape
-            shape = ()
+        if X_tr.shape[1:] == X_va.shape[1:]:
+            shape = _one_sample_shape(shape, val_shape, str(found["train_images"]), found["val_images"].name)
         if X_tr.shape[1:] != X_va.shape[1:]:  # named by file here: the Dataset would say only X_train / X_val
             raise DatasetError(f"{name}: {found['train_images'].name} holds images of {X_tr.shape[1]} values but "
                                f"{found['val_images'].name} of {X_va.shape[1]}; the two sets must be of one size")
@@ -593,7 +606,8 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                 )
             unused = sorted(keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
             X_train, X_val = get("X_train"), get(val_keys[0])
-            shapes = {_sample_shape(X_train), _sample_shape(X_val)} - {()}  # rows say nothing of a shape
+            shape = _one_sample_shape(_sample_shape(X_train), _sample_shape(X_val), f"{path}: X_train",
+                                      val_keys[0])
             return Dataset(
                 name,
                 # checked here too: a Dataset takes an empty part (a subsample of 0), a file must not hold one
@@ -603,7 +617,7 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
                 names,
                 seeded_split=False,
-                input_shape=shapes.pop() if len(shapes) == 1 else (),  # two shapes: neither is the one
+                input_shape=shape,
             )
         if {"X", "y"} <= keys:
             X = get("X")

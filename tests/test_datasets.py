@@ -647,3 +647,23 @@ def test_idx_train_and_t10k_images_of_other_sizes_are_named_by_file(tmp_path):
     with pytest.raises(DatasetError, match="train-images-idx3-ubyte holds images of 16 values but "
                                            "t10k-images-idx3-ubyte of 12"):
         load_dataset(tmp_path)
+
+
+def test_training_and_validation_samples_of_one_count_in_other_shapes_are_refused(tmp_path):
+    # channels last against channels first (or 8x8 against 4x16): the same features in other places, so the
+    # validation error scored the model on scrambled samples; the data loaded without a word (no input_shape)
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 256, (30, 4, 4, 3)), np.arange(30) % 3
+    np.savez(tmp_path / "a.npz", X_train=X, y_train=y, X_val=X[:9].transpose(0, 3, 1, 2), y_val=y[:9])
+    with pytest.raises(DatasetError, match=r"X_train holds samples of shape \(4, 4, 3\) but X_val of shape "
+                                           r"\(3, 4, 4\)"):
+        load_dataset(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", X_train=X[..., :1], y_train=y, X_test=X[:9, :, :, 0], y_test=y[:9])  # one grey image
+    assert load_dataset(tmp_path / "b.npz").input_shape == (4, 4, 1)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (30, 8, 8), dtype=np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", y.astype(np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (9, 4, 16), dtype=np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", y[:9].astype(np.uint8))
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte holds samples of shape \(8, 8\) but "
+                                           r"t10k-images-idx3-ubyte of shape \(4, 16\)"):
+        load_dataset(tmp_path)
