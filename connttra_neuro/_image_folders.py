@@ -496,10 +496,13 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
     train_files, skipped, repeats = _class_files(train_root, name, seen)
     classes = [c for c in train_files if train_files[c]]
     if not classes:
+        # torchvision keeps MNIST's IDX files in MNIST/raw/: give the folder that holds them
+        idx = next((p.parent for p in skipped if p.name.startswith(("train-images-idx3", "train-images.idx3"))), None)
         raise DatasetError(
             f"{name}: no image files in the folders of {train_root}; expected one folder per class holding "
             f"images ({', '.join(IMAGE_SUFFIXES)}): DIR/<class>/, or DIR/train/<class>/ and DIR/val/<class>/; "
-            f"or the IDX files train-images-idx3-ubyte and train-labels-idx1-ubyte")
+            f"or the IDX files train-images-idx3-ubyte and train-labels-idx1-ubyte"
+            + (f" (they are in {idx}: give that folder)" if idx else ""))
     empty = [c for c in train_files if not train_files[c]]
     if empty:
         raise DatasetError(f"{name}: class folder(s) without images in {train_root}: {', '.join(empty[:5])}; "

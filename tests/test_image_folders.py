@@ -152,6 +152,10 @@ def test_a_folder_with_neither_idx_files_nor_class_folders_names_both_layouts(tm
     (tmp_path / "stuff" / "a.txt").write_text("x")
     msg = _error(tmp_path)
     assert "train-images-idx3-ubyte" in msg and "one folder per class" in msg
+    # torchvision's MNIST/raw/: the folder holding the IDX files is named (the error said only what it lacks)
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    assert f"(they are in {tmp_path / 'MNIST' / 'raw'}: give that folder)" in _error(tmp_path / "MNIST")
 
 
 def test_train_on_an_image_folder_from_the_command_line(tmp_path, capsys):
