@@ -368,3 +368,20 @@ def test_main_leaves_sigterm_as_found_and_runs_in_a_thread(capsys):
     thread.join()
     assert codes == [0]
     capsys.readouterr()
+
+
+def test_a_data_path_that_is_not_utf8_prints_on_a_strict_stdout(tmp_path, digits_model, monkeypatch):
+    # an old zip's caf\xe9: stdout of a desktop's en_US.UTF-8 locale is strict, and evaluate failed with
+    # "'utf-8' codec can't encode character '\udce9'" after its work
+    import io
+    import sys
+
+    _, model = digits_model
+    data = load_dataset("digits")
+    path = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9.npz"))
+    np.savez(path, X_train=data.X_train, y_train=data.y_train, X_val=data.X_val, y_val=data.y_val)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["evaluate", str(model), "--data", path]) == 0
+    out.flush()
+    assert b"caf\\udce9.npz, val split" in out.buffer.getvalue() and out.errors == "strict"

@@ -197,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     from .._signals import Terminated, interruptible, raise_on_sigterm
 
     args = parse_args(argv)
-    # SIGTERM (kill PID, a scheduler's stop) unwinds like Ctrl-C: Lava runs are stopped, a training worker
+    # a path that is not UTF-8 (an old zip's caf\xe9, in --data or a description) prints as escapes, as stderr
+    # prints it; on a strict UTF-8 stdout (a desktop's en_US.UTF-8) it failed the command after its work
+    errors = getattr(sys.stdout, "errors", None)
+    if errors == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     # is ended, temporary files removed (by default it killed the process with none of that done)
     previous = raise_on_sigterm()
     try:
@@ -229,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:  # main() is a function too (tests, scripts, threads): leave it as found
             signal.signal(signal.SIGTERM, previous)
+        if errors == "strict" and hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors=errors)
 
 
 if __name__ == "__main__":  # pragma: no cover
