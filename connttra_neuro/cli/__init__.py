@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = getattr(sys.stdout, "errors", None)
     if errors == "strict" and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
+    # SIGTERM (kill PID, a scheduler's stop) unwinds like Ctrl-C: Lava runs are stopped, a training worker
     # is ended, temporary files removed (by default it killed the process with none of that done)
     previous = raise_on_sigterm()
     try:
