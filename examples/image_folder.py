@@ -9,7 +9,8 @@ Run from the repository root::
 
 Steps: (without --images) write the 8x8 digits as PNG files into one folder per class, named after
 the digit; load the folder (classes numbered by sorted folder name, an 80/20 stratified split); train
-with CoNNTrA, recording the class names in the model; save it; run it on the reference target and
+with CoNNTrA, recording the class names and the image shape in the model (so ``predict`` refuses
+images of another shape); save it; run it on the reference target and
 print the per-class accuracy by name. The same folder works on the command line:
 ``connttra-neuro train --data DIR -o model.ctn`` and ``connttra-neuro evaluate model.ctn --data DIR``.
 """
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     model = CoNNTrA(hidden=(16,) if args.quick else (64,), levels=2, max_sweeps=3 if args.quick else 30,
                     random_state=0)
     model.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=str(images.resolve()),
-              class_names=data.class_names)
+              class_names=data.class_names, input_shape=data.input_shape)  # as `connttra-neuro train` records them
     path = save(model.network_, out / "model.ctn")
 
     network = load(path)

@@ -55,6 +55,11 @@ def test_image_folder_example(tmp_path):
     assert len(list((tmp_path / "digits" / "seven").glob("*.png"))) == 179  # 1,797 digits, 179 sevens
     assert "10 classes by sorted folder name (0 eight, 1 five" in r.stdout
     assert "     seven: " in r.stdout  # per-class accuracy by name, from the model's metadata
+    # the model records what `connttra-neuro train` records, so predict refuses images of another shape
+    from connttra_neuro.modelfile import load
+
+    metadata = load(tmp_path / "model.ctn").metadata
+    assert list(metadata["input_shape"]) == [8, 8] and metadata["class_names"][0] == "eight"
 
 
 @pytest.mark.slow
