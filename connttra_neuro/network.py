@@ -482,6 +482,8 @@ class TernaryNetwork:
         return dataclasses.replace(self, **changes)
 
     def encode(self, X: np.ndarray) -> np.ndarray:
+        """The input spikes of raw features ``X`` (n_samples, n_features): uint8 (n_samples, n_inputs),
+        what a target's ``run`` / ``deploy`` takes; see :meth:`ThermometerEncoder.encode`."""
         return self.encoder.encode(X)
 
     def __eq__(self, other) -> bool:  # arrays make the generated __eq__ ambiguous

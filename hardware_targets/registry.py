@@ -28,6 +28,8 @@ _HOW = "register it with hardware_targets.register_target(name, cls) or give it 
 
 
 class UnknownTargetError(KeyError):
+    """A target name (or ``module:Class`` spec) that names no target; the message lists the known ones."""
+
     def __str__(self) -> str:  # KeyError would quote the whole message
         return self.args[0]
 

@@ -245,3 +245,30 @@ def test_the_writing_a_target_example_is_exact_and_plugs_into_the_command_line(t
     assert "as if their thresholds were higher" in capsys.readouterr().out
     assert main(["deploy", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits", "--n", "50"]) == 0
     assert main(["evaluate", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits"]) == 0
+
+
+PUBLIC_MODULES = ("connttra_neuro", "connttra_neuro.datasets", "connttra_neuro.train", "connttra_neuro.verify",
+                  "hardware_targets", "hardware_targets.loihi2", "hardware_targets.brian2_edge",
+                  "hardware_targets.reference")
+
+
+def test_every_public_class_and_function_has_its_own_docstring():
+    # help() on a class without one shows its base's (UnknownTargetError read "Mapping key not found.")
+    import importlib
+    import inspect
+
+    missing = []
+    for module in PUBLIC_MODULES:
+        mod = importlib.import_module(module)
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if inspect.isclass(obj):
+                if not obj.__dict__.get("__doc__"):
+                    missing.append(f"{module}.{name}")
+                for attr, member in vars(obj).items():
+                    inherited = any(getattr(getattr(base, attr, None), "__doc__", None) for base in obj.__mro__[1:])
+                    if not attr.startswith("_") and inspect.isfunction(member) and not member.__doc__ and not inherited:
+                        missing.append(f"{module}.{name}.{attr}")
+            elif inspect.isfunction(obj) and not obj.__doc__:
+                missing.append(f"{module}.{name}")
+    assert not missing, f"no docstring: {missing}"

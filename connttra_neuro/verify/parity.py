@@ -127,6 +127,7 @@ class ParityReport:
         return all(t.exact for t in self.targets)
 
     def target(self, name: str) -> TargetParity:
+        """The :class:`TargetParity` of the target named ``name``; ``KeyError`` naming the ones present."""
         for t in self.targets:
             if t.target == name:
                 return t

@@ -92,6 +92,7 @@ class EdgeNoise:
         return self.weight_sigma == 0
 
     def as_dict(self) -> dict:
+        """The settings as a plain dict (as `resources()` and a run's `info` record them)."""
         return dataclasses.asdict(self)
 
     @classmethod
