@@ -2,7 +2,7 @@
 
 Writes section "deploy-loihi2" of docs/benchmarks.md. Run:
 
-    .venv/bin/python bench/deploy_loihi2.py [--repeats 5] [--per-sample 20] [--tiles 50 100 200 400]
+    .venv/bin/python bench/deploy_loihi2.py [--repeats 5] [--per-sample 20] [--tiles 50 100 200 400] [--no-write]
 
 The network: 784-256-10 ternary, encoder fitted on Fashion-MNIST train
 (``ThermometerEncoder.fit``, 1 level), random ternary weights at 30 % density

@@ -123,3 +123,16 @@ def test_table_row_is_the_mean_over_seeds_in_the_right_columns(bench):
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[:5] == ["toy (10/5)", "STE", "3.00%", "**20.00%** ± 10.00", "10.00, 20.00, 30.00"]
     assert cells[7] == "300 MiB"
+
+
+@pytest.mark.parametrize("script", ["deploy_loihi2.py", "deploy_brian2.py"])
+def test_a_deployment_benchmark_can_run_without_rewriting_the_docs(script):
+    # a user trying one on their machine must be able to keep docs/benchmarks.md as measured
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--help"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "--no-write" in done.stdout
+    assert "--no-write" in (ROOT / "bench" / script).read_text().split('"""')[1]  # the documented Run: line
