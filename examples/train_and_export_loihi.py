@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="digits", help="built-in dataset (default: digits)")
     parser.add_argument("--out", default="output/loihi", help="folder for the model and exports")
-    parser.add_argument("--quick", action="store_true", help="small settings: seconds, not about 10 s")
+    parser.add_argument("--quick", action="store_true", help="small settings: a few seconds (the full run: about 10 s)")
     args = parser.parse_args(argv)
     out = Path(args.out)
 
