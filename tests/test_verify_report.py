@@ -354,3 +354,23 @@ def test_the_spikes_plot_does_not_claim_equal_bars_mean_equal_spikes(tmp_path, p
     assert legend[:2] == ["trained model", "reference"]
     assert legend[2] == f"off-threshold (spikes differ on {off} samples (hidden layer 0))"
     _inside(fig, [fig._suptitle, ax.title, ax.get_legend()])
+
+
+def test_the_confusion_plot_names_what_each_row_and_column_stands_for(tmp_path, pyplot):
+    # output 0 of a model trained on the folders one/two/zero is "one", of a model fit on labels 3, 7, 9
+    # it is 3: ticks 0, 1, 2 read as the digits 0, 1, 2
+    from connttra_neuro.verify.report import _plot_confusion
+
+    net = random_network((4, 6, 3), seed=1)
+    X = np.random.default_rng(0).random((30, 4))
+    for metadata, y, ticks in (({"classes": [0, 1, 2], "class_names": ["one", "two", "zero"]}, [0, 1, 2] * 10,
+                                ["one", "two", "zero"]),
+                               ({"classes": [3, 7, 9]}, [3, 7, 9] * 10, ["3", "7", "9"]),
+                               ({}, [0, 1, 2] * 10, ["0", "1", "2"])):
+        report = verify(net.replace(metadata=metadata), "reference", X, np.array(y))
+        _plot_confusion(pyplot, report, report.targets, tmp_path / "c.png")
+        fig = pyplot.gcf()
+        for ax in fig.axes[:2]:  # the trained model's and the target's matrix
+            assert [t.get_text() for t in ax.get_xticklabels()] == ticks
+            assert [t.get_text() for t in ax.get_yticklabels()] == ticks
+        pyplot.close("all")

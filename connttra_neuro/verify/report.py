@@ -426,6 +426,7 @@ def _plot_confusion(plt, report, ran, path):
         rows, cols, figsize=(size * cols + 1.2, (size + 1.0) * rows + 0.5), squeeze=False, layout="constrained"
     )
     vmax = max(int(m.max()) for _, m, _, _ in mats) or 1
+    ticks, named = _class_ticks(report, k)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     for ax, (name, m, status, err) in zip(axes.ravel(), mats, strict=False):
@@ -437,8 +438,8 @@ def _plot_confusion(plt, report, ran, path):
         if ax in axes[:, 0]:
             ax.set_ylabel("true class")
         if k <= 12:
-            ax.set_xticks(range(k))
-            ax.set_yticks(range(k))
+            ax.set_xticks(range(k), ticks, rotation=90 if named else 0)
+            ax.set_yticks(range(k), ticks)
             for i in range(k):
                 for j in range(k):
                     if m[i, j]:
@@ -457,6 +458,18 @@ def _plot_confusion(plt, report, ran, path):
     fig.suptitle("Confusion matrices: trained model vs each target" + note, fontsize=12)
     _save_png(fig, path)
     return path
+
+
+def _class_ticks(report, k: int) -> tuple[list[str], bool]:
+    """What each row and column of a confusion matrix stands for: the model's class names (an image
+    folder's folder names), else its training labels (metadata ``classes``, when not 0..k-1), else the
+    output index. Output indices alone misread: output 0 of a model trained on folders one/two/zero
+    is "one", and of a model fit on labels 3, 7, 9 is 3. Whether the ticks are names (long: turned)."""
+    names, classes = report.network.get("class_names"), report.network.get("classes")
+    for given, is_name in ((names, True), (classes, False)):
+        if isinstance(given, list) and len(given) == k and given != list(range(k)):
+            return [str(c) for c in given], is_name
+    return [str(i) for i in range(k)], False
 
 
 def _plot_spikes(plt, report, ran, path):
