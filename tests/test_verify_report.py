@@ -374,3 +374,16 @@ def test_the_confusion_plot_names_what_each_row_and_column_stands_for(tmp_path, 
             assert [t.get_text() for t in ax.get_xticklabels()] == ticks
             assert [t.get_text() for t in ax.get_yticklabels()] == ticks
         pyplot.close("all")
+
+
+def test_labels_beyond_a_model_fit_on_other_labels_are_named_by_its_classes():
+    # a model fit on labels 3, 7, 9 has no class for 5; "(>= 3)" named one of its classes as unknown
+    net = random_network((4, 6, 3), seed=1).replace(metadata={"classes": [3, 7, 9]})
+    X = np.random.default_rng(0).random((12, 4))
+    with pytest.warns(UserWarning, match="none of the model's classes"):
+        report = verify(net, "reference", X, np.array([3, 7, 9, 5] * 3))
+    table = report.summary_table()
+    assert "3 of 12 samples have a label the model has no class for (none of its classes [3, 7, 9])" in table
+    assert ">= 3" not in table
+    plain = verify(random_network((4, 6, 3), seed=1), "reference", X, np.array([0, 1, 2, 5] * 3))
+    assert "(>= 3)" in plain.summary_table()

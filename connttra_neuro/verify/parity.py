@@ -189,8 +189,12 @@ class ParityReport:
                 out.append(f"{t.target}: {t.diagnosis}")
         beyond = self.labels_beyond_model
         if beyond:
+            # a model fit on labels 3, 7, 9 has no class for 5: "(>= 3)" would name one of its classes
+            known = self.network.get("class_names") or self.network.get("classes")
+            which = (f"none of its classes {known[:10]}{' ...' if len(known) > 10 else ''}" if known
+                     else f">= {self.network['layer_sizes'][-1]}")
             out.append(f"note: {beyond} of {self.n_samples} samples have a label the model has no class for "
-                       f"(>= {self.network['layer_sizes'][-1]}): always wrong, not in the confusion matrices")
+                       f"({which}): always wrong, not in the confusion matrices")
         mlp = self.float_mlp["macs_per_inference"]
         out.append(f"float MLP of the same architecture: {mlp:,} multiply-accumulates per inference")
         return "\n".join(out)
