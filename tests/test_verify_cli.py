@@ -393,3 +393,19 @@ def test_a_model_trained_with_data_path_is_evaluated_from_it(tmp_path, capsys):
     # a path given is the one read, with no note
     assert main(["evaluate", str(model), "--data", "mnist", "--data-path", str(tmp_path / "mnist")]) == 0
     assert "the --data-path the model was trained with" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["verify", "deploy"])
+def test_data_on_another_scale_than_the_model_s_is_warned_of(iris_model, tmp_path, capsys, command):
+    # as predict warns: the model's encoder cuts end at 0.75, and the first 20 iris samples reach 5.8 (nearly every
+    # encoder level fires), so the accuracy printed says little of the model; on its own scale nothing is said
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    where = ["--out", str(tmp_path / "rep"), "--no-plots"] if command == "verify" else []
+    for scale, warned in ((1.0, True), (0.1, False)):
+        np.savez(tmp_path / "d.npz", X_train=X[20:] * scale, y_train=y[20:], X_val=X[:20] * scale, y_val=y[:20])
+        target = ["--targets", "reference"] if command == "verify" else ["--target", "reference"]
+        assert main([command, iris_model, "--data", str(tmp_path / "d.npz"), *target, *where]) == 0
+        err = capsys.readouterr().err
+        assert ("values up to 5.8, while the model's encoder cuts end at 0.75" in err) is warned, err

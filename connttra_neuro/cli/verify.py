@@ -144,6 +144,11 @@ def load_split(args, network):
             f"input_shape) but dataset {data.name} holds samples of shape {data.input_shape}: the same "
             f"{network.n_features} features in other places; give --data of the kind the model was trained on"
             + (f" (the data: {data.description})" if data.description else ""))
+    from ..inference import scale_note
+
+    note = scale_note(network, X)
+    if note:  # as predict warns: the parity holds on such data, but the accuracy says little of the model
+        print(f"warning: --data {args.data}: {note}", file=sys.stderr)
     names = class_names(network)
     if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name
