@@ -387,3 +387,28 @@ def test_labels_beyond_a_model_fit_on_other_labels_are_named_by_its_classes():
     assert ">= 3" not in table
     plain = verify(random_network((4, 6, 3), seed=1), "reference", X, np.array([0, 1, 2, 5] * 3))
     assert "(>= 3)" in plain.summary_table()
+
+
+class OffBias(ReferenceTarget):
+    name = "off-bias"
+
+    def compile(self, network):
+        from connttra_neuro.network import OutputLayer
+
+        b = network.output.biases.copy()
+        b[2] += 1
+        return super().compile(network.replace(output=OutputLayer(network.output.weights, b)))
+
+
+def test_a_faulty_class_is_named_by_what_the_output_stands_for(tmp_path):
+    # output 2 of a model trained on the folders cat/dog/emu is "emu": "class 2" alone sent the reader to the JSON
+    net = random_network((4, 6, 3), seed=1)
+    X = np.random.default_rng(0).random((30, 4))
+    for metadata, y, shown in (({"classes": [0, 1, 2], "class_names": ["cat", "dog", "emu"]}, [0, 1, 2] * 10,
+                                "class 2 (emu): score off by 1"),
+                               ({"classes": [3, 7, 9]}, [3, 7, 9] * 10, "class 2 (9): score off by 1"),
+                               ({}, [0, 1, 2] * 10, "class 2: score off by 1")):
+        report = verify(net.replace(metadata=metadata), OffBias(), X, np.array(y))
+        assert shown in report.targets[0].diagnosis and shown in report.summary_table()
+        md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
+        assert f"output layer, {shown}" in md

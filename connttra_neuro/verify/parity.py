@@ -609,7 +609,8 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 d = diagnose_output_class(s_prev, ref_scores[:, c], scores[:, c], network.output.weights[c])
                 out.diagnosis.append({"class": int(c), **d, "samples": _first_rows(diff[:, c])})
             first = "output layer"
-            shown = "; ".join(f"class {d['class']}: {d['explanation']}" for d in out.diagnosis[:3])
+            shown = "; ".join(f"class {class_label(network, d['class'])}: {d['explanation']}"
+                              for d in out.diagnosis[:3])
             more = f"; +{classes.size - 3} more class(es)" if classes.size > 3 else ""
             text = f"output layer: scores of {classes.size} class(es) differ on {samples.size} sample(s): {shown}{more}"
             # as for hidden layers: a shift only where no bias or weight change explains a class exactly
@@ -620,6 +621,14 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
     return layers, first, text
+
+
+def class_label(network, c: int) -> str:
+    """Output ``c`` as a report names it: ``2``, or ``2 (zero)`` where the model records what its outputs
+    stand for (class names, else training labels other than 0..C-1): output 2 of a model trained on the
+    folders one/two/zero is "zero", of a model fit on labels 3, 7, 9 it is 9."""
+    named = per_output(network, "class_names", str) or label_classes(network) or text_classes(network)
+    return f"{c} ({named[c]})" if named is not None else str(c)
 
 
 def broken_result(result) -> str | None:

@@ -154,7 +154,8 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             if lp.cause:
                 b.append(("li", f"{lp.layer}, the whole layer: {lp.cause}"))
             for d in lp.diagnosis[:10]:
-                who = (f"neuron {d['neuron']}" if "neuron" in d else f"class {d['class']}" if "class" in d
+                who = (f"neuron {d['neuron']}" if "neuron" in d
+                       else f"class {_class_name(report, d['class'])}" if "class" in d
                        else "every neuron" if lp.layer.startswith("hidden") else "every class")
                 total = d["fires_extra"] + d["misses"] if "neuron" in d else d.get("samples_differing", 0)
                 where = f"; differs on samples {_listed(d['samples'], total)}" if d.get("samples") else ""
@@ -249,6 +250,12 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             b.append(("h3", f"{t.target}: resources"))
             b.extend(_resource_blocks(t.resources))
     return b
+
+
+def _class_name(report: ParityReport, c: int) -> str:
+    """``2 (zero)`` where the report records what the outputs stand for (as the confusion plots name them)."""
+    ticks, _ = _class_ticks(report, report.network["layer_sizes"][-1])
+    return f"{c} ({ticks[c]})" if ticks[c] != str(c) else str(c)
 
 
 def _listed(indices: list, total: int) -> str:
