@@ -409,3 +409,27 @@ def test_data_on_another_scale_than_the_model_s_is_warned_of(iris_model, tmp_pat
         assert main([command, iris_model, "--data", str(tmp_path / "d.npz"), *target, *where]) == 0
         err = capsys.readouterr().err
         assert ("values up to 5.8, while the model's encoder cuts end at 0.75" in err) is warned, err
+
+
+def test_a_model_without_class_names_on_named_data_says_labels_are_read_by_position(tmp_path, capsys):
+    # a model that records no class names cannot be matched by name: the data's label i is its output i, said
+    X = np.random.default_rng(0).random((30, 4))
+    data = tmp_path / "pets.npz"
+    np.savez(data, X=X, y=np.arange(30) % 3, class_names=np.array(["cat", "dog", "emu"]))
+    plain = save(random_network((4, 6, 3), seed=1), tmp_path / "plain.ctn")
+    assert main(["verify", str(plain), "--data", str(data), "--targets", "reference", "--no-plots",
+                 "--out", str(tmp_path / "r1")]) == 0
+    assert "classes are read as its outputs by position (0 cat, 1 dog, 2 emu)" in capsys.readouterr().err
+    named = save(random_network((4, 6, 3), seed=1).replace(metadata={"class_names": ["cat", "dog", "emu"]}),
+                 tmp_path / "named.ctn")
+    assert main(["verify", str(named), "--data", str(data), "--targets", "reference", "--no-plots",
+                 "--out", str(tmp_path / "r2")]) == 0
+    assert "by position" not in capsys.readouterr().err
+
+
+def test_a_target_option_it_cannot_hold_is_named_once(tmp_path, capsys):
+    model = save(random_network((4, 6, 3), seed=1), tmp_path / "m.ctn")
+    assert main(["verify", str(model), "--data", "iris", "--targets", "loihi2", "--weight-bits", "1",
+                 "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "loihi2: weight_bits" in err and "loihi2: loihi2:" not in err

@@ -152,6 +152,13 @@ def load_split(args, network):
     names = class_names(network)
     if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name
+    if data.class_names and list(data.class_names) != [str(i) for i in range(len(data.class_names))]:
+        # a model that records no class names (built-in digits, or fit in Python without class_names) cannot
+        # be matched by name: the data's label i is taken as output i, which holds only if it was trained so
+        shown = ", ".join(f"{i} {c}" for i, c in enumerate(data.class_names[:6]))
+        print(f"note: the model records no class names, so {data.name}'s classes are read as its outputs by "
+              f"position ({shown}{', ...' if len(data.class_names) > 6 else ''}): the error figures hold only if "
+              f"it was trained on them in that order", file=sys.stderr)
     return X, as_output_indices(network, y), data.name
 
 
@@ -317,8 +324,8 @@ def _say_refusals(network, names: list[str], options: dict, say) -> None:
         try:
             target = get_target(name, **options.get(name, {}))
         except Exception as err:  # a flag's bad value is the user's to fix now; anything else: not run
-            if options.get(name):
-                raise UserError(f"{name}: {err}") from None
+            if options.get(name):  # a target's own message may name it already ("loihi2: weight_bits ...")
+                raise UserError(str(err) if str(err).startswith(f"{name}:") else f"{name}: {err}") from None
             say(f"note: {name} cannot be set up ({type(err).__name__}: {err}); the others run, and the report lists "
                 f"it as not run")
             continue
