@@ -249,6 +249,7 @@ def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
         ((path, tmp_path / "nowhere.png"), "nowhere.png: no such file or folder"),
         ((tmp_path / "small.png", path), "not a connttra-neuro model file"),
         ((tmp_path / "small.png", path), "MODEL comes first"),
+        ((tmp_path / "small.png", tmp_path / "model.NIR"), "MODEL comes first"),  # a NIR export is a model too
         ((path, tmp_path / "narrow.npz", tmp_path / "small.png"), "not both"),
         ((path, tmp_path / "narrow.npz", "-o", tmp_path / "mine.csv"), "mine.csv exists and is not a file this "
                                                                          "command writes"),

@@ -115,7 +115,7 @@ def _load_model(args):
     try:
         return load(args.model)
     except ModelFileError as err:
-        if any(str(p).endswith(".ctn") for p in args.inputs):
+        if any(str(p).lower().endswith((".ctn", ".nir")) for p in args.inputs):  # a model file among the inputs
             raise UserError(f"{err}; MODEL comes first: connttra-neuro predict MODEL INPUT ...") from None
         raise
 
