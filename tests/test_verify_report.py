@@ -412,3 +412,23 @@ def test_a_faulty_class_is_named_by_what_the_output_stands_for(tmp_path):
         assert shown in report.targets[0].diagnosis and shown in report.summary_table()
         md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
         assert f"output layer, {shown}" in md
+
+
+def test_the_report_says_how_many_faulty_neurons_it_does_not_list(tmp_path):
+    # the report lists ten diagnosed neurons a layer; the rest went unsaid (parity.json has twenty)
+    net = random_network((6, 40, 3), seed=2)
+
+    class Shifted(ReferenceTarget):
+        name = "shifted"
+
+        def compile(self, network):
+            layer = network.hidden[0]
+            return super().compile(network.replace(hidden=(HiddenLayer(layer.weights, layer.thresholds + 1),)))
+
+    X = np.random.default_rng(0).random((200, 6))
+    report = verify(net, [Shifted()], X, np.zeros(200, int))
+    lp = report.targets[0].layers[0]
+    assert lp.neurons_differing > 20 and len(lp.diagnosis) == 20
+    md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
+    assert f"hidden layer 0: +{lp.neurons_differing - 10} more neuron(s) differ, not listed here" in md
+    assert "parity.json diagnoses the first 20" in md
