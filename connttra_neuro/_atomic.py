@@ -63,6 +63,10 @@ def _probe(folder: Path, path) -> None:
 
 # The first bytes of every HDF5 file (the NIR and netx exports), for refuse_other_kind.
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# The first bytes of a NIR export since 2026-12-07: an HDF5 user block holding a digest of the file
+# (connttra_neuro.nirfile.with_file_digest), the HDF5 data after it.
+NIR_SIGNATURE = b"\x89CTNIR\n\x1a"
+EXPORT_SIGNATURES = (HDF5_SIGNATURE, NIR_SIGNATURE)
 
 REPLACE_FIX = "writing it would replace that file: give another path, or delete the file first"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import HDF5_SIGNATURE, refuse_other_kind, write_bytes
+from ._atomic import EXPORT_SIGNATURES, refuse_other_kind, write_bytes
 from .network import (
     HiddenLayer,
     NetworkError,
@@ -277,7 +277,7 @@ def load(path: str | os.PathLike) -> TernaryNetwork:
             # given by mistake) would otherwise be read whole into memory first.
             if not head:
                 return from_bytes(head, source=str(path))  # raises: empty
-            if head == HDF5_SIGNATURE:  # a NIR graph (or another HDF5 file, which read_nir names)
+            if head in EXPORT_SIGNATURES:  # a NIR graph (or another HDF5 file, which read_nir names)
                 from .nirfile import read_nir
 
                 return read_nir(path)

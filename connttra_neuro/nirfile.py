@@ -35,7 +35,15 @@ from .network import (
     check_discrete_set,
 )
 
-__all__ = ["parameter_digest", "read_nir"]
+__all__ = ["parameter_digest", "read_nir", "with_file_digest"]
+
+# An export starts with a user block: bytes before the HDF5 data, which the HDF5 format allows (the library
+# looks for its superblock at 0, 512, 1024, ... and reads every address relative to where it is found), so
+# h5py, nir.read and other tools read the file as they read any NIR file. The block holds a SHA-256 of the
+# HDF5 data, checked before anything parses it: HDF5 checks none of its data, and on one of 120 single-bit
+# flips of a digits export libhdf5 looped without end inside nir.read, where nothing above it can stop it.
+USER_BLOCK = 512
+_DIGEST = b"sha256 "
 
 FORM = ("Input -> Linear (encoder) -> Threshold -> [Linear -> Threshold] per hidden layer -> Affine -> Output, "
         "the form export_nir writes")
@@ -46,6 +54,7 @@ def read_nir(path) -> TernaryNetwork:
     import nir
 
     path = Path(path)
+    _check_file_digest(path)
     try:
         graph = nir.read(path)
     except Exception as err:  # nir.read raises whatever h5py or a node's constructor raises on a damaged file
@@ -82,6 +91,49 @@ def parameter_digest(network: TernaryNetwork) -> str:
         h.update(repr(a.shape).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def with_file_digest(hdf5: bytes) -> bytes:
+    """An HDF5 file's bytes behind a user block holding their SHA-256 (what ``read_nir`` checks first)."""
+    import hashlib
+
+    from ._atomic import NIR_SIGNATURE
+
+    block = (NIR_SIGNATURE + _DIGEST + hashlib.sha256(hdf5).hexdigest().encode() + b" %d\n" % len(hdf5)
+             + b"connttra-neuro NIR export: HDF5 data from byte 512, their SHA-256 and length above (checked on "
+             b"reading).\n")
+    return block.ljust(USER_BLOCK, b"\0") + hdf5
+
+
+def _check_file_digest(path: Path) -> None:
+    """Refuse an export whose bytes differ from the ones it was written with (its user block's digest); a
+    file without one (another tool's NIR file, an export written before 2026-12-07) is read as it is."""
+    import hashlib
+
+    from ._atomic import NIR_SIGNATURE
+
+    try:
+        with open(path, "rb") as fh:
+            block = fh.read(USER_BLOCK)
+            if not block.startswith(NIR_SIGNATURE + _DIGEST):
+                return
+            recorded, _, size = block[len(NIR_SIGNATURE + _DIGEST):].partition(b"\n")[0].partition(b" ")
+            h, n = hashlib.sha256(), 0
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+                n += len(chunk)
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if h.hexdigest().encode() == recorded:
+        return
+    if size.isdigit() and n < int(size):
+        raise ModelFileError(f"{path}: cut short: {n:,} of the {int(size):,} bytes of HDF5 data its export wrote "
+                             f"(an interrupted copy or download?); copy or export it again")
+    raise ModelFileError(
+        f"{path}: its bytes differ from the ones its export wrote (the SHA-256 its first {USER_BLOCK} bytes "
+        f"record): the file is damaged or was changed since; export it again from the model (deploy "
+        f"--export-nir). To read a file edited on purpose, drop those bytes: tail -c +{USER_BLOCK + 1} FILE > "
+        f"EDITED.nir")
 
 
 class _FormError(ValueError):

@@ -287,7 +287,7 @@ def test_an_empty_file_at_an_output_path_is_replaced(tmp_path, capsys):
     assert main(["deploy", model, "--target", "reference", "--export-nir", str(tmp_path / "m.nir")]) == 0
     assert main(["verify", model, "--data", "iris", "--targets", "reference", "--no-plots",
                  "--out", str(tmp_path / "r"), "--json", str(tmp_path / "p.json")]) == 0
-    assert (tmp_path / "m.nir").read_bytes().startswith(b"\x89HDF") and json.loads((tmp_path / "p.json").read_text())
+    assert (tmp_path / "m.nir").read_bytes().startswith(b"\x89CTNIR") and json.loads((tmp_path / "p.json").read_text())
 
 
 def test_loihi2_settings_its_limits_name_are_flags(iris_model, monkeypatch, capsys):

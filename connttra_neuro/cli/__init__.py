@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from .._atomic import HDF5_SIGNATURE
+from .._atomic import EXPORT_SIGNATURES
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = ("data", "train", "predict", "deploy", "verify", "demo")
@@ -58,7 +58,7 @@ def _note_new_folders(path, flag: str) -> None:
 # checkpoint: modelfile.MAGIC, read where it is needed: importing modelfile loads numpy).
 _SIGNATURES = {
     "plot": (b"\x89PNG", b"<?xml", b"<svg", b"%PDF", b"\xff\xd8\xff"),
-    "hdf5": (HDF5_SIGNATURE,),
+    "hdf5": EXPORT_SIGNATURES,
     "json": (b"{", b"["),
 }
 _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, SVG, PDF or JPEG)",

@@ -55,9 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
-from connttra_neuro._atomic import HDF5_SIGNATURE, REPLACE_FIX, atomic_write, refuse_other_kind
+from connttra_neuro._atomic import EXPORT_SIGNATURES, REPLACE_FIX, atomic_write, refuse_other_kind
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
-from connttra_neuro.nirfile import parameter_digest
+from connttra_neuro.nirfile import parameter_digest, with_file_digest
 
 from ..base import TargetLimitError
 from .mapping import (
@@ -144,7 +144,7 @@ def check_replaceable(path) -> None:
     import h5py
 
     said = "a NIR or netx export (top-level 'node' and 'version', or 'layer')"
-    if not refuse_other_kind(path, (HDF5_SIGNATURE,), f"an HDF5 file ({said})"):
+    if not refuse_other_kind(path, EXPORT_SIGNATURES, f"an HDF5 file ({said})"):
         return
     try:
         with h5py.File(path, "r") as f:
@@ -157,12 +157,17 @@ def check_replaceable(path) -> None:
 
 
 def export_nir(network: TernaryNetwork, path) -> Path:
-    """Write ``network`` as a NIR file at ``path`` (atomic). Returns the path."""
+    """Write ``network`` as a NIR file at ``path`` (atomic), behind a user block holding the file's digest
+    (``connttra_neuro.nirfile.with_file_digest``). Returns the path."""
+    import io
+
     import nir
 
     check_replaceable(path)
-    graph = nir_graph(network)
-    return atomic_write(path, lambda tmp: nir.write(tmp, graph))
+    hdf5 = io.BytesIO()
+    nir.write(hdf5, nir_graph(network))
+    data = with_file_digest(hdf5.getvalue())
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def _netx_semantics(nmap) -> str:
