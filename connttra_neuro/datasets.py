@@ -555,6 +555,9 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
     * ``X_train, y_train, X_test, y_test`` -- the test set is used for validation;
     * ``X, y`` -- split here: seeded stratified 80/20 split (``seed``).
 
+    Lower-case ``x_train``, ``x_val``, ``x_test``, ``x`` (Keras's ``mnist.npz`` and
+    ``fashion_mnist`` downloads) are read as their upper-case names.
+
     When an archive holds several of these layouts the first one listed wins, and the
     dataset's ``description`` names the arrays it left unused (``X_test, y_test`` beside
     ``X, y`` too: only ``X_train`` makes them the validation part).
@@ -584,10 +587,17 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
         raise DatasetError(f"{path}: is a single .npy array, not a .npz archive of X_train, y_train, X_val, y_val")
 
     with archive:
-        keys = set(archive.files)
+        # Keras's mnist.npz and fashion_mnist downloads name the features x_train, x_test: read as X_train, X_test
+        # (an archive holding both spellings keeps the upper-case arrays and leaves the others unused)
+        real = {k: k for k in archive.files}
+        for k in archive.files:
+            if k[:1] == "x" and k in ("x", "x_train", "x_val", "x_test") and "X" + k[1:] not in real:
+                real["X" + k[1:]] = real.pop(k)
+        keys = set(real)
         names = _npz_class_names(archive, path) if "class_names" in keys else ()
 
         def get(key):
+            key = real[key]
             try:
                 return archive[key]
             except ValueError as err:  # object arrays need pickle (refused); a damaged .npy header too
@@ -604,16 +614,16 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                     f"(or X_test and y_test), or store all samples as X and y to have them split. "
                     f"Keys found: {', '.join(sorted(keys))}"
                 )
-            unused = sorted(keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
+            unused = sorted(real[k] for k in keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
             X_train, X_val = get("X_train"), get(val_keys[0])
             shape = _one_sample_shape(_sample_shape(X_train), _sample_shape(X_val), f"{path}: X_train",
                                       val_keys[0])
             return Dataset(
                 name,
                 # checked here too: a Dataset takes an empty part (a subsample of 0), a file must not hold one
-                *_check_pair(X_train, get("y_train"), "X_train", "y_train", name),
-                *_check_pair(X_val, get(val_keys[1]), *val_keys, name),
-                f"{path}: X_train/y_train for training, {val_keys[0]}/{val_keys[1]} for validation"
+                *_check_pair(X_train, get("y_train"), real["X_train"], "y_train", name),
+                *_check_pair(X_val, get(val_keys[1]), real[val_keys[0]], val_keys[1], name),
+                f"{path}: {real['X_train']}/y_train for training, {real[val_keys[0]]}/{val_keys[1]} for validation"
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
                 names,
                 seeded_split=False,
@@ -622,15 +632,15 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
         if {"X", "y"} <= keys:
             X = get("X")
             shape = _sample_shape(X)
-            X, y = _check_pair(X, get("y"), "X", "y", name)
+            X, y = _check_pair(X, get("y"), real["X"], "y", name)
             # X_test, y_test beside X, y without X_train: not a layout, so not used; said, with how to use them
-            unused = sorted(keys & {"X_train", "y_train", "X_val", "y_val", "X_test", "y_test"})
+            unused = sorted(real[k] for k in keys & {"X_train", "y_train", "X_val", "y_val", "X_test", "y_test"})
             hint = ("; to validate on X_val/y_val or X_test/y_test, name the training arrays X_train, y_train"
                     if keys & {"X_val", "y_val", "X_test", "y_test"} else "")
             return Dataset(
                 name,
                 *_split(X, y, seed, name, class_names=names),
-                f"{path}: X/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})"
+                f"{path}: {real['X']}/y split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})"
                 + (f" (also in the file, not used: {', '.join(unused)}{hint})" if unused else ""),
                 names,
                 input_shape=shape,
@@ -644,7 +654,7 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
             fix = "unzip it and give the image folder" if images else "give a .npz file written by numpy.savez"
             raise DatasetError(f"{path}: is a zip archive of {len(members)} entries, {what}, not a .npz archive of "
                                f"arrays; {fix}")
-        shown = sorted(keys)
+        shown = sorted(archive.files)
         raise DatasetError(
             f"{path}: expected arrays X_train, y_train, X_val, y_val (or X_test, y_test), or X, y; "
             f"keys found: {', '.join(shown[:10]) or 'none'}"

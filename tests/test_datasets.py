@@ -350,6 +350,25 @@ def test_npz_explicit_split_and_test_alias(tmp_path):
     assert "(also in the file, not used: X_test, y_test; to validate on" in data.description
 
 
+def test_keras_lower_case_npz_arrays_are_read(tmp_path):
+    # Keras's mnist.npz names its images x_train, x_test (uint8 (n, 28, 28)); it was refused as having no X arrays
+    rng = np.random.default_rng(0)
+    x_train, x_test = rng.integers(0, 256, (40, 28, 28), np.uint8), rng.integers(0, 256, (12, 28, 28), np.uint8)
+    y_train, y_test = (np.arange(40) % 4).astype(np.uint8), (np.arange(12) % 4).astype(np.uint8)
+    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    data = load_dataset(tmp_path / "mnist.npz")
+    np.testing.assert_array_equal(data.X_train, x_train.reshape(40, -1).astype(np.float32))
+    np.testing.assert_array_equal(data.X_val, x_test.reshape(12, -1).astype(np.float32))
+    assert data.input_shape == (28, 28) and "x_train/y_train for training, x_test/y_test for validation" in (
+        data.description)
+    np.savez(tmp_path / "bad.npz", x_train=np.full((4, 3), np.nan), y_train=np.arange(4) % 2, x_test=x_test[:4, 0, :3],
+             y_test=np.arange(4) % 2)
+    with pytest.raises(DatasetError, match="bad.npz: x_train has 12 non-finite value"):  # named as in the file
+        load_dataset(tmp_path / "bad.npz")
+    np.savez(tmp_path / "both.npz", X=x_train[:, 0], y=y_train, x=x_test[:, 0], y_test=y_test)  # the upper case wins
+    assert "X/y split" in load_dataset(tmp_path / "both.npz").description
+
+
 def test_npz_x_y_is_split_by_seed(tmp_path):
     X, y = arrays(n=60)
     np.savez(tmp_path / "xy.npz", X=X, y=y)

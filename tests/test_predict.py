@@ -218,7 +218,8 @@ def test_predict_reads_npz_and_npy_feature_rows(digits, tmp_path, capsys):
     assert lines[51].startswith("... 10 more row(s), 60 in all: -o FILE writes every row")
     np.savez(tmp_path / "test.npz", X_test=data.X_val[:5], y_test=data.y_val[:5])
     np.save(tmp_path / "x.npy", data.X_val[:5])
-    for given in ("test.npz", "x.npy"):
+    np.savez(tmp_path / "keras.npz", x_test=data.X_val[:5], y_test=data.y_val[:5])  # Keras's mnist.npz spelling
+    for given in ("test.npz", "x.npy", "keras.npz"):
         code, out, err = run(capsys, "predict", path, tmp_path / given, "-o", "-")
         assert code == 0, err
         assert [(r["input"], int(r["label"])) for r in rows(out)] == [(str(i), v) for i, v in enumerate(expected[:5])]
@@ -243,7 +244,8 @@ def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
          "images differ in size: " + f"{tmp_path / 'small.png'} is 8x8 but {tmp_path / 'big.png'} is 9x9"),
         ((image_model, tmp_path / "big.png"), "the model takes 64 features per image"),
         ((path, tmp_path / "narrow.npz"), "narrow.npz: rows of 10 features, but model"),
-        ((path, tmp_path / "labels.npz"), "expected an array X (or X_test) of feature rows; arrays found: y"),
+        ((path, tmp_path / "labels.npz"), "expected an array X (or X_test, x, x_test) of feature rows; "
+                                           "arrays found: y"),
         ((path, tmp_path / "nan.npy"), "nan.npy: X: 3 sample(s) contain NaN or infinite values (first: row 0, NaN)"),
         ((path, tmp_path / "empty"), "no image files in folder"),
         ((path, tmp_path / "nowhere.png"), "nowhere.png: no such file or folder"),

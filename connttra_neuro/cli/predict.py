@@ -172,10 +172,11 @@ def _read_rows(path: Path):
         raise DatasetError(f"{path}: not a readable .npz or .npy file ({err})") from None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
-            key = next((k for k in ("X", "X_test") if k in loaded.files), None)
+            # x, x_test: Keras's mnist.npz spelling, as load_npz reads it
+            key = next((k for k in ("X", "X_test", "x", "x_test") if k in loaded.files), None)
             if key is None:
                 shown = sorted(loaded.files)
-                raise DatasetError(f"{path}: expected an array X (or X_test) of feature rows; arrays found: "
+                raise DatasetError(f"{path}: expected an array X (or X_test, x, x_test) of feature rows; arrays found: "
                                    f"{', '.join(shown[:10]) or 'none'}{', ...' if len(shown) > 10 else ''}")
             try:
                 X, where = loaded[key], f"{path}: array {key}"
