@@ -227,6 +227,18 @@ def test_limit_threshold_range_bias_mantissa():
     Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.array([-1000, 1000])),)))
 
 
+def test_limit_activation_width_at_its_boundary():
+    # the 16-bit synaptic input: a largest possible drive of 2 * 16383 = 32,766 fits, 2 * 16384 = 32,768 does
+    # not (it would wrap or saturate in Lava); weights 4 with a 5 and a 7 have no common factor to divide out
+    w = np.full((2, 4095), 4, np.int8)
+    w[:, 0], w[:, 1] = 5, 7  # 4093 * 4 + 12 = 16384
+    net = random_network((4095, 2, 2), discrete_set=(0, 3, 4, 5, 7), seed=1)
+    err = _raises(net.replace(hidden=(HiddenLayer(w, np.zeros(2, np.int32)),)), "activation width", "hidden layer 0")
+    assert err.value == 32_768 and err.allowed == 32_767
+    w[:, 2] = 3  # 16383
+    Loihi2Target().check(net.replace(hidden=(HiddenLayer(w, np.zeros(2, np.int32)),)))
+
+
 def test_limit_lowest_threshold_names_the_threshold_not_the_spread():
     # vth is unsigned: with every threshold low the bias alone carries them, down to -2047 at scale 2
     w = -np.ones((2, 3000), np.int8)
