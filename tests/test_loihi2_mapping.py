@@ -257,6 +257,16 @@ def _one_hidden(weights, thresholds):
     return net.replace(hidden=(HiddenLayer(w, np.array(thresholds)),))
 
 
+def test_limit_threshold_spread_at_its_boundary():
+    # the 13-bit bias mantissa shared through one vth: a spread of 4095 spans [-4096, 4094] (2 T is even), 4096 is
+    # refused by name (not left to the mapping's internal assertion)
+    fits = _one_hidden(_pm2(2), [-2000, 2095])
+    lm = map_network(fits).layers[0]
+    assert (int(lm.bias_mant.min()), int(lm.bias_mant.max())) == (-4096, 4094)
+    err = _raises(_one_hidden(_pm2(2), [-2000, 2096]), "threshold range", "hidden layer 0")
+    assert "spread 4096" in str(err.value) and err.allowed == 4095
+
+
 def test_threshold_spread_error_offers_the_fewest_weight_bits_that_hold_it():
     # with weight_bits=2 the spread limit is 63; the message gave no fix and did not say more bits raise it
     net = _one_hidden(np.tile([1, -1], (2, 100)), [-50, 50])
