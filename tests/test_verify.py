@@ -427,6 +427,18 @@ def test_spike_recordings_other_than_0_and_1_are_a_recording_fault():
                                f"(e.g. {float(value)!r} at sample 4, neuron 3)")
 
 
+def test_scores_of_another_shape_are_a_named_failure_not_a_crash_or_a_comparison():
+    # scores missing a class, or one score per sample: each must be named by its shape, the other targets still
+    # run; compared as they are, the first made verify raise and the second broadcast against every class
+    net = random_network((5, 6, 3), seed=2)
+    X, y = data_for(net, n=40)
+    for shape_of in (lambda s: s[:, :-1], lambda s: s[:, :1]):
+        report = verify(net, [Doctored(lambda scores, hidden, f=shape_of: (f(scores), hidden)), "reference"], X, y)
+        bad, good = report.targets
+        assert bad.status == "failed" and not report.all_exact and good.exact
+        assert bad.diagnosis == f"wrong output: scores have shape {shape_of(np.zeros((40, 3))).shape}, expected (40, 3)"
+
+
 def test_a_constant_score_offset_names_inputs_active_on_every_sample_too():
     # a weight from an input that fires on every sample shifts every score alike: bias or weight
     net = random_network((5, 6, 3), seed=2)
