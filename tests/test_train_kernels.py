@@ -288,3 +288,28 @@ def test_exact_drive_is_the_integer_product_through_float32_and_float64():
     want = spikes.astype(np.int64) @ big.T
     assert np.abs(want).max() > 2**24
     np.testing.assert_array_equal(_exact_drive(spikes, big), want)
+
+
+def test_a_bias_move_tied_both_ways_goes_down_as_in_the_naive_twin():
+    # the cross-entropy at a high temperature is almost flat in a bias, and its fixed-point rounding can make
+    # b - 1 and b + 1 lower the loss by the same amount: the documented rule (and the twin) then takes b - 1
+    from connttra_neuro.network import HiddenLayer, OutputLayer
+
+    net, spikes, _, _, _ = _problem(0, n=2, hidden=(1,), classes=2)
+    silent = HiddenLayer(np.zeros((1, spikes.shape[1]), np.int8), np.ones(1, np.int32))  # never fires: z = b
+    net = net.replace(hidden=(silent,), output=OutputLayer(np.zeros((2, 1), np.int8), np.array([-1, 1])))
+    y = np.array([0, 1])
+    params = resolve_loss("xent", None, 1000.0, 1)
+    state = TrainState.build(net, spikes, y, *params)
+    twin = naive.NaiveNet(net)
+    z = state.Z.astype(np.int64)
+    gm, gp = (int((sample_losses_numpy(z + [d, 0], y, *params) - state.sl).sum()) for d in (-1, 1))
+    assert gm == gp < 0  # the tie this test is about
+    values = np.array(net.discrete_set)
+    everyone = np.ones(2, np.uint8)
+    G = output_gains(state.S[-1], state.WoutT, state.Z, state.y, state.sl, values, everyone, *params)
+    got = K.output_sweep(*_csc(np.asarray(state.S[-1]).T), state.WoutT, state.b, state.Z, state.y, state.sl, values,
+                         np.arange(1), G, *params, 5)
+    want = naive.output_sweep(twin, spikes, y, params, list(values), np.arange(1), np.arange(2), 5)
+    assert got == want and got > 0
+    _assert_same(state, twin, spikes, y, params)
