@@ -487,6 +487,21 @@ def test_a_weight_and_the_bias_both_wrong_are_both_named():
     assert d["bias_offset"] is None and d["explanation"] == "1 weight(s) differ: w[0] 1->4"
 
 
+def test_weights_the_samples_cannot_pin_down_are_not_named():
+    # inputs 0 and 1 complementary (x1 = 1 - x0): "w[0] +1" and "w[1] -1 with the bias +1" give the same scores,
+    # so the diagnosis must not pick one of them (least squares does, and it rounds to an exact fit here)
+    from connttra_neuro.verify.diagnose import diagnose_output_class
+
+    rng = np.random.default_rng(0)
+    x0 = (rng.random(40) < 0.5).astype(np.uint8)
+    s = np.column_stack([x0, 1 - x0, rng.random(40) < 0.5]).astype(np.uint8)
+    w = np.array([1, 0, -1], np.int8)
+    ref = s.astype(np.int64) @ w
+    d = diagnose_output_class(s, ref, ref + s[:, 0], w)
+    assert d["weights_differing"] is None and d["bias_offset"] is None
+    assert d["explanation"] == "score differs by 0..1 depending on the input: its weights differ"
+
+
 def test_diagnosis_implies_the_exact_threshold_interval():
     from connttra_neuro.verify.diagnose import diagnose_hidden_neuron
 
