@@ -197,6 +197,19 @@ def test_wrong_input_shape_is_named(net):
 
 
 # -- device non-idealities ---------------------------------------------------------------------
+def test_a_non_integral_output_drive_is_refused_not_rounded(net, spikes, monkeypatch):
+    # a fault that makes synapses deliver 1.5 instead of 1: the exact (noise-free) run must say that its
+    # integer drive came back non-integral, not round it to integer scores that look exact
+    import hardware_targets.brian2_edge.target as target_module
+
+    synapses = target_module._synapses
+    monkeypatch.setattr(target_module, "_synapses", lambda b2, source, group, pre, post, weights, *args, **kw: synapses(
+        b2, source, group, pre, post, 1.5 * weights, *args, **kw))
+    target = Brian2Target(tiles=1)
+    with pytest.raises(RuntimeError, match="integer drive came back non-integral; exactness is broken"):
+        target.run(target.compile(net), spikes)
+
+
 def test_noise_off_is_exact_and_equal_to_default(net, spikes):
     target = get_target("brian2", noise=EdgeNoise(seed=123))
     result = target.run(target.compile(net), spikes, record_hidden=True)
