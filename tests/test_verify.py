@@ -568,6 +568,13 @@ def test_a_few_threshold_faults_are_not_called_a_layer_wide_cause():
     assert diagnose_hidden_layer(drive, drive >= 1, drive >= model, model).startswith(
         "8 of the layer's 8 neurons fire as if their thresholds were higher, none lower: that points to a cause "
         "shared by the layer")
+    # "more than half the layer": 8 of 16 neurons moved one way is half, not more; 9 of 16 is
+    wide = rng.integers(-5, 6, (200, 16))
+    model = np.zeros(16, np.int64)
+    for moved, named in ((8, False), (9, True)):
+        shifted = np.where(np.arange(16) < moved, 1, 0)
+        cause = diagnose_hidden_layer(wide, wide >= shifted, wide >= model, model)
+        assert (cause is not None) == named, (moved, cause)
 
 
 def test_verify_maps_the_labels_a_model_was_fit_on_to_its_outputs():
