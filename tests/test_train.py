@@ -412,6 +412,7 @@ def test_default_margin_shrinks_only_on_large_training_sets():
     assert [default_margin(256, n) for n in (None, 100, 1438, 6000)] == [38] * 4
     assert [default_margin(256, n) for n in (15000, 45000, 60000)] == [24, 14, 12]  # 38 * sqrt(6000 / n)
     assert default_margin(1, 10**7) == 1
+    assert [default_margin(h) for h in (10, 64, 100)] == [2, 10, 15]  # rounded, not cut: 1.5, 9.6, 15.0
     assert resolve_loss("hinge", 20, None, 256, 60000)[1] == 20  # a given margin wins
 
 
