@@ -7,7 +7,7 @@ values of its one tuned hyperparameter (CoNNTrA: drive jitter; straight-through 
 learning rate; float MLP: L2 penalty) up to its largest budget, and its error on the 25% is
 recorded after every sweep or epoch. Per (run, seed, method) the value and budget with the
 lowest score win: the mean over the splits of the mean inner-validation error over the last
-five sweeps/epochs up to the budget (ties: the smaller budget, then the earlier value). The
+five sweeps/epochs up to the budget (ties: the smaller budget, then the smaller value). The
 validation data the benchmark reports are never seen here, and every
 method gets the same number of candidates.
 
@@ -157,6 +157,8 @@ def choices_from(runs: list[dict]) -> dict:
         by.setdefault((r["dataset"], r["seed"], r["method"]), {}).setdefault(r["value"], []).append(r["curve"])
     out = {}
     for (dataset, seed, family), curves in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        # values in grid order (ascending), not in the order the workers finished: a tie goes to the smaller value
+        curves = dict(sorted(curves.items()))
         out.setdefault(dataset, {}).setdefault(str(seed), {})[family] = choose(curves, budgets(family, dataset))
     return out
 

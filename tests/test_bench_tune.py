@@ -55,6 +55,17 @@ def test_choices_are_per_dataset_seed_and_method(tune):
     assert choices["iris"]["0"]["ste"]["budget"] == 50  # flat curves: the smallest iris budget
 
 
+def test_a_tie_goes_to_the_smaller_value_whatever_order_the_curves_finished_in(tune):
+    # tune.py's workers finish in any order (imap_unordered) and tune.json keeps that order: the
+    # choice must not depend on it
+    def run(v, sp):
+        return {"dataset": "iris", "seed": 0, "split": sp, "method": "mlp", "value": v, "curve": [0.1] * 300}
+    runs = [run(v, sp) for v in (1e-4, 1e-3, 1e-2, 1e-1) for sp in (0, 1)]
+    for order in (runs, runs[::-1]):
+        pick = tune.choices_from(order)["iris"]["0"]["mlp"]
+        assert (pick["value"], pick["budget"]) == (1e-4, 50)
+
+
 def test_settings_for_hands_each_method_its_own_choice(tune):
     from bench._protocol import settings_for
 
