@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -304,7 +305,10 @@ def report(saved: dict) -> str:
                     "baselines' matrix products use BLAS's: on a shared 2-core machine the time ratios depend on "
                     "what else runs, see the load line)." if threads else "")
     load = saved.get("load")
-    load_line = (f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (on {os.cpu_count()} "
+    # the measuring machine's cores (its machine line), not those of the machine rendering the report
+    cores = re.search(r" on (\d+) cores", saved["machine"])
+    cores = cores.group(1) if cores else "?"
+    load_line = (f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (on {cores} "
                  f"cores; other work on the machine slows every method's wall time)." if load else "")
     md = "\n".join([
         "## Training: CoNNTrA vs backprop (`bench/train.py`)",

@@ -83,6 +83,15 @@ def test_report_renders_a_saved_run(bench):
     assert "| digits | connttra-joint |" in md  # in the variants table too
 
 
+def test_report_states_the_measuring_machine_s_cores_not_this_one_s(bench):
+    rows = [dict(_row(m, 0.1, 1.0), dataset="digits", seed=0, history=_hist(0.2, 0.1),
+                 settings={"connttra": {"jitter": 2.0, "max_sweeps": 20}, "ste": {"lr": 0.1, "epochs": 30},
+                           "mlp": {"alpha": 1e-3, "epochs": 40}}) for m in ("connttra-hinge", "ste", "mlp")]
+    machine = "Measured 2026-12-06 12:17 UTC at commit `abc` on 97 cores (some CPU), Python 3.10."
+    md = bench.report({"machine": machine, "seconds": 1.0, "rows": rows, "load": [1.2, 1.9]})
+    assert "1-minute load average 1.2 at the start, 1.9 at the end (on 97 cores;" in md
+
+
 def test_seeds_are_stated_per_run(bench):
     seeds = {"a": [0, 1, 2, 3, 4], "b": [0, 1, 2, 3, 4], "c": [0, 1, 2]}
     assert bench._seeds_text(seeds) == "0, 1, 2, 3, 4 (c: 0, 1, 2)"
