@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from connttra_neuro.train.compare import FAMILY_OF
 
-SEEDS = (0, 1, 2, 3, 4)  # every seed: its own initialisation and (for subsampled sets) its own data subsample
+SEEDS = (0, 1, 2, 3, 4)  # every seed: its own initialisation and its own seeded data split or subsample (not 60k)
 # what bench/train.py trains on each run; connttra-joint (joint weight-threshold moves) trains with
 # connttra's tuned settings: bench/tune.py tunes one CoNNTrA, the default (docs/training.md)
 METHODS = ("connttra-hinge", "connttra-joint", "connttra-xent", "ste", "mlp")

@@ -318,7 +318,9 @@ def report(saved: dict) -> str:
         *([threads_line] if threads_line else []),
         "",
         f"Every figure is the mean over seeds {_seeds_text(seeds_of)} (each seed: its own initialisation, and "
-        "for the subsampled sets its own training/validation subsample, shared by all methods of that seed). "
+        "on every set but fashion-mnist-60k (the official 60k/10k split) its own training/validation data, a "
+        "seeded split of iris, digits and mnist-sample and a seeded subsample of Fashion-MNIST, shared by all "
+        "methods of that seed). "
         "Same encoded input spikes (thermometer code fitted on the training data) and the same hidden widths for "
         "every method. CoNNTrA and the straight-through (STE) network are ternary with step activations and "
         "their errors are those of the exported integer `TernaryNetwork` (what every target runs); the MLP is "
