@@ -114,7 +114,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(err, OSError) and err.strerror and tmp in str(err):
+        # a full disk (ENOSPC from write or close) or a quota names no file at all: name the user's path
+        if isinstance(err, OSError) and err.strerror and (err.filename is None or tmp in str(err)):
             raise OSError(err.errno, f"cannot write {given}: {err.strerror}") from None
         raise
     return given

@@ -439,3 +439,20 @@ def test_save_refuses_to_replace_a_file_that_is_not_a_model(tmp_path):
     for path in (tmp_path / "m.ctn", tmp_path / "m.ctn", tmp_path / "empty.ctn", tmp_path / "cut.ctn"):
         save(random_network((4, 8, 3), seed=len(str(path))), path)
         assert load(path).layer_sizes == (4, 8, 3)
+
+
+def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "model.ctn"
+    old = random_network((5, 4, 2), seed=1)
+    save(old, path)
+
+    def full(*args, **kwargs):  # what fsync (or write, or close) raises on a full disk: no file name
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
+        save(random_network((5, 4, 2), seed=2), path)
+    assert load(path) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ctn"]
