@@ -313,3 +313,25 @@ def test_the_energy_estimate_is_in_a_readable_unit(tmp_path, capsys):
     assert 1e-6 <= energy < 1e-3
     assert main(["deploy", model, "--target", "reference", "--data", "iris"]) == 0
     assert f"Loihi energy estimate {energy * 1e6:.3g} uJ" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--export-netx", "--export-nir"])
+def test_an_export_on_a_full_disk_is_one_line_and_leaves_nothing(iris_model, tmp_path, flag):
+    # a file-size limit makes every write past 4 KiB fail (EFBIG), as a full disk would, also for
+    # HDF5's own C writes: writing the netx file to disk from h5py failed in its destructors
+    # (tracebacks, then a segmentation fault that left the temporary file behind)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "exports" / "m.h5"
+    out.parent.mkdir()
+    script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); from connttra_neuro.cli import main; "
+              "sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", script, "deploy", iris_model, "--target", "reference", flag,
+                           str(out)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"connttra-neuro deploy: error: [Errno 27] cannot write {out}: File too large"
+    assert list(out.parent.iterdir()) == []

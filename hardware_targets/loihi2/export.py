@@ -1,7 +1,8 @@
 """Exports for Loihi users: a NIR graph and a lava-dl netx HDF5 file.
 
-Both are written atomically (temporary file in the same folder, then
-``os.replace``), so a crash never leaves half a file under the final name.
+Both are built in memory, then written atomically (temporary file in the same folder, fsync, then
+``os.replace``), so a crash never leaves half a file under the final name, and a full disk is one
+plain write error (HDF5 writing to the disk itself failed in its destructors: tracebacks, a crash).
 
 NIR (``nir.read`` loads it)
 ---------------------------
@@ -55,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from connttra_neuro._atomic import EXPORT_SIGNATURES, REPLACE_FIX, atomic_write, refuse_other_kind
+from connttra_neuro._atomic import EXPORT_SIGNATURES, REPLACE_FIX, refuse_other_kind, write_bytes
 from connttra_neuro.network import TernaryNetwork, thaw_metadata
 from connttra_neuro.nirfile import parameter_digest, with_file_digest
 
@@ -166,8 +167,7 @@ def export_nir(network: TernaryNetwork, path) -> Path:
     check_replaceable(path)
     hdf5 = io.BytesIO()
     nir.write(hdf5, nir_graph(network))
-    data = with_file_digest(hdf5.getvalue())
-    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return write_bytes(path, with_file_digest(hdf5.getvalue()))
 
 
 def _netx_semantics(nmap) -> str:
@@ -320,31 +320,31 @@ def export_netx(network: TernaryNetwork, path) -> Path:
     Raises TargetLimitError when the network does not fit Loihi (same checks as
     the loihi2 target) or netx would not load it exactly (:func:`check_netx`).
     """
+    import io
+
     import h5py
 
     check_replaceable(path)
     nmap = check_netx(network)
-
-    def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            f.attrs["producer"] = "connttra-neuro"
-            f.attrs["semantics"] = _netx_semantics(nmap)
-            f.attrs["encoder_thresholds"] = network.encoder.thresholds
-            f.attrs["weight_scale"] = nmap.weight_scale
-            f.attrs["score_scale"] = 64 * nmap.weight_scale  # output voltage = 128 * score at 8 weight bits
-            layers = f.create_group("layer")
-            f.attrs["n_inputs"] = network.n_inputs
-            for i, lm in enumerate(nmap.layers):
-                g = layers.create_group(str(i))
-                g.create_dataset("type", data=_type_field("dense"))
-                g.create_dataset("shape", data=np.array([lm.weights.shape[0]], dtype=np.int64))
-                g.create_dataset("weight", data=lm.weights.astype(np.float32))
-                if lm.kind == "output":
-                    g.create_dataset("bias", data=(nmap.weight_scale * lm.offset).astype(np.float32))
-                    _neuron(g.create_group("neuron"), VTH_MAX)
-                else:
-                    g.create_dataset("bias", data=lm.bias_mant.astype(np.float32))
-                    _neuron(g.create_group("neuron"), lm.vth)
-                g.attrs["name"] = lm.name
-
-    return atomic_write(path, write)
+    hdf5 = io.BytesIO()  # in memory: h5py writing to a full disk fails in its destructors (tracebacks, a crash)
+    with h5py.File(hdf5, "w") as f:
+        f.attrs["producer"] = "connttra-neuro"
+        f.attrs["semantics"] = _netx_semantics(nmap)
+        f.attrs["encoder_thresholds"] = network.encoder.thresholds
+        f.attrs["weight_scale"] = nmap.weight_scale
+        f.attrs["score_scale"] = 64 * nmap.weight_scale  # output voltage = 128 * score at 8 weight bits
+        layers = f.create_group("layer")
+        f.attrs["n_inputs"] = network.n_inputs
+        for i, lm in enumerate(nmap.layers):
+            g = layers.create_group(str(i))
+            g.create_dataset("type", data=_type_field("dense"))
+            g.create_dataset("shape", data=np.array([lm.weights.shape[0]], dtype=np.int64))
+            g.create_dataset("weight", data=lm.weights.astype(np.float32))
+            if lm.kind == "output":
+                g.create_dataset("bias", data=(nmap.weight_scale * lm.offset).astype(np.float32))
+                _neuron(g.create_group("neuron"), VTH_MAX)
+            else:
+                g.create_dataset("bias", data=lm.bias_mant.astype(np.float32))
+                _neuron(g.create_group("neuron"), lm.vth)
+            g.attrs["name"] = lm.name
+    return write_bytes(path, hdf5.getvalue())
