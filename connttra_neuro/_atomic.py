@@ -10,6 +10,7 @@ device node).
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -32,6 +33,11 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
     is a file where a parent folder should be, each naming the path. Callers check before long
     work (training, target runs), so a bad output path loses no results."""
     path = Path(path)
+    try:
+        os.stat(path)
+    except OSError as err:  # pathlib's exists() says False for a loop of links; the write would fail after the work
+        if err.errno == errno.ELOOP:
+            raise OSError(f"cannot write {path}: {err.strerror} (a loop of symbolic links)") from None
     if path.exists() and path.is_dir() != directory:
         if directory:
             raise NotADirectoryError(f"{path} is a file; it needs a folder")

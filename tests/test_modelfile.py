@@ -456,3 +456,29 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch):
         save(random_network((5, 4, 2), seed=2), path)
     assert load(path) == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ctn"]
+
+
+def test_a_loop_of_symbolic_links_is_refused_before_any_work(tmp_path):
+    from connttra_neuro._atomic import check_writable
+
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    for path in (tmp_path / "a", tmp_path / "a" / "m.ctn"):
+        with pytest.raises(OSError, match=f"cannot write {path}: Too many levels of symbolic links"):
+            check_writable(path)
+        with pytest.raises(OSError, match="Too many levels"):
+            check_writable(path, directory=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_train_refuses_a_loop_of_symbolic_links_as_output_in_one_line(tmp_path, capsys):
+    from connttra_neuro.cli import main
+
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    # pathlib's resolve() raised RuntimeError after the training: a traceback, the run lost
+    assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"connttra-neuro train: error: -o cannot write {tmp_path / 'a'}: Too many levels of " \
+                          "symbolic links (a loop of symbolic links)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
