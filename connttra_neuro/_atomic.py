@@ -98,6 +98,15 @@ def refuse_other_kind(path, signatures: tuple[bytes, ...], name: str, *, error: 
     raise error(f"{shown} exists and is not {name}; {REPLACE_FIX}")
 
 
+def _temp_prefix(name: str) -> str:
+    """``.NAME.``, NAME cut short so the temporary's name (``mkstemp`` adds 8 characters and the suffix
+    ``.tmp``) stays within the 255 bytes a file name may have: a name the check accepted (up to 255 bytes)
+    would otherwise fail only at the write, after the work."""
+    while len(os.fsencode(name)) > 255 - len("..") - 8 - len(".tmp"):
+        name = name[:-1]
+    return f".{name}."
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file, then rename it to ``path``. Returns ``path``.
 
@@ -107,7 +116,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path = Path(os.path.realpath(given))  # through a symbolic link: replace its target, keep the link
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name), suffix=".tmp")
     except OSError as err:  # name the user's path, not a temporary file's
         raise OSError(err.errno, f"cannot write {given}: {err.strerror}") from None
     os.close(fd)

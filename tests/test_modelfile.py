@@ -482,3 +482,11 @@ def test_train_refuses_a_loop_of_symbolic_links_as_output_in_one_line(tmp_path, 
     assert err.strip() == f"connttra-neuro train: error: -o cannot write {tmp_path / 'a'}: Too many levels of " \
                           "symbolic links (a loop of symbolic links)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+@pytest.mark.parametrize("name", ["m" * 251 + ".ctn", "é" * 125 + "x.ctn"])  # 255 bytes, the longest name allowed
+def test_the_longest_file_name_is_written(tmp_path, name):
+    # the temporary beside it is named .NAME.XXXXXXXX.tmp: 14 bytes more than a name that long may have
+    net = random_network((4, 3, 2), seed=0)
+    assert load(save(net, tmp_path / name)) == net
+    assert [p.name for p in tmp_path.iterdir()] == [name]
