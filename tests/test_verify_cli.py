@@ -433,3 +433,53 @@ def test_a_target_option_it_cannot_hold_is_named_once(tmp_path, capsys):
                  "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "loihi2: weight_bits" in err and "loihi2: loihi2:" not in err
+
+
+def test_a_full_disk_while_writing_the_report_says_the_folder_may_mix_runs(iris_model, tmp_path, capsys, monkeypatch):
+    # parity.json was this run's, parity.md/html and the plots an earlier report's, and the error did not say
+    import errno
+    import os
+
+    import connttra_neuro.verify.report as report_module
+
+    out = tmp_path / "r"
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(out)]) == 0
+    earlier = (out / "parity.md").read_text()
+    real = report_module.write_text
+
+    def full(path, text):
+        if str(path).endswith("parity.md"):
+            raise OSError(errno.ENOSPC, f"cannot write {path}: {os.strerror(errno.ENOSPC)}")  # as atomic_write says it
+        return real(path, text)
+
+    monkeypatch.setattr(report_module, "write_text", full)
+    capsys.readouterr()
+    assert main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--n", "10", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"connttra-neuro verify: error: [Errno 28] cannot write {out / 'parity.md'}: No space left")
+    assert f"{out} may hold this run's files beside an earlier report's" in err
+    assert (out / "parity.md").read_text() == earlier  # whole, and the earlier run's
+    assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_a_full_disk_in_demo_or_compare_says_the_folder_may_mix_runs(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import connttra_neuro.cli.demo as demo
+    import connttra_neuro.train.compare as compare
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, f"cannot write {tmp_path / 'x'}: No space left on device")
+
+    monkeypatch.setattr(demo, "run_demo", full)
+    assert main(["demo", "--quick", "--data", "iris", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No space left on device" in err
+    assert f"{tmp_path / 'd'} may hold this run's files (model, exports, reports) beside an earlier run's" in err
+
+    monkeypatch.setattr(compare, "compare_methods", lambda dataset, methods, **kw: [])
+    monkeypatch.setattr(compare, "plot_curves", full)
+    assert main(["compare", "--data", "iris", "--epochs", "3", "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "No space left on device" in err
+    assert f"{tmp_path / 'c'} may hold this comparison's files beside an earlier one's" in err

@@ -91,6 +91,10 @@ def _demo(args) -> int:
               "an earlier run's, and README.md is written last; run the demo again to replace them all",
               file=sys.stderr)
         raise
+    except OSError as err:  # a full disk part way: the same, in the error's one line
+        raise UserError(f"{err}; {args.out} may hold this run's files (model, exports, reports) beside an earlier "
+                        "run's, and README.md is written last: run the demo again once the folder can be written, "
+                        "to replace them all") from None
 
 
 def _check_demo_folder(out: Path) -> None:

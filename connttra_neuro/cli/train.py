@@ -849,9 +849,14 @@ def _compare(args) -> int:
     print()
     for note in table_notes(results):
         print(textwrap.fill(note, width=110))
-    md = write_markdown(results, out / "compare.md", data.name)
-    js = write_json(results, out / "compare.json")
-    png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
+    try:
+        md = write_markdown(results, out / "compare.md", data.name)
+        js = write_json(results, out / "compare.json")
+        png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
+    except OSError as err:  # a full disk part way: each file is whole, but not all of them are this run's
+        raise UserError(f"{err}; {out} may hold this comparison's files beside an earlier one's (compare.md, "
+                        "compare.json and compare.png are written in that order): run compare again once the "
+                        "folder can be written") from None
     print(f"\nwrote {md}, {js} and {png} ({time.perf_counter() - t0:.0f} s)")
     return 0
 

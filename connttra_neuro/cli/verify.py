@@ -409,6 +409,11 @@ def _verify(args) -> int:
         progress(f"verify: stopped while writing its report: {out} may hold this run's files beside an earlier "
                  "report's; run verify again to replace them all")
         raise
+    except OSError as err:  # a full disk part way: the same mix, which the error alone did not say
+        from . import UserError
+
+        raise UserError(f"{err}; {out} may hold this run's files beside an earlier report's: run verify again "
+                        "once the folder can be written, to replace them all") from None
     if args.json and not to_stdout:
         write_json(report, args.json)
     if to_stdout:
