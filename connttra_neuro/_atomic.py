@@ -1,6 +1,6 @@
-"""Atomic file writes: a temporary file in the target's directory, then one rename.
+"""Atomic file writes: a temporary file in the target's directory, fsynced, then one rename.
 
-A crash or Ctrl-C mid-write leaves any previous file untouched and no temporary behind;
+A crash, a power cut or Ctrl-C mid-write leaves any previous file untouched and no temporary behind;
 the new file gets the mode an ordinary ``open(path, "w")`` would give it (``mkstemp``
 alone makes 0600), or keeps the mode of the file it replaces. A symbolic link is written
 through (its target is replaced, the link stays); a device, pipe or socket is refused, since
@@ -122,6 +122,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        _fsync(tmp)  # the data on disk before the rename: a power cut must not leave an empty file in its place
         os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
     except BaseException as err:
@@ -136,13 +137,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     return given
 
 
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path: str | os.PathLike, blob: bytes) -> Path:
-    """``blob`` to ``path`` atomically, flushed to disk before the rename."""
+    """``blob`` to ``path`` atomically, flushed to disk before the rename (as every ``atomic_write``)."""
     def write(tmp):
         with open(tmp, "wb") as fh:
             fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
     return atomic_write(path, write)
 
 

@@ -490,3 +490,21 @@ def test_the_longest_file_name_is_written(tmp_path, name):
     net = random_network((4, 3, 2), seed=0)
     assert load(save(net, tmp_path / name)) == net
     assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_every_atomic_write_reaches_the_disk_before_its_rename(tmp_path, monkeypatch):
+    # write_text (CSV, JSON, reports) and the plots renamed an unsynced file: after a power cut the rename
+    # can reach the disk before the data, leaving an empty file where the earlier one was
+    from connttra_neuro import _atomic
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+                        or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", str(a))) or real_replace(a, b))
+    for write in (lambda p: _atomic.write_text(p, "x\n"), lambda p: _atomic.write_bytes(p, b"x"),
+                  lambda p: _atomic.atomic_write(p, lambda t: open(t, "w").close())):
+        events.clear()
+        write(tmp_path / "out.txt")
+        tmp = next(name for kind, name in events if kind == "replace")
+        assert ("fsync", tmp) in events and events.index(("fsync", tmp)) < events.index(("replace", tmp)), events
