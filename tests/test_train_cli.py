@@ -1088,3 +1088,31 @@ def test_compare_layerwise_trains_the_stages_on_connttra_s_clock(capsys):
         with pytest.raises(ValueError, match=r"layerwise \(--layerwise\) of connttra: each layer's sweeps, a "
                                              r"positive integer, for several hidden layers"):
             compare_methods(data, ("connttra",), isolate=False, hidden=hidden, connttra={"layerwise": bad})
+
+
+def test_a_full_disk_mid_run_says_how_to_continue_and_the_checkpoint_resumes(tmp_path, capsys, monkeypatch):
+    # it said only "[Errno 28] No space left on device" (then, naming the checkpoint), not that the run so far
+    # is kept nor how to continue it, which Ctrl-C at the same point says
+    import errno
+    import os
+
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    real, calls = modelfile.save, []
+
+    def fills_up(network, path):
+        calls.append(path)
+        if len(calls) == 3:  # sweep 2's checkpoint
+            raise OSError(errno.ENOSPC, f"cannot write {path}: {os.strerror(errno.ENOSPC)}")
+        return real(network, path)
+
+    monkeypatch.setattr(modelfile, "save", fills_up)
+    args = ["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "4", "--no-progress", "-o", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot write {ckpt}: No space left on device" in err
+    assert f"continue it, once that can be written, with: connttra-neuro train --resume {ckpt}" in err
+    record = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]
+    assert [r["sweep"] for r in record["history"]][-1] == 1
+    monkeypatch.setattr(modelfile, "save", real)
+    assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0
+    assert len(thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]) > 2  # sweep 0 and 1, and on

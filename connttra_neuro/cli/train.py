@@ -623,6 +623,13 @@ def _train(args) -> int:
                     history=history, best_network=best, callback=callback)
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (connttra_neuro._signals.Terminated): both save
             interrupted = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        except OSError as err:  # a full disk mid-run: the checkpoints written before are whole, and say so
+            if not (done or args.resume):
+                raise
+            kept = ckpt if done else args.resume
+            raise UserError(f"{err}; the run up to its last saved sweep is in {kept} (its best network so far in "
+                            f"{out}): continue it, once that can be written, with: connttra-neuro train --resume "
+                            f"{kept}") from None
         finally:
             bar.close()
     if interrupted and not done:  # nothing trained here: keep whatever -o and the checkpoint hold
