@@ -179,13 +179,24 @@ def test_resume_keeps_the_best_network_of_the_earlier_sweeps(tmp_path, capsys):
     assert resumed.replace(metadata=full.metadata) == full
     assert "not available" not in capsys.readouterr().err
 
-    # the best network's file gone: said so, and the resumed run keeps the best of its own sweeps
-    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "g.ctn")]) == 0
+    # the best network's file gone, the best (6) not the checkpoint's own sweep (7): said so, and the
+    # resumed run keeps the best of its own sweeps
+    assert main([*args, "--max-sweeps", "7", "-o", str(tmp_path / "g.ctn")]) == 0
     (tmp_path / "g.ctn").unlink()
     assert main([*args, "--max-sweeps", "8", "-o", str(tmp_path / "h.ctn"), "--resume",
                  str(tmp_path / "g.ctn.ckpt")]) == 0
     assert "best network of the earlier sweeps is not available" in capsys.readouterr().err
-    assert thaw_metadata(modelfile.load(tmp_path / "h.ctn").metadata)["metrics"]["sweep"] in (7, 8)
+    assert thaw_metadata(modelfile.load(tmp_path / "h.ctn").metadata)["metrics"]["sweep"] == 8
+
+    # gone, but the best is the checkpoint's own sweep: read from the checkpoint, the uninterrupted run's model
+    assert main([*args, "--max-sweeps", "6", "-o", str(tmp_path / "k.ctn")]) == 0
+    (tmp_path / "k.ctn").unlink()
+    assert main([*args, "--max-sweeps", "8", "-o", str(tmp_path / "k.ctn"), "--resume",
+                 str(tmp_path / "k.ctn.ckpt")]) == 0
+    assert "not available" not in capsys.readouterr().err
+    kept = modelfile.load(tmp_path / "k.ctn")  # its settings say the invocation that trained it: --max-sweeps 6
+    assert thaw_metadata(kept.metadata)["metrics"] == thaw_metadata(full.metadata)["metrics"]
+    assert kept.replace(metadata=full.metadata) == full
 
 
 def test_ctrl_c_in_the_first_sweep_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -650,8 +661,12 @@ def test_resume_does_not_take_a_model_of_the_best_sweep_s_number_with_other_erro
     modelfile.save(net.replace(metadata=meta), out)
     capsys.readouterr()
     assert main([*RESUME_BASE, "--max-sweeps", "4", "-o", str(out), "--resume", str(tmp_path / "m.ctn.ckpt")]) == 0
-    assert "best network of the earlier sweeps is not available" in capsys.readouterr().err
-    assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 4  # the only sweep it can vouch for
+    # not taken: the best sweep (3) is the checkpoint's own, whose network is read from it instead
+    assert "not available" not in capsys.readouterr().err
+    assert main([*RESUME_BASE, "--max-sweeps", "4", "-o", str(tmp_path / "whole.ctn")]) == 0
+    whole, resumed = modelfile.load(tmp_path / "whole.ctn"), modelfile.load(out)
+    assert thaw_metadata(resumed.metadata)["metrics"] == thaw_metadata(whole.metadata)["metrics"]
+    assert resumed.replace(metadata=whole.metadata) == whole
 
 
 def _ctrl_c_in_sweep(n: int, error=KeyboardInterrupt):
@@ -1116,3 +1131,27 @@ def test_a_full_disk_mid_run_says_how_to_continue_and_the_checkpoint_resumes(tmp
     monkeypatch.setattr(modelfile, "save", real)
     assert main(["train", "--resume", str(ckpt), "--no-progress"]) == 0
     assert len(thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]) > 2  # sweep 0 and 1, and on
+
+
+def test_a_run_stopped_between_its_checkpoint_and_its_model_resumes_with_the_best_network(tmp_path, monkeypatch):
+    # a full disk (or a crash) after sweep b's checkpoint, before its model: -o held sweep b-1, so the resumed
+    # run said "not available" and ended on a worse later sweep, though the checkpoint holds sweep b's network
+    import errno
+
+    base = ["train", "--data", "digits", "--hidden", "16", "--max-sweeps", "15", "--seed", "3", "--no-progress"]
+    assert main([*base, "-o", str(tmp_path / "whole.ctn")]) == 0
+    b = thaw_metadata(modelfile.load(tmp_path / "whole.ctn").metadata)["metrics"]["sweep"]
+    assert 1 < b < 15  # a best before the last sweep: what the resumed run must not lose
+    real, calls = modelfile.save, []
+
+    def fills_up(network, path):
+        calls.append(path)
+        if len(calls) == 2 * b:  # sweep b's model, written right after its checkpoint
+            raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
+        return real(network, path)
+
+    monkeypatch.setattr(modelfile, "save", fills_up)
+    assert main([*base, "-o", str(tmp_path / "cut.ctn")]) == 2
+    monkeypatch.setattr(modelfile, "save", real)
+    assert main(["train", "--resume", str(tmp_path / "cut.ctn.ckpt"), "--no-progress"]) == 0
+    assert (tmp_path / "cut.ctn").read_bytes() == (tmp_path / "whole.ctn").read_bytes()

@@ -534,7 +534,7 @@ def _train(args) -> int:
             # temperature is recorded in the model's settings, which would differ from the
             # uninterrupted run's
             settings["temperature"] = _temperature_for(inv_t)
-        best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history))
+        best = _best_so_far([out, Path(saved.get("best", out))], history, best_sweep(history), checkpoint=init)
     est = CoNNTrA(**settings)
     _check_settings(est)  # a bad setting stops here, before the data are loaded
     _check_layerwise(args, est)
@@ -739,13 +739,19 @@ def _cli_advice(message: str, est, ckpt) -> str:
     return message[: -len(BUDGET_ADVICE)] + f"continue this run with: connttra-neuro train --resume {ckpt} {flag}"
 
 
-def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None):
+def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None, checkpoint=None):
     """The best network of a checkpointed run, from the first of ``paths`` that still holds it (the
-    output beside the checkpoint, then the run's recorded ``-o``): its metadata must name the sweep
-    ``keep_best`` picks from ``history``, with the same errors. Otherwise a note on stderr, and the
-    resumed run keeps the best of its own sweeps."""
+    output beside the checkpoint, then the run's recorded ``-o``), else from the ``checkpoint``'s own
+    network when the best is its sweep (the run stopped, a full disk or a crash, between writing the
+    checkpoint and the model): its metadata must name the sweep ``keep_best`` picks from ``history``,
+    with the same errors. Otherwise a note on stderr, and the resumed run keeps the best of its own sweeps."""
     from connttra_neuro import modelfile
     from connttra_neuro.network import thaw_metadata
+
+    def holds_best(net) -> bool:
+        metrics = thaw_metadata(net.metadata).get("metrics", {})
+        rec = history[sweep] if sweep is not None and sweep < len(history) else {}
+        return metrics.get("sweep") == sweep and all(metrics.get(k) == rec.get(k) for k in ("train_error", "val_error"))
 
     whys = []
     for path in dict.fromkeys(Path(p).resolve() for p in paths):  # each file once
@@ -754,12 +760,14 @@ def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None):
         except (OSError, ValueError) as err:
             whys.append(f"cannot read {path} ({err})")
             continue
-        metrics = thaw_metadata(net.metadata).get("metrics", {})
-        rec = history[sweep] if sweep is not None and sweep < len(history) else {}
-        if metrics.get("sweep") != sweep or any(metrics.get(k) != rec.get(k) for k in ("train_error", "val_error")):
-            whys.append(f"{path} holds sweep {metrics.get('sweep')}, not the run's best (sweep {sweep})")
+        if not holds_best(net):
+            whys.append(f"{path} holds sweep {thaw_metadata(net.metadata).get('metrics', {}).get('sweep')}, not "
+                        f"the run's best (sweep {sweep})")
             continue
         return net
+    if checkpoint is not None and holds_best(checkpoint):  # the model as written beside it: no checkpoint record
+        return checkpoint.replace(metadata={k: v for k, v in thaw_metadata(checkpoint.metadata).items()
+                                            if k != "checkpoint"})
     print(f"note: the best network of the earlier sweeps is not available ({'; '.join(whys)}); the resumed run "
           f"keeps the best of the sweeps from here on", file=sys.stderr)
     return None
