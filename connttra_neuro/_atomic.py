@@ -44,6 +44,8 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
         raise IsADirectoryError(f"{path} is a directory; it needs a file name")
     if not directory and path.exists() and not path.is_file():
         raise OSError(f"{path} is not a regular file (a device, pipe or socket); give a file name")
+    if not directory and path.is_file():
+        _check_replaceable_file(path)
     real = Path(os.path.realpath(path))
     # an existing folder (directory=True) is where the files go: it is the one checked, not the folder above
     for parent in ([real] if directory and real.is_dir() else real.parents):
@@ -55,6 +57,18 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
             _probe(parent, path)
             break
     return path
+
+
+def _check_replaceable_file(path: Path) -> None:
+    """An immutable or append-only file (``chattr +i`` / ``+a``) cannot be renamed over, even by root, and
+    the folder check does not see it: opening it for writing (it writes nothing) fails with EPERM exactly
+    then. A file that is only read-only by its mode (EACCES) is replaced by the rename: not refused."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError as err:
+        if err.errno == errno.EPERM:
+            raise PermissionError(f"cannot write {path}: the file may not be replaced ({err.strerror}; "
+                                  "immutable or append-only, see lsattr)") from None
 
 
 def _probe(folder: Path, path) -> None:

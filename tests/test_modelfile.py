@@ -508,3 +508,28 @@ def test_every_atomic_write_reaches_the_disk_before_its_rename(tmp_path, monkeyp
         write(tmp_path / "out.txt")
         tmp = next(name for kind, name in events if kind == "replace")
         assert ("fsync", tmp) in events and events.index(("fsync", tmp)) < events.index(("replace", tmp)), events
+
+
+def test_an_immutable_file_is_refused_before_any_work(tmp_path, monkeypatch):
+    # chattr +i (or +a): the rename over it fails with EPERM even as root, which the folder check did not
+    # see, so compare -o lost all its training at the end; opening it for writing fails the same way
+    import errno
+
+    from connttra_neuro._atomic import check_writable
+
+    path = tmp_path / "compare.json"
+    path.write_text("[]")
+    real_open = os.open
+
+    def immutable(p, flags, *args, **kwargs):
+        if str(p) == str(path) and flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(p))
+        return real_open(p, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", immutable)
+    with pytest.raises(PermissionError, match=f"cannot write {path}: the file may not be replaced"):
+        check_writable(path)
+    assert path.read_text() == "[]"
+    monkeypatch.setattr(os, "open", real_open)
+    path.chmod(0o444)  # read-only by its mode only: a rename replaces it, so it is not refused
+    assert check_writable(path) == path
