@@ -1155,3 +1155,25 @@ def test_a_run_stopped_between_its_checkpoint_and_its_model_resumes_with_the_bes
     monkeypatch.setattr(modelfile, "save", real)
     assert main(["train", "--resume", str(tmp_path / "cut.ctn.ckpt"), "--no-progress"]) == 0
     assert (tmp_path / "cut.ctn").read_bytes() == (tmp_path / "whole.ctn").read_bytes()
+
+
+def test_a_full_disk_on_the_first_sweep_s_model_still_names_its_checkpoint(tmp_path, capsys, monkeypatch):
+    # sweep 1's checkpoint written, its model not (a full 8k tmpfs): the checkpoint resumes, and is named
+    import errno
+
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    real, calls = modelfile.save, []
+
+    def fills_up(network, path):
+        calls.append(path)
+        if len(calls) == 2:  # sweep 1's model
+            raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
+        return real(network, path)
+
+    monkeypatch.setattr(modelfile, "save", fills_up)
+    assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "3", "--no-progress", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert f"continue it, once that can be written, with: connttra-neuro train --resume {ckpt}" in err
+    assert not out.exists() and [r["sweep"] for r in
+                                 thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]] == [0, 1]

@@ -578,6 +578,7 @@ def _train(args) -> int:
                         "(a first run also compiles the kernels)")
 
     done = []  # sweeps finished by this invocation
+    checkpointed = []  # sweeps whose checkpoint this invocation wrote (a sweep's model is written after it)
     # "best": where the best network so far lives, for --resume (the checkpoint is the last one); where
     # the checkpoint was written and -o seen from it, for a resume of a copied or moved one
     paths = {"best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
@@ -604,6 +605,7 @@ def _train(args) -> int:
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
                               "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
+        checkpointed.append(record["sweep"])
         modelfile.save(as_saved(estimator.network_), out)  # best so far
         val = record["val_error"]
         bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
@@ -624,9 +626,9 @@ def _train(args) -> int:
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (connttra_neuro._signals.Terminated): both save
             interrupted = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         except OSError as err:  # a full disk mid-run: the checkpoints written before are whole, and say so
-            if not (done or args.resume):
+            if not (checkpointed or args.resume):
                 raise
-            kept = ckpt if done else args.resume
+            kept = ckpt if checkpointed else args.resume
             raise UserError(f"{err}; the run up to its last saved sweep is in {kept} (its best network so far in "
                             f"{out}): continue it, once that can be written, with: connttra-neuro train --resume "
                             f"{kept}") from None
