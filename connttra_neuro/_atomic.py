@@ -32,6 +32,11 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
     where a file goes (or the reverse) is an ``IsADirectoryError`` / ``NotADirectoryError``, and so
     is a file where a parent folder should be, each naming the path. Callers check before long
     work (training, target runs), so a bad output path loses no results."""
+    raw = os.fspath(path)
+    # Path("notes.txt/") and Path("notes.txt/.") are Path("notes.txt"): the file would be written (and an existing
+    # one replaced, as no check of its kind sees a file through "notes.txt/"), where the name asks for a folder
+    if not directory and isinstance(raw, str) and (raw.endswith(("/", os.sep)) or os.path.basename(raw) in (".", "..")):
+        raise IsADirectoryError(f"{raw} names a folder (it ends in {raw[-1]!r}); it needs a file name")
     path = Path(path)
     try:
         os.stat(path)

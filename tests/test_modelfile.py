@@ -533,3 +533,22 @@ def test_an_immutable_file_is_refused_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "open", real_open)
     path.chmod(0o444)  # read-only by its mode only: a rename replaces it, so it is not refused
     assert check_writable(path) == path
+
+
+def test_a_file_name_ending_in_a_slash_is_refused_not_written_over_the_file(tmp_path, capsys):
+    # Path("notes.txt/") is Path("notes.txt"), while os.path.isfile("notes.txt/") is False: predict -o notes.txt/
+    # (and --plot essay/) replaced the user's file of that name, unchecked
+    from connttra_neuro._atomic import check_writable
+    from connttra_neuro.cli import main
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious\n")
+    for name in (f"{notes}/", f"{notes}/.", f"{notes}/..", f"{tmp_path / 'new'}/"):
+        with pytest.raises(IsADirectoryError, match="names a folder"):
+            check_writable(name)
+    assert check_writable(f"{tmp_path / 'new'}/", directory=True) == tmp_path / "new"
+    model = save(random_network((4, 3, 2), seed=0), tmp_path / "m.ctn")
+    np.save(tmp_path / "x.npy", np.zeros((2, 4)))
+    assert main(["predict", str(model), str(tmp_path / "x.npy"), "-o", f"{notes}/"]) == 2
+    assert "names a folder" in capsys.readouterr().err
+    assert notes.read_text() == "precious\n"
