@@ -835,12 +835,13 @@ def test_a_checkpoint_from_before_the_output_was_recorded_resumes_beside_itself(
 
 def test_a_budget_warning_gives_the_command_that_continues_the_run(tmp_path, capsys):
     # it said "raise max_sweeps or max_seconds" (the estimator's parameters), and a newcomer retrained
-    # from scratch; the command names its flag and the resume command (budgets count the whole run)
-    out = tmp_path / "m.ctn"
+    # from scratch; the command names its flag and the resume command (budgets count the whole run), quoted
+    # for the shell (a run folder with a space in its name)
+    out = tmp_path / "my runs" / "m.ctn"
     assert main(["train", "--data", "digits", "--hidden", "16", "--max-sweeps", "2", "--no-progress",
                  "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert f"continue this run with: connttra-neuro train --resume {out}.ckpt --max-sweeps 4" in err, err
+    assert f"continue this run with: connttra-neuro train --resume '{out}.ckpt' --max-sweeps 4" in err, err
     assert "raise max_sweeps" not in err
     assert main(["train", "--resume", f"{out}.ckpt", "--max-sweeps", "4", "--no-progress"]) == 0  # and it does
 

@@ -631,11 +631,11 @@ def _train(args) -> int:
             kept = ckpt if checkpointed else args.resume
             raise UserError(f"{err}; the run up to its last saved sweep is in {kept} (its best network so far in "
                             f"{out}): continue it, once that can be written, with: connttra-neuro train --resume "
-                            f"{kept}") from None
+                            f"{_quoted(kept)}") from None
         finally:
             bar.close()
     if interrupted and not done:  # nothing trained here: keep whatever -o and the checkpoint hold
-        where = f"nothing written; continue with --resume {args.resume}" if args.resume else "nothing saved"
+        where = f"nothing written; continue with --resume {_quoted(args.resume)}" if args.resume else "nothing saved"
         print(f"connttra-neuro train: {interrupted} before a sweep finished; {where}", file=sys.stderr)
         return _interrupted_status(interrupted)
     modelfile.save(as_saved(est.network_), out)
@@ -665,7 +665,7 @@ def _train(args) -> int:
         print(f"warning: {_cli_advice(str(w.message), est, ckpt if done else None)}", file=sys.stderr)
     if interrupted:
         print(f"{interrupted}: best network so far saved in {out}; continue with: connttra-neuro train --resume "
-              f"{ckpt}", file=sys.stderr)
+              f"{_quoted(ckpt)}", file=sys.stderr)
         return _interrupted_status(interrupted)
     return 0
 
@@ -738,7 +738,15 @@ def _cli_advice(message: str, est, ckpt) -> str:
         flag = f"--max-seconds {2 * est.max_seconds:g}"
     else:
         flag = f"--max-sweeps {2 * est.max_sweeps}"
-    return message[: -len(BUDGET_ADVICE)] + f"continue this run with: connttra-neuro train --resume {ckpt} {flag}"
+    command = f"connttra-neuro train --resume {_quoted(ckpt)} {flag}"
+    return message[: -len(BUDGET_ADVICE)] + f"continue this run with: {command}"
+
+
+def _quoted(path) -> str:
+    """A path as the shell reads it back in a printed command (a space or a quote in a run folder's name)."""
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 def _best_so_far(paths: list[Path], history: list[dict], sweep: int | None, checkpoint=None):
