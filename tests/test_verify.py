@@ -382,9 +382,33 @@ def test_a_tiled_run_read_a_step_off_is_called_a_timing_fault(tiles, steps):
     assert t.diagnosis.startswith(f"hidden layer 0: the target's spikes are the model's {when}")
     assert f"{abs(steps)} step(s) of a run with {tiles} copies side by side: a timing fault" in t.diagnosis
     assert t.layers[0].diagnosis[0]["shift_samples"] == k
-    # the same rows from a target that says nothing of tiles: only 1-3 samples are tried, no wider guess
+    # the same rows from a target that says nothing of tiles: only 1-3 samples are tried as a shift, no wider
+    # guess; the rows are still all there, in another order
     t = verify(net, [Doctored(late)], X, y).targets[0]
-    assert "timing" not in t.diagnosis and "no threshold explains" in t.diagnosis
+    assert "sample(s) late" not in t.diagnosis and "no threshold explains" not in t.diagnosis
+    assert "in another order): a timing or read-out fault" in t.diagnosis
+    assert "shift_samples" not in t.layers[0].diagnosis[0]
+
+
+def test_results_returned_out_of_order_are_called_a_read_out_fault():
+    # samples swapped in pairs (no fixed shift): every neuron looked wrong, "no threshold explains its spikes"
+    net = random_network((6, 9, 7, 3), levels=2, seed=3)
+    X, y = data_for(net, n=60)
+    swap = np.arange(60).reshape(-1, 2)[:, ::-1].ravel()
+
+    def swapped(scores, hidden):
+        return scores[swap], [h[swap] for h in hidden]
+
+    t = verify(net, [Doctored(swapped)], X, y).targets[0]
+    assert t.status == "mismatch" and t.first_differing_layer == "hidden layer 0"
+    entry = t.layers[0].diagnosis[0]
+    assert entry["reordered_samples"] == t.layers[0].samples_differing and len(t.layers[0].diagnosis) == 1
+    assert t.diagnosis.startswith(f"hidden layer 0: the target's spikes of {entry['reordered_samples']} sample(s) "
+                                  f"are the model's of other samples of the run")
+    # only the scores swapped (the hidden layers recorded in order): named in the output layer
+    t = verify(net, [Doctored(lambda scores, hidden: (scores[swap], hidden))], X, y).targets[0]
+    assert t.diagnosis.startswith("output layer: the target's scores of ")
+    assert "read-out fault" in t.diagnosis
 
 
 def test_a_threshold_fault_on_sorted_or_few_samples_is_not_called_a_timing_fault():

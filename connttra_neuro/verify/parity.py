@@ -578,8 +578,8 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {cause}{shown}{more}"
             # a layer read some samples off looks like a wrong weight in every neuron; say so only when
             # some neuron is explained by no threshold (else a threshold fault is the simpler story)
-            if not all(d["threshold_explains"] for d in lp.diagnosis) and (k := _shift(got, ref, tiles)):
-                lp.diagnosis = [{"shift_samples": k, "explanation": _shift_text("spikes", k, tiles)}]
+            if not all(d["threshold_explains"] for d in lp.diagnosis) and (order := _order_fault(got, ref, tiles)):
+                lp.diagnosis = [order("spikes")]
                 lp.cause = None
                 text = f"{name}: {lp.diagnosis[0]['explanation']}"
         layers.append(lp)
@@ -616,8 +616,8 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             # as for hidden layers: a shift only where no bias or weight change explains a class exactly
             explained = [d["min_difference"] == d["max_difference"] or d["weights_differing"] is not None
                          for d in out.diagnosis]
-            if not all(explained) and (k := _shift(scores, ref_scores, tiles)):
-                out.diagnosis = [{"shift_samples": k, "explanation": _shift_text("scores", k, tiles)}]
+            if not all(explained) and (order := _order_fault(scores, ref_scores, tiles)):
+                out.diagnosis = [order("scores")]
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
     return layers, first, text
@@ -682,6 +682,35 @@ def _shift(got: np.ndarray, ref: np.ndarray, tiles: int | None = None) -> int:
         if np.count_nonzero(row_differs[:-k]) >= MIN_SHIFT_EVIDENCE and np.array_equal(got[:-k], ref[k:]):
             return -k
     return 0
+
+
+def _order_fault(got: np.ndarray, ref: np.ndarray, tiles: int | None):
+    """The diagnosis of a layer whose rows are the model's in another order, as a function of what the rows
+    are (``"spikes"`` / ``"scores"``), or None: read a fixed number of samples off (:func:`_shift`), or
+    otherwise out of order (:func:`_reordered`), each a timing or read-out fault rather than a parameter."""
+    if k := _shift(got, ref, tiles):
+        return lambda what: {"shift_samples": k, "explanation": _shift_text(what, k, tiles)}
+    if m := _reordered(got, ref):
+        return lambda what: {"reordered_samples": m, "explanation": (
+            f"the target's {what} of {m} sample(s) are the model's of other samples of the run (every result is "
+            "there, in another order): a timing or read-out fault (results returned out of order), not a wrong "
+            "parameter")}
+    return None
+
+
+def _reordered(got: np.ndarray, ref: np.ndarray) -> int:
+    """How many rows differ when the target's rows are the model's rows in another order (the same rows,
+    each as often), else 0: samples swapped in pairs or shuffled by a read-out fault made every neuron look
+    wrong. Said only on ``MIN_SHIFT_EVIDENCE`` differing rows or more, as a shift is."""
+    n = len(ref)
+    g, r = got.reshape(n, -1), ref.reshape(n, -1)
+    differs = int(np.count_nonzero((g != r).any(axis=1)))
+    if differs < MIN_SHIFT_EVIDENCE:
+        return 0
+    def in_order(a):  # the rows sorted (lexicographically), so that equal multisets of rows compare equal
+        return a[np.lexsort(a.T[::-1])]
+
+    return differs if np.array_equal(in_order(g), in_order(r)) else 0
 
 
 def _shift_text(what: str, k: int, tiles: int | None = None) -> str:
