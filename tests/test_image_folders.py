@@ -700,6 +700,12 @@ def test_train_refuses_a_subsample_of_no_samples(tmp_path, capsys):
     for flag in ("--n-train", "--n-val"):
         assert main(["train", "--data", "iris", flag, "0", "-o", str(tmp_path / "m.ctn")]) == 2
         assert f"{flag} must be a positive number of samples, got 0" in capsys.readouterr().err
+    # more than the split holds: named by the flag typed, not the loader's parameter (n_train=500)
+    for flag, part, size in (("--n-train", "train", 120), ("--n-val", "val", 30)):
+        assert main(["train", "--data", "iris", flag, "500", "-o", str(tmp_path / "m.ctn")]) == 2
+        assert f"iris: {flag} 500 but the split has only {size} samples" in capsys.readouterr().err, part
+    assert main(["compare", "--data", "iris", "--n-val", "100", "-o", str(tmp_path / "c")]) == 2
+    assert "iris: --n-val 100 but the split has only 30 samples" in capsys.readouterr().err
 
 
 def test_sixteen_bit_colour_images_are_said_to_lose_their_low_byte(tmp_path):

@@ -368,7 +368,9 @@ def _temperature_for(inv_t: float) -> float:
 
 
 def _load(args):
-    from connttra_neuro.datasets import load_dataset
+    import re
+
+    from connttra_neuro.datasets import DatasetError, load_dataset
 
     from . import UserError
 
@@ -376,7 +378,12 @@ def _load(args):
     for flag, n in (("--n-train", args.n_train), ("--n-val", args.n_val)):
         if n is not None and n < 1:  # load_dataset's 0 leaves a part out, which training needs
             raise UserError(f"{flag} must be a positive number of samples, got {n}")
-    return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
+    try:
+        return load_dataset(args.data, path=args.data_path, n_train=args.n_train, n_val=args.n_val, seed=args.seed)
+    except DatasetError as err:  # the loader names its parameter ("n_train=500 but ..."); a user typed the flag
+        text = re.sub(r"\b(n_train|n_val)=(\d+) but the split has only",
+                      lambda m: f"--{m[1].replace('_', '-')} {m[2]} but the split has only", str(err))
+        raise DatasetError(text) from None
 
 
 def _fingerprint(data, names: bool = True) -> str:
