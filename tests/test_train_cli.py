@@ -1106,22 +1106,28 @@ def test_compare_layerwise_trains_the_stages_on_connttra_s_clock(capsys):
             compare_methods(data, ("connttra",), isolate=False, hidden=hidden, connttra={"layerwise": bad})
 
 
-def test_a_full_disk_mid_run_says_how_to_continue_and_the_checkpoint_resumes(tmp_path, capsys, monkeypatch):
-    # it said only "[Errno 28] No space left on device" (then, naming the checkpoint), not that the run so far
-    # is kept nor how to continue it, which Ctrl-C at the same point says
+def _disk_full_at(monkeypatch, call: int):
+    """``modelfile.save`` fails as a full disk does at its ``call``-th call (1-based: each sweep writes its
+    checkpoint, then its model); returns the real one, to put back."""
     import errno
-    import os
 
-    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
     real, calls = modelfile.save, []
 
     def fills_up(network, path):
         calls.append(path)
-        if len(calls) == 3:  # sweep 2's checkpoint
-            raise OSError(errno.ENOSPC, f"cannot write {path}: {os.strerror(errno.ENOSPC)}")
+        if len(calls) == call:
+            raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
         return real(network, path)
 
     monkeypatch.setattr(modelfile, "save", fills_up)
+    return real
+
+
+def test_a_full_disk_mid_run_says_how_to_continue_and_the_checkpoint_resumes(tmp_path, capsys, monkeypatch):
+    # it said only "[Errno 28] No space left on device" (then, naming the checkpoint), not that the run so far
+    # is kept nor how to continue it, which Ctrl-C at the same point says
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    real = _disk_full_at(monkeypatch, 3)  # sweep 2's checkpoint
     args = ["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "4", "--no-progress", "-o", str(out)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -1137,21 +1143,11 @@ def test_a_full_disk_mid_run_says_how_to_continue_and_the_checkpoint_resumes(tmp
 def test_a_run_stopped_between_its_checkpoint_and_its_model_resumes_with_the_best_network(tmp_path, monkeypatch):
     # a full disk (or a crash) after sweep b's checkpoint, before its model: -o held sweep b-1, so the resumed
     # run said "not available" and ended on a worse later sweep, though the checkpoint holds sweep b's network
-    import errno
-
     base = ["train", "--data", "digits", "--hidden", "16", "--max-sweeps", "15", "--seed", "3", "--no-progress"]
     assert main([*base, "-o", str(tmp_path / "whole.ctn")]) == 0
     b = thaw_metadata(modelfile.load(tmp_path / "whole.ctn").metadata)["metrics"]["sweep"]
     assert 1 < b < 15  # a best before the last sweep: what the resumed run must not lose
-    real, calls = modelfile.save, []
-
-    def fills_up(network, path):
-        calls.append(path)
-        if len(calls) == 2 * b:  # sweep b's model, written right after its checkpoint
-            raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
-        return real(network, path)
-
-    monkeypatch.setattr(modelfile, "save", fills_up)
+    real = _disk_full_at(monkeypatch, 2 * b)  # sweep b's model, written right after its checkpoint
     assert main([*base, "-o", str(tmp_path / "cut.ctn")]) == 2
     monkeypatch.setattr(modelfile, "save", real)
     assert main(["train", "--resume", str(tmp_path / "cut.ctn.ckpt"), "--no-progress"]) == 0
@@ -1160,18 +1156,8 @@ def test_a_run_stopped_between_its_checkpoint_and_its_model_resumes_with_the_bes
 
 def test_a_full_disk_on_the_first_sweep_s_model_still_names_its_checkpoint(tmp_path, capsys, monkeypatch):
     # sweep 1's checkpoint written, its model not (a full 8k tmpfs): the checkpoint resumes, and is named
-    import errno
-
     out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
-    real, calls = modelfile.save, []
-
-    def fills_up(network, path):
-        calls.append(path)
-        if len(calls) == 2:  # sweep 1's model
-            raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
-        return real(network, path)
-
-    monkeypatch.setattr(modelfile, "save", fills_up)
+    _disk_full_at(monkeypatch, 2)  # sweep 1's model
     assert main(["train", "--data", "iris", "--hidden", "8", "--max-sweeps", "3", "--no-progress", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
