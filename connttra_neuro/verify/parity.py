@@ -623,11 +623,21 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
     return layers, first, text
 
 
+def output_labels(class_names, classes, n: int) -> list[str] | None:
+    """What each of the ``n`` outputs stands for, in words: the class names, else the training labels when
+    they are not 0..n-1; None when the outputs are the labels. Output indices alone misread: output 0 of a
+    model trained on the folders one/two/zero is "one", of a model fit on labels 3, 7, 9 it is 3."""
+    for given in (class_names, classes):
+        if isinstance(given, list) and len(given) == n and given != list(range(n)):
+            return [str(v) for v in given]
+    return None
+
+
 def class_label(network, c: int) -> str:
     """Output ``c`` as a report names it: ``2``, or ``2 (zero)`` where the model records what its outputs
-    stand for (class names, else training labels other than 0..C-1): output 2 of a model trained on the
-    folders one/two/zero is "zero", of a model fit on labels 3, 7, 9 it is 9."""
-    named = per_output(network, "class_names", str) or label_classes(network) or text_classes(network)
+    stand for (:func:`output_labels`)."""
+    named = output_labels(per_output(network, "class_names", str),
+                          per_output(network, "classes", int) or text_classes(network), network.n_classes)
     return f"{c} ({named[c]})" if named is not None else str(c)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write, write_text
-from .parity import ParityReport, _joules, _pct
+from .parity import ParityReport, _joules, _pct, output_labels
 
 
 def _save_png(fig, path) -> None:
@@ -473,15 +473,11 @@ def _plot_confusion(plt, report, ran, path):
 
 
 def _class_ticks(report, k: int) -> tuple[list[str], bool]:
-    """What each row and column of a confusion matrix stands for: the model's class names (an image
-    folder's folder names), else its training labels (metadata ``classes``, when not 0..k-1), else the
-    output index. Output indices alone misread: output 0 of a model trained on folders one/two/zero
-    is "one", and of a model fit on labels 3, 7, 9 is 3. Whether the ticks are names (long: turned)."""
+    """What each row and column of a confusion matrix stands for (``parity.output_labels``: class names,
+    else training labels, else the output index), and whether the ticks are names (long: turned)."""
     names, classes = report.network.get("class_names"), report.network.get("classes")
-    for given, is_name in ((names, True), (classes, False)):
-        if isinstance(given, list) and len(given) == k and given != list(range(k)):
-            return [str(c) for c in given], is_name
-    return [str(i) for i in range(k)], False
+    named = output_labels(names, classes, k)
+    return (named or [str(i) for i in range(k)]), output_labels(names, None, k) is not None
 
 
 def _plot_spikes(plt, report, ran, path):
