@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -39,17 +40,18 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> Path:
         raise IsADirectoryError(f"{raw} names a folder (it ends in {raw[-1]!r}); it needs a file name")
     path = Path(path)
     try:
-        os.stat(path)
+        mode = os.stat(path).st_mode  # one look at what is there (through links), None when nothing is
     except OSError as err:  # pathlib's exists() says False for a loop of links; the write would fail after the work
         if err.errno == errno.ELOOP:
             raise OSError(f"cannot write {path}: {err.strerror} (a loop of symbolic links)") from None
-    if path.exists() and path.is_dir() != directory:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode) != directory:
         if directory:
             raise NotADirectoryError(f"{path} is a file; it needs a folder")
         raise IsADirectoryError(f"{path} is a directory; it needs a file name")
-    if not directory and path.exists() and not path.is_file():
+    if not directory and mode is not None and not stat.S_ISREG(mode):
         raise OSError(f"{path} is not a regular file (a device, pipe or socket); give a file name")
-    if not directory and path.is_file():
+    if not directory and mode is not None:
         _check_replaceable_file(path)
     real = Path(os.path.realpath(path))
     # an existing folder (directory=True) is where the files go: it is the one checked, not the folder above
