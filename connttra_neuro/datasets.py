@@ -484,8 +484,14 @@ def _load_idx_dir(
     if missing:
         raise DatasetError(f"{name}: missing {_expected_idx_names(missing)} in {directory}. {missing_hint}")
     has_val = all(val_found)
-    X_tr, y_tr, shape = _idx_pair(found["train_images"], found["train_labels"])
-    if has_val:
+    only = ("val" if n_train == 0 else "train") if has_val and (n_train == 0) != (n_val == 0) else None
+    if only is not None:
+        # one part left out (evaluate scores only the t10k files): its files are not read (47 MB of train files)
+        X, y, shape = _idx_pair(found[f"{only}_images"], found[f"{only}_labels"])
+        X_tr, y_tr, X_va, y_va = (X[:0], y[:0], X, y) if only == "val" else (X, y, X[:0], y[:0])
+        how = f"t10k files ({len(y)}) for validation" if only == "val" else f"train files ({len(y)}) for training"
+    elif has_val:
+        X_tr, y_tr, shape = _idx_pair(found["train_images"], found["train_labels"])
         X_va, y_va, val_shape = _idx_pair(found["val_images"], found["val_labels"])
         if X_tr.shape[1:] == X_va.shape[1:]:
             shape = _one_sample_shape(shape, val_shape, str(found["train_images"]), found["val_images"].name)
@@ -494,13 +500,15 @@ def _load_idx_dir(
                                f"{found['val_images'].name} of {X_va.shape[1]}; the two sets must be of one size")
         how = f"train files ({len(y_tr)}) for training, t10k files ({len(y_va)}) for validation"
     else:
+        X_tr, y_tr, shape = _idx_pair(found["train_images"], found["train_labels"])
         X_tr, y_tr, X_va, y_va = _split(X_tr, y_tr, seed, name)
         how = f"train files split {1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} (stratified, seed {seed})"
     # subsample while still uint8: float32 comes last so 60k images never exist twice as floats
     X_tr, y_tr = _subsample(X_tr, y_tr, n_train, seed, 1, "n_train", name)
     X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
     how += _subsample_note(n_train, n_val, seed)
-    read = {k: v for k, v in candidates.items() if has_val or not k.startswith("val_")}
+    read = {k: v for k, v in candidates.items() if (has_val or not k.startswith("val_")) and not (
+        only is not None and not k.startswith(only))}
     return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(read)}",
                    seeded_split=not has_val, input_shape=shape)
 

@@ -271,6 +271,28 @@ def test_idx_directory_loads_official_split(tmp_path, gz, dotted):
     assert class_counts(mnist.y_train, 10).tolist() == [2] * 10
 
 
+def test_idx_part_left_out_is_not_read(tmp_path):
+    """n_train=0 (evaluate, verify --split val) reads only the t10k files, n_val=0 only the train files:
+    the same arrays as a full read, and a damaged file of the part left out is never opened."""
+    make_idx_dir(tmp_path / "idx")
+    full = load_dataset(tmp_path / "idx")
+    val_only = load_dataset(tmp_path / "idx", n_train=0, n_val=10)
+    sub = load_dataset(tmp_path / "idx", n_val=10)
+    np.testing.assert_array_equal(val_only.X_val, sub.X_val)  # the same seeded subsample
+    np.testing.assert_array_equal(val_only.y_val, sub.y_val)
+    assert val_only.X_train.shape == (0, 784) and val_only.input_shape == full.input_shape == (28, 28)
+    assert "t10k files (20) for validation" in val_only.description and "training part not read" in val_only.description
+    (tmp_path / "idx" / "train-images-idx3-ubyte.gz").write_bytes(b"cut")
+    np.testing.assert_array_equal(load_dataset(tmp_path / "idx", n_train=0).X_val, full.X_val)
+    with pytest.raises(DatasetError, match="train-images"):
+        load_dataset(tmp_path / "idx")
+    make_idx_dir(tmp_path / "idx")
+    (tmp_path / "idx" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"cut")
+    train_only = load_dataset(tmp_path / "idx", n_val=0)
+    np.testing.assert_array_equal(train_only.X_train, full.X_train)
+    assert train_only.X_val.shape == (0, 784) and "validation part not read" in train_only.description
+
+
 def test_idx_directory_without_test_files_is_split(tmp_path):
     make_idx_dir(tmp_path / "idx", n_train=50, val=False)
     data = load_dataset(tmp_path / "idx", seed=2)
