@@ -59,6 +59,41 @@ def test_deterministic_for_a_seed(data, fitted):
     assert other.network_ != fitted.network_
 
 
+@pytest.mark.timeout(300)
+def test_same_network_on_any_number_of_threads(data, tmp_path):
+    """A seed gives the same network on a 1-core laptop and a many-core server: the parallel kernels (output
+    screening, losses, the layer gradient) sum integers, so their thread count cannot change a move. Fits in
+    fresh processes with NUMBA_NUM_THREADS (and BLAS threads) 1 and 3, against this process's (the machine's
+    cores); hinge, fixed-point cross-entropy and joint moves, with drive jitter."""
+    import os
+    import subprocess
+    import sys
+
+    cases = {"hinge": {}, "xent": {"loss": "xent"}, "joint": {"joint_moves": True}}
+    np.savez(tmp_path / "data.npz", *data)
+    script = (
+        "import sys, warnings, numpy as np\n"
+        "from connttra_neuro import modelfile\n"
+        "from connttra_neuro.train import CoNNTrA\n"
+        "X, y, Xv, yv = (np.load(sys.argv[1])[f'arr_{i}'] for i in range(4))\n"
+        "warnings.simplefilter('ignore')\n"
+        f"for name, kw in {cases!r}.items():\n"
+        "    est = CoNNTrA(hidden=(16,), levels=2, max_sweeps=4, random_state=3, tol=0.0, **kw)\n"
+        "    est.fit(X, y, validation=(Xv, yv), dataset='digits-test')\n"
+        "    modelfile.save(est.network_, f'{sys.argv[2]}/{name}.ctn')\n"
+    )
+    for threads in (1, 3):
+        out = tmp_path / f"t{threads}"
+        out.mkdir()
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+                   OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        r = subprocess.run([sys.executable, "-c", script, str(tmp_path / "data.npz"), str(out)],
+                           capture_output=True, text=True, env=env, timeout=240)
+        assert r.returncode == 0, r.stderr[-2000:]
+        for name, kw in cases.items():
+            assert modelfile.load(out / f"{name}.ctn") == _fit(data, **kw).network_, (threads, name)
+
+
 def test_float32_data_trains_the_same_network(data, fitted):
     # float32 input (the image sets) is used as it is, never copied to float64, and gives the
     # same encoder, moves and network as float64 input of the same values
