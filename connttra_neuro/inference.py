@@ -170,10 +170,12 @@ def scale_note(network: TernaryNetwork, X) -> str | None:
     """A note when ``X``'s values are on another scale than the model's training data, else None. Only
     the feature count is checked otherwise, and an 8x8 PNG (0..255) fits a model trained on scikit-learn's
     digits (0..16), where nearly every encoder level then fires. The encoder's cuts are the training
-    data's trace: values far beyond the largest cut, or all far below it, come from elsewhere."""
+    data's trace: values far beyond the largest cut, or all far below it, come from elsewhere. Only for
+    data on a scale from 0: a cut below 0 means the training data were centred (standardised), whose cuts
+    (medians near 0) say nothing of how far their values reach."""
     cuts = network.encoder.thresholds[np.isfinite(network.encoder.thresholds)]
     X = np.asarray(X)
-    if cuts.size == 0 or X.size == 0 or cuts.max() <= 0:
+    if cuts.size == 0 or X.size == 0 or cuts.max() <= 0 or cuts.min() < 0:
         return None
     top, largest = float(cuts.max()), float(X.max())
     if largest > 4 * top + 1:

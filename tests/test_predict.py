@@ -26,10 +26,10 @@ from hardware_targets.reference import ReferenceTarget, forward
 CLASSES = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]  # labels that are not output indices: the mapping matters
 
 
-def _train(X, y, validation, **fit):
+def _train(X, y, validation, levels=2, **fit):
     from connttra_neuro.train import CoNNTrA
 
-    model = CoNNTrA(hidden=(16,), levels=2, max_sweeps=2, random_state=0)
+    model = CoNNTrA(hidden=(16,), levels=levels, max_sweeps=2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # two sweeps do not converge, and say so
         model.fit(X, y, validation=validation, **fit)
@@ -447,3 +447,17 @@ def test_a_model_trained_on_channels_first_arrays_refuses_image_files(tmp_path):
     X_png, _ = read_images(tmp_path / "a.png")  # without the model: the image as it is, then reordered as said
     first = X_png.reshape(len(X_png), 4, 6, 3).transpose(0, 3, 1, 2).reshape(len(X_png), -1)
     assert first[0, :24].tolist() == [10.0] * 24 and first[0, 48:].tolist() == [30.0] * 24
+
+
+def test_standardised_training_data_are_not_called_another_scale():
+    # a StandardScaler before CoNNTrA (the scikit-learn habit): the medians are near 0, so the cuts ended at
+    # 0.34 and predict warned "trained on data of another scale" on the very training data (values up to 3.1)
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    model = _train(X, y, None, levels=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(predict(model.network_, X), model.predict(X))
