@@ -125,3 +125,14 @@ def test_integer_features_beyond_float64_s_precision_train_what_is_deployed():
     np.testing.assert_array_equal(est.predict(X), connttra_neuro.predict(est.network_, X))
     deployed = np.mean(connttra_neuro.predict(est.last_network(), X) != y)
     assert est.history_[-1]["train_error"] == deployed  # what training saw is what the network does
+
+
+def test_repr_shows_the_parameters_set_as_scikit_learn_s_estimators_do():
+    # a notebook cell, a Pipeline or a GridSearchCV showed <connttra_neuro.train.estimator.CoNNTrA object at 0x...>
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    assert repr(CoNNTrA()) == "CoNNTrA()"
+    assert repr(CoNNTrA(hidden=(8,), levels=2, loss="xent")) == "CoNNTrA(hidden=(8,), levels=2, loss='xent')"
+    assert repr(CoNNTrA(hidden=np.array([8]), max_sweeps=30)) == "CoNNTrA(hidden=array([8]))"
+    assert "('conntra', CoNNTrA(max_sweeps=3))" in repr(make_pipeline(StandardScaler(), CoNNTrA(max_sweeps=3)))

@@ -156,6 +156,13 @@ class CoNNTrA:
             setattr(self, name, value)
         return self
 
+    def __repr__(self) -> str:
+        """``CoNNTrA(hidden=(8,), max_sweeps=3)``: the parameters set away from their defaults, as scikit-learn
+        shows an estimator (in a notebook, a Pipeline or a GridSearchCV)."""
+        defaults = {n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items() if n != "self"}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if repr(v) != repr(defaults[k])]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
     def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags, Tags, TargetTags  # only scikit-learn itself calls this
 
