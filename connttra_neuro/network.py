@@ -177,7 +177,7 @@ def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(items))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # __eq__ below; eq=True would replace __hash__ = None by a hash of arrays
 class ThermometerEncoder:
     """Thermometer code: feature ``f`` gives ``K`` input spikes ``x_f >= t[f, k]``.
 
@@ -291,7 +291,7 @@ class ThermometerEncoder:
         return cls(t)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # __eq__ below; eq=True would replace __hash__ = None by a hash of arrays
 class HiddenLayer:
     """``s_out = 1 if weights @ s_in >= thresholds else 0``.
 
@@ -323,7 +323,7 @@ class HiddenLayer:
         return tuple(self.weights.shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # __eq__ below; eq=True would replace __hash__ = None by a hash of arrays
 class OutputLayer:
     """``scores = weights @ s_in + biases``; predicted class = argmax, ties to lowest index."""
 
@@ -375,7 +375,7 @@ def thaw_metadata(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # __eq__ below; eq=True would replace __hash__ = None by a hash of arrays
 class TernaryNetwork:
     """A trained discrete feed-forward network (the IR).
 

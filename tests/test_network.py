@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -271,3 +272,15 @@ def test_the_encoder_cuts_between_values_near_float64_s_maximum():
     t = ThermometerEncoder.fit(X, 1).thresholds
     assert np.all(np.isfinite(t)) and 1e308 < t[0, 0] < 1.7e308 and -1.7e308 < t[1, 0] < -1e308
     assert ThermometerEncoder(t).encode(X)[:2].tolist() == [[0, 1], [1, 0]]
+
+
+def test_the_ir_is_unhashable_by_its_own_name_not_its_arrays():
+    # __hash__ = None was overridden by the dataclass (frozen with eq=True generates a hash of the fields), so
+    # hash(network) or a network in a set failed deep inside with "unhashable type: 'numpy.ndarray'"
+    net = random_network((4, 8, 3), seed=1)
+    for part in (net, net.encoder, net.hidden[0], net.output):
+        with pytest.raises(TypeError, match=f"unhashable type: '{type(part).__name__}'"):
+            hash(part)
+    assert net == random_network((4, 8, 3), seed=1) and net.hidden[0] == net.hidden[0]  # equality as before
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        net.metadata = {}
