@@ -23,7 +23,7 @@ import dataclasses
 import math
 import numbers
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -400,6 +400,11 @@ class TernaryNetwork:
     def __post_init__(self):
         if not isinstance(self.encoder, ThermometerEncoder):
             raise NetworkError(f"encoder must be a ThermometerEncoder, got {type(self.encoder).__name__}")
+        if isinstance(self.hidden, HiddenLayer):  # tuple() would say "'HiddenLayer' object is not iterable"
+            raise NetworkError("hidden must be a sequence of HiddenLayer, got one HiddenLayer: give (layer,)")
+        if not isinstance(self.hidden, Iterable):
+            raise NetworkError(f"hidden must be a sequence of HiddenLayer (empty: no hidden layer), got "
+                               f"{type(self.hidden).__name__}")
         hidden = tuple(self.hidden)
         for i, layer in enumerate(hidden):
             if not isinstance(layer, HiddenLayer):

@@ -44,6 +44,13 @@ def test_shapes_must_chain():
         TernaryNetwork(enc, hidden, OutputLayer(np.zeros((2, 5), np.int8), np.zeros(2)))
     with pytest.raises(NetworkError, match=r"hidden layer 1: weights have 3 inputs but the previous layer has 4"):
         TernaryNetwork(enc, [hidden[0], bad], out)
+    # hidden given as one layer, or as None: tuple() said "'HiddenLayer' object is not iterable"
+    with pytest.raises(NetworkError, match=r"hidden must be a sequence of HiddenLayer, got one HiddenLayer: give "
+                                           r"\(layer,\)"):
+        TernaryNetwork(enc, hidden[0], out)
+    with pytest.raises(NetworkError, match=r"hidden must be a sequence of HiddenLayer \(empty: no hidden layer\), "
+                                           r"got NoneType"):
+        TernaryNetwork(enc, None, out)
 
 
 def test_weights_outside_the_discrete_set_are_named():
