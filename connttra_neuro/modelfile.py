@@ -257,16 +257,26 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     """
     if not isinstance(network, TernaryNetwork):
         raise TypeError(f"save needs a TernaryNetwork (e.g. a fitted CoNNTrA's network_), got {type(network).__name__}")
+    _check_path(path, "save")
     blob = to_bytes(network)
     # a model cut short is still a model (load says truncated), replaceable like any other
     refuse_other_kind(path, (MAGIC,), "a connttra-neuro model file", error=ModelFileError, cut_short_ok=True)
     return write_bytes(path, blob)
 
 
+def _check_path(path, who: str) -> None:
+    """A file object or bytes given for a path: say what to pass (os.stat and Path said neither what nor who)."""
+    if not isinstance(path, (str, os.PathLike)):
+        call = "to_bytes(network)" if who == "save" else "from_bytes(data)"
+        raise TypeError(f"{who} takes a file path (str or pathlib.Path), got {type(path).__name__}; a model in "
+                        f"memory is connttra_neuro.modelfile.{call}")
+
+
 def load(path: str | os.PathLike) -> TernaryNetwork:
     """Read a model file; a missing, truncated, corrupted or wrong-version file raises a clear error.
     A NIR file (``deploy --export-nir``, or a graph of the same form from another tool) is read as the
     network it holds (``connttra_neuro.nirfile.read_nir``)."""
+    _check_path(path, "load")
     if not str(path).strip():
         raise ModelFileError("no model file given (the path is empty)")
     path = Path(path)

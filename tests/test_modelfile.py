@@ -279,6 +279,21 @@ def test_save_names_what_it_was_given(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_a_file_object_or_bytes_for_a_path_is_named(tmp_path):
+    # os.stat / Path said "stat: path should be string, bytes, os.PathLike or integer, not BufferedWriter"
+    import io
+
+    net = random_network((3, 4, 2), seed=0)
+    with open(tmp_path / "m.ctn", "wb") as fh:
+        with pytest.raises(TypeError, match=r"save takes a file path \(str or pathlib.Path\), got BufferedWriter; "
+                                            r"a model in memory is connttra_neuro.modelfile.to_bytes\(network\)"):
+            save(net, fh)
+    for source in (io.BytesIO(to_bytes(net)), to_bytes(net)):
+        with pytest.raises(TypeError, match=rf"load takes a file path .*got {type(source).__name__}; .*from_bytes"):
+            load(source)
+    assert from_bytes(to_bytes(net)) == net
+
+
 def test_a_packed_byte_above_the_largest_code_is_refused():
     # five ternary digits fill 0..242; 243..255 never come from save (a modulo would read them as others)
     assert unpack_weights(bytes([242]), (5,), (-1, 0, 1)).tolist() == [1, 1, 1, 1, 1]
