@@ -136,3 +136,15 @@ def test_repr_shows_the_parameters_set_as_scikit_learn_s_estimators_do():
     assert repr(CoNNTrA(hidden=(8,), levels=2, loss="xent")) == "CoNNTrA(hidden=(8,), levels=2, loss='xent')"
     assert repr(CoNNTrA(hidden=np.array([8]), max_sweeps=30)) == "CoNNTrA(hidden=array([8]))"
     assert "('conntra', CoNNTrA(max_sweeps=3))" in repr(make_pipeline(StandardScaler(), CoNNTrA(max_sweeps=3)))
+
+
+def test_score_takes_sample_weight_as_scikit_learn_s_classifiers_do(iris, fitted):
+    from sklearn.metrics import accuracy_score
+
+    X, y = iris
+    w = np.arange(len(y)) % 3  # est.score(X, y, sample_weight=w) was a TypeError
+    assert fitted.score(X, y, sample_weight=w) == pytest.approx(accuracy_score(y, fitted.predict(X), sample_weight=w))
+    assert fitted.score(X, y, sample_weight=None) == fitted.score(X, y)
+    for bad in (w[:10], -w, np.zeros(len(y))):
+        with pytest.raises(ValueError, match=r"score needs sample_weight of shape \(150,\)"):
+            fitted.score(X, y, sample_weight=bad)

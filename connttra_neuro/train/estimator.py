@@ -454,8 +454,9 @@ class CoNNTrA:
         scores = self._scores(X)  # first: it says when the estimator is not fitted
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def score(self, X, y) -> float:
-        """Accuracy."""
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy; with ``sample_weight`` (one non-negative weight per sample), weighted, as scikit-learn's
+        ``score`` takes it."""
         predicted = self.predict(X)
         y = label_array(y)  # a label column too, as fit takes it
         if y.ndim != 1 or y.shape[0] != predicted.shape[0]:
@@ -465,7 +466,13 @@ class CoNNTrA:
             # str labels against int classes (or NaN) match nothing: an accuracy of 0 that says nothing
             raise ValueError(f"score needs labels like the ones fit took ({self.classes_.dtype} classes such as "
                              f"{self.classes_[:3].tolist()}), got {y.dtype} values such as {y[:3].tolist()}")
-        return float(np.mean(predicted == y))
+        if sample_weight is None:
+            return float(np.mean(predicted == y))
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.shape != y.shape or not np.all(np.isfinite(weights)) or np.any(weights < 0) or not weights.sum():
+            raise ValueError(f"score needs sample_weight of shape {y.shape}, one finite non-negative weight per sample "
+                             f"and not all 0, got shape {weights.shape}")
+        return float(np.average(predicted == y, weights=weights))
 
 
 def _feature_names(X) -> np.ndarray | None:
