@@ -639,3 +639,12 @@ def test_continuous_targets_are_warned_about(data):
     y = np.random.default_rng(0).random(len(X))
     with pytest.warns(UserWarning, match=r"y has 300 distinct values among 300 samples; CoNNTrA is a classifier"):
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, y)
+
+
+def test_a_misspelt_name_in_the_train_package_is_named_as_python_names_it():
+    # the lazy __getattr__ said only "AttributeError: CoNNTra"
+    import connttra_neuro.train as train
+
+    with pytest.raises(AttributeError, match=r"module 'connttra_neuro.train' has no attribute 'CoNNTra'"):
+        train.CoNNTra  # noqa: B018
+    assert not hasattr(train, "CoNNTra") and callable(train.plot_history)

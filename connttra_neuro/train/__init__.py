@@ -21,4 +21,4 @@ def __getattr__(name):  # compare pulls in scikit-learn and multiprocessing, plo
         from . import plots
 
         return plots.plot_history
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # Python's own wording, not the bare name
