@@ -103,6 +103,11 @@ def test_the_ste_network_maps_labels_to_outputs_and_the_baselines_refuse_unknown
     for train, kw in ((train_ste, {"lr": 0.1}), (train_mlp, {"alpha": 1e-3})):
         with pytest.raises(TypeError, match="hiden"):  # a misspelt setting was dropped silently
             train(X, y, X, y, hiden=(4,), epochs=1, **kw)
+        # a validation label training never saw: refused, as CoNNTrA refuses it (searchsorted counted
+        # label 1 between training classes 0 and 2 as class 2)
+        seen = y != 1
+        with pytest.raises(ValueError, match=r"validation labels \[1\] never occur in training"):
+            train(X[seen], y[seen], X, y, epochs=1, **kw)
 
 
 def test_the_ste_export_is_the_network_it_trained(monkeypatch):

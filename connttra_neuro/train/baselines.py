@@ -23,7 +23,7 @@ import numpy as np
 
 from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
 
-from .driver import network_forward
+from .driver import network_forward, validation_indices
 from .estimator import _classes_metadata
 
 __all__ = ["train_mlp", "train_ste"]
@@ -44,6 +44,7 @@ def train_mlp(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     enc = ThermometerEncoder.fit(X, levels)
     s, sv = enc.encode(X).astype(np.float64), enc.encode(Xv).astype(np.float64)
     classes = np.unique(y)
+    validation_indices(classes, yv, len(y))  # refused as CoNNTrA and the straight-through network refuse it
     clf = MLPClassifier(hidden_layer_sizes=tuple(hidden), random_state=seed, batch_size=min(128, len(y)),
                         learning_rate_init=1e-3, alpha=alpha)
     history, t0, scoring = [], time.perf_counter(), 0.0
@@ -104,7 +105,7 @@ def train_ste(X, y, Xv, yv, *, hidden=(64,), levels=1, epochs=50, max_seconds=No
     s0 = enc.encode(X).astype(np.float32)
     sv = enc.encode(Xv)
     classes, yi = np.unique(y, return_inverse=True)
-    yvi = np.searchsorted(classes, yv)
+    yvi = validation_indices(classes, yv, len(y))
     C = classes.size
     labels = _classes_metadata(classes)
     sizes = [s0.shape[1], *hidden, C]

@@ -50,6 +50,17 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
+def validation_indices(classes: np.ndarray, yv: np.ndarray, n_train: int) -> np.ndarray:
+    """Validation labels as indices into the training ``classes`` (sorted). A label the training data
+    never holds is refused: ``searchsorted`` would quietly count it as a neighbouring class."""
+    unknown = ~np.isin(yv, classes)
+    if unknown.any():
+        raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training "
+                         f"({n_train} training samples of {classes.size} classes: a subsample too small to hold "
+                         f"every class?)")
+    return np.searchsorted(classes, yv)
+
+
 def label_array(y) -> np.ndarray:
     """``np.asarray(y)``, a one-column frame or array of labels (``df[["label"]]``) as ``(n,)``."""
     y = np.asarray(y)

@@ -12,7 +12,7 @@ import numpy as np
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set, check_input_shape  # noqa: F401
 
 from . import losses
-from .driver import TrainState, check_Xy, initial_network, label_array, network_forward, sweep_rng
+from .driver import TrainState, check_Xy, initial_network, label_array, network_forward, sweep_rng, validation_indices
 from .losses import SettingError, resolve_loss
 
 __all__ = ["CoNNTrA", "ConvergenceWarning", "default_jitter"]
@@ -295,12 +295,7 @@ class CoNNTrA:
             Xv, yv = check_Xy(*validation, where="validation data")
             if Xv.shape[1] != X.shape[1]:
                 raise ValueError(f"validation data has {Xv.shape[1]} features, training data {X.shape[1]}")
-            unknown = ~np.isin(yv, classes)
-            if unknown.any():
-                raise ValueError(f"validation labels {np.unique(yv[unknown]).tolist()[:5]} never occur in training "
-                                 f"({y.size} training samples of {C} classes: a subsample too small to hold every "
-                                 f"class?)")
-            yv_idx = np.searchsorted(classes, yv)
+            yv_idx = validation_indices(classes, yv, y.size)
         width, jitter = self.surrogate_width, self.jitter
         if init_network is not None:
             net0 = init_network
