@@ -2,7 +2,8 @@
 
 Each method runs in its own *spawned* subprocess (Lava forces ``fork`` globally
 elsewhere; ``spawn`` gives each method a clean interpreter), so its peak resident
-memory (``resource.getrusage``) is its own. Reported per method: training error,
+memory (``VmHWM`` on Linux, ``resource.getrusage`` elsewhere: a spawned child's ``ru_maxrss``
+starts at its parent's RSS) is its own. Reported per method: training error,
 validation error, model storage bytes, peak training RSS, training time (the paper's
 four metrics), plus the per-epoch/sweep history for the time plot.
 """
