@@ -110,6 +110,26 @@ def test_the_ste_network_maps_labels_to_outputs_and_the_baselines_refuse_unknown
             train(X[seen], y[seen], X, y, epochs=1, **kw)
 
 
+def test_the_baselines_score_in_blocks_with_the_same_figures(monkeypatch):
+    """Each epoch's scoring runs in blocks (no float copy of the whole training set, which the training
+    memory counted); blocks of 7 samples give the same errors as one block of all of them."""
+    from sklearn.datasets import load_digits
+
+    from connttra_neuro.train import baselines
+
+    X, y = load_digits(return_X_y=True)
+    runs = {}
+    for rows in (7, 10**6):
+        monkeypatch.setattr(baselines, "SCORE_ROWS", rows)
+        _, ste = baselines.train_ste(X[:500], y[:500], X[500:600], y[500:600], hidden=(16,), levels=2, epochs=3,
+                                     seed=0, lr=0.1)
+        _, _, mlp = baselines.train_mlp(X[:500], y[:500], X[500:600], y[500:600], hidden=(16,), levels=2, epochs=3,
+                                        seed=0)
+        runs[rows] = [(r["train_error"], r["val_error"]) for r in ste + mlp]
+    assert runs[7] == runs[10**6]
+    assert len({e for e, _ in runs[7]}) > 1  # the errors move from epoch to epoch: something was scored
+
+
 def test_the_ste_export_is_the_network_it_trained(monkeypatch):
     # train_ste reports the exported integer network's errors, so an export that is not the trained
     # model (wrong threshold rounding, biases in the wrong score units) would go unnoticed there:
