@@ -31,7 +31,7 @@ import numpy as np
 
 from connttra_neuro.modelfile import storage_report
 from connttra_neuro.network import TernaryNetwork, feature_array
-from hardware_targets.base import RunResult, Target, is_positive_int
+from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target
 
@@ -512,15 +512,15 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
     for i, h in enumerate([] if hidden is None else hidden):
         # spikes are 0 or 1; casting anything else to uint8 (2 -> 2, 0.7 -> 0, -1 -> 255) would blame the neuron
         h = np.asarray(h)
-        odd = ~np.isin(h, (0, 1))
-        if odd.any():
+        if h.size and not all_binary(h):
+            odd = ~np.isin(h, (0, 1))
             s, j = np.argwhere(odd)[0]
             tp.failure = (f"hidden layer {i} holds {np.count_nonzero(odd)} value(s) other than 0 and 1 "
                           f"(e.g. {h[s, j]!r} at sample {s}, neuron {j})")
             tp.diagnosis = f"wrong recording: {tp.failure}"
             tp.status = "mismatch"
             return tp
-    hidden = None if hidden is None else [np.asarray(h).astype(np.uint8) for h in hidden]
+    hidden = None if hidden is None else [np.asarray(h).astype(np.uint8, copy=False) for h in hidden]
     tiles = result.info.get("tiles") if isinstance(result.info, dict) else None
     tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(
         network, spikes, ref_hidden, hidden, ref_scores, scores, int(tiles) if is_positive_int(tiles) else None
