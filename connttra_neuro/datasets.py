@@ -202,12 +202,14 @@ def _one_sample_shape(train: tuple, val: tuple, train_name: str, val_name: str) 
     return train or val
 
 
-def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool = False
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool = False,
+                n_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Validate one (features, labels) pair; return float32 2-D X and int64 1-D y. With ``empty_ok``, no
-    samples (shape ``(0, n_features)``) pass: a part left out by a subsample of 0."""
+    samples (shape ``(0, n_features)``) pass: a part left out by a subsample of 0. ``n_samples``: the rows
+    of a file's array whose header alone was read (``X`` holds none of them), checked as its sample count."""
     X = np.asarray(X)
     y = np.asarray(y)
+    rows = X.shape[0] if n_samples is None or X.ndim < 2 else int(n_samples)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise DatasetError(f"{source}: {x_name} must be numeric, got dtype {X.dtype}")
     if np.iscomplexobj(X):
@@ -215,17 +217,17 @@ def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool =
     if X.ndim < 2:
         raise DatasetError(f"{source}: {x_name} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784)
-        if X.shape[0] == 0 and not empty_ok:
+        if rows == 0 and not empty_ok:
             raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
         X = X.reshape(X.shape[0], int(np.prod(X.shape[1:])))
-    if (X.shape[0] < 1 and not empty_ok) or X.shape[1] < 1:
-        raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")
+    if (rows < 1 and not empty_ok) or X.shape[1] < 1:
+        raise DatasetError(f"{source}: {x_name} is empty (shape {(rows, *X.shape[1:])})")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
         raise DatasetError(f"{source}: {y_name} must be 1-D (n_samples,), got shape {y.shape}")
-    if y.shape[0] != X.shape[0]:
-        raise DatasetError(f"{source}: {x_name} has {X.shape[0]} samples but {y_name} has {y.shape[0]} labels")
+    if y.shape[0] != rows:
+        raise DatasetError(f"{source}: {x_name} has {rows} samples but {y_name} has {y.shape[0]} labels")
     was_float = np.issubdtype(X.dtype, np.floating)
     with np.errstate(over="ignore"):  # overflow becomes inf, reported just below
         X = X.astype(np.float32, copy=False)
@@ -531,6 +533,27 @@ def _npz_class_names(archive, path: Path) -> tuple[str, ...]:
     return tuple(n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else str(n) for n in names.tolist())
 
 
+def _npy_header(archive, key: str):
+    """``(shape, dtype)`` of array ``key`` of an open npz archive from its ``.npy`` header, without reading its
+    data; None where the header cannot be read so (another format version, a member not named KEY.npy, a
+    damaged header: reading the array then says what is wrong)."""
+    member = key + ".npy"
+    if member not in archive.zip.namelist():
+        return None
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with archive.zip.open(member) as f:
+            reader = readers.get(np.lib.format.read_magic(f))
+            if reader is None:
+                return None
+            shape, _fortran, dtype = reader(f)
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile):
+        return None
+    if dtype.hasobject or len(shape) < 2:  # refused (pickle) or not rows: reading the array says which
+        return None
+    return tuple(int(d) for d in shape), dtype
+
+
 def _check_npz_signature(path: Path) -> None:
     """Name the kind of a file that is no ``.npz`` by its first bytes (numpy's own error for a CSV
     talks of pickled data)."""
@@ -554,7 +577,7 @@ def _check_npz_signature(path: Path) -> None:
                        f"numpy.savez(path, X=..., y=...)")
 
 
-def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
+def load_npz(path: str | os.PathLike, *, seed: int = 0, read_train: bool = True, read_val: bool = True) -> Dataset:
     """Load a dataset from a ``.npz`` file (``numpy.savez``).
 
     Accepted keys (pickled object arrays are refused):
@@ -565,6 +588,11 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
 
     Lower-case ``x_train``, ``x_val``, ``x_test``, ``x`` (Keras's ``mnist.npz`` and
     ``fashion_mnist`` downloads) are read as their upper-case names.
+
+    ``read_train=False`` (``read_val=False``) leaves that part of an explicit split out, empty in the
+    Dataset, as ``load_dataset(n_train=0)`` asks: its features are not read, only their ``.npy`` header
+    (numeric, one sample count with its labels), so evaluating on 10,000 validation samples does not
+    decode a large training part. ``X, y`` is read whole (the split needs every label and row).
 
     When an archive holds several of these layouts the first one listed wins, and the
     dataset's ``description`` names the arrays it left unused (``X_test, y_test`` beside
@@ -623,14 +651,28 @@ def load_npz(path: str | os.PathLike, *, seed: int = 0) -> Dataset:
                     f"Keys found: {', '.join(sorted(keys))}"
                 )
             unused = sorted(real[k] for k in keys & {"X_val", "y_val", "X_test", "y_test", "X", "y"} - set(val_keys))
-            X_train, X_val = get("X_train"), get(val_keys[0])
-            shape = _one_sample_shape(_sample_shape(X_train), _sample_shape(X_val), f"{path}: X_train",
+
+            def part(x_key, y_key, read):
+                """One part as read (its sample shape) and checked (X, y); a part left out is read as no rows
+                of its header's shape, checked as the rows the header counts, beside its labels."""
+                header = None if read else _npy_header(archive, real[x_key])
+                if header is None:
+                    raw = get(x_key)
+                    return raw, *_check_pair(raw, get(y_key), real[x_key], y_key, name)
+                (rows, *sample), dtype = header
+                raw = np.empty((0, *sample), dtype)
+                X, y = _check_pair(raw, get(y_key), real[x_key], y_key, name, n_samples=rows)
+                return raw, X, y[:0]
+
+            # checked here too: a Dataset takes an empty part (a subsample of 0), a file must not hold one
+            raw_train, X_train, y_train = part("X_train", "y_train", read_train)
+            raw_val, X_val, y_val = part(val_keys[0], val_keys[1], read_val)
+            shape = _one_sample_shape(_sample_shape(raw_train), _sample_shape(raw_val), f"{path}: X_train",
                                       val_keys[0])
+            del raw_train, raw_val  # the checked float32 rows are kept, not the file's arrays as well
             return Dataset(
                 name,
-                # checked here too: a Dataset takes an empty part (a subsample of 0), a file must not hold one
-                *_check_pair(X_train, get("y_train"), real["X_train"], "y_train", name),
-                *_check_pair(X_val, get(val_keys[1]), real[val_keys[0]], val_keys[1], name),
+                X_train, y_train, X_val, y_val,
                 f"{path}: {real['X_train']}/y_train for training, {real[val_keys[0]]}/{val_keys[1]} for validation"
                 + (f" (also in the file, not used: {', '.join(unused)})" if unused else ""),
                 names,
@@ -970,7 +1012,7 @@ def load_dataset(
                 require_val=False,
             )
         if source.is_file():
-            data = load_npz(source, seed=seed)
+            data = load_npz(source, seed=seed, read_train=n_train != 0, read_val=n_val != 0)
         elif source.exists():  # a device, pipe or socket (/dev/zero)
             raise DatasetError(f"{key}: is not a regular file or a folder; give a .npz file, an IDX folder or an "
                                f"image folder")
