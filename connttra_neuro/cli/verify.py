@@ -313,26 +313,29 @@ def target_options(args, targets: list[str]) -> dict[str, dict]:
     return options
 
 
-def _say_refusals(network, names: list[str], options: dict, say) -> None:
+def _say_refusals(network, names: list[str], options: dict, say) -> list[str]:
     """Say at once which chosen targets cannot hold the model (their limits, or their options), not
-    after the others have run: the report still lists them as not run, as verify does."""
+    after the others have run: the report still lists them as not run, as verify does. Returns them."""
     from hardware_targets.registry import get_target
 
     from . import UserError
 
+    refused = {}
     for name in names:
         try:
             target = get_target(name, **options.get(name, {}))
         except Exception as err:  # a flag's bad value is the user's to fix now; anything else: not run
             if options.get(name):  # a target's own message may name it already ("loihi2: weight_bits ...")
                 raise UserError(str(err) if str(err).startswith(f"{name}:") else f"{name}: {err}") from None
-            say(f"note: {name} cannot be set up ({type(err).__name__}: {err}); the others run, and the report lists "
-                f"it as not run")
+            refused[name] = f"note: {name} cannot be set up ({type(err).__name__}: {err})"
             continue
         try:
             target.check(network)
         except Exception as err:  # TargetLimitError, or whatever a target of the user's own raises
-            say(f"note: {name} cannot run this model ({err}); the others run, and the report lists it as not run")
+            refused[name] = f"note: {name} cannot run this model ({err})"
+    for note in refused.values():
+        say(note + ("; the others run, and the report lists it as not run" if len(refused) < len(names) else ""))
+    return list(refused)
 
 
 def parse_targets(text: str | None) -> list[str]:
@@ -389,7 +392,12 @@ def _verify(args) -> int:
     def progress(message: str) -> None:  # on stderr, as deploy and evaluate do: `verify > log` keeps the results
         print(message, file=sys.stderr, flush=True)
 
-    _say_refusals(network, names, options, progress)
+    refused = _say_refusals(network, names, options, progress)
+    if len(refused) == len(names):  # nothing would run: loading the data and the trained model's pass were for nothing
+        progress(f"verify: none of the chosen targets can run this model, so nothing was run (no data read, {out} is "
+                 f"as it was)")
+        say(f"verify: FAILED (did not run): {', '.join(names)}")
+        return EXIT_MISMATCH
     X, y, data_name = load_split(args, network)
     progress(
         f"verify: {args.model} ({'-'.join(map(str, network.layer_sizes))}) "
