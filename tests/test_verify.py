@@ -564,6 +564,49 @@ def test_weights_the_samples_cannot_pin_down_are_not_named():
     assert d["explanation"] == "score differs by 0..1 depending on the input: its weights differ"
 
 
+def test_an_output_fault_on_a_wide_layer_computes_one_rank_and_no_needless_solve(monkeypatch):
+    """Each differing class built [s_prev, 1], solved it by least squares and took its rank again, the rank
+    last: 10 classes over 2,000 samples of a 1,024-wide last hidden layer took 45 s to diagnose (10,000:
+    32 s; the run itself under 1 s), even though 2,000 samples cannot pin 1,025 unknowns down. Now the rank
+    first, once for every class, and none when there are fewer samples than unknowns: 0.6 s and 2 s, the
+    same diagnosis."""
+    calls = {"lstsq": 0, "matrix_rank": 0}
+    for name in calls:
+        real = getattr(np.linalg, name)
+
+        def counting(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(np.linalg, name, counting)
+
+    def flip_column(j):
+        def corrupt(net):
+            w = net.output.weights.copy()
+            w[:, j] = np.where(w[:, j] == 1, 0, 1)  # one input's weight to every class
+            return net.replace(output=OutputLayer(w, net.output.biases))
+        return corrupt
+
+    net = random_network((6, 12, 5), seed=2, density=0.6, levels=3)
+    rng = np.random.default_rng(3)
+    for n, pinned in ((10, False), (400, True)):  # fewer samples than the 13 unknowns; enough to pin them
+        X, y = rng.random((n, 6)), np.zeros(n, np.int64)
+        _, (hidden,) = forward(net, net.encode(X), record_hidden=True)
+        j = int(np.argmin(np.abs(hidden.mean(axis=0) - 0.5)))  # a neuron that fires on about half the samples
+        full = np.linalg.matrix_rank(np.column_stack([hidden, np.ones(n)]).astype(float)) == 13
+        assert full == pinned
+        calls.update(lstsq=0, matrix_rank=0)
+        t = verify(net, [FaultyTarget(flip_column(j))], X, y).targets[0]
+        diagnosis = t.layers[-1].diagnosis
+        assert len(diagnosis) == net.n_classes and t.first_differing_layer == "output layer"
+        if not pinned:
+            assert calls == {"lstsq": 0, "matrix_rank": 0}
+            assert all("its weights differ" in d["explanation"] and d["weights_differing"] is None for d in diagnosis)
+            continue
+        assert calls == {"lstsq": net.n_classes, "matrix_rank": 1}
+        assert all([w["input"] for w in d["weights_differing"]] == [j] for d in diagnosis)  # the flipped weight
+
+
 def test_diagnosis_implies_the_exact_threshold_interval():
     from connttra_neuro.verify.diagnose import diagnose_hidden_neuron
 

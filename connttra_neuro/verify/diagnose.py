@@ -14,6 +14,8 @@ score is off by a constant (its bias) or by an amount that depends on the input
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from hardware_targets.reference import _drive
@@ -141,14 +143,25 @@ def diagnose_hidden_layer(drive: np.ndarray, fired: np.ndarray, expected: np.nda
             f"bits lost on the target, or an offset added to every threshold), not {count} separate wrong thresholds")
 
 
+def weights_pinned(s_prev: np.ndarray) -> bool:
+    """Whether the inputs pin every weight and the bias down: ``[s_prev, 1]`` of full column rank (never with
+    fewer samples than unknowns, which is said without a rank computation)."""
+    n, unknowns = s_prev.shape[0], s_prev.shape[1] + 1
+    if n < unknowns:
+        return False
+    return bool(np.linalg.matrix_rank(np.hstack([s_prev.astype(np.float64), np.ones((n, 1))])) == unknowns)
+
+
 def diagnose_output_class(
-    s_prev: np.ndarray, ref_scores: np.ndarray, got_scores: np.ndarray, weights_row: np.ndarray
+    s_prev: np.ndarray, ref_scores: np.ndarray, got_scores: np.ndarray, weights_row: np.ndarray,
+    pinned: Callable[[], bool] | None = None,
 ) -> dict:
     """Explain one class whose scores differ although the last hidden layer matched.
 
     ``diff = got - ref`` is ``s_prev @ dW + db``. A constant ``diff`` is a bias
     error. Otherwise, when the inputs pin the weights down (full column rank),
-    solve for ``dW`` and list the weights that differ.
+    solve for ``dW`` and list the weights that differ. ``pinned``: :func:`weights_pinned` of these
+    ``s_prev``, computed once for all classes by the caller (a rank of 10,000 x 4,097 takes seconds).
     """
     diff = got_scores.astype(np.float64) - ref_scores.astype(np.float64)
     changed = diff != 0
@@ -190,11 +203,15 @@ def diagnose_output_class(
         else:
             out["explanation"] = f"score off by {int(diff[0])} {where}: its bias differs"
         return out
-    A = np.hstack([s_prev.astype(np.float64), np.ones((s_prev.shape[0], 1))])
-    solution, *_ = np.linalg.lstsq(A, diff.astype(np.float64), rcond=None)
-    rounded = np.rint(solution)
-    exact = np.array_equal(np.rint(A @ rounded).astype(np.int64), diff)
-    if exact and np.linalg.matrix_rank(A) == A.shape[1]:
+    # the rank first: the inputs must pin the weights down for a solution to name them, and when they do not
+    # (fewer samples than inputs, a neuron that never fires) the least-squares solve was work for nothing
+    exact = False
+    if pinned() if pinned is not None else weights_pinned(s_prev):
+        A = np.hstack([s_prev.astype(np.float64), np.ones((s_prev.shape[0], 1))])
+        solution, *_ = np.linalg.lstsq(A, diff.astype(np.float64), rcond=None)
+        rounded = np.rint(solution)
+        exact = np.array_equal(np.rint(A @ rounded).astype(np.int64), diff)
+    if exact:
         idx = np.nonzero(rounded[:-1])[0]
         out["weights_differing"] = [
             {"input": int(i), "model": int(weights_row[i]), "deployed": int(weights_row[i] + rounded[i])}

@@ -19,6 +19,7 @@ documented in ``docs/user-guide.md`` and tested in ``tests/test_verify_report.py
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 import warnings
@@ -42,6 +43,7 @@ from .diagnose import (
     diagnose_hidden_neuron,
     diagnose_output_class,
     hidden_drive,
+    weights_pinned,
 )
 from .ops import count_operations, device_synaptic_events, float_mlp_macs, loihi_energy, loihi_energy_constants
 
@@ -605,8 +607,9 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             )
         else:
             s_prev = prev
+            pinned = functools.cache(lambda: weights_pinned(s_prev))  # one rank for every class, if any asks
             for c in classes[:MAX_LISTED]:
-                d = diagnose_output_class(s_prev, ref_scores[:, c], scores[:, c], network.output.weights[c])
+                d = diagnose_output_class(s_prev, ref_scores[:, c], scores[:, c], network.output.weights[c], pinned)
                 out.diagnosis.append({"class": int(c), **d, "samples": _first_rows(diff[:, c])})
             first = "output layer"
             shown = "; ".join(f"class {class_label(network, d['class'])}: {d['explanation']}"
