@@ -65,8 +65,10 @@ def _aggregate(rows: list[dict]) -> list[dict]:
         out.setdefault((r["dataset"], r["method"]), []).append(r)
     agg = []
     for (dataset, method), rs in out.items():
+        rs = sorted(rs, key=lambda r: r["seed"])  # per-seed lists in seed order: _paired_se pairs them by seed
         val = np.array([r["val_error"] for r in rs])
         agg.append({"dataset": dataset, "method": method, "label": rs[0]["label"], "seeds": len(rs),
+                    "seed_list": [r["seed"] for r in rs],
                     "n_train": rs[0]["n_train"], "n_val": rs[0]["n_val"], "train_error": _mean(rs, "train_error"),
                     "val_error": float(val.mean()), "val_error_sd": float(val.std(ddof=1)) if len(rs) > 1 else 0.0,
                     "val_errors": val.tolist(), "model_bytes": rs[0]["model_bytes"],
@@ -132,7 +134,9 @@ def _paired_se(a: dict, b: dict, key: str = "val_errors", scale: float = 100.0) 
 
     Each seed gives both methods the same data, so the paired difference is the comparison's
     own noise; the verdicts still compare the means, this only says how far they can be
-    trusted (a difference within about 2 SE is not evidence either way)."""
+    trusted (with five seeds a difference within about 2.8 SE is not evidence either way)."""
+    if a.get("seed_list") != b.get("seed_list"):  # a difference of different seeds' runs is not paired
+        raise ValueError(f"{a['method']} and {b['method']} ran on seeds {a.get('seed_list')} and {b.get('seed_list')}")
     diff = scale * (np.array(a[key]) - np.array(b[key]))
     if diff.size < 2:
         return ""
@@ -365,8 +369,9 @@ def report(saved: dict) -> str:
         "Goals (issue: CoNNTrA val error no worse than STE and within 2 points of float backprop on digits, "
         "mnist-sample and fashion-mnist; wall time to final accuracy no longer than STE's; storage >= 16x below "
         "float32 and 32x below float64; ± after a difference: standard error of the mean of the paired "
-        "per-seed differences, each seed giving every method the same data; a difference within about 2 SE is "
-        "not evidence either way, the verdicts compare the means):",
+        "per-seed differences, each seed giving every method the same data; with five seeds a difference "
+        "needs about 2.8 SE to be significant at 5% (two-sided t, 4 degrees of freedom; three seeds: 4.3 SE), "
+        "so one within that is not evidence either way; the verdicts compare the means):",
         "",
         *notes,
         "",

@@ -23,19 +23,25 @@ def _row(method, val, ttf, **kw):
             "val_error": val, "model_bytes": kw.get("bytes", 100), "model_float32_bytes": 2000,
             "weights_ratio_float64": 40.0, "peak_rss_bytes": 2**20, "train_seconds": 1.0,
             "time_to_final_seconds": ttf, "time_to_final_within_se_seconds": ttf / 2, "time_per_step_seconds": 0.1,
-            "sweeps": 3, "converged": False, "loss": "hinge"}
+            "sweeps": 3, "converged": False, "loss": "hinge", "seed": kw.get("seed", 0)}
 
 
 def test_goal_lines_give_means_paired_standard_errors_and_verdicts(bench):
     rows = []
     for seed, (c, s, m) in enumerate([(0.10, 0.12, 0.09), (0.12, 0.12, 0.10), (0.11, 0.15, 0.10)]):
-        rows += [_row("connttra-hinge", c, 1.0 + seed), _row("ste", s, 2.0 + 2 * seed),
-                 _row("mlp", m, 5.0, bytes=3300)]
+        rows += [_row("connttra-hinge", c, 1.0 + seed, seed=seed), _row("ste", s, 2.0 + 2 * seed, seed=seed),
+                 _row("mlp", m, 5.0, bytes=3300, seed=seed)]
     agg = bench._aggregate(rows)
     by = {r["method"]: r for r in agg}
     assert by["connttra-hinge"]["times_to_final"] == [1.0, 2.0, 3.0]
     # paired differences of the val errors vs STE: -2, 0, -4 points: mean -2, SE 2/sqrt(3)
     assert bench._paired_se(by["connttra-hinge"], by["ste"]) == " ± 1.15"
+    # pairs by seed, not by the order the rows were saved in; runs of other seeds are not paired
+    shuffled = {r["method"]: r for r in bench._aggregate([r for r in rows if r["method"] != "ste"]
+                                                          + [r for r in reversed(rows) if r["method"] == "ste"])}
+    assert bench._paired_se(shuffled["connttra-hinge"], shuffled["ste"]) == " ± 1.15"
+    with pytest.raises(ValueError, match=r"ran on seeds \[0, 1, 2\] and \[0, 1\]"):
+        bench._paired_se(by["connttra-hinge"], bench._aggregate([r for r in rows if r["seed"] < 2])[1])
     lines = bench._goals(agg)
     text = "; ".join(lines)
     assert "vs STE -2.00 pts ± 1.15 (met)" in text
