@@ -26,10 +26,16 @@ def machine() -> str:
     """One line naming the machine and the versions measured."""
     cpu = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+        for line in info:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+        # hosts of one model name differ in vector units, and with them the float baselines' BLAS results and
+        # speed (2026-12-07: the same "AMD EPYC" without AVX-512 moved per-seed straight-through errors by up
+        # to 0.8 points, and times by about 1.2x)
+        flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+        cpu += ", AVX-512" if "avx512f" in flags else ", AVX2" if "avx2" in flags else ""
     except OSError:
         pass
     versions = []
