@@ -509,8 +509,8 @@ def _load_idx_dir(
     X_tr, y_tr = _subsample(X_tr, y_tr, n_train, seed, 1, "n_train", name)
     X_va, y_va = _subsample(X_va, y_va, n_val, seed, 2, "n_val", name)
     how += _subsample_note(n_train, n_val, seed)
-    read = {k: v for k, v in candidates.items() if (has_val or not k.startswith("val_")) and not (
-        only is not None and not k.startswith(only))}
+    parts = [only] if only is not None else ["train", "val"] if has_val else ["train"]  # the files read
+    read = {k: v for k, v in candidates.items() if k.split("_")[0] in parts}
     return Dataset(name, X_tr, y_tr, X_va, y_va, f"IDX files in {directory}: {how}{_unread_idx_note(read)}",
                    seeded_split=not has_val, input_shape=shape)
 

@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("--noise", default="weight_sigma=0.3,seed=1", help="EdgeNoise spec for the noisy run")
     parser.add_argument("--quick", action="store_true", help="small settings")
     args = parser.parse_args(argv)
+    if args.n < 1:  # a negative --n would slice samples off the end instead
+        parser.error(f"--n takes the number of samples to run, at least 1, got {args.n}")
 
     network = load(args.model) if args.model else None
     data = _data(args, network)

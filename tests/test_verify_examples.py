@@ -80,15 +80,15 @@ def test_edge_inference_brian2_example_runs_a_model_on_its_own_data(tmp_path):
     """--model without --data runs the model on the data it was trained on (it ran every model on iris)."""
     if "brian2" not in target_names():
         pytest.skip("brian2 target not registered")
-    from connttra_neuro.cli import main as cli_main
-
     model = tmp_path / "digits.ctn"
-    assert cli_main(["train", "--data", "digits", "--hidden", "4", "--max-sweeps", "1", "-o", str(model)]) == 0
+    assert main(["train", "--data", "digits", "--hidden", "4", "--max-sweeps", "1", "-o", str(model)]) == 0
     r = _run("edge_inference_brian2.py", "--model", str(model), "--n", "20")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Brian2 (numpy) on digits: 20 samples" in r.stdout
     r = _run("edge_inference_brian2.py", "--model", str(model), "--data", "iris")
     assert r.returncode == 2 and "iris has 4 features per sample, the model takes 64" in r.stderr
+    r = _run("edge_inference_brian2.py", "--model", str(model), "--n", "-5")
+    assert r.returncode == 2 and "--n takes the number of samples to run, at least 1, got -5" in r.stderr
 
 
 @pytest.mark.slow
