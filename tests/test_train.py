@@ -9,6 +9,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from connttra_neuro import modelfile
+from connttra_neuro.network import thaw_metadata
 from connttra_neuro.train import CoNNTrA, ConvergenceWarning
 from connttra_neuro.train.estimator import best_sweep
 from hardware_targets.reference import forward
@@ -648,3 +649,64 @@ def test_a_misspelt_name_in_the_train_package_is_named_as_python_names_it():
     with pytest.raises(AttributeError, match=r"module 'connttra_neuro.train' has no attribute 'CoNNTra'"):
         train.CoNNTra  # noqa: B018
     assert not hasattr(train, "CoNNTra") and callable(train.plot_history)
+
+
+def _slice_every_neuron(monkeypatch) -> list:
+    """Every hidden pass in slices of one neuron, each reported: returns the list of progress calls."""
+    from connttra_neuro.train import driver
+
+    monkeypatch.setattr(driver, "PROGRESS_SECONDS", 0.0)
+    return []
+
+
+@pytest.mark.parametrize("kw", [{}, {"hidden": (12, 8), "joint_moves": True, "loss": "xent"}])
+def test_a_hidden_pass_in_slices_moves_exactly_as_in_one_call(data, monkeypatch, kw):
+    # A pass longer than PROGRESS_SECONDS runs in slices of neurons, for progress and Ctrl-C: one
+    # neuron per slice must make the same moves as the whole layer in one kernel call.
+    whole = _fit(data, **kw)
+    calls = _slice_every_neuron(monkeypatch)
+    X, y, Xv, yv = data
+    settings = {**dict(hidden=(16,), levels=2, max_sweeps=4, random_state=3, tol=0.0), **kw}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sliced = CoNNTrA(**settings).fit(X, y, validation=(Xv, yv), dataset="digits-test",
+                                         progress=lambda *a: calls.append(a))
+    assert sliced.last_network() == whole.last_network() and sliced.network_ == whole.network_
+    assert [(r["loss"], r["changed"]) for r in sliced.history_] == [(r["loss"], r["changed"]) for r in whole.history_]
+    widths = settings["hidden"]
+    # (sweep, layer, neurons done, neurons): after every neuron but a layer's last, last layer first
+    assert calls == [(s, layer, k, widths[layer]) for s in range(1, 5) for layer in reversed(range(len(widths)))
+                     for k in range(1, widths[layer])]
+
+
+def test_ctrl_c_inside_a_long_sweep_keeps_the_moves_made_so_far(data, monkeypatch):
+    # Ctrl-C lands between slices (a numba kernel does not see it): fit stops, network_ is the last
+    # whole sweep's, last_network() the interrupted sweep's network, whose exact loss is no higher.
+    from connttra_neuro.train.driver import TrainState, label_array
+
+    _slice_every_neuron(monkeypatch)
+    X, y, Xv, yv = data
+
+    def interrupt(sweep, layer, done, neurons):
+        if (sweep, done) == (2, 5):
+            raise KeyboardInterrupt
+
+    est = CoNNTrA(hidden=(16,), levels=2, max_sweeps=4, random_state=3, jitter=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y, progress=interrupt)
+    assert [r["sweep"] for r in est.history_] == [0, 1]
+    kept, now = est.network_, est.last_network()
+    assert now != kept
+
+    def loss(net):
+        settings = thaw_metadata(kept.metadata)["settings"]
+        y_idx = np.searchsorted(est.classes_, label_array(y))
+        return TrainState.build(net, net.encode(X), y_idx, 0, settings["margin"], settings["inv_temperature"]).loss
+
+    assert loss(kept) == est.history_[1]["loss"] and loss(now) < loss(kept)
+
+
+def test_progress_must_be_callable(data):
+    X, y, _, _ = data
+    with pytest.raises(TypeError, match="progress must be callable, got int"):
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, y, progress=3)

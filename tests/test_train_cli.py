@@ -675,11 +675,11 @@ def _ctrl_c_in_sweep(n: int, error=KeyboardInterrupt):
 
     real, calls = TrainState.sweep, []
 
-    def sweep(self, rng, batch_size):
+    def sweep(self, rng, batch_size, progress=None):
         calls.append(1)
         if len(calls) == n:
             raise error
-        return real(self, rng, batch_size)
+        return real(self, rng, batch_size, progress)
 
     return sweep
 
@@ -1164,3 +1164,16 @@ def test_a_full_disk_on_the_first_sweep_s_model_still_names_its_checkpoint(tmp_p
     assert f"continue it, once that can be written, with: connttra-neuro train --resume {ckpt}" in err
     assert not out.exists() and [r["sweep"] for r in
                                  thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]] == [0, 1]
+
+
+def test_the_bar_moves_inside_a_long_sweep(tmp_path, capsys, monkeypatch):
+    # a wide layer on a large set runs for minutes per sweep: the bar says how far the sweep is
+    from connttra_neuro.train import driver
+
+    monkeypatch.setattr(driver, "PROGRESS_SECONDS", 0.0)  # every pass "long": a report after every neuron
+    args = ["train", "--data", "iris", "--levels", "3", "--seed", "2", "--max-sweeps", "1"]
+    assert main([*args, "--hidden", "8", "-o", str(tmp_path / "one.ctn")]) == 0
+    err = capsys.readouterr().err
+    assert [f"sweep 1: {k} of 8 neurons" in err for k in range(1, 8)] == [True] * 7
+    assert main([*args, "--hidden", "6,4", "-o", str(tmp_path / "two.ctn")]) == 0
+    assert "sweep 1: hidden layer 2, 3 of 4 neurons" in capsys.readouterr().err

@@ -579,8 +579,8 @@ def _train(args) -> int:
             return _interrupted_status(how)
     bar = tqdm(total=est.max_sweeps, initial=len(history) - 1 if history else 0, unit="sweep",
                disable=args.no_progress, desc=f"CoNNTrA {data.name}")
-    # until sweep 1 ends the bar stands still (18 s on the full Fashion-MNIST, 27 s with kernels to compile):
-    # say what it is doing; the first sweep's figures replace this
+    # until sweep 1's hidden pass starts reporting (inside_sweep) the bar stands still (several seconds on the
+    # full Fashion-MNIST, 20 s more with kernels to compile): say what it is doing
     bar.set_postfix_str(f"encoding {len(data.y_train):,} samples, building caches, running sweep {bar.n + 1} "
                         "(a first run also compiles the kernels)")
 
@@ -620,6 +620,10 @@ def _train(args) -> int:
         bar.update(1)
         done.append(record["sweep"])
 
+    def inside_sweep(sweep, layer, neurons_done, neurons):  # a long sweep (wide layer, large set) moves the bar
+        deep = f"hidden layer {layer + 1}, " if len(est.check_params()[0]) > 1 else ""
+        bar.set_postfix_str(f"sweep {sweep}: {deep}{neurons_done:,} of {neurons:,} neurons")
+
     interrupted = ""  # what stopped the run early, said in the messages: "interrupted" (Ctrl-C) or "terminated ..."
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -629,7 +633,7 @@ def _train(args) -> int:
             name = init_meta.get("dataset") or selection["data"]
             est.fit(data.X_train, data.y_train, validation=(data.X_val, data.y_val), dataset=name,
                     class_names=data.class_names or None, input_shape=data.input_shape or None, init_network=init,
-                    history=history, best_network=best, callback=callback)
+                    history=history, best_network=best, callback=callback, progress=inside_sweep)
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (connttra_neuro._signals.Terminated): both save
             interrupted = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         except OSError as err:  # a full disk mid-run: the checkpoints written before are whole, and say so

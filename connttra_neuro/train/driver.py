@@ -264,10 +264,12 @@ class TrainState:
         return template.replace(hidden=hidden, output=out,
                                 metadata=dict(template.metadata) if metadata is None else metadata)
 
-    def sweep(self, rng: np.random.Generator, batch_size: int | None) -> int:
+    def sweep(self, rng: np.random.Generator, batch_size: int | None, progress=None) -> int:
         """One coordinate-descent sweep: output layer, then hidden layers last to first.
 
-        Returns the number of parameters changed.
+        ``progress(layer, neurons_done, neurons)``, if given, is called during a hidden pass that
+        takes longer than ``PROGRESS_SECONDS`` (see ``_hidden_pass``). Returns the number of
+        parameters changed.
         """
         n = self.y.shape[0]
         if self.jitter > 0:
@@ -294,10 +296,34 @@ class TrainState:
             n_in, h = self.WT[l].shape
             order_j = rng.permutation(h).astype(np.int64)
             korder = self.visit_orders(l, inputs, rng.permutation(n_in).astype(np.int64))
-            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A,
-                                      self.S, self.WoutT, self.Z, self.y, self.sl, self.values, order_j, korder,
-                                      self.kind, self.margin, self.inv_t, self.joint)
+            changed += self._hidden_pass(l, csr, in_screen, csc, bits, order_j, korder, progress)
         return int(changed)
+
+    def _hidden_pass(self, l, csr, in_screen, csc, bits, order_j, korder, progress) -> int:
+        """Layer ``l``'s neurons in ``order_j``'s order, in slices of about ``PROGRESS_SECONDS``.
+
+        The kernel keeps nothing from one neuron to the next except the network and its caches
+        (each neuron builds its near set and screening from scratch), so slices give exactly the
+        moves of one call. Between slices a long pass reports its progress and Ctrl-C can land: a
+        numba kernel does not see signals, and one call on a wide layer or a large set (a first
+        sweep of 2,048 neurons on 60,000 samples) runs for minutes. The first slice is one neuron;
+        each next one is sized from the time per neuron so far, so a fast pass is two calls.
+        """
+        h = order_j.shape[0]
+        done = changed = 0
+        size = 1
+        t0 = now()
+        while done < h:
+            changed += K.hidden_sweep(l, csr[0], csr[1], in_screen, csc[0], csc[1], bits, self.WT, self.T, self.A,
+                                      self.S, self.WoutT, self.Z, self.y, self.sl, self.values,
+                                      order_j[done:done + size], korder, self.kind, self.margin, self.inv_t,
+                                      self.joint)
+            done += min(size, h - done)
+            per_neuron = (now() - t0) / done
+            if progress is not None and done < h and now() - t0 >= PROGRESS_SECONDS:
+                progress(l, done, h)
+            size = max(1, int(PROGRESS_SECONDS / per_neuron)) if per_neuron > 0 else h
+        return changed
 
     def visit_orders(self, l: int, inputs: np.ndarray, order_k: np.ndarray) -> np.ndarray:
         """``korder[j]``: the order in which neuron ``j`` of layer ``l`` visits its incoming weights.
@@ -351,6 +377,9 @@ class TrainState:
             a = _exact_drive(s.T, self.WT[l].T).T
             s = np.ascontiguousarray(a >= self.T[l][:, None], dtype=np.uint8)
         return K.output_scores(s, self.WoutT, self.b)
+
+
+PROGRESS_SECONDS = 0.5  # a long hidden pass reports (and can be interrupted) about this often
 
 
 @functools.lru_cache(maxsize=8)

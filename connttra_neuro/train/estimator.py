@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 import time
@@ -233,7 +234,7 @@ class CoNNTrA:
 
     # ------------------------------------------------------------------
     def fit(self, X, y, validation=None, *, dataset=None, class_names=None, input_shape=None, init_network=None,
-            history=None, best_network=None, callback=None):
+            history=None, best_network=None, callback=None, progress=None):
         """Train on ``(X, y)``.
 
         Parameters
@@ -266,6 +267,12 @@ class CoNNTrA:
         callback : callable, optional
             ``callback(estimator, record, state_network)`` after every sweep; for
             progress bars and checkpoints. ``state_network()`` builds the current network.
+        progress : callable, optional
+            ``progress(sweep, layer, neurons_done, neurons)`` during a sweep's pass over a
+            hidden layer that runs longer than half a second (a wide layer or a large training
+            set), about every half second: for a progress bar inside long sweeps. Ctrl-C lands
+            at those moments too (a numba kernel does not see it), leaving the network as the
+            interrupted sweep's moves so far made it (``last_network()``).
 
         Returns
         -------
@@ -276,7 +283,7 @@ class CoNNTrA:
         names = _feature_names(X)  # before check_Xy makes the frame an array
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
-        _check_resume_arguments(init_network, history, best_network, callback, hidden, values, self.levels)
+        _check_resume_arguments(init_network, history, best_network, callback, progress, hidden, values, self.levels)
         classes, y_idx = np.unique(y, return_inverse=True)
         C = classes.size
         if C < 2:
@@ -392,7 +399,8 @@ class CoNNTrA:
                 if self.max_seconds is not None and time.perf_counter() - t0 - bookkeeping >= self.max_seconds:
                     stop_reason = "max_seconds"
                     break
-                changed = state.sweep(sweep_rng(seed, sweep), batch)
+                inside = None if progress is None else functools.partial(progress, sweep)
+                changed = state.sweep(sweep_rng(seed, sweep), batch, inside)
                 before = state.start_loss  # after the sweep's jitter, before its moves
                 e0 = time.perf_counter()
                 record = {"sweep": sweep, "loss": state.loss, "train_error": state.train_error,
@@ -535,7 +543,8 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
 HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")
 
 
-def _check_resume_arguments(init_network, history, best_network, callback, hidden, values, levels) -> None:
+def _check_resume_arguments(init_network, history, best_network, callback, progress, hidden, values,
+                            levels) -> None:
     """fit's resume arguments, checked before any work: a network of another shape, set or encoding
     would otherwise train under settings its metadata does not match, or come back as ``network_``."""
     def describe(net):
@@ -563,8 +572,9 @@ def _check_resume_arguments(init_network, history, best_network, callback, hidde
                 raise ValueError(f"history record {i} {why} (an earlier fit's history_, from sweep 0 on)")
     if best_network is not None and not history:
         raise ValueError("best_network is the best of the earlier sweeps: give their history too")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    for name, f in (("callback", callback), ("progress", progress)):
+        if f is not None and not callable(f):
+            raise TypeError(f"{name} must be callable, got {type(f).__name__}")
 
 
 def best_sweep(history: list[dict]) -> int | None:
