@@ -302,6 +302,13 @@ def test_bad_data_raises_clear_errors(data):
     mixed = np.array([1, "a"] * (len(y) // 2) + [1] * (len(y) % 2), dtype=object)
     with pytest.raises(ValueError, match="labels must be of one kind.*int, str"):
         CoNNTrA().fit(X, mixed)
+    # a list mixing them: numpy would make 1 the class '1' (predict then returns strings)
+    with pytest.raises(ValueError, match="training data: labels mix strings and int \\(1\\)"):
+        CoNNTrA().fit(X, mixed.tolist())
+    # labels that do not sort: numpy's bare "'<' not supported" before
+    for odd, kind in (([None] * len(y), "NoneType"), ([object() for _ in y], "object")):
+        with pytest.raises(ValueError, match=f"training data: labels must be numbers or strings .*got {kind}"):
+            CoNNTrA().fit(X, odd)
 
 
 def test_every_constructor_parameter_is_recorded_in_the_model(fitted):

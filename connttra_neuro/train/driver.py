@@ -28,7 +28,7 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
     as the deployed network does, where float64 would round those beyond 2**53), bool as float32; a
     column of labels ``(n, 1)`` as ``(n,)``."""
     X = feature_array(X)
-    y = label_array(y)
+    y = label_array(y, where)
     if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
@@ -40,9 +40,15 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"{where}: X must be real numbers, got dtype {X.dtype}")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"{where}: y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
-    if y.dtype == object and len({type(v) for v in y.tolist()}) > 1:  # np.unique would raise a bare TypeError
+    if y.dtype == object:  # np.unique would raise a bare TypeError on labels that do not sort
         kinds = sorted({type(v).__name__ for v in y.tolist()})
-        raise ValueError(f"{where}: labels must be of one kind to be sorted, got a mix of {', '.join(kinds)}")
+        if len(kinds) > 1:
+            raise ValueError(f"{where}: labels must be of one kind to be sorted, got a mix of {', '.join(kinds)}")
+        try:
+            np.unique(y[:2])
+        except TypeError:
+            raise ValueError(f"{where}: labels must be numbers or strings (they are sorted into classes), got "
+                             f"{kinds[0]}") from None
     if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
         raise ValueError(f"{where}: y contains NaN or infinite labels")
     if not np.all(np.isfinite(X)):
@@ -61,8 +67,14 @@ def validation_indices(classes: np.ndarray, yv: np.ndarray, n_train: int) -> np.
     return np.searchsorted(classes, yv)
 
 
-def label_array(y) -> np.ndarray:
-    """``np.asarray(y)``, a one-column frame or array of labels (``df[["label"]]``) as ``(n,)``."""
+def label_array(y, where: str = "y") -> np.ndarray:
+    """``np.asarray(y)``, a one-column frame or array of labels (``df[["label"]]``) as ``(n,)``. A list
+    mixing strings and numbers is refused: numpy would quietly make the numbers strings (1 -> '1')."""
+    if isinstance(y, (list, tuple)) and any(isinstance(v, str) for v in y):
+        numbers_too = [v for v in y if not isinstance(v, str)]
+        if numbers_too:
+            raise ValueError(f"{where}: labels mix strings and {type(numbers_too[0]).__name__} ({numbers_too[0]!r}); "
+                             f"give labels of one kind")
     y = np.asarray(y)
     return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
 
