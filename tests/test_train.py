@@ -717,3 +717,42 @@ def test_progress_must_be_callable(data):
     X, y, _, _ = data
     with pytest.raises(TypeError, match="progress must be callable, got int"):
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, y, progress=3)
+
+
+def test_loading_the_kernels_is_off_the_clock(monkeypatch):
+    # numba compiles the kernels on a machine's first run (about 40 s) and loads them in every new
+    # process (about 0.4 s): neither is training, so neither counts in history_'s seconds or max_seconds
+    from connttra_neuro.train import estimator
+
+    now = _fake_clock(monkeypatch)
+    monkeypatch.setattr(estimator, "warm_up_kernels", lambda: now.__setitem__(0, now[0] + 100.0))
+    X, y = load_digits(return_X_y=True)
+    est = CoNNTrA(hidden=(8,), max_sweeps=2, max_seconds=50, random_state=0).fit(X[:200], y[:200])
+    assert est.n_sweeps_ == 2 and est.history_[-1]["seconds"] < 1
+
+
+@pytest.mark.timeout(300)
+def test_the_warm_up_loads_every_kernel_a_fit_calls():
+    # the tiny network of warm_up_kernels must have the argument types of a real fit (hinge and xent,
+    # two hidden layers, joint moves, jitter, a mini-batch, validation), or the fit compiles on the clock
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings, numpy as np\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "from sklearn.datasets import load_digits\n"
+        "from connttra_neuro.train import CoNNTrA, driver, _kernels as K\n"
+        "kernels = {n: f for n, f in vars(K).items() if isinstance(f, CPUDispatcher)}\n"
+        "driver.warm_up_kernels()\n"
+        "loaded = {n: len(f.signatures) for n, f in kernels.items()}\n"
+        "X, y = load_digits(return_X_y=True)\n"
+        "warnings.simplefilter('ignore')\n"
+        "for kw in ({}, {'loss': 'xent', 'hidden': (8, 6)}, {'joint_moves': True, 'batch_size': 50},\n"
+        "           {'coordinate_order': 'random', 'jitter': 0}):\n"
+        "    CoNNTrA(**{'hidden': (8,), 'max_sweeps': 2, **kw}).fit(X[:200], y[:200], validation=(X[200:260], y[200:260]))\n"
+        "print(sorted(n for n, f in kernels.items() if len(f.signatures) != loaded[n]))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=280)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[]"  # no kernel compiled anew during the fits

@@ -391,6 +391,31 @@ class TrainState:
         return K.output_scores(s, self.WoutT, self.b)
 
 
+_kernels_ready = False
+
+
+def warm_up_kernels() -> None:
+    """Load the kernels (numba compiles them on a machine's first run, about 40 s, then loads them from
+    its cache, about 0.4 s in each new process) by one sweep of a tiny network, once per process:
+    ``fit`` calls it before its clock starts, so a run's seconds (and ``max_seconds``) count training,
+    not loading. The tiny network's arrays have the dtypes of every real run's (a network with more
+    than 65,536 inputs also compiles its input lists' int32 version on first use)."""
+    global _kernels_ready
+    if _kernels_ready:
+        return
+    rng = np.random.default_rng(0)
+    X = rng.random((16, 6))
+    y = np.arange(16) % 2
+    encoder = ThermometerEncoder.fit(X, 1)
+    spikes = encoder.encode(X)
+    values = np.array([-1, 0, 1])
+    net = initial_network(encoder, spikes, (3, 2), 2, values, 0.5, rng)
+    state = TrainState.build(net, spikes, y, K.HINGE, 2, 1.0, width=2, jitter=1.0)
+    state.sweep(rng, 8)
+    state.train_error  # noqa: B018 (the jitter-free scores' kernels)
+    _kernels_ready = True
+
+
 PROGRESS_SECONDS = 0.5  # a long hidden pass reports (and can be interrupted) about this often
 
 

@@ -13,7 +13,16 @@ import numpy as np
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set, check_input_shape  # noqa: F401
 
 from . import losses
-from .driver import TrainState, check_Xy, initial_network, label_array, network_forward, sweep_rng, validation_indices
+from .driver import (
+    TrainState,
+    check_Xy,
+    initial_network,
+    label_array,
+    network_forward,
+    sweep_rng,
+    validation_indices,
+    warm_up_kernels,
+)
 from .losses import SettingError, resolve_loss
 
 __all__ = ["CoNNTrA", "ConvergenceWarning", "default_jitter"]
@@ -372,6 +381,7 @@ class CoNNTrA:
                 return None
             return float(np.mean(np.argmax(state.scores(spikes_val), axis=1) != yv_idx))
 
+        warm_up_kernels()  # numba's compile or cache load, off the clock
         self.history_ = list(history or [])
         start_sweep = len(self.history_)
         # The clock counts training only: scoring the errors, exporting the kept network and the
