@@ -750,7 +750,8 @@ def test_the_warm_up_loads_every_kernel_a_fit_calls():
         "warnings.simplefilter('ignore')\n"
         "for kw in ({}, {'loss': 'xent', 'hidden': (8, 6)}, {'joint_moves': True, 'batch_size': 50},\n"
         "           {'coordinate_order': 'random', 'jitter': 0}):\n"
-        "    CoNNTrA(**{'hidden': (8,), 'max_sweeps': 2, **kw}).fit(X[:200], y[:200], validation=(X[200:260], y[200:260]))\n"
+        "    est = CoNNTrA(**{'hidden': (8,), 'max_sweeps': 2, **kw})\n"
+        "    est.fit(X[:200], y[:200], validation=(X[200:260], y[200:260]))\n"
         "print(sorted(n for n, f in kernels.items() if len(f.signatures) != loaded[n]))\n"
     )
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=280)

@@ -1177,3 +1177,13 @@ def test_the_bar_moves_inside_a_long_sweep(tmp_path, capsys, monkeypatch):
     assert [f"sweep 1: {k} of 8 neurons" in err for k in range(1, 8)] == [True] * 7
     assert main([*args, "--hidden", "6,4", "-o", str(tmp_path / "two.ctn")]) == 0
     assert "sweep 1: hidden layer 2, 3 of 4 neurons" in capsys.readouterr().err
+
+
+def test_the_layer_by_layer_bar_moves_inside_a_long_sweep(tmp_path, capsys, monkeypatch):
+    from connttra_neuro.train import driver
+
+    monkeypatch.setattr(driver, "PROGRESS_SECONDS", 0.0)
+    assert main(["train", "--data", "iris", "--levels", "3", "--hidden", "6,4", "--layerwise", "1", "--max-sweeps", "1",
+                 "-o", str(tmp_path / "m.ctn")]) == 0
+    err = capsys.readouterr().err
+    assert "layer 1/2, sweep 1: 5 of 6 neurons" in err and "layer 2/2, sweep 1: 3 of 4 neurons" in err

@@ -717,11 +717,14 @@ def _layerwise_start(est, data, sweeps: int, quiet: bool):
                         val="-" if val is None else f"{100 * val:.2f}%", refresh=False)
         bar.update(layer * sweeps + record["sweep"] - bar.n)  # a stage that converges early skips its rest
 
+    def inside_sweep(layer, sweep, neurons_done, neurons):  # a wide layer's long sweeps move the bar too
+        bar.set_postfix_str(f"layer {layer + 1}/{n}, sweep {sweep}: {neurons_done:,} of {neurons:,} neurons")
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # each stage's budget is spent on purpose
             start = layerwise_init(stage, data.X_train, data.y_train, validation=(data.X_val, data.y_val),
-                                   callback=progress)
+                                   callback=progress, progress=inside_sweep)
         bar.update(bar.total - bar.n)
     finally:
         bar.close()

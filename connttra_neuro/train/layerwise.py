@@ -21,7 +21,7 @@ from .driver import network_forward
 __all__ = ["layerwise_init"]
 
 
-def layerwise_init(estimator, X, y, validation=None, *, callback=None) -> TernaryNetwork:
+def layerwise_init(estimator, X, y, validation=None, *, callback=None, progress=None) -> TernaryNetwork:
     """Train ``estimator.hidden``'s layers one at a time and return them stacked, as a start for ``fit``.
 
     Stage k fits a copy of ``estimator`` with ``hidden=(width_k,)`` (every other setting kept: budget,
@@ -30,13 +30,14 @@ def layerwise_init(estimator, X, y, validation=None, *, callback=None) -> Ternar
     computes exactly what the last stage computed from its inputs, on any data (with a discrete set
     without 0: on ``X``, see ``_as_raw_input``), and is untrained as a whole: pass it to
     ``fit(X, y, validation, init_network=...)`` for joint sweeps. ``callback(layer, record)`` after each
-    stage's sweep (``record``: that sweep's ``history_`` entry).
+    stage's sweep (``record``: that sweep's ``history_`` entry); ``progress(layer, sweep, neurons_done,
+    neurons)`` inside a stage's long sweeps (``fit``'s ``progress``).
 
     >>> start = layerwise_init(CoNNTrA(hidden=(256, 128), random_state=0), X, y, validation=(Xv, yv))
     >>> model = CoNNTrA(hidden=(256, 128), max_sweeps=10, random_state=0).fit(
     ...     X, y, validation=(Xv, yv), init_network=start)
     """
-    layers, stages = [], list(_stages(estimator, X, y, validation, callback))
+    layers, stages = [], list(_stages(estimator, X, y, validation, callback, progress))
     for k, (net, features) in enumerate(stages):
         layers.append(_as_raw_input(net.hidden[0], net.encoder.thresholds, features, net.discrete_set) if k
                       else net.hidden[0])
@@ -50,7 +51,7 @@ def layerwise_init(estimator, X, y, validation=None, *, callback=None) -> Ternar
     return first.replace(hidden=tuple(layers), output=stages[-1][0].output, metadata=meta)
 
 
-def _stages(estimator, X, y, validation, callback=None):
+def _stages(estimator, X, y, validation, callback=None, progress=None):
     """``(one-hidden-layer network, its training features)`` for each of ``estimator.hidden``'s layers."""
     from .estimator import CoNNTrA
 
@@ -74,7 +75,8 @@ def _stages(estimator, X, y, validation, callback=None):
         if k:
             stage.levels = 1  # spikes are 0 or 1: one cut at 0.5 reproduces them
         stage.fit(features, y, validation=(features_val, validation[1]) if validation is not None else None,
-                  callback=None if callback is None else lambda _, record, __, k=k: callback(k, record))
+                  callback=None if callback is None else lambda _, record, __, k=k: callback(k, record),
+                  progress=None if progress is None else lambda sweep, _, done, h, k=k: progress(k, sweep, done, h))
         yield stage.network_, features
         if k + 1 < len(widths):
             features = _spikes(stage.network_, features)
