@@ -205,6 +205,10 @@ def test_the_budget_warning_says_when_more_sweeps_may_help():
     # nothing trained: said as such, not as an error "still falling"
     assert _budget_warning(history([0.9]), "max_seconds", True) == \
         "CoNNTrA stopped by max_seconds before its first sweep: nothing was trained"
+    # max_sweeps=0 on a given, trained start (layerwise_init's stack): the start is the result, as asked
+    start = [{**history([0.3])[0], "given": True}]
+    assert _budget_warning(start, "max_sweeps", True) is None
+    assert _budget_warning(start, "max_seconds", True) is not None  # a time budget spent before sweep 1
     # a resumed run validated in one part only: training errors throughout, not a mix of both kinds
     mixed = history([0.9] + [0.3] * 20) + [{"sweep": 21 + i, "val_error": None, "train_error": 0.08, "changed": 7}
                                            for i in range(3)]

@@ -358,7 +358,7 @@ def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys, monkey
     (tmp_path / "file").write_text("x")
     cases = [(["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "dir")], "is a directory"),
              (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "m.ctn"), "--max-sweeps", "0"],
-              "--max-sweeps must be at least 1, got 0"),
+              "--max-sweeps must be at least 1 (0 with --layerwise: the stacked layers, no joint sweep), got 0"),
              (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "file" / "m.ctn")], "is a file"),
              (["compare", "--data", "iris", "-o", str(tmp_path / "file")], "is a file"),
              (["train", "--data", "iris", "--no-progress", "-o", str(tmp_path / "m.ctn"), "--plot",
@@ -1027,6 +1027,23 @@ def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
         assert thaw_metadata(modelfile.load(tmp_path / path).metadata)["start"] == {"layerwise_sweeps": 3}
     assert main([*argv, "--max-sweeps", "1", "-o", str(tmp_path / "plain.ctn")]) == 0
     assert "start" not in thaw_metadata(modelfile.load(tmp_path / "plain.ctn").metadata)
+
+
+def test_layerwise_with_no_joint_sweeps_saves_the_stack(tmp_path, capsys):
+    # --max-sweeps 0 (refused without --layerwise: it would save a random network) keeps the stacked layers,
+    # which on their own do about as well as after joint sweeps (docs/training.md)
+    argv = ["train", "--data", "iris", "--hidden", "8,6", "--levels", "3", "--seed", "2", "--no-progress"]
+    assert main([*argv, "--layerwise", "3", "--max-sweeps", "0", "-o", str(tmp_path / "m.ctn")]) == 0
+    captured = capsys.readouterr()
+    start = stacked_then_fit(load_dataset("iris", seed=2), 3, 0, hidden=(8, 6), levels=3, random_state=2)[0]
+    saved = modelfile.load(tmp_path / "m.ctn")
+    for got, want in zip(saved.layers, start.layers, strict=True):
+        assert vars(got).keys() == vars(want).keys()
+        for name in vars(got):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert "no joint sweeps (--max-sweeps 0)" in captured.out and "no sweep ran, no checkpoint" in captured.out
+    assert "warning" not in captured.err  # not "nothing was trained": the stages were
+    assert thaw_metadata(saved.metadata)["start"] == {"layerwise_sweeps": 3}
 
 
 def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(tmp_path, capsys, monkeypatch):

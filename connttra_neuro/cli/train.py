@@ -456,9 +456,11 @@ def _train(args) -> int:
     _flatten_hidden(args)
     if args.layerwise is not None and args.resume:
         raise UserError("--layerwise starts a new run; a resumed run continues from its checkpoint: drop --layerwise")
-    if args.max_sweeps is not None and args.max_sweeps < 1 and not args.resume:
+    lowest = 0 if args.layerwise is not None else 1  # --layerwise with 0 joint sweeps: the stack is the model
+    if args.max_sweeps is not None and args.max_sweeps < lowest and not args.resume:
         # 0 would save the random initial network over -o (Ctrl-C before a sweep writes nothing, for that reason)
-        raise UserError(f"--max-sweeps must be at least 1, got {args.max_sweeps}")
+        also = " (0 with --layerwise: the stacked layers, no joint sweep)" if lowest else ""
+        raise UserError(f"--max-sweeps must be at least {lowest}{also}, got {args.max_sweeps}")
     init, history, best, saved, init_meta, no_output = None, None, None, None, {}, ""
     if args.resume:
         init = modelfile.load(args.resume)
@@ -733,7 +735,7 @@ def _layerwise_start(est, data, sweeps: int, quiet: bool):
     error = float((predict(start, data.X_val) != data.y_val).mean())
     each = f"{sweeps} sweeps each" if set(done) == {sweeps} else f"{', '.join(map(str, done))} sweeps"
     print(f"layer by layer: {n} hidden layers trained alone, {each}; stacked: val error "
-          f"{100 * error:.2f}%; now the joint sweeps")
+          f"{100 * error:.2f}%; " + ("now the joint sweeps" if est.max_sweeps else "no joint sweeps (--max-sweeps 0)"))
     return start
 
 

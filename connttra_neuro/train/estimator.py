@@ -532,6 +532,8 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
     n = len(history) - 1
     sweeps = f"{n} sweep{'s' * (n != 1)}"
     if n == 0:  # max_sweeps=0, or max_seconds spent before sweep 1 (a resumed run's budget)
+        if stop_reason == "max_sweeps" and history[0].get("given"):
+            return None  # none asked for, on a trained start (layerwise_init's stack): it is the result
         return f"CoNNTrA stopped by {stop_reason} before its first sweep: nothing was trained"
     if not jittered:
         changed = history[-1]["changed"]
