@@ -220,12 +220,19 @@ class _Header(NamedTuple):
 
 
 def _opened(path: Path, name: str):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageFile, UnidentifiedImageError
 
     try:
-        return Image.open(path)
+        img = Image.open(path)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise DatasetError(f"{name}: {path} is not a readable image ({err})") from None
+    # Pillow names HDF5, GRIB and BUFR files (a netx export given to predict) but reads no pixels: a "1x1
+    # float grey" image whose size error sent the user to resize it
+    if isinstance(img, ImageFile.StubImageFile):
+        img.close()
+        raise DatasetError(f"{name}: {path} is not a readable image (its format, {img.format}, holds no "
+                           "pixels Pillow can read)")
+    return img
 
 
 def _headers(files: list[Path], name: str) -> _Header:

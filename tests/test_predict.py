@@ -230,6 +230,7 @@ def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
     network, path, data, _ = digits
     root, _, _, image_model = images
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / "export.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "small.png")
     Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "big.png")
     np.savez(tmp_path / "narrow.npz", X=np.zeros((3, 10)))
@@ -240,6 +241,8 @@ def test_predict_errors_name_the_problem(digits, images, tmp_path, capsys):
     cases = [
         ((path,), "no inputs: give image files, folders of images"),
         ((image_model, tmp_path / "broken.png"), "broken.png is not a readable image"),
+        # Pillow names an HDF5 file (a netx export) as a 1x1 float image: the error said to resize it
+        ((image_model, tmp_path / "export.h5"), "export.h5 is not a readable image (its format, HDF5, holds no pixels"),
         ((image_model, tmp_path / "small.png", tmp_path / "big.png"),
          "images differ in size: " + f"{tmp_path / 'small.png'} is 8x8 but {tmp_path / 'big.png'} is 9x9"),
         ((image_model, tmp_path / "big.png"), "the model takes 64 features per image"),
