@@ -299,6 +299,8 @@ def load(path: str | os.PathLike) -> TernaryNetwork:
         raise ModelFileError(f"{path}: no such model file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    except OSError as err:  # no read permission, a loop of links, an I/O error: printed as "[Errno 13] ..."
+        raise ModelFileError(f"{path}: cannot read the model file ({err.strerror or err})") from None
     return from_bytes(blob, source=str(path))
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connttra_neuro import ModelFileError, TernaryNetwork, load, random_network, save, storage_report
+from connttra_neuro import ModelFileError, TernaryNetwork, load, modelfile, random_network, save, storage_report
 from connttra_neuro._atomic import atomic_write
 from connttra_neuro.modelfile import (
     FORMAT_VERSION,
@@ -204,6 +204,24 @@ def test_missing_file_and_directory(tmp_path):
         load(tmp_path / "nope.ctn")
     with pytest.raises(ModelFileError, match="is a directory"):
         load(tmp_path)
+
+
+def test_an_unreadable_model_file_is_named(tmp_path, monkeypatch):
+    # a loop of links or no read permission raised a bare OSError ("[Errno 13] Permission denied: 'm.ctn'"),
+    # though a missing file was a ModelFileError
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ModelFileError, match=f"{tmp_path / 'a'}: cannot read the model file .*symbolic links"):
+        load(tmp_path / "a")
+    path = tmp_path / "m.ctn"
+    save(random_network((4, 3, 2), seed=0), path)
+
+    def denied(*args, **kwargs):  # root reads through chmod 000, so deny it here
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(modelfile, "open", denied, raising=False)
+    with pytest.raises(ModelFileError, match=f"^{path}: cannot read the model file \\(Permission denied\\)$"):
+        load(path)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
