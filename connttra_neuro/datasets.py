@@ -364,6 +364,8 @@ def _read_bytes(path: Path) -> bytes:
         raise DatasetError(f"{path}: is a directory, not an IDX file") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise DatasetError(f"{path}: corrupt or truncated gzip data ({err or type(err).__name__})") from None
+    except OSError as err:  # no read permission, an I/O error: named as the CIFAR and image loaders name theirs
+        raise DatasetError(f"{path}: cannot read this IDX file ({err.strerror or err})") from None
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -423,7 +425,10 @@ def _idx_candidates(directory: Path, key: str) -> list[Path]:
     name, then the dotted one some mirrors use, each gzipped first (``gunzip -k`` leaves both)."""
     stem, kind = _IDX_STEMS[key]
     names = [name + suffix for name in (f"{stem}-{kind}", f"{stem}.{kind}") for suffix in (".gz", "")]
-    return [directory / name for name in names if (directory / name).is_file()]
+    try:
+        return [directory / name for name in names if (directory / name).is_file()]
+    except OSError as err:  # a folder without search permission: is_file raised, naming a file that may not exist
+        raise DatasetError(f"{directory}: cannot read folder ({err.strerror or err})") from None
 
 
 def _find_idx(directory: Path, key: str) -> Path | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from connttra_neuro import datasets as datasets_module
 from connttra_neuro.datasets import (
     FASHION_MNIST_DIR,
     Dataset,
@@ -309,6 +311,30 @@ def test_idx_count_mismatch_and_missing_files(tmp_path):
         load_dataset(tmp_path / "idx")
     (tmp_path / "idx" / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DatasetError, match=r"missing t10k-labels-idx1-ubyte\[.gz\]"):
+        load_dataset(tmp_path / "idx")
+
+
+def test_idx_file_or_folder_that_cannot_be_read_is_named(tmp_path, monkeypatch):
+    # each was a bare PermissionError; the folder's named a .gz file that was not there
+    make_idx_dir(tmp_path / "idx", gz=False)
+    blocked = tmp_path / "idx" / "t10k-labels-idx1-ubyte"
+    real_open = open
+
+    def denied_open(path, *args, **kwargs):  # root reads through chmod 000, so deny it here
+        if Path(path) == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets_module, "open", denied_open, raising=False)
+    with pytest.raises(DatasetError, match=f"^{blocked}: cannot read this IDX file \\(Permission denied\\)$"):
+        load_dataset(tmp_path / "idx")
+    monkeypatch.undo()
+
+    def denied_is_file(path):  # a folder without search permission (chmod 000): every stat inside fails
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "is_file", denied_is_file)
+    with pytest.raises(DatasetError, match=f"^{tmp_path / 'idx'}: cannot read folder \\(Permission denied\\)$"):
         load_dataset(tmp_path / "idx")
 
 
