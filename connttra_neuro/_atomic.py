@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file in the target's directory, fsynced, then one rename.
 
-A crash, a power cut or Ctrl-C mid-write leaves any previous file untouched and no temporary behind;
-the new file gets the mode an ordinary ``open(path, "w")`` would give it (``mkstemp``
+A crash, a power cut or Ctrl-C mid-write leaves any previous file untouched; Ctrl-C and errors leave no
+temporary behind, and one left by a process killed outright (kill -9) is removed by the next write of
+that file; the new file gets the mode an ordinary ``open(path, "w")`` would give it (``mkstemp``
 alone makes 0600), or keeps the mode of the file it replaces. A symbolic link is written
 through (its target is replaced, the link stays); a device, pipe or socket is refused, since
 a rename would replace it with a regular file (``-o /dev/null`` run as root would replace the
@@ -14,6 +15,7 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,13 +121,62 @@ def refuse_other_kind(path, signatures: tuple[bytes, ...], name: str, *, error: 
     raise error(f"{shown} exists and is not {name}; {REPLACE_FIX}")
 
 
-def _temp_prefix(name: str) -> str:
-    """``.NAME.``, NAME cut short so the temporary's name (``mkstemp`` adds 8 characters and the suffix
+# A process id has at most 7 digits (Linux's pid_max is at most 2**22): the width the name budget keeps for it,
+# so NAME is cut alike in every process and a later save finds the temporaries of its name.
+_PID_DIGITS = 7
+_MKSTEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"  # the 8 characters mkstemp adds are drawn from these
+# When this process started writing (the module's import): a temporary last written before that is no
+# write of a save that is running now.
+_STARTED = time.time()
+
+
+def _temp_prefix(name: str, pid: int | None = None) -> str:
+    """``.NAME.PID.``, NAME cut short so the temporary's name (``mkstemp`` adds 8 characters and the suffix
     ``.tmp``) stays within the 255 bytes a file name may have: a name the check accepted (up to 255 bytes)
-    would otherwise fail only at the write, after the work."""
-    while len(os.fsencode(name)) > 255 - len("..") - 8 - len(".tmp"):
+    would otherwise fail only at the write, after the work. The process id says whose temporary it is, so
+    a later save can tell one left by a killed process (``_remove_stale_temporaries``). ``pid`` None:
+    the part before it."""
+    while len(os.fsencode(name)) > 255 - len("...") - _PID_DIGITS - 8 - len(".tmp"):
         name = name[:-1]
-    return f".{name}."
+    return f".{name}." if pid is None else f".{name}.{pid}."
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Remove the temporaries earlier saves of ``name`` in ``folder`` left when they were killed outright
+    (kill -9, the OOM killer, a crash of the interpreter: no cleanup runs), each a full hidden copy of the
+    file (``.NAME.PID.XXXXXXXX.tmp``) that would otherwise stay for good. Only one whose process is gone and
+    that was last written before this process started is removed: a save running in another process is
+    left alone, also one whose process id this one cannot see (another container on a shared folder) while
+    it writes. Best effort: a temporary that cannot be removed stays, and the save goes on."""
+    prefix = _temp_prefix(name)
+    try:
+        with os.scandir(folder) as entries:
+            candidates = [e for e in entries if e.name.startswith(prefix) and e.name.endswith(".tmp")]
+        for entry in candidates:
+            pid, _, rest = entry.name[len(prefix):-len(".tmp")].partition(".")
+            if not (pid.isdigit() and len(rest) == 8 and set(rest) <= set(_MKSTEMP_CHARS)):
+                continue  # not a temporary of this name (another file whose name starts alike)
+            if _running(int(pid)) or not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_mtime < _STARTED:
+                os.unlink(entry.path)
+    except OSError:
+        pass
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (this one included; another user's too: it cannot be signalled)."""
+    if pid == os.getpid():
+        return True
+    if not 0 < pid < 2**31:  # 0 would signal this process group; a larger number is no process id
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -137,7 +188,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path = Path(os.path.realpath(given))  # through a symbolic link: replace its target, keep the link
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name), suffix=".tmp")
+        _remove_stale_temporaries(path.parent, path.name)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name, os.getpid()), suffix=".tmp")
     except OSError as err:  # name the user's path, not a temporary file's
         raise OSError(err.errno, f"cannot write {given}: {err.strerror}") from None
     os.close(fd)

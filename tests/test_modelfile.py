@@ -414,6 +414,101 @@ def test_ctrl_c_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ctn"]  # no .model.ctn.*.tmp left behind
 
 
+# A save that stops for good half-way, with its temporary written: the parent kills it there.
+_KILLED_MID_SAVE = """
+import sys
+from connttra_neuro import random_network
+from connttra_neuro._atomic import atomic_write
+
+def stuck(tmp):
+    with open(tmp, "wb") as fh:
+        fh.write(b"half a model")
+    print("writing", flush=True)
+    sys.stdin.read()  # until killed
+
+atomic_write(sys.argv[1], stuck)
+"""
+
+
+# the subprocesses import the connttra_neuro under test, wherever pytest runs from
+_THIS_PACKAGE = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(modelfile.__file__))}
+
+
+def _saving(path):
+    """A process stopped half-way through an atomic write of ``path``, once its temporary is there."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_MID_SAVE, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=_THIS_PACKAGE)
+    assert proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def _save_elsewhere(network, path):
+    """``save`` in a new process: one started after the temporaries there were written."""
+    import subprocess
+    import sys
+
+    blob = path.with_name("blob.ctn")
+    save(network, blob)
+    code = "import sys; from connttra_neuro import load, save; save(load(sys.argv[1]), sys.argv[2])"
+    subprocess.run([sys.executable, "-c", code, str(blob), str(path)], check=True,
+                   env=_THIS_PACKAGE)
+    blob.unlink()
+
+
+def test_a_save_killed_outright_leaves_the_old_file_and_the_next_save_removes_its_temporary(tmp_path):
+    # kill -9 mid-save left .model.ctn.XXXXXXXX.tmp, a full copy of the model, beside it for good
+    path = tmp_path / "model.ctn"
+    old, new = random_network((5, 4, 2), seed=1), random_network((5, 4, 2), seed=2)
+    save(old, path)
+
+    def temporaries():
+        return [p.name.split(".")[3] for p in tmp_path.iterdir() if p.name != "model.ctn"]
+
+    killed = _saving(path)
+    killed.kill()
+    killed.wait()
+    assert load(path) == old and temporaries() == [str(killed.pid)]
+    running = _saving(path)  # the next save removes the killed one's temporary
+    try:
+        assert temporaries() == [str(running.pid)]
+        _save_elsewhere(new, path)  # and keeps the one of a save still under way
+        assert load(path) == new and temporaries() == [str(running.pid)]
+    finally:
+        for proc in (killed, running):
+            proc.kill()
+            proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
+
+
+def test_only_temporaries_of_gone_processes_written_before_this_one_started_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from connttra_neuro import _atomic
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    names = {
+        f".model.ctn.{gone}.a1b2c3_d.tmp": "old, its process gone: removed",
+        f".model.ctn.{gone}.x9y8z7w6.tmp": "its process gone, but written since this process started",
+        f".model.ctn.{os.getppid()}.a1b2c3d4.tmp": "its process running",
+        ".model.ctn.notes.tmp": "a user's file",
+        f".model.ctn.{gone}.short.tmp": "no mkstemp name",
+        f".other.ctn.{gone}.a1b2c3d4.tmp": "another file's",
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+        if "x9y8" not in name:
+            os.utime(tmp_path / name, (_atomic._STARTED - 60, _atomic._STARTED - 60))
+    save(random_network((4, 3, 2), seed=0), tmp_path / "model.ctn")
+    kept = {p.name for p in tmp_path.iterdir()} - {"model.ctn"}
+    assert kept == set(names) - {f".model.ctn.{gone}.a1b2c3_d.tmp"}
+
+
 def test_a_folder_that_refuses_new_files_is_named_before_anything_is_written(tmp_path, monkeypatch):
     # root passes os.access where the file system refuses (/proc): train -o /proc/x.ctn trained, then failed
     import tempfile
