@@ -258,7 +258,7 @@ def _metadata(graph_meta: dict) -> dict:
     """The model's own metadata as the export recorded it (``model_metadata``), else the graph's producer."""
     try:
         recorded = json.loads(graph_meta.get("model_metadata", ""))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # nested past Python's limit: as unreadable, not a traceback
         recorded = None
     if isinstance(recorded, dict):
         return recorded

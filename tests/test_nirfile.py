@@ -175,6 +175,17 @@ def test_an_export_whose_parameters_changed_since_is_refused_not_read_as_another
     assert load(tmp_path / "edited.nir").output.weights[0, 0] == weights[0, 0]
 
 
+def test_model_metadata_nested_past_pythons_limit_reads_as_none_recorded(tmp_path):
+    # json.loads raised RecursionError out of load: a traceback at the CLI
+    net = random_network((6, 4, 3), seed=1)
+    graph = nir.read(export_nir(net, tmp_path / "m.nir"))
+    graph.metadata["model_metadata"] = "[" * 100_000
+    nir.write(tmp_path / "deep.nir", graph)
+    back = load(tmp_path / "deep.nir")
+    assert back == TernaryNetwork(net.encoder, net.hidden, net.output, net.discrete_set, back.metadata)
+    assert thaw_metadata(back.metadata)["source"] == "nir"
+
+
 def test_a_damaged_export_is_refused_before_hdf5_reads_it(tmp_path, monkeypatch):
     # libhdf5 looped without end inside nir.read on one of 120 single-bit flips of an export: the user block's
     # digest of the HDF5 data is checked first, so a damaged file never reaches it

@@ -283,6 +283,16 @@ def test_report_folders_replace_only_files_their_command_wrote(iris_model, tmp_p
         "README.md"]
 
 
+def test_a_json_output_nested_past_pythons_limit_is_refused_by_name(iris_model, tmp_path, capsys):
+    # reading it to see whose it is raised RecursionError out of json.loads: a traceback, exit status 1
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    argv = ["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots", "--json", str(deep)]
+    assert main([*argv, "--out", str(tmp_path / "rep")]) == 2
+    assert f"--json {deep} exists and is not a parity report (verify's JSON)" in capsys.readouterr().err
+    assert deep.read_text() == "[" * 100_000
+
+
 @pytest.mark.parametrize("argv, flag", [
     (["deploy", "{m}", "--target", "reference", "--export-nir", ""], "--export-nir"),
     (["verify", "{m}", "--data", "iris", "--targets", "reference", "--out", ""], "--out"),

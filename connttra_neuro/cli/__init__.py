@@ -103,8 +103,8 @@ def check_replaceable(path, flag: str, kind) -> None:
 
         try:
             ours = _JSON_KINDS[kind][1](json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, ValueError):  # unreadable or not JSON (writes are atomic: never one of ours cut short)
-            ours = False
+        except (OSError, ValueError, RecursionError):  # unreadable or not JSON (writes are atomic: never one of
+            ours = False  # ours cut short); "[[[[..." nested past Python's limit raised from json itself
         if not ours:
             raise UserError(f"{flag} {path} exists and is not {name}; " + fix)
     if kind == "hdf5":  # the outputs written as HDF5 are NIR and netx exports: not a user's other HDF5 file
