@@ -209,13 +209,13 @@ def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool =
     of a file's array whose header alone was read (``X`` holds none of them), checked as its sample count."""
     X = np.asarray(X)
     y = np.asarray(y)
-    rows = X.shape[0] if n_samples is None or X.ndim < 2 else int(n_samples)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise DatasetError(f"{source}: {x_name} must be numeric, got dtype {X.dtype}")
     if np.iscomplexobj(X):
         raise DatasetError(f"{source}: {x_name} must be real numbers, got dtype {X.dtype}")
     if X.ndim < 2:
         raise DatasetError(f"{source}: {x_name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    rows = X.shape[0] if n_samples is None else int(n_samples)  # after the check: a scalar X has no rows
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784)
         if rows == 0 and not empty_ok:
             raise DatasetError(f"{source}: {x_name} is empty (shape {X.shape})")

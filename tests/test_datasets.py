@@ -562,6 +562,9 @@ def test_npz_images_are_flattened(tmp_path):
             "X_train has 2 features but X_val has 5",
         ),
         ({"X": np.zeros(4), "y": [0, 1, 0, 1]}, r"X must be 2-D \(n_samples, n_features\)"),
+        # a single number: an IndexError (a traceback at the CLI) before the shape was checked
+        ({"X": np.float64(1), "y": [0, 1, 0, 1]}, r"X must be 2-D \(n_samples, n_features\), got shape \(\)"),
+        ({"X_train": 1.0, "y_train": [0], "X_val": np.zeros((2, 2)), "y_val": [0, 1]}, r"X_train must be 2-D"),
         ({"X": np.array([["a", "b"]] * 4), "y": [0, 1, 0, 1]}, "X must be numeric"),
         ({"X": np.full((4, 2), 1e300), "y": [0, 1, 0, 1]}, "beyond float32 range"),
     ],
