@@ -651,6 +651,18 @@ def test_a_checkpoint_with_an_empty_history_cannot_be_resumed(tmp_path, capsys):
     assert not (tmp_path / "r.ctn").exists()
 
 
+def test_resume_of_a_trained_model_names_its_run_s_checkpoint(tmp_path, capsys):
+    # --resume model.ctn said only "not a training checkpoint": the checkpoint beside it went unmentioned
+    model = tmp_path / "m.ctn"
+    assert main([*RESUME_BASE, "--max-sweeps", "1", "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--no-progress", "--resume", str(model)]) == 2
+    assert f"{model} is a trained model: its run's checkpoint is --resume {model}.ckpt" in capsys.readouterr().err
+    shutil.copy(model, tmp_path / "copy.ctn")
+    assert main(["train", "--no-progress", "--resume", str(tmp_path / "copy.ctn")]) == 2
+    assert "copy.ctn is a trained model, and no checkpoint copy.ctn.ckpt is beside it" in capsys.readouterr().err
+
+
 def test_resume_does_not_take_a_model_of_the_best_sweep_s_number_with_other_errors(tmp_path, capsys):
     # -o was since overwritten by a network that claims the best sweep's number but not its errors
     out = tmp_path / "m.ctn"

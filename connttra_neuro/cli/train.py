@@ -279,6 +279,17 @@ def _resume_budget(args, saved: dict, checkpoint: str) -> None:
                             f"continue it")
 
 
+def _checkpoint_hint(given: Path, metadata: dict) -> str:
+    """What to resume instead of a trained model given to --resume: the checkpoint its run wrote beside it
+    (the default OUTPUT.ckpt), when there is one."""
+    beside = given.with_name(given.name + ".ckpt")
+    if beside.is_file():
+        return f"; {given} is a trained model: its run's checkpoint is --resume {beside}"
+    if "train_error" in metadata or "settings" in metadata:
+        return f"; {given} is a trained model, and no checkpoint {beside.name} is beside it"
+    return ""
+
+
 def _checked_checkpoint(saved, checkpoint: str) -> dict:
     """The checkpoint record, or a clear error for one this version cannot continue."""
     from connttra_neuro.train import CoNNTrA
@@ -467,7 +478,8 @@ def _train(args) -> int:
         init_meta = thaw_metadata(init.metadata)
         saved = init_meta.get("checkpoint")
         if not saved:
-            raise ValueError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)")
+            raise UserError(f"{args.resume}: not a training checkpoint (no checkpoint metadata)"
+                            + _checkpoint_hint(Path(args.resume), init_meta))
         saved = _checked_checkpoint(saved, args.resume)
         # --data and -o default to the run's own: -o to the model beside the checkpoint (the run's
         # folder may have been copied or moved since), else the one the run recorded
