@@ -144,6 +144,11 @@ def _check_top_level(path: Path) -> None:
     """Name what an HDF5 file nir.read could not read is: a netx file, another HDF5 file, a damaged one."""
     import h5py
 
+    # read_nir called directly (load routes only HDF5 here): a model file or an empty one was "an HDF5 file
+    # h5py cannot read"; is_hdf5 looks for the signature where HDF5 may put it (after a user block, too)
+    if not h5py.is_hdf5(path):
+        raise ModelFileError(f"{path}: not a NIR file (a NIR file is HDF5, and no HDF5 signature is in this "
+                             f"{path.stat().st_size:,}-byte file); a connttra-neuro model file is read by load")
     try:
         with h5py.File(path, "r") as f:
             keys = set(f.keys())

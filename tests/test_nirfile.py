@@ -14,6 +14,7 @@ from connttra_neuro import load, random_network, save
 from connttra_neuro.cli import main
 from connttra_neuro.modelfile import ModelFileError, to_bytes
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, thaw_metadata
+from connttra_neuro.nirfile import read_nir
 from hardware_targets.loihi2 import export_netx, export_nir
 from hardware_targets.reference import forward
 
@@ -127,6 +128,13 @@ def test_files_that_are_no_network_are_named(tmp_path):
         f["dense/kernel"] = np.zeros((3, 3))
     with pytest.raises(ModelFileError, match=r"weights.h5: an HDF5 file that is not a NIR graph \(top level: dense\)"):
         load(tmp_path / "weights.h5")
+    # read_nir itself called these "an HDF5 file h5py cannot read"
+    save(net, tmp_path / "m.ctn")
+    (tmp_path / "empty.nir").write_bytes(b"")
+    for name in ("m.ctn", "empty.nir"):
+        with pytest.raises(ModelFileError, match=f"{name}: not a NIR file \\(a NIR file is HDF5, and no HDF5 "
+                                                 "signature is in this [0-9,]+-byte file\\)"):
+            read_nir(tmp_path / name)
     whole = export_nir(net, tmp_path / "m.nir").read_bytes()
     (tmp_path / "cut.nir").write_bytes(whole[:len(whole) // 2])
     with pytest.raises(ModelFileError, match="cut.nir: cut short: [0-9,]+ of the [0-9,]+ bytes of HDF5 data its "
