@@ -194,6 +194,32 @@ def test_model_metadata_nested_past_pythons_limit_reads_as_none_recorded(tmp_pat
     assert thaw_metadata(back.metadata)["source"] == "nir"
 
 
+@pytest.mark.parametrize("node, edit", [
+    ("output", "bias"), ("hidden_1", "weight"), ("hidden_0_threshold", "threshold"),
+    ("encoder_threshold", "threshold"),
+])
+def test_a_change_to_any_parameter_of_an_export_is_refused(tmp_path, node, edit):
+    # the digest covers every array that decides spikes and scores, not only the weights: a bias, a threshold
+    # or an encoder cut changed since the export reads back as another network, refused as above
+    net = random_network((6, 5, 4, 3), levels=2, seed=2)
+    graph = nir.read(export_nir(net, tmp_path / "m.nir"))
+    old = graph.nodes[node]
+    value = np.array(getattr(old, edit), dtype=np.float64)
+    value.flat[-1] += 1 if edit != "weight" else (-1 if value.flat[-1] > 0 else 1)  # the last: still ordered
+    if edit == "bias":
+        graph.nodes[node] = nir.Affine(weight=old.weight, bias=value)
+    elif edit == "weight":
+        graph.nodes[node] = nir.Linear(weight=value)
+    else:
+        graph.nodes[node] = nir.Threshold(threshold=value)
+    nir.write(tmp_path / "changed.nir", graph)
+    with pytest.raises(ModelFileError, match="changed.nir: the parameters read back differ"):
+        load(tmp_path / "changed.nir")
+    del graph.metadata["parameter_digest"]
+    nir.write(tmp_path / "edited.nir", graph)
+    assert load(tmp_path / "edited.nir") != net  # the edit is one the network shows
+
+
 def test_a_damaged_export_is_refused_before_hdf5_reads_it(tmp_path, monkeypatch):
     # libhdf5 looped without end inside nir.read on one of 120 single-bit flips of an export: the user block's
     # digest of the HDF5 data is checked first, so a damaged file never reaches it
