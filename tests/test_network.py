@@ -204,6 +204,25 @@ class TestEncoder:
             X[300, 2] = np.nan
             enc.encode(X)
 
+    @pytest.mark.parametrize("integer", [False, True])
+    def test_every_row_block_is_encoded_the_last_short_one_too(self, monkeypatch, integer):
+        # rows in blocks of 3 (n not a multiple of 3: a short last block) against the definition
+        # x_f >= t[f, k] computed row by row; the output array starts uninitialised (np.empty), so a
+        # block left out would hold whatever memory was there, not necessarily zeros
+        import connttra_neuro.network as network_module
+
+        rng = np.random.default_rng(8)
+        enc = ThermometerEncoder(np.sort(rng.normal(size=(5, 2)), axis=1))
+        monkeypatch.setattr(network_module, "_ENCODE_BLOCK", 3 * enc.n_outputs)
+        for n in (1, 2, 3, 4, 7, 11):
+            X = rng.normal(size=(n, 5)) * 3
+            X = np.round(X).astype(np.int32) if integer else X
+            want = np.array([[int(x[f] >= enc.thresholds[f, k]) for f in range(5) for k in range(2)] for x in X])
+            for _ in range(3):  # fresh memory each time: a row left out shows as soon as it holds anything
+                got = enc.encode(X)
+                np.testing.assert_array_equal(got, want)
+                got[:] = 1  # freed with ones: a later encode reusing it must not show them
+
     def test_infinite_features_are_refused_as_fit_refuses_them(self):
         # encode took them (inf >= t fires), but a NIR graph's encoder Linear makes inf * 0 = NaN of the other
         # features, so the export could not reproduce the spikes; fit refuses them, and now encode does too
