@@ -391,6 +391,36 @@ def test_results_read_a_sample_off_are_called_a_timing_fault(k):
     assert "timing fault" in t.diagnosis and "neuron" not in t.diagnosis
 
 
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_one_score_off_in_any_class_or_neuron_is_a_mismatch(where):
+    # one sample, one class (or one hidden neuron), a difference that leaves every class as it was: still
+    # not exact, and named down to the class, neuron and sample; the first and the last column alike
+    net = random_network((6, 9, 7, 3), levels=2, seed=3)
+    X, y = data_for(net, n=60)
+    ref = forward(net, net.encode(X))[0]
+    col = 0 if where == "first" else net.n_classes - 1
+    s = int(np.nonzero(ref.argmax(axis=1) != col)[0][-1])  # a sample whose class is not that column's
+
+    def one_score(scores, hidden):
+        scores[s, col] -= 1
+        return scores, hidden
+
+    t = verify(net, [Doctored(one_score)], X, y).targets[0]
+    assert t.status == "mismatch" and t.disagreeing == 0 and not t.scores_equal
+    assert t.score_samples_differing == 1 and t.score_max_abs_difference == 1
+    assert t.first_differing_layer == "output layer"
+    assert (t.layers[-1].neurons, t.layers[-1].samples) == ([col], [s])
+    neuron = 0 if where == "first" else net.hidden[1].weights.shape[0] - 1
+
+    def one_spike(scores, hidden):
+        hidden[1][s, neuron] ^= 1
+        return scores, hidden
+
+    t = verify(net, [Doctored(one_spike)], X, y).targets[0]
+    assert t.status == "mismatch" and t.scores_equal and t.first_differing_layer == "hidden layer 1"
+    assert (t.layers[1].neurons, t.layers[1].samples) == ([neuron], [s])
+
+
 class Tiled(Doctored):
     """Doctored, and says it ran ``tiles`` copies side by side (``info["tiles"]``, as loihi2 and brian2 do)."""
 
