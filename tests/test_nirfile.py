@@ -107,6 +107,11 @@ def test_hidden_thresholds_of_neurons_that_never_or_always_fire_read_as_the_same
     drive = (X[:, :, None] >= net.encoder.thresholds[None]).reshape(len(X), -1) @ weights.T
     np.testing.assert_array_equal(hidden[0], drive > graph.nodes["h_thr"].threshold)  # NIR's v > theta
     assert hidden[0][:, [0, 2]].sum() == 0 and hidden[0][:, [1, 3]].all()
+    # every binary input vector, the drives' ends included (each neuron's largest drive: all its positive
+    # weights on, the negative ones off), which encoded random features seldom reach
+    every = ((np.arange(2 ** (F * K))[:, None] >> np.arange(F * K)) & 1).astype(np.uint8)
+    _, hidden = forward(net, every, record_hidden=True)
+    np.testing.assert_array_equal(hidden[0], every @ weights.T > graph.nodes["h_thr"].threshold)
     scores, _ = forward(net, net.encode(X))
     np.testing.assert_array_equal(scores, run_nir_graph(graph, X))
     graph.nodes["h_thr"] = nir.Threshold(threshold=np.array([0.5, np.nan, 0, 0, 0, 0]))
