@@ -421,6 +421,33 @@ def test_one_score_off_in_any_class_or_neuron_is_a_mismatch(where):
     assert (t.layers[1].neurons, t.layers[1].samples) == ([neuron], [s])
 
 
+def test_disagreements_and_confusion_count_every_sample_against_a_naive_count():
+    # a target that answers another class on ten samples, five of them the label (the model wrong there):
+    # every one disagrees with the model, right or not; the confusion matrix has rows = label, columns =
+    # the target's class, counted one sample at a time
+    net = random_network((6, 9, 4), levels=2, seed=4)
+    X, y = data_for(net, n=80, seed=2)
+    model = forward(net, net.encode(X))[0].argmax(axis=1)
+    moved = np.arange(3, 13)
+    other = (model[moved] + 1) % net.n_classes
+    y[moved[:5]] = other[:5]
+
+    def other_class(scores, hidden):
+        scores[moved, other] = scores[moved].max(axis=1) + 1
+        return scores, hidden
+
+    t = verify(net, [Doctored(other_class)], X, y).targets[0]
+    pred = model.copy()
+    pred[moved] = other
+    assert t.predictions == pred.tolist()
+    assert (t.disagreeing, t.agreeing, t.disagreeing_samples) == (10, 70, moved.tolist())
+    assert t.error == np.mean(pred != y)
+    want = [[0] * net.n_classes for _ in range(net.n_classes)]
+    for label, got in zip(y, pred, strict=True):
+        want[label][got] += 1
+    assert t.confusion == want
+
+
 class Tiled(Doctored):
     """Doctored, and says it ran ``tiles`` copies side by side (``info["tiles"]``, as loihi2 and brian2 do)."""
 
