@@ -768,6 +768,24 @@ def test_verify_maps_the_labels_a_model_was_fit_on_to_its_outputs():
         assert report.software["error"] == pytest.approx(1 - est.score(d.X_val, relabel(d.y_val)))
 
 
+def test_labels_map_through_a_hand_made_unsorted_class_list():
+    # metadata classes written by hand need not be sorted: output c stands for classes[c], whatever the order
+    from connttra_neuro.verify.parity import labels_to_outputs
+
+    classes = [7, 3, 9, 5]
+    net = random_network((6, 9, 4), levels=2, seed=4)
+    net = net.replace(metadata={**net.metadata, "classes": classes})
+    X, _ = data_for(net, n=60, seed=3)
+    model = forward(net, net.encode(X))[0].argmax(axis=1)
+    y = np.array(classes)[model]
+    y[:7] = np.array(classes)[(model[:7] + 1) % 4]  # seven wrong
+    y[7] = 4  # a label the model has no output for
+    assert labels_to_outputs(net, y).tolist() == [classes.index(v) if v in classes else 4 for v in y.tolist()]
+    with pytest.warns(UserWarning, match="none of the model's classes"):
+        report = verify(net, ["reference"], X, y)
+    assert report.software["error"] == pytest.approx(8 / 60)
+
+
 def test_verify_names_a_wrong_network_argument_and_takes_bool_features():
     from connttra_neuro.train import CoNNTrA
 
