@@ -290,6 +290,10 @@ def test_exact_drive_is_the_integer_product_through_float32_and_float64():
     want = spikes.astype(np.int64) @ big.T
     assert np.abs(want).max() > 2**24
     np.testing.assert_array_equal(_exact_drive(spikes, big), want)
+    # just past float32's exact range (a bound of 3 * 2**24): 2**24 + 1 has no float32, so the switch to
+    # float64 must come at 2**24, not some power later
+    just = np.array([[2**24, 1, 0], [2**24 - 1, 1, 1]], np.int64)
+    np.testing.assert_array_equal(_exact_drive(np.ones((2, 3), np.uint8), just), [[2**24 + 1, 2**24 + 1]] * 2)
 
 
 def test_a_bias_move_tied_both_ways_goes_down_as_in_the_naive_twin():
