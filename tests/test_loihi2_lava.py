@@ -187,6 +187,9 @@ def test_diagonal_block_detects_exact_tiling_only():
         bad = tiled.tolil()
         bad[r, c] = 2
         assert diagonal_block(bad.tocsr(), 4) is None
+    changed = tiled.copy()  # the third copy's first weight negated: the same sparsity pattern, other data
+    changed.data[2 * changed.nnz // 4] *= -1
+    assert diagonal_block(changed, 4) is None
     assert diagonal_block(tiled, 1) is None and diagonal_block(w, 4) is None
 
 
