@@ -184,6 +184,15 @@ def is_image_folder(directory: Path) -> bool:
         return True  # unreadable: the image-folder loader names it
 
 
+def loose_images(directory: Path) -> int:
+    """How many image files (by extension) sit in ``directory`` itself, outside any folder: a folder of
+    unlabelled images, which is no dataset, since its images have no class folders to be labelled by."""
+    try:
+        return sum(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in directory.iterdir() if not _hidden(p))
+    except OSError:
+        return 0  # unreadable: the IDX loader's message names the folder
+
+
 def _progress(files: list[Path], desc: str):
     """``files``, with a progress bar on stderr when there are many (ImageNet's training set is 1.28
     million files: reading it takes minutes)."""
@@ -571,5 +580,5 @@ def load_image_folder(directory: Path, name: str, seed: int, n_train: int | None
                    seeded_split=val_files is None, input_shape=shape)
 
 
-__all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder",
+__all__ = ["IMAGE_SUFFIXES", "TRAIN_FOLDERS", "VAL_FOLDERS", "is_image_folder", "load_image_folder", "loose_images",
            "read_image_files", "images_name", "image_dims"]

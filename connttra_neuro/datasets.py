@@ -998,13 +998,22 @@ def load_dataset(
         source = Path(key).expanduser()
         if source.is_dir() and _find_idx(source, "train_images") is None:
             from ._cifar import cifar_folder, load_cifar
-            from ._image_folders import is_image_folder, load_image_folder
+            from ._image_folders import is_image_folder, load_image_folder, loose_images
 
             cifar = cifar_folder(source)
             if cifar is not None:
                 return load_cifar(cifar, key, seed, n_train, n_val)
             if is_image_folder(source):
                 return load_image_folder(source, key, seed, n_train, n_val)
+            unlabelled = loose_images(source)
+            if unlabelled:  # all images in one folder: the IDX loader's "missing train-images" would mislead
+                raise DatasetError(
+                    f"{key}: holds {unlabelled} image file(s) but no class folders, so nothing says "
+                    f"which class an image is; put each class's images in a folder named after the class "
+                    f"({source}/<class>/*.png, or {source}/train/<class>/ and {source}/val/<class>/). To classify "
+                    f"unlabelled images with a trained model: connttra-neuro predict MODEL {key} (in Python: "
+                    f"read_images)"
+                )
         if source.is_dir():
             return _load_idx_dir(
                 source,

@@ -158,6 +158,18 @@ def test_a_folder_with_neither_idx_files_nor_class_folders_names_both_layouts(tm
     assert f"(they are in {tmp_path / 'MNIST' / 'raw'}: give that folder)" in _error(tmp_path / "MNIST")
 
 
+def test_a_folder_of_images_without_class_folders_says_so_not_that_idx_files_are_missing(tmp_path, capsys):
+    # a new user's first try: every image in one folder. It read "missing train-images-idx3-ubyte[.gz]"
+    for k in range(3):
+        Image.fromarray(_grey(k)).save(tmp_path / f"{k:03d}.png")
+    (tmp_path / "notes.txt").write_text("x")
+    msg = _error(tmp_path)
+    assert "idx" not in msg and "holds 3 image file(s) but no class folders" in msg
+    assert f"{tmp_path}/<class>/*.png" in msg and f"connttra-neuro predict MODEL {tmp_path}" in msg
+    assert main(["train", "--data", str(tmp_path), "-o", str(tmp_path / "m.ctn")]) == 2
+    assert "no class folders" in capsys.readouterr().err
+
+
 def test_train_on_an_image_folder_from_the_command_line(tmp_path, capsys):
     _write(tmp_path / "data", _pool(10))
     out = tmp_path / "m.ctn"
