@@ -155,6 +155,27 @@ def test_the_datasets_example_loads_a_saved_npz(tmp_path, monkeypatch):
     assert (len(data.y_train), len(data.y_val)) == (800, 200)  # as the comment says
 
 
+def test_the_datasets_page_opens_with_what_its_first_example_shows(capsys):
+    # the page's first lines: what a Dataset holds, each comment a value a reader relies on
+    import numpy as np
+
+    from connttra_neuro.datasets import FASHION_MNIST_DIR
+
+    if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"Fashion-MNIST not installed in {FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)")
+    first = _python_blocks("docs/datasets.md")[0]
+    assert 'load_dataset("fashion-mnist"' in first
+    namespace: dict = {}
+    exec(compile(first, "<docs/datasets.md example>", "exec"), namespace)
+    data = namespace["data"]
+    assert data.X_train.shape == (5000, 784) and data.X_train.dtype == np.float32
+    assert data.X_train.min() == 0 and data.X_train.max() == 255  # raw pixels 0..255
+    assert data.y_train.dtype == np.int64 and set(data.y_train.tolist()) == set(range(10))
+    assert (data.n_features, data.n_classes) == (784, 10)
+    assert data.seeded_split is False
+    assert capsys.readouterr().out == data.description + "\n"
+
+
 def _parameter_rows():
     text = (ROOT / "docs" / "training.md").read_text()
     table = text[text.index("| parameter | default | `train` flag | meaning |"):].split("\n\n")[0]
