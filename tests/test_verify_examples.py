@@ -155,7 +155,9 @@ def test_demo_says_and_exits_1_when_a_target_differs(tmp_path, capsys, monkeypat
     assert main(["demo", "--quick", "--data", "iris", "--n-verify", "30", "--out", str(tmp_path / "d")]) == 1
     out = capsys.readouterr().out
     assert "SOME TARGET DIFFERS" in out and "every target matches" not in out
-    assert re.search(r"^brian2\s+MISMATCH", (tmp_path / "d" / "README.md").read_text(), re.M)
+    summary = (tmp_path / "d" / "README.md").read_text()
+    assert re.search(r"^brian2\s+MISMATCH", summary, re.M)
+    assert "A deliberately faulty target that moves the threshold of neuron 0 in hidden layer 0 by +1" in summary
 
 
 def test_demo_refuses_a_user_file_in_its_faulty_report_folder(tmp_path, capsys):

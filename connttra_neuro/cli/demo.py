@@ -291,7 +291,7 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         summary += [
             "## 5. A broken deployment, diagnosed",
             "",
-            f"A deliberately faulty target that moves threshold of neuron {faulty.neuron} in hidden layer "
+            f"A deliberately faulty target that moves the threshold of neuron {faulty.neuron} in hidden layer "
             f"{faulty.layer} by +1. The verifier reports:",
             "",
             f"> {t.diagnosis}",
