@@ -200,6 +200,25 @@ def test_the_datasets_page_opens_with_what_its_first_example_shows(capsys):
     assert capsys.readouterr().out == data.description + "\n"
 
 
+def test_the_training_page_s_first_example_runs_and_its_comments_hold():
+    import numpy as np
+
+    from connttra_neuro import TernaryNetwork
+    from hardware_targets.reference import forward
+
+    first = _python_blocks("docs/training.md")[0]
+    namespace: dict = {}
+    exec(compile(first, "<docs/training.md example>", "exec"), namespace)
+    est, X_val = namespace["est"], namespace["X_val"]
+    assert isinstance(est.network_, TernaryNetwork)
+    # "a record per sweep (sweep 0: the initial network): sweep, loss, train_error, val_error, changed, seconds"
+    assert [h["sweep"] for h in est.history_] == list(range(len(est.history_)))
+    assert set(est.history_[0]) == {"sweep", "loss", "train_error", "val_error", "changed", "seconds"}
+    network = est.network_
+    scores = forward(network, network.encode(X_val))[0]
+    assert (est.predict(X_val) == est.classes_[np.argmax(scores, axis=1)]).all()
+
+
 def _parameter_rows():
     text = (ROOT / "docs" / "training.md").read_text()
     table = text[text.index("| parameter | default | `train` flag | meaning |"):].split("\n\n")[0]
