@@ -1028,8 +1028,8 @@ def load_dataset(
         if source.is_file():
             data = load_npz(source, seed=seed, read_train=n_train != 0, read_val=n_val != 0)
         elif source.exists():  # a device, pipe or socket (/dev/zero)
-            raise DatasetError(f"{key}: is not a regular file or a folder; give a .npz file, an IDX folder or an "
-                               f"image folder")
+            raise DatasetError(f"{key}: is not a regular file or a folder; give a .npz file, an IDX folder, a CIFAR "
+                               f"binary folder or an image folder")
         elif source.suffix or os.sep in key or "/" in key:
             raise DatasetError(f"{key}: no such file or directory")
         else:
@@ -1037,7 +1037,8 @@ def load_dataset(
             guess = f" (did you mean {close[0]!r}?)" if close else ""
             raise DatasetError(
                 f"unknown dataset {key!r}{guess}; built-in datasets: {', '.join(_BUILTINS)}; "
-                f"or give a path to a .npz file, a directory of IDX files or an image folder (one folder per class)"
+                f"or give a path to a .npz file, a directory of IDX files or of CIFAR binary files, or an image "
+                f"folder (one folder per class)"
             )
     X_tr, y_tr = _subsample(data.X_train, data.y_train, n_train, seed, 1, "n_train", data.name)
     X_va, y_va = _subsample(data.X_val, data.y_val, n_val, seed, 2, "n_val", data.name)

@@ -172,6 +172,10 @@ def test_bad_arguments(kwargs, match):
 def test_unknown_name_and_missing_path():
     with pytest.raises(DatasetError, match=r"unknown dataset 'fashion_mnist' \(did you mean 'fashion-mnist'\?\)"):
         load_dataset("fashion_mnist")
+    # every kind of path the loader reads is named, as `--data`'s help names them (CIFAR was left out)
+    with pytest.raises(DatasetError, match=r"a \.npz file, a directory of IDX files or of CIFAR binary files, or an "
+                                           r"image folder \(one folder per class\)"):
+        load_dataset("features")
     with pytest.raises(DatasetError, match="no such file or directory"):
         load_dataset("/nonexistent/features.npz")
 
