@@ -179,10 +179,11 @@ def from_bytes(blob: bytes, source: str = "<bytes>") -> TernaryNetwork:
     if magic != MAGIC:
         raise ModelFileError(f"{source}: not a connttra-neuro model file (bad magic {magic!r})")
     if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{source}: model file format version {version}; this connttra-neuro reads version "
-            f"{FORMAT_VERSION}. Use the connttra-neuro release that wrote it, or re-save the model."
-        )
+        # a newer file needs a newer reader; an older one (none exists yet) the release that wrote it
+        what = ("a newer connttra-neuro wrote it: update connttra-neuro to read it" if version > FORMAT_VERSION else
+                "an older connttra-neuro wrote it: read it with that release (this one has no converter)")
+        raise ModelFileError(f"{source}: model file format version {version}; this connttra-neuro reads version "
+                             f"{FORMAT_VERSION}: {what}")
     start = _PREAMBLE.size + header_len
     if len(blob) < start + _DIGEST_BYTES:
         raise ModelFileError(f"{source}: truncated ({len(blob)} bytes; the header alone needs {start + _DIGEST_BYTES})")

@@ -115,9 +115,12 @@ def test_wrong_magic_and_version(blob):
         from_bytes(b"PK\x03\x04" + blob[4:])
     newer = bytearray(blob)
     struct.pack_into("<H", newer, len(MAGIC), FORMAT_VERSION + 1)
-    with pytest.raises(
-        ModelFileError, match=f"format version {FORMAT_VERSION + 1}; this connttra-neuro reads version {FORMAT_VERSION}"
-    ):
+    with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION + 1}; this connttra-neuro reads version "
+                                             f"{FORMAT_VERSION}: a newer connttra-neuro wrote it: update"):
+        from_bytes(bytes(newer))
+    struct.pack_into("<H", newer, len(MAGIC), FORMAT_VERSION - 1)
+    with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION - 1}; .*an older connttra-neuro wrote "
+                                             f"it: read it with that release"):
         from_bytes(bytes(newer))
 
 
