@@ -37,6 +37,21 @@ def test_exact_targets_exit_0_and_write_reports(iris_model, tmp_path, capsys):
     assert d["all_exact"] is True and d["dataset"] == "iris" and d["n_samples"] == 30
 
 
+def test_a_model_and_its_nir_export_keep_their_own_default_reports(iris_model, tmp_path, monkeypatch, capsys):
+    # both were reports/verify/iris/: verifying the export (as the README does next) replaced the model's report
+    from connttra_neuro import load
+    from hardware_targets.loihi2 import export_nir
+
+    nir_path = export_nir(load(iris_model), tmp_path / "iris.nir")
+    monkeypatch.chdir(tmp_path)
+    for model in (iris_model, str(nir_path)):
+        assert main(["verify", model, "--data", "iris", "--targets", "reference", "--no-plots"]) == 0
+    reports = tmp_path / "reports" / "verify"
+    assert sorted(p.name for p in reports.iterdir()) == ["iris", "iris.nir"]
+    for name in ("iris", "iris.nir"):
+        assert json.loads((reports / name / "parity.json").read_text())["all_exact"] is True
+
+
 def test_mismatch_exits_1_and_names_the_layer(iris_model, tmp_path, capsys, faulty_registered):
     code = main(["verify", iris_model, "--data", "iris", "--targets", "reference,wrong-threshold",
                  "--out", str(tmp_path / "r"), "--no-plots"])  # fmt: skip

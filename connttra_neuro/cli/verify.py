@@ -54,7 +54,8 @@ def add_parsers(sub) -> None:
              "default: every registered target)",
     )
     add_target_option_arguments(p)
-    p.add_argument("--out", metavar="DIR", help="report folder (default: reports/verify/<model name>/)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: reports/verify/<model name>/: "
+                   "digits.ctn's in reports/verify/digits/, digits.nir's in reports/verify/digits.nir/)")
     p.add_argument(
         "--json", metavar="FILE", help="also write the JSON report to FILE ('-' prints it instead of the table)"
     )
@@ -359,8 +360,11 @@ def parse_targets(text: str | None) -> list[str]:
 
 
 def _default_out(model: str) -> Path:
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).stem) or "model"
-    return Path("reports") / "verify" / stem
+    """``reports/verify/NAME/``: a model file's name without ``.ctn``, any other file's whole name, so
+    ``verify digits.ctn`` and then ``verify digits.nir`` (its export) keep both reports."""
+    path = Path(model)
+    name = path.stem if path.suffix.lower() in (".ctn", "") else path.name
+    return Path("reports") / "verify" / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "model")
 
 
 # -- command ----------------------------------------------------------------------------------
