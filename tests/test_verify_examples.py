@@ -140,6 +140,9 @@ class SilentNeuron(ReferenceTarget):
         h[0] = HiddenLayer(h[0].weights, t)
         return super().compile(network.replace(hidden=tuple(h)))
 
+    def resources(self, network):  # a chip-sized count: the demo prints it as deploy does (33,951)
+        return {**super().resources(network), "synaptic_memory_bits": 33_951}
+
 
 def test_demo_says_and_exits_1_when_a_target_differs(tmp_path, capsys, monkeypatch):
     # the demo's own verdict, not only verify's: a target that departs from the trained model must not
@@ -158,6 +161,7 @@ def test_demo_says_and_exits_1_when_a_target_differs(tmp_path, capsys, monkeypat
     summary = (tmp_path / "d" / "README.md").read_text()
     assert re.search(r"^brian2\s+MISMATCH", summary, re.M)
     assert "A deliberately faulty target that moves the threshold of neuron 0 in hidden layer 0 by +1" in summary
+    assert re.search(r"^- \*\*brian2\*\*: .*synaptic_memory_bits 33,951", summary, re.M)
 
 
 def test_demo_refuses_a_user_file_in_its_faulty_report_folder(tmp_path, capsys):

@@ -235,8 +235,9 @@ def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verif
         try:
             res = get_target(name).resources(network)
             brief = {k: v for k, v in res.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-            steps.say(f"{name}: " + ", ".join(f"{k} {v}" for k, v in list(brief.items())[:6]))
-            summary.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in brief.items()))
+            shown = {k: f"{v:,}" if isinstance(v, int) else v for k, v in brief.items()}  # 33,951 as deploy shows it
+            steps.say(f"{name}: " + ", ".join(f"{k} {v}" for k, v in list(shown.items())[:6]))
+            summary.append(f"- **{name}**: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
         except Exception as err:
             steps.say(f"{name}: cannot hold this network: {err}")
             summary.append(f"- **{name}**: cannot hold this network: {err}")
