@@ -10,7 +10,7 @@ chosen per dataset and seed on inner splits of that seed's training data
 method runs in its own spawned subprocess (fair peak RSS). Five seeds per method (three
 left standard deviations of 0.3-1.5 points, larger than the differences the goals judge),
 three on the full-size Fashion-MNIST run (``bench/_protocol.RUNS``); the whole run takes
-about an hour on 2 cores (4025 s on 2026-12-07), most of it the full-size run (`--quick`: iris and
+about 70-75 minutes on 2 cores (4,519 s on 2026-12-07), most of it the full-size run (`--quick`: iris and
 digits, one seed).
 """
 
