@@ -22,7 +22,6 @@ import os
 import re
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +40,11 @@ DEFAULT_METHOD = "connttra-hinge"  # CoNNTrA with its default loss: the one the 
 
 
 def _warm_numba_cache():
-    """Compile the kernels once here so no child's training time includes compilation."""
-    import numpy as np
+    """Compile the kernels once here (numba's on-disk cache) so no child compiles them; each child then
+    only loads them, off its clock (``fit`` warms up first)."""
+    from connttra_neuro.train.driver import warm_up_kernels
 
-    from connttra_neuro.train import CoNNTrA
-
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for loss in ("hinge", "xent"):
-            CoNNTrA(hidden=(4,), max_sweeps=1, loss=loss).fit(X, y)
+    warm_up_kernels()
 
 
 def _mean(rows, key):

@@ -634,8 +634,10 @@ def _train(args) -> int:
         bar.update(1)
         done.append(record["sweep"])
 
+    several = len(est.hidden) > 1  # name the layer only when there is more than one
+
     def inside_sweep(sweep, layer, neurons_done, neurons):  # a long sweep (wide layer, large set) moves the bar
-        deep = f"hidden layer {layer + 1}, " if len(est.check_params()[0]) > 1 else ""
+        deep = f"hidden layer {layer + 1}, " if several else ""
         bar.set_postfix_str(f"sweep {sweep}: {deep}{neurons_done:,} of {neurons:,} neurons")
 
     interrupted = ""  # what stopped the run early, said in the messages: "interrupted" (Ctrl-C) or "terminated ..."

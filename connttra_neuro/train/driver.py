@@ -331,10 +331,10 @@ class TrainState:
                                       order_j[done:done + size], korder, self.kind, self.margin, self.inv_t,
                                       self.joint)
             done += min(size, h - done)
-            per_neuron = (now() - t0) / done
-            if progress is not None and done < h and now() - t0 >= PROGRESS_SECONDS:
+            elapsed = now() - t0
+            if progress is not None and done < h and elapsed >= PROGRESS_SECONDS:
                 progress(l, done, h)
-            size = max(1, int(PROGRESS_SECONDS / per_neuron)) if per_neuron > 0 else h
+            size = max(1, int(PROGRESS_SECONDS * done / elapsed)) if elapsed > 0 else h
         return changed
 
     def visit_orders(self, l: int, inputs: np.ndarray, order_k: np.ndarray) -> np.ndarray:
