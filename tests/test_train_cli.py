@@ -754,6 +754,21 @@ def test_the_ctrl_c_hint_continues_the_run_to_its_own_budget(tmp_path, capsys, m
     assert thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["settings"]["max_seconds"] is None
 
 
+def test_resume_names_the_model_as_the_user_spelled_the_checkpoint(tmp_path, capsys, monkeypatch):
+    # the run recorded its model's absolute path; a resume from the folder says "saved m.ctn" as the run did,
+    # and from a subfolder "../m.ctn", not /tmp/.../m.ctn
+    monkeypatch.chdir(tmp_path)
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", "m.ctn"]) == 0
+    assert "saved m.ctn (" in capsys.readouterr().out
+    assert main(["train", "--resume", "m.ctn.ckpt", "--max-sweeps", "3", "--no-progress"]) == 0
+    assert "saved m.ctn (" in capsys.readouterr().out
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert main(["train", "--resume", "../m.ctn.ckpt", "--max-sweeps", "4", "--no-progress"]) == 0
+    assert "saved ../m.ctn (" in capsys.readouterr().out
+    assert thaw_metadata(modelfile.load(tmp_path / "m.ctn.ckpt").metadata)["checkpoint"]["history"][-1]["sweep"] == 4
+
+
 def test_resume_writes_the_model_of_a_custom_named_checkpoint_where_the_run_did(tmp_path):
     # -o model.ctn --checkpoint run.ckpt: a resume goes on writing model.ctn (not "run", the checkpoint's name
     # without .ckpt); a copy of the run folder goes on in the copy, leaving the original alone

@@ -246,8 +246,10 @@ def _resumed_output(checkpoint: Path, saved: dict) -> tuple[str | None, str]:
         same = os.path.samefile(written, checkpoint)
     except OSError:  # the original is gone: moved
         same = False
-    if same:
-        return best, ""
+    if same:  # the run's own checkpoint: its model as the user spells the checkpoint (m.ctn, not /home/.../m.ctn)
+        spelled = checkpoint.parent / relative
+        plain = best is not None and ".." not in Path(relative).parts and spelled.resolve() == Path(best).resolve()
+        return (str(spelled) if plain else best), ""
     if Path(relative).parts[:1] == ("..",):
         return None, (f"the checkpoint was moved or copied, and the run's model sat in another folder: {relative} "
                       f"from it")
