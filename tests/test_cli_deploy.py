@@ -335,3 +335,33 @@ def test_an_export_on_a_full_disk_is_one_line_and_leaves_nothing(iris_model, tmp
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == f"connttra-neuro deploy: error: [Errno 27] cannot write {out}: File too large"
     assert list(out.parent.iterdir()) == []
+
+
+def test_an_interrupted_deploy_says_which_exports_it_wrote(iris_model, tmp_path, capsys, monkeypatch):
+    # a Ctrl-C during the run said only "connttra-neuro: interrupted": were the exports (written before the
+    # run) replaced, half-written, or left as they were?
+    import connttra_neuro.verify as verify_module
+    import hardware_targets.loihi2 as loihi2
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    nir_path, netx_path = tmp_path / "m.nir", tmp_path / "m.net"
+    argv = ["deploy", iris_model, "--target", "reference", "--export-nir", str(nir_path),
+            "--export-netx", str(netx_path)]
+    monkeypatch.setattr(verify_module, "verify", interrupted)  # mid-run: both exports are written
+    assert main([*argv, "--data", "iris"]) == 130
+    err = capsys.readouterr().err
+    assert (f"deploy: stopped; written (whole) before the stop: --export-nir {nir_path}, --export-netx "
+            f"{netx_path}") in err
+    nir_path.unlink()
+    netx_path.unlink()
+    monkeypatch.setattr(loihi2, "export_netx", interrupted)  # between the two exports
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert (f"written (whole) before the stop: --export-nir {nir_path}; not written, as it was: --export-netx "
+            f"{netx_path}") in err
+    assert nir_path.exists() and not netx_path.exists()
+    monkeypatch.setattr(loihi2, "export_nir", interrupted)  # no exports asked for: nothing to say
+    assert main(["deploy", iris_model, "--target", "reference", "--data", "iris"]) == 130
+    assert "deploy: stopped" not in capsys.readouterr().err

@@ -101,7 +101,35 @@ def _deploy(args) -> int:
     split = load_split(args, network) if args.data is not None else None
     out: dict = {"model": str(args.model), "target": name, "layer_sizes": list(network.layer_sizes)}
     out["resources"] = target.resources(network)
-    exports = {}
+    exports: dict = {}
+    try:
+        status = _export_and_run(args, network, target, split, exports, out)
+    except KeyboardInterrupt:  # before main's "interrupted": which exports this run replaced, which it did not
+        _say_stopped(args, exports)
+        raise
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return status
+    _print(out, network)
+    return status
+
+
+def _say_stopped(args, exports: dict) -> None:
+    """On Ctrl-C: each export asked for is either written whole (before the run, which it outlasts) or as it
+    was (each is written atomically); "interrupted" alone left the user to guess whether they were replaced."""
+    asked = {kind: path for kind, path in (("nir", args.export_nir), ("netx", args.export_netx)) if path is not None}
+    if not asked:
+        return
+    written = [f"--export-{kind} {asked[kind]}" for kind in asked if kind in exports]
+    as_was = [f"--export-{kind} {asked[kind]}" for kind in asked if kind not in exports]
+    print("deploy: stopped; " + "; ".join(
+        ([f"written (whole) before the stop: {', '.join(written)}"] if written else [])
+        + ([f"not written, as it was: {', '.join(as_was)}"] if as_was else [])), file=sys.stderr)
+
+
+def _export_and_run(args, network, target, split, exports: dict, out: dict) -> int:
+    """Write the exports asked for (``exports`` gets each as it is written), then run the data if given;
+    fills ``out``, returns the exit status."""
     if args.export_nir is not None or args.export_netx is not None:
         from hardware_targets.loihi2 import export_netx, export_nir
 
@@ -144,10 +172,6 @@ def _deploy(args) -> int:
         out["run"]["device_noise"] = str(noise) if noise is not None and noise.active else None
         expected_difference = out["run"]["device_noise"] is not None and tp.failure is None
         status = EXIT_EXACT if tp.exact or expected_difference else EXIT_MISMATCH
-    if args.json:
-        print(json.dumps(out, indent=2, default=str))
-        return status
-    _print(out, network)
     return status
 
 
