@@ -198,9 +198,9 @@ def _progress(files: list[Path], desc: str):
     million files: reading it takes minutes)."""
     if len(files) < _PROGRESS_FROM:
         return files
-    from tqdm import tqdm
+    from ._progress import bar
 
-    return tqdm(files, unit="image", desc=desc, leave=False)
+    return bar(files, unit="image", desc=desc)
 
 
 def _read_all(files: list[Path], name: str) -> tuple[np.ndarray, str, tuple]:

@@ -68,11 +68,9 @@ def _forward_bar(n: int):
     """A progress bar on stderr for a pass that takes more than 2 s, as loihi2 and brian2 show theirs: 10,000
     samples through 784-4096-4096-10 take 20 s (60,000: 2 minutes), twice in a verify that also runs the
     reference target, with nothing shown before."""
-    import sys
+    from connttra_neuro._progress import bar
 
-    from tqdm import tqdm
-
-    return tqdm(total=n, desc="reference", unit="sample", leave=False, delay=2.0, file=sys.stderr)
+    return bar(total=n, desc="reference", unit="sample", delay=2.0)
 
 
 def simulate(network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:

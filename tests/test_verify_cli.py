@@ -524,3 +524,52 @@ def test_a_full_disk_in_demo_or_compare_says_the_folder_may_mix_runs(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "No space left on device" in err
     assert f"{tmp_path / 'c'} may hold this comparison's files beside an earlier one's" in err
+
+
+@pytest.mark.parametrize("command", ["verify", "evaluate", "deploy", "predict"])
+def test_no_progress_hides_the_bars_inside_targets(iris_model, tmp_path, monkeypatch, capsys, command):
+    # train and compare took --no-progress; the commands that run a target had no way to keep its bar (a
+    # 60,000-sample verify wrote 31 bar updates to a log) out of stderr but 2>/dev/null, which hides the notes too
+    import numpy as np
+
+    from hardware_targets import reference
+
+    shown, real = [], reference._forward_bar
+
+    def recording(n):
+        bar = real(n)
+        shown.append(not bar.disable)
+        return bar
+
+    monkeypatch.setattr(reference, "_forward_bar", recording)
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.ones((5, 4)))
+    argv = {"verify": ["verify", iris_model, "--data", "iris", "--targets", "reference", "--no-plots", "--out",
+                       str(tmp_path / "r")],
+            "evaluate": ["evaluate", iris_model, "--data", "iris"],
+            "deploy": ["deploy", iris_model, "--target", "reference", "--data", "iris"],
+            "predict": ["predict", iris_model, str(rows)]}[command]
+    main(argv)
+    assert shown and all(shown)  # shown (after 2 s) without the flag
+    shown.clear()
+    main([*argv, "--no-progress"])
+    assert shown and not any(shown)
+    capsys.readouterr()
+
+
+def test_no_progress_reaches_every_target_s_bar_and_the_image_reader_s():
+    from connttra_neuro._image_folders import _PROGRESS_FROM, _progress
+    from connttra_neuro._progress import bars_hidden
+    from hardware_targets.brian2_edge import target as brian2
+    from hardware_targets.loihi2 import runtime as loihi2
+
+    many = [None] * _PROGRESS_FROM
+    with bars_hidden():
+        with loihi2._run_bar(10) as bar:
+            assert bar.disable
+        with brian2._run_bar(10) as report:
+            report(0.0, 0.5, 0.0, 1.0)  # Brian2's callback still works, printing nothing
+        assert _progress(many, "reading").disable
+    bar = _progress(many, "reading")
+    assert not bar.disable
+    bar.close()

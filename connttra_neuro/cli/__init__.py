@@ -194,6 +194,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import signal
 
+    from .._progress import bars_hidden
     from .._signals import Terminated, interruptible, raise_on_sigterm
 
     args = parse_args(argv)
@@ -206,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     # is ended, temporary files removed (by default it killed the process with none of that done)
     previous = raise_on_sigterm()
     try:
-        with interruptible():  # a Ctrl-C while numba loads a kernel is delivered after it, not lost in it
+        # a Ctrl-C while numba loads a kernel is delivered after it, not lost in it; --no-progress reaches the
+        # bars inside targets and loaders
+        with interruptible(), bars_hidden(getattr(args, "no_progress", False)):
             return int(args.func(args) or 0)
     except Terminated:
         print("connttra-neuro: terminated (SIGTERM)", file=sys.stderr)

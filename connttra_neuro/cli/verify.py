@@ -91,6 +91,9 @@ def add_target_option_arguments(p) -> None:
     # the loihi2 settings its limit messages name (a network too large for one chip, weights too wide)
     p.add_argument("--max-chips", type=int, metavar="N", help="loihi2 only: chips the network may span (default 1)")
     p.add_argument("--weight-bits", type=int, metavar="N", help="loihi2 only: synaptic weight bits (default 8)")
+    # every command that runs a target takes it: train's and compare's bars have their own --no-progress
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (a target's run, reading a large image folder); messages still go to stderr")
 
 
 def load_split(args, network):

@@ -91,9 +91,9 @@ def _layer_name(l: int, n_hidden: int) -> str:
 def _run_bar(steps: int):
     """A progress bar on stderr for a run that takes more than 2 s (none for the short ones), fed by
     Brian2's ``report`` callback (called at the start, every ``report_period`` and at the end)."""
-    from tqdm import tqdm
+    from connttra_neuro._progress import bar as progress_bar
 
-    bar = tqdm(total=steps, desc="brian2", unit="step", leave=False, delay=2.0, file=sys.stderr)
+    bar = progress_bar(total=steps, desc="brian2", unit="step", delay=2.0)
 
     def report(elapsed, completed, start, duration):
         bar.update(max(0, round(float(completed) * steps) - bar.n))

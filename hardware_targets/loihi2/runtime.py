@@ -22,7 +22,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -181,9 +180,9 @@ def _stop(source, finished: bool = True) -> None:
 def _run_bar(steps: int):
     """A progress bar on stderr, by steps whose scores have arrived, for a run that takes more than 2 s
     (60,000 Fashion-MNIST samples through 784-2048-10 ran 20-40 s with nothing shown)."""
-    from tqdm import tqdm
+    from connttra_neuro._progress import bar as progress_bar
 
-    bar = tqdm(total=steps, desc="loihi2", unit="step", leave=False, delay=2.0, file=sys.stderr)
+    bar = progress_bar(total=steps, desc="loihi2", unit="step", delay=2.0)
     try:
         yield bar
     finally:
