@@ -37,3 +37,14 @@ def test_train_then_deploy_on_lava_in_one_process():
     done = subprocess.run([sys.executable, "-W", "ignore", "-c", SCRIPT], capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("exact")
+
+
+@pytest.mark.lava
+@pytest.mark.timeout(180)
+def test_train_then_deploy_after_importing_the_runtime_first():
+    # the runtime module cleared the start method at its import only; imported before a training run fixed the
+    # method again (numba's parallel launch), Lava's own import then raised "context has already been set"
+    script = "import hardware_targets.loihi2.runtime\n" + SCRIPT
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("exact")

@@ -20,6 +20,16 @@ from hardware_targets.reference import forward
 
 from .processes import group_alive
 
+
+@pytest.fixture(autouse=True)
+def _lava_importable():
+    """Several tests import Lava themselves; Lava's first import fails with "context has already been set" if
+    anything fixed multiprocessing's start method before (numba's parallel launch in an earlier test does), so
+    clear it as the runtime's entry points do (a no-op once Lava is imported)."""
+    from hardware_targets.loihi2.runtime import _clear_start_method_for_lava
+
+    _clear_start_method_for_lava()
+
 pytestmark = pytest.mark.lava
 
 

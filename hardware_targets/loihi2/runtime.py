@@ -50,6 +50,10 @@ def _clear_start_method_for_lava() -> None:
     with CoNNTrA and then deploying in the same process would fail. Lava runs
     only with fork, so we clear the setting and let Lava set fork; if the
     user had chosen another method we say so rather than change it silently.
+    Called at this module's import and again by each entry point before its
+    first Lava import: the module can be imported (``import
+    hardware_targets.loihi2.runtime``) before a training run fixes the method,
+    and Lava itself only when the first network runs.
     """
     if "lava.magma.runtime.message_infrastructure.multiprocessing" in __import__("sys").modules:
         return  # Lava already imported: it set fork itself
@@ -65,11 +69,12 @@ def _clear_start_method_for_lava() -> None:
     multiprocessing.set_start_method(None, force=True)
 
 
-_clear_start_method_for_lava()  # before any Lava import below
+_clear_start_method_for_lava()  # before any Lava import below; each entry point checks again (below)
 
 
 def default_run_cfg(mode: str):
     """Lava's CPU simulation of Loihi 2: bit-accurate (``fixed_pt``) or float models."""
+    _clear_start_method_for_lava()  # the module may be imported long before Lava (see the function)
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
 
@@ -224,6 +229,7 @@ def build_process_graph(nmap: NetworkMap, data: np.ndarray, *, mode: str, tiles:
     ``data``: (tiles * n_inputs, columns), time on the last axis. Returns ``(source, score_extractor,
     hidden_extractors)``; each Extractor buffers ``buffer_size`` steps. Nothing runs yet.
     """
+    _clear_start_method_for_lava()
     from lava.proc.io.extractor import Extractor
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIFReset
@@ -284,6 +290,7 @@ def run_lava(
     The runtime is stopped in ``finally``: on success, on an exception and on
     KeyboardInterrupt, so no Lava process or shared memory outlives the call.
     """
+    _clear_start_method_for_lava()
     from lava.magma.core.run_conditions import RunSteps
 
     if mode not in MODES:
