@@ -73,7 +73,8 @@ def read_nir(path) -> TernaryNetwork:
         raise ModelFileError(f"{path}: the parameters read back differ from the ones its export recorded "
                              f"(parameter_digest): the file is damaged or was changed since; export it again from "
                              f"the model (deploy --export-nir), or delete parameter_digest from the graph's metadata "
-                             f"to read an edited graph as it is")
+                             f"to read an edited graph as it is (with h5py: "
+                             f"del f[\"node/metadata/parameter_digest\"])")
     return network
 
 
@@ -129,11 +130,14 @@ def _check_file_digest(path: Path) -> None:
     if size.isdigit() and n < int(size):
         raise ModelFileError(f"{path}: cut short: {n:,} of the {int(size):,} bytes of HDF5 data its export wrote "
                              f"(an interrupted copy or download?); copy or export it again")
+    # a file edited on purpose is then refused again for its parameter_digest if a weight, threshold or bias
+    # changed: the first refusal names both steps
     raise ModelFileError(
         f"{path}: its bytes differ from the ones its export wrote (the SHA-256 its first {USER_BLOCK} bytes "
         f"record): the file is damaged or was changed since; export it again from the model (deploy "
         f"--export-nir). To read a file edited on purpose, drop those bytes: tail -c +{USER_BLOCK + 1} FILE > "
-        f"EDITED.nir")
+        f"EDITED.nir, and if the edit changed a weight, threshold or bias, delete the digest of the parameters "
+        f"as well (with h5py: del f[\"node/metadata/parameter_digest\"])")
 
 
 class _FormError(ValueError):

@@ -188,6 +188,28 @@ def test_an_export_whose_parameters_changed_since_is_refused_not_read_as_another
     assert load(tmp_path / "edited.nir").output.weights[0, 0] == weights[0, 0]
 
 
+def test_an_export_edited_in_place_reads_after_the_steps_its_first_refusal_names(tmp_path):
+    # h5py keeps the user block, so a weight edited in place is refused for the block's digest. That message
+    # said only to drop the block, which the user guide repeated ("reads once the block is dropped"); the
+    # file was then refused again, for its parameter_digest. The first refusal names both steps.
+    net = random_network((6, 4, 3), seed=1)
+    path = export_nir(net, tmp_path / "m.nir")
+    with h5py.File(path, "r+") as f:
+        weights = f["node/nodes/output/weight"][...]
+        weights[0, 0] = -weights[0, 0] if weights[0, 0] else 1
+        f["node/nodes/output/weight"][...] = weights
+    with pytest.raises(ModelFileError) as refused:
+        load(path)
+    message = str(refused.value)
+    assert "tail -c +513 FILE > EDITED.nir" in message
+    assert 'del f["node/metadata/parameter_digest"]' in message
+    edited = tmp_path / "EDITED.nir"
+    edited.write_bytes(path.read_bytes()[512:])  # tail -c +513
+    with h5py.File(edited, "r+") as f:
+        del f["node/metadata/parameter_digest"]
+    assert load(edited).output.weights[0, 0] == weights[0, 0]
+
+
 def test_model_metadata_nested_past_pythons_limit_reads_as_none_recorded(tmp_path):
     # json.loads raised RecursionError out of load: a traceback at the CLI
     net = random_network((6, 4, 3), seed=1)
