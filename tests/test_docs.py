@@ -169,6 +169,52 @@ def test_the_user_guide_examples_run_in_order(tmp_path, monkeypatch, capsys, war
     assert {"model.nir", "model.net", "reports/parity/parity.json"} <= written
 
 
+def _target_page_example(doc: str, tmp_path, monkeypatch) -> dict:
+    """Run the first example of a target's page, which uses a trained `network` and raw samples `X`: here
+    the cython test's network (tests/networks.py), whose Brian2 code the background warm-up compiles."""
+    import numpy as np
+
+    from .networks import cython_case
+
+    network = cython_case()[0]
+    namespace = {"network": network, "X": np.random.default_rng(0).random((30, network.n_features))}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_python_blocks(doc)[0], f"<{doc} example>", "exec"), namespace)
+    return namespace
+
+
+def _assert_exact(network, X, result) -> None:
+    from hardware_targets.reference import forward
+
+    scores, hidden = forward(network, network.encode(X), record_hidden=True)
+    assert (result.scores == scores).all()
+    assert all((a == b).all() for a, b in zip(result.hidden_spikes, hidden, strict=True))
+
+
+@pytest.mark.lava
+@pytest.mark.timeout(300)
+def test_the_loihi2_page_s_example_runs_exactly_and_exports(tmp_path, monkeypatch, capsys):
+    # the page's other example needs Intel's hardware runtime (lava-loihi), not installed here
+    ns = _target_page_example("docs/targets/loihi2.md", tmp_path, monkeypatch)
+    _assert_exact(ns["network"], ns["X"], ns["result"])
+    assert "'cores'" in capsys.readouterr().out  # the resource report, printed
+    assert {p.name for p in tmp_path.iterdir()} == {"model.nir", "model.net"}
+
+
+@pytest.mark.brian2
+@pytest.mark.compiles_cython  # the example compiles with cython: run last, after tests/warm_caches.py
+@pytest.mark.timeout(600)
+def test_the_brian2_page_s_example_runs_exactly_and_its_noise_spellings_agree(tmp_path, monkeypatch, warm_caches):
+    from hardware_targets.brian2_edge import EdgeNoise
+
+    ns = _target_page_example("docs/targets/brian2.md", tmp_path, monkeypatch)
+    result = ns["result"]
+    _assert_exact(ns["network"], ns["X"], result)
+    assert (result.info["latency_steps"], result.info["latency_ms"]) == (2, 2.0)  # L steps of dt=1.0 ms
+    # "same, CLI text": the two spellings of the noise make one device
+    assert ns["noisy"].noise == EdgeNoise(weight_sigma=0.1, stuck_at_zero=0.05, seed=3)
+
+
 def test_the_datasets_example_loads_a_saved_npz(tmp_path, monkeypatch):
     blocks = _python_blocks("docs/datasets.md")
     (npz,) = [b for b in blocks if "np.savez" in b]
