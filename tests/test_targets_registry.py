@@ -229,6 +229,17 @@ def test_evaluate_checks_the_target_and_its_result_like_verify(plugin_folder, ca
         assert f"--target {spec}: {message}" in err and "Traceback" not in err
 
 
+def test_deploy_s_progress_names_a_plugin_target_by_its_spec_as_its_output_does(plugin_folder, capsys):
+    # stdout said "target     plug:Lazy: fits" while the progress said "deploy: lazy: exact", the class's name
+    # attribute: verify and evaluate name it by the spec the user typed
+    from connttra_neuro.cli import main
+
+    assert main(["deploy", "m.ctn", "--target", "plug:Lazy", "--data", "digits", "--n", "30"]) == 0
+    out, err = capsys.readouterr()
+    assert "target     plug:Lazy: fits" in out
+    assert "deploy: plug:Lazy: compiling and running 30 samples ..." in err and "deploy: plug:Lazy: exact" in err
+
+
 @pytest.mark.parametrize("steps, ok", [(0, True), (7, True), (np.int64(3), True), (None, False), (2.5, False),
                                        (True, False), (np.array([1, 2]), False)])
 def test_the_steps_of_a_result_must_be_a_count(steps, ok):
