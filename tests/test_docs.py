@@ -354,6 +354,10 @@ def test_the_writing_a_target_example_is_exact_and_plugs_into_the_command_line(t
                  "--no-plots", "--out", "r2"]) == 1
     assert "as if their thresholds were higher" in capsys.readouterr().out
     assert main(["deploy", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits", "--n", "50"]) == 0
+    # "Target options belong to the built-in targets ... and are refused with a target of yours"
+    for option in (["--codegen", "cython"], ["--noise", "seed=1"], ["--max-chips", "2"], ["--weight-bits", "4"]):
+        assert main(["deploy", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits", *option]) == 2
+        assert f"{option[0]} applies only to target" in capsys.readouterr().err
     assert main(["evaluate", "digits.ctn", "--target", "my_accel:NumpyAccel", "--data", "digits"]) == 0
 
 
