@@ -215,6 +215,17 @@ def test_the_brian2_page_s_example_runs_exactly_and_its_noise_spellings_agree(tm
     assert ns["noisy"].noise == EdgeNoise(weight_sigma=0.1, stuck_at_zero=0.05, seed=3)
 
 
+def test_the_loihi2_page_s_default_tile_counts_hold():
+    from connttra_neuro import random_network
+    from hardware_targets.loihi2 import default_tiles
+
+    page = " ".join((ROOT / "docs" / "targets" / "loihi2.md").read_text().split())
+    assert ("a 784-256-10 network keeps 100, a 784-2048-10 one 30, a 4096-4096-4096-10 one 1, with random ternary "
+            "weights, two thirds non-zero") in page
+    for sizes, tiles in [((784, 256, 10), 100), ((784, 2048, 10), 30), ((4096, 4096, 4096, 10), 1)]:
+        assert default_tiles(random_network(sizes, seed=0), 10_000) == tiles, sizes
+
+
 def test_the_datasets_example_loads_a_saved_npz(tmp_path, monkeypatch):
     blocks = _python_blocks("docs/datasets.md")
     (npz,) = [b for b in blocks if "np.savez" in b]
