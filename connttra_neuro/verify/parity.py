@@ -528,7 +528,14 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
         network, spikes, ref_hidden, hidden, ref_scores, scores, int(tiles) if is_positive_int(tiles) else None
     )
     # a device with stuck synapses made fewer events than the model's weights would: count what it did
-    ops = count_operations(network, spikes, hidden, device_synaptic_events(network, result.info))
+    events = device_synaptic_events(network, result.info)
+    if events is None and isinstance(result.info, dict) and "synaptic_events_per_inference" in result.info:
+        # a layer misnamed in a plugin's count put the model's figures in the report in its place, unsaid
+        layers = ", ".join(name for name, _ in network.named_layers())
+        warnings.warn(f"{name}: its info['synaptic_events_per_inference'] is not one finite count >= 0 for each "
+                      f"weight layer ({layers}); the report counts the model's non-zero weights instead",
+                      UserWarning, stacklevel=2)
+    ops = count_operations(network, spikes, hidden, events)
     tp.operations = ops
     tp.spikes_per_layer = ops["spikes_per_layer"]
     tp.energy = loihi_energy(ops, constants)
