@@ -146,7 +146,7 @@ def _export_and_run(args, network, target, split, exports: dict, out: dict) -> i
         X, y, data_name = split
         # progress on stderr (stdout may be --json): a cold cython compile takes minutes. verify names the
         # instance by its class's name; the lines name it as the user did (a module:Class spec), as stdout does
-        said = f"verify: {target_label(target)}: "
+        said, name = f"verify: {target_label(target)}: ", out["target"]
         report = verify(network, [target], X, y, dataset=data_name, y_are_outputs=True,  # mapped by load_split
                         progress=lambda m: print(m.replace(said, f"deploy: {name}: ", 1), file=sys.stderr, flush=True))
         tp = report.targets[0]
