@@ -523,3 +523,54 @@ def test_default_tiles_keep_a_large_network_in_memory(monkeypatch):
         with pytest.raises(RuntimeError, match="not built"):
             target.run(compiled, np.zeros((10_000, big.n_inputs), np.uint8))
         assert seen[-1] == want
+
+
+def test_a_cython_compile_shows_the_time_it_has_taken(monkeypatch, capsys):
+    # the first cython compile of a network's shape takes a minute or two inside one Brian2 call that reports
+    # nothing: a line with the elapsed time says what it waits on (and --no-progress hides it)
+    import time
+
+    import connttra_neuro._progress as progress
+    from connttra_neuro._progress import bars_hidden, waiting
+
+    with waiting("brian2: cython compiling", delay=0.0, every=0.05):
+        time.sleep(0.3)
+    assert "brian2: cython compiling (00:00)" in capsys.readouterr().err
+    with bars_hidden(), waiting("brian2: cython compiling", delay=0.0, every=0.05):
+        time.sleep(0.2)
+    assert capsys.readouterr().err == ""
+    # compile() waits on its one-sample warm-up run under that line (the run itself stands in here)
+    shown = []
+
+    def recording(desc, **kwargs):
+        shown.append(desc)
+        return waiting(desc, **kwargs)
+
+    monkeypatch.setattr(progress, "waiting", recording)
+    target = get_target("brian2", codegen="cython")
+    monkeypatch.setattr(target, "run", lambda program, spikes: shown.append((spikes.shape, progress._hidden[0])))
+    target.compile(random_network([4, 3, 2], seed=0))
+    # the 1-sample warm-up's own step bar is hidden: it would appear only once the compile is over
+    assert len(shown) == 2 and shown[0].startswith("brian2: cython compiling") and shown[1] == ((1, 4), True)
+    assert progress._hidden[0] is False
+
+
+def test_the_compile_line_is_seen_while_brian2_silences_the_stderr_descriptor():
+    # Brian2 points descriptor 2 at a temporary file while it compiles (brian2.utils.logger.std_silent): the
+    # line writes to a copy taken before, or nothing of it would be seen until the compile was over. A fresh
+    # process, since pytest's own capture does not write through descriptor 2
+    import subprocess
+
+    script = """if True:
+        import os, time
+        from connttra_neuro._progress import waiting
+        with waiting("brian2: cython compiling", delay=0.0, every=0.05):
+            saved = os.dup(2)
+            with open(os.devnull, "w") as void:
+                os.dup2(void.fileno(), 2)
+                time.sleep(1.3)
+                os.dup2(saved, 2)
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "brian2: cython compiling (00:01)" in done.stderr  # drawn while descriptor 2 pointed elsewhere

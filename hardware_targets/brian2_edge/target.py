@@ -194,7 +194,12 @@ class Brian2Target(Target):
         program = Brian2Program(network, tuple(apply_noise(network, self.noise)), self.codegen, self.dt,
                                 self.noise, self.cache_dir)
         if self.codegen == "cython":
-            self.run(program, np.zeros((1, network.n_inputs), dtype=np.uint8))
+            from connttra_neuro._progress import bars_hidden, waiting
+
+            # the warm-up run's own step bar would show up only when the compile is over, for a 1-sample run
+            with waiting("brian2: cython compiling (the first time for this network's shape takes a minute or two; "
+                         "cached afterwards)"), bars_hidden():
+                self.run(program, np.zeros((1, network.n_inputs), dtype=np.uint8))
         program.info["compile_s"] = time.perf_counter() - start
         return program
 
