@@ -206,6 +206,27 @@ def test_predict_on_an_image_folder_writes_the_class_names(images, tmp_path, cap
     assert [r["input"] for r in rows(out.read_text())] == [str(root / "val" / "one" / "grey.gif")]
 
 
+def test_an_interrupted_predict_says_its_csv_is_as_it_was(digits, tmp_path, capsys, monkeypatch):
+    # a Ctrl-C while a long folder is read or run said only "interrupted": was -o replaced, cut short?
+    import connttra_neuro.inference as inference
+
+    network, path, data, _ = digits
+    np.savez(tmp_path / "x.npz", X=data.X_val[:20])
+    out = tmp_path / "p.csv"
+    assert run(capsys, "predict", path, tmp_path / "x.npz", "-o", out)[0] == 0
+    before = out.read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inference, "predict_outputs", interrupted)
+    code, _, err = run(capsys, "predict", path, tmp_path / "x.npz", "-o", out)
+    assert code == 130 and f"predict: stopped before its predictions were written: -o {out} is as it was" in err
+    assert out.read_bytes() == before
+    code, _, err = run(capsys, "predict", path, tmp_path / "x.npz")  # no -o: nothing to say
+    assert code == 130 and "predict: stopped" not in err
+
+
 def test_predict_reads_npz_and_npy_feature_rows(digits, tmp_path, capsys):
     network, path, data, _ = digits
     expected = predict(network, data.X_val[:60]).tolist()

@@ -85,13 +85,19 @@ def _predict(args) -> int:
                                              **{f"input {p}": p for p in args.inputs}})
         check_writable(args.output, "-o")
         check_replaceable(args.output, "-o", CSV_SIGNATURE)
-    X, inputs = _read_inputs(args.inputs, network, args.model)
-    note = scale_note(network, X)
-    if note:
-        print(f"warning: {note}", file=sys.stderr)
-    print(f"predict: running {len(X):,} sample(s) on {args.target} ...", file=sys.stderr, flush=True)
-    with _plugin_errors(args.target):
-        outputs = predict_outputs(network, X, target)
+    try:
+        X, inputs = _read_inputs(args.inputs, network, args.model)
+        note = scale_note(network, X)
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+        print(f"predict: running {len(X):,} sample(s) on {args.target} ...", file=sys.stderr, flush=True)
+        with _plugin_errors(args.target):
+            outputs = predict_outputs(network, X, target)
+    except KeyboardInterrupt:  # before main's "interrupted": the CSV is written only at the end, whole
+        if to_file:
+            print(f"predict: stopped before its predictions were written: -o {args.output} is as it was",
+                  file=sys.stderr)
+        raise
     labels, names = output_labels(network)[outputs], output_names(network)
     header = [*CSV_HEADER, *(["class_name"] if names is not None else [])]
     rows = [[str(i), str(o), str(label), *([names[o]] if names is not None else [])]
