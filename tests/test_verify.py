@@ -306,12 +306,13 @@ def test_operations_count_the_synaptic_events_a_target_reports_for_its_device():
     X, y = data_for(net, n=30)
     good = {"hidden layer 0": 3.5, "output layer": 1.25}
     # a malformed count was ignored unsaid, so a plugin's misnamed layer put the model's figures in its place
-    with pytest.warns(UserWarning, match=r"reporting: its info\['synaptic_events_per_inference'\] is not one "
+    with pytest.warns(UserWarning, match=r"reporting#2: its info\['synaptic_events_per_inference'\] is not one "
                                          r"finite count >= 0 for each weight layer \(hidden layer 0, output layer\)"
                       ) as warned:
         report = verify(net, ["reference", Reporting(good), Reporting({"hidden layer 0": 3.5}),
                               Reporting({"hidden layer 0": float("nan"), "output layer": 1}), Reporting("many")], X, y)
-    assert len([w for w in warned if "synaptic_events" in str(w.message)]) == 3  # the malformed ones, not good
+    said = [str(w.message).split(":")[0] for w in warned if "synaptic_events" in str(w.message)]
+    assert said == ["reporting#2", "reporting#3", "reporting#4"]  # the malformed ones, by their names in the report
     model, device, *malformed = report.targets
     assert [layer["effective_acs"] for layer in device.operations["layers"]] == [3.5, 1.25]
     assert device.operations["effective_acs"] == 4.75

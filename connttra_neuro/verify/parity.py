@@ -407,8 +407,7 @@ def verify(
         if seen[name] > 1:  # the same target twice (e.g. two modes): keep report keys unique
             name = f"{name}#{seen[name]}"
         say(f"verify: {name}: compiling and running {len(y)} samples ...")
-        tp = _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_error, constants)
-        tp.target = name
+        tp = _verify_one(network, item, name, options, spikes, y, ref_scores, ref_hidden, ref_error, constants)
         say(f"verify: {name}: {tp.status}" + (f" ({tp.diagnosis})" if not tp.exact else ""))
         results.append(tp)
 
@@ -455,8 +454,9 @@ def target_label(item) -> str:
     return str(getattr(item, "name", None) or type(item).__name__) if isinstance(item, Target) else str(item)
 
 
-def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_error, constants) -> TargetParity:
-    name = target_label(item)
+def _verify_one(network, item, name, options, spikes, y, ref_scores, ref_hidden, ref_error,
+                constants) -> TargetParity:
+    """One target's parity; ``name`` is its name in the report (``reporting#2`` for a second one)."""
     tp = TargetParity(target=name, status="failed", software_error=ref_error, n_samples=int(len(y)))
     try:
         target = _resolve(item, options)
@@ -531,7 +531,7 @@ def _verify_one(network, item, options, spikes, y, ref_scores, ref_hidden, ref_e
     events = device_synaptic_events(network, result.info)
     if events is None and isinstance(result.info, dict) and "synaptic_events_per_inference" in result.info:
         # a layer misnamed in a plugin's count put the model's figures in the report in its place, unsaid
-        layers = ", ".join(name for name, _ in network.named_layers())
+        layers = ", ".join(layer for layer, _ in network.named_layers())
         warnings.warn(f"{name}: its info['synaptic_events_per_inference'] is not one finite count >= 0 for each "
                       f"weight layer ({layers}); the report counts the model's non-zero weights instead",
                       UserWarning, stacklevel=2)
