@@ -54,12 +54,14 @@ def waiting(desc: str, *, delay: float = 2.0, every: float = 0.5):
                 ticker.refresh()
 
     thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
+    if not ticker.disable:  # --no-progress: no line, no thread
+        thread.start()
     try:
         yield
     finally:
         done.set()
-        thread.join()
+        if thread.is_alive():
+            thread.join()
         ticker.close()
         if own is not None:
             own.close()
