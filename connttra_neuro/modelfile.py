@@ -37,6 +37,7 @@ from .network import (
     TernaryNetwork,
     ThermometerEncoder,
     check_discrete_set,
+    require_network,
     thaw_metadata,
 )
 
@@ -312,6 +313,7 @@ def storage_report(network: TernaryNetwork) -> dict:
     (weights, thresholds, biases, encoder thresholds); ``model_file_bytes`` also the
     header (metadata, array table) and checksum.
     """
+    require_network(network, "storage_report")
     n_w = network.n_weights
     n_params = n_w + sum(layer.weights.shape[0] for layer in network.layers) + network.encoder.thresholds.size
     packed = sum(packed_nbytes(layer.weights.size, len(network.discrete_set)) for layer in network.layers)

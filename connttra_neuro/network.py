@@ -106,6 +106,16 @@ def feature_array(X: Any) -> np.ndarray:
     return array
 
 
+def require_network(network: Any, who: str) -> TernaryNetwork:
+    """``network`` if it is a :class:`TernaryNetwork`, else a TypeError naming ``who`` and what to pass: a
+    path or a fitted estimator given in its place would fail deep inside (``'str' object has no attribute
+    'n_inputs'``)."""
+    if isinstance(network, TernaryNetwork):
+        return network
+    raise TypeError(f"{who} needs a TernaryNetwork (a fitted CoNNTrA's network_, or connttra_neuro.load(path)), "
+                    f"got {type(network).__name__}")
+
+
 def _arrays_equal(self, other) -> bool:
     """``==`` for the IR's parts: every array field equal (the generated ``__eq__`` compares arrays with
     ``==``, whose element-wise result has no truth value)."""

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from connttra_neuro.network import TernaryNetwork
+from connttra_neuro.network import TernaryNetwork, require_network
 
 __all__ = ["Target", "RunResult", "TargetLimitError", "all_binary", "check_spikes", "is_positive_int",
            "network_counts"]
@@ -117,6 +117,7 @@ def check_spikes(network: TernaryNetwork, spikes: np.ndarray) -> np.ndarray:
 
 def network_counts(network: TernaryNetwork) -> dict:
     """Target-independent sizes: neurons, synapses (non-zero weights), fan-in/out."""
+    require_network(network, "network_counts")
     layers = []
     for name, layer in network.named_layers():
         nz = layer.weights != 0
@@ -158,10 +159,11 @@ class Target(ABC):
 
     def resources(self, network: TernaryNetwork) -> dict:
         """Resource (and, where known, energy) estimate for holding the network."""
-        return network_counts(network)
+        return network_counts(require_network(network, f"{self.name}: resources"))
 
     def deploy(self, network: TernaryNetwork, spikes: np.ndarray, *, record_hidden: bool = False) -> RunResult:
         """check + compile + run in one call."""
+        require_network(network, f"{self.name}: deploy")  # a path or an estimator would fail deep inside check
         self.check(network)
         return self.run(self.compile(network), spikes, record_hidden=record_hidden)
 

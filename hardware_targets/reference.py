@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from connttra_neuro.network import TernaryNetwork
+from connttra_neuro.network import TernaryNetwork, require_network
 
 from .base import RunResult, Target, check_spikes
 
@@ -126,6 +126,7 @@ class ReferenceTarget(Target):
         self.mode = mode
 
     def compile(self, network: TernaryNetwork) -> _Compiled:
+        require_network(network, "reference: compile")  # else a path is "compiled" and fails only in run
         self.check(network)
         return _Compiled(network)
 

@@ -3,6 +3,7 @@ a target that breaks the RunResult contract."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -247,3 +248,28 @@ def test_the_steps_of_a_result_must_be_a_count(steps, ok):
 
     said = broken_result(RunResult(np.zeros((2, 3), np.int64), None, steps))
     assert (said is None) is ok and (ok or "RunResult.steps must be the number of time steps run" in said)
+
+
+@pytest.mark.parametrize("given", ["model.ctn", "CoNNTrA"])
+def test_a_path_or_an_estimator_for_the_network_is_named_by_every_target_and_export(given, tmp_path):
+    # a researcher passes the model's path, or the estimator, where the network goes: each said
+    # "'str' object has no attribute 'n_inputs'" (or 'named_layers', 'encoder'), deep inside; reference's
+    # compile took it and failed only in run
+    from connttra_neuro import storage_report
+    from connttra_neuro.train import CoNNTrA
+    from hardware_targets.loihi2 import check_netx, export_netx, export_nir
+
+    wrong = CoNNTrA() if given == "CoNNTrA" else given
+    calls = {"export_nir": lambda: export_nir(wrong, tmp_path / "m.nir"),
+             "export_netx": lambda: export_netx(wrong, tmp_path / "m.net"),
+             "check_netx": lambda: check_netx(wrong), "storage_report": lambda: storage_report(wrong)}
+    for name in ("reference", "loihi2", "brian2"):
+        target = get_target(name)
+        calls[f"{name}: deploy"] = functools.partial(target.deploy, wrong, np.zeros((2, 4), np.uint8))
+        for what in ("compile", "resources") + (("check",) if name != "reference" else ()):  # reference's holds all
+            calls[f"{name}: {what}"] = functools.partial(getattr(target, what), wrong)
+    for who, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^{re.escape(who)} needs a TernaryNetwork \(a fitted CoNNTrA's network_, "
+                                            rf"or connttra_neuro.load\(path\)\), got {type(wrong).__name__}$"):
+            call()
+    assert not list(tmp_path.iterdir())

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from connttra_neuro._signals import ctrl_c_deferred
-from connttra_neuro.network import TernaryNetwork
+from connttra_neuro.network import TernaryNetwork, require_network
 
 from ..base import RunResult, Target, TargetLimitError, check_spikes, is_positive_int, network_counts, tiles_within
 from ._session import CODEGENS, brian2_session, default_cache_dir
@@ -172,6 +172,7 @@ class Brian2Target(Target):
     # -- interface ------------------------------------------------------------
     def check(self, network: TernaryNetwork) -> None:
         """Every integer network fits, unless a drive could exceed float64's exact integers."""
+        require_network(network, "brian2: check")
         for name, layer in network.named_layers():
             bound = int(np.abs(layer.weights.astype(np.int64)).sum(axis=1).max())
             extra = layer.biases if hasattr(layer, "biases") else layer.thresholds
@@ -189,6 +190,7 @@ class Brian2Target(Target):
         object into the cache here, so :meth:`run` measures simulation only;
         ``info["compile_s"]`` says how long that took (seconds on a warm cache).
         """
+        require_network(network, "brian2: compile")
         self.check(network)
         start = time.perf_counter()
         program = Brian2Program(network, tuple(apply_noise(network, self.noise)), self.codegen, self.dt,
@@ -254,7 +256,7 @@ class Brian2Target(Target):
 
     def resources(self, network: TernaryNetwork) -> dict:
         """Neurons, synapses, and the edge latency model (steps and ms per inference)."""
-        counts = network_counts(network)
+        counts = network_counts(require_network(network, "brian2: resources"))
         L = network.n_weight_layers
         counts.update(
             {

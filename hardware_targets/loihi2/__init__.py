@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from connttra_neuro.network import TernaryNetwork
+from connttra_neuro.network import TernaryNetwork, require_network
 
 from ..base import RunResult, Target, check_spikes, is_positive_int, tiles_within
 from . import chip as chip_constants
@@ -83,10 +83,12 @@ class Loihi2Target(Target):
 
     def check(self, network: TernaryNetwork) -> None:
         """Raise TargetLimitError naming the limit, layer and value the network breaks."""
+        require_network(network, "loihi2: check")
         check_limits(network, self.spec, max_chips=self.max_chips, weight_bits=self.weight_bits)
 
     def compile(self, network: TernaryNetwork) -> Compiled:
         # check_limits maps the network to check it: that mapping is the compiled one
+        require_network(network, "loihi2: compile")
         mapping = check_limits(network, self.spec, max_chips=self.max_chips, weight_bits=self.weight_bits)
         return Compiled(network=network, mapping=mapping)
 
@@ -111,25 +113,25 @@ class Loihi2Target(Target):
 
     def resources(self, network: TernaryNetwork) -> dict:
         """Cores, neurons, synapses and synaptic memory per layer and in total (no Lava needed)."""
-        return network_resources(network, self.spec, self.weight_bits)
+        return network_resources(require_network(network, "loihi2: resources"), self.spec, self.weight_bits)
 
 
 def export_nir(network: TernaryNetwork, path) -> Path:
     """Write the network as a NIR graph (HDF5). See :mod:`.export`."""
     from .export import export_nir as _export
 
-    return _export(network, path)
+    return _export(require_network(network, "export_nir"), path)
 
 
 def check_netx(network: TernaryNetwork) -> None:
     """Raise TargetLimitError if :func:`export_netx` would refuse ``network`` (writes nothing)."""
     from .export import check_netx as _check
 
-    _check(network)
+    _check(require_network(network, "check_netx"))
 
 
 def export_netx(network: TernaryNetwork, path) -> Path:
     """Write the network as a lava-dl netx HDF5 file. See :mod:`.export`."""
     from .export import export_netx as _export
 
-    return _export(network, path)
+    return _export(require_network(network, "export_netx"), path)
