@@ -239,7 +239,8 @@ class ThermometerEncoder:
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise NetworkError(f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}")
+            raise NetworkError(f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}"
+                               + self.spikes_given(X))
         X = real_features(X, "encoder")
         n = X.shape[0]
         out = np.empty((n, self.n_outputs), np.uint8)
@@ -262,6 +263,14 @@ class ThermometerEncoder:
                 fires &= ~never[None, :, :]
             out[a:a + step] = fires.reshape(block.shape[0], -1)
         return out
+
+    def spikes_given(self, X: np.ndarray) -> str:
+        """A hint for the error when ``X`` has as many columns as the encoder has outputs (and not as many as it
+        has features): the input spikes ``encode`` made, given again where raw features go; else ``""``."""
+        if np.ndim(X) == 2 and np.shape(X)[1] == self.n_outputs != self.n_features:
+            return (f" ({self.n_outputs} columns: the input spikes network.encode(X) makes; give the raw features, "
+                    f"which the network encodes itself)")
+        return ""
 
     @classmethod
     def fit(cls, X: np.ndarray, levels: int = 1) -> ThermometerEncoder:

@@ -269,6 +269,22 @@ class TestEncoder:
         with pytest.raises(NetworkError, match=message):
             enc.encode(X)
 
+    def test_encoded_spikes_given_as_features_are_named(self):
+        # verify(net, targets, net.encode(X), y) or est.predict(spikes) said only "expected samples of shape
+        # (n, 64), got (60, 128)"; the spikes have the encoder's output count, which the message now says
+        from connttra_neuro import predict
+        from connttra_neuro.verify import verify
+
+        net = random_network((4, 5, 3), levels=2)
+        spikes = net.encode(np.random.default_rng(0).random((6, 4)))
+        hint = r"\(8 columns: the input spikes network.encode\(X\) makes; give the raw features, which the network"
+        for call in (lambda: net.encode(spikes), lambda: verify(net, "reference", spikes, np.zeros(6, int)),
+                     lambda: predict(net, spikes)):
+            with pytest.raises(ValueError, match=hint):
+                call()
+        with pytest.raises(NetworkError, match=r"got \(6, 7\)$"):  # another count: no such guess
+            net.encode(np.zeros((6, 7)))
+
     def test_fit_errors(self):
         with pytest.raises(NetworkError, match="levels must be a positive integer"):
             ThermometerEncoder.fit(np.zeros((3, 2)), levels=0)
