@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -803,3 +805,18 @@ def test_verify_names_a_wrong_network_argument_and_takes_bool_features():
     # bool features are 0/1, as fit takes them (they were refused as "not numeric" here)
     report = verify(net, ["reference"], X, np.zeros(20, int))
     assert report.all_exact and np.array_equal(net.encode(X), net.encode(X.astype(float)))
+
+
+def test_labels_beyond_the_outputs_of_a_model_without_a_class_list_are_warned_of():
+    # 1-based labels (1..3) for a model whose outputs are 0..2 and which records no other labels: label 3 has
+    # no output and counts wrong; only a model with a class list warned, this one inflated the error unsaid
+    net = random_network((4, 6, 3), levels=2, seed=0)
+    X, y = data_for(net, n=30)
+    with pytest.warns(UserWarning, match=r"^y holds labels \[3\] beyond the model's outputs 0..2, which the model "
+                                         r"records no other labels for: they count as errors$"):
+        report = verify(net, ["reference"], X, y + 1)
+    assert report.labels_beyond_model == np.count_nonzero(y == 2) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        verify(net, ["reference"], X, y)  # labels in range: no warning
+        verify(net, ["reference"], X, y + 1, y_are_outputs=True)  # mapped by the caller, who says so itself

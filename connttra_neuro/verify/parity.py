@@ -355,9 +355,11 @@ def verify(
     y_given = np.asarray(y)
     if y_given.ndim == 2 and y_given.shape[1] == 1:  # a column of labels; a one-hot matrix is not one
         y_given = y_given.ravel()
+    mapped = False  # y went through the model's classes, whose own warning names labels it has no output for
     if not y_are_outputs and y_given.ndim == 1:
         labels, y_given = y_given, labels_to_outputs(network, y_given)
-        unknown = labels[y_given == network.n_classes] if y_given is not labels else labels[:0]
+        mapped = y_given is not labels
+        unknown = labels[y_given == network.n_classes] if mapped else labels[:0]
         if unknown.size:
             shown = np.unique(unknown.astype(str) if unknown.dtype.kind in "OUS" else unknown).tolist()
             warnings.warn(f"y holds labels {shown[:5]} that are none of the model's classes "
@@ -373,6 +375,12 @@ def verify(
         raise ValueError(
             f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
         )
+    # labels 1..C (1-based) for outputs 0..C-1 inflated every error figure unsaid; a caller that mapped y itself
+    # (y_are_outputs: the command line, which notes such labels its own way) is not told again
+    beyond = np.unique(y[(y < 0) | (y >= network.n_classes)]) if not (mapped or y_are_outputs) else y[:0]
+    if beyond.size:
+        warnings.warn(f"y holds labels {beyond[:5].tolist()} beyond the model's outputs 0..{network.n_classes - 1}, "
+                      f"which the model records no other labels for: they count as errors", UserWarning, stacklevel=2)
     if X.shape[0] == 0:
         raise ValueError("verify needs at least one sample")
     options = dict(target_options or {})
