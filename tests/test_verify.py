@@ -820,3 +820,21 @@ def test_labels_beyond_the_outputs_of_a_model_without_a_class_list_are_warned_of
         warnings.simplefilter("error")
         verify(net, ["reference"], X, y)  # labels in range: no warning
         verify(net, ["reference"], X, y + 1, y_are_outputs=True)  # mapped by the caller, who says so itself
+
+
+def test_a_target_name_that_is_no_target_is_refused_before_any_target_runs():
+    # verify(net, ["reference", "loihi"], ...) ran the others, then reported "loihi" as a failed target
+    from hardware_targets import UnknownTargetError
+
+    net = random_network((4, 6, 3), levels=2, seed=0)
+    X, y = data_for(net, n=20)
+    ran = []
+
+    class Counting(ReferenceTarget):
+        def run(self, compiled, spikes, *, record_hidden=False):
+            ran.append(1)
+            return super().run(compiled, spikes, record_hidden=record_hidden)
+
+    with pytest.raises(UnknownTargetError, match="^unknown target 'loihi'; known targets: reference, loihi2, brian2"):
+        verify(net, [Counting(), "loihi"], X, y)
+    assert not ran

@@ -34,7 +34,7 @@ from connttra_neuro.modelfile import storage_report
 from connttra_neuro.network import TernaryNetwork, feature_array
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
-from hardware_targets.registry import get_target
+from hardware_targets.registry import get_target, target_class
 
 from .diagnose import (
     MAX_LISTED,
@@ -335,7 +335,8 @@ def verify(
     ParityReport
         ``report.all_exact`` is True when every target matched every spike,
         score and class. A target that raises (limits, runtime errors) is
-        recorded with ``status="failed"`` and the error, not re-raised.
+        recorded with ``status="failed"`` and the error, not re-raised; a name that is no target
+        (``"loihi"``) raises :class:`~hardware_targets.UnknownTargetError` before any target runs.
     """
     if not isinstance(network, TernaryNetwork):  # an estimator or a path: say what to pass
         raise TypeError(f"verify needs a TernaryNetwork (a fitted CoNNTrA's network_, or connttra_neuro.load(path)), "
@@ -349,6 +350,9 @@ def verify(
     if odd:  # a duck-typed object would only fail later as "unknown target '<object at 0x...>'"
         raise TypeError(f"verify's targets are registry names ('loihi2'), 'module:Class' specs or instances of a "
                         f"hardware_targets.Target subclass; got {type(odd[0]).__name__} (subclass Target)")
+    for name in targets:  # a misspelt name ("loihi") is UnknownTargetError now, not a "failed" row after the others ran
+        if isinstance(name, str):
+            target_class(name)
     if y is None:
         raise ValueError("verify needs the true classes y (n_samples,) beside X")
     X = feature_array(X)
