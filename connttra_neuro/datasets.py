@@ -40,7 +40,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -821,7 +821,7 @@ class DatasetInfo:
     n_classes: int
     source: str
     takes_path: bool
-    availability: Callable[[], tuple[bool, str]]
+    availability: Callable[[], tuple[bool, str]] = field(repr=False)  # a lambda's address says nothing: available()
 
     def available(self) -> tuple[bool, str]:
         """``(True, where)`` if it loads on this machine without ``path=``, else ``(False, why)``."""
