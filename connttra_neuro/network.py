@@ -407,7 +407,27 @@ class TernaryNetwork:
     discrete_set : sequence of int
         Allowed weight values, default ternary ``(-1, 0, 1)``.
     metadata : mapping
-        JSON-like facts: dataset, training settings, seed, metrics.
+        JSON-like facts: dataset, training settings, seed, metrics. ``classes``: the label each output
+        stands for (``predict`` returns them, ``verify`` maps ``y`` through them); ``class_names``: names.
+
+    Examples
+    --------
+    Weights trained elsewhere: every layer's ``weights`` is ``(n_out, n_in)``, as a PyTorch
+    ``Linear.weight``, integers in the discrete set (float arrays of whole numbers are taken). A hidden
+    neuron fires at ``W @ s >= T``: a strict ``W @ s > theta`` is ``T = floor(theta) + 1``. Inputs that
+    are spikes already take one encoder level at 0.5 per input.
+
+    >>> import numpy as np
+    >>> from connttra_neuro import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder
+    >>> W1 = np.array([[1, -1, 0], [0, 1, 1]])          # 2 hidden neurons, 3 inputs
+    >>> W2 = np.array([[1, -1], [-1, 1]])               # 2 classes
+    >>> net = TernaryNetwork(ThermometerEncoder(np.full((3, 1), 0.5)), [HiddenLayer(W1, [1, 2])],
+    ...                      OutputLayer(W2, [0, 0]), metadata={"classes": [3, 7]})
+    >>> net
+    TernaryNetwork(3-2-2, discrete_set=[-1, 0, 1], levels=1)
+    >>> from connttra_neuro import predict
+    >>> predict(net, np.array([[1, 0, 0], [0, 1, 1]])).tolist()
+    [3, 7]
     """
 
     encoder: ThermometerEncoder

@@ -326,3 +326,15 @@ def test_the_ir_is_unhashable_by_its_own_name_not_its_arrays():
     assert net == random_network((4, 8, 3), seed=1) and net.hidden[0] == net.hidden[0]  # equality as before
     with pytest.raises(dataclasses.FrozenInstanceError):
         net.metadata = {}
+
+
+def test_the_network_s_docstring_example_builds_one_from_arrays_and_runs():
+    # help(TernaryNetwork) is where someone bringing weights from another trainer looks; no page shows it
+    import doctest
+
+    from connttra_neuro import TernaryNetwork
+
+    (test,) = doctest.DocTestFinder(recurse=False).find(TernaryNetwork, "TernaryNetwork")
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False) == (0, len(test.examples)) and len(test.examples) >= 5
