@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .network import TernaryNetwork, feature_array, real_features
+from .network import TernaryNetwork, feature_array, real_features, thaw_metadata
 
 __all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note"]
 
@@ -102,6 +102,10 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
         return output_labels(network)[outputs]
     named = output_names(network)
     if named is None:
+        given = thaw_metadata(network.metadata.get("class_names"))
+        if given is not None:  # a hand-made entry: say why it is not used, not that there is none
+            raise ValueError(f"predict(..., names=True): the model's metadata class_names {given!r} is not "
+                             f"one distinct name (str) per output ({network.n_classes} outputs), so it names nothing")
         raise ValueError("predict(..., names=True): the model records no class names (metadata class_names, which "
                          "train writes for an image folder or an npz holding class_names); use the labels "
                          "predict returns without names=True")

@@ -119,6 +119,12 @@ def test_names_gives_class_names_and_says_when_the_model_has_none(digits):
     assert predict(named, data.X_val[:20], names=True).tolist() == [names[c] for c in outputs]
     with pytest.raises(ValueError, match="the model records no class names"):
         predict(network, data.X_val[:5], names=True)
+    # names of a hand-built network, one short: they were said not to exist
+    short = network.replace(metadata={**network.metadata, "class_names": names[:9]})
+    said = (r"^predict\(\.\.\., names=True\): the model's metadata class_names \['digit 0', .*'digit 8'\] is not "
+            r"one distinct name \(str\) per output \(10 outputs\), so it names nothing$")
+    with pytest.raises(ValueError, match=said):
+        predict(short, data.X_val[:5], names=True)
 
 
 def test_predict_names_what_is_wrong_with_X(digits):
