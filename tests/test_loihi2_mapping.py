@@ -698,3 +698,10 @@ def test_default_tiles_keep_a_large_network_in_memory(monkeypatch):
     with pytest.raises(RuntimeError, match="not run"):  # an explicit tiles= is kept
         Loihi2Target(tiles=100).run(target.compile(big), np.zeros((1000, big.n_inputs), np.uint8))
     assert seen["tiles"] == 100
+
+
+def test_a_target_s_repr_shows_the_settings_that_change_what_fits():
+    # it was <Loihi2Target 'loihi2'> whatever the settings: a 6-bit, two-chip target looked like the default one
+    assert repr(Loihi2Target()) == "<Loihi2Target mode='fixed_pt' weight_bits=8 max_chips=1>"
+    assert repr(Loihi2Target(mode="floating_pt", chip="loihi", weight_bits=6, max_chips=2, tiles=4)) == (
+        "<Loihi2Target mode='floating_pt' chip='loihi' weight_bits=6 max_chips=2 tiles=4>")

@@ -76,10 +76,18 @@ class Loihi2Target(Target):
         self.mode = mode
         self.tiles = None if tiles is None else int(tiles)
         self.run_cfg = run_cfg
-        self.spec = chip_constants.CHIPS[chip]
+        self.chip, self.spec = chip, chip_constants.CHIPS[chip]
         self.max_chips = int(max_chips)
         weight_scale(weight_bits)  # validates the range
         self.weight_bits = int(weight_bits)
+
+    def __repr__(self) -> str:
+        # the settings that change what fits and how it runs: two targets that differ show it
+        chip = "" if self.chip == "loihi2" else f" chip={self.chip!r}"
+        tiles = "" if self.tiles is None else f" tiles={self.tiles}"
+        cfg = "" if self.run_cfg is None else f" run_cfg={type(self.run_cfg).__name__}"
+        return (f"<Loihi2Target mode={self.mode!r}{chip} weight_bits={self.weight_bits} max_chips={self.max_chips}"
+                f"{tiles}{cfg}>")
 
     def check(self, network: TernaryNetwork) -> None:
         """Raise TargetLimitError naming the limit, layer and value the network breaks."""
