@@ -96,3 +96,15 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:  # the group has ended
         pass
+
+
+# -- compare without its spawned workers ---------------------------------------------------------------
+@pytest.fixture
+def compare_in_process(monkeypatch):
+    """``compare`` trains each method in this process instead of a spawned worker of its own. For tests of
+    what the command prints and writes: each worker costs 3-4 s of imports and kernel loading on 2 cores.
+    The workers themselves (their own peak RSS, a signal ending them, a script without a main guard) are
+    tested in tests/test_compare.py, with real workers."""
+    from connttra_neuro.train import compare
+
+    monkeypatch.setattr(compare, "_run_isolated", compare._run_one)

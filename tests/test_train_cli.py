@@ -955,7 +955,7 @@ def test_resume_takes_a_moved_data_path_folder_when_its_samples_are_the_run_s(tm
     assert "holds other samples than when" in capsys.readouterr().err
 
 
-def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys):
+def test_compare_explains_its_columns_and_saves_the_table(tmp_path, capsys, compare_in_process):
     # "model bytes", "peak RSS" and a float MLP that sees the thermometer code, not the raw features, were
     # not explained anywhere the table is shown; the table was only printed
     args = ["compare", "--data", "iris", "--methods", "connttra,mlp", "--hidden", "4", "--max-sweeps", "2",
@@ -1123,7 +1123,7 @@ def test_layerwise_is_refused_on_resume_and_a_ctrl_c_during_it_saves_nothing(tmp
     assert not (tmp_path / "new.ctn").exists() and (tmp_path / "m.ctn").read_bytes() == before
 
 
-def test_compare_says_that_it_trains_several_hidden_layers_from_a_random_start(tmp_path, capsys):
+def test_compare_says_that_it_trains_several_hidden_layers_from_a_random_start(tmp_path, capsys, compare_in_process):
     base = ["compare", "--data", "iris", "--methods", "connttra", "--max-sweeps", "1", "--no-progress"]
     assert main([*base, "--hidden", "4,3", "-o", str(tmp_path / "two")]) == 0
     note = "note: CoNNTrA trains these 2 hidden layers jointly from a random start, where it underfits; " \

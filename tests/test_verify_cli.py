@@ -319,7 +319,7 @@ def test_an_empty_output_path_is_an_error_not_a_default(iris_model, capsys, argv
     assert f"{flag} needs a path, got an empty one" in capsys.readouterr().err
 
 
-def test_compare_refuses_repeated_methods_and_names_flags_no_method_takes(capsys, tmp_path):
+def test_compare_refuses_repeated_methods_and_names_flags_no_method_takes(capsys, tmp_path, compare_in_process):
     assert main(["compare", "--data", "iris", "--methods", "mlp,mlp", "-o", str(tmp_path)]) == 2
     assert "--methods names mlp more than once" in capsys.readouterr().err
     assert main(["compare", "--data", "iris", "--methods", "connttra", "--hidden", "4", "--max-sweeps", "1",
