@@ -165,9 +165,9 @@ def check_features(network: TernaryNetwork, X) -> np.ndarray:
         if X.size == n and X.shape[0] > 1:  # one (8, 8) image read as 8 samples of 8 features
             raise ValueError(f"X has shape {X.shape}: {X.shape[0]:,} samples of {X.shape[1]:,} features, but the model "
                              f"takes {n:,}; if X is one sample, give X[None] (or X.reshape(1, -1))")
-        if network.encoder.spikes_given(X):
-            raise ValueError(f"X has {X.shape[1]:,} features per sample but the model takes {n:,}"
-                             f"{network.encoder.spikes_given(X)}")
+        hint = network.encoder.spikes_given(X)
+        if hint:
+            raise ValueError(f"X has {X.shape[1]:,} features per sample but the model takes {n:,}{hint}")
         raise ValueError(f"X has {X.shape[1]:,} features per sample but the model takes {n:,}; give the features it "
                          f"was trained on (image files: connttra_neuro.datasets.read_images(paths, like=network))")
     return real_features(X, "X")

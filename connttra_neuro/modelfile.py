@@ -257,8 +257,7 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched. An existing file that
     is not a model file (a dataset, a picture) is refused, not replaced: its data would be lost.
     """
-    if not isinstance(network, TernaryNetwork):
-        raise TypeError(f"save needs a TernaryNetwork (e.g. a fitted CoNNTrA's network_), got {type(network).__name__}")
+    require_network(network, "save")
     _check_path(path, "save")
     blob = to_bytes(network)
     # a model cut short is still a model (load says truncated), replaceable like any other

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from connttra_neuro.modelfile import storage_report
-from connttra_neuro.network import TernaryNetwork, feature_array
+from connttra_neuro.network import TernaryNetwork, feature_array, require_network
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target, target_class
@@ -338,9 +338,7 @@ def verify(
         recorded with ``status="failed"`` and the error, not re-raised; a name that is no target
         (``"loihi"``) raises :class:`~hardware_targets.UnknownTargetError` before any target runs.
     """
-    if not isinstance(network, TernaryNetwork):  # an estimator or a path: say what to pass
-        raise TypeError(f"verify needs a TernaryNetwork (a fitted CoNNTrA's network_, or connttra_neuro.load(path)), "
-                        f"got {type(network).__name__}")
+    require_network(network, "verify")  # an estimator or a path: say what to pass
     if isinstance(targets, (str, Target)):  # "reference" would otherwise be the targets "r", "e", "f", ...
         targets = [targets]
     targets = list(targets)

@@ -50,8 +50,8 @@ def _clear_start_method_for_lava() -> None:
     with CoNNTrA and then deploying in the same process would fail. Lava runs
     only with fork, so we clear the setting and let Lava set fork; if the
     user had chosen another method we say so rather than change it silently.
-    Called at this module's import and again by each entry point before its
-    first Lava import: the module can be imported (``import
+    Called by each entry point before its first Lava import, not at this
+    module's import: the module can be imported (``import
     hardware_targets.loihi2.runtime``) before a training run fixes the method,
     and Lava itself only when the first network runs.
     """
@@ -67,9 +67,6 @@ def _clear_start_method_for_lava() -> None:
             stacklevel=3,
         )
     multiprocessing.set_start_method(None, force=True)
-
-
-_clear_start_method_for_lava()  # before any Lava import below; each entry point checks again (below)
 
 
 def default_run_cfg(mode: str):
