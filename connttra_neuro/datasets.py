@@ -727,12 +727,12 @@ def read_images(paths, *, like=None) -> tuple[np.ndarray, list[Path]]:
         Image files and folders of images. A folder gives every image file under it, sub-folders
         included, in sorted path order; hidden entries (``.DS_Store``, ``__MACOSX/``) are ignored and
         files that are not images by their extension skipped, as the image-folder loader does.
-    like : TernaryNetwork, optional
-        The model the features are for: their count is checked against its ``n_features``, and their
-        shape against the image shape it was trained on (metadata ``input_shape``, recorded since
-        2026-12-07), so 48x64 images are refused for a 64x48 model; an error says what differs (the
-        size, turned, or colour against grey). Grey images given to a colour model are read as RGB on
-        three equal channels, as training read a grey image beside colour ones.
+    like : TernaryNetwork or path, optional
+        The model the features are for (or its model file's path): their count is checked against its
+        ``n_features``, and their shape against the image shape it was trained on (metadata
+        ``input_shape``, recorded since 2026-12-07), so 48x64 images are refused for a 64x48 model; an
+        error says what differs (the size, turned, or colour against grey). Grey images given to a colour
+        model are read as RGB on three equal channels, as training read a grey image beside colour ones.
 
     Returns
     -------
@@ -756,12 +756,11 @@ def read_images(paths, *, like=None) -> tuple[np.ndarray, list[Path]]:
         raise DatasetError("read_images: no paths given: give image files or folders of images")
     n_features = shape = None
     if like is not None:
-        n_features = getattr(like, "n_features", None)
-        if not isinstance(n_features, int):
-            raise TypeError(f"read_images(like=...) takes a model (a TernaryNetwork), got {type(like).__name__}")
         from .inference import input_shape
+        from .modelfile import as_network
 
-        shape = input_shape(like)
+        like = as_network(like, "read_images(like=...)")
+        n_features, shape = like.n_features, input_shape(like)
     X, files, _, _ = read_image_files(given, images_name(given), n_features=n_features, input_shape=shape)
     return X.astype(np.float32, copy=False), files  # float32, as a Dataset holds the loader's rows
 

@@ -11,10 +11,9 @@ training did.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from .modelfile import as_network
 from .network import TernaryNetwork, feature_array, real_features, thaw_metadata
 
 __all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note"]
@@ -92,7 +91,7 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
     """
     import warnings
 
-    network = _network(network)
+    network = as_network(network, "predict")
     X = check_features(network, X)
     note = scale_note(network, X)
     if note:
@@ -112,10 +111,10 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
     return np.array(named, dtype=str)[outputs]
 
 
-def predict_outputs(network: TernaryNetwork, X, target="reference", **target_options) -> np.ndarray:
+def predict_outputs(network, X, target="reference", **target_options) -> np.ndarray:
     """The output index (int64) each row of ``X`` gets on ``target``: argmax of the integer scores,
-    ties to the lowest index. :func:`predict` maps them to labels."""
-    network = _network(network)
+    ties to the lowest index. :func:`predict` maps them to labels. ``network``: as for :func:`predict`."""
+    network = as_network(network, "predict_outputs")
     return _outputs(network, check_features(network, X), target, target_options)
 
 
@@ -193,15 +192,3 @@ def scale_note(network: TernaryNetwork, X) -> str | None:
         return None
     return (f"the data have {what}: the model was trained on data of another scale (e.g. 0..16 against 0..255, or "
             "0..1 against 0..255), so its predictions here mean little; give the features as training read them")
-
-
-def _network(network) -> TernaryNetwork:
-    if isinstance(network, (str, os.PathLike)):
-        from .modelfile import load
-
-        return load(network)
-    if not isinstance(network, TernaryNetwork):
-        hint = " (a fitted CoNNTrA: pass its network_, or call its own predict)" if hasattr(network, "network_") \
-            else ""
-        raise TypeError(f"predict needs a TernaryNetwork or a model file's path, got {type(network).__name__}{hint}")
-    return network

@@ -41,7 +41,7 @@ from .network import (
     thaw_metadata,
 )
 
-__all__ = ["ModelFileError", "save", "load", "to_bytes", "from_bytes", "storage_report", "FORMAT_VERSION"]
+__all__ = ["ModelFileError", "save", "load", "as_network", "to_bytes", "from_bytes", "storage_report", "FORMAT_VERSION"]
 
 MAGIC = b"CTNN\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -305,14 +305,26 @@ def load(path: str | os.PathLike) -> TernaryNetwork:
     return from_bytes(blob, source=str(path))
 
 
-def storage_report(network: TernaryNetwork) -> dict:
-    """Bytes to store the model here, beside the same numbers as float32 and float64.
+def as_network(network, who: str) -> TernaryNetwork:
+    """``network``, or the model file at ``network`` when it is a path (str or os.PathLike), read with
+    :func:`load` (whose ModelFileError names a missing or damaged file). Every user-level call that takes a
+    trained model (predict, verify, storage_report, the exports, read_images' ``like``) takes either, through
+    this one door; targets take the network only (a target's compile is no place to read files). Anything
+    else is a TypeError naming ``who``."""
+    if isinstance(network, (str, os.PathLike)):
+        return load(network)
+    return require_network(network, who, path_ok=True)
+
+
+def storage_report(network: TernaryNetwork | str | os.PathLike) -> dict:
+    """Bytes to store the model here, beside the same numbers as float32 and float64. ``network``: a
+    TernaryNetwork or a model file's path.
 
     ``weights_*`` counts weights only; ``model_*`` counts every parameter
     (weights, thresholds, biases, encoder thresholds); ``model_file_bytes`` also the
     header (metadata, array table) and checksum.
     """
-    require_network(network, "storage_report")
+    network = as_network(network, "storage_report")
     n_w = network.n_weights
     n_params = n_w + sum(layer.weights.shape[0] for layer in network.layers) + network.encoder.thresholds.size
     packed = sum(packed_nbytes(layer.weights.size, len(network.discrete_set)) for layer in network.layers)

@@ -106,12 +106,15 @@ def feature_array(X: Any) -> np.ndarray:
     return array
 
 
-def require_network(network: Any, who: str) -> TernaryNetwork:
+def require_network(network: Any, who: str, *, path_ok: bool = False) -> TernaryNetwork:
     """``network`` if it is a :class:`TernaryNetwork`, else a TypeError naming ``who`` and what to pass: a
     path or a fitted estimator given in its place would fail deep inside (``'str' object has no attribute
-    'n_inputs'``)."""
+    'n_inputs'``). ``path_ok``: ``who`` takes a model file's path too (``modelfile.as_network``), and says so."""
     if isinstance(network, TernaryNetwork):
         return network
+    if path_ok:
+        raise TypeError(f"{who} needs a TernaryNetwork (a fitted CoNNTrA's network_) or a model file's path, "
+                        f"got {type(network).__name__}")
     raise TypeError(f"{who} needs a TernaryNetwork (a fitted CoNNTrA's network_, or connttra_neuro.load(path)), "
                     f"got {type(network).__name__}")
 

@@ -141,13 +141,14 @@ def test_predict_names_what_is_wrong_with_X(digits):
         predict(network, data.X_val[0].reshape(8, 8))  # one digits image as scikit-learn's images hold it
     with pytest.raises(ValueError, match="X has no samples"):
         predict(network, np.zeros((0, 64)))
-    with pytest.raises(TypeError, match="pass its network_"):
+    with pytest.raises(TypeError, match=r"^predict needs a TernaryNetwork \(a fitted CoNNTrA's network_\) or a "
+                                        r"model file's path, got CoNNTrA$"):
         predict(digits[3], data.X_val)
 
 
 # -- reading images ----------------------------------------------------------------------------
 def test_read_images_gives_the_rows_the_image_folder_loader_gave(images):
-    root, data, network, _ = images
+    root, data, network, path = images
     assert "1 turned by their EXIF orientation" in data.description  # the photo's EXIF orientation applied
     assert "palette images of grey colours read as grey" in data.description  # the GIF read as grey
     X, files = read_images(root / "val", like=network)  # sorted, as the loader: one/ before zero/
@@ -157,6 +158,11 @@ def test_read_images_gives_the_rows_the_image_folder_loader_gave(images):
     assert files[-1].name == "photo.jpg" and not any(f.name == "notes.txt" for f in files)
     one, _ = read_images([files[-1], files[6]])  # files given one by one read as in the folder
     assert one.tobytes() == np.ascontiguousarray(data.X_val[[-1, 6]]).tobytes()
+    by_path, _ = read_images(root / "val", like=path)  # the model file's path, as predict takes it
+    assert by_path.tobytes() == X.tobytes()
+    with pytest.raises(TypeError, match=r"^read_images\(like=...\) needs a TernaryNetwork .* or a model file's path, "
+                                        r"got dict$"):
+        read_images(root / "val", like={"n_features": 64})
 
 
 def test_a_grey_image_goes_to_a_colour_model_as_training_read_it_beside_colour_ones(tmp_path):

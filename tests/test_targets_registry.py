@@ -251,18 +251,14 @@ def test_the_steps_of_a_result_must_be_a_count(steps, ok):
 
 
 @pytest.mark.parametrize("given", ["model.ctn", "CoNNTrA"])
-def test_a_path_or_an_estimator_for_the_network_is_named_by_every_target_and_export(given, tmp_path):
+def test_a_path_or_an_estimator_for_the_network_is_named_by_every_target(given, tmp_path):
     # a researcher passes the model's path, or the estimator, where the network goes: each said
     # "'str' object has no attribute 'n_inputs'" (or 'named_layers', 'encoder'), deep inside; reference's
-    # compile took it and failed only in run
-    from connttra_neuro import storage_report
+    # compile took it and failed only in run. Targets take the network only (the exports take a path too)
     from connttra_neuro.train import CoNNTrA
-    from hardware_targets.loihi2 import check_netx, export_netx, export_nir
 
     wrong = CoNNTrA() if given == "CoNNTrA" else given
-    calls = {"export_nir": lambda: export_nir(wrong, tmp_path / "m.nir"),
-             "export_netx": lambda: export_netx(wrong, tmp_path / "m.net"),
-             "check_netx": lambda: check_netx(wrong), "storage_report": lambda: storage_report(wrong)}
+    calls = {}
     for name in ("reference", "loihi2", "brian2"):
         target = get_target(name)
         calls[f"{name}: deploy"] = functools.partial(target.deploy, wrong, np.zeros((2, 4), np.uint8))
@@ -273,3 +269,29 @@ def test_a_path_or_an_estimator_for_the_network_is_named_by_every_target_and_exp
                                             rf"or connttra_neuro.load\(path\)\), got {type(wrong).__name__}$"):
             call()
     assert not list(tmp_path.iterdir())
+
+
+def test_the_exports_and_storage_report_take_a_model_file_s_path_as_predict_does(tmp_path):
+    # they refused a path with a TypeError while predict read it; now every user-level call that takes a
+    # trained model reads one (modelfile.as_network), and names anything else it is given
+    from connttra_neuro import ModelFileError, load, save, storage_report
+    from connttra_neuro.train import CoNNTrA
+    from hardware_targets.loihi2 import check_netx, export_netx, export_nir
+
+    network = random_network((4, 6, 3), seed=0)
+    model = save(network, tmp_path / "m.ctn")
+    for given in (model, str(model)):
+        assert storage_report(given) == storage_report(network)
+        check_netx(given)
+        assert load(export_nir(given, tmp_path / "m.nir")) == network  # the graph of the file's network
+        assert export_netx(given, tmp_path / "m.net").stat().st_size > 0
+    calls = {"export_nir": lambda w: export_nir(w, tmp_path / "x.nir"),
+             "export_netx": lambda w: export_netx(w, tmp_path / "x.net"),
+             "check_netx": check_netx, "storage_report": storage_report}
+    for who, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^{who} needs a TernaryNetwork \(a fitted CoNNTrA's network_\) or a "
+                                            rf"model file's path, got CoNNTrA$"):
+            call(CoNNTrA())
+        with pytest.raises(ModelFileError, match="no such model file"):
+            call(tmp_path / "missing.ctn")
+    assert not (tmp_path / "x.nir").exists() and not (tmp_path / "x.net").exists()

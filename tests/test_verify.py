@@ -794,14 +794,22 @@ def test_labels_map_through_a_hand_made_unsorted_class_list():
     assert report.software["error"] == pytest.approx(8 / 60)
 
 
-def test_verify_names_a_wrong_network_argument_and_takes_bool_features():
+def test_verify_names_a_wrong_network_argument_and_takes_bool_features(tmp_path):
+    from connttra_neuro import ModelFileError, save
     from connttra_neuro.train import CoNNTrA
 
     net = random_network((4, 6, 3), levels=1, seed=0)
     X = np.random.default_rng(0).random((20, 4)) > 0.5
-    for wrong, name in ((CoNNTrA(), "CoNNTrA"), ("m.ctn", "str"), (None, "NoneType")):
-        with pytest.raises(TypeError, match=f"verify needs a TernaryNetwork .* got {name}"):
+    for wrong, name in ((CoNNTrA(), "CoNNTrA"), (None, "NoneType")):
+        with pytest.raises(TypeError, match=rf"verify needs a TernaryNetwork .* or a model file's path, got {name}$"):
             verify(wrong, ["reference"], X, np.zeros(20, int))
+    # a model file's path is read, as predict reads it (it was a TypeError here); a missing one is named
+    path = save(net, tmp_path / "m.ctn")
+    for given in (path, str(path)):
+        assert verify(given, ["reference"], X, np.zeros(20, int)).to_dict()["network"] == \
+            verify(net, ["reference"], X, np.zeros(20, int)).to_dict()["network"]
+    with pytest.raises(ModelFileError, match="no such model file"):
+        verify(str(tmp_path / "missing.ctn"), ["reference"], X, np.zeros(20, int))
     # bool features are 0/1, as fit takes them (they were refused as "not numeric" here)
     report = verify(net, ["reference"], X, np.zeros(20, int))
     assert report.all_exact and np.array_equal(net.encode(X), net.encode(X.astype(float)))

@@ -20,6 +20,7 @@ documented in ``docs/user-guide.md`` and tested in ``tests/test_verify_report.py
 from __future__ import annotations
 
 import functools
+import os
 import time
 import traceback
 import warnings
@@ -30,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from connttra_neuro.modelfile import storage_report
-from connttra_neuro.network import TernaryNetwork, feature_array, require_network
+from connttra_neuro.modelfile import as_network, storage_report
+from connttra_neuro.network import TernaryNetwork, feature_array
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target, target_class
@@ -293,7 +294,7 @@ def labels_to_outputs(network, y: np.ndarray) -> np.ndarray:
 
 
 def verify(
-    network: TernaryNetwork,
+    network: TernaryNetwork | str | os.PathLike,
     targets: Sequence[str | Target],
     X: np.ndarray,
     y: np.ndarray,
@@ -308,7 +309,9 @@ def verify(
 
     Parameters
     ----------
-    network : TernaryNetwork
+    network : TernaryNetwork or path
+        A trained model (``connttra_neuro.load("model.ctn")``, a fitted ``CoNNTrA``'s ``network_``), or
+        the path of a model file.
     targets : sequence of str or Target
         Registry names (``"reference"``, ``"loihi2"``, ``"brian2"``) or
         :class:`~hardware_targets.base.Target` instances (e.g. a deliberately
@@ -338,7 +341,7 @@ def verify(
         recorded with ``status="failed"`` and the error, not re-raised; a name that is no target
         (``"loihi"``) raises :class:`~hardware_targets.UnknownTargetError` before any target runs.
     """
-    require_network(network, "verify")  # an estimator or a path: say what to pass
+    network = as_network(network, "verify")  # a path is read; an estimator: say what to pass
     if isinstance(targets, (str, Target)):  # "reference" would otherwise be the targets "r", "e", "f", ...
         targets = [targets]
     targets = list(targets)

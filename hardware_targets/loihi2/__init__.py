@@ -17,11 +17,13 @@ weight scale, see mapping.py).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from connttra_neuro.modelfile import as_network
 from connttra_neuro.network import TernaryNetwork, require_network
 
 from ..base import RunResult, Target, check_spikes, is_positive_int, tiles_within
@@ -124,22 +126,23 @@ class Loihi2Target(Target):
         return network_resources(require_network(network, "loihi2: resources"), self.spec, self.weight_bits)
 
 
-def export_nir(network: TernaryNetwork, path) -> Path:
-    """Write the network as a NIR graph (HDF5). See :mod:`.export`."""
+def export_nir(network: TernaryNetwork | str | os.PathLike, path) -> Path:
+    """Write the network (or the model file at a path) as a NIR graph (HDF5). See :mod:`.export`."""
     from .export import export_nir as _export
 
-    return _export(require_network(network, "export_nir"), path)
+    return _export(as_network(network, "export_nir"), path)
 
 
-def check_netx(network: TernaryNetwork) -> None:
-    """Raise TargetLimitError if :func:`export_netx` would refuse ``network`` (writes nothing)."""
+def check_netx(network: TernaryNetwork | str | os.PathLike) -> None:
+    """Raise TargetLimitError if :func:`export_netx` would refuse ``network`` (a network or a model file's
+    path; writes nothing)."""
     from .export import check_netx as _check
 
-    _check(require_network(network, "check_netx"))
+    _check(as_network(network, "check_netx"))
 
 
-def export_netx(network: TernaryNetwork, path) -> Path:
-    """Write the network as a lava-dl netx HDF5 file. See :mod:`.export`."""
+def export_netx(network: TernaryNetwork | str | os.PathLike, path) -> Path:
+    """Write the network (or the model file at a path) as a lava-dl netx HDF5 file. See :mod:`.export`."""
     from .export import export_netx as _export
 
-    return _export(require_network(network, "export_netx"), path)
+    return _export(as_network(network, "export_netx"), path)
