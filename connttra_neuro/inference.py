@@ -21,8 +21,8 @@ __all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input
 
 def output_labels(network: TernaryNetwork) -> np.ndarray:
     """The label each output stands for: the model's metadata ``classes`` (int64, or text for labels
-    fit recorded as text), or the output indices 0..C-1 when it records none (or none usable: a
-    hand-made list that is not one distinct label per output is not trusted to map anything)."""
+    fit recorded as text), or the output indices 0..C-1 when it records none. A malformed entry (not one
+    distinct label per output) is a NetworkError naming it: it would mislabel every prediction."""
     from .verify.parity import label_classes, text_classes
 
     texts = text_classes(network)
@@ -87,18 +87,23 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
     ndarray, shape (n_samples,)
         The label of each row: the model's metadata ``classes`` (the training labels; text where fit
         recorded them as text), or the output index when the model records none. With ``names``, the
-        class names (str).
+        class names (str). A malformed ``classes`` entry (not one distinct label per output) is an error
+        naming it, before anything runs.
     """
     import warnings
 
     network = as_network(network, "predict")
+    # what each output stands for, before the run: metadata that cannot say it costs no Lava start-up
+    labels = _class_names(network) if names else output_labels(network)
     X = check_features(network, X)
     note = scale_note(network, X)
     if note:
         warnings.warn(note, UserWarning, stacklevel=2)
-    outputs = _outputs(network, X, target, target_options)
-    if not names:
-        return output_labels(network)[outputs]
+    return labels[_outputs(network, X, target, target_options)]
+
+
+def _class_names(network: TernaryNetwork) -> np.ndarray:
+    """The class name of each output, for ``predict(..., names=True)``; a ValueError when there are none."""
     named = output_names(network)
     if named is None:
         given = thaw_metadata(network.metadata.get("class_names"))
@@ -108,7 +113,7 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
         raise ValueError("predict(..., names=True): the model records no class names (metadata class_names, which "
                          "train writes for an image folder or an npz holding class_names); use the labels "
                          "predict returns without names=True")
-    return np.array(named, dtype=str)[outputs]
+    return np.array(named, dtype=str)
 
 
 def predict_outputs(network, X, target="reference", **target_options) -> np.ndarray:

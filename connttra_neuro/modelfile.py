@@ -36,6 +36,7 @@ from .network import (
     OutputLayer,
     TernaryNetwork,
     ThermometerEncoder,
+    check_classes,
     check_discrete_set,
     require_network,
     thaw_metadata,
@@ -255,9 +256,14 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     """Write ``network`` to ``path`` atomically (temporary file, fsync, rename).
 
     A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched. An existing file that
-    is not a model file (a dataset, a picture) is refused, not replaced: its data would be lost.
+    is not a model file (a dataset, a picture) is refused, not replaced: its data would be lost. Metadata
+    ``classes`` that is not one distinct label per output is refused (``network.check_classes``).
     """
     require_network(network, "save")
+    try:  # a file whose classes misstate its labels would mislabel every prediction: none is written
+        check_classes(network.metadata.get("classes"), network.n_classes)
+    except NetworkError as err:
+        raise NetworkError(f"save: {err}") from None
     _check_path(path, "save")
     blob = to_bytes(network)
     # a model cut short is still a model (load says truncated), replaceable like any other

@@ -170,6 +170,38 @@ def check_input_shape(shape, n_features: int) -> tuple[int, ...]:
     return dims
 
 
+def _all_of_kind(values, kind: type) -> bool:
+    """Every value a ``kind`` (bool is no int here: a list mixing True and 2 is no list of labels)."""
+    return all(isinstance(v, kind) and (kind is bool or not isinstance(v, bool)) for v in values)
+
+
+def check_classes(classes, n_classes: int) -> list | None:
+    """Metadata ``classes`` (the label each output stands for, in output order: what fit records) as a list,
+    or None when the model records none. It must be one distinct label per output, all integers (int64),
+    all text, or all bool (fit's labels of a bool ``y``); else a NetworkError naming the entry. A model
+    file that misstates its labels would mislabel every prediction and miscount every error, unsaid."""
+    if classes is None:
+        return None
+    listed = isinstance(classes, (list, tuple))
+    if not listed:
+        why = f"is not a list (it is {type(classes).__name__})"
+    elif len(classes) != n_classes:
+        why = f"has {len(classes)} labels for the model's {n_classes} outputs"
+    elif not any(_all_of_kind(classes, kind) for kind in (int, str, bool)):
+        why = "is not all integers or all text"
+    elif _all_of_kind(classes, int) and not all(-(2**63) <= c < 2**63 for c in classes):
+        why = "holds an integer beyond int64"
+    elif len(set(classes)) != len(classes):
+        why = f"repeats label {next(c for c in classes if classes.count(c) > 1)!r}"
+    else:
+        return list(classes)
+    shown = (f"{list(classes[:10])!r}"[:-1] + ", ...]") if listed and len(classes) > 10 else repr(
+        list(classes) if listed else classes)
+    raise NetworkError(f"the model's metadata classes {shown} {why}; it must be one distinct label per output, in "
+                       f"output order (integers or text, as fit records them): correct it or remove it "
+                       f"(network.replace(metadata=...), then save)")
+
+
 def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:
     """Validate a discrete weight set and return it as a sorted tuple of ints."""
     if isinstance(values, (str, bytes)):  # "012" would read as (0, 1, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from connttra_neuro.cli import main
 from connttra_neuro.modelfile import save
 from connttra_neuro.network import random_network
 from hardware_targets import registry
-from hardware_targets.reference import ReferenceTarget
+from hardware_targets.reference import ReferenceTarget, forward
 
 
 @pytest.fixture
@@ -251,9 +252,8 @@ def test_whole_float_labels_are_recorded_as_integers_and_mapped(tmp_path, capsys
     assert json.loads(capsys.readouterr().out)["error"] == pytest.approx(1 - est.score(X[va], labels[va]))
 
 
-@pytest.mark.parametrize("classes, mapped", [(5, None), ("abc", None), ([2**70, 1, 2], None), ([1, 1, 2], None),
-                                             ([True, False, 2], None), ([0, 1, 2], None), ([9, 0, 5], [9, 0, 5])])
-def test_label_classes_reads_only_one_distinct_integer_per_output(classes, mapped):
+@pytest.mark.parametrize("classes, mapped", [([0, 1, 2], None), ([9, 0, 5], [9, 0, 5]), (["a", "b", "c"], None)])
+def test_label_classes_reads_one_distinct_integer_per_output(classes, mapped):
     import numpy as np
 
     from connttra_neuro.cli.verify import as_output_indices
@@ -265,6 +265,61 @@ def test_label_classes_reads_only_one_distinct_integer_per_output(classes, mappe
     got = as_output_indices(net, np.array([0, 5, 9, 7]))  # never a traceback
     if mapped == [9, 0, 5]:  # unsorted: output c stands for classes[c]; 7 is none of them
         assert got.tolist() == [1, 2, 0, 3]
+
+
+@pytest.mark.parametrize("classes, why", [(5, r"5 is not a list \(it is int\)"), ("abc", "'abc' is not a list"),
+                                          ([2**70, 1, 2], "holds an integer beyond int64"),
+                                          ([1, 1, 2], "repeats label 1"), ([0, 1], "has 2 labels for the model's 3"),
+                                          ([True, False, 2], "is not all integers or all text"),
+                                          ([0.5, 1.5, 2.5], "is not all integers or all text")])
+def test_a_malformed_classes_entry_is_an_error_everywhere_it_would_map_labels(classes, why, tmp_path, capsys):
+    # a hand-edited model whose classes misstate its labels: predict fell back to output indices without a word,
+    # verify and evaluate took the data's labels as outputs (evaluate with a note), so every label was wrong
+    # unsaid; now predict, verify and evaluate refuse it by name before anything runs, and save writes none
+    import numpy as np
+
+    from connttra_neuro import load, predict
+    from connttra_neuro.modelfile import to_bytes
+    from connttra_neuro.network import NetworkError
+    from connttra_neuro.verify import verify
+
+    net = random_network((4, 5, 3), seed=0).replace(metadata={"dataset": "iris", "classes": classes})
+    said = rf"the model's metadata classes .*{why}.*one distinct label per output"
+    X = np.random.default_rng(0).random((6, 4))
+    with pytest.raises(NetworkError, match=said):
+        predict(net, X)
+    with pytest.raises(NetworkError, match=said):
+        verify(net, "reference", X, np.zeros(6, int), y_are_outputs=True)
+    with pytest.raises(NetworkError, match="^save: " + said):
+        save(net, tmp_path / "m.ctn")
+    assert not (tmp_path / "m.ctn").exists()
+    model = tmp_path / "hand-edited.ctn"  # as another tool (or a hand edit) would write it: load still reads it
+    model.write_bytes(to_bytes(net))
+    assert load(model).metadata["classes"] == net.metadata["classes"]  # readable, so it can be mended
+    for command in (["evaluate", model, "--data", "iris"], ["verify", model, "--data", "iris", "--no-plots",
+                                                             "--out", tmp_path / "rep"],
+                    ["predict", model, tmp_path / "x.npy"]):
+        np.save(tmp_path / "x.npy", X)
+        assert main([str(a) for a in command]) == 2
+        err = capsys.readouterr().err
+        assert re.search(said, err) and "running" not in err, err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_bool_classes_as_fit_records_them_for_a_bool_y_are_labels_not_an_error(tmp_path):
+    # fit on a bool y records classes [False, True]: one distinct label per output, not a malformed entry
+    import numpy as np
+
+    from connttra_neuro import load, predict
+    from connttra_neuro.verify import verify
+
+    net = random_network((4, 5, 2), seed=0).replace(metadata={"classes": [False, True]})
+    X = np.random.default_rng(0).random((6, 4))
+    outputs = np.argmax(forward(net, net.encode(X))[0], axis=1)
+    model = save(net, tmp_path / "b.ctn")
+    assert predict(model, X).tolist() == outputs.tolist()
+    report = verify(load(model), "reference", X, outputs.astype(bool))
+    assert report.all_exact and report.software["error"] == 0 and report.network["classes"] == [False, True]
 
 
 def test_report_folders_replace_only_files_their_command_wrote(iris_model, tmp_path, capsys):

@@ -69,6 +69,7 @@ def _predict(args) -> int:
     from .verify import parse_targets, target_options
 
     network = _load_model(args)
+    labels_of = output_labels(network)  # a malformed metadata classes: said before any input is read or run
     if not args.inputs:
         raise UserError("no inputs: give image files, folders of images, or one .npz / .npy file of feature rows "
                         "after MODEL")
@@ -98,7 +99,7 @@ def _predict(args) -> int:
             print(f"predict: stopped before its predictions were written: -o {args.output} is as it was",
                   file=sys.stderr)
         raise
-    labels, names = output_labels(network)[outputs], output_names(network)
+    labels, names = labels_of[outputs], output_names(network)
     header = [*CSV_HEADER, *(["class_name"] if names is not None else [])]
     rows = [[str(i), str(o), str(label), *([names[o]] if names is not None else [])]
             for i, o, label in zip(inputs, outputs.tolist(), labels.tolist(), strict=True)]

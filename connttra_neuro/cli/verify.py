@@ -98,11 +98,14 @@ def add_target_option_arguments(p) -> None:
 
 def load_split(args, network):
     """``(X, y, dataset name)`` for the chosen split, checked against the model's feature count."""
+    from connttra_neuro.verify.parity import model_classes
+
     from ..datasets import DatasetError, load_dataset
     from . import UserError
 
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be a positive number of samples, got {args.n}")
+    model_classes(network)  # a malformed metadata classes is an error naming it, before the data is read
     if args.split is None:  # left as None by the parser, so deploy can tell --split given without --data
         args.split = "val"
     seed_given = args.seed is not None
@@ -273,15 +276,8 @@ def as_output_indices(network, y):
 
     from connttra_neuro.verify.parity import label_classes, labels_to_outputs
 
-    classes = label_classes(network)
+    classes = label_classes(network)  # a malformed entry is an error naming it (it was a note, and the run went on)
     if classes is None:
-        given = network.metadata.get("classes")
-        listed = isinstance(given, (list, tuple))
-        if given is not None and (not listed or list(given) != list(range(network.n_classes))):
-            shown = list(given)[:10] if listed else given
-            print(f"note: the model's metadata 'classes' ({shown!r}) is not one integer label per output; the data's "
-                  f"labels are taken as output indices 0..{network.n_classes - 1}, so the error figures hold only if "
-                  "they are", file=sys.stderr)
         return y
     print(f"note: the model's outputs stand for labels {classes[:10]}{' ...' if len(classes) > 10 else ''}"
           f" (its metadata); labels mapped to output indices", file=sys.stderr)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from connttra_neuro.modelfile import as_network, storage_report
-from connttra_neuro.network import TernaryNetwork, feature_array
+from connttra_neuro.network import TernaryNetwork, check_classes, feature_array
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target, target_class
@@ -245,8 +245,8 @@ def _resolve(target: str | Target, options: dict) -> Target:
 
 
 def per_output(network, key: str, kind: type) -> list | None:
-    """Metadata ``key`` when it is one distinct ``kind`` value per output (``classes``, ``class_names``),
-    else None: hand-made or damaged metadata is not trusted to map anything."""
+    """Metadata ``key`` when it is one distinct ``kind`` value per output (``class_names``), else None:
+    hand-made or damaged names are not trusted to name anything (``classes``: :func:`model_classes`)."""
     values = network.metadata.get(key)
     if (isinstance(values, (list, tuple)) and len(values) == network.n_classes
             and all(isinstance(v, kind) and not isinstance(v, bool) for v in values)  # before set(): hashable
@@ -255,12 +255,18 @@ def per_output(network, key: str, kind: type) -> list | None:
     return None
 
 
+def model_classes(network) -> list | None:
+    """The model's metadata ``classes`` (the label each output stands for), or None when it records none;
+    a malformed entry (not one distinct integer or text label per output) is a NetworkError naming it
+    (``network.check_classes``): predict, verify and evaluate would mislabel every output by it, unsaid."""
+    return check_classes(network.metadata.get("classes"), network.n_classes)
+
+
 def label_classes(network) -> list[int] | None:
-    """The labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1, else
-    None (outputs are the labels). Only one distinct integer (int64) per output is a mapping."""
-    classes = per_output(network, "classes", int)
-    if classes is None or classes == list(range(network.n_classes)) or not all(-(2**63) <= c < 2**63
-                                                                                 for c in classes):
+    """The integer labels the model's outputs stand for (metadata ``classes``) when they are not 0..C-1,
+    else None (outputs are the labels, or the labels are text). A malformed entry: :func:`model_classes`."""
+    classes = model_classes(network)
+    if classes is None or _all_text(classes) or classes == list(range(network.n_classes)):
         return None
     return classes
 
@@ -268,7 +274,12 @@ def label_classes(network) -> list[int] | None:
 def text_classes(network) -> list[str] | None:
     """The labels the outputs stand for when fit recorded them as text (labels that were neither
     integers nor whole numbers: 'cat', 0.5), one distinct string per output; else None."""
-    return per_output(network, "classes", str)
+    classes = model_classes(network)
+    return classes if classes is not None and _all_text(classes) else None
+
+
+def _all_text(classes: list) -> bool:
+    return all(isinstance(c, str) for c in classes)
 
 
 def labels_to_outputs(network, y: np.ndarray) -> np.ndarray:
@@ -342,6 +353,7 @@ def verify(
         (``"loihi"``) raises :class:`~hardware_targets.UnknownTargetError` before any target runs.
     """
     network = as_network(network, "verify")  # a path is read; an estimator: say what to pass
+    classes = model_classes(network)  # malformed: said before any target runs, whatever y holds
     if isinstance(targets, (str, Target)):  # "reference" would otherwise be the targets "r", "e", "f", ...
         targets = [targets]
     targets = list(targets)
@@ -439,7 +451,7 @@ def verify(
             "n_features": network.n_features,
             # what each output (row and column of the confusion matrices) stands for, where the model says
             "class_names": per_output(network, "class_names", str),
-            "classes": per_output(network, "classes", int) or per_output(network, "classes", str),
+            "classes": classes,
         },
         dataset=dataset,
         n_samples=int(len(y)),
@@ -659,8 +671,7 @@ def output_labels(class_names, classes, n: int) -> list[str] | None:
 def class_label(network, c: int) -> str:
     """Output ``c`` as a report names it: ``2``, or ``2 (zero)`` where the model records what its outputs
     stand for (:func:`output_labels`)."""
-    named = output_labels(per_output(network, "class_names", str),
-                          per_output(network, "classes", int) or text_classes(network), network.n_classes)
+    named = output_labels(per_output(network, "class_names", str), model_classes(network), network.n_classes)
     return f"{c} ({named[c]})" if named is not None else str(c)
 
 
