@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .network import not_2d
+
 __all__ = [
     "Dataset",
     "DatasetError",
@@ -214,7 +216,7 @@ def _check_pair(X, y, x_name: str, y_name: str, source: str, *, empty_ok: bool =
     if np.iscomplexobj(X):
         raise DatasetError(f"{source}: {x_name} must be real numbers, got dtype {X.dtype}")
     if X.ndim < 2:
-        raise DatasetError(f"{source}: {x_name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+        raise DatasetError(f"{source}: {not_2d(x_name, X.shape)}")
     rows = X.shape[0] if n_samples is None else int(n_samples)  # after the check: a scalar X has no rows
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784)
         if rows == 0 and not empty_ok:

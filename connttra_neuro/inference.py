@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .modelfile import as_network
-from .network import TernaryNetwork, feature_array, real_features, thaw_metadata
+from .network import TernaryNetwork, feature_array, not_2d, real_features, thaw_metadata
 
 __all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note"]
 
@@ -155,8 +155,7 @@ def check_features(network: TernaryNetwork, X) -> np.ndarray:
     X = feature_array(X)
     n = network.n_features
     if X.ndim < 2:
-        one = f"; one sample of {n} features is X.reshape(1, -1)" if X.size == n else ""
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}{one}")
+        raise ValueError(not_2d("X", X.shape, n))
     if X.ndim > 2:  # images (n, 28, 28) -> (n, 784), as the dataset loaders flatten them
         shape = input_shape(network)
         if shape is not None and not same_shape(X.shape[1:], shape):  # same pixels, other places: misread

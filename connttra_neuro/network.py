@@ -66,6 +66,20 @@ def real_features(X: np.ndarray, who: str) -> np.ndarray:
     return X
 
 
+def not_2d(name: str, shape, n_features: int | None = None) -> str:
+    """The one message for ``name`` (features) of fewer than 2 dimensions where rows of samples go, said
+    alike by predict, verify, fit, the encoder and the data loaders. A 1-D array is one sample or samples
+    of one feature, and no call guesses which (a guess of one sample mislabels a column of one-feature
+    samples): it says how to give either, and the features per sample the model takes where one is known."""
+    said = f"{name} must be 2-D (n_samples, n_features), got shape {tuple(shape)}"
+    if len(shape) == 1:
+        said += (f": one sample is {name}.reshape(1, -1) (or {name}[None]), samples of one feature "
+                 f"{name}.reshape(-1, 1)")
+    if n_features is not None:
+        said += f"; the model takes {n_features:,} feature{'s' if n_features != 1 else ''} per sample"
+    return said
+
+
 def _integer_cuts(thresholds: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Float thresholds as integer ones of ``dtype`` for integer features: ``x >= t`` iff ``x >= ceil(t)``.
     Returns the cuts (clamped into the dtype's range; ``-inf`` and anything below it pass every value) and
@@ -269,10 +283,10 @@ class ThermometerEncoder:
     def encode(self, X: np.ndarray) -> np.ndarray:
         """Encode raw features ``X`` (n_samples, n_features) as uint8 spikes (n_samples, F*K): spike
         ``f*K + k`` is ``x_f >= thresholds[f, k]``, exactly (integer features are compared as integers,
-        float ones in float64). Features must be finite, as for :meth:`fit`."""
+        float ones in float64). Features must be finite, as for :meth:`fit`; one sample is ``X[None]``."""
         X = feature_array(X)
-        if X.ndim == 1:
-            X = X[None, :]
+        if X.ndim < 2:  # one sample or samples of one feature: refused as predict and fit refuse it
+            raise NetworkError(f"encoder: {not_2d('X', X.shape, self.n_features)}")
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise NetworkError(f"encoder: expected samples of shape (n, {self.n_features}), got {np.shape(X)}"
                                + self.spikes_given(X))
@@ -321,6 +335,8 @@ class ThermometerEncoder:
         X = feature_array(X)
         if not np.issubdtype(X.dtype, np.floating):
             X = X.astype(np.float64)
+        if X.ndim < 2:
+            raise NetworkError(f"encoder: fit: {not_2d('X', X.shape)}")
         if X.ndim != 2 or X.shape[0] < 1:
             raise NetworkError(f"encoder: fit needs a 2-D array of samples, got shape {X.shape}")
         if isinstance(levels, bool) or int(levels) != levels or levels < 1:

@@ -135,7 +135,7 @@ def test_predict_names_what_is_wrong_with_X(digits):
     bad[3, 7] = np.nan
     with pytest.raises(ValueError, match=r"X: 1 sample\(s\) contain NaN or infinite values \(first: row 3, NaN\)"):
         predict(network, bad)
-    with pytest.raises(ValueError, match=r"one sample of 64 features is X.reshape\(1, -1\)"):
+    with pytest.raises(ValueError, match=r"^X must be 2-D .*, got shape \(64,\): one sample is X.reshape\(1, -1\)"):
         predict(network, data.X_val[0])
     with pytest.raises(ValueError, match=r"X has shape \(8, 8\): 8 samples of 8 features.*give X\[None\]"):
         predict(network, data.X_val[0].reshape(8, 8))  # one digits image as scikit-learn's images hold it
@@ -144,6 +144,37 @@ def test_predict_names_what_is_wrong_with_X(digits):
     with pytest.raises(TypeError, match=r"^predict needs a TernaryNetwork \(a fitted CoNNTrA's network_\) or a "
                                         r"model file's path, got CoNNTrA$"):
         predict(digits[3], data.X_val)
+
+
+def test_a_1d_x_is_refused_alike_by_every_call_that_takes_features(digits, tmp_path, capsys):
+    # a 1-D X is one sample or samples of one feature: predict refused it with a hint, fit and the loaders
+    # without one, network.encode took it as one sample; now each refuses it with the same words
+    from connttra_neuro.datasets import load_npz
+    from connttra_neuro.inference import predict_outputs
+    from connttra_neuro.network import ThermometerEncoder
+    from connttra_neuro.train import CoNNTrA
+    from connttra_neuro.verify import verify
+
+    network, path, data, model = digits
+    row = data.X_val[0]
+    said = (r"X must be 2-D \(n_samples, n_features\), got shape \(64,\): one sample is X.reshape\(1, -1\) \(or "
+            r"X\[None\]\), samples of one feature X.reshape\(-1, 1\)")
+    takes = said + "; the model takes 64 features per sample"
+    calls = {takes: [lambda: predict(network, row), lambda: predict_outputs(path, row),
+                     lambda: verify(network, "reference", row, [0]), lambda: network.encode(row),
+                     lambda: model.predict(row), lambda: model.score(row, [0])],
+             said: [lambda: CoNNTrA(hidden=(2,)).fit(row, np.zeros(64)), lambda: ThermometerEncoder.fit(row)]}
+    for message, those in calls.items():
+        for call in those:
+            with pytest.raises(ValueError, match=message + "$"):
+                call()
+    np.savez(tmp_path / "one.npz", X=row, y=np.zeros(64))
+    with pytest.raises(DatasetError, match=said + "$"):
+        load_npz(tmp_path / "one.npz")
+    np.save(tmp_path / "one.npy", row)
+    assert main(["predict", str(path), str(tmp_path / "one.npy")]) == 2
+    assert f"{tmp_path / 'one.npy'}: " + "X must be 2-D" in capsys.readouterr().err
+    assert predict(network, row[None]).shape == (1,) and network.encode(row[None]).shape == (1, network.n_inputs)
 
 
 # -- reading images ----------------------------------------------------------------------------

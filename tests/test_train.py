@@ -427,11 +427,12 @@ def test_pandas_nullable_columns_are_numbers(data):
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(val, yv)
     with pytest.raises(ValueError, match="real numbers, got dtype object"):  # text stays refused
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(pd.DataFrame(X).astype(str), y)
-    # a Series (one row of a frame) is one sample to the encoder, and not 2-D to predict, as before
+    # a Series (one row of a frame) is 1-D: refused by the encoder as by predict, with the reshape to use
     row = pd.DataFrame(Xv).iloc[0]
-    np.testing.assert_array_equal(est.network_.encode(row), est.network_.encode(Xv[:1]))
-    with pytest.raises(ValueError, match="must be 2-D"):
-        est.predict(row)
+    np.testing.assert_array_equal(est.network_.encode(row.to_numpy()[None]), est.network_.encode(Xv[:1]))
+    for call in (est.network_.encode, est.predict):
+        with pytest.raises(ValueError, match=r"must be 2-D .*one sample is X.reshape\(1, -1\)"):
+            call(row)
 
 
 @pytest.mark.parametrize("threshold", [5, 100_000, -7, -100_000])

@@ -135,7 +135,7 @@ def _read_inputs(inputs: list[str], network, model: str):
                         f"{'several array files' if len(arrays) > 1 else 'both'} ({', '.join(inputs[:4])}"
                         f"{', ...' if len(inputs) > 4 else ''})")
     if arrays:
-        X = _read_rows(Path(arrays[0]))
+        X = _read_rows(Path(arrays[0]), network.n_features)
         n = math.prod(X.shape[1:])
         if n != network.n_features:
             raise UserError(f"{arrays[0]}: rows of {n:,} features, but model {model} takes "
@@ -158,15 +158,17 @@ def _read_inputs(inputs: list[str], network, model: str):
     return X, files
 
 
-def _read_rows(path: Path):
+def _read_rows(path: Path, n_features: int):
     """The feature rows of an ``.npz`` (array ``X``, else ``X_test``) or ``.npy`` file: numbers, one sample
-    per row of the first axis (2-D rows, or samples of more dimensions such as ``(n, 28, 28)``)."""
+    per row of the first axis (2-D rows, or samples of more dimensions such as ``(n, 28, 28)``); the model
+    takes ``n_features`` per sample."""
     import zipfile
     import zlib
 
     import numpy as np
 
     from ..datasets import DatasetError, _check_npz_signature
+    from ..network import not_2d
 
     try:
         _check_npz_signature(path)  # names a CSV, a gzip or an IDX file given by mistake
@@ -186,15 +188,15 @@ def _read_rows(path: Path):
                 raise DatasetError(f"{path}: expected an array X (or X_test, x, x_test) of feature rows; arrays found: "
                                    f"{', '.join(shown[:10]) or 'none'}{', ...' if len(shown) > 10 else ''}")
             try:
-                X, where = loaded[key], f"{path}: array {key}"
+                X, where, name = loaded[key], f"{path}: array {key}", key
             except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
                 raise DatasetError(f"{path}: array {key} cannot be read ({err})") from None
     else:
-        X, where = loaded, str(path)
+        X, where, name = loaded, str(path), "X"
     if X.dtype.kind not in "biuf":
         raise DatasetError(f"{where} must hold numbers, got dtype {X.dtype}")
-    if X.ndim < 2:
-        raise DatasetError(f"{where} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.ndim < 2:  # saved so again (np.save(path, X[None])), as predict takes X in Python
+        raise DatasetError(f"{path}: {not_2d(name, X.shape, n_features)}")
     if X.shape[0] == 0:
         raise DatasetError(f"{where} has no rows (shape {X.shape})")
     return X  # images (n, 28, 28) stay so: check_features compares their shape with the model's, then flattens

@@ -452,7 +452,7 @@ class CoNNTrA:
     def _scores(self, X) -> np.ndarray:
         self._check_fitted()
         _check_columns(_feature_names(X), getattr(self, "feature_names_in_", None), "X")
-        X, _ = check_Xy(X, np.zeros(np.shape(X)[0] if np.ndim(X) else 0), where="X")
+        X, _ = check_Xy(X, np.zeros(np.shape(X)[0] if np.ndim(X) else 0), where="X", n_features=self.n_features_in_)
         return network_forward(self.network_, self.network_.encode(X))[2]
 
     def decision_function(self, X) -> np.ndarray:

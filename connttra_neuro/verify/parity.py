@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from connttra_neuro.modelfile import as_network, storage_report
-from connttra_neuro.network import TernaryNetwork, check_classes, feature_array
+from connttra_neuro.network import TernaryNetwork, check_classes, feature_array, not_2d
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target, target_class
@@ -388,6 +388,8 @@ def verify(
         raise ValueError(f"verify needs integer class indices in y, got {y_given.dtype} values such as "
                          f"{y_given.ravel()[:3].tolist()}")
     y = y_given.astype(np.int64)
+    if X.ndim < 2:
+        raise ValueError(f"verify: {not_2d('X', X.shape, network.n_features)}")
     if y.ndim != 1 or X.ndim != 2 or X.shape[0] != y.shape[0]:
         raise ValueError(
             f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
