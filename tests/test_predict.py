@@ -146,6 +146,27 @@ def test_predict_names_what_is_wrong_with_X(digits):
         predict(digits[3], data.X_val)
 
 
+def test_verify_takes_x_as_predict_takes_it_and_says_what_is_wrong_in_its_words(digits):
+    # verify refused samples given unflattened, which predict takes, and said a wrong feature count or a NaN in
+    # the encoder's words ("encoder: expected samples of shape (n, 64), got (3, 10)"); now predict's
+    from connttra_neuro.verify import verify
+
+    network, _, data, _ = digits
+    bad = data.X_val[:5].copy()
+    bad[3, 7] = np.nan
+    for X, said in ((np.zeros((3, 10)), r"^X has 10 features per sample but the model takes 64; give the features"),
+                    (bad, r"^X: 1 sample\(s\) contain NaN or infinite values \(first: row 3, NaN\)"),
+                    (data.X_val[0].reshape(8, 8), r"^X has shape \(8, 8\): 8 samples of 8 features.*give X\[None\]"),
+                    (np.zeros((0, 64)), r"^X has no samples")):
+        for call in (lambda X: predict(network, X), lambda X: verify(network, "reference", X, np.zeros(len(X), int))):
+            with pytest.raises(ValueError, match=said):
+                call(X)
+    y = 10 * data.y_val[:30]
+    flat, images = (verify(network, "reference", X, y).to_dict() for X in (data.X_val[:30],
+                                                                          data.X_val[:30].reshape(-1, 8, 8)))
+    assert images["software"] == flat["software"] and images["targets"][0]["status"] == "exact"
+
+
 def test_a_1d_x_is_refused_alike_by_every_call_that_takes_features(digits, tmp_path, capsys):
     # a 1-D X is one sample or samples of one feature: predict refused it with a hint, fit and the loaders
     # without one, network.encode took it as one sample; now each refuses it with the same words

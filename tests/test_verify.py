@@ -207,8 +207,8 @@ def test_bad_inputs_raise_clear_errors():
     net = random_network((4, 5, 3), seed=0)
     with pytest.raises(ValueError, match="X of shape"):
         verify(net, ["reference"], np.zeros((5, 4)), np.zeros(4))
-    with pytest.raises(ValueError, match="expected samples of shape"):
-        verify(net, ["reference"], np.zeros((5, 3)), np.zeros(5))
+    with pytest.raises(ValueError, match="^X has 3 features per sample but the model takes 4; give the features"):
+        verify(net, ["reference"], np.zeros((5, 3)), np.zeros(5))  # predict's words (was the encoder's)
     X = np.zeros((5, 4))
     with pytest.raises(ValueError, match="at least one target"):
         verify(net, [], X, np.zeros(5, int))  # would be a vacuous pass

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from connttra_neuro.inference import check_features
 from connttra_neuro.modelfile import as_network, storage_report
-from connttra_neuro.network import TernaryNetwork, check_classes, feature_array, not_2d
+from connttra_neuro.network import TernaryNetwork, check_classes
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
 from hardware_targets.reference import forward
 from hardware_targets.registry import get_target, target_class
@@ -327,8 +328,9 @@ def verify(
         Registry names (``"reference"``, ``"loihi2"``, ``"brian2"``) or
         :class:`~hardware_targets.base.Target` instances (e.g. a deliberately
         faulty one in a test).
-    X : array (n_samples, n_features)
-        Raw features; the network's own encoder turns them into spikes.
+    X : array (n_samples, n_features) or (n_samples, *input_shape)
+        Raw features, as :func:`connttra_neuro.predict` takes them; the network's own encoder turns
+        them into spikes.
     y : array of int (n_samples,)
         True classes, as ``fit`` took them: a model fit on labels other than 0..C-1 maps them to its
         outputs through its metadata ``classes`` (a label it never learnt counts as an error).
@@ -368,7 +370,6 @@ def verify(
             target_class(name)
     if y is None:
         raise ValueError("verify needs the true classes y (n_samples,) beside X")
-    X = feature_array(X)
     y_given = np.asarray(y)
     if y_given.ndim == 2 and y_given.shape[1] == 1:  # a column of labels; a one-hot matrix is not one
         y_given = y_given.ravel()
@@ -388,11 +389,12 @@ def verify(
         raise ValueError(f"verify needs integer class indices in y, got {y_given.dtype} values such as "
                          f"{y_given.ravel()[:3].tolist()}")
     y = y_given.astype(np.int64)
-    if X.ndim < 2:
-        raise ValueError(f"verify: {not_2d('X', X.shape, network.n_features)}")
-    if y.ndim != 1 or X.ndim != 2 or X.shape[0] != y.shape[0]:
+    shape = np.shape(X)
+    # X as predict takes it (rows, or samples in the shape the model records), its errors predict's own
+    X = check_features(network, X)
+    if y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise ValueError(
-            f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {X.shape} and {y.shape}"
+            f"verify needs X of shape (n, {network.n_features}) and y of shape (n,), got {shape} and {y.shape}"
         )
     # labels 1..C (1-based) for outputs 0..C-1 inflated every error figure unsaid; a caller that mapped y itself
     # (y_are_outputs: the command line, which notes such labels its own way) is not told again
@@ -400,8 +402,6 @@ def verify(
     if beyond.size:
         warnings.warn(f"y holds labels {beyond[:5].tolist()} beyond the model's outputs 0..{network.n_classes - 1}, "
                       f"which the model records no other labels for: they count as errors", UserWarning, stacklevel=2)
-    if X.shape[0] == 0:
-        raise ValueError("verify needs at least one sample")
     options = dict(target_options or {})
     named = [t for t in targets if isinstance(t, str)]
     stray = [k for k in options if k not in named]
