@@ -84,7 +84,9 @@ def parameter_digest(network: TernaryNetwork) -> str:
     import hashlib
 
     h = hashlib.sha256(repr(network.discrete_set).encode())
-    arrays = [network.encoder.thresholds.astype("<f8")]
+    # + 0.0: a cut at -0.0 as one at 0.0 (the same spikes; a NIR export writes both alike, so one of them
+    # could not read back to the digest its export recorded)
+    arrays = [(network.encoder.thresholds + 0.0).astype("<f8")]
     for layer in network.hidden:
         arrays += [layer.weights.astype("i1"), layer.thresholds.astype("<i8")]
     arrays += [network.output.weights.astype("i1"), network.output.biases.astype("<i8")]
@@ -232,6 +234,9 @@ def _encoder(name: str, input_node, linear, threshold) -> ThermometerEncoder:
     # x >= nextafter(theta, +inf)  <=>  x > theta: the exact inverse of the export's nextafter(t, -inf)
     with np.errstate(over="ignore"):  # the largest float's successor is +inf: a level that never fires
         cuts = np.where(theta == -np.inf, -np.inf, np.nextafter(theta, np.inf))
+    # a cut at 0.0 is exported as theta -5e-324, whose successor is -0.0: read it as the 0.0 that fit makes
+    # (x >= -0.0 and x >= 0.0 are the same spikes; the export writes both alike)
+    cuts = cuts + 0.0
     return ThermometerEncoder(cuts.reshape(n_features, levels))
 
 

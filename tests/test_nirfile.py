@@ -39,6 +39,23 @@ def test_a_nir_export_reads_back_as_the_same_network(tmp_path, sizes, levels, di
     assert to_bytes(back) == to_bytes(net.replace(metadata=back.metadata))  # every parameter bit for bit
 
 
+@pytest.mark.parametrize("zero", [0.0, -0.0])
+def test_an_encoder_cut_at_zero_reads_back(tmp_path, zero):
+    # a cut at 0.0 (fit makes one for a feature of values -1 and 1) is exported as theta -5e-324, whose successor
+    # is -0.0: the network read back differed from its digest in the sign of that zero, and load refused the
+    # export as damaged. Both zeros give the same spikes; 0.0 reads back bit for bit
+    net = random_network((4, 3, 2), levels=2, seed=1)
+    cuts = net.encoder.thresholds.copy()
+    cuts[:, 0] = [zero, -1.0, zero, 0.5]
+    net = net.replace(encoder=ThermometerEncoder(cuts))
+    back = load(export_nir(net, tmp_path / "m.nir"))
+    assert back == net.replace(metadata=back.metadata)
+    if not np.signbit(zero):
+        assert to_bytes(back) == to_bytes(net.replace(metadata=back.metadata))
+    X = np.array([[-1e-300, -1.0, 0.0, 0.5], [0.0, -2.0, -0.0, 0.4]])
+    np.testing.assert_array_equal(back.encode(X), net.encode(X))
+
+
 def test_commands_take_a_nir_file_as_the_model(tmp_path, capsys):
     from connttra_neuro.datasets import load_dataset
     from connttra_neuro.train import CoNNTrA
