@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, random_network
+from connttra_neuro.network import HiddenLayer, OutputLayer, TernaryNetwork, ThermometerEncoder, random_network
 from hardware_targets.reference import ReferenceTarget
 
 
@@ -86,6 +86,67 @@ def conformance_networks() -> dict[str, TernaryNetwork]:
     for net in (_zero_rows(10), _saturated_thresholds(11), _tied_scores(), _common_factor(12)):
         nets[net.metadata["case"]] = net
     return nets
+
+
+# weight sets of edge_network: binary and ternary, wide ones with and without a common factor, sets of one
+# sign (Loihi stores an all-positive or all-negative layer in another sign mode), int8's ends
+EDGE_SETS = ((-1, 0, 1), (-1, 1), (-2, -1, 0, 1, 2), (0, 1), (-1, 0), (1, 2), (-3, -1), (-100, 0, 100),
+             (-128, 0, 127), (-127, 127), (-5, 0, 3), (2, 4, 6), (-128, -64, 0, 64), (-7, -3, 0, 5, 9))
+
+
+def edge_network(seed: int) -> TernaryNetwork:
+    """A seeded random network at the IR's edges: 0-4 hidden layers of 1-300 neurons, a set of ``EDGE_SETS``,
+    all-zero rows, columns and layers, thresholds at 0, -1, the lowest and highest drive (and one past
+    them), at int32's ends, output biases large and negative or at int32's ends, tied output rows, and
+    encoder cuts that repeat, sit at 0.0 or -0.0 or are infinite. Every target must reproduce it exactly
+    or refuse it at compile (the search that found the NIR round trip of a cut at 0.0)."""
+    rng = np.random.default_rng([seed, 2026])
+    i32 = np.iinfo(np.int32)
+
+    def width():
+        return int(rng.choice([1, rng.integers(1, 12), rng.integers(12, 60), rng.integers(60, 301)],
+                              p=[0.15, 0.6, 0.18, 0.07]))
+
+    dset = EDGE_SETS[int(rng.integers(len(EDGE_SETS)))]
+
+    def weights(rows, cols):
+        w = rng.choice(dset, size=(rows, cols))
+        if 0 in dset:
+            w[rng.random((rows, cols)) > rng.random()] = 0
+            w[rng.random(rows) < 0.2] = 0  # neurons with no input
+            w[:, rng.random(cols) < 0.2] = 0  # inputs that reach nothing
+            if rng.random() < 0.05:
+                w[:] = 0
+        return w
+
+    levels = int(rng.choice([1, 1, 2, 3, 4]))
+    cuts = np.sort(rng.normal(0, 1, (max(1, width() // levels), levels)).round(int(rng.integers(3))), axis=1)
+    edit = rng.integers(5)
+    if edit == 0:
+        cuts[:, -1] = np.inf  # a level that never fires
+    elif edit == 1:
+        cuts[:, 0] = -np.inf
+    elif edit == 2:
+        cuts[::2, 0] = rng.choice([0.0, -0.0])
+    if levels > 1 and rng.random() < 0.3:
+        cuts[:, 1] = cuts[:, 0]  # a repeated cut
+    encoder = ThermometerEncoder(np.sort(cuts, axis=1))
+    hidden, n_in = [], encoder.n_outputs
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3, 4]))):
+        w = weights(width(), n_in)
+        lo, hi = np.minimum(w, 0).sum(axis=1), np.maximum(w, 0).sum(axis=1)
+        t = np.array([rng.choice([rng.integers(l, h + 2), rng.integers(l, h + 2), 0, -1, l, l - 1, h, h + 1,
+                                  rng.integers(-3000, 3000), rng.choice([i32.min, i32.max])])
+                      for l, h in zip(lo, hi, strict=True)])
+        hidden.append(HiddenLayer(w, t))
+        n_in = w.shape[0]
+    n_classes = int(rng.choice([1, 2, 3, 10]))
+    w = weights(n_classes, n_in)
+    b = [rng.integers(-3, 4, n_classes), rng.integers(-10**6, 0, n_classes),
+         rng.choice([i32.min, i32.max, -2048, 2047, 2048], n_classes)][rng.choice(3, p=[0.6, 0.2, 0.2])]
+    if n_classes > 1 and rng.random() < 0.2:  # every sample ties
+        w[1:], b[1:] = w[0], b[0]
+    return TernaryNetwork(encoder, tuple(hidden), OutputLayer(w, b), dset, {"case": f"edge network {seed}"})
 
 
 def input_spikes(network: TernaryNetwork, n: int = 40, seed: int = 0) -> np.ndarray:

@@ -705,3 +705,80 @@ def test_a_target_s_repr_shows_the_settings_that_change_what_fits():
     assert repr(Loihi2Target()) == "<Loihi2Target mode='fixed_pt' weight_bits=8 max_chips=1>"
     assert repr(Loihi2Target(mode="floating_pt", chip="loihi", weight_bits=6, max_chips=2, tiles=4)) == (
         "<Loihi2Target mode='floating_pt' chip='loihi' weight_bits=6 max_chips=2 tiles=4>")
+
+
+# -- a seeded random battery at the IR's edges (tests/networks.py edge_network) ------------------------
+def _netx_plain_lif(path, spikes):
+    """Scores and hidden spikes of a netx file's numbers as netx builds them (its semantics attribute): plain
+    LIF, which carries ``v/4096`` of a neuron that did not fire into the next step, one sample per step
+    after a few idle ones, so every sample meets the carry its predecessor (or the idle pipeline) leaves."""
+    with h5py.File(path, "r") as f:
+        layers = [(f["layer"][i]["weight"][()].astype(np.int64), f["layer"][i]["bias"][()].astype(np.int64),
+                   int(f["layer"][i]["neuron/vThMant"][()])) for i in sorted(f["layer"], key=int)]
+        score_scale = int(f.attrs["score_scale"])
+    L, n, idle = len(layers), len(spikes), 2
+    x = np.zeros((idle + n + L, spikes.shape[1]), np.int64)
+    x[idle:idle + n] = spikes
+    for i, (w, bias, vth) in enumerate(layers):
+        v, out = np.zeros(w.shape[0], np.int64), np.zeros((len(x), w.shape[0]), np.int64)
+        for k in range(1, len(x)):  # one step of delay per layer: step k reads what the layer below sent at k-1
+            v = np.sign(v) * (np.abs(v) >> 12) + (w @ x[k - 1] << ACT_SHIFT) + (bias << ACT_SHIFT)
+            if i < L - 1:
+                fired = v > vth << ACT_SHIFT
+                v[fired], out[k] = 0, fired
+            else:
+                out[k] = v
+        x = out
+        if i < L - 1:
+            yield x[idle + 1 + i:idle + 1 + i + n].astype(np.uint8)
+    yield np.floor(x[idle + L:idle + L + n] / score_scale + 0.5).astype(np.int64)
+
+
+def test_random_edge_networks_map_and_export_exactly(tmp_path):
+    # what the fixed battery leaves out, drawn at random: sets of one sign, int8's ends, drives past 256,
+    # thresholds at int32's ends and at the drives' ends, encoder cuts at 0.0, -0.0 and infinity. Whatever
+    # the loihi2 mapping accepts (8 bits and a random fewer) must compute the reference's spikes and scores
+    # in Loihi's fixed point; the NIR export must read back as the network and its graph run as it does; a
+    # netx file must give them under plain LIF's carry. A refusal is fine, as long as it names its limit
+    from connttra_neuro import load
+    from hardware_targets.loihi2.export import nir_graph
+
+    from .networks import edge_network
+
+    counts = {"mapped": 0, "netx": 0}
+    for seed in range(30):
+        net = edge_network(seed)
+        rng = np.random.default_rng(seed)
+        spikes = input_spikes(net, n=30, seed=seed)
+        want_scores, want_hidden = forward(net, spikes, record_hidden=True)
+        for bits in (8, int(rng.integers(2, 8))):
+            try:
+                nmap = map_network(net, weight_bits=bits)
+            except TargetLimitError:
+                continue
+            counts["mapped"] += 1
+            scores, hidden = _lava_fixed_point(nmap, spikes)
+            np.testing.assert_array_equal(scores, want_scores, err_msg=f"{net.metadata['case']}, {bits} bits")
+            for got, want in zip(hidden, want_hidden, strict=True):
+                np.testing.assert_array_equal(got, want, err_msg=f"{net.metadata['case']}, {bits} bits")
+        back = load(export_nir(net, tmp_path / f"{seed}.nir"))
+        assert back == net.replace(metadata=back.metadata), net.metadata["case"]
+        cut = net.encoder.thresholds[:, 0]
+        X = np.where(rng.random((30, net.n_features)) < 0.5, rng.normal(0, 1, (30, net.n_features)),
+                     np.where(np.isfinite(cut), cut, 0.0))  # on a cut, half the time
+        nir_spikes = {}
+        nir_scores = run_nir_graph(nir_graph(net), X, nir_spikes)  # what export_nir wrote, read back above
+        enc_scores, enc_hidden = forward(net, net.encode(X), record_hidden=True)
+        np.testing.assert_array_equal(nir_scores, enc_scores, err_msg=net.metadata["case"])
+        for i, want in enumerate(enc_hidden):
+            np.testing.assert_array_equal(nir_spikes[f"hidden_{i}_threshold"], want, err_msg=net.metadata["case"])
+        try:
+            path = export_netx(net, tmp_path / f"{seed}.net")
+        except TargetLimitError:
+            continue
+        counts["netx"] += 1
+        *hidden, scores = _netx_plain_lif(path, spikes)
+        np.testing.assert_array_equal(scores, want_scores, err_msg=f"{net.metadata['case']}: netx")
+        for got, want in zip(hidden, want_hidden, strict=True):
+            np.testing.assert_array_equal(got, want, err_msg=f"{net.metadata['case']}: netx")
+    assert counts["mapped"] >= 30 and counts["netx"] >= 5, counts  # the battery reaches what it checks
