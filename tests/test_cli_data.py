@@ -301,6 +301,56 @@ def test_a_reader_that_stops_early_is_no_error_and_an_empty_path_is_named():
     assert main(["train", "--data", "iris", "-o", ""]) == 2
 
 
+def test_help_and_version_to_a_reader_that_stopped_are_no_error():
+    # argparse prints them while parsing, which ran before main() caught a closed pipe: a traceback
+    import os
+    import subprocess
+    import sys
+
+    for argv in (["--help"], ["verify", "--help"], ["--version"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            run = subprocess.run([sys.executable, "-m", "connttra_neuro", *argv], stdout=write_end,
+                                 stderr=subprocess.PIPE, timeout=120)
+        finally:
+            os.close(write_end)
+        assert run.returncode == 141 and run.stderr.decode() == "", (argv, run.stderr.decode()[-500:])
+
+
+def test_ctrl_c_as_the_command_line_starts_is_exit_130_without_a_traceback(monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    import connttra_neuro.cli as cli
+
+    # the package and the command line import without numpy, so a Ctrl-C in the first fifth of a second lands
+    # in main(), not in an import before it (there it printed a traceback)
+    code = "import sys, connttra_neuro.cli; print(sorted(m for m in ('numpy', 'connttra_neuro.network') " \
+           "if m in sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "[]", run.stderr
+    # main() builds the parser, importing each command's module (and numpy): a Ctrl-C there, or numpy's
+    # ImportError raised from one, ends as a Ctrl-C anywhere else does
+    def interrupted_import():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:
+            raise ImportError("Error importing numpy: you should not try to import numpy from its source "
+                              "directory") from err
+
+    for fault in (KeyboardInterrupt, interrupted_import):
+        def build(fault=fault):
+            raise fault()
+
+        monkeypatch.setattr(cli, "_build", build)
+        assert main(["info", "m.ctn"]) == 130
+        assert capsys.readouterr().err == "connttra-neuro: interrupted\n"
+    monkeypatch.setattr(cli, "_build", lambda: (_ for _ in ()).throw(ImportError("no module named x")))
+    with pytest.raises(ImportError, match="no module named x"):  # a real import error is not hidden
+        main(["info", "m.ctn"])
+
+
 def test_info_shows_a_long_history_by_its_ends():
     from connttra_neuro.cli.data import _pretty
 

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from .._atomic import EXPORT_SIGNATURES
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = ("data", "train", "predict", "deploy", "verify", "demo")
@@ -55,10 +54,10 @@ def _note_new_folders(path, flag: str) -> None:
 
 
 # What an existing file must start with for an output of each kind to replace it (a model or
-# checkpoint: modelfile.MAGIC, read where it is needed: importing modelfile loads numpy).
+# checkpoint: modelfile.MAGIC, and an HDF5 export: _atomic.EXPORT_SIGNATURES, read where they are
+# needed: this module is imported before main() can catch a Ctrl-C, so it imports little).
 _SIGNATURES = {
     "plot": (b"\x89PNG", b"<?xml", b"<svg", b"%PDF", b"\xff\xd8\xff"),
-    "hdf5": EXPORT_SIGNATURES,
     "json": (b"{", b"["),
 }
 _KIND_NAMES = {"model": "a connttra-neuro model file", "plot": "a picture (PNG, SVG, PDF or JPEG)",
@@ -83,8 +82,8 @@ def check_replaceable(path, flag: str, kind) -> None:
     command's own file starts with, such as a report's heading): ``--checkpoint digits.ctn`` would replace a
     trained model, ``--plot model.ctn`` a model by a picture, ``-o data.csv`` the data. A missing or empty
     file is fine. Run it before any long work."""
+    from .._atomic import EXPORT_SIGNATURES, refuse_other_kind
     from .._atomic import REPLACE_FIX as fix
-    from .._atomic import refuse_other_kind
 
     if isinstance(kind, bytes):
         signatures, name = (kind,), "a file this command writes"
@@ -94,6 +93,8 @@ def check_replaceable(path, flag: str, kind) -> None:
         signatures, name = (MAGIC,), _KIND_NAMES[kind]
     elif kind in _JSON_KINDS:
         signatures, name = _SIGNATURES["json"], _JSON_KINDS[kind][0]
+    elif kind == "hdf5":
+        signatures, name = EXPORT_SIGNATURES, _KIND_NAMES[kind]
     else:
         signatures, name = _SIGNATURES[kind], _KIND_NAMES[kind]
     if not refuse_other_kind(path, signatures, name, error=UserError, shown=f"{flag} {path}"):
@@ -191,13 +192,49 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _reader_gone() -> int:
+    """The exit status when stdout's reader has closed the pipe (``connttra-neuro info m.ctn | head``): it has
+    all it wanted, so no error, and stdout points at /dev/null so exit's flush raises no second one."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141  # as if killed by SIGPIPE, like other command-line tools
+
+
+def _from_ctrl_c(err: BaseException) -> bool:
+    """Whether ``err`` is a Ctrl-C, or an error raised because of one: numpy turns a KeyboardInterrupt in its
+    own import into an ImportError saying numpy was imported from its source tree."""
+    while err is not None:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _parse(argv):
+    """``parse_args``, with what argparse prints (``--help``, ``--version``) flushed here, where a closed pipe
+    is caught, rather than at exit (a traceback, or "Exception ignored" and status 120)."""
+    try:
+        return parse_args(argv)
+    finally:
+        sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
     from .._progress import bars_hidden
     from .._signals import Terminated, interruptible, raise_on_sigterm
 
-    args = parse_args(argv)
+    try:  # building the parser imports every command's module (numpy with them): a Ctrl-C can land there
+        args = _parse(argv)
+    except (KeyboardInterrupt, ImportError) as err:
+        if not _from_ctrl_c(err):
+            raise
+        print("connttra-neuro: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `connttra-neuro --help | head`
+        return _reader_gone()
     # a path that is not UTF-8 (an old zip's caf\xe9, in --data or a description) prints as escapes, as stderr
     # prints it; on a strict UTF-8 stdout (a desktop's en_US.UTF-8) it failed the command after its work
     errors = getattr(sys.stdout, "errors", None)
@@ -217,11 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("connttra-neuro: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `connttra-neuro info m.ctn | head`: the reader has all it wanted
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
-        return 141  # as if killed by SIGPIPE, like other command-line tools
+    except BrokenPipeError:  # `connttra-neuro info m.ctn | head`
+        return _reader_gone()
     except MemoryError as err:  # e.g. --hidden 1000000000000, or an .npz header claiming 10^11 rows
         print(f"connttra-neuro {args.command}: error: out of memory ({err or 'no detail'}); the data or network "
               "is larger than this machine holds: check sizes such as --hidden, --levels, --n-train or the data "
