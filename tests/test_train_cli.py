@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -1031,11 +1032,21 @@ def test_an_npz_run_from_before_class_names_were_read_resumes(tmp_path, capsys):
     assert "its class names (its class_names array) are not the ones" in capsys.readouterr().err
 
 
-def test_the_progress_bar_says_what_happens_before_the_first_sweep_ends(tmp_path, capsys):
+def test_the_progress_bar_says_what_happens_before_the_first_sweep_ends(tmp_path, capsys, monkeypatch):
     # it stood at 0% with nothing said for 18 s on the full Fashion-MNIST (27 s with kernels to compile)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # bars are drawn on a terminal
     assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]) == 0
     err = capsys.readouterr().err
     assert "encoding 120 samples, building caches, running sweep 1 (a first run also compiles the kernels)" in err
+
+
+def test_a_log_gets_no_progress_bar(tmp_path, capsys, monkeypatch):
+    # `train ... 2> train.log` held every redraw of the bar, joined by carriage returns, before the messages
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "sweep/s" not in err and "CoNNTrA iris" not in err
+    assert "warning: CoNNTrA stopped by max_sweeps" in err  # the messages stay
 
 
 def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
@@ -1082,6 +1093,7 @@ def test_layerwise_stages_that_converge_early_fill_the_bar_and_say_their_sweeps(
     import tqdm
 
     monkeypatch.setattr(tqdm, "tqdm", functools.partial(tqdm.tqdm, mininterval=0, miniters=1))  # draw every update
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # bars are drawn on a terminal
     # exact mode (no jitter): a stage stops once a sweep no longer lowers its loss, short of its 50 sweeps
     argv = ["train", "--data", "iris", "--hidden", "16,8", "--jitter", "0", "--seed", "0", "--layerwise", "50",
             "--max-sweeps", "1", "-o", str(tmp_path / "m.ctn")]
@@ -1218,6 +1230,7 @@ def test_the_bar_moves_inside_a_long_sweep(tmp_path, capsys, monkeypatch):
     from connttra_neuro.train import driver
 
     monkeypatch.setattr(driver, "PROGRESS_SECONDS", 0.0)  # every pass "long": a report after every neuron
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # bars are drawn on a terminal
     args = ["train", "--data", "iris", "--levels", "3", "--seed", "2", "--max-sweeps", "1"]
     assert main([*args, "--hidden", "8", "-o", str(tmp_path / "one.ctn")]) == 0
     err = capsys.readouterr().err
@@ -1230,6 +1243,7 @@ def test_the_layer_by_layer_bar_moves_inside_a_long_sweep(tmp_path, capsys, monk
     from connttra_neuro.train import driver
 
     monkeypatch.setattr(driver, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # bars are drawn on a terminal
     assert main(["train", "--data", "iris", "--levels", "3", "--hidden", "6,4", "--layerwise", "1", "--max-sweeps", "1",
                  "-o", str(tmp_path / "m.ctn")]) == 0
     err = capsys.readouterr().err

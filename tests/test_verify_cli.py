@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -604,10 +605,16 @@ def test_no_progress_hides_the_bars_inside_targets(iris_model, tmp_path, monkeyp
             "evaluate": ["evaluate", iris_model, "--data", "iris"],
             "deploy": ["deploy", iris_model, "--target", "reference", "--data", "iris"],
             "predict": ["predict", iris_model, str(rows)]}[command]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     main(argv)
-    assert shown and all(shown)  # shown (after 2 s) without the flag
+    assert shown and all(shown)  # shown (after 2 s) on a terminal without the flag
     shown.clear()
     main([*argv, "--no-progress"])
+    assert shown and not any(shown)
+    # a log (2> log, a CI job's) got every redraw of a bar, joined by carriage returns: none off a terminal
+    shown.clear()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    main(argv)
     assert shown and not any(shown)
     capsys.readouterr()
 

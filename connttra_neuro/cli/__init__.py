@@ -220,6 +220,18 @@ def _parse(argv):
         sys.stdout.flush()
 
 
+def _bars_hidden(args) -> bool:
+    """Whether this run hides its progress bars: with --no-progress, and whenever stderr is not a terminal.
+    A bar redraws its line with carriage returns; in a file or a pipe (``2> train.log``, a CI job's log) every
+    redraw stays, hundreds of them a run, between the messages that matter."""
+    if getattr(args, "no_progress", False):
+        return True
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no stderr (pythonw), or a closed one
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
@@ -243,10 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (kill PID, a scheduler's stop) unwinds like Ctrl-C: Lava runs are stopped, a training worker
     # is ended, temporary files removed (by default it killed the process with none of that done)
     previous = raise_on_sigterm()
+    hidden = _bars_hidden(args)
+    if hasattr(args, "no_progress"):
+        args.no_progress = hidden  # train's and compare's own bars read the flag
     try:
-        # a Ctrl-C while numba loads a kernel is delivered after it, not lost in it; --no-progress reaches the
+        # a Ctrl-C while numba loads a kernel is delivered after it, not lost in it; bars_hidden reaches the
         # bars inside targets and loaders
-        with interruptible(), bars_hidden(getattr(args, "no_progress", False)):
+        with interruptible(), bars_hidden(hidden):
             return int(args.func(args) or 0)
     except Terminated:
         print("connttra-neuro: terminated (SIGTERM)", file=sys.stderr)

@@ -107,7 +107,8 @@ def add_parsers(sub) -> None:
                    "--max-sweeps and --max-seconds")
     p.add_argument("--plot", metavar="FILE", help="also draw the run's curves (errors, loss, parameters changed "
                    "per sweep): PNG, or SVG / PDF / JPEG by the name's suffix")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (one is drawn only when stderr is a terminal)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
@@ -132,7 +133,8 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", "--out", dest="output", metavar="DIR", default=".",
                    help="directory for compare.md, compare.json and compare.png (default: the current one; "
                    "earlier ones there are replaced)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar per method")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar per method (drawn only when stderr is a "
+                   "terminal)")
     p.set_defaults(func=_compare)
 
 

@@ -93,7 +93,8 @@ def add_target_option_arguments(p) -> None:
     p.add_argument("--weight-bits", type=int, metavar="N", help="loihi2 only: synaptic weight bits (default 8)")
     # every command that runs a target takes it: train's and compare's bars have their own --no-progress
     p.add_argument("--no-progress", action="store_true",
-                   help="no progress bars (a target's run, reading a large image folder); messages still go to stderr")
+                   help="no progress bars (a target's run, reading a large image folder); messages still go to stderr "
+                        "(bars are drawn only when stderr is a terminal)")
 
 
 def load_split(args, network):
