@@ -509,8 +509,27 @@ def test_train_usage_shows_what_is_required():
     text = io.StringIO()
     with contextlib.redirect_stdout(text), pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert text.getvalue().startswith("usage: connttra-neuro train --data DATA -o OUTPUT [options]\n"
+    assert text.getvalue().startswith("usage: connttra-neuro train --data NAME -o FILE [options]\n"
                                       "       connttra-neuro train --resume CHECKPOINT [options]\n")
+
+
+def test_an_option_several_commands_take_shows_the_same_placeholder():
+    # train and compare showed argparse's own (--data DATA, --data-path DATA_PATH, --n-train N_TRAIN) where
+    # evaluate, deploy and verify show --data NAME, --data-path DIR, --n N; evaluate and predict --target TARGET
+    # where deploy shows --target NAME
+    from collections import defaultdict
+
+    from connttra_neuro.cli import _build
+
+    shown = defaultdict(set)
+    for parser in _build()[1].values():
+        for action in parser._actions:
+            if action.nargs != 0 and action.choices is None:  # a switch or a choice list has no placeholder
+                for flag in action.option_strings:
+                    shown[flag].add(action.metavar or action.dest.upper())
+    differing = {flag: sorted(names) for flag, names in shown.items() if len(names) > 1}
+    assert differing == {"-o": ["DIR", "FILE"], "--output": ["DIR", "FILE"]}  # compare writes a folder
+    assert not any("_" in name for names in shown.values() for name in names)  # none of argparse's DATA_PATH
 
 
 def test_outputs_replace_only_files_of_their_own_kind(tmp_path, capsys):

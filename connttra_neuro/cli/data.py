@@ -93,7 +93,7 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), default="val", help="which part to evaluate (default: val)")
-    p.add_argument("--target", default="reference",
+    p.add_argument("--target", default="reference", metavar="NAME",
                    help="registered target to run on, or module:Class for your own (default: reference)")
     p.add_argument(
         "--n",

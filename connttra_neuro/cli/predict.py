@@ -53,7 +53,7 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE",
                    help=f"write the predictions as CSV ({', '.join(CSV_HEADER)}[, class_name]); '-' prints the "
                         f"CSV (default: a table of the first {MAX_ROWS_SHOWN} rows)")
-    p.add_argument("--target", default="reference",
+    p.add_argument("--target", default="reference", metavar="NAME",
                    help="registered target to run on, or module:Class for your own (default: reference)")
     from .verify import add_target_option_arguments
 

@@ -41,44 +41,49 @@ def _flatten_hidden(args) -> None:
 
 
 def _common(p, resumable: bool = False) -> None:
-    p.add_argument("--data", required=not resumable,
+    # metavars and wording as evaluate, deploy and verify give theirs (argparse's own were DATA_PATH, N_TRAIN, ...)
+    p.add_argument("--data", required=not resumable, metavar="NAME",
                    help="dataset name (see `connttra-neuro datasets`) or a path: .npz file, IDX folder, "
                    "CIFAR binary folder, image folder (one folder per class)"
                    + (" (with --resume: the run's own, by default)" if resumable else ""))
-    p.add_argument("--data-path", help="directory of IDX files for fashion-mnist / mnist")
-    p.add_argument("--n-train", type=int, help="subsample this many training samples (seeded, stratified)")
-    p.add_argument("--n-val", type=int, help="subsample this many validation samples")
+    p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
+    p.add_argument("--n-train", type=int, metavar="N",
+                   help="a seeded stratified subsample of N training samples (default: all)")
+    p.add_argument("--n-val", type=int, metavar="N",
+                   help="a seeded stratified subsample of N validation samples (default: all)")
     p.add_argument("--hidden", type=_int_list("a width or comma-separated widths like 256 or 256,128"),
-                   action="append",
+                   action="append", metavar="WIDTHS",
                    help="hidden layer widths (default 64); one layer trains best (docs/training.md, Known limits), "
                         "more as --hidden 256,128 or --hidden 256 --hidden 128, best with --layerwise")
     # Settings default to None here and get their defaults in _fill_defaults, so that a resumed run can
     # tell a flag the user gave (an error if it contradicts the checkpoint) from one left out.
-    p.add_argument("--levels", type=int, help="thermometer levels per feature (default 1)")
-    p.add_argument("--discrete-set", type=_int_list("comma-separated integers like -1,0,1"),
+    p.add_argument("--levels", type=int, metavar="N", help="thermometer levels per feature, at least 1 (default 1)")
+    p.add_argument("--discrete-set", type=_int_list("comma-separated integers like -1,0,1"), metavar="LIST",
                    help="allowed weights, comma-separated (default -1,0,1; a leading minus needs the = form: "
                    "--discrete-set=-2,0,2)")
     p.add_argument("--loss", choices=("hinge", "xent"), help="training loss (default hinge)")
-    p.add_argument("--max-sweeps", type=int, help="sweep budget of the whole run (default 30"
+    p.add_argument("--max-sweeps", type=int, metavar="N", help="sweep budget of the whole run (default 30"
                    + ("; with --resume: the run's own, and a larger one continues it)" if resumable else ")"))
-    p.add_argument("--max-seconds", type=_seconds, help="training-time budget of the whole run in seconds (scoring "
-                   "and checkpoints not counted; none: no limit, the default"
+    p.add_argument("--max-seconds", type=_seconds, metavar="SECONDS",
+                   help="training-time budget of the whole run in seconds (scoring and checkpoints not counted; "
+                   "none: no limit, the default"
                    + ("; with --resume: the run's own, by default)" if resumable else ")"))
-    p.add_argument("--batch-size", type=int, help="screen moves on a mini-batch of this size (exact re-check)")
-    p.add_argument("--jitter", type=float,
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="screen moves on a mini-batch of N samples (exact re-check; default: the whole training set)")
+    p.add_argument("--jitter", type=float, metavar="STD",
                    help="std of the noise added to hidden drives while training, a regulariser "
                    "(default min(2, sqrt(inputs)/8); 0: exact mode)")
     p.add_argument("--coordinate-order", choices=("gradient", "random"),
                    help="visit a neuron's weights by surrogate-gradient magnitude or at random (default gradient)")
-    p.add_argument("--init-density", type=float,
-                   help="fraction of non-zero hidden weights at the start (default 0.5; lower, e.g. 0.1, when few "
-                   "of many features matter: docs/training.md, Known limits)")
-    p.add_argument("--margin", type=int, help="hinge margin (default 0.15 x the last hidden width, smaller on "
-                   "large training sets)")
+    p.add_argument("--init-density", type=float, metavar="FRACTION",
+                   help="fraction of non-zero hidden weights at the start, above 0 and at most 1 (default 0.5; "
+                   "lower, e.g. 0.1, when few of many features matter: docs/training.md, Known limits)")
+    p.add_argument("--margin", type=int, metavar="N",
+                   help="hinge margin (default 0.15 x the last hidden width, smaller on large training sets)")
     p.add_argument("--joint-moves", action="store_true", default=None,
                    help="let a hidden weight move shift its neuron's threshold by one at the same time")
-    p.add_argument("--seed", type=int, help="random seed of the data split and of training; same seed, same model "
-                   "(default 0)")
+    p.add_argument("--seed", type=int, metavar="SEED",
+                   help="random seed of the data split and of training; same seed, same model (default 0)")
 
 
 def add_parsers(sub) -> None:
@@ -86,20 +91,22 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "train",
         # argparse's own usage shows --data and -o as optional: they are, but only with --resume
-        usage="connttra-neuro train --data DATA -o OUTPUT [options]\n"
+        usage="connttra-neuro train --data NAME -o FILE [options]\n"
               "       connttra-neuro train --resume CHECKPOINT [options]",
         help="train a discrete-weight network with CoNNTrA coordinate descent",
-        description="Train with CoNNTrA. A checkpoint is written atomically after every sweep; "
-        "Ctrl-C after the first sweep leaves the best network so far in -o (before it, nothing is written); "
-        "--resume continues a run exactly, on the data it started with.",
+        description=textwrap.fill(  # filled as the other commands' are: one long line wrapped mid-word
+            "Train with CoNNTrA. A checkpoint is written atomically after every sweep; Ctrl-C after the first "
+            "sweep leaves the best network so far in -o (before it, nothing is written); --resume continues a run "
+            "exactly, on the data it started with.", width=79),
         epilog="examples:\n  connttra-neuro train --data digits --hidden 256 --levels 3 -o digits.ctn\n"
         "  connttra-neuro train --resume digits.ctn.ckpt --max-sweeps 60",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(p, resumable=True)
-    p.add_argument("-o", "--output", help="model file to write (best network by validation error; with --resume: "
-                   "the model beside the checkpoint, by default)")
-    p.add_argument("--checkpoint", help="checkpoint file (default: OUTPUT.ckpt; with --resume: the one resumed)")
+    p.add_argument("-o", "--output", metavar="FILE", help="model file to write (best network by validation error; "
+                   "with --resume: the model beside the checkpoint, by default)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="checkpoint file (default: the -o FILE with .ckpt added; with --resume: the one resumed)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in this checkpoint")
     p.add_argument("--layerwise", type=int, metavar="SWEEPS", help="with several hidden layers: first train each "
                    "alone, on the previous one's spikes, for SWEEPS sweeps, and start the run from them stacked (a "
@@ -114,19 +121,22 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "compare",
         help="CoNNTrA against float and ternary backprop: the paper's table, JSON and a plot",
-        description="Train CoNNTrA, a straight-through ternary network and a float64 MLP on the same data and "
-        "architecture, each in its own subprocess; print train/val error, model bytes, peak RSS and train time.",
+        description=textwrap.fill(
+            "Train CoNNTrA, a straight-through ternary network and a float64 MLP on the same data and architecture, "
+            "each in its own subprocess; print train/val error, model bytes, peak RSS and train time.", width=79),
         epilog="example:\n  connttra-neuro compare --data digits --hidden 256 --levels 3 -o results/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(p)
-    p.add_argument("--methods", default="connttra,ste,mlp",
-                   help="comma-separated, from connttra, connttra-hinge, connttra-joint, connttra-xent, ste, mlp")
-    p.add_argument("--epochs", type=int, help="epochs of the backprop baselines (default: 30, or more on a small "
-                   "training set, so that they get at least 1,000 Adam steps of 128 samples)")
-    p.add_argument("--ste-lr", type=float, help="Adam learning rate of the straight-through network (default: "
-                   "0.03; see docs/training.md, The comparison)")
-    p.add_argument("--mlp-alpha", type=float, help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
+    p.add_argument("--methods", default="connttra,ste,mlp", metavar="LIST",
+                   help="comma-separated, from connttra, connttra-hinge, connttra-joint, connttra-xent, ste, mlp "
+                   "(default connttra,ste,mlp)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs of the backprop baselines (default: 30, or more "
+                   "on a small training set, so that they get at least 1,000 Adam steps of 128 samples)")
+    p.add_argument("--ste-lr", type=float, metavar="RATE", help="Adam learning rate of the straight-through network "
+                   "(default: 0.03; see docs/training.md, The comparison)")
+    p.add_argument("--mlp-alpha", type=float, metavar="ALPHA",
+                   help="L2 penalty of the float MLP (default 1e-4, scikit-learn's)")
     p.add_argument("--layerwise", type=int, metavar="SWEEPS", help="CoNNTrA with several hidden layers: first train "
                    "each alone for SWEEPS sweeps (on its clock), as train --layerwise does")
     # --out as well, the name verify and demo give their report folder
