@@ -351,6 +351,21 @@ def test_ctrl_c_as_the_command_line_starts_is_exit_130_without_a_traceback(monke
         main(["info", "m.ctn"])
 
 
+def test_every_command_that_writes_a_result_takes_o():
+    # train, predict and compare took -o; verify and demo only --out (compare took that too), so a script
+    # writing `-o` for every command failed on those two with "unrecognized arguments"
+    from connttra_neuro.cli import parse_args
+
+    given = {"train": (["--data", "iris"], "output"), "predict": (["m.ctn", "x.npy"], "output"),
+             "compare": (["--data", "iris"], "output"), "verify": (["m.ctn", "--data", "iris"], "out"),
+             "demo": ([], "out")}
+    for command, (argv, dest) in given.items():
+        for flag in ("-o", "--output"):
+            assert getattr(parse_args([command, *argv, flag, "there"]), dest) == "there", (command, flag)
+    for command in ("compare", "verify", "demo"):  # the report folders' --out stays
+        assert getattr(parse_args([command, *given[command][0], "--out", "there"]), given[command][1]) == "there"
+
+
 def test_info_shows_a_long_history_by_its_ends():
     from connttra_neuro.cli.data import _pretty
 

@@ -48,7 +48,9 @@ def add_parsers(sub) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUT), help=f"output folder (default: {DEFAULT_OUT}/)")
+    # -o and --output as well: where train, predict and compare take their output (compare takes --out too)
+    p.add_argument("-o", "--output", "--out", dest="out", metavar="DIR", default=str(DEFAULT_OUT),
+                   help=f"output folder (default: {DEFAULT_OUT}/)")
     p.add_argument(
         "--data", metavar="NAME", default=DEMO["dataset"], help=f"built-in dataset (default: {DEMO['dataset']})"
     )

@@ -54,7 +54,9 @@ def add_parsers(sub) -> None:
              "default: every registered target)",
     )
     add_target_option_arguments(p)
-    p.add_argument("--out", metavar="DIR", help="report folder (default: reports/verify/<model name>/: "
+    # -o and --output as well: where train, predict and compare take their output (compare takes --out too)
+    p.add_argument("-o", "--output", "--out", dest="out", metavar="DIR", help="report folder (default: "
+                   "reports/verify/<model name>/: "
                    "digits.ctn's in reports/verify/digits/, digits.nir's in reports/verify/digits.nir/)")
     p.add_argument(
         "--json", metavar="FILE", help="also write the JSON report to FILE ('-' prints it instead of the table)"
