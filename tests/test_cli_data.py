@@ -366,6 +366,17 @@ def test_every_command_that_writes_a_result_takes_o():
         assert getattr(parse_args([command, *given[command][0], "--out", "there"]), given[command][1]) == "there"
 
 
+def test_the_help_says_the_exit_statuses_and_where_json_comes_from(capsys):
+    # only deploy's and verify's help gave their exit status; a script had to guess the others' (and 141, 130)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for line in ("  1    verify, deploy, demo: a target differed", "  2    usage error:",
+                 "  130  Ctrl-C; 143 SIGTERM; 141",
+                 "datasets, info, evaluate and deploy --json; verify --json FILE (- for stdout)"):
+        assert line in text, line
+
+
 def test_info_shows_a_long_history_by_its_ends():
     from connttra_neuro.cli.data import _pretty
 

@@ -162,6 +162,20 @@ def check_distinct(outputs: dict, inputs: dict | None = None) -> None:
         seen[key] = what
 
 
+# What a script needs to know, said once for every command (only deploy's and verify's own help said
+# their exit status, and nothing said which commands print JSON).
+SCRIPTING = """\
+exit status (every command):
+  0    done; for verify, deploy and demo: every target classified exactly as the trained model
+  1    verify, deploy, demo: a target differed from the trained model, or failed to run
+  2    usage error: a bad option or value, a missing or unreadable file, an unknown dataset or
+       target, data the model cannot take, an output that cannot be written
+  130  Ctrl-C; 143 SIGTERM; 141 stdout closed before the output ended (| head)
+results go to stdout, messages and progress to stderr; machine-readable results:
+  datasets, info, evaluate and deploy --json; verify --json FILE (- for stdout);
+  predict -o - (CSV); compare writes compare.json into its -o folder"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     return _build()[0]
 
@@ -171,6 +185,8 @@ def _build():
     parser = argparse.ArgumentParser(
         prog="connttra-neuro",
         description="Train discrete-weight networks with CoNNTrA, deploy them to neuromorphic targets, verify parity.",
+        epilog=SCRIPTING,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
