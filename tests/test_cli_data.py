@@ -377,6 +377,17 @@ def test_the_help_says_the_exit_statuses_and_where_json_comes_from(capsys):
         assert line in text, line
 
 
+def test_model_s_help_says_a_nir_export_is_a_model_too():
+    # every command that takes MODEL reads a NIR export (connttra_neuro.load); its help said "model file
+    # written by connttra-neuro", so a colleague's model.nir looked unusable
+    from connttra_neuro.cli import _build
+
+    helps = {command: action.help for command, parser in _build()[1].items() for action in parser._actions
+             if action.metavar == "MODEL"}
+    assert sorted(helps) == ["deploy", "evaluate", "info", "predict", "verify"]
+    assert len(set(helps.values())) == 1 and "NIR export" in helps["info"]
+
+
 def test_info_shows_a_long_history_by_its_ends():
     from connttra_neuro.cli.data import _pretty
 

@@ -20,6 +20,11 @@ from .. import __version__
 COMMAND_MODULES = ("data", "train", "predict", "deploy", "verify", "demo")
 
 
+# MODEL's help, one text for every command that takes it: each reads a NIR export as well as a .ctn file
+# (connttra_neuro.load), which the help never said
+MODEL_HELP = "model file: a .ctn written by connttra-neuro (e.g. model.ctn), or a NIR export of one (model.nir)"
+
+
 class UserError(Exception):
     """A problem with what the user asked for; printed without a traceback."""
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from . import MODEL_HELP
+
 # Above this many classes the confusion matrix and per-class line get too wide to read;
 # they are summarised instead (--json has them in full).
 MAX_CLASSES_SHOWN = 20
@@ -62,7 +64,7 @@ def add_parsers(sub) -> None:
         epilog="example:\n  connttra-neuro info model.ctn --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
     p.set_defaults(func=_info)
 
@@ -83,7 +85,7 @@ def add_parsers(sub) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument(
         "--data",
         required=True,

@@ -12,6 +12,7 @@ import json
 import sys
 import textwrap
 
+from . import MODEL_HELP
 from .verify import (
     EXIT_EXACT,
     EXIT_MISMATCH,
@@ -45,7 +46,7 @@ def add_parsers(sub) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--target", required=True, metavar="NAME",
                    help="registered target (reference, loihi2, brian2), or module:Class for your own")
     add_data_arguments(p, required=False)

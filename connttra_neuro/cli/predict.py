@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import UserError, check_distinct, check_replaceable, check_writable
+from . import MODEL_HELP, UserError, check_distinct, check_replaceable, check_writable
 
 # The CSV's first bytes: -o replaces only a file that starts so (one this command wrote).
 CSV_HEADER = ("input", "output", "label")
@@ -47,7 +47,7 @@ def add_parsers(sub) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("inputs", metavar="INPUT", nargs="*",
                    help="image files or folders of images, or one .npz / .npy file of feature rows")
     p.add_argument("-o", "--output", metavar="FILE",

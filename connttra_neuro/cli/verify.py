@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import check_distinct, check_folder_outputs, check_replaceable, check_writable
+from . import MODEL_HELP, check_distinct, check_folder_outputs, check_replaceable, check_writable
 
 EXIT_EXACT = 0
 EXIT_MISMATCH = 1
@@ -44,7 +44,7 @@ def add_parsers(sub) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by connttra-neuro (e.g. model.ctn)")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     add_data_arguments(p, required=True)
     p.add_argument(
         "--targets",
