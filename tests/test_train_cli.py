@@ -1068,6 +1068,27 @@ def test_a_log_gets_no_progress_bar(tmp_path, capsys, monkeypatch):
     assert "warning: CoNNTrA stopped by max_sweeps" in err  # the messages stay
 
 
+def test_a_log_gets_a_plain_line_now_and_then_instead_and_none_with_no_progress(tmp_path, capsys, monkeypatch):
+    # without the bar a batch job's log showed nothing until the run ended (minutes at full size, or hours)
+    import connttra_neuro.cli.train as train_cli
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    argv = ["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "3", "-o", str(tmp_path / "m.ctn")]
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sweep ")]
+    assert len(lines) == 1 and re.fullmatch(r"sweep 1 of 3: loss \S+, train error \d+\.\d\d%, val error "
+                                            r"\d+\.\d\d%, \d+\.\d s elapsed", lines[0]), lines  # then 10 s apart
+    monkeypatch.setattr(train_cli, "LOG_EVERY_S", 0.0)
+    assert main(argv) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().err.splitlines() if line.startswith("sweep ")] == \
+        ["sweep 1 of 3", "sweep 2 of 3", "sweep 3 of 3"]
+    assert main([*argv, "--no-progress"]) == 0  # asked for quiet: no lines either
+    assert "sweep 1 of 3" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal has the bar instead
+    assert main(argv) == 0
+    assert "sweep 1 of 3:" not in capsys.readouterr().err
+
+
 def test_layerwise_start_is_layerwise_init_then_the_run(tmp_path, capsys):
     argv = ["train", "--data", "iris", "--hidden", "8,6", "--levels", "3", "--seed", "2", "--no-progress"]
     assert main([*argv, "--layerwise", "3", "--max-sweeps", "2", "-o", str(tmp_path / "m.ctn")]) == 0

@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = raise_on_sigterm()
     hidden = _bars_hidden(args)
     if hasattr(args, "no_progress"):
+        # a log (stderr not a terminal, no --no-progress) gets plain lines instead where a command writes
+        # them (train: one every LOG_EVERY_S), so a batch job's log still shows a long run moving
+        args.log_lines = hidden and not args.no_progress
         args.no_progress = hidden  # train's and compare's own bars read the flag
     try:
         # a Ctrl-C while numba loads a kernel is delivered after it, not lost in it; bars_hidden reaches the

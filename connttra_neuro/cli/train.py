@@ -115,7 +115,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--plot", metavar="FILE", help="also draw the run's curves (errors, loss, parameters changed "
                    "per sweep): PNG, or SVG / PDF / JPEG by the name's suffix")
     p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (one is drawn only when stderr is a terminal)")
+                   help="no progress bar (one is drawn only when stderr is a terminal; otherwise a plain line "
+                   "every 10 s, which this leaves out too)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
@@ -465,6 +466,9 @@ def _resume_data(args, saved: dict, checkpoint: str) -> None:
             setattr(args, key, run[key])
 
 
+LOG_EVERY_S = 10.0  # seconds between train's plain progress lines when stderr is a log, not a terminal
+
+
 def _train(args) -> int:
     import warnings
 
@@ -647,6 +651,22 @@ def _train(args) -> int:
                         val="-" if val is None else f"{100 * val:.2f}%", elapsed=f"{record['seconds']:.1f}s")
         bar.update(1)
         done.append(record["sweep"])
+        log_line(record)
+
+    last_line = [-math.inf]  # when log_line last wrote
+
+    def log_line(record):
+        """Without a bar because stderr is a log (a batch job, ``2> train.log``): a plain line for the first
+        sweep, then at most one every LOG_EVERY_S seconds, so a run of hours shows it is moving without a line
+        per millisecond sweep of a small one. The saved line at the end gives the last sweep."""
+        now = time.monotonic()
+        if not getattr(args, "log_lines", False) or now - last_line[0] < LOG_EVERY_S:
+            return
+        last_line[0] = now
+        val = record["val_error"]
+        print(f"sweep {record['sweep']} of {est.max_sweeps}: loss {record['loss']:.4g}, train error "
+              f"{100 * record['train_error']:.2f}%, val error {'-' if val is None else f'{100 * val:.2f}%'}, "
+              f"{record['seconds']:.1f} s elapsed", file=sys.stderr, flush=True)
 
     several = len(est.hidden) > 1  # name the layer only when there is more than one
 
