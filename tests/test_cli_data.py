@@ -283,6 +283,34 @@ def test_evaluate_notes_a_model_trained_on_another_seed_s_split(tmp_path, capsys
     assert "--seed needs --data" in capsys.readouterr().err
 
 
+def test_evaluate_and_verify_without_data_run_on_the_model_s_own_data_and_split(tmp_path, capsys):
+    # --data was required although train records the data and the seed (which also draws the split)
+    path = str(tmp_path / "s3.ctn")
+    assert main(["train", "--data", "iris", "--hidden", "4", "--seed", "3", "--max-sweeps", "1", "--no-progress",
+                 "-o", path]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["evaluate", path, "--json"]) == 0
+    implicit = capsys.readouterr()
+    assert "note: no --data: iris with seed 3, the data the model was trained on (its metadata)" in implicit.err
+    assert main(["evaluate", path, "--data", "iris", "--seed", "3", "--json"]) == 0
+    assert json.loads(implicit.out) == json.loads(capsys.readouterr().out)  # the same samples, the same figures
+    assert main(["evaluate", path, "--seed", "1"]) == 0  # a --seed given is kept
+    assert "note: no --data: iris, the data" in capsys.readouterr().err
+    assert main(["verify", path, "--targets", "reference", "--no-plots", "-o", str(tmp_path / "r")]) == 0
+    captured = capsys.readouterr()
+    assert "iris with seed 3" in captured.err and "on 30 samples of iris (val)" in captured.err
+    # a model that records no data (built in Python) needs --data, and says so before anything runs
+    bare = tmp_path / "bare.ctn"
+    save(random_network((4, 3, 3), seed=0), bare)
+    for command in (["evaluate", str(bare)], ["verify", str(bare), "-o", str(tmp_path / "r2")]):
+        assert main(command) == 2
+        assert (f"--data is needed: model {bare} does not record the data it was trained on (its metadata "
+                "dataset); give --data NAME or the data's path") in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+    assert main(["deploy", path, "--target", "reference"]) == 0  # deploy without --data still runs no data
+    assert "note: no --data" not in capsys.readouterr().err
+
+
 def test_a_reader_that_stops_early_is_no_error_and_an_empty_path_is_named():
     import os
     import subprocess

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import MODEL_HELP
+from .verify import DATA_DEFAULT, DATA_HELP
 
 # Above this many classes the confusion matrix and per-class line get too wide to read;
 # they are summarised instead (--json has them in full).
@@ -86,13 +87,7 @@ def add_parsers(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument(
-        "--data",
-        required=True,
-        metavar="NAME",
-        help="built-in dataset name (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files "
-        "or CIFAR binary files, or an image folder (one folder per class)",
-    )
+    p.add_argument("--data", metavar="NAME", help=DATA_HELP + DATA_DEFAULT)
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), default="val", help="which part to evaluate (default: val)")
     p.add_argument("--target", default="reference", metavar="NAME",
@@ -362,9 +357,10 @@ def _evaluate(args) -> int:
 
     from ..modelfile import load
     from . import UserError
-    from .verify import class_names, load_split, parse_targets, same_dataset, target_options
+    from .verify import class_names, data_from_model, load_split, parse_targets, same_dataset, target_options
 
     network = load(args.model)
+    data_from_model(args, network)
     if "," in args.target:
         raise UserError("--target takes one target name; use `connttra-neuro verify --targets a,b` for several")
     (name,) = parse_targets(args.target)

@@ -49,7 +49,7 @@ def add_parsers(sub) -> None:
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--target", required=True, metavar="NAME",
                    help="registered target (reference, loihi2, brian2), or module:Class for your own")
-    add_data_arguments(p, required=False)
+    add_data_arguments(p, default_from_model=False)
     add_target_option_arguments(p)
     p.add_argument("--export-nir", metavar="FILE", help="write the network as a NIR graph (HDF5)")
     p.add_argument("--export-netx", metavar="FILE", help="write the network as a lava-dl netx HDF5 file")

@@ -45,7 +45,7 @@ def add_parsers(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    add_data_arguments(p, required=True)
+    add_data_arguments(p, default_from_model=True)
     p.add_argument(
         "--targets",
         default=None,
@@ -68,14 +68,15 @@ def add_parsers(sub) -> None:
 
 
 # -- shared with deploy --------------------------------------------------------------------
-def add_data_arguments(p, *, required: bool) -> None:
-    p.add_argument(
-        "--data",
-        required=required,
-        metavar="NAME",
-        help="built-in dataset (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files or "
-        "CIFAR binary files, or an image folder (one folder per class)",
-    )
+DATA_HELP = ("built-in dataset (see `connttra-neuro datasets`) or a path: a .npz file, a folder of IDX files or "
+             "CIFAR binary files, or an image folder (one folder per class)")
+DATA_DEFAULT = "; default: the data the model was trained on, with its seed (its metadata dataset and seed)"
+
+
+def add_data_arguments(p, *, default_from_model: bool) -> None:
+    """The data options of verify and deploy. ``default_from_model``: no --data means the model's own data
+    (verify); without it no --data means no data run (deploy)."""
+    p.add_argument("--data", metavar="NAME", help=DATA_HELP + (DATA_DEFAULT if default_from_model else ""))
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), help="which part to run (default: val)")
     p.add_argument("--n", type=int, metavar="N", help="a seeded stratified subsample of N samples (default: all)")
@@ -97,6 +98,26 @@ def add_target_option_arguments(p) -> None:
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars (a target's run, reading a large image folder); messages still go to stderr "
                         "(bars are drawn only when stderr is a terminal)")
+
+
+def data_from_model(args, network) -> None:
+    """No --data given to evaluate or verify: the data the model was trained on (its metadata ``dataset``, a
+    name or the absolute path train recorded), and, without --seed, the seed it was trained with, which for
+    train is also the split's (seed 0's split may hold the model's training samples). Said in a note."""
+    from . import UserError
+
+    if args.data is not None:
+        return
+    recorded, seed = network.metadata.get("dataset"), network.metadata.get("seed")
+    if not isinstance(recorded, str) or not recorded.strip():
+        raise UserError(f"--data is needed: model {args.model} does not record the data it was trained on (its "
+                        "metadata dataset); give --data NAME or the data's path")
+    args.data = recorded
+    with_seed = ""
+    if args.seed is None and isinstance(seed, int) and not isinstance(seed, bool):
+        args.seed, with_seed = seed, f" with seed {seed}"
+    print(f"note: no --data: {recorded}{with_seed}, the data the model was trained on (its metadata)",
+          file=sys.stderr)
 
 
 def load_split(args, network):
@@ -379,6 +400,7 @@ def _verify(args) -> int:
     from ..verify.report import REPORT_FILES, write_json
 
     network = load(args.model)
+    data_from_model(args, network)
     names = parse_targets(args.targets)
     options = target_options(args, names)
     given = args.out if args.out is not None else str(_default_out(args.model))  # "" stays "": an error
