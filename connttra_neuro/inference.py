@@ -23,11 +23,14 @@ def output_labels(network: TernaryNetwork) -> np.ndarray:
     """The label each output stands for: the model's metadata ``classes`` (int64, or text for labels
     fit recorded as text), or the output indices 0..C-1 when it records none. A malformed entry (not one
     distinct label per output) is a NetworkError naming it: it would mislabel every prediction."""
-    from .verify.parity import label_classes, text_classes
+    from .verify.parity import label_classes, model_classes, text_classes
 
     texts = text_classes(network)
     if texts is not None:
         return np.array(texts, dtype=str)
+    classes = model_classes(network)
+    if classes and all(isinstance(c, bool) for c in classes):  # fit on a bool y: False/True, as CoNNTrA.predict
+        return np.array(classes, dtype=bool)  # gives them (they equal 0/1, so label_classes sees outputs 0..1)
     classes = label_classes(network)
     return np.arange(network.n_classes, dtype=np.int64) if classes is None else np.array(classes, dtype=np.int64)
 

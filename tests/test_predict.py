@@ -111,6 +111,24 @@ def test_a_model_without_classes_gives_output_indices_and_text_classes_come_back
     assert predict(texts, data.X_val).tolist() == [words[c] for c in outputs]
 
 
+def test_a_model_fit_on_bool_labels_predicts_bools_as_its_estimator_does(tmp_path, capsys):
+    # predict gave 0/1 where CoNNTrA.predict gave False/True for the same model
+    from connttra_neuro.train import CoNNTrA
+
+    rng = np.random.default_rng(0)
+    X = rng.random((100, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = CoNNTrA(hidden=(4,), max_sweeps=2, random_state=0).fit(X, X[:, 0] > 0.5)
+    got = predict(model.network_, X)
+    assert got.dtype == bool and got.tolist() == model.predict(X).tolist()
+    save(model.network_, tmp_path / "b.ctn")
+    np.save(tmp_path / "x.npy", X[:3])
+    assert main(["predict", str(tmp_path / "b.ctn"), str(tmp_path / "x.npy"), "-o", "-"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["label"] for row in rows] == [str(v) for v in model.predict(X[:3]).tolist()]
+
+
 def test_names_gives_class_names_and_says_when_the_model_has_none(digits):
     network, _, data, _ = digits
     names = [f"digit {c}" for c in range(10)]
