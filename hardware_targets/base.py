@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from connttra_neuro.network import TernaryNetwork, require_network
+from connttra_neuro.network import TernaryNetwork, not_2d, require_network
 
 __all__ = ["Target", "RunResult", "TargetLimitError", "all_binary", "check_spikes", "is_positive_int",
            "network_counts"]
@@ -97,8 +97,11 @@ def all_binary(values: np.ndarray) -> bool:
 def check_spikes(network: TernaryNetwork, spikes: np.ndarray) -> np.ndarray:
     """Validate encoded input spikes and return them as uint8 (n_samples, n_inputs)."""
     spikes = np.asarray(spikes)
-    if spikes.ndim == 1:
-        spikes = spikes[None, :]
+    if spikes.ndim < 2:
+        # refused as a 1-D X is everywhere else (network.not_2d): read as one sample, a column of
+        # samples for a one-input network ran as one wide sample and failed on its width instead
+        raise ValueError(f"{not_2d('spikes', spikes.shape)}; this network takes {network.n_inputs:,} input "
+                         f"spike{'s' if network.n_inputs != 1 else ''} per sample")
     if spikes.ndim != 2 or spikes.shape[1] != network.n_inputs:
         raise ValueError(
             f"input spikes must have shape (n_samples, {network.n_inputs}) for this network, got {np.shape(spikes)}"

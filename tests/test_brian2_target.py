@@ -92,8 +92,9 @@ def test_cython_exact_with_hidden_spikes(warm_caches):
 def test_single_sample_and_silent_input(net):
     target = Brian2Target()
     program = target.compile(net)
-    for s in (np.zeros(net.n_inputs, np.uint8), np.ones((1, net.n_inputs), np.uint8)):
-        _assert_exact(target.run(program, s, record_hidden=True), net, np.atleast_2d(s))
+    # one sample is one row: a 1-D array is refused as everywhere else (check_spikes, network.not_2d)
+    for s in (np.zeros((1, net.n_inputs), np.uint8), np.ones((1, net.n_inputs), np.uint8)):
+        _assert_exact(target.run(program, s, record_hidden=True), net, s)
 
 
 def test_hidden_spikes_only_when_asked(net, spikes):

@@ -81,6 +81,19 @@ def test_bad_spikes(spikes, message):
         forward(net, spikes)
 
 
+def test_1d_spikes_are_refused_as_a_1d_x_is():
+    # check_spikes took a 1-D array as one sample, where predict, verify, fit and the encoder refuse a
+    # 1-D X (network.not_2d); for a one-input network that ran a column of samples as one wide sample
+    one_input = random_network((1, 2, 2), seed=0)
+    target = get_target("reference")
+    for run in (forward, simulate, lambda net, s: target.run(target.compile(net), s)):
+        with pytest.raises(ValueError, match=r"spikes must be 2-D \(n_samples, n_features\), got shape \(5,\): "
+                                             r"one sample is spikes.reshape\(1, -1\).*takes 1 input spike per"):
+            run(one_input, np.ones(5, np.uint8))
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        forward(random_network((3, 2, 2), seed=0), np.uint8(1))
+
+
 def test_forward_feeds_a_progress_bar(monkeypatch, capsys):
     """forward showed nothing while it ran: 10,000 samples through 784-4096-4096-10 took 20 s (60,000: two
     minutes), twice in a verify that also runs the reference target. Now a bar on stderr, shown after 2 s as
