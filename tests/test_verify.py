@@ -250,6 +250,25 @@ def test_operation_counts_match_a_naive_count():
     assert "Davies" in e["source"]
 
 
+def test_operation_counts_take_a_model_file_and_refuse_what_is_not_a_network(tmp_path):
+    # float_mlp_macs and count_operations took the network unchecked: a path failed with "'str' object has
+    # no attribute 'layers'"; they take what verify and predict take (modelfile.as_network)
+    from connttra_neuro import save
+    from connttra_neuro.train import CoNNTrA
+
+    net = random_network((5, 7, 4), seed=3)
+    path = tmp_path / "m.ctn"
+    save(net, path)
+    spikes = net.encode(data_for(net, n=10)[0])
+    _, hidden = forward(net, spikes, record_hidden=True)
+    assert float_mlp_macs(str(path)) == float_mlp_macs(net) == 5 * 7 + 7 * 4
+    assert count_operations(path, spikes, hidden) == count_operations(net, spikes, hidden)
+    with pytest.raises(TypeError, match="float_mlp_macs needs a TernaryNetwork .* got CoNNTrA"):
+        float_mlp_macs(CoNNTrA())
+    with pytest.raises(TypeError, match="count_operations needs a TernaryNetwork .* got CoNNTrA"):
+        count_operations(CoNNTrA(), spikes, hidden)
+
+
 def test_operation_counts_and_verify_hold_no_float64_copy_of_the_spikes():
     """count_operations multiplied a float64 copy of every layer's spikes by the fan-outs, and verify checked
     each target's hidden spikes with np.isin over the whole layer and copied them to uint8 again: 8, 4 and 1

@@ -28,16 +28,20 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 
 import numpy as np
 
+from connttra_neuro.modelfile import as_network
 from connttra_neuro.network import TernaryNetwork
 
 __all__ = ["count_operations", "device_synaptic_events", "float_mlp_macs", "loihi_energy", "loihi_energy_constants"]
 
 
-def float_mlp_macs(network: TernaryNetwork) -> int:
-    """Multiply-accumulates per inference of a float MLP of the same architecture: ``sum(n_in * n_out)``."""
+def float_mlp_macs(network: TernaryNetwork | str | os.PathLike) -> int:
+    """Multiply-accumulates per inference of a float MLP of the same architecture: ``sum(n_in * n_out)``.
+    ``network``: a TernaryNetwork or a model file's path."""
+    network = as_network(network, "float_mlp_macs")  # a path is read; an estimator: say what to pass
     return int(sum(layer.weights.size for layer in network.layers))
 
 
@@ -57,13 +61,13 @@ def device_synaptic_events(network: TernaryNetwork, info) -> list[float] | None:
     return [float(v) for v in values]
 
 
-def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_spikes: list[np.ndarray] | None,
-                     synaptic_events: list[float] | None = None) -> dict:
+def count_operations(network: TernaryNetwork | str | os.PathLike, input_spikes: np.ndarray,
+                     hidden_spikes: list[np.ndarray] | None, synaptic_events: list[float] | None = None) -> dict:
     """Per-layer and total operation counts per inference (means over the samples).
 
     Parameters
     ----------
-    network : TernaryNetwork
+    network : TernaryNetwork or a model file's path
     input_spikes : uint8 (n_samples, n_inputs)
         Encoded inputs.
     hidden_spikes : list of uint8 (n_samples, n_neurons) or None
@@ -85,6 +89,7 @@ def count_operations(network: TernaryNetwork, input_spikes: np.ndarray, hidden_s
         ``neuron_updates``, ``spikes_per_layer`` (input layer first),
         ``activation_sparsity``, ``connection_sparsity``.
     """
+    network = as_network(network, "count_operations")  # as verify takes it, not an AttributeError deep inside
     n = max(int(input_spikes.shape[0]), 1)
     sources = [input_spikes] + (list(hidden_spikes) if hidden_spikes is not None else [None] * len(network.hidden))
     layers = []
