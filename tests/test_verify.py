@@ -222,6 +222,22 @@ def test_bad_inputs_raise_clear_errors():
     assert [t.target for t in one.targets] == ["reference"] and one.all_exact
 
 
+def test_data_on_another_scale_than_training_are_warned_of_once():
+    # predict and the verify command warned of data on another scale than the model's encoder cuts (0..16
+    # against 0..255); verify in Python ran them silently, its error figures then saying little of the model
+    net = random_network((4, 6, 3), levels=3, seed=2)
+    X, y = data_for(net, n=30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        verify(net, ["reference", "reference"], X * 255, y)
+    said = [str(w.message) for w in caught if "the model was trained on data of another scale" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith("the data have values up to"), said
+    assert caught[0].category is UserWarning and caught[0].filename == __file__  # points at the caller
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the model's own scale: nothing said
+        verify(net, "reference", X, y)
+
+
 # -- operation and energy counting ----------------------------------------------------------------
 def test_operation_counts_match_a_naive_count():
     net = random_network((5, 7, 6, 4), levels=2, seed=3, density=0.6)

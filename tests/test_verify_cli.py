@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -503,9 +504,14 @@ def test_data_on_another_scale_than_the_model_s_is_warned_of(iris_model, tmp_pat
     for scale, warned in ((1.0, True), (0.1, False)):
         np.savez(tmp_path / "d.npz", X_train=X[20:] * scale, y_train=y[20:], X_val=X[:20] * scale, y_val=y[:20])
         target = ["--targets", "reference"] if command == "verify" else ["--target", "reference"]
-        assert main([command, iris_model, "--data", str(tmp_path / "d.npz"), *target, *where]) == 0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert main([command, iris_model, "--data", str(tmp_path / "d.npz"), *target, *where]) == 0
         err = capsys.readouterr().err
         assert ("values up to 5.8, while the model's encoder cuts end at 0.75" in err) is warned, err
+        # said once, as the command's note: verify() in Python warns of it too, which here would say it again
+        assert err.count("another scale") == int(warned), err
+        assert not [w for w in caught if "another scale" in str(w.message)]
 
 
 def test_a_model_without_class_names_on_named_data_says_labels_are_read_by_position(tmp_path, capsys):

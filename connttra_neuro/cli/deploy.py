@@ -19,6 +19,7 @@ from .verify import (
     add_data_arguments,
     add_target_option_arguments,
     load_split,
+    scale_noted,
     target_options,
 )
 
@@ -148,8 +149,10 @@ def _export_and_run(args, network, target, split, exports: dict, out: dict) -> i
         # progress on stderr (stdout may be --json): a cold cython compile takes minutes. verify names the
         # instance by its class's name; the lines name it as the user did (a module:Class spec), as stdout does
         said, name = f"verify: {target_label(target)}: ", out["target"]
-        report = verify(network, [target], X, y, dataset=data_name, y_are_outputs=True,  # mapped by load_split
-                        progress=lambda m: print(m.replace(said, f"deploy: {name}: ", 1), file=sys.stderr, flush=True))
+        with scale_noted():  # load_split said it
+            report = verify(network, [target], X, y, dataset=data_name, y_are_outputs=True,  # mapped by load_split
+                            progress=lambda m: print(m.replace(said, f"deploy: {name}: ", 1), file=sys.stderr,
+                                                     flush=True))
         tp = report.targets[0]
         out["run"] = {
             "data": data_name,

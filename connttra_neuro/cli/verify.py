@@ -8,6 +8,7 @@ usage error (bad file, unknown dataset or target, option that does not apply).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import textwrap
@@ -191,6 +192,17 @@ def load_split(args, network):
               f"position ({shown}{', ...' if len(data.class_names) > 6 else ''}): the error figures hold only if "
               f"it was trained on them in that order", file=sys.stderr)
     return X, as_output_indices(network, y), data.name
+
+
+@contextlib.contextmanager
+def scale_noted():
+    """Run verify() without its warning of data on another scale than the model's: load_split has said it
+    already, as a note naming --data, and Python's 'file:line: UserWarning: ...' would say it again."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the data have values", category=UserWarning)  # scale_note's words
+        yield
 
 
 def _reuse_data_path(args, network) -> None:
@@ -432,8 +444,9 @@ def _verify(args) -> int:
         f"on {len(y):,} samples of {data_name} ({args.split})"
     )
     try:
-        report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=progress,
-                        y_are_outputs=True)  # load_split mapped the data's labels (by name or through classes)
+        with scale_noted():
+            report = verify(network, names, X, y, target_options=options, dataset=data_name, progress=progress,
+                            y_are_outputs=True)  # load_split mapped the data's labels (by name or through classes)
     except KeyboardInterrupt:  # before main's "interrupted": nothing of this run was written
         progress(f"verify: stopped before its report was written: {out} is as it was")
         raise
