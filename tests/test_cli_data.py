@@ -346,6 +346,23 @@ def test_help_and_version_to_a_reader_that_stopped_are_no_error():
         assert run.returncode == 141 and run.stderr.decode() == "", (argv, run.stderr.decode()[-500:])
 
 
+def test_the_parser_and_help_load_no_numpy():
+    # cli/__init__.py says command modules import heavy libraries inside the command, but data.py and demo.py
+    # imported numpy at the top: `connttra-neuro --help` (and every parse) loaded it, about 0.2 s
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys\n"
+            "from connttra_neuro.cli import build_parser, main\n"
+            "build_parser()\n"
+            "for argv in (['--help'], ['demo', '--help'], ['info', '--help'], ['evaluate', '--help']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "        main(argv)\n"
+            "print('numpy' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "False", (run.stdout, run.stderr[-500:])
+
+
 def test_ctrl_c_as_the_command_line_starts_is_exit_130_without_a_traceback(monkeypatch, capsys):
     import subprocess
     import sys

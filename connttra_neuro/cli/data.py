@@ -12,12 +12,13 @@ import json
 import os
 import sys
 import textwrap
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from . import MODEL_HELP
 from .verify import DATA_DEFAULT, DATA_HELP
+
+if TYPE_CHECKING:  # for the annotations only: numpy is imported inside the commands (see cli/__init__.py)
+    import numpy as np
 
 # Above this many classes the confusion matrix and per-class line get too wide to read;
 # they are summarised instead (--json has them in full).
@@ -183,6 +184,8 @@ def _range(values: np.ndarray) -> list[int] | None:
 
 def describe_model(network, path: str | None = None) -> dict:
     """Everything ``info`` prints, as a JSON-ready dict."""
+    import numpy as np  # here, not at the top: --help and the parser load no numpy (see cli/__init__.py)
+
     from ..modelfile import storage_report
     from ..network import thaw_metadata
 
@@ -352,6 +355,8 @@ def _plugin_errors(target: str):
 
 
 def _evaluate(args) -> int:
+    import numpy as np
+
     from connttra_neuro.verify.parity import broken_result, label_classes
     from hardware_targets.registry import get_target
 
@@ -439,6 +444,8 @@ def classification_report(y: np.ndarray, predictions: np.ndarray, n_classes: int
     ``confusion[i][j]`` counts samples of true class ``i`` predicted as ``j``; it is None above
     :data:`MAX_CONFUSION_CLASSES` classes (it would not fit in memory or on screen).
     """
+    import numpy as np
+
     y = np.asarray(y, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
     size = int(max(n_classes, y.max() + 1 if y.size else 0))

@@ -19,8 +19,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 DEFAULT_OUT = Path("reports") / "demo"
 SUMMARY_HEADING = "# connttra-neuro demo"  # README.md's first line: how a later demo knows the file for its own
 
@@ -128,6 +126,8 @@ class _Steps:
 
 def run_demo(out: Path, *, dataset: str, hidden, levels: int, seed: int, n_verify: int, quick: bool = False) -> int:
     """Run the demo into ``out``; returns the exit status (1 if a target departs from the trained model)."""
+    import numpy as np  # here, not at the top: --help and the parser load no numpy (see cli/__init__.py)
+
     from hardware_targets.registry import target_names
 
     from .._atomic import write_text
@@ -348,6 +348,8 @@ class OffByOneThreshold:
     @staticmethod
     def for_network(network, spikes):
         """Pick a neuron whose drive equals its threshold on some sample (so +1 changes its spikes)."""
+        import numpy as np
+
         from hardware_targets.reference import ReferenceTarget, forward
 
         _, hidden = forward(network, spikes, record_hidden=True)
