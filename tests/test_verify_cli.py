@@ -33,8 +33,11 @@ def test_exact_targets_exit_0_and_write_reports(iris_model, tmp_path, capsys):
     code = main(["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(out),
                  "--json", str(tmp_path / "p.json"), "--no-plots"])  # fmt: skip
     assert code == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
     assert "reference" in text and "exact" in text and "all targets exact" in text
+    # stdout starts with the table, as the user guide shows it (`verify ... > out.txt` began with a blank line);
+    # the blank line that parts it from the progress in a terminal is on stderr, beside that progress
+    assert text.startswith("target ") and err.endswith("\n\n"), (text[:80], err[-80:])
     assert (out / "parity.json").exists() and (out / "parity.md").exists() and (out / "parity.html").exists()
     d = json.loads((tmp_path / "p.json").read_text())
     assert d["all_exact"] is True and d["dataset"] == "iris" and d["n_samples"] == 30

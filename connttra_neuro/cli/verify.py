@@ -468,7 +468,9 @@ def _verify(args) -> int:
     if to_stdout:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print()
+        # the blank line parts the table from the progress above it, which is on stderr: there too, so that
+        # `verify ... > out.txt` starts with the table (nothing is printed to stdout before it)
+        print(file=sys.stderr, flush=True)
         print(report.summary_table())
         print()
         print(f"report: {paths['html']}  (also {paths['markdown'].name}, {paths['json'].name})")
