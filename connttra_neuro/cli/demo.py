@@ -1,4 +1,4 @@
-"""``connttra-neuro demo``: the whole story on built-in data, in about 20 s on 2 cores (plus compiling the
+"""``connttra-neuro demo``: the whole story on built-in data, in 20-35 s on 2 cores (plus compiling the
 numba kernels on a first run).
 
 1. train a ternary network with CoNNTrA (gradient-free coordinate descent);
@@ -22,7 +22,7 @@ from pathlib import Path
 DEFAULT_OUT = Path("reports") / "demo"
 SUMMARY_HEADING = "# connttra-neuro demo"  # README.md's first line: how a later demo knows the file for its own
 
-# The benchmark's digits network, so the demo shows representative figures; about 20 s on 2 cores.
+# The benchmark's digits network, so the demo shows representative figures; 20-35 s on 2 cores.
 DEMO = {
     "dataset": "digits",  # 8x8 handwritten digits shipped with scikit-learn: 64 features, 10 classes
     "hidden": (256,),  # the benchmark's digits architecture (docs/benchmarks.md)
@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
     """Register ``demo``."""
     p = sub.add_parser(
         "demo",
-        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (about 20 s)",
+        help="train, compare with backprop, deploy on Lava and Brian2, verify, write a report (20-35 s)",
         description=__doc__.split("\n\n", 1)[1],
         epilog=(
             "examples:\n"
