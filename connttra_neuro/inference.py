@@ -16,7 +16,12 @@ import numpy as np
 from .modelfile import as_network
 from .network import TernaryNetwork, feature_array, not_2d, real_features, thaw_metadata
 
-__all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note"]
+__all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note", "ScaleWarning"]
+
+
+class ScaleWarning(UserWarning):
+    """Data on another scale than the model's training data (:func:`scale_note`): predict and verify warn of it,
+    and a caller that says it its own way (the command line) filters this class, not the message's words."""
 
 
 def output_labels(network: TernaryNetwork) -> np.ndarray:
@@ -101,7 +106,7 @@ def predict(network, X, target="reference", *, names: bool = False, **target_opt
     X = check_features(network, X)
     note = scale_note(network, X)
     if note:
-        warnings.warn(note, UserWarning, stacklevel=2)
+        warnings.warn(note, ScaleWarning, stacklevel=2)
     return labels[_outputs(network, X, target, target_options)]
 
 

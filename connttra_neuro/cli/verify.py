@@ -200,8 +200,10 @@ def scale_noted():
     already, as a note naming --data, and Python's 'file:line: UserWarning: ...' would say it again."""
     import warnings
 
+    from ..inference import ScaleWarning
+
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="the data have values", category=UserWarning)  # scale_note's words
+        warnings.simplefilter("ignore", ScaleWarning)
         yield
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from connttra_neuro.inference import check_features, scale_note
+from connttra_neuro.inference import ScaleWarning, check_features, scale_note
 from connttra_neuro.modelfile import as_network, storage_report
 from connttra_neuro.network import TernaryNetwork, check_classes
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
@@ -398,7 +398,7 @@ def verify(
         )
     note = scale_note(network, X)
     if note:  # as predict warns (and the verify command): the parity holds, but the error figures say little
-        warnings.warn(note, UserWarning, stacklevel=2)
+        warnings.warn(note, ScaleWarning, stacklevel=2)
     # labels 1..C (1-based) for outputs 0..C-1 inflated every error figure unsaid; a caller that mapped y itself
     # (y_are_outputs: the command line, which notes such labels its own way) is not told again
     beyond = np.unique(y[(y < 0) | (y >= network.n_classes)]) if not (mapped or y_are_outputs) else y[:0]
