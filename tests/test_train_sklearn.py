@@ -148,3 +148,18 @@ def test_score_takes_sample_weight_as_scikit_learn_s_classifiers_do(iris, fitted
     for bad in (w[:10], -w, np.zeros(len(y))):
         with pytest.raises(ValueError, match=r"score needs sample_weight of shape \(150,\)"):
             fitted.score(X, y, sample_weight=bad)
+
+
+def test_predict_says_what_is_wrong_with_x_in_predict_s_words(iris):
+    # another feature count got the encoder's "encoder: expected samples of shape (n, 4), got (150, 3)", and a
+    # 1-D X "X: X must be 2-D ..."; connttra_neuro.predict says both plainly
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = CoNNTrA(hidden=(4,), max_sweeps=1, random_state=0).fit(X, y)
+    for call in (est.predict, est.decision_function, lambda X: est.score(X, y)):
+        with pytest.raises(ValueError, match=r"^X has 3 features per sample but the model takes 4; give the features"):
+            call(X[:, :3])
+        with pytest.raises(ValueError, match=r"^X must be 2-D \(n_samples, n_features\), got shape \(4,\): one sample"):
+            call(X[0])
+    assert est.predict(X[:5].tolist()).tolist() == est.predict(X[:5]).tolist()  # lists still taken

@@ -452,7 +452,11 @@ class CoNNTrA:
     def _scores(self, X) -> np.ndarray:
         self._check_fitted()
         _check_columns(_feature_names(X), getattr(self, "feature_names_in_", None), "X")
-        X, _ = check_Xy(X, np.zeros(np.shape(X)[0] if np.ndim(X) else 0), where="X", n_features=self.n_features_in_)
+        from ..inference import check_features
+
+        # predict's checks and words (a 1-D X, another feature count, encoded spikes given, NaN), not the
+        # encoder's "expected samples of shape (n, 4), got (100, 3)"
+        X = check_features(self.network_, X)
         return network_forward(self.network_, self.network_.encode(X))[2]
 
     def decision_function(self, X) -> np.ndarray:
