@@ -619,7 +619,7 @@ def test_a_seeded_run_trains_the_same_network_as_before(settings, digest):
     assert h.hexdigest()[:16] == digest
 
 
-def test_fit_checks_its_resume_arguments_before_any_work(data):
+def test_fit_checks_its_resume_arguments_before_any_work(data, tmp_path):
     # before: a 4-8-3 init_network trained under hidden=(16, 16) settings its metadata then claimed, a string
     # came back as network_, and a bad history or callback failed after a sweep had run
     from connttra_neuro.network import random_network
@@ -630,8 +630,9 @@ def test_fit_checks_its_resume_arguments_before_any_work(data):
     cases = [
         (dict(init_network=random_network((X.shape[1], 8, 10))), ValueError,  # levels 1, the estimator's 2
          r"init_network is 64-8-10, levels 1, discrete set \[-1, 0, 1\]; the settings say hidden \(8,\), levels 2"),
-        (dict(init_network="m.ctn"), TypeError, "init_network must be a TernaryNetwork .* got str"),
-        (dict(history=history, best_network="x"), TypeError, "best_network must be a TernaryNetwork"),
+        (dict(init_network=5), TypeError, "init_network must be a TernaryNetwork .* or a model file's path, got int"),
+        (dict(init_network="no-such.ctn"), modelfile.ModelFileError, "no-such.ctn: no such model file"),
+        (dict(history=history, best_network=est), TypeError, "best_network must be a TernaryNetwork"),
         (dict(history=history, best_network=random_network((X.shape[1], 5, 10))), ValueError, "best_network is"),
         (dict(best_network=net), ValueError, "give their history too"),
         (dict(history=5), TypeError, "history must be a list of per-sweep records"),
@@ -645,6 +646,12 @@ def test_fit_checks_its_resume_arguments_before_any_work(data):
     resumed = CoNNTrA(**est.get_params()).set_params(max_sweeps=3).fit(X, y, init_network=est.last_network(),
                                                                        history=history, best_network=net)
     assert len(resumed.history_) == 4  # the arguments of a real resume pass
+    # model files' paths in their place, as predict and verify take them: the same run
+    modelfile.save(est.last_network(), tmp_path / "last.ctn")
+    modelfile.save(net, tmp_path / "best.ctn")
+    again = CoNNTrA(**est.get_params()).set_params(max_sweeps=3).fit(
+        X, y, init_network=str(tmp_path / "last.ctn"), history=history, best_network=tmp_path / "best.ctn")
+    assert again.network_ == resumed.network_ and len(again.history_) == 4
 
 
 def test_score_refuses_labels_of_another_kind_than_fit_took(fitted, data):

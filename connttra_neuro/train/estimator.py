@@ -262,13 +262,13 @@ class CoNNTrA:
             ``(64, 48, 3)``); its product must be the feature count. Recorded in the model metadata as
             ``input_shape``, so ``predict`` and ``read_images(like=model)`` refuse images of the same pixel
             count but another shape (48x64 against 64x48) instead of misreading them.
-        init_network : TernaryNetwork, optional
-            Resume from this network (its encoder and parameters); ``history``
+        init_network : TernaryNetwork or path, optional
+            Resume from this network (or the model file at this path) (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
             repeats the uninterrupted one. A hidden threshold beyond the drive's range
             ``[-fan_in * max|w|, fan_in * max|w| + 1]`` starts at that range's edge (the
             same spikes; the threshold search spans exactly that range).
-        best_network : TernaryNetwork, optional
+        best_network : TernaryNetwork or path, optional
             With ``history`` and ``keep_best``: the best network of the earlier sweeps
             (``network_`` when that run stopped). It stays ``network_`` unless a later sweep
             does at least as well, so the resumed run ends with the uninterrupted run's
@@ -292,6 +292,7 @@ class CoNNTrA:
         names = _feature_names(X)  # before check_Xy makes the frame an array
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
+        init_network, best_network = _read_if_path(init_network), _read_if_path(best_network)
         _check_resume_arguments(init_network, history, best_network, callback, progress, hidden, values, self.levels)
         classes, y_idx = np.unique(y, return_inverse=True)
         C = classes.size
@@ -559,6 +560,18 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
 HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")
 
 
+def _read_if_path(network):
+    """A model file's path given for ``init_network`` / ``best_network`` read as the network it holds (as
+    predict and verify take a path; its ModelFileError names a missing or damaged file); else as given."""
+    import os
+
+    if isinstance(network, (str, os.PathLike)):
+        from ..modelfile import load
+
+        return load(network)
+    return network
+
+
 def _check_resume_arguments(init_network, history, best_network, callback, progress, hidden, values,
                             levels) -> None:
     """fit's resume arguments, checked before any work: a network of another shape, set or encoding
@@ -572,8 +585,8 @@ def _check_resume_arguments(init_network, history, best_network, callback, progr
         if net is None:
             continue
         if not isinstance(net, TernaryNetwork):
-            raise TypeError(f"{name} must be a TernaryNetwork (a fitted CoNNTrA's network_, or "
-                            f"connttra_neuro.load(path)), got {type(net).__name__}")
+            raise TypeError(f"{name} must be a TernaryNetwork (a fitted CoNNTrA's network_) or a model file's "
+                            f"path, got {type(net).__name__}")
         if (tuple(layer.weights.shape[0] for layer in net.hidden) != hidden or net.encoder.levels != levels
                 or list(net.discrete_set) != list(values)):
             raise ValueError(f"{name} is {describe(net)}; the settings say {wanted}")
