@@ -36,6 +36,7 @@ from .network import (
     OutputLayer,
     TernaryNetwork,
     ThermometerEncoder,
+    check_class_names,
     check_classes,
     check_discrete_set,
     require_network,
@@ -257,11 +258,13 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
 
     A crash or Ctrl-C mid-write leaves any previous file at ``path`` untouched. An existing file that
     is not a model file (a dataset, a picture) is refused, not replaced: its data would be lost. Metadata
-    ``classes`` that is not one distinct label per output is refused (``network.check_classes``).
+    ``classes`` that is not one distinct label per output is refused (``network.check_classes``), and so is
+    ``class_names`` that is not one distinct name per output (``network.check_class_names``).
     """
     require_network(network, "save")
     try:  # a file whose classes misstate its labels would mislabel every prediction: none is written
         check_classes(network.metadata.get("classes"), network.n_classes)
+        check_class_names(thaw_metadata(network.metadata.get("class_names")), network.n_classes)
     except NetworkError as err:
         raise NetworkError(f"save: {err}") from None
     _check_path(path, "save")

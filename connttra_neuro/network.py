@@ -216,6 +216,28 @@ def check_classes(classes, n_classes: int) -> list | None:
                        f"(network.replace(metadata=...), then save)")
 
 
+def check_class_names(names, n_classes: int) -> None:
+    """Metadata ``class_names`` (the name of each output, what train records for an image folder) must be one
+    distinct string per output, or absent; else a NetworkError naming the entry. Readers ignore a malformed
+    one (it names nothing); ``save`` refuses to write one, as it refuses a malformed ``classes``."""
+    if names is None:
+        return
+    listed = isinstance(names, (list, tuple))
+    if not listed:
+        why = f"is not a list (it is {type(names).__name__})"
+    elif len(names) != n_classes:
+        why = f"has {len(names)} names for the model's {n_classes} outputs"
+    elif not all(isinstance(v, str) for v in names):
+        why = "is not all text"
+    elif len(set(names)) != len(names):
+        why = f"repeats name {next(v for v in names if names.count(v) > 1)!r}"
+    else:
+        return
+    shown = repr(list(names)[:10]) if listed else repr(names)
+    raise NetworkError(f"the model's metadata class_names {shown} {why}; it must be one distinct name per output, "
+                       f"in output order: correct it or remove it (network.replace(metadata=...), then save)")
+
+
 def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:
     """Validate a discrete weight set and return it as a sorted tuple of ints."""
     if isinstance(values, (str, bytes)):  # "012" would read as (0, 1, 2)

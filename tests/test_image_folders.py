@@ -393,6 +393,9 @@ def test_class_names_are_checked():
         CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names="ab")
     with pytest.raises(ValueError, match="labels must be integers 0..0"):
         CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names=["a"])
+    # before the training, not at save (which refuses names that name nothing) after it
+    with pytest.raises(ValueError, match="class_names must be distinct, one per label; 'a' is repeated"):
+        CoNNTrA(hidden=(2,), max_sweeps=1).fit(X, y, class_names=["a", "a"])
 
 
 def test_a_folder_beside_train_and_val_does_not_make_them_classes(tmp_path):

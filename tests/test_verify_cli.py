@@ -644,3 +644,19 @@ def test_no_progress_reaches_every_target_s_bar_and_the_image_reader_s():
     bar = _progress(many, "reading")
     assert not bar.disable
     bar.close()
+
+
+@pytest.mark.parametrize("names, why", [("abc", "is not a list"), (["a", "b"], "has 2 names for the model's 3"),
+                                        (["a", "a", "b"], "repeats name 'a'"), (["a", 1, "b"], "is not all text")])
+def test_save_refuses_malformed_class_names_as_it_refuses_malformed_classes(names, why, tmp_path):
+    # a model saved with names that name nothing: predict(names=True) refused it, the reports dropped it unsaid
+    from connttra_neuro import load
+    from connttra_neuro.network import NetworkError
+
+    good = random_network((4, 5, 3), seed=0).replace(metadata={"class_names": ["a", "b", "c"]})
+    save(good, tmp_path / "m.ctn")
+    bad = good.replace(metadata={"class_names": names})
+    with pytest.raises(NetworkError, match=rf"^save: the model's metadata class_names .*{re.escape(why)}.*one distinct "
+                                           r"name per output"):
+        save(bad, tmp_path / "m.ctn")
+    assert load(tmp_path / "m.ctn") == good  # the file that was there is as it was

@@ -634,6 +634,9 @@ def _output_names(class_names, classes: np.ndarray) -> list[str] | None:
     if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
         raise ValueError("class_names must be a sequence of strings, one per label")
     names = list(class_names)
+    if len(set(names)) != len(names):  # names that name nothing; save would refuse them after the training
+        repeated = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"class_names must be distinct, one per label; {repeated!r} is repeated")
     if not (np.issubdtype(classes.dtype, np.integer) and classes.min() >= 0 and classes.max() < len(names)):
         raise ValueError(f"class_names has {len(names)} names; the labels must be integers 0..{len(names) - 1} to "
                          f"index them, got {classes.tolist()[:5]}")
