@@ -14,7 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from .modelfile import as_network
-from .network import TernaryNetwork, feature_array, not_2d, real_features, thaw_metadata
+from .network import (
+    NetworkError,
+    TernaryNetwork,
+    check_class_names,
+    feature_array,
+    not_2d,
+    real_features,
+    thaw_metadata,
+)
 
 __all__ = ["predict", "predict_outputs", "output_labels", "output_names", "input_shape", "scale_note", "ScaleWarning"]
 
@@ -28,24 +36,23 @@ def output_labels(network: TernaryNetwork) -> np.ndarray:
     """The label each output stands for: the model's metadata ``classes`` (int64, or text for labels
     fit recorded as text), or the output indices 0..C-1 when it records none. A malformed entry (not one
     distinct label per output) is a NetworkError naming it: it would mislabel every prediction."""
-    from .verify.parity import label_classes, model_classes, text_classes
+    from .verify.parity import model_classes
 
-    texts = text_classes(network)
-    if texts is not None:
-        return np.array(texts, dtype=str)
-    classes = model_classes(network)
-    if classes and all(isinstance(c, bool) for c in classes):  # fit on a bool y: False/True, as CoNNTrA.predict
-        return np.array(classes, dtype=bool)  # gives them (they equal 0/1, so label_classes sees outputs 0..1)
-    classes = label_classes(network)
-    return np.arange(network.n_classes, dtype=np.int64) if classes is None else np.array(classes, dtype=np.int64)
+    classes = model_classes(network)  # checked: all integers, all text or all bool (fit's labels of a bool y)
+    if classes is None:
+        return np.arange(network.n_classes, dtype=np.int64)
+    kind = str if isinstance(classes[0], str) else bool if isinstance(classes[0], bool) else np.int64
+    return np.array(classes, dtype=kind)  # bool: False/True, as CoNNTrA.predict gives them
 
 
 def output_names(network: TernaryNetwork) -> list[str] | None:
     """The class name of each output (metadata ``class_names``: an image folder's folder names, an
-    npz's ``class_names``), or None when the model records none."""
-    from .verify.parity import per_output
-
-    return per_output(network, "class_names", str)
+    npz's ``class_names``), or None when the model records none, or none valid: a hand-made or damaged entry
+    already in a file names nothing and is not trusted to (``save`` writes none: ``network.check_class_names``)."""
+    try:
+        return check_class_names(network.metadata.get("class_names"), network.n_classes)
+    except NetworkError:
+        return None
 
 
 def input_shape(network: TernaryNetwork) -> tuple | None:

@@ -264,7 +264,7 @@ def save(network: TernaryNetwork, path: str | os.PathLike) -> Path:
     require_network(network, "save")
     try:  # a file whose classes misstate its labels would mislabel every prediction: none is written
         check_classes(network.metadata.get("classes"), network.n_classes)
-        check_class_names(thaw_metadata(network.metadata.get("class_names")), network.n_classes)
+        check_class_names(network.metadata.get("class_names"), network.n_classes)
     except NetworkError as err:
         raise NetworkError(f"save: {err}") from None
     _check_path(path, "save")

@@ -189,6 +189,37 @@ def _all_of_kind(values, kind: type) -> bool:
     return all(isinstance(v, kind) and (kind is bool or not isinstance(v, bool)) for v in values)
 
 
+def _per_output_problem(values, n_classes: int, noun: str, kind_problem) -> str | None:
+    """What is wrong with a per-output metadata entry (``classes``, ``class_names``), or None: it must be a
+    list of one distinct value per output; ``kind_problem(values)`` says what is wrong with their kinds
+    (checked before distinctness: set() needs hashable values)."""
+    if not isinstance(values, (list, tuple)):
+        return f"is not a list (it is {type(values).__name__})"
+    if len(values) != n_classes:
+        return f"has {len(values)} {noun}s for the model's {n_classes} outputs"
+    why = kind_problem(values)
+    if why is None and len(set(values)) != len(values):
+        why = f"repeats {noun} {next(v for v in values if values.count(v) > 1)!r}"
+    return why
+
+
+def _per_output_error(key: str, values, why: str, what: str) -> NetworkError:
+    listed = isinstance(values, (list, tuple))
+    shown = (f"{list(values[:10])!r}"[:-1] + ", ...]") if listed and len(values) > 10 else repr(
+        list(values) if listed else values)
+    return NetworkError(f"the model's metadata {key} {shown} {why}; it must be one distinct {what} per output, in "
+                        f"output order{'' if key == 'class_names' else ' (integers or text, as fit records them)'}: "
+                        f"correct it or remove it (network.replace(metadata=...), then save)")
+
+
+def _label_kind_problem(classes) -> str | None:
+    if not any(_all_of_kind(classes, kind) for kind in (int, str, bool)):
+        return "is not all integers or all text"
+    if _all_of_kind(classes, int) and not all(-(2**63) <= c < 2**63 for c in classes):
+        return "holds an integer beyond int64"
+    return None
+
+
 def check_classes(classes, n_classes: int) -> list | None:
     """Metadata ``classes`` (the label each output stands for, in output order: what fit records) as a list,
     or None when the model records none. It must be one distinct label per output, all integers (int64),
@@ -196,46 +227,24 @@ def check_classes(classes, n_classes: int) -> list | None:
     file that misstates its labels would mislabel every prediction and miscount every error, unsaid."""
     if classes is None:
         return None
-    listed = isinstance(classes, (list, tuple))
-    if not listed:
-        why = f"is not a list (it is {type(classes).__name__})"
-    elif len(classes) != n_classes:
-        why = f"has {len(classes)} labels for the model's {n_classes} outputs"
-    elif not any(_all_of_kind(classes, kind) for kind in (int, str, bool)):
-        why = "is not all integers or all text"
-    elif _all_of_kind(classes, int) and not all(-(2**63) <= c < 2**63 for c in classes):
-        why = "holds an integer beyond int64"
-    elif len(set(classes)) != len(classes):
-        why = f"repeats label {next(c for c in classes if classes.count(c) > 1)!r}"
-    else:
-        return list(classes)
-    shown = (f"{list(classes[:10])!r}"[:-1] + ", ...]") if listed and len(classes) > 10 else repr(
-        list(classes) if listed else classes)
-    raise NetworkError(f"the model's metadata classes {shown} {why}; it must be one distinct label per output, in "
-                       f"output order (integers or text, as fit records them): correct it or remove it "
-                       f"(network.replace(metadata=...), then save)")
+    why = _per_output_problem(classes, n_classes, "label", _label_kind_problem)
+    if why is not None:
+        raise _per_output_error("classes", classes, why, "label")
+    return list(classes)
 
 
-def check_class_names(names, n_classes: int) -> None:
-    """Metadata ``class_names`` (the name of each output, what train records for an image folder) must be one
-    distinct string per output, or absent; else a NetworkError naming the entry. Readers ignore a malformed
-    one (it names nothing); ``save`` refuses to write one, as it refuses a malformed ``classes``."""
+def check_class_names(names, n_classes: int) -> list[str] | None:
+    """Metadata ``class_names`` (the name of each output, what train records for an image folder) as a list,
+    or None when the model records none. It must be one distinct string per output; else a NetworkError
+    naming the entry. ``save`` refuses to write a malformed one, as it refuses a malformed ``classes``;
+    readers ignore one already in a file (:func:`connttra_neuro.inference.output_names`)."""
     if names is None:
-        return
-    listed = isinstance(names, (list, tuple))
-    if not listed:
-        why = f"is not a list (it is {type(names).__name__})"
-    elif len(names) != n_classes:
-        why = f"has {len(names)} names for the model's {n_classes} outputs"
-    elif not all(isinstance(v, str) for v in names):
-        why = "is not all text"
-    elif len(set(names)) != len(names):
-        why = f"repeats name {next(v for v in names if names.count(v) > 1)!r}"
-    else:
-        return
-    shown = repr(list(names)[:10]) if listed else repr(names)
-    raise NetworkError(f"the model's metadata class_names {shown} {why}; it must be one distinct name per output, "
-                       f"in output order: correct it or remove it (network.replace(metadata=...), then save)")
+        return None
+    why = _per_output_problem(names, n_classes, "name",
+                              lambda v: None if _all_of_kind(v, str) else "is not all text")
+    if why is not None:
+        raise _per_output_error("class_names", names, why, "name")
+    return list(names)
 
 
 def check_discrete_set(values: Sequence[int]) -> tuple[int, ...]:

@@ -630,9 +630,10 @@ def test_fit_checks_its_resume_arguments_before_any_work(data, tmp_path):
     cases = [
         (dict(init_network=random_network((X.shape[1], 8, 10))), ValueError,  # levels 1, the estimator's 2
          r"init_network is 64-8-10, levels 1, discrete set \[-1, 0, 1\]; the settings say hidden \(8,\), levels 2"),
-        (dict(init_network=5), TypeError, "init_network must be a TernaryNetwork .* or a model file's path, got int"),
+        (dict(init_network=5), TypeError,
+         r"^fit\(init_network=...\) needs a TernaryNetwork .* or a model file's path, got int"),
         (dict(init_network="no-such.ctn"), modelfile.ModelFileError, "no-such.ctn: no such model file"),
-        (dict(history=history, best_network=est), TypeError, "best_network must be a TernaryNetwork"),
+        (dict(history=history, best_network=est), TypeError, r"^fit\(best_network=...\) needs a TernaryNetwork"),
         (dict(history=history, best_network=random_network((X.shape[1], 5, 10))), ValueError, "best_network is"),
         (dict(best_network=net), ValueError, "give their history too"),
         (dict(history=5), TypeError, "history must be a list of per-sweep records"),

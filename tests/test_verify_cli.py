@@ -403,7 +403,7 @@ def test_a_label_above_every_class_of_the_model_counts_as_wrong_not_a_traceback(
 
 def test_class_names_with_a_repeated_name_are_not_used():
     # two outputs of one name cannot be matched by name (a dict would keep only the last)
-    from connttra_neuro.cli.verify import class_names
+    from connttra_neuro.inference import output_names as class_names
 
     net = random_network((4, 5, 3), seed=0)
     assert class_names(net.replace(metadata={"class_names": ["a", "b", "c"]})) == ["a", "b", "c"]

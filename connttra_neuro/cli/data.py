@@ -15,7 +15,6 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from . import MODEL_HELP
-from .verify import DATA_DEFAULT, DATA_HELP
 
 if TYPE_CHECKING:  # for the annotations only: numpy is imported inside the commands (see cli/__init__.py)
     import numpy as np
@@ -88,26 +87,12 @@ def add_parsers(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--data", metavar="NAME", help=DATA_HELP + DATA_DEFAULT)
-    p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
-    p.add_argument("--split", choices=("val", "train"), default="val", help="which part to evaluate (default: val)")
+    from .verify import add_data_arguments, add_target_option_arguments
+
+    add_data_arguments(p, default_from_model=True)  # --data, --data-path, --split, --n, --seed: as verify's
     p.add_argument("--target", default="reference", metavar="NAME",
                    help="registered target to run on, or module:Class for your own (default: reference)")
-    p.add_argument(
-        "--n",
-        type=int,
-        metavar="N",
-        help="evaluate a seeded stratified subsample of N samples of the split (default: all)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        help="seed of the dataset's train/validation split and subsample; use the one the model was trained "
-        "with (default: 0)",
-    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
-    from .verify import add_target_option_arguments
-
     add_target_option_arguments(p)  # --max-chips, --weight-bits, --codegen, --noise, as deploy and verify take
     p.set_defaults(func=_evaluate)
 
@@ -360,9 +345,10 @@ def _evaluate(args) -> int:
     from connttra_neuro.verify.parity import broken_result, label_classes
     from hardware_targets.registry import get_target
 
+    from ..inference import output_names
     from ..modelfile import load
     from . import UserError
-    from .verify import class_names, data_from_model, load_split, parse_targets, same_dataset, target_options
+    from .verify import data_from_model, load_split, parse_targets, same_dataset, target_options
 
     network = load(args.model)
     data_from_model(args, network)
@@ -391,7 +377,7 @@ def _evaluate(args) -> int:
     if mapped:
         names += ["other"] * (len(report["per_class_accuracy"]) - len(names))  # labels the model never learnt
         report["class_labels"] = names
-    named = class_names(network)  # an image folder's class names, one per output
+    named = output_names(network)  # an image folder's class names, one per output
     if named is not None:
         names = named + ["other"] * (len(report["per_class_accuracy"]) - len(named))
         report["class_names"] = names

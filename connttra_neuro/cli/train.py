@@ -653,16 +653,17 @@ def _train(args) -> int:
         done.append(record["sweep"])
         log_line(record)
 
-    last_line = [-math.inf]  # when log_line last wrote
+    last_line = -math.inf  # when log_line last wrote
 
     def log_line(record):
         """Without a bar because stderr is a log (a batch job, ``2> train.log``): a plain line for the first
         sweep, then at most one every LOG_EVERY_S seconds, so a run of hours shows it is moving without a line
         per millisecond sweep of a small one. The saved line at the end gives the last sweep."""
+        nonlocal last_line
         now = time.monotonic()
-        if not getattr(args, "log_lines", False) or now - last_line[0] < LOG_EVERY_S:
+        if not getattr(args, "log_lines", False) or now - last_line < LOG_EVERY_S:
             return
-        last_line[0] = now
+        last_line = now
         val = record["val_error"]
         print(f"sweep {record['sweep']} of {est.max_sweeps}: loss {record['loss']:.4g}, train error "
               f"{100 * record['train_error']:.2f}%, val error {'-' if val is None else f'{100 * val:.2f}%'}, "

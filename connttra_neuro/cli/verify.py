@@ -75,14 +75,14 @@ DATA_DEFAULT = "; default: the data the model was trained on, with its seed (its
 
 
 def add_data_arguments(p, *, default_from_model: bool) -> None:
-    """The data options of verify and deploy. ``default_from_model``: no --data means the model's own data
-    (verify); without it no --data means no data run (deploy)."""
+    """The data options of evaluate, verify and deploy. ``default_from_model``: no --data means the model's own
+    data (evaluate, verify); without it no --data means no data run (deploy)."""
     p.add_argument("--data", metavar="NAME", help=DATA_HELP + (DATA_DEFAULT if default_from_model else ""))
     p.add_argument("--data-path", metavar="DIR", help="directory of the IDX files for fashion-mnist or mnist")
     p.add_argument("--split", choices=("val", "train"), help="which part to run (default: val)")
     p.add_argument("--n", type=int, metavar="N", help="a seeded stratified subsample of N samples (default: all)")
     p.add_argument("--seed", type=int, help="seed of the dataset's split and subsample; use the one the model was "
-                   "trained with (default: 0)")
+                   "trained with (default: 0" + ("; without --data, the model's own)" if default_from_model else ")"))
 
 
 def add_target_option_arguments(p) -> None:
@@ -176,12 +176,12 @@ def load_split(args, network):
             f"input_shape) but dataset {data.name} holds samples of shape {data.input_shape}: the same "
             f"{network.n_features} features in other places; give --data of the kind the model was trained on"
             + (f" (the data: {data.description})" if data.description else ""))
-    from ..inference import scale_note
+    from ..inference import output_names, scale_note
 
     note = scale_note(network, X)
     if note:  # as predict warns: the parity holds on such data, but the accuracy says little of the model
         print(f"warning: --data {args.data}: {note}", file=sys.stderr)
-    names = class_names(network)
+    names = output_names(network)
     if names is not None and data.class_names:
         return X, _by_name(y, data.class_names, names), data.name
     if data.class_names and list(data.class_names) != [str(i) for i in range(len(data.class_names))]:
@@ -242,13 +242,6 @@ def _note_reading_changed(data) -> None:
     if data.class_names and found:
         print(f"note: {data.name}: {' and '.join(found)}, as read since 2026-12-06; a model trained on them "
               f"before then saw them otherwise: retrain it", file=sys.stderr)
-
-
-def class_names(network) -> list[str] | None:
-    """The name of each output (metadata ``class_names``, written by fit for image folders), if valid."""
-    from connttra_neuro.verify.parity import per_output
-
-    return per_output(network, "class_names", str)
 
 
 def _by_name(y, data_names, model_names):

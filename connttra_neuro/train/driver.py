@@ -29,15 +29,15 @@ __all__ = ["check_Xy", "initial_network", "TrainState", "network_forward", "nois
            "sweep_rng"]
 
 
-def check_Xy(X, y, where: str = "training data", n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray]:
     """Validate a feature matrix and its labels; returns ``(X 2-D, y 1-D)``: numbers as they are (no
     float64 copy of a large float32 image set; integers stay integers, which the encoder compares exactly,
     as the deployed network does, where float64 would round those beyond 2**53), bool as float32; a
-    column of labels ``(n, 1)`` as ``(n,)``. ``n_features``: what a fitted model takes, said for a 1-D X."""
+    column of labels ``(n, 1)`` as ``(n,)``."""
     X = feature_array(X)
     y = label_array(y, where)
     if X.ndim < 2:
-        raise ValueError(f"{where}: {not_2d('X', X.shape, n_features)}")
+        raise ValueError(f"{where}: {not_2d('X', X.shape)}")
     if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:

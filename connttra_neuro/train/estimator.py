@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from connttra_neuro.modelfile import as_network
 from connttra_neuro.network import TernaryNetwork, ThermometerEncoder, check_discrete_set, check_input_shape  # noqa: F401
 
 from . import losses
@@ -292,7 +293,9 @@ class CoNNTrA:
         names = _feature_names(X)  # before check_Xy makes the frame an array
         X, y = check_Xy(X, y)
         hidden, values, seed = self.check_params()
-        init_network, best_network = _read_if_path(init_network), _read_if_path(best_network)
+        # a model file's path is read, as predict and verify read one; anything else not a network: a TypeError
+        init_network, best_network = (None if net is None else as_network(net, f"fit({name}=...)")
+                                      for name, net in (("init_network", init_network), ("best_network", best_network)))
         _check_resume_arguments(init_network, history, best_network, callback, progress, hidden, values, self.levels)
         classes, y_idx = np.unique(y, return_inverse=True)
         C = classes.size
@@ -560,18 +563,6 @@ def _budget_warning(history: list[dict], stop_reason: str, jittered: bool) -> st
 HISTORY_KEYS = ("sweep", "loss", "train_error", "val_error", "changed", "seconds")
 
 
-def _read_if_path(network):
-    """A model file's path given for ``init_network`` / ``best_network`` read as the network it holds (as
-    predict and verify take a path; its ModelFileError names a missing or damaged file); else as given."""
-    import os
-
-    if isinstance(network, (str, os.PathLike)):
-        from ..modelfile import load
-
-        return load(network)
-    return network
-
-
 def _check_resume_arguments(init_network, history, best_network, callback, progress, hidden, values,
                             levels) -> None:
     """fit's resume arguments, checked before any work: a network of another shape, set or encoding
@@ -584,9 +575,6 @@ def _check_resume_arguments(init_network, history, best_network, callback, progr
     for name, net in (("init_network", init_network), ("best_network", best_network)):
         if net is None:
             continue
-        if not isinstance(net, TernaryNetwork):
-            raise TypeError(f"{name} must be a TernaryNetwork (a fitted CoNNTrA's network_) or a model file's "
-                            f"path, got {type(net).__name__}")
         if (tuple(layer.weights.shape[0] for layer in net.hidden) != hidden or net.encoder.levels != levels
                 or list(net.discrete_set) != list(values)):
             raise ValueError(f"{name} is {describe(net)}; the settings say {wanted}")

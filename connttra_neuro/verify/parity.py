@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from connttra_neuro.inference import ScaleWarning, check_features, scale_note
+from connttra_neuro.inference import ScaleWarning, check_features, output_names, scale_note
 from connttra_neuro.modelfile import as_network, storage_report
 from connttra_neuro.network import TernaryNetwork, check_classes
 from hardware_targets.base import RunResult, Target, all_binary, is_positive_int
@@ -245,17 +245,6 @@ def _resolve(target: str | Target, options: dict) -> Target:
     return get_target(str(target), **options.get(str(target), {}))
 
 
-def per_output(network, key: str, kind: type) -> list | None:
-    """Metadata ``key`` when it is one distinct ``kind`` value per output (``class_names``), else None:
-    hand-made or damaged names are not trusted to name anything (``classes``: :func:`model_classes`)."""
-    values = network.metadata.get(key)
-    if (isinstance(values, (list, tuple)) and len(values) == network.n_classes
-            and all(isinstance(v, kind) and not isinstance(v, bool) for v in values)  # before set(): hashable
-            and len(set(values)) == len(values)):
-        return list(values)
-    return None
-
-
 def model_classes(network) -> list | None:
     """The model's metadata ``classes`` (the label each output stands for), or None when it records none;
     a malformed entry (not one distinct integer or text label per output) is a NetworkError naming it
@@ -455,7 +444,7 @@ def verify(
             "encoder_levels": network.encoder.levels,
             "n_features": network.n_features,
             # what each output (row and column of the confusion matrices) stands for, where the model says
-            "class_names": per_output(network, "class_names", str),
+            "class_names": output_names(network),
             "classes": classes,
         },
         dataset=dataset,
@@ -676,7 +665,7 @@ def output_labels(class_names, classes, n: int) -> list[str] | None:
 def class_label(network, c: int) -> str:
     """Output ``c`` as a report names it: ``2``, or ``2 (zero)`` where the model records what its outputs
     stand for (:func:`output_labels`)."""
-    named = output_labels(per_output(network, "class_names", str), model_classes(network), network.n_classes)
+    named = output_labels(output_names(network), model_classes(network), network.n_classes)
     return f"{c} ({named[c]})" if named is not None else str(c)
 
 
