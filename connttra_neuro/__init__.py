@@ -31,8 +31,9 @@ _EXPORTS = {
                      "ThermometerEncoder", "random_network"), "network"),
 }
 # the modules the package imported eagerly before, still reachable as attributes (connttra_neuro.network)
-_SUBMODULES = ("inference", "modelfile", "network")
+_SUBMODULES = frozenset(_EXPORTS.values())
 
+# literal, for linters and type checkers (they read __all__, not _EXPORTS); a test keeps the two alike
 __all__ = [
     "TernaryNetwork",
     "HiddenLayer",

@@ -338,3 +338,12 @@ def test_the_network_s_docstring_example_builds_one_from_arrays_and_runs():
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     runner.run(test)
     assert runner.summarize(verbose=False) == (0, len(test.examples)) and len(test.examples) >= 5
+
+
+def test_the_package_s_public_names_all_load_on_first_use():
+    # they load lazily (connttra_neuro.__getattr__, from _EXPORTS); __all__ stays literal for linters
+    import connttra_neuro
+
+    assert sorted(connttra_neuro.__all__) == sorted(connttra_neuro._EXPORTS)
+    for name in connttra_neuro.__all__:
+        assert getattr(connttra_neuro, name) is getattr(getattr(connttra_neuro, connttra_neuro._EXPORTS[name]), name)
