@@ -399,56 +399,6 @@ def test_every_public_class_and_function_has_its_own_docstring():
     assert not missing, f"no docstring: {missing}"
 
 
-@pytest.mark.parametrize("discrete_set, sizes", [((-1, 0, 1), (5, 7, 3)), ((-1, 1), (4, 9, 6, 2)),
-                                                 ((-2, -1, 0, 1, 2), (6, 4))])
-def test_docs_file_format_is_enough_to_read_a_model_by_hand(discrete_set, sizes, tmp_path):
-    # every fact used below is on docs/file-format.md; an unstated one (element order, where offsets
-    # count from) would leave a reader in another language guessing
-    import hashlib
-    import json
-    import struct
-
-    import numpy as np
-
-    from connttra_neuro import load, random_network, save
-
-    page = (ROOT / "docs" / "file-format.md").read_text()
-    for fact in ("little-endian", "row-major", "least significant digit first", "counts from the payload's first",
-                 "(neurons, inputs)", "unused digits are 0", "SHA-256 of every byte before it"):
-        assert fact in page, f"docs/file-format.md no longer says {fact!r}"
-    network = random_network(sizes, levels=2, discrete_set=discrete_set, seed=1)
-    blob = save(network, tmp_path / "m.ctn").read_bytes()
-    assert blob[:8] == b"CTNN\r\n\x1a\n" and struct.unpack("<H", blob[8:10]) == (1,)
-    (H,) = struct.unpack("<I", blob[10:14])
-    header = json.loads(blob[14 : 14 + H].decode("utf-8"))
-    assert hashlib.sha256(blob[:-32]).digest() == blob[-32:]
-    payload = blob[14 + H : -32]
-    assert len(payload) == sum(a["nbytes"] for a in header["arrays"])
-    values = sorted(header["discrete_set"])
-    m, d = len(values), 1
-    while m ** (d + 1) <= 256:
-        d += 1
-    arrays = {}
-    for a in header["arrays"]:
-        chunk = payload[a["offset"] : a["offset"] + a["nbytes"]]
-        n = int(np.prod(a["shape"]))
-        if a["encoding"] == "raw":
-            arrays[a["name"]] = np.frombuffer(chunk, a["dtype"]).reshape(a["shape"])
-            continue
-        assert a["encoding"] == f"base{m}"
-        digits = [(byte // m**k) % m for byte in chunk for k in range(d)]
-        assert not any(digits[n:])
-        arrays[a["name"]] = np.array(values)[digits[:n]].reshape(a["shape"])
-    read = load(tmp_path / "m.ctn")
-    assert np.array_equal(arrays["encoder.thresholds"], read.encoder.thresholds)
-    for i, layer in enumerate(read.hidden):
-        assert layer.weights.shape == (layer.thresholds.size, arrays[f"hidden.{i}.weights"].shape[1])
-        assert np.array_equal(arrays[f"hidden.{i}.weights"], layer.weights)
-        assert np.array_equal(arrays[f"hidden.{i}.thresholds"], layer.thresholds)
-    assert np.array_equal(arrays["output.weights"], read.output.weights)
-    assert np.array_equal(arrays["output.biases"], read.output.biases)
-
-
 def test_the_demo_s_help_gives_the_run_time_the_user_guide_gives(capsys):
     # the demo's help said "about 20 s" while the user guide says 20-35 s on 2 cores
     guide = (ROOT / "docs" / "user-guide.md").read_text()
