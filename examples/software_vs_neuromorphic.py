@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="output/software-vs-neuromorphic")
     parser.add_argument("--quick", action="store_true", help="small settings")
     args = parser.parse_args(argv)
+    if args.n < 1:  # a negative --n would slice samples off the end instead
+        parser.error(f"--n takes the number of samples to run, at least 1, got {args.n}")
 
     data = load_dataset(args.data, seed=0)
     X_train, y_train = data.X_train, data.y_train

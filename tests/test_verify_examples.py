@@ -102,6 +102,14 @@ def test_software_vs_neuromorphic_example(tmp_path):
     assert (tmp_path / "parity.html").exists() and (tmp_path / "plots" / "operations.png").exists()
 
 
+@pytest.mark.parametrize("n", ["-5", "0"])
+def test_software_vs_neuromorphic_example_refuses_n_below_one_before_training(tmp_path, n):
+    # --n -5 ran all but the last 5 validation samples (a slice from the end), --n 0 none
+    r = _run("software_vs_neuromorphic.py", "--quick", "--n", n, "--out", str(tmp_path))
+    assert r.returncode == 2 and f"--n takes the number of samples to run, at least 1, got {n}" in r.stderr
+    assert "verify:" not in r.stdout and not any(tmp_path.iterdir())
+
+
 def test_demo_refuses_n_verify_below_one_before_training(tmp_path, capsys):
     from connttra_neuro.cli import main
 
