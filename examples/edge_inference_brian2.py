@@ -35,7 +35,11 @@ def main(argv=None) -> int:
     if args.n < 1:  # a negative --n would slice samples off the end instead
         parser.error(f"--n takes the number of samples to run, at least 1, got {args.n}")
 
-    network = load(args.model) if args.model else None
+    try:  # both before any training or run: a typo in --noise was a traceback after the clean run
+        noise = EdgeNoise.parse(args.noise)
+        network = load(args.model) if args.model else None
+    except ValueError as err:  # NoiseSpecError, ModelFileError: their messages say what is wrong
+        parser.error(str(err))
     data = _data(args, network)
     if network is None:
         model = CoNNTrA(
@@ -57,7 +61,7 @@ def main(argv=None) -> int:
         if key in info:
             print(f"  {key}: {info[key]:.4g}")
 
-    noisy = get_target("brian2", codegen=args.codegen, noise=EdgeNoise.parse(args.noise))
+    noisy = get_target("brian2", codegen=args.codegen, noise=noise)
     report = verify(network, [clean, noisy], X, y, dataset=data.name)
     report.targets[1].target = f"brian2 + noise ({args.noise})"
     print(report.summary_table())

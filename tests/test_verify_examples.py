@@ -91,6 +91,17 @@ def test_edge_inference_brian2_example_runs_a_model_on_its_own_data(tmp_path):
     assert r.returncode == 2 and "--n takes the number of samples to run, at least 1, got -5" in r.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--noise", "foo=1"], "noise: unknown key 'foo'"),
+    (["--model", "missing.ctn"], "missing.ctn: no such model file"),
+])
+def test_edge_inference_brian2_example_refuses_a_bad_noise_or_model_before_training(args, message):
+    # a bad --noise was a traceback after training and the clean Brian2 run; a missing --model a traceback
+    r = _run("edge_inference_brian2.py", "--quick", *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert "Brian2 (numpy)" not in r.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.lava
 @pytest.mark.brian2
