@@ -5,6 +5,9 @@ Run from the repository root::
     .venv/bin/python examples/train_and_export_loihi.py            # digits, about 10 seconds
     .venv/bin/python examples/train_and_export_loihi.py --quick    # seconds, smaller settings
 
+The first run of a fresh checkout also compiles the training kernels (numba, cached afterwards): a
+minute or more on top.
+
 Steps: load a built-in dataset, train with CoNNTrA, save the packed model file,
 check it fits Loihi 2 and print the resource estimate, run it in Lava's
 bit-accurate fixed-point simulation, confirm every sample is classified exactly
