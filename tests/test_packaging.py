@@ -1,12 +1,16 @@
 """What a `pip install` gives a user: the package's third-party imports are all declared dependencies (pip
-installs nothing else; an undeclared one works here only because something else pulled it in)."""
+installs nothing else; an undeclared one works here only because something else pulled it in), and the
+source distribution holds what `make test` and the README need, without caches."""
 
 from __future__ import annotations
 
 import ast
 import importlib.metadata
 import re
+import shutil
+import subprocess
 import sys
+import tarfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -69,3 +73,29 @@ def test_every_third_party_import_is_a_declared_dependency():
     }
     assert not undeclared, "imported but not in pyproject.toml's dependencies (module: first importer, " \
         f"distribution): {undeclared}"
+
+
+# what the source distribution is built from (a copy of these: the build writes an egg-info beside them)
+SDIST_SOURCES = ("pyproject.toml", "README.md", "MANIFEST.in", "constraints.txt", "Makefile", ".python-version",
+                 *PACKAGES, "tests", "docs", "examples", "bench")
+SDIST_JUNK = ("__pycache__", ".pyc", ".ctn", ".ckpt")  # a test run's and a user's leftovers
+
+
+def test_the_source_distribution_holds_the_tests_docs_and_examples_without_caches(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in filter(lambda name: (ROOT / name).exists(), SDIST_SOURCES):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, tree / name)
+    (tree / "tests" / "__pycache__").mkdir(exist_ok=True)  # as any test run leaves them
+    (tree / "tests" / "__pycache__" / "conftest.cpython-310.pyc").write_bytes(b"")
+    (tree / "docs" / "model.ctn").write_bytes(b"")  # a walk-through run in docs/
+    expected = {path.relative_to(tree).as_posix() for path in tree.rglob("*")
+                if path.is_file() and not any(part.endswith(SDIST_JUNK) for part in path.parts)}
+    build = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    name = subprocess.run([sys.executable, "-c", build, str(tmp_path)], cwd=tree, capture_output=True, text=True,
+                          check=True).stdout.split()[-1]
+    with tarfile.open(tmp_path / name) as sdist:
+        held = {member.name.partition("/")[2] for member in sdist.getmembers() if member.isfile()}
+    assert not expected - held, f"missing from the source distribution: {sorted(expected - held)}"
+    junk = [path for path in held if any(part.endswith(SDIST_JUNK) for part in path.split("/"))]
+    assert not junk, f"caches or model files in the source distribution: {junk}"
