@@ -1,11 +1,13 @@
 """What a `pip install` gives a user: the package's third-party imports are all declared dependencies (pip
 installs nothing else; an undeclared one works here only because something else pulled it in), and the
-source distribution holds what `make test` and the README need, without caches."""
+source distribution holds what `make test` and the README need, without caches. A read-only install still
+trains where numba has no folder to cache its compiled kernels in."""
 
 from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
@@ -99,3 +101,33 @@ def test_the_source_distribution_holds_the_tests_docs_and_examples_without_cache
     assert not expected - held, f"missing from the source distribution: {sorted(expected - held)}"
     junk = [path for path in held if any(part.endswith(SDIST_JUNK) for part in path.split("/"))]
     assert not junk, f"caches or model files in the source distribution: {junk}"
+
+
+NO_CACHE_FOLDER = """
+import warnings
+import numpy as np
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from connttra_neuro.train import _kernels
+print(_kernels.CACHE)
+print([f"{w.category.__name__}: {w.message}" for w in caught])
+print(_kernels.nonzero_rows(np.array([[0, 1], [1, 1]], np.uint8))[1].tolist())
+"""
+
+
+def test_the_kernels_compile_where_numba_has_no_folder_to_cache_them_in(tmp_path):
+    # a system install (read-only) run by an account without a writable home: numba finds no folder for
+    # its cache and refused every cached kernel at import; they compile in the process instead, and a
+    # warning says why. Here numba looks only in NUMBA_CACHE_DIR (its own setting: this tree's __pycache__
+    # is writable), a folder that cannot be made (below a file)
+    (tmp_path / "file").write_bytes(b"")
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator",
+           "NUMBA_CACHE_DIR": str(tmp_path / "file" / "numba")}
+    run = subprocess.run([sys.executable, "-c", NO_CACHE_FOLDER], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    cache, caught, rows = run.stdout.splitlines()
+    assert cache == "False"
+    assert "RuntimeWarning: numba has no writable folder to cache the training kernels in" in caught
+    assert "no locator available" in caught  # numba's own words, not some other failure
+    assert "set NUMBA_CACHE_DIR to a writable folder" in caught
+    assert rows == "[1, 0, 1]"

@@ -20,15 +20,41 @@ numpy twin in ``tests/naive.py``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numba import njit, prange
+
+
+def _probe():
+    """Asked to be cached, never compiled: where numba would keep this file's kernels."""
+
+
+def _disk_cache() -> bool:
+    """Whether numba can keep the compiled kernels on disk (``cache=True``): in ``__pycache__`` beside this
+    file, in ``NUMBA_CACHE_DIR`` or in the user's cache folder. A read-only install (a system one) run by an
+    account without a writable home has none, and numba then refuses every cached kernel when this module
+    is imported (RuntimeError: cannot cache function ...: no locator available): training could not start.
+    Without a cache the kernels compile in each process instead, as on a first run."""
+    try:
+        njit(cache=True)(_probe)  # decorating finds the cache folder; nothing compiles
+    except RuntimeError as err:
+        warnings.warn(f"numba has no writable folder to cache the training kernels in ({err}): each process "
+                      "compiles them again, as on a first run (about 40 s); set NUMBA_CACHE_DIR to a writable "
+                      "folder to keep them", RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+# every kernel's cache= below
+CACHE = _disk_cache()
 
 HINGE = 0  # Weston-Watkins multiclass hinge: sum_{c != y} max(0, margin - z_y + z_c), integer-valued
 XENT = 1  # softmax cross-entropy of z / temperature, in fixed point
 XENT_SCALE = 65536.0  # cross-entropy loss unit: 2**-16 nats (rounded), so losses add up exactly
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def sample_losses(Z, y, kind, margin, inv_t):
     """Per-sample loss of the score matrix ``Z`` (int64, loss units)."""
     n = Z.shape[0]
@@ -38,7 +64,7 @@ def sample_losses(Z, y, kind, margin, inv_t):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _screened_gain(costs, values, w):
     """True if screening found another allowed value that lowers the loss (cost < 0)."""
     for v in range(values.shape[0]):
@@ -47,7 +73,7 @@ def _screened_gain(costs, values, w):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
     """Loss of the scores ``z = Z[i] + sgn * add[j]`` with ``z[c] += delta`` (``c = -1``: none), in
     integer loss units: the hinge exactly, the cross-entropy rounded to ``1 / XENT_SCALE`` nats
@@ -75,20 +101,20 @@ def _row_loss(Z, i, yi, add, j, sgn, c, delta, kind, margin, inv_t):
     return np.int64(np.floor(nats * XENT_SCALE + 0.5))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _last_toggle_cost(Z, i, yi, WoutT, j, sgn, base, kind, margin, inv_t):
     """Loss change of sample ``i`` when last-layer spike ``j`` turns on (``sgn = 1``) or off (-1):
     its scores become ``Z[i] + sgn * WoutT[j]``."""
     return _row_loss(Z, i, yi, WoutT, j, sgn, -1, 0, kind, margin, inv_t) - base
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _sample_loss(Z, i, yi, kind, margin, inv_t):
     """Loss of sample ``i``'s scores ``Z[i]``."""
     return _row_loss(Z, i, yi, Z, i, 0, -1, 0, kind, margin, inv_t)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t):
     """Loss change of sample ``i`` if spike ``(l, j)`` of a layer below the last toggled (``sl[i]``:
     its current loss). The last layer has ``_last_toggle_cost``: a numba call passing the typed
@@ -97,7 +123,7 @@ def _toggle_cost(i, l, j, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t):
     return _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, False) - sl[i]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     """Toggle spike ``S[l][j, i]`` of a layer below the last and bring everything downstream of
     it up to date: deeper layers, scores, the sample's loss ``sl[i]`` and its toggle cost
@@ -109,7 +135,7 @@ def _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     toggle[i] = before - sl[i]  # toggling back restores every downstream integer: the old loss
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     """``_flip`` for the last hidden layer (the common case, written on plain arrays: the
     scores move by ``+-W_out[:, j]``; ``sj`` is the neuron's spike row)."""
@@ -124,7 +150,7 @@ def _flip_last(i, j, sj, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     toggle[i] = -toggle[i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t):
     """Toggle sample ``i``'s spike of neuron ``j`` in layer ``l``: ``_flip_last`` in the last
     hidden layer (``sj`` its spike row), ``_flip`` below it."""
@@ -134,7 +160,7 @@ def _flip_any(last, i, l, j, sj, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, mar
         _flip(i, l, j, WT, T, A, S, WoutT, Z, y, sl, toggle, kind, margin, inv_t)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
     """Loss of sample ``i`` if spike ``S[l][j, i]`` of a layer below the last were toggled; with
     ``apply`` also write the new downstream state (deeper layers' A and S, and Z).
@@ -192,7 +218,7 @@ def _toggle(i, l, j, WT, T, A, S, WoutT, Z, y, kind, margin, inv_t, apply):
     return _sample_loss(z, 0, y[i], kind, margin, inv_t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _score_cost(Z, i, yi, c, delta, base, kind, margin, inv_t):
     """Loss change of sample ``i`` when its score ``Z[i, c]`` moves by ``delta`` (``base``: its
     current loss). Hinge and ``c != y``: only one term changes, O(1) instead of O(C)."""
@@ -203,7 +229,7 @@ def _score_cost(Z, i, yi, c, delta, base, kind, margin, inv_t):
     return _row_loss(Z, i, yi, Z, i, 0, c, delta, kind, margin, inv_t) - base
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def nonzero_rows(M):
     """Per row ``r`` of the 0/1 matrix ``M``, the columns where it is 1: ``ind[ptr[r]:ptr[r + 1]]``
     (ascending). Spike matrices in sparse form: per sample its active inputs, per input or
@@ -225,7 +251,7 @@ def nonzero_rows(M):
     return ptr, ind
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def rejitter(A, noise, u, table, t, S):
     """Replace the jitter inside drives ``A`` (h, n), in place: ``noise`` (the noise ``A`` holds)
     becomes ``table[u]`` and the spikes ``S`` follow (``A >= t``). One pass instead of numpy's
@@ -241,7 +267,7 @@ def rejitter(A, noise, u, table, t, S):
             S[j, i] = 1 if a >= tj else 0
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def spikes_without(A, noise, t):
     """The spikes ``A - noise >= t`` (h, n) of drives that carry jitter ``noise``."""
     h, n = A.shape
@@ -253,7 +279,7 @@ def spikes_without(A, noise, t):
     return S
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def output_scores(S, WoutT, b, block=256):
     """Scores ``Z[i] = b + sum_j S[j, i] WoutT[j]`` (int32, n x C) of neuron-major spikes ``S``;
     blocks of samples keep the reads of ``S`` contiguous."""
@@ -274,7 +300,7 @@ def output_scores(S, WoutT, b, block=256):
     return Z
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t):
     """``F[i, e * C + c]``: the loss change of sample ``i`` if its score ``z[c]`` moved by
     ``deltas[e]`` (0 for samples with ``in_screen[i] = 0``). The screening of every output
@@ -291,7 +317,7 @@ def score_move_costs(Z, y, sl, deltas, in_screen, kind, margin, inv_t):
     return F
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def output_sweep(ptr, ind, WoutT, b, Z, y, sl, values, order_j, G, kind, margin, inv_t, bias_bound):
     """One pass over the output weights (then biases). Returns the number of changed parameters.
 
@@ -357,7 +383,7 @@ def output_sweep(ptr, ind, WoutT, b, Z, y, sl, values, order_j, G, kind, margin,
     return changed
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def surrogate_gradient(l, X, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, width, int32_below=2**31):
     """``grad[j, k] = sum_i M[j, i] X[i, k]``: the integer surrogate gradient of the loss w.r.t.
     every incoming weight of every neuron ``j`` of layer ``l`` (``X``: the layer's 0/1 input
@@ -420,7 +446,7 @@ def surrogate_gradient(l, X, WT, T, A, S, WoutT, Z, y, sl, kind, margin, inv_t, 
 TAUS = np.array([0, -1, 1], np.int64)  # threshold shifts a joint move may carry (0: a plain weight move)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _flip_tables(values, step, joint):
     """Which samples a move flips, by ``r = a - t`` (bin ``r + step``; only ``-step <= r < step`` can).
 
@@ -450,7 +476,7 @@ def _flip_tables(values, step, joint):
     return f1, f0, ok
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _near_add(near_i, near_t, count, slot, i, rb, tg):
     """Put sample ``i`` (toggle cost ``tg``) into near bin ``rb`` (``near_i[rb, :count[rb]]``)."""
     q = count[rb]
@@ -460,7 +486,7 @@ def _near_add(near_i, near_t, count, slot, i, rb, tg):
     count[rb] = q + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _near_remove(near_i, near_t, count, slot, i, rb):
     """Take sample ``i`` out of near bin ``rb``: the bin's last member fills its slot (O(1); the
     order inside a bin does not matter, sums are integers)."""
@@ -474,7 +500,7 @@ def _near_remove(near_i, near_t, count, slot, i, rb):
     count[rb] = last
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _near_build(acol, t0, toggle, near_i, near_t, count, slot, reach):
     """The near set from scratch: every sample with ``-reach <= a - t0 < reach`` and a toggle cost."""
     for rb in range(2 * reach):
@@ -487,7 +513,7 @@ def _near_build(acol, t0, toggle, near_i, near_t, count, slot, reach):
             _near_add(near_i, near_t, count, slot, i, r + reach, toggle[i])
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def hidden_sweep(l, ptr_r, col_r, in_screen, ptr_f, ind_f, XB, WT, T, A, S, WoutT, Z, y, sl, values, order_j,
                  korder, kind, margin, inv_t, joint):
     """One pass over hidden layer ``l``: each neuron's incoming weights, then its threshold.
