@@ -330,6 +330,22 @@ def test_noise_string_option_is_parsed():
     assert get_target("brian2", noise="stuck_at_zero=0.2,seed=4").noise == EdgeNoise(stuck_at_zero=0.2, seed=4)
 
 
+def test_a_cython_cache_folder_that_cannot_be_written_is_named_with_what_to_do(net, tmp_path, monkeypatch):
+    # an installed copy's user without a writable home: Brian2 failed on its first lock file with a bare
+    # "Read-only file system: '~/.cache/connttra-neuro/brian2/_cython_magic_....lock'". A folder below a
+    # file cannot be made, even by root; nothing compiles
+    (tmp_path / "file").write_bytes(b"")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    user_cache = tmp_path / "file" / "connttra-neuro" / "brian2"  # the default outside a checkout
+    for cache_dir, xdg in ((tmp_path / "file" / "brian2", False), (user_cache, True)):
+        with pytest.raises(OSError) as err:
+            Brian2Target(codegen="cython", cache_dir=cache_dir).compile(net)
+        said = str(err.value)
+        assert said.startswith(f"brian2: cython keeps its compiled code in {cache_dir}, which cannot be written")
+        assert said.endswith("give the target a writable cache_dir, or use codegen numpy, which compiles nothing")
+        assert ("set XDG_CACHE_HOME to a writable folder" in said) == xdg  # the default's own setting
+
+
 # -- hygiene ---------------------------------------------------------------------------------------
 def test_no_files_and_no_global_state_leak(net, spikes, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

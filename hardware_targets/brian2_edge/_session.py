@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,8 +76,27 @@ def default_cache_dir() -> Path:
     for parent in here.parents:
         if (parent / "pyproject.toml").is_file() and (parent / "hardware_targets").is_dir():
             return parent / ".cache" / "brian2"
+    return _user_cache_dir()
+
+
+def _user_cache_dir() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "connttra-neuro" / "brian2"
+
+
+def _writable_cache(cache_dir: Path) -> None:
+    """Make cython's cache folder and check it takes files. Otherwise Brian2 fails on its first lock file
+    with a bare OSError ("Read-only file system: '.../_cython_magic_....lock'"; an installed copy's user
+    without a writable home), which says neither what the folder is for nor what to do."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=cache_dir).close()
+    except OSError as err:
+        xdg = ("set XDG_CACHE_HOME to a writable folder (the cache then goes to $XDG_CACHE_HOME/connttra-neuro/"
+               "brian2), " if cache_dir == _user_cache_dir() else "")
+        raise type(err)(f"brian2: cython keeps its compiled code in {cache_dir}, which cannot be written ({err}): "
+                        f"{xdg}give the target a writable cache_dir, or use codegen numpy, which compiles "
+                        "nothing") from err
 
 
 @contextmanager
@@ -105,7 +125,7 @@ def brian2_session(codegen: str, cache_dir: Path):
     switched = get_device() is not runtime_device
     try:
         if codegen == "cython":
-            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            _writable_cache(Path(cache_dir))
         for key, value in wanted.items():
             b2.prefs[key] = value
         no_reset_warning.disabled = True

@@ -122,7 +122,9 @@ class Brian2Target(Target):
     noise : EdgeNoise, optional
         Seeded device non-idealities; ``None`` or all-zero keeps the run exact.
     cache_dir : str or Path, optional
-        Where cython keeps compiled code; default ``.cache/brian2`` under the repository root.
+        Where cython keeps compiled code; default ``.cache/brian2`` under the repository root in a
+        checkout, else ``$XDG_CACHE_HOME/connttra-neuro/brian2`` (``~/.cache/connttra-neuro/brian2``).
+        A folder that cannot be written is an OSError naming it, before anything compiles.
     tiles : int, optional
         Identical copies of the network simulated side by side, each fed one
         sample per step, so ``tiles`` samples enter per step (block-diagonal
