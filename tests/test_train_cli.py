@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -729,6 +730,28 @@ def test_ctrl_c_after_a_sweep_keeps_the_best_network_and_exits_130(tmp_path, cap
     assert f"best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}" in err
     assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
     assert len(thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]) == 2
+
+
+def test_ctrl_c_while_the_first_sweep_is_saved_keeps_its_checkpoint_and_writes_the_model(tmp_path, capsys,
+                                                                                          monkeypatch):
+    # Ctrl-C between the first sweep's checkpoint and its model: the checkpoint holds a trained sweep, yet
+    # train said "before a sweep finished; nothing saved" and left no model in -o
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    real, interrupted = modelfile.save, []
+
+    def save(network, path):
+        if Path(path) == out and not interrupted:
+            interrupted.append(path)
+            raise KeyboardInterrupt
+        return real(network, path)
+
+    monkeypatch.setattr(modelfile, "save", save)
+    assert main([*RESUME_BASE, "--max-sweeps", "5", "-o", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "nothing saved" not in err
+    assert f"best network so far saved in {out}; continue with: connttra-neuro train --resume {ckpt}" in err
+    assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
+    assert [r["sweep"] for r in thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]] == [0, 1]
 
 
 def test_sigterm_saves_like_ctrl_c_and_exits_143(tmp_path, capsys, monkeypatch):

@@ -616,8 +616,9 @@ def _train(args) -> int:
     bar.set_postfix_str(f"encoding {len(data.y_train):,} samples, building caches, running sweep {bar.n + 1} "
                         "(a first run also compiles the kernels)")
 
-    done = []  # sweeps finished by this invocation
-    checkpointed = []  # sweeps whose checkpoint this invocation wrote (a sweep's model is written after it)
+    # sweeps finished by this invocation: each counts once its checkpoint is written (its model is written
+    # after it; a Ctrl-C in between still leaves a sweep to resume, and the model is written on the way out)
+    done = []
     # "best": where the best network so far lives, for --resume (the checkpoint is the last one); where
     # the checkpoint was written and -o seen from it, for a resume of a copied or moved one
     paths = {"best": str(out.resolve()), "written_to": os.path.abspath(ckpt),
@@ -644,13 +645,12 @@ def _train(args) -> int:
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
                               "data": selection}
         modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
-        checkpointed.append(record["sweep"])
+        done.append(record["sweep"])
         modelfile.save(as_saved(estimator.network_), out)  # best so far
         val = record["val_error"]
         bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
                         val="-" if val is None else f"{100 * val:.2f}%", elapsed=f"{record['seconds']:.1f}s")
         bar.update(1)
-        done.append(record["sweep"])
         log_line(record)
 
     last_line = -math.inf  # when log_line last wrote
@@ -688,9 +688,9 @@ def _train(args) -> int:
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (connttra_neuro._signals.Terminated): both save
             interrupted = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         except OSError as err:  # a full disk mid-run: the checkpoints written before are whole, and say so
-            if not (checkpointed or args.resume):
+            if not (done or args.resume):
                 raise
-            kept = ckpt if checkpointed else args.resume
+            kept = ckpt if done else args.resume
             raise UserError(f"{err}; the run up to its last saved sweep is in {kept} (its best network so far in "
                             f"{out}): continue it, once that can be written, with: connttra-neuro train --resume "
                             f"{_quoted(kept)}") from None
