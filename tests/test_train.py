@@ -147,6 +147,18 @@ def test_resume_repeats_uninterrupted_run(data):
     assert [r["loss"] for r in resumed.history_] == [r["loss"] for r in full.history_]
 
 
+def test_resume_from_keep_best_s_network_instead_of_the_last_is_refused(data):
+    # fit(init_network=est.network_, history=est.history_) went on from keep_best's earlier sweep under the
+    # next sweep numbers: a run the uninterrupted one never was, without a word
+    X, y, Xv, yv = data
+    first = _fit(data, max_sweeps=6, random_state=2)
+    assert first.network_.metadata["metrics"]["sweep"] == 5  # keep_best's, not the last
+    with pytest.raises(ValueError, match=r"init_network is sweep 5 of its run, but the history ends at sweep 6: "
+                                         r"resume from the last sweep's network \(last_network\(\)"):
+        CoNNTrA(hidden=(16,), levels=2, max_sweeps=8, random_state=2).fit(
+            X, y, validation=(Xv, yv), init_network=first.network_, history=first.history_)
+
+
 def test_resume_with_the_best_network_ends_like_the_uninterrupted_run(data):
     X, y, Xv, yv = data
     full = _fit(data, max_sweeps=8, random_state=2)

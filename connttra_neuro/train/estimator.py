@@ -589,6 +589,14 @@ def _check_resume_arguments(init_network, history, best_network, callback, progr
                 raise ValueError(f"history record {i} {why} (an earlier fit's history_, from sweep 0 on)")
     if best_network is not None and not history:
         raise ValueError("best_network is the best of the earlier sweeps: give their history too")
+    if history and init_network is not None:
+        # the run goes on from its last sweep: network_ (keep_best's earlier sweep) would start it from
+        # another network under the same sweep numbers, a run the uninterrupted one never was
+        sweep = (init_network.metadata.get("metrics") or {}).get("sweep")
+        if sweep is not None and sweep != history[-1]["sweep"]:
+            raise ValueError(f"init_network is sweep {sweep} of its run, but the history ends at sweep "
+                             f"{history[-1]['sweep']}: resume from the last sweep's network (last_network(), or "
+                             f"the checkpoint) and give keep_best's network_ as best_network")
     for name, f in (("callback", callback), ("progress", progress)):
         if f is not None and not callable(f):
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
