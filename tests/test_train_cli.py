@@ -754,6 +754,29 @@ def test_ctrl_c_while_the_first_sweep_is_saved_keeps_its_checkpoint_and_writes_t
     assert [r["sweep"] for r in thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]] == [0, 1]
 
 
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_as_the_first_checkpoint_is_renamed_into_place_still_counts_its_sweep(tmp_path, capsys,
+                                                                                      monkeypatch, sig):
+    # a signal that arrived right after the checkpoint's rename, before train noted the sweep as done: the
+    # checkpoint held sweep 1, yet train said "nothing saved" and wrote no model
+    import signal
+
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    real = modelfile.save
+
+    def save(network, path):
+        written = real(network, path)
+        if Path(path) == ckpt:
+            signal.raise_signal(getattr(signal, sig))
+        return written
+
+    monkeypatch.setattr(modelfile, "save", save)
+    assert main([*RESUME_BASE, "--max-sweeps", "5", "-o", str(out)]) == (130 if sig == "SIGINT" else 143)
+    err = capsys.readouterr().err
+    assert "nothing saved" not in err and f"best network so far saved in {out}" in err
+    assert thaw_metadata(modelfile.load(out).metadata)["metrics"]["sweep"] == 1
+
+
 def test_sigterm_saves_like_ctrl_c_and_exits_143(tmp_path, capsys, monkeypatch):
     # SIGTERM (kill PID) is Terminated, a KeyboardInterrupt: train saved as on Ctrl-C but said "interrupted"
     # and exited 130, where a shell reports SIGTERM as 143

@@ -475,7 +475,7 @@ def _train(args) -> int:
     from tqdm import tqdm
 
     from connttra_neuro import modelfile
-    from connttra_neuro._signals import Terminated
+    from connttra_neuro._signals import Terminated, raise_noted, signals_held
     from connttra_neuro.network import thaw_metadata
     from connttra_neuro.train import CoNNTrA, ConvergenceWarning
     from connttra_neuro.train.estimator import best_sweep
@@ -644,8 +644,13 @@ def _train(args) -> int:
             meta["start"] = start
         meta["checkpoint"] = {"history": estimator.history_, "settings": estimator.get_params(), **paths,
                               "data": selection}
-        modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
-        done.append(record["sweep"])
+        noted = []
+        # the checkpoint and the count of done sweeps in step: a Ctrl-C landing just after the file was renamed
+        # into place (measured, with a signal sent as the file appeared) left a written checkpoint uncounted
+        with signals_held(noted, sigterm=True):
+            modelfile.save(net.replace(metadata=meta), ckpt)  # atomic: a crash keeps the previous checkpoint
+            done.append(record["sweep"])
+        raise_noted(noted)
         modelfile.save(as_saved(estimator.network_), out)  # best so far
         val = record["val_error"]
         bar.set_postfix(loss=f"{record['loss']:.4g}", train=f"{100 * record['train_error']:.2f}%",
