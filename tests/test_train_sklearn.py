@@ -113,6 +113,20 @@ def test_mixed_frames_label_columns_and_sparse_input(iris, fitted):
         fitted.predict(sparse.csr_matrix(X))
 
 
+def test_numeric_labels_in_an_object_array_are_recorded_as_numbers(iris):
+    # y from a mixed frame's .values (dtype object) holding 5 / 7 / 9: the model recorded the classes as text
+    # ['5', '7', '9'], so the loaded model predicted strings where the same labels as int64 gave ints
+    X, y = iris
+    labels = np.array([5, 7, 9])[y]
+    for given, recorded in ((labels.astype(object), [5, 7, 9]), ((labels + 0.0).astype(object), [5, 7, 9]),
+                            (np.array([5.5, 7.0, 9.0], dtype=object)[y], ["5.5", "7.0", "9.0"])):
+        est = _fit(X, given, hidden=(4,), max_sweeps=2)
+        assert list(est.network_.metadata["classes"]) == recorded
+        predicted = connttra_neuro.predict(est.network_, X)
+        assert predicted.dtype.kind == ("i" if isinstance(recorded[0], int) else "U")
+        assert (predicted == np.asarray(est.predict(X)).astype(predicted.dtype)).all()
+
+
 def test_integer_features_beyond_float64_s_precision_train_what_is_deployed():
     # float64 rounds integers above 2**53 (2**53 + 1 -> 2**53); the encoder compares integers exactly, so the
     # estimator must train and predict on the same integers the deployed network reads

@@ -615,6 +615,12 @@ def _classes_metadata(classes: np.ndarray) -> list:
     """The training labels as the model file records them (metadata ``classes``), so evaluate and
     verify map a dataset's labels to outputs: integers as ints, whole-valued floats too (labels
     read by pandas or from a float array are 0.0, 5.0, 9.0), anything else as strings."""
+    if classes.dtype == object and all(isinstance(c, numbers.Real) for c in classes.tolist()):
+        # numbers in an object array (a column of a mixed frame's .values, labels read from JSON): as the
+        # numbers they are, not their text ('3', '7'), which predict would return and evaluate misread
+        numeric = np.array(classes.tolist())
+        if numeric.dtype.kind in "iubf":
+            classes = numeric
     if classes.dtype.kind in "iub":
         return classes.tolist()
     if classes.dtype.kind == "f" and np.all(np.isfinite(classes)) and np.all(classes == np.rint(classes)) \
