@@ -651,6 +651,8 @@ def test_fit_checks_its_resume_arguments_before_any_work(data, tmp_path):
         (dict(history=5), TypeError, "history must be a list of per-sweep records"),
         (dict(history=[{"a": 1}]), ValueError, "history record 0 has no sweep, loss"),
         (dict(history=history[1:]), ValueError, "history record 0 is sweep 1, not 0"),
+        # sweeps 3 on would start from a new random network, under the run's sweep numbers
+        (dict(history=history), ValueError, r"history continues a run \(sweeps 0-2\): give that run's last network"),
         (dict(callback=5), TypeError, "callback must be callable, got int"),
     ]
     for kw, kind, match in cases:

@@ -589,6 +589,10 @@ def _check_resume_arguments(init_network, history, best_network, callback, progr
                 raise ValueError(f"history record {i} {why} (an earlier fit's history_, from sweep 0 on)")
     if best_network is not None and not history:
         raise ValueError("best_network is the best of the earlier sweeps: give their history too")
+    if history and len(history) > 1 and init_network is None:
+        # its later sweeps would start from a new random network under the next sweep numbers
+        raise ValueError(f"history continues a run (sweeps 0-{history[-1]['sweep']}): give that run's last "
+                         f"network as init_network too (last_network(), or the checkpoint)")
     if history and init_network is not None:
         # the run goes on from its last sweep: network_ (keep_best's earlier sweep) would start it from
         # another network under the same sweep numbers, a run the uninterrupted one never was
