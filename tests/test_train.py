@@ -378,6 +378,9 @@ def test_nan_labels_and_boolean_features(data):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="NaN"):
         CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, np.where(np.arange(len(y)) == 3, np.nan, y))
+    with pytest.raises(ValueError, match=r"labels must be real numbers or strings, got complex values such as "
+                                         r"\[0j, 0j\]"):  # trained before, its classes recorded as text
+        CoNNTrA(hidden=(4,), max_sweeps=1).fit(X, (y % 2) * 1j)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = CoNNTrA(hidden=(4,), max_sweeps=1).fit(X > 8, y)

@@ -58,7 +58,10 @@ def check_Xy(X, y, where: str = "training data") -> tuple[np.ndarray, np.ndarray
         except TypeError:
             raise ValueError(f"{where}: labels must be numbers or strings (they are sorted into classes), got "
                              f"{kinds[0]}") from None
-    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+    if y.dtype.kind == "c":  # the model would record them as text ('(1+0j)'), and predict return that
+        raise ValueError(f"{where}: labels must be real numbers or strings, got complex values such as "
+                         f"{y[:2].tolist()}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError(f"{where}: y contains NaN or infinite labels")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{where}: X contains NaN or infinite values")
