@@ -266,7 +266,9 @@ class CoNNTrA:
         init_network : TernaryNetwork or path, optional
             Resume from this network (or the model file at this path) (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
-            repeats the uninterrupted one. A hidden threshold beyond the drive's range
+            repeats the uninterrupted one. With ``history`` it must be that run's last sweep
+            (``last_network()`` or the checkpoint, not ``network_``, an earlier sweep under ``keep_best``);
+            a history without it is refused. A hidden threshold beyond the drive's range
             ``[-fan_in * max|w|, fan_in * max|w| + 1]`` starts at that range's edge (the
             same spikes; the threshold search spans exactly that range).
         best_network : TernaryNetwork or path, optional
