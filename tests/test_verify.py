@@ -552,6 +552,46 @@ def test_results_returned_out_of_order_are_called_a_read_out_fault():
     assert "read-out fault" in t.diagnosis
 
 
+@pytest.mark.parametrize("hidden_sizes", [(12,), (12, 10), (12, 10, 9)])
+def test_two_outputs_swapped_are_called_a_read_out_fault_not_changed_weights(hidden_sizes):
+    # the output layer's rows 0 and 1 swapped at compile time: each class's scores are the other's, which
+    # read as every weight and the bias of both classes changed ("10 weight(s) differ: ..."), none is
+    net = random_network((8, *hidden_sizes, 4), levels=3, seed=1)
+    X, y = data_for(net, n=200)
+
+    def swap_rows(n):
+        order = [1, 0, 2, 3]
+        return n.replace(output=OutputLayer(n.output.weights[order], n.output.biases[order]))
+
+    t = verify(net, [FaultyTarget(swap_rows)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer"
+    assert t.diagnosis.startswith("output layer: 2 class(es) differ on ")
+    assert ("class 0 shows the model's scores of class 1, class 1 shows the model's scores of class 0: outputs "
+            "read out (or their rows placed) in another order, not a wrong weight or bias") in t.diagnosis
+    assert "weight(s) differ" not in t.diagnosis
+    assert [(d["class"], d["same_as_class"]) for d in t.layers[-1].diagnosis] == [(0, 1), (1, 0)]
+    # a target that records no hidden spikes: the swap is still certain, and said
+    blind = verify(net, [Doctored(lambda scores, hidden: (scores[:, [1, 0, 2, 3]], None))], X, y).targets[0]
+    assert "class 0 shows the model's scores of class 1" in blind.diagnosis
+    assert "hidden spikes were not recorded" in blind.diagnosis
+
+
+def test_two_hidden_neurons_swapped_are_called_a_placement_fault():
+    net = random_network((8, 12, 10, 4), levels=3, seed=1)
+    X, y = data_for(net, n=200)
+
+    def swap_neurons(scores, hidden):
+        hidden[1][:, [2, 5]] = hidden[1][:, [5, 2]]
+        return scores, hidden
+
+    t = verify(net, [Doctored(swap_neurons)], X, y).targets[0]
+    assert t.first_differing_layer == "hidden layer 1"
+    assert ("neuron 2 shows the model's spikes of neuron 5, neuron 5 shows the model's spikes of neuron 2: neurons "
+            "placed or read out in another order") in t.diagnosis
+    assert [d["same_as_neuron"] for d in t.layers[1].diagnosis] == [5, 2]
+    assert "threshold were" not in t.diagnosis and t.layers[1].cause is None
+
+
 def test_a_threshold_fault_on_sorted_or_few_samples_is_not_called_a_timing_fault():
     # one neuron, samples sorted by its drive: the model's spikes are 0,0,0,1,1,1,...; a threshold one
     # higher drops the first 1, which is also what "one sample late" would do on that sample

@@ -604,9 +604,18 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             more = f"; +{neurons.size - 3} more neuron(s)" if neurons.size > 3 else ""
             cause = f"{lp.cause}; " if lp.cause else ""  # first: it is the likelier story than any one neuron's
             text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {cause}{shown}{more}"
+            if swap := _swapped(got, ref, neurons):
+                # neurons placed or read in another order: every one of them looks wrong, none is
+                for d in lp.diagnosis:
+                    d["same_as_neuron"] = swap[d["neuron"]]
+                    d["explanation"] = f"fires exactly as the model's neuron {swap[d['neuron']]} does"
+                lp.cause = None
+                text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): " + _swap_text(
+                    swap, "neuron", "spikes", str, "neurons placed or read out in another order, not a wrong "
+                    "threshold or weight")
             # a layer read some samples off looks like a wrong weight in every neuron; say so only when
             # some neuron is explained by no threshold (else a threshold fault is the simpler story)
-            if not all(d["threshold_explains"] for d in lp.diagnosis) and (order := _order_fault(got, ref, tiles)):
+            elif not all(d["threshold_explains"] for d in lp.diagnosis) and (order := _order_fault(got, ref, tiles)):
                 lp.diagnosis = [order("spikes")]
                 lp.cause = None
                 text = f"{name}: {lp.diagnosis[0]['explanation']}"
@@ -631,6 +640,12 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 f"output scores differ for {classes.size} class(es) on {samples.size} sample(s); "
                 "the target did not record hidden spikes, so the fault may be in any layer"
             )
+            if swap := _swapped(scores, ref_scores, classes):
+                # no fault in a hidden layer gives a class another class's very scores: that much is certain
+                text = (f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): "
+                        + _swap_text(swap, "class", "scores", functools.partial(class_label, network),
+                                     "outputs read out in another order (hidden spikes were not recorded, but no "
+                                     "fault in them gives a class another's very scores)"))
         else:
             s_prev = prev
             pinned = functools.cache(lambda: weights_pinned(s_prev))  # one rank for every class, if any asks
@@ -645,7 +660,16 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             # as for hidden layers: a shift only where no bias or weight change explains a class exactly
             explained = [d["min_difference"] == d["max_difference"] or d["weights_differing"] is not None
                          for d in out.diagnosis]
-            if not all(explained) and (order := _order_fault(scores, ref_scores, tiles)):
+            if swap := _swapped(scores, ref_scores, classes):
+                # two outputs swapped read as every weight of both classes changed: say what it is
+                for d in out.diagnosis:
+                    d["same_as_class"] = swap[d["class"]]
+                    other = class_label(network, swap[d["class"]])
+                    d["explanation"] = f"its scores are exactly the model's of class {other}"
+                text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
+                    swap, "class", "scores", functools.partial(class_label, network),
+                    "outputs read out (or their rows placed) in another order, not a wrong weight or bias")
+            elif not all(explained) and (order := _order_fault(scores, ref_scores, tiles)):
                 out.diagnosis = [order("scores")]
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
     layers.append(out)
@@ -734,6 +758,32 @@ def _order_fault(got: np.ndarray, ref: np.ndarray, tiles: int | None):
             "there, in another order): a timing or read-out fault (results returned out of order), not a wrong "
             "parameter")}
     return None
+
+
+def _swapped(got: np.ndarray, ref: np.ndarray, columns: np.ndarray) -> dict[int, int] | None:
+    """``{c: d}`` when the target's differing columns (neurons, classes) are the model's same columns in another
+    order: column ``c`` of the target equals column ``d`` of the model, ``d`` another differing column, each
+    ``d`` once. Else None. Said only on ``MIN_SHIFT_EVIDENCE`` differing samples or more, as a shift is: on
+    fewer, two independent faults could match by chance (a silent neuron is any silent neuron's copy, which
+    is why ``d`` must be one that differs too)."""
+    if columns.size < 2 or np.count_nonzero((got[:, columns] != ref[:, columns]).any(axis=1)) < MIN_SHIFT_EVIDENCE:
+        return None
+    free = [int(d) for d in columns]
+    swap = {}
+    for c in map(int, columns):
+        d = next((d for d in free if d != c and np.array_equal(got[:, c], ref[:, d])), None)
+        if d is None:
+            return None
+        swap[c] = d
+        free.remove(d)
+    return swap
+
+
+def _swap_text(swap: dict[int, int], unit: str, what: str, name, cause: str) -> str:
+    """``class 0 shows the model's scores of class 1, class 1 those of class 0: <cause>`` (the first five)."""
+    pairs = [f"{unit} {name(c)} shows the model's {what} of {unit} {name(d)}" for c, d in list(swap.items())[:5]]
+    more = f" (+{len(swap) - 5} more)" if len(swap) > 5 else ""
+    return f"{', '.join(pairs)}{more}: {cause}"
 
 
 def _reordered(got: np.ndarray, ref: np.ndarray) -> int:
