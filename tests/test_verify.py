@@ -576,6 +576,32 @@ def test_two_outputs_swapped_are_called_a_read_out_fault_not_changed_weights(hid
     assert "hidden spikes were not recorded" in blind.diagnosis
 
 
+@pytest.mark.parametrize("hidden_sizes", [(12,), (12, 10), (12, 10, 9)])
+def test_a_run_a_step_short_is_called_missing_results_not_changed_weights(hidden_sizes):
+    # a pipelined run one step short never writes its last sample's scores (they stay 0, as simulate starts
+    # them): that read as "class 0: score differs by 0..2 depending on the input: its weights differ", per class
+    net = random_network((8, *hidden_sizes, 4), levels=3, seed=1)
+    X, y = data_for(net, n=200)
+
+    def last_unwritten(scores, hidden):
+        scores[-1] = 0
+        return scores, hidden
+
+    t = verify(net, [Doctored(last_unwritten)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer" and t.score_samples_differing == 1
+    assert t.diagnosis == ("output layer: the target's scores on the last sample of the run (199) are all 0 where the "
+                           "model's are not, and every other sample's equal the model's: no result for it, as when the "
+                           "run ended early (a time step or more short); not a wrong weight or bias")
+    assert t.layers[-1].diagnosis == [{"missing_samples": 1, "explanation": t.diagnosis.split(": ", 1)[1]}]
+
+    def some_unread(scores, hidden):
+        scores[[3, 50]] = 0
+        return scores, hidden
+
+    t = verify(net, [Doctored(some_unread)], X, y).targets[0]
+    assert "scores on 2 sample(s) (3, 50) are all 0" in t.diagnosis and "not read out" in t.diagnosis
+
+
 def test_two_hidden_neurons_swapped_are_called_a_placement_fault():
     net = random_network((8, 12, 10, 4), levels=3, seed=1)
     X, y = data_for(net, n=200)

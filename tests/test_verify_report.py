@@ -433,3 +433,30 @@ def test_the_report_says_how_many_faulty_neurons_it_does_not_list(tmp_path):
     md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
     assert f"hidden layer 0: +{lp.neurons_differing - 10} more neuron(s) differ, not listed here" in md
     assert "parity.json diagnoses the first 20" in md
+
+
+def test_missing_results_read_the_same_in_the_json_markdown_html_and_table(tmp_path):
+    # one entry for the whole output layer: not followed by "+3 more class(es) differ, not listed here"
+    net = random_network((8, 12, 4), levels=3, seed=1)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((100, 8)), rng.integers(0, 4, 100)
+
+    class StepShort(ReferenceTarget):
+        name = "step-short"
+
+        def run(self, compiled, spikes, *, record_hidden=False):
+            r = super().run(compiled, spikes, record_hidden=record_hidden)
+            r.scores[-1] = 0  # the last sample's scores never written
+            return r
+
+    report = verify(net, [StepShort()], X, y)
+    t = report.targets[0]
+    assert t.layers[-1].neurons_differing > 1  # several classes, one entry
+    said = t.diagnosis.split(": ", 1)[1]
+    assert said.startswith("the target's scores on the last sample of the run (99) are all 0")
+    paths = write_report(report, tmp_path, plots=False)
+    md, page = paths["markdown"].read_text(), paths["html"].read_text()
+    assert json.loads(paths["json"].read_text())["targets"][0]["layers"][-1]["diagnosis"][0]["explanation"] == said
+    assert f"- output layer, every class: {said}" in md and escape(said) in page
+    assert "more class(es) differ" not in md and "more class(es) differ" not in page
+    assert f"step-short: {t.diagnosis}" in report.summary_table()

@@ -669,6 +669,10 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
                     swap, "class", "scores", functools.partial(class_label, network),
                     "outputs read out (or their rows placed) in another order, not a wrong weight or bias")
+            elif missing := _missing_rows(scores, ref_scores):
+                # a run a step short leaves its last sample's scores as they started: read as changed weights
+                out.diagnosis = [{"missing_samples": len(missing), "explanation": _missing_text(missing, len(scores))}]
+                text = f"output layer: {out.diagnosis[0]['explanation']}"
             elif not all(explained) and (order := _order_fault(scores, ref_scores, tiles)):
                 out.diagnosis = [order("scores")]
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
@@ -758,6 +762,30 @@ def _order_fault(got: np.ndarray, ref: np.ndarray, tiles: int | None):
             "there, in another order): a timing or read-out fault (results returned out of order), not a wrong "
             "parameter")}
     return None
+
+
+def _missing_rows(got: np.ndarray, ref: np.ndarray) -> list[int]:
+    """The samples whose scores differ when every one of them is all 0 on the target (the model's are not),
+    else []. With the last hidden layer matched, a fault in the output layer's weights or biases gives all
+    classes a score of exactly 0 on a sample only by a coincidence in every class at once; a result never
+    written (a run ended a step early) or never read does so every time."""
+    rows = np.flatnonzero((got != ref).any(axis=1))
+    if got.shape[1] < 2 or not rows.size or np.any(got[rows] != 0):
+        return []
+    return rows.tolist()
+
+
+def _missing_text(rows: list[int], n: int) -> str:
+    """``the target's scores on the last sample of the run (199) are all 0 ...``."""
+    shown = ", ".join(map(str, rows[:MAX_SAMPLES_LISTED])) + (" ..." if len(rows) > MAX_SAMPLES_LISTED else "")
+    last = rows == list(range(n - len(rows), n))
+    where = (("on the last sample of the run" if len(rows) == 1 else f"on the last {len(rows)} samples of the run")
+             if last else f"on {len(rows)} sample(s)")
+    one = len(rows) == 1
+    why = ("the run ended early (a time step or more short)" if last
+           else "its result was not read out" if one else "their results were not read out")
+    return (f"the target's scores {where} ({shown}) are all 0 where the model's are not, and every other sample's "
+            f"equal the model's: no result for {'it' if one else 'them'}, as when {why}; not a wrong weight or bias")
 
 
 def _swapped(got: np.ndarray, ref: np.ndarray, columns: np.ndarray) -> dict[int, int] | None:

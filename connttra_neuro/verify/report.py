@@ -161,7 +161,8 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
                 where = f"; differs on samples {_listed(d['samples'], total)}" if d.get("samples") else ""
                 b.append(("li", f"{lp.layer}, {who}: {d['explanation']}{where}"))
             unlisted = lp.neurons_differing - min(len(lp.diagnosis), 10)
-            if lp.diagnosis and not {"shift_samples", "reordered_samples"} & lp.diagnosis[0].keys() and unlisted > 0:
+            per_unit = lp.diagnosis and ("neuron" in lp.diagnosis[0] or "class" in lp.diagnosis[0])
+            if per_unit and unlisted > 0:  # (not after one entry for the whole layer: a shift, missing results)
                 what = "neuron(s)" if lp.layer.startswith("hidden") else "class(es)"
                 b.append(("li", f"{lp.layer}: +{unlisted} more {what} differ, not listed here (parity.json "
                                 f"diagnoses the first {len(lp.diagnosis)})"))
