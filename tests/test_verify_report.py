@@ -460,3 +460,31 @@ def test_missing_results_read_the_same_in_the_json_markdown_html_and_table(tmp_p
     assert f"- output layer, every class: {said}" in md and escape(said) in page
     assert "more class(es) differ" not in md and "more class(es) differ" not in page
     assert f"step-short: {t.diagnosis}" in report.summary_table()
+
+
+def test_a_target_without_hidden_spikes_is_not_shown_as_matching_its_hidden_layers(tmp_path):
+    # "first differing layer: output layer" and "0 neurons differ" in the hidden rows read as "the hidden
+    # layers matched"; they were not compared
+    net = random_network((4, 8, 3), seed=4)
+    X, y = np.random.default_rng(0).random((80, 4)), np.zeros(80, int)
+
+    class Blind(ReferenceTarget):
+        name = "blind"
+
+        def compile(self, network):
+            b = network.output.biases.copy()
+            b[1] += 1
+            return super().compile(network.replace(output=type(network.output)(network.output.weights, b)))
+
+        def run(self, compiled, spikes, *, record_hidden=False):
+            r = super().run(compiled, spikes)
+            return type(r)(r.scores, None, r.steps, r.info)
+
+    report = verify(net, [Blind()], X, y)
+    t = report.targets[0]
+    assert t.first_differing_layer == "output layer"  # the JSON: the first layer compared that differs
+    assert "output layer (hidden spikes not recorded)" in report.summary_table()
+    md = write_report(report, tmp_path, plots=False)["markdown"].read_text()
+    assert "| output layer (hidden spikes not recorded) |" in md
+    assert "| hidden layer 0 | not recorded | - | - | - | - |" in md
+    assert "no (80 sample(s))" in md

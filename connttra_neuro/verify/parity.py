@@ -179,7 +179,7 @@ class ParityReport:
                     _pct(t.error),
                     _pct(t.software_error),
                     f"{t.agreeing}/{t.n_samples}" if t.status != "failed" else "-",
-                    t.first_differing_layer or ("-" if t.status != "failed" else "(did not run)"),
+                    first_differing_shown(t) or ("-" if t.status != "failed" else "(did not run)"),
                     f"{acs:,.0f}" if acs is not None else "-",
                     _joules(t.energy["joules_per_inference"]) if t.energy else "-",
                     str(t.run_steps) if t.run_steps is not None else "-",
@@ -202,6 +202,14 @@ class ParityReport:
         mlp = self.float_mlp["macs_per_inference"]
         out.append(f"float MLP of the same architecture: {mlp:,} multiply-accumulates per inference")
         return "\n".join(out)
+
+
+def first_differing_shown(t: TargetParity) -> str | None:
+    """``t.first_differing_layer`` as the tables show it: ``output layer (hidden spikes not recorded)`` when
+    the hidden layers before it were not compared, since alone it reads as "the hidden layers matched"."""
+    unseen = any(lp.equal is None for lp in t.layers if lp.layer != t.first_differing_layer)
+    return f"{t.first_differing_layer} (hidden spikes not recorded)" if t.first_differing_layer and unseen else \
+        t.first_differing_layer
 
 
 def _pct(x):

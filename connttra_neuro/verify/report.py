@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write, write_text
-from .parity import ParityReport, _joules, _pct, output_labels
+from .parity import ParityReport, _joules, _pct, first_differing_shown, output_labels
 
 
 def _save_png(fig, path) -> None:
@@ -114,8 +114,8 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
                 f"{t.agreeing}/{t.n_samples}" if t.status != "failed" else "-",
                 "-"
                 if t.scores_equal is None
-                else ("yes" if t.scores_equal else f"no ({t.score_samples_differing} samples)"),
-                t.first_differing_layer or "-",
+                else ("yes" if t.scores_equal else f"no ({t.score_samples_differing} sample(s))"),
+                first_differing_shown(t) or "-",
                 "-" if t.run_steps is None else str(t.run_steps),
                 "-" if t.run_seconds is None else f"{t.run_seconds:.2f} s",
             ]
@@ -134,8 +134,9 @@ def _blocks(report: ParityReport, title: str, figures: dict) -> list[tuple]:
             [
                 lp.layer,
                 "not recorded" if lp.equal is None else ("equal" if lp.equal else "DIFFERS"),
-                str(lp.neurons_differing),
-                str(lp.samples_differing),
+                # a layer not recorded was not compared: "0 neurons differ" would say it matched
+                "-" if lp.equal is None else str(lp.neurons_differing),
+                "-" if lp.equal is None else str(lp.samples_differing),
                 ", ".join(map(str, lp.neurons)) or "-",
                 _listed(lp.samples, lp.samples_differing) or "-",
             ]
