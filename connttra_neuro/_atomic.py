@@ -17,6 +17,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -232,3 +233,69 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
     return atomic_write(path, write)
+
+
+class InUseError(OSError):
+    """Another process holds the ``writing`` lock of the same output."""
+
+
+@contextmanager
+def writing(path: str | os.PathLike, what: str):
+    """Hold, for the ``with`` block, the lock of a process that writes ``path`` again and again (a training
+    run's model and checkpoint, after every sweep). A second process asking for it meanwhile gets an
+    ``InUseError`` naming the first one's process id: two runs given the same ``-o`` (a shell loop with ``&``,
+    two terminals) otherwise both said they saved it, each file was whole (atomic) but the last writer's,
+    and the other run's model was lost with no word. The lock is ``flock`` on ``.NAME.lock`` beside
+    ``path``, removed on the way out; the kernel releases it when the process dies, so one left by
+    ``kill -9`` locks nothing. ``what`` names the path in the message (``-o model.ctn``). Where the file
+    system has no locks (some network mounts), the block runs without one."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: nothing to hold
+        yield
+        return
+    real = Path(os.path.realpath(path))
+    lock = real.parent / _lock_name(real.name)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode(lock))
+        except OSError:
+            yield  # no lock file can be made there (the output itself can: checked before): run without
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            raise InUseError(errno.EBUSY, f"{what}: {who} is writing it now (a run with the same output); give "
+                                          "this one another path, or wait until that one ends") from None
+        except OSError:  # no locks on this file system
+            os.close(fd)
+            yield
+            return
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file between our open and our lock: lock the one there now
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        try:
+            os.unlink(lock)  # while still held: a process waiting on this file sees it gone and opens anew
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _lock_name(name: str) -> str:
+    """``.NAME.lock``, NAME cut short so the name stays within the 255 bytes a file name may have."""
+    while len(os.fsencode(name)) > 255 - len("..lock"):
+        name = name[:-1]
+    return f".{name}.lock"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -1334,3 +1335,49 @@ def test_the_layer_by_layer_bar_moves_inside_a_long_sweep(tmp_path, capsys, monk
                  "-o", str(tmp_path / "m.ctn")]) == 0
     err = capsys.readouterr().err
     assert "layer 1/2, sweep 1: 5 of 6 neurons" in err and "layer 2/2, sweep 1: 3 of 4 neurons" in err
+
+
+def test_a_second_run_writing_the_same_model_or_checkpoint_is_refused(tmp_path, capsys):
+    # two runs given one -o (a shell loop with &, two terminals): both said "saved", each file was whole but
+    # the last writer's, and the other run's model was lost with no word. The second run is refused up front
+    from connttra_neuro._atomic import writing
+
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    base = ["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "--no-progress"]
+    for held, flag in ((out, "-o"), (ckpt, "--checkpoint (default: -o + .ckpt)")):
+        with writing(held, "the first run"):  # what a running train holds (this process's pid in the lock)
+            assert main([*base, "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {held}: process {os.getpid()} is writing it now (a run with the same output)" in err
+        assert "give this one another path, or wait until that one ends" in err
+        assert not out.exists() and not ckpt.exists()  # refused before training: nothing written
+    assert main([*base, "-o", str(out)]) == 0  # the first one ended: its lock is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ctn", "m.ctn.ckpt"]  # no lock file left behind
+    with writing(ckpt, "the first run"):  # a resume continues in the checkpoint: held too
+        assert main(["train", "--resume", str(ckpt), "--max-sweeps", "2", "--no-progress"]) == 2
+    assert "is writing it now" in capsys.readouterr().err
+
+
+def test_the_output_lock_is_taken_again_after_its_holder_ends(tmp_path):
+    import fcntl
+
+    from connttra_neuro._atomic import InUseError, writing
+
+    path = tmp_path / "m.ctn"
+    with writing(path, "-o m.ctn"):
+        lock = tmp_path / ".m.ctn.lock"
+        assert lock.read_text() == str(os.getpid())
+        with pytest.raises(InUseError, match=f"-o m.ctn: process {os.getpid()} is writing it now"):
+            with writing(path, "-o m.ctn"):
+                pass
+    assert not lock.exists()
+    lock.write_text("12345")  # left by a run killed outright (kill -9): its flock went with it
+    with writing(path, "-o m.ctn"):
+        assert lock.read_text() == str(os.getpid())
+        fd = os.open(lock, os.O_RDONLY)  # the lock is flock's, not the file's presence
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    assert not lock.exists()

@@ -117,7 +117,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (one is drawn only when stderr is a terminal; otherwise a plain line "
                    "every 10 s, which this leaves out too)")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train_holding_outputs)
 
     p = sub.add_parser(
         "compare",
@@ -469,7 +469,29 @@ def _resume_data(args, saved: dict, checkpoint: str) -> None:
 LOG_EVERY_S = 10.0  # seconds between train's plain progress lines when stderr is a log, not a terminal
 
 
-def _train(args) -> int:
+def _train_holding_outputs(args) -> int:
+    """``_train``, with the outputs it locks (``_hold_outputs``) released on every way out."""
+    from contextlib import ExitStack
+
+    with ExitStack() as held:
+        return _train(args, held)
+
+
+def _hold_outputs(held, outputs: dict) -> None:
+    """Lock the model and the checkpoint (``_atomic.writing``) for the run, before any long work: a second
+    run given the same -o or checkpoint while this one trains is refused, naming this one's process id.
+    Both would otherwise say they saved the file, and the one that wrote first would be lost."""
+    from .._atomic import InUseError, writing
+    from . import UserError
+
+    for flag, path in outputs.items():
+        try:
+            held.enter_context(writing(path, f"{flag} {path}"))
+        except InUseError as err:
+            raise UserError(err.strerror) from None
+
+
+def _train(args, held) -> int:
     import warnings
 
     from tqdm import tqdm
@@ -577,6 +599,7 @@ def _train(args) -> int:
     est = CoNNTrA(**settings)
     _check_settings(est)  # a bad setting stops here, before the data are loaded
     _check_layerwise(args, est)
+    _hold_outputs(held, {"-o": out, ckpt_flag: ckpt})  # every usage error is said; the long work starts here
     data = _load(args)
     if data.description:
         print(f"data: {data.description}")  # which arrays / split / subsample this run trains on
