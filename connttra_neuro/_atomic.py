@@ -240,48 +240,27 @@ class InUseError(OSError):
 
 
 @contextmanager
-def writing(path: str | os.PathLike, what: str):
+def writing(path: str | os.PathLike, what: str, wait: Callable[[str], None] | None = None):
     """Hold, for the ``with`` block, the lock of a process that writes ``path`` again and again (a training
     run's model and checkpoint, after every sweep). A second process asking for it meanwhile gets an
     ``InUseError`` naming the first one's process id: two runs given the same ``-o`` (a shell loop with ``&``,
     two terminals) otherwise both said they saved it, each file was whole (atomic) but the last writer's,
     and the other run's model was lost with no word. The lock is ``flock`` on ``.NAME.lock`` beside
     ``path``, removed on the way out; the kernel releases it when the process dies, so one left by
-    ``kill -9`` locks nothing. ``what`` names the path in the message (``-o model.ctn``). Where the file
-    system has no locks (some network mounts), the block runs without one."""
+    ``kill -9`` locks nothing. ``what`` names the path in the message (``-o model.ctn``). With ``wait``, a
+    second process waits for the first instead (``wait`` is called with a line saying so, once). Where the
+    file system has no locks (some network mounts), the block runs without one."""
     try:
         import fcntl
-    except ImportError:  # no flock on this platform: nothing to hold
-        yield
-        return
+    except ImportError:  # no flock on this platform
+        fcntl = None
     real = Path(os.path.realpath(path))
     lock = real.parent / _lock_name(real.name)
     real.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode(lock))
-        except OSError:
-            yield  # no lock file can be made there (the output itself can: checked before): run without
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip()
-            os.close(fd)
-            who = f"process {holder}" if holder.isdigit() else "another process"
-            raise InUseError(errno.EBUSY, f"{what}: {who} is writing it now (a run with the same output); give "
-                                          "this one another path, or wait until that one ends") from None
-        except OSError:  # no locks on this file system
-            os.close(fd)
-            yield
-            return
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(lock))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # the holder removed the file between our open and our lock: lock the one there now
+    fd = None if fcntl is None else _lock(lock, fcntl, what, wait)
+    if fd is None:  # no flock, no lock file can be made there, or no locks on this file system: run without
+        yield
+        return
     try:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
@@ -292,6 +271,45 @@ def writing(path: str | os.PathLike, what: str):
         except OSError:
             pass
         os.close(fd)
+
+
+def _lock(lock: Path, fcntl, what: str, wait) -> int | None:
+    """An open descriptor of ``lock`` holding its flock (see ``writing``), or None where none can be had."""
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode(lock))
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            if wait is None:
+                os.close(fd)
+                raise InUseError(errno.EBUSY, f"{what}: {who} is writing it now (a run with the same output); give "
+                                              "this one another path, or wait until that one ends") from None
+            wait(f"{what}: {who} is writing it now; waiting for it to finish")
+            wait = _said
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:  # Ctrl-C while waiting: nothing written, the file is the holder's
+                os.close(fd)
+                raise
+        except OSError:  # no locks on this file system
+            os.close(fd)
+            return None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder removed the file between our open and our lock: lock the one there now
+
+
+def _said(line: str) -> None:
+    """What ``writing`` calls instead of its ``wait`` after the first time: the wait is said once."""
 
 
 def _lock_name(name: str) -> str:

@@ -660,3 +660,28 @@ def test_save_refuses_malformed_class_names_as_it_refuses_malformed_classes(name
                                            r"name per output"):
         save(bad, tmp_path / "m.ctn")
     assert load(tmp_path / "m.ctn") == good  # the file that was there is as it was
+
+
+def test_two_verifies_into_one_report_folder_write_it_one_after_the_other(iris_model, tmp_path, capsys):
+    # `verify --targets loihi2 &` and `verify --targets brian2 &` with the default folder: each wrote its files
+    # into it at once, and the folder held one run's parity.json beside the other's parity.md and plots. The
+    # second waits for the first one's report, then writes its own whole
+    import os
+    import threading
+
+    from connttra_neuro._atomic import writing
+
+    out = tmp_path / "rep"
+    args = ["verify", iris_model, "--data", "iris", "--targets", "reference", "--out", str(out), "--no-plots"]
+    with writing(out / "parity.json", "the first verify"):  # what a verify writing its report holds
+        done = []
+        second = threading.Thread(target=lambda: done.append(main(args)))
+        second.start()
+        while "waiting for it to finish" not in (said := capsys.readouterr().err):
+            assert second.is_alive(), said  # it waits, it does not give up
+            second.join(0.05)
+        assert f"--out {out}: process {os.getpid()} is writing it now; waiting for it to finish" in said
+        assert not (out / "parity.md").exists()  # nothing of the second run written meanwhile
+    second.join()
+    assert done == [0]
+    assert sorted(p.name for p in out.iterdir()) == ["parity.html", "parity.json", "parity.md"]  # no lock left

@@ -402,6 +402,7 @@ def _verify(args) -> int:
     import json
     import sys
 
+    from .._atomic import writing
     from ..modelfile import load
     from ..verify import verify, write_report
     from ..verify.report import REPORT_FILES, write_json
@@ -446,9 +447,12 @@ def _verify(args) -> int:
         progress(f"verify: stopped before its report was written: {out} is as it was")
         raise
     try:
-        paths = write_report(
-            report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
-        )
+        # one report at a time in a folder: two verifies into it at once (`--targets loihi2 &` and `--targets
+        # brian2 &`, the default folder) left one run's parity.json beside the other's parity.md and plots
+        with writing(out / "parity.json", f"--out {out}", wait=progress):
+            paths = write_report(
+                report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
+            )
     except KeyboardInterrupt:  # each file is whole (written atomically), but not all of them are this run's
         progress(f"verify: stopped while writing its report: {out} may hold this run's files beside an earlier "
                  "report's; run verify again to replace them all")
