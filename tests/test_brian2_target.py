@@ -349,6 +349,11 @@ def test_a_cython_cache_folder_that_cannot_be_written_is_named_with_what_to_do(n
 # -- hygiene ---------------------------------------------------------------------------------------
 def test_no_files_and_no_global_state_leak(net, spikes, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # a temp dir of this test's own: the shared one also holds what other programs' Brian2 makes meanwhile (a
+    # second test session compiling cython keeps brian_stdout_*.log there while it runs)
+    own_tmp = tmp_path.parent / f"{tmp_path.name}-tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
     hook = sys.excepthook
     before_tmp = {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("brian_")}
     target = Brian2Target()
