@@ -950,3 +950,26 @@ def test_a_target_name_that_is_no_target_is_refused_before_any_target_runs():
     with pytest.raises(UnknownTargetError, match="^unknown target 'loihi'; known targets: reference, loihi2, brian2"):
         verify(net, [Counting(), "loihi"], X, y)
     assert not ran
+
+
+def test_class_changes_on_tied_model_scores_are_counted_in_the_diagnosis():
+    # the model's class on a tie is only the lowest index of it: a bias one too high flips such a sample,
+    # which read as "the class changed" with nothing to tell it from a sample the fault moved by a margin
+    net = random_network((8, 12, 4), seed=1)  # 55 of its 300 samples tie for the top score
+    X, y = data_for(net, n=300)
+
+    def corrupt(n):
+        b = n.output.biases.copy()
+        b[1] += 1
+        return n.replace(output=OutputLayer(n.output.weights, b))
+
+    t = verify(net, [FaultyTarget(corrupt)], X, y).targets[0]
+    ref, _ = forward(net, net.encode(X))
+    # naively: the target's class is one the model's top score was tied on
+    tied = sum(ref[s, t.predictions[s]] == ref[s].max() for s in t.disagreeing_samples)
+    assert 0 < tied < t.disagreeing  # some samples flipped on a tie, others moved by a margin of one
+    assert t.diagnosis.endswith(f"; {tied} of the {t.disagreeing} sample(s) that changed class went to a class tied "
+                                "for the model's top score (the model takes the lowest-index class of a tie), so a "
+                                "score change of any size moves them")
+    # a fault that changes no class on a tie says nothing of ties
+    assert "tied" not in verify(net, [FaultyTarget(set_threshold(0, 0, 99))], X, y).targets[0].diagnosis

@@ -554,6 +554,8 @@ def _verify_one(network, item, name, options, spikes, y, ref_scores, ref_hidden,
     tp.layers, tp.first_differing_layer, tp.diagnosis = _compare_layers(
         network, spikes, ref_hidden, hidden, ref_scores, scores, int(tiles) if is_positive_int(tiles) else None
     )
+    if _read_as_changed_parameters(tp.layers) and (ties := _tied_text(ref_scores, pred, differ)):
+        tp.diagnosis += f"; {ties}"
     # a device with stuck synapses made fewer events than the model's weights would: count what it did
     events = device_synaptic_events(network, result.info)
     if events is None and isinstance(result.info, dict) and "synaptic_events_per_inference" in result.info:
@@ -813,6 +815,29 @@ def _swapped(got: np.ndarray, ref: np.ndarray, columns: np.ndarray) -> dict[int,
         swap[c] = d
         free.remove(d)
     return swap
+
+
+# what a first differing layer's diagnosis holds when it is a fault of order or timing, not of a parameter
+_NOT_A_PARAMETER = ("shift_samples", "reordered_samples", "missing_samples", "same_as_neuron", "same_as_class")
+
+
+def _read_as_changed_parameters(layers: list[LayerParity]) -> bool:
+    """Whether the first differing layer is explained unit by unit (thresholds, weights, biases): only then do
+    ties matter, as a sample shifted or swapped in has another sample's scores, tied or not."""
+    first = next((lp for lp in layers if lp.diagnosis), None)
+    return first is not None and not any(key in d for d in first.diagnosis for key in _NOT_A_PARAMETER)
+
+
+def _tied_text(ref_scores: np.ndarray, pred: np.ndarray, changed: np.ndarray) -> str | None:
+    """How many of the samples that changed class went to a class the model's top score was tied on, when
+    any did: the model's class there is only the lowest index of the tie, so a score change of any size (a
+    float target's noise, a bias one off) moves it, a smaller story than the class change alone suggests."""
+    top = ref_scores[changed]
+    tied = int(np.count_nonzero(top[np.arange(changed.size), pred[changed]] == top.max(axis=1, initial=0)))
+    if not tied:
+        return None
+    return (f"{tied} of the {changed.size} sample(s) that changed class went to a class tied for the model's top "
+            "score (the model takes the lowest-index class of a tie), so a score change of any size moves them")
 
 
 def _swap_text(swap: dict[int, int], unit: str, what: str, name, cause: str) -> str:
