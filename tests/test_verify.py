@@ -973,3 +973,33 @@ def test_class_changes_on_tied_model_scores_are_counted_in_the_diagnosis():
                                 "score change of any size moves them")
     # a fault that changes no class on a tie says nothing of ties
     assert "tied" not in verify(net, [FaultyTarget(set_threshold(0, 0, 99))], X, y).targets[0].diagnosis
+
+
+def test_one_class_s_scores_written_to_two_outputs_are_called_a_copy_not_changed_weights():
+    # output 2 given class 1's row: it read as every weight and the bias of class 2 changed, none is
+    net = random_network((8, 12, 4), levels=3, seed=1)
+    X, y = data_for(net, n=200)
+
+    def copy_row(n):
+        order = [0, 1, 1, 3]
+        return n.replace(output=OutputLayer(n.output.weights[order], n.output.biases[order]))
+
+    t = verify(net, [FaultyTarget(copy_row)], X, y).targets[0]
+    assert t.diagnosis.startswith("output layer: 1 class(es) differ on ")
+    assert ("class 2 shows the model's scores of class 1: another class's scores written to its output (or that "
+            "class's row placed in its place), not a wrong weight or bias") in t.diagnosis
+    assert "weight(s) differ" not in t.diagnosis
+    assert [(d["class"], d["same_as_class"]) for d in t.layers[-1].diagnosis] == [(2, 1)]
+    # a class whose weights were lost is no copy of a model's class without weights, though both score a constant
+    w, b = net.output.weights.copy(), net.output.biases.copy()
+    w[3], b[3] = 0, 5
+    model = net.replace(output=OutputLayer(w, b))
+
+    def lose_class_2(n):
+        w, b = n.output.weights.copy(), n.output.biases.copy()
+        w[2], b[2] = 0, 5
+        return n.replace(output=OutputLayer(w, b))
+
+    t = verify(model, [FaultyTarget(lose_class_2)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer" and t.layers[-1].neurons == [2]
+    assert "shows the model's scores" not in t.diagnosis

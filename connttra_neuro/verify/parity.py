@@ -679,6 +679,16 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                 text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
                     swap, "class", "scores", functools.partial(class_label, network),
                     "outputs read out (or their rows placed) in another order, not a wrong weight or bias")
+            elif copy := _copied(scores, ref_scores, classes):
+                # one class's scores written to two outputs read as every weight of the copy changed: say so
+                for d in out.diagnosis:
+                    d["same_as_class"] = copy[d["class"]]
+                    other = class_label(network, copy[d["class"]])
+                    d["explanation"] = f"its scores are exactly the model's of class {other}"
+                text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
+                    copy, "class", "scores", functools.partial(class_label, network),
+                    "another class's scores written to its output (or that class's row placed in its place), "
+                    "not a wrong weight or bias")
             elif missing := _missing_rows(scores, ref_scores):
                 # a run a step short leaves its last sample's scores as they started: read as changed weights
                 out.diagnosis = [{"missing_samples": len(missing), "explanation": _missing_text(missing, len(scores))}]
@@ -838,6 +848,24 @@ def _tied_text(ref_scores: np.ndarray, pred: np.ndarray, changed: np.ndarray) ->
         return None
     return (f"{tied} of the {changed.size} sample(s) that changed class went to a class tied for the model's top "
             "score (the model takes the lowest-index class of a tie), so a score change of any size moves them")
+
+
+def _copied(got: np.ndarray, ref: np.ndarray, columns: np.ndarray) -> dict[int, int] | None:
+    """``{c: d}`` when every differing score column ``c`` of the target is the model's column ``d`` of another
+    class (one that may match, unlike :func:`_swapped`'s): one class's scores written to two outputs. Else None.
+    ``d``'s scores must take two values or more, as a constant one (a class with no weights) is matched by any
+    class whose weights were all lost and whose bias happens to equal it; and, as for a swap, the columns must
+    differ on ``MIN_SHIFT_EVIDENCE`` samples or more."""
+    if np.count_nonzero((got[:, columns] != ref[:, columns]).any(axis=1)) < MIN_SHIFT_EVIDENCE:
+        return None
+    varied = [int(d) for d in range(ref.shape[1]) if np.ptp(ref[:, d]) > 0]
+    copy = {}
+    for c in map(int, columns):
+        d = next((d for d in varied if d != c and np.array_equal(got[:, c], ref[:, d])), None)
+        if d is None:
+            return None
+        copy[c] = d
+    return copy
 
 
 def _swap_text(swap: dict[int, int], unit: str, what: str, name, cause: str) -> str:
