@@ -670,25 +670,19 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             # as for hidden layers: a shift only where no bias or weight change explains a class exactly
             explained = [d["min_difference"] == d["max_difference"] or d["weights_differing"] is not None
                          for d in out.diagnosis]
-            if swap := _swapped(scores, ref_scores, classes):
-                # two outputs swapped read as every weight of both classes changed: say what it is
+            # two outputs swapped, or one class's scores written to two outputs, read as every weight of the
+            # classes involved changed: say what it is
+            if same := _swapped(scores, ref_scores, classes):
+                cause = "outputs read out (or their rows placed) in another order, not a wrong weight or bias"
+            elif same := _copied(scores, ref_scores, classes):
+                cause = ("another class's scores written to its output (or that class's row placed in its place), "
+                         "not a wrong weight or bias")
+            if same:
                 for d in out.diagnosis:
-                    d["same_as_class"] = swap[d["class"]]
-                    other = class_label(network, swap[d["class"]])
-                    d["explanation"] = f"its scores are exactly the model's of class {other}"
+                    d["same_as_class"] = other = same[d["class"]]
+                    d["explanation"] = f"its scores are exactly the model's of class {class_label(network, other)}"
                 text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
-                    swap, "class", "scores", functools.partial(class_label, network),
-                    "outputs read out (or their rows placed) in another order, not a wrong weight or bias")
-            elif copy := _copied(scores, ref_scores, classes):
-                # one class's scores written to two outputs read as every weight of the copy changed: say so
-                for d in out.diagnosis:
-                    d["same_as_class"] = copy[d["class"]]
-                    other = class_label(network, copy[d["class"]])
-                    d["explanation"] = f"its scores are exactly the model's of class {other}"
-                text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
-                    copy, "class", "scores", functools.partial(class_label, network),
-                    "another class's scores written to its output (or that class's row placed in its place), "
-                    "not a wrong weight or bias")
+                    same, "class", "scores", functools.partial(class_label, network), cause)
             elif missing := _missing_rows(scores, ref_scores):
                 # a run a step short leaves its last sample's scores as they started: read as changed weights
                 out.diagnosis = [{"missing_samples": len(missing), "explanation": _missing_text(missing, len(scores))}]
