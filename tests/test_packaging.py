@@ -78,8 +78,8 @@ def test_every_third_party_import_is_a_declared_dependency():
 
 
 # what the source distribution is built from (a copy of these: the build writes an egg-info beside them)
-SDIST_SOURCES = ("pyproject.toml", "README.md", "MANIFEST.in", "constraints.txt", "Makefile", ".python-version",
-                 *PACKAGES, "tests", "docs", "examples", "bench")
+SDIST_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "constraints.txt", "Makefile",
+                 ".python-version", *PACKAGES, "tests", "docs", "examples", "bench")
 SDIST_JUNK = ("__pycache__", ".pyc", ".ctn", ".ckpt")  # a test run's and a user's leftovers
 
 

@@ -40,8 +40,8 @@ def _disk_cache() -> bool:
         njit(cache=True)(_probe)  # decorating finds the cache folder; nothing compiles
     except RuntimeError as err:
         warnings.warn(f"numba has no writable folder to cache the training kernels in ({err}): each process "
-                      "compiles them again, as on a first run (about 50 s on 2 cores); set NUMBA_CACHE_DIR to a writable "
-                      "folder to keep them", RuntimeWarning, stacklevel=2)
+                      "compiles them again, as on a first run (about 50 s on 2 cores); set NUMBA_CACHE_DIR to a "
+                      "writable folder to keep them", RuntimeWarning, stacklevel=2)
         return False
     return True
 
