@@ -1381,3 +1381,30 @@ def test_the_output_lock_is_taken_again_after_its_holder_ends(tmp_path):
         finally:
             os.close(fd)
     assert not lock.exists()
+
+
+def test_two_compares_into_one_folder_write_it_one_after_the_other(tmp_path, capsys, compare_in_process):
+    # two `compare -o results/ &` at once each wrote compare.md, compare.json and compare.png into it, and the
+    # folder could hold one run's JSON beside the other's table and plot. The second waits for the first one's
+    # files, then writes its own whole set (as verify does with its report folder)
+    import threading
+
+    from connttra_neuro._atomic import writing
+
+    out = tmp_path / "cmp"
+    args = ["compare", "--data", "iris", "--methods", "connttra", "--hidden", "4", "--max-sweeps", "1",
+            "--no-progress", "-o", str(out)]
+    with writing(out / "compare.json", "the first compare"):  # what a compare writing its files holds
+        done = []
+        second = threading.Thread(target=lambda: done.append(main(args)))
+        second.start()
+        said = ""
+        while "waiting for it to finish" not in said:
+            assert second.is_alive(), said  # it waits, it does not give up
+            second.join(0.05)
+            said += capsys.readouterr().err
+        assert f"-o {out}: process {os.getpid()} is writing it now; waiting for it to finish" in said
+        assert not (out / "compare.md").exists()  # nothing of the second run written meanwhile
+    second.join()
+    assert done == [0]
+    assert sorted(p.name for p in out.iterdir()) == ["compare.json", "compare.md", "compare.png"]  # no lock left

@@ -146,6 +146,18 @@ def check_folder_outputs(folder, flag: str, files: dict) -> None:
         check_replaceable(Path(folder) / name, flag, files[name])
 
 
+def writing_report(folder, flag: str, first: str):
+    """The lock (``_atomic.writing``, on ``folder/first``) a command holds while it writes its files into a
+    report folder: a second run into the same folder waits for it (one line on stderr says so), then writes
+    its own whole set, so the folder never holds one run's JSON beside the other's table and plots."""
+    from .._atomic import writing
+
+    def waiting(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return writing(Path(folder) / first, f"{flag} {folder}", wait=waiting)
+
+
 def check_distinct(outputs: dict, inputs: dict | None = None) -> None:
     """Refuse an output (what -> path) that is the same file as one of the run's inputs or as
     another output, links resolved: ``-o data.npz`` would overwrite the data, ``--export-nir x

@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import check_distinct, check_folder_outputs, check_replaceable, check_writable
+from . import check_distinct, check_folder_outputs, check_replaceable, check_writable, writing_report
 
 
 def _int_list(expected: str):
@@ -968,9 +968,12 @@ def _compare(args) -> int:
     for note in table_notes(results):
         print(textwrap.fill(note, width=110))
     try:
-        md = write_markdown(results, out / "compare.md", data.name)
-        js = write_json(results, out / "compare.json")
-        png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
+        # one comparison at a time in a folder: two compares into it at once left one run's compare.json beside
+        # the other's compare.md and plot
+        with writing_report(out, "-o", "compare.json"):
+            md = write_markdown(results, out / "compare.md", data.name)
+            js = write_json(results, out / "compare.json")
+            png = plot_curves(results, out / "compare.png", title=f"{args.data}: validation error against time")
     except OSError as err:  # a full disk part way: each file is whole, but not all of them are this run's
         raise UserError(f"{err}; {out} may hold this comparison's files beside an earlier one's (compare.md, "
                         "compare.json and compare.png are written in that order): run compare again once the "

@@ -14,7 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import MODEL_HELP, check_distinct, check_folder_outputs, check_replaceable, check_writable
+from . import MODEL_HELP, check_distinct, check_folder_outputs, check_replaceable, check_writable, writing_report
 
 EXIT_EXACT = 0
 EXIT_MISMATCH = 1
@@ -402,7 +402,6 @@ def _verify(args) -> int:
     import json
     import sys
 
-    from .._atomic import writing
     from ..modelfile import load
     from ..verify import verify, write_report
     from ..verify.report import REPORT_FILES, write_json
@@ -449,7 +448,7 @@ def _verify(args) -> int:
     try:
         # one report at a time in a folder: two verifies into it at once (`--targets loihi2 &` and `--targets
         # brian2 &`, the default folder) left one run's parity.json beside the other's parity.md and plots
-        with writing(out / "parity.json", f"--out {out}", wait=progress):
+        with writing_report(out, "--out", "parity.json"):
             paths = write_report(
                 report, out, title=f"Parity report: {Path(args.model).name} on {data_name}", plots=not args.no_plots
             )
