@@ -1408,3 +1408,18 @@ def test_two_compares_into_one_folder_write_it_one_after_the_other(tmp_path, cap
     second.join()
     assert done == [0]
     assert sorted(p.name for p in out.iterdir()) == ["compare.json", "compare.md", "compare.png"]  # no lock left
+
+
+def test_a_run_that_fails_on_its_data_leaves_no_new_output_folder_behind(tmp_path, capsys):
+    # train creates a missing -o folder when it locks its outputs, before the data are loaded: a run that then
+    # failed on its data left an empty folder (two of them for new/deeper/) where the user had asked for a model
+    out = tmp_path / "new" / "deeper" / "m.ctn"
+    assert main(["train", "--data", str(tmp_path / "no" / "such.npz"), "-o", str(out)]) == 2
+    assert "such.npz" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "notes.txt").write_text("mine")  # a folder that was there stays, with what it holds
+    assert main(["train", "--data", str(tmp_path / "no" / "such.npz"), "-o", str(out)]) == 2
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["notes.txt"]
+    assert main(["train", "--data", "iris", "--hidden", "4", "--max-sweeps", "1", "--no-progress", "-o", str(out)]) == 0
+    assert out.exists()  # the folders a run writes in stay
