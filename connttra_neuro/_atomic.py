@@ -247,7 +247,8 @@ def writing(path: str | os.PathLike, what: str, wait: Callable[[str], None] | No
     two terminals) otherwise both said they saved it, each file was whole (atomic) but the last writer's,
     and the other run's model was lost with no word. The lock is ``flock`` on ``.NAME.lock`` beside
     ``path``, removed on the way out; the kernel releases it when the process dies, so one left by
-    ``kill -9`` locks nothing. ``what`` names the path in the message (``-o model.ctn``). With ``wait``, a
+    ``kill -9`` locks nothing; folders made for it are removed on the way out if nothing was written in them.
+    ``what`` names the path in the message (``-o model.ctn``). With ``wait``, a
     second process waits for the first instead (``wait`` is called with a line saying so, once). Where the
     file system has no locks (some network mounts), the block runs without one."""
     try:
@@ -256,21 +257,45 @@ def writing(path: str | os.PathLike, what: str, wait: Callable[[str], None] | No
         fcntl = None
     real = Path(os.path.realpath(path))
     lock = real.parent / _lock_name(real.name)
+    made = _missing_folders(real.parent)
     real.parent.mkdir(parents=True, exist_ok=True)
-    fd = None if fcntl is None else _lock(lock, fcntl, what, wait)
-    if fd is None:  # no flock, no lock file can be made there, or no locks on this file system: run without
-        yield
-        return
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield
-    finally:
+        fd = None if fcntl is None else _lock(lock, fcntl, what, wait)
+        if fd is None:  # no flock, no lock file can be made there, or no locks on this file system: run without
+            yield
+            return
         try:
-            os.unlink(lock)  # while still held: a process waiting on this file sees it gone and opens anew
-        except OSError:
-            pass
-        os.close(fd)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            yield
+        finally:
+            try:
+                os.unlink(lock)  # while still held: a process waiting on this file sees it gone and opens anew
+            except OSError:
+                pass
+            os.close(fd)
+    finally:
+        _remove_if_empty(made)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those above it that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders ``writing`` made for its lock (deepest first) if nothing was written in them: a run
+    that failed on its data (``train --data no/such.npz -o new/m.ctn``) left an empty ``new/`` behind. A
+    folder holding anything (the run's own output, another process's file or lock) stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: nor are the folders above it
+            return
 
 
 def _lock(lock: Path, fcntl, what: str, wait) -> int | None:

@@ -485,32 +485,10 @@ def _hold_outputs(held, outputs: dict) -> None:
     from . import UserError
 
     for flag, path in outputs.items():
-        held.callback(_remove_if_empty, _missing_folders(path))  # after the lock's own file is gone
         try:
             held.enter_context(writing(path, f"{flag} {path}"))
         except InUseError as err:
             raise UserError(err.strerror) from None
-
-
-def _missing_folders(path) -> list[Path]:
-    """The folders above ``path`` that do not exist yet, deepest first: the lock creates them."""
-    missing = []
-    folder = Path(os.path.realpath(path)).parent
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
-
-
-def _remove_if_empty(folders: list[Path]) -> None:
-    """Remove the folders this run created for its outputs (deepest first) if it wrote nothing in them: a run
-    that failed on its data (``--data no/such.npz -o new/m.ctn``) left an empty ``new/`` behind. A folder
-    holding anything, this run's model or checkpoint or another process's file, stays."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:  # not empty: nor are the folders above it
-            return
 
 
 def _train(args, held) -> int:
