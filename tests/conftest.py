@@ -7,14 +7,22 @@ counterexamples, run with ``HYPOTHESIS_PROFILE=explore`` (fresh random draws eac
 A session that runs a test marked ``compiles_cython`` starts ``tests/warm_caches.py`` in the background
 and runs those tests last: on a clean clone the compilers then work on the second core while the other
 tests run (the suite took 540 s cold on 2 cores without it, 397 s with it).
+
+A session still running after ``CONNTTRA_TEST_SESSION_LIMIT`` seconds (default 1,800; the suite takes
+5-10 minutes) prints the stack of every thread, and of every forked child (Lava's processes), and exits 1:
+a hang the per-test timeouts cannot break ends the run with its cause instead of running into CI's limit.
 """
 
+import faulthandler
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -22,6 +30,76 @@ from hypothesis import settings
 settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+# -- a hung session ends, with its stacks ---------------------------------------------------------------
+SESSION_LIMIT = float(os.environ.get("CONNTTRA_TEST_SESSION_LIMIT", 1800))
+_WATCHDOG = pytest.StashKey[threading.Timer]()
+
+
+def pytest_configure(config):
+    """Start the session's watchdog. Its output goes to a copy of the terminal's stderr taken now: during a
+    test pytest points file descriptor 2 at the test's captured output, which a process that exits never
+    shows. SIGUSR2 makes this process, and every child forked from it, write the stack of each of its
+    threads there (faulthandler's handler is inherited by fork)."""
+    err = os.dup(2)
+    faulthandler.register(signal.SIGUSR2, file=err, all_threads=True)
+    watchdog = threading.Timer(SESSION_LIMIT, _session_hung, args=(err, config))
+    watchdog.daemon = True
+    watchdog.start()
+    config.stash[_WATCHDOG] = watchdog
+    # the same from C, a minute later, in case the hang holds the interpreter's lock (the timer is a thread)
+    faulthandler.dump_traceback_later(SESSION_LIMIT + 60, exit=True, file=err)
+
+
+def pytest_unconfigure(config):
+    if _WATCHDOG in config.stash:
+        config.stash[_WATCHDOG].cancel()
+        faulthandler.cancel_dump_traceback_later()
+        faulthandler.unregister(signal.SIGUSR2)
+
+
+def _session_hung(err: int, config) -> None:
+    children = _descendants(os.getpid())
+    os.write(err, f"\n*** the test session is still running after {SESSION_LIMIT:.0f} s "
+                  f"(CONNTTRA_TEST_SESSION_LIMIT): the tests failed so far, the stacks of its threads, then "
+                  f"of its children {sorted(children)}, then exit 1 ***\n".encode())
+    # the summary pytest would print at the end, which an exit now skips (a timeout's report holds its stack)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for report in list(getattr(reporter, "stats", {}).get("failed", [])):
+        os.write(err, f"\n--- FAILED {report.nodeid} ---\n{str(report.longrepr)[-4000:]}\n".encode(errors="replace"))
+    faulthandler.dump_traceback(file=err, all_threads=True)
+    for pid in children:  # a forked child writes its stacks; an exec'd one (a CLI run, a compiler) just ends
+        _signal(pid, signal.SIGUSR2)
+    time.sleep(3)
+    for pid in children:
+        _signal(pid, signal.SIGKILL)
+    os._exit(1)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc (empty where there is none)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        pid = todo.pop()
+        below = [child for child, parent in parents.items() if parent == pid]
+        found.update(below)
+        todo.extend(below)
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 # -- compile caches warmed in the background (tests/warm_caches.py) ----------------------------------
