@@ -178,6 +178,16 @@ def _stop(source, finished: bool = True) -> None:
     source.stop()
 
 
+def _release(taps) -> None:
+    """Join this process's end of each Extractor's channel. Lava's stop leaves it, and the thread that
+    receives on it waits on the channel's semaphore for good: one thread per Extractor and run, so a
+    process that deploys again and again (a test session: about 100 runs) gathered them by the hundred."""
+    for tap in taps:
+        port = getattr(tap.out_port, "external_pipe_csp_recv_port", None)  # none if the runtime was never made
+        if port is not None:
+            port.join()
+
+
 @contextmanager
 def _run_bar(steps: int):
     """A progress bar on stderr, by steps whose scores have arrived, for a run that takes more than 2 s
@@ -337,6 +347,7 @@ def run_lava(
             # a second Ctrl-C must not cut the stop short (it left Lava's manager and segments behind)
             with signals_held(late, sigterm=True):
                 _stop(source, finished)  # a run that did not finish may be stuck: its processes are terminated
+                _release([out_tap, *hidden_taps])
             # a signal that came while stopping is the user's, raised here, in the finally: after a Ctrl-C (or
             # an error) it replaces the exception in flight, so a SIGTERM then still exits 143, not 130
             raise_noted(late)
