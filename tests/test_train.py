@@ -147,6 +147,34 @@ def test_resume_repeats_uninterrupted_run(data):
     assert [r["loss"] for r in resumed.history_] == [r["loss"] for r in full.history_]
 
 
+def test_resume_with_other_settings_is_refused_and_with_other_budgets_or_from_a_file_goes_on(data, tmp_path):
+    # fit(init_network=..., history=...) under another loss or margin trained the sweeps after the resume as
+    # another run under the same numbers, and recorded settings the earlier sweeps were not trained with
+    from connttra_neuro import load, save
+
+    X, y, Xv, yv = data
+    first = _fit(data, keep_best=False, max_sweeps=2)
+
+    def resume(net, **settings):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return CoNNTrA(**{**dict(hidden=(16,), levels=2, max_sweeps=4, random_state=3, tol=0.0, keep_best=False),
+                              **settings}).fit(X, y, validation=(Xv, yv), init_network=net, history=first.history_)
+
+    for settings, named in ((dict(loss="xent"), "loss 'hinge' in the run, 'xent' here"),
+                            (dict(margin=5), r"margin \d+ in the run, 5 here"),
+                            (dict(jitter=0), r"jitter \d+\.\d+ in the run, 0\.0 here"),
+                            (dict(random_state=4), "random_state 3 in the run, 4 here")):
+        with pytest.raises(ValueError, match=rf"^history continues a run whose settings differ from this "
+                                             rf"estimator's: {named}\. A continued run keeps its settings"):
+            resume(first.last_network(), **settings)
+    # the budgets may change; a model file's record (tuples where the run had lists) is the same run
+    full = _fit(data, keep_best=False)
+    save(first.last_network(), tmp_path / "last.ctn")
+    resumed = resume(load(tmp_path / "last.ctn"), max_seconds=1e6).last_network()
+    assert resumed.replace(metadata=full.last_network().metadata) == full.last_network()
+
+
 def test_resume_from_keep_best_s_network_instead_of_the_last_is_refused(data):
     # fit(init_network=est.network_, history=est.history_) went on from keep_best's earlier sweep under the
     # next sweep numbers: a run the uninterrupted one never was, without a word

@@ -7,6 +7,7 @@ import inspect
 import numbers
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -267,10 +268,11 @@ class CoNNTrA:
             Resume from this network (or the model file at this path) (its encoder and parameters); ``history``
             (the earlier ``history_``) continues the sweep count, so a resumed run
             repeats the uninterrupted one. With ``history`` it must be that run's last sweep
-            (``last_network()`` or the checkpoint, not ``network_``, an earlier sweep under ``keep_best``);
-            a history without it is refused. A hidden threshold beyond the drive's range
-            ``[-fan_in * max|w|, fan_in * max|w| + 1]`` starts at that range's edge (the
-            same spikes; the threshold search spans exactly that range).
+            (``last_network()`` or the checkpoint, not ``network_``, an earlier sweep under ``keep_best``),
+            and the estimator's settings that run's (only ``max_sweeps`` and ``max_seconds`` may change;
+            its record in the network's metadata is compared); a history without it is refused. A hidden
+            threshold beyond the drive's range ``[-fan_in * max|w|, fan_in * max|w| + 1]`` starts at that
+            range's edge (the same spikes; the threshold search spans exactly that range).
         best_network : TernaryNetwork or path, optional
             With ``history`` and ``keep_best``: the best network of the earlier sweeps
             (``network_`` when that run stopped). It stays ``network_`` unless a later sweep
@@ -363,6 +365,11 @@ class CoNNTrA:
         if jitter > reach:
             raise ValueError(f"jitter {jitter!r} is beyond the drive range of this network (+-{reach}: fan-in x "
                              f"max|w|); every spike would be noise")
+        settings = {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
+                    "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t,
+                    "surrogate_width": int(width), "jitter": float(jitter)}
+        if history and init_network is not None:
+            _check_same_run(init_network.metadata.get("settings"), settings)
         state = TrainState.build(net0, spikes, y_idx, kind, margin, inv_t, int(width), float(jitter),
                                  bool(self.joint_moves))
         self.classes_, self.n_features_in_ = classes, X.shape[1]
@@ -377,9 +384,7 @@ class CoNNTrA:
                     "classes": _classes_metadata(self.classes_),
                     **({"class_names": output_names} if output_names is not None else {}),
                     **({"input_shape": list(shape)} if shape else {}),
-                    "settings": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()},
-                                 "hidden": list(hidden), "margin": margin, "inv_temperature": inv_t,
-                                 "surrogate_width": int(width), "jitter": float(jitter)},
+                    "settings": dict(settings),
                     "metrics": {k: record[k] for k in ("sweep", "loss", "train_error", "val_error") if k in record}}
 
         def val_error():
@@ -606,6 +611,32 @@ def _check_resume_arguments(init_network, history, best_network, callback, progr
     for name, f in (("callback", callback), ("progress", progress)):
         if f is not None and not callable(f):
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+
+
+# What a continued run (fit with history) may change: its budgets, and the temperature as given, whose effect
+# is the recorded inv_temperature (the command line continues a run from before a change of the default with
+# the temperature that run had).
+RESUME_MAY_CHANGE = ("max_sweeps", "max_seconds", "temperature")
+
+
+def _check_same_run(saved, now: dict) -> None:
+    """A run continued with its ``history`` trains on under the settings it was started with, as resolved
+    (the margin, jitter and gradient window the defaults gave): with other ones the sweeps after the resume
+    are another run's under the same numbers, and the model's record would name settings it was not trained
+    with. ``saved`` is the last network's record of them (none for a network made elsewhere: not checked)."""
+    if not isinstance(saved, Mapping):  # a network's metadata is read-only: mapping proxies, not dicts
+        return
+
+    def plain(v):  # a model file gives back tuples where the record was made of lists
+        return list(v) if isinstance(v, (list, tuple)) else v
+
+    differ = [k for k in now if k in saved and k not in RESUME_MAY_CHANGE and plain(saved[k]) != plain(now[k])]
+    if differ:
+        raise ValueError(
+            "history continues a run whose settings differ from this estimator's: "
+            + "; ".join(f"{k} {saved[k]!r} in the run, {now[k]!r} here" for k in differ)
+            + ". A continued run keeps its settings (only max_sweeps and max_seconds may change): set_params() "
+              "to the run's, or leave out history to start a new run from init_network")
 
 
 def best_sweep(history: list[dict]) -> int | None:
