@@ -755,6 +755,30 @@ def test_ctrl_c_while_the_first_sweep_is_saved_keeps_its_checkpoint_and_writes_t
     assert [r["sweep"] for r in thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]] == [0, 1]
 
 
+def test_ctrl_c_after_the_last_sweep_was_checkpointed_says_how_to_train_on(tmp_path, capsys, monkeypatch):
+    # Ctrl-C while the model of the budget's last sweep was written: the hint 'continue with: --resume CKPT'
+    # then only met "the run has done 2 sweeps (its budget was --max-sweeps 2)"
+    out, ckpt = tmp_path / "m.ctn", tmp_path / "m.ctn.ckpt"
+    real, models = modelfile.save, []
+
+    def save(network, path):
+        if Path(path) == out:
+            models.append(path)
+            if len(models) == 2:  # the second sweep's best-so-far: its checkpoint is written
+                raise KeyboardInterrupt
+        return real(network, path)
+
+    monkeypatch.setattr(modelfile, "save", save)
+    assert main([*RESUME_BASE, "--max-sweeps", "2", "-o", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert (f"interrupted after the run's last sweep (--max-sweeps 2 is spent): best network saved in {out}; to "
+            f"train on: connttra-neuro train --resume {ckpt} --max-sweeps 4") in err
+    monkeypatch.setattr(modelfile, "save", real)
+    assert main(["train", "--resume", str(ckpt), "--max-sweeps", "4", "--no-progress"]) == 0  # the command works
+    history = thaw_metadata(modelfile.load(ckpt).metadata)["checkpoint"]["history"]
+    assert [r["sweep"] for r in history] == [0, 1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_signal_as_the_first_checkpoint_is_renamed_into_place_still_counts_its_sweep(tmp_path, capsys,
                                                                                       monkeypatch, sig):

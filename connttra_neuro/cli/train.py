@@ -754,8 +754,13 @@ def _train(args, held) -> int:
     for w in caught:
         print(f"warning: {_cli_advice(str(w.message), est, ckpt if done else None)}", file=sys.stderr)
     if interrupted:
-        print(f"{interrupted}: best network so far saved in {out}; continue with: connttra-neuro train --resume "
-              f"{_quoted(ckpt)}", file=sys.stderr)
+        spent = _spent_budget(est)
+        if spent:  # the signal came after the last sweep was checkpointed: --resume alone would train nothing
+            print(f"{interrupted} after the run's last sweep ({spent[0]} is spent): best network saved in {out}; "
+                  f"to train on: connttra-neuro train --resume {_quoted(ckpt)} {spent[1]}", file=sys.stderr)
+        else:
+            print(f"{interrupted}: best network so far saved in {out}; continue with: connttra-neuro train --resume "
+                  f"{_quoted(ckpt)}", file=sys.stderr)
         return _interrupted_status(interrupted)
     return 0
 
@@ -814,6 +819,16 @@ def _layerwise_start(est, data, sweeps: int, quiet: bool):
     print(f"layer by layer: {n} hidden layers trained alone, {each}; stacked: val error "
           f"{100 * error:.2f}%; " + ("now the joint sweeps" if est.max_sweeps else "no joint sweeps (--max-sweeps 0)"))
     return start
+
+
+def _spent_budget(est) -> tuple[str, str] | None:
+    """The budget the run's history has used up (``--max-sweeps 5``) and the flag that doubles it, or None."""
+    last = est.history_[-1]
+    if last["sweep"] >= est.max_sweeps:
+        return f"--max-sweeps {est.max_sweeps}", f"--max-sweeps {2 * est.max_sweeps}"
+    if est.max_seconds is not None and last["seconds"] >= est.max_seconds:
+        return f"--max-seconds {est.max_seconds:g}", f"--max-seconds {2 * est.max_seconds:g}"
+    return None
 
 
 def _interrupted_status(how: str) -> int:
