@@ -64,6 +64,7 @@ def _session_hung(err: int, config) -> None:
     os.write(err, f"\n*** the test session is still running after {SESSION_LIMIT:.0f} s "
                   f"(CONNTTRA_TEST_SESSION_LIMIT): the tests failed so far, the stacks of its threads, then "
                   f"of its children {sorted(children)}, then exit 1 ***\n".encode())
+    os.write(err, _machine_state(children).encode(errors="replace"))
     # the summary pytest would print at the end, which an exit now skips (a timeout's report holds its stack)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for report in list(getattr(reporter, "stats", {}).get("failed", [])):
@@ -75,6 +76,32 @@ def _session_hung(err: int, config) -> None:
     for pid in children:
         _signal(pid, signal.SIGKILL)
     os._exit(1)
+
+
+def _machine_state(children: set[int]) -> str:
+    """Free space, memory, load and processes: a machine that ran out of one hangs every test alike."""
+    lines = []
+    for folder in ("/", tempfile.gettempdir(), "/dev/shm"):
+        try:
+            st = os.statvfs(folder)
+            lines.append(f"{folder}: {st.f_bavail * st.f_frsize / 2**20:,.0f} MiB free")
+        except OSError as e:
+            lines.append(f"{folder}: {e}")
+    for name, what in (("/proc/meminfo", "MemAvailable"), ("/proc/loadavg", None)):
+        try:
+            text = Path(name).read_text()
+        except OSError:
+            continue
+        lines.append(next((l for l in text.splitlines() if l.startswith(what)), text.strip()) if what else
+                     f"load average {text.strip()}")
+    lines.append(f"{len(list(Path('/proc').glob('[0-9]*')))} processes on the machine")
+    for pid in sorted(children):
+        try:
+            lines.append(f"child {pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")[:200])
+        except OSError:
+            pass
+    return "\n".join(lines) + "\n"
 
 
 def _descendants(pid: int) -> set[int]:
