@@ -602,6 +602,34 @@ def test_a_run_a_step_short_is_called_missing_results_not_changed_weights(hidden
     assert "scores on 2 sample(s) (3, 50) are all 0" in t.diagnosis and "not read out" in t.diagnosis
 
 
+@pytest.mark.parametrize("hidden_sizes", [(12,), (12, 10)])
+def test_a_run_two_steps_short_is_called_missing_results_in_the_hidden_layer_it_reaches(hidden_sizes):
+    # two steps short, the deepest hidden layer's last sample is never written either: every neuron of that
+    # layer read as a threshold fault on sample 199
+    net = random_network((8, *hidden_sizes, 4), levels=3, seed=1)
+    X, y = data_for(net, n=200)
+
+    def two_steps_short(scores, hidden):
+        scores[-2:] = 0
+        hidden[-1][-1] = 0
+        return scores, hidden
+
+    t = verify(net, [Doctored(two_steps_short)], X, y).targets[0]
+    layer = f"hidden layer {len(hidden_sizes) - 1}"
+    assert t.first_differing_layer == layer
+    assert t.diagnosis == (f"{layer}: the target's spikes on the last sample of the run (199) are all 0 where the "
+                           "model's are not, and every other sample's equal the model's: no result for it, as when the "
+                           "run ended early (a time step or more short); not a wrong threshold or weight")
+    assert t.layers[len(hidden_sizes) - 1].diagnosis[0]["missing_samples"] == 1
+
+    def silent_in_the_middle(scores, hidden):  # not the last samples: neuron faults, as before
+        hidden[-1][[3, 50]] = 0
+        return scores, hidden
+
+    t = verify(net, [Doctored(silent_in_the_middle)], X, y).targets[0]
+    assert "no result" not in t.diagnosis and "neuron(s) differ" in t.diagnosis
+
+
 def test_two_hidden_neurons_swapped_are_called_a_placement_fault():
     net = random_network((8, 12, 10, 4), levels=3, seed=1)
     X, y = data_for(net, n=200)

@@ -614,7 +614,14 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             more = f"; +{neurons.size - 3} more neuron(s)" if neurons.size > 3 else ""
             cause = f"{lp.cause}; " if lp.cause else ""  # first: it is the likelier story than any one neuron's
             text = f"{name}: {neurons.size} neuron(s) differ on {samples.size} sample(s): {cause}{shown}{more}"
-            if swap := _swapped(got, ref, neurons):
+            if missing := _missing_last_rows(got, ref):
+                # a run two or more steps short leaves the last samples' deepest spikes unwritten too: every neuron
+                # then looks like a threshold fault on exactly those samples
+                why = _missing_text(missing, len(got), "spikes", "not a wrong threshold or weight")
+                lp.diagnosis = [{"missing_samples": len(missing), "explanation": why}]
+                lp.cause = None
+                text = f"{name}: {why}"
+            elif swap := _swapped(got, ref, neurons):
                 # neurons placed or read in another order: every one of them looks wrong, none is
                 for d in lp.diagnosis:
                     d["same_as_neuron"] = swap[d["neuron"]]
@@ -789,8 +796,21 @@ def _missing_rows(got: np.ndarray, ref: np.ndarray) -> list[int]:
     return rows.tolist()
 
 
-def _missing_text(rows: list[int], n: int) -> str:
-    """``the target's scores on the last sample of the run (199) are all 0 ...``."""
+def _missing_last_rows(got: np.ndarray, ref: np.ndarray) -> list[int]:
+    """The samples whose hidden spikes differ, when they are the run's last ones and the target's spikes on
+    them are all 0, else []. Only the last: a sample on which no neuron of a layer fires is nothing unusual,
+    as an all-0 score row is; silence on exactly the run's last samples and a match everywhere before is
+    what a run ended early gives (the deepest layers' last results are never written)."""
+    rows = np.flatnonzero((got != ref).any(axis=1))
+    if got.shape[1] < 2 or not rows.size or rows[0] != len(got) - rows.size or np.any(got[rows] != 0):
+        return []
+    if not got[:rows[0]].any():  # nothing fired before them either (a layer silent throughout): no run that worked
+        return []
+    return rows.tolist()
+
+
+def _missing_text(rows: list[int], n: int, what: str = "scores", not_: str = "not a wrong weight or bias") -> str:
+    """``the target's scores on the last sample of the run (199) are all 0 ...`` (``what``: scores or spikes)."""
     shown = ", ".join(map(str, rows[:MAX_SAMPLES_LISTED])) + (" ..." if len(rows) > MAX_SAMPLES_LISTED else "")
     last = rows == list(range(n - len(rows), n))
     where = (("on the last sample of the run" if len(rows) == 1 else f"on the last {len(rows)} samples of the run")
@@ -798,8 +818,8 @@ def _missing_text(rows: list[int], n: int) -> str:
     one = len(rows) == 1
     why = ("the run ended early (a time step or more short)" if last
            else "its result was not read out" if one else "their results were not read out")
-    return (f"the target's scores {where} ({shown}) are all 0 where the model's are not, and every other sample's "
-            f"equal the model's: no result for {'it' if one else 'them'}, as when {why}; not a wrong weight or bias")
+    return (f"the target's {what} {where} ({shown}) are all 0 where the model's are not, and every other sample's "
+            f"equal the model's: no result for {'it' if one else 'them'}, as when {why}; {not_}")
 
 
 def _swapped(got: np.ndarray, ref: np.ndarray, columns: np.ndarray) -> dict[int, int] | None:
