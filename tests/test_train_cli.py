@@ -1438,8 +1438,11 @@ def test_a_run_that_fails_on_its_data_leaves_no_new_output_folder_behind(tmp_pat
     # train creates a missing -o folder when it locks its outputs, before the data are loaded: a run that then
     # failed on its data left an empty folder (two of them for new/deeper/) where the user had asked for a model
     out = tmp_path / "new" / "deeper" / "m.ctn"
-    assert main(["train", "--data", str(tmp_path / "no" / "such.npz"), "-o", str(out)]) == 2
-    assert "such.npz" in capsys.readouterr().err
+    missing = str(tmp_path / "no" / "such.npz")
+    assert main(["train", "--data", missing, "-o", str(out), "--plot", str(out) + ".png"]) == 2
+    err = capsys.readouterr().err
+    assert "such.npz" in err
+    assert err.count("does not exist; creating it") == 1  # -o's note; the checkpoint and plot beside it: not again
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "notes.txt").write_text("mine")  # a folder that was there stays, with what it holds
