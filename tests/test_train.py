@@ -171,7 +171,7 @@ def test_resume_with_other_settings_is_refused_and_with_other_budgets_or_from_a_
     # the budgets may change; a model file's record (tuples where the run had lists) is the same run
     full = _fit(data, keep_best=False)
     save(first.last_network(), tmp_path / "last.ctn")
-    resumed = resume(load(tmp_path / "last.ctn"), max_seconds=1e6).last_network()
+    resumed = resume(load(tmp_path / "last.ctn"), max_seconds=1e6, tol=1e-9).last_network()  # tol: a stopping rule
     assert resumed.replace(metadata=full.last_network().metadata) == full.last_network()
 
 

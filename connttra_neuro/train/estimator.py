@@ -269,10 +269,10 @@ class CoNNTrA:
             (the earlier ``history_``) continues the sweep count, so a resumed run
             repeats the uninterrupted one. With ``history`` it must be that run's last sweep
             (``last_network()`` or the checkpoint, not ``network_``, an earlier sweep under ``keep_best``),
-            and the estimator's settings that run's (only ``max_sweeps`` and ``max_seconds`` may change;
-            its record in the network's metadata is compared); a history without it is refused. A hidden
-            threshold beyond the drive's range ``[-fan_in * max|w|, fan_in * max|w| + 1]`` starts at that
-            range's edge (the same spikes; the threshold search spans exactly that range).
+            and the estimator's settings that run's (only ``max_sweeps``, ``max_seconds``, ``tol`` and
+            ``keep_best`` may change; its record in the network's metadata is compared); a history without
+            it is refused. A hidden threshold beyond the drive's range ``[-fan_in * max|w|, fan_in * max|w| + 1]``
+            starts at that range's edge (the same spikes; the threshold search spans exactly that range).
         best_network : TernaryNetwork or path, optional
             With ``history`` and ``keep_best``: the best network of the earlier sweeps
             (``network_`` when that run stopped). It stays ``network_`` unless a later sweep
@@ -613,10 +613,11 @@ def _check_resume_arguments(init_network, history, best_network, callback, progr
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
 
 
-# What a continued run (fit with history) may change: its budgets, and the temperature as given, whose effect
-# is the recorded inv_temperature (the command line continues a run from before a change of the default with
-# the temperature that run had).
-RESUME_MAY_CHANGE = ("max_sweeps", "max_seconds", "temperature")
+# What a continued run (fit with history) may change: what stops it or picks its result, which leave the sweeps
+# it runs as they were (its budgets, tol, keep_best), and the temperature as given, whose effect is the recorded
+# inv_temperature (the command line continues a run from before a change of the default with the temperature
+# that run had).
+RESUME_MAY_CHANGE = ("max_sweeps", "max_seconds", "tol", "keep_best", "temperature")
 
 
 def _check_same_run(saved, now: dict) -> None:
@@ -635,8 +636,8 @@ def _check_same_run(saved, now: dict) -> None:
         raise ValueError(
             "history continues a run whose settings differ from this estimator's: "
             + "; ".join(f"{k} {saved[k]!r} in the run, {now[k]!r} here" for k in differ)
-            + ". A continued run keeps its settings (only max_sweeps and max_seconds may change): set_params() "
-              "to the run's, or leave out history to start a new run from init_network")
+            + ". A continued run keeps its settings (only max_sweeps, max_seconds, tol and keep_best may change): "
+              "set_params() to the run's, or leave out history to start a new run from init_network")
 
 
 def best_sweep(history: list[dict]) -> int | None:
