@@ -1031,3 +1031,42 @@ def test_one_class_s_scores_written_to_two_outputs_are_called_a_copy_not_changed
     t = verify(model, [FaultyTarget(lose_class_2)], X, y).targets[0]
     assert t.first_differing_layer == "output layer" and t.layers[-1].neurons == [2]
     assert "shows the model's scores" not in t.diagnosis
+
+
+def test_a_bias_or_weight_fault_that_lands_on_another_class_s_scores_is_not_said_to_be_no_bias_or_weight_fault():
+    # two classes with the same weights a bias of 1 apart: class 2's bias one higher gives it exactly class 1's
+    # scores, which read as a copy, "not a wrong weight or bias", though a wrong bias is all it was
+    base = random_network((8, 12, 4), levels=3, seed=1)
+    w, b = base.output.weights.copy(), base.output.biases.copy()
+    w[2], b[2] = w[1], b[1] - 1
+    net = base.replace(output=OutputLayer(w, b))
+    X, y = data_for(net, n=200)
+
+    def bias_up(n):
+        b = n.output.biases.copy()
+        b[2] += 1
+        return n.replace(output=OutputLayer(n.output.weights, b))
+
+    t = verify(net, [FaultyTarget(bias_up)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer" and t.layers[-1].neurons == [2]
+    assert "not a wrong weight or bias" not in t.diagnosis
+    assert ("class 2 shows the model's scores of class 1: another class's scores written to its output (or that "
+            "class's row placed in its place), or one weight or the bias of the class changed, which fits these "
+            "samples as exactly (class 2: score off by 1 on every sample: its bias differs)") in t.diagnosis
+    assert t.layers[-1].diagnosis[0]["same_as_class"] == 1 and t.layers[-1].diagnosis[0]["bias_offset"] == 1
+    # the same with one weight: class 2 is class 1 but for its weight from hidden neuron 4, which the fault gives it
+    w, b = base.output.weights.copy(), base.output.biases.copy()
+    w[2], b[2] = w[1], b[1]
+    w[2, 4] = 1 if w[1, 4] != 1 else 0
+    net = base.replace(output=OutputLayer(w, b))
+
+    def weight_fault(n):
+        w = n.output.weights.copy()
+        w[2, 4] = w[1, 4]
+        return n.replace(output=OutputLayer(w, n.output.biases))
+
+    t = verify(net, [FaultyTarget(weight_fault)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer" and t.layers[-1].neurons == [2]
+    assert "not a wrong weight or bias" not in t.diagnosis
+    assert "or one weight or the bias of the class changed, which fits these samples as exactly" in t.diagnosis
+    # a copy no one weight or bias explains stays a copy (test_one_class_s_scores_written_to_two_outputs_...)

@@ -679,15 +679,27 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                          for d in out.diagnosis]
             # two outputs swapped, or one class's scores written to two outputs, read as every weight of the
             # classes involved changed: say what it is
+            own = []  # classes a copy explains as exactly as one weight or bias of their own
             if same := _swapped(scores, ref_scores, classes):
                 cause = "outputs read out (or their rows placed) in another order, not a wrong weight or bias"
             elif same := _copied(scores, ref_scores, classes):
                 cause = ("another class's scores written to its output (or that class's row placed in its place), "
                          "not a wrong weight or bias")
+                # a class whose scores are off by a constant, or by one input's spikes, lands on another class's
+                # scores just as exactly when its bias or that one weight changed (two classes with the same weights
+                # a bias of 1 apart): the samples cannot tell the two apart, so neither is ruled out
+                if own := [d for d in out.diagnosis if _one_parameter(s_prev, scores[:, d["class"]] -
+                                                                      ref_scores[:, d["class"]])]:
+                    cause = ("another class's scores written to its output (or that class's row placed in its place), "
+                             "or one weight or the bias of the class changed, which fits these samples as exactly ("
+                             + "; ".join(f"class {class_label(network, d['class'])}: {d['explanation']}"
+                                         for d in own[:3]) + ")")
             if same:
                 for d in out.diagnosis:
                     d["same_as_class"] = other = same[d["class"]]
-                    d["explanation"] = f"its scores are exactly the model's of class {class_label(network, other)}"
+                    also = f"; as exactly: {d['explanation']}" if any(d is o for o in own) else ""
+                    d["explanation"] = (f"its scores are exactly the model's of class {class_label(network, other)}"
+                                        f"{also}")
                 text = f"output layer: {classes.size} class(es) differ on {samples.size} sample(s): " + _swap_text(
                     same, "class", "scores", functools.partial(class_label, network), cause)
             elif missing := _missing_rows(scores, ref_scores):
@@ -880,6 +892,17 @@ def _copied(got: np.ndarray, ref: np.ndarray, columns: np.ndarray) -> dict[int, 
             return None
         copy[c] = d
     return copy
+
+
+def _one_parameter(s_prev: np.ndarray, diff: np.ndarray) -> bool:
+    """Whether one parameter of an output class explains its score change ``diff`` (target - model) exactly: its
+    bias (``diff`` constant) or one weight (``diff`` a constant on exactly the samples one input fired on)."""
+    if diff.min() == diff.max():
+        return True
+    changed = diff != 0
+    if np.any(diff[changed] != diff[changed][0]):
+        return False
+    return bool(np.any((s_prev.astype(bool) == changed[:, None]).all(axis=0)))
 
 
 def _swap_text(swap: dict[int, int], unit: str, what: str, name, cause: str) -> str:
