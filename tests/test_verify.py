@@ -1070,3 +1070,40 @@ def test_a_bias_or_weight_fault_that_lands_on_another_class_s_scores_is_not_said
     assert "not a wrong weight or bias" not in t.diagnosis
     assert "or one weight or the bias of the class changed, which fits these samples as exactly" in t.diagnosis
     # a copy no one weight or bias explains stays a copy (test_one_class_s_scores_written_to_two_outputs_...)
+
+
+def _quiet_deepest_layer():
+    """A network whose deepest hidden layer is all 0 on some samples and one neuron on others, data, and its
+    deepest layer's spikes (thresholds raised by 2: rows with no spike and rows with one are both common)."""
+    net = random_network((8, 12, 6, 4), levels=3, seed=1)
+    deep = net.hidden[1]
+    net = net.replace(hidden=(net.hidden[0], HiddenLayer(deep.weights, deep.thresholds + 2)))
+    X, y = data_for(net, n=200)
+    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    return net, X, y, hidden[1]
+
+
+def test_a_run_short_is_missing_results_though_the_model_s_spikes_are_all_0_on_one_of_its_last_samples():
+    # three samples short in the deepest layer, and on the middle one of them the model's neurons are all silent
+    # too: the differing samples (197, 199) were not the trailing block, and every neuron read as a threshold or
+    # weight fault
+    net, X, y, deep = _quiet_deepest_layer()
+    spikes = deep.sum(axis=1)
+    busy, silent = np.flatnonzero(spikes >= 2), np.flatnonzero(spikes == 0)
+    tail = [busy[0], silent[0], busy[1]]
+    order = np.r_[np.setdiff1d(np.arange(len(X)), tail), tail]
+    X, y = X[order], y[order]
+
+    def three_short(scores, hidden):
+        scores[-4:] = 0
+        hidden[-1][-3:] = 0
+        return scores, hidden
+
+    t = verify(net, [Doctored(three_short)], X, y).targets[0]
+    assert t.first_differing_layer == "hidden layer 1" and t.layers[1].samples == [197, 199]
+    assert t.diagnosis == ("hidden layer 1: the target's spikes on the last 3 samples of the run (197, 198, 199) are "
+                           "all 0 where the model's are not on 2 of them (all 0 on the others too), and every other "
+                           "sample's equal the model's: no result for them, as when the run ended early (a time step "
+                           "or more short); not a wrong threshold or weight")
+    assert t.layers[1].diagnosis[0]["missing_samples"] == 3
+

@@ -617,7 +617,7 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             if missing := _missing_last_rows(got, ref):
                 # a run two or more steps short leaves the last samples' deepest spikes unwritten too: every neuron
                 # then looks like a threshold fault on exactly those samples
-                why = _missing_text(missing, len(got), "spikes", "not a wrong threshold or weight")
+                why = _missing_text(missing, len(got), "spikes", "not a wrong threshold or weight", int(samples.size))
                 lp.diagnosis = [{"missing_samples": len(missing), "explanation": why}]
                 lp.cause = None
                 text = f"{name}: {why}"
@@ -809,20 +809,24 @@ def _missing_rows(got: np.ndarray, ref: np.ndarray) -> list[int]:
 
 
 def _missing_last_rows(got: np.ndarray, ref: np.ndarray) -> list[int]:
-    """The samples whose hidden spikes differ, when they are the run's last ones and the target's spikes on
+    """The run's last samples, from the first whose hidden spikes differ on, when the target's spikes on all of
     them are all 0, else []. Only the last: a sample on which no neuron of a layer fires is nothing unusual,
-    as an all-0 score row is; silence on exactly the run's last samples and a match everywhere before is
-    what a run ended early gives (the deepest layers' last results are never written)."""
+    as an all-0 score row is; silence on the run's last samples and a match everywhere before is what a run
+    ended early gives (the deepest layers' last results are never written)."""
     rows = np.flatnonzero((got != ref).any(axis=1))
-    if got.shape[1] < 2 or not rows.size or rows[0] != len(got) - rows.size or np.any(got[rows] != 0):
+    # every sample from the first that differs on: where the model's spikes are all 0 too, a missing result
+    # differs from nothing, so a run ended early can leave gaps among the differing rows (narrow layers, tiles)
+    if got.shape[1] < 2 or not rows.size or got[rows[0]:].any():
         return []
     if not got[:rows[0]].any():  # nothing fired before them either (a layer silent throughout): no run that worked
         return []
-    return rows.tolist()
+    return list(range(int(rows[0]), len(got)))
 
 
-def _missing_text(rows: list[int], n: int, what: str = "scores", not_: str = "not a wrong weight or bias") -> str:
-    """``the target's scores on the last sample of the run (199) are all 0 ...`` (``what``: scores or spikes)."""
+def _missing_text(rows: list[int], n: int, what: str = "scores", not_: str = "not a wrong weight or bias",
+                  differing: int | None = None) -> str:
+    """``the target's scores on the last sample of the run (199) are all 0 ...`` (``what``: scores or spikes).
+    ``differing``: how many of ``rows`` differ from the model's, when not all do (the model's are all 0 on the rest)."""
     shown = ", ".join(map(str, rows[:MAX_SAMPLES_LISTED])) + (" ..." if len(rows) > MAX_SAMPLES_LISTED else "")
     last = rows == list(range(n - len(rows), n))
     where = (("on the last sample of the run" if len(rows) == 1 else f"on the last {len(rows)} samples of the run")
@@ -830,7 +834,9 @@ def _missing_text(rows: list[int], n: int, what: str = "scores", not_: str = "no
     one = len(rows) == 1
     why = ("the run ended early (a time step or more short)" if last
            else "its result was not read out" if one else "their results were not read out")
-    return (f"the target's {what} {where} ({shown}) are all 0 where the model's are not, and every other sample's "
+    not_there = ("where the model's are not" if differing is None or differing == len(rows) else
+                 f"where the model's are not on {differing} of them (all 0 on the others too)")
+    return (f"the target's {what} {where} ({shown}) are all 0 {not_there}, and every other sample's "
             f"equal the model's: no result for {'it' if one else 'them'}, as when {why}; {not_}")
 
 
