@@ -1107,3 +1107,32 @@ def test_a_run_short_is_missing_results_though_the_model_s_spikes_are_all_0_on_o
                            "or more short); not a wrong threshold or weight")
     assert t.layers[1].diagnosis[0]["missing_samples"] == 3
 
+
+def test_one_neuron_silent_on_the_last_sample_is_named_beside_missing_results():
+    # on the last sample only one neuron of the deepest layer fires, at its lowest drive of all: all 0 there is a
+    # run ended early, or that neuron's threshold one higher, as exactly; it was said to be "not a wrong threshold
+    # or weight"
+    net = random_network((8, 12, 6, 4), levels=3, seed=3)
+    deep = net.hidden[1]
+    net = net.replace(hidden=(net.hidden[0], HiddenLayer(deep.weights, deep.thresholds + 2)))
+    X, y = data_for(net, n=200)
+    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    drive = hidden[0].astype(np.int64) @ net.hidden[1].weights.T.astype(np.int64)
+    lone = [(j, s) for s in np.flatnonzero(hidden[1].sum(axis=1) == 1) for j in np.flatnonzero(hidden[1][s])
+            if np.count_nonzero(drive[hidden[1][:, j] == 1, j] <= drive[s, j]) == 1]  # its unique lowest firing drive
+    j, last = lone[0]
+    order = np.r_[np.setdiff1d(np.arange(len(X)), [last]), last]
+    X, y = X[order], y[order]
+
+    def one_short(scores, hidden):
+        scores[-2:] = 0
+        hidden[-1][-1] = 0
+        return scores, hidden
+
+    t = verify(net, [Doctored(one_short)], X, y).targets[0]
+    assert t.first_differing_layer == "hidden layer 1" and t.layers[1].neurons == [j]
+    assert t.diagnosis.startswith("hidden layer 1: the target's spikes on the last sample of the run (199) are all 0 "
+                                  "where the model's are not")
+    assert "not a wrong threshold or weight" not in t.diagnosis
+    assert t.diagnosis.endswith(f"; or neuron {j} never fires (the model's fires on 1 of 200 samples), as if its "
+                                "threshold were >= 4 (model: 3), which fits these samples as exactly")

@@ -617,7 +617,12 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             if missing := _missing_last_rows(got, ref):
                 # a run two or more steps short leaves the last samples' deepest spikes unwritten too: every neuron
                 # then looks like a threshold fault on exactly those samples
-                why = _missing_text(missing, len(got), "spikes", "not a wrong threshold or weight", int(samples.size))
+                not_ = "not a wrong threshold or weight"
+                if neurons.size == 1 and lp.diagnosis[0]["threshold_explains"]:
+                    # one neuron silent on the last samples is that neuron's threshold just as exactly: say both
+                    not_ = (f"or neuron {neurons[0]} {lp.diagnosis[0]['explanation']}, which fits these samples "
+                            "as exactly")
+                why = _missing_text(missing, len(got), "spikes", not_, int(samples.size))
                 lp.diagnosis = [{"missing_samples": len(missing), "explanation": why}]
                 lp.cause = None
                 text = f"{name}: {why}"
