@@ -1136,3 +1136,32 @@ def test_one_neuron_silent_on_the_last_sample_is_named_beside_missing_results():
     assert "not a wrong threshold or weight" not in t.diagnosis
     assert t.diagnosis.endswith(f"; or neuron {j} never fires (the model's fires on 1 of 200 samples), as if its "
                                 "threshold were >= 4 (model: 3), which fits these samples as exactly")
+
+
+def test_one_class_s_weight_fault_that_zeroes_a_sample_s_scores_is_named_beside_missing_results():
+    # every class scores 0 but class 0, whose one weight from a neuron that fires on the last sample alone makes it
+    # 1 there: that weight lost leaves the last sample's scores all 0, which was "no result ...; not a wrong weight
+    # or bias", though the lost weight fits as exactly
+    net = random_network((8, 12, 6, 4), levels=3, seed=3)
+    deep = net.hidden[1]
+    net = net.replace(hidden=(net.hidden[0], HiddenLayer(deep.weights, deep.thresholds + 2)))
+    X, y = data_for(net, n=200)
+    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    j = int(np.flatnonzero(hidden[1].sum(axis=0) == 1)[0])  # a neuron firing on one sample only
+    last = int(np.flatnonzero(hidden[1][:, j])[0])
+    order = np.r_[np.setdiff1d(np.arange(len(X)), [last]), last]
+    X, y = X[order], y[order]
+    w = np.zeros_like(net.output.weights)
+    w[0, j] = 1
+    net = net.replace(output=OutputLayer(w, np.zeros_like(net.output.biases)))
+
+    def lose_the_weight(n):
+        return n.replace(output=OutputLayer(np.zeros_like(n.output.weights), n.output.biases))
+
+    t = verify(net, [FaultyTarget(lose_the_weight)], X, y).targets[0]
+    assert t.first_differing_layer == "output layer" and t.layers[-1].neurons == [0] and t.layers[-1].samples == [199]
+    assert t.diagnosis.startswith("output layer: the target's scores on the last sample of the run (199) are all 0 "
+                                  "where the model's are not")
+    assert "not a wrong weight or bias" not in t.diagnosis
+    assert t.diagnosis.endswith("; or class 0: score differs by -1..0 depending on the input: its weights differ, "
+                                "which fits these samples as exactly")

@@ -709,7 +709,14 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
                     same, "class", "scores", functools.partial(class_label, network), cause)
             elif missing := _missing_rows(scores, ref_scores):
                 # a run a step short leaves its last sample's scores as they started: read as changed weights
-                out.diagnosis = [{"missing_samples": len(missing), "explanation": _missing_text(missing, len(scores))}]
+                not_ = "not a wrong weight or bias"
+                c = int(classes[0])
+                if classes.size == 1 and _one_parameter(s_prev, scores[:, c] - ref_scores[:, c]):
+                    # one class differing by its bias (or one weight) to all 0 is that parameter just as exactly
+                    not_ = (f"or class {class_label(network, c)}: {out.diagnosis[0]['explanation']}, which fits "
+                            "these samples as exactly")
+                out.diagnosis = [{"missing_samples": len(missing),
+                                  "explanation": _missing_text(missing, len(scores), not_=not_)}]
                 text = f"output layer: {out.diagnosis[0]['explanation']}"
             elif not all(explained) and (order := _order_fault(scores, ref_scores, tiles)):
                 out.diagnosis = [order("scores")]
