@@ -532,6 +532,72 @@ def test_a_run_stuck_in_a_model_is_stopped_after_an_error(monkeypatch, trained_s
     _assert_nothing_left(before, before_shm)
 
 
+@pytest.mark.timeout(60)
+def test_a_lava_process_that_outlives_its_sigterm_is_killed_not_joined_forever(monkeypatch, trained_size):
+    # a process that did not end on stop()'s SIGTERM (one forked a moment before, which still had its parent's
+    # noting handler; here a model that ignores the signal) was joined by Lava's stop forever
+    import signal
+    from multiprocessing import resource_tracker
+
+    import hardware_targets.loihi2.runtime as runtime
+    from hardware_targets.loihi2.lava_models import PySparseModelBitAccMatVec
+
+    net, spikes = trained_size
+
+    def deaf_and_stuck(self):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(3600)
+
+    def collect_then_give_up(extractor, n_messages, width, runtime=None, **options):
+        time.sleep(1)  # the synapse process is deaf to SIGTERM by now
+        raise RuntimeError("gave up waiting")
+
+    monkeypatch.setattr(PySparseModelBitAccMatVec, "run_spk", deaf_and_stuck)  # forked children inherit it
+    monkeypatch.setattr(runtime, "_collect", collect_then_give_up)
+    monkeypatch.setattr(runtime, "_TERMINATE_WAIT_S", 1.0, raising=False)
+    resource_tracker.ensure_running()
+    before, before_shm = _children(), _shm()
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="gave up waiting"):
+        Loihi2Target(tiles=1).deploy(net, spikes[:20])
+    assert time.monotonic() - t0 < 30
+    _assert_nothing_left(before, before_shm)
+
+
+_EARLY_SIGTERM_SCRIPT = """
+import os, signal, sys
+# registered before the runtime's own hooks, so it runs first in the child: a SIGTERM that arrives before the
+# child has reset the action (stop()'s terminate() the moment after the fork, on a loaded machine)
+os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))
+from connttra_neuro._signals import sigterm_raises
+from hardware_targets.loihi2.runtime import _children_ignore_ctrl_c
+
+with sigterm_raises():
+    noted = []
+    with _children_ignore_ctrl_c(noted):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)  # lived on: the noting handler took the signal
+        parent_blocked = signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+_, status = os.waitpid(pid, 0)
+print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, parent_blocked, noted)
+"""
+
+
+def test_a_sigterm_that_reaches_a_lava_process_before_its_fork_hook_still_ends_it():
+    # it ran the parent's noting handler: the child lived on, and Lava's stop joined it forever (4 hangs in 14
+    # runs on a loaded machine). Blocked across the fork, it waits in the child for the default action
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", _EARLY_SIGTERM_SCRIPT], cwd=root, capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    # the child ended by SIGTERM; the parent's mask is as before the fork, and it noted nothing
+    assert out.stdout.split() == ["True", "False", "[]"], out.stdout + out.stderr[-2000:]
+
+
 def _plain_lif_spikes(weight, bias, vth, spikes):
     """Hidden spikes of Lava's stock Dense + plain LIF (no per-step reset) driven by ``spikes``,
     one sample per step: how netx wires a layer (netx.hdf5.Network.get_neuron_params for CUBA)."""
