@@ -27,13 +27,19 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from .processes import descendants, process_table
+
 settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 # -- a hung session ends, with its stacks ---------------------------------------------------------------
-SESSION_LIMIT = float(os.environ.get("CONNTTRA_TEST_SESSION_LIMIT", 1800))
+try:
+    SESSION_LIMIT = float(os.environ.get("CONNTTRA_TEST_SESSION_LIMIT", 1800))
+except ValueError:
+    raise pytest.UsageError(f"CONNTTRA_TEST_SESSION_LIMIT must be a number of seconds, got "
+                            f"{os.environ['CONNTTRA_TEST_SESSION_LIMIT']!r}") from None
 _WATCHDOG = pytest.StashKey[threading.Timer]()
 
 
@@ -60,7 +66,7 @@ def pytest_unconfigure(config):
 
 
 def _session_hung(err: int, config) -> None:
-    children = _descendants(os.getpid())
+    children = descendants(os.getpid())
     os.write(err, f"\n*** the test session is still running after {SESSION_LIMIT:.0f} s "
                   f"(CONNTTRA_TEST_SESSION_LIMIT): the tests failed so far, the stacks of its threads, then "
                   f"of its children {sorted(children)}, then exit 1 ***\n".encode())
@@ -87,14 +93,12 @@ def _machine_state(children: set[int]) -> str:
             lines.append(f"{folder}: {st.f_bavail * st.f_frsize / 2**20:,.0f} MiB free")
         except OSError as e:
             lines.append(f"{folder}: {e}")
-    for name, what in (("/proc/meminfo", "MemAvailable"), ("/proc/loadavg", None)):
-        try:
-            text = Path(name).read_text()
-        except OSError:
-            continue
-        lines.append(next((l for l in text.splitlines() if l.startswith(what)), text.strip()) if what else
-                     f"load average {text.strip()}")
-    lines.append(f"{len(list(Path('/proc').glob('[0-9]*')))} processes on the machine")
+    try:
+        lines += [line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable")]
+        lines.append(f"load average {Path('/proc/loadavg').read_text().strip()}")
+    except OSError:  # no /proc
+        pass
+    lines.append(f"{len(process_table())} processes on the machine")
     for pid in sorted(children):
         try:
             lines.append(f"child {pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
@@ -102,24 +106,6 @@ def _machine_state(children: set[int]) -> str:
         except OSError:
             pass
     return "\n".join(lines) + "\n"
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid``, from /proc (empty where there is none)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, todo = set(), [pid]
-    while todo:
-        pid = todo.pop()
-        below = [child for child, parent in parents.items() if parent == pid]
-        found.update(below)
-        todo.extend(below)
-    return found
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -18,7 +18,7 @@ from connttra_neuro.network import random_network
 from hardware_targets.loihi2 import Loihi2Target
 from hardware_targets.reference import forward
 
-from .processes import group_alive
+from .processes import children, group_alive
 
 
 @pytest.fixture(autouse=True)
@@ -35,16 +35,7 @@ pytestmark = pytest.mark.lava
 
 def _children() -> set[int]:
     """pids of this process's live children (Lava forks one per Process)."""
-    me = str(os.getpid())
-    kids = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z":  # field 4 = ppid; zombies are already gone
-            kids.add(int(stat.parent.name))
-    return kids
+    return children(os.getpid())
 
 
 def _describe(pids) -> list[str]:

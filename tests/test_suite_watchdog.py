@@ -30,6 +30,7 @@ def test_a_hung_session_prints_its_failures_and_every_stack_then_exits_1(tmp_pat
     out = run.stdout + run.stderr
     assert run.returncode == 1, out
     assert "still running after 3 s" in out
+    assert "MiB free" in out and "processes on the machine" in out  # what a machine out of room hangs on
     assert "FAILED" in out and "the failure before the hang" in out  # the summary the exit would skip
     # the main thread's stack, and the forked child's own (two stacks inside test_hangs)
     assert out.count("in test_hangs") == 2, out

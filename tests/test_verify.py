@@ -1108,21 +1108,33 @@ def test_a_run_short_is_missing_results_though_the_model_s_spikes_are_all_0_on_o
     assert t.layers[1].diagnosis[0]["missing_samples"] == 3
 
 
-def test_one_neuron_silent_on_the_last_sample_is_named_beside_missing_results():
-    # on the last sample only one neuron of the deepest layer fires, at its lowest drive of all: all 0 there is a
-    # run ended early, or that neuron's threshold one higher, as exactly; it was said to be "not a wrong threshold
-    # or weight"
+def _sparse_deep_layer():
+    """8-12-6-4 with the deeper layer's thresholds raised by 2 (few spikes, some samples with one), its 200
+    samples and the model's hidden spikes on them."""
     net = random_network((8, 12, 6, 4), levels=3, seed=3)
     deep = net.hidden[1]
     net = net.replace(hidden=(net.hidden[0], HiddenLayer(deep.weights, deep.thresholds + 2)))
     X, y = data_for(net, n=200)
     _, hidden = forward(net, net.encode(X), record_hidden=True)
+    return net, X, y, hidden
+
+
+def _moved_last(X, y, sample: int):
+    """The samples with ``sample`` moved to the end of the run (the one a run ended early misses)."""
+    order = np.r_[np.setdiff1d(np.arange(len(X)), [sample]), sample]
+    return X[order], y[order]
+
+
+def test_one_neuron_silent_on_the_last_sample_is_named_beside_missing_results():
+    # on the last sample only one neuron of the deepest layer fires, at its lowest drive of all: all 0 there is a
+    # run ended early, or that neuron's threshold one higher, as exactly; it was said to be "not a wrong threshold
+    # or weight"
+    net, X, y, hidden = _sparse_deep_layer()
     drive = hidden[0].astype(np.int64) @ net.hidden[1].weights.T.astype(np.int64)
     lone = [(j, s) for s in np.flatnonzero(hidden[1].sum(axis=1) == 1) for j in np.flatnonzero(hidden[1][s])
             if np.count_nonzero(drive[hidden[1][:, j] == 1, j] <= drive[s, j]) == 1]  # its unique lowest firing drive
     j, last = lone[0]
-    order = np.r_[np.setdiff1d(np.arange(len(X)), [last]), last]
-    X, y = X[order], y[order]
+    X, y = _moved_last(X, y, last)
 
     def one_short(scores, hidden):
         scores[-2:] = 0
@@ -1142,15 +1154,9 @@ def test_one_class_s_weight_fault_that_zeroes_a_sample_s_scores_is_named_beside_
     # every class scores 0 but class 0, whose one weight from a neuron that fires on the last sample alone makes it
     # 1 there: that weight lost leaves the last sample's scores all 0, which was "no result ...; not a wrong weight
     # or bias", though the lost weight fits as exactly
-    net = random_network((8, 12, 6, 4), levels=3, seed=3)
-    deep = net.hidden[1]
-    net = net.replace(hidden=(net.hidden[0], HiddenLayer(deep.weights, deep.thresholds + 2)))
-    X, y = data_for(net, n=200)
-    _, hidden = forward(net, net.encode(X), record_hidden=True)
+    net, X, y, hidden = _sparse_deep_layer()
     j = int(np.flatnonzero(hidden[1].sum(axis=0) == 1)[0])  # a neuron firing on one sample only
-    last = int(np.flatnonzero(hidden[1][:, j])[0])
-    order = np.r_[np.setdiff1d(np.arange(len(X)), [last]), last]
-    X, y = X[order], y[order]
+    X, y = _moved_last(X, y, int(np.flatnonzero(hidden[1][:, j])[0]))
     w = np.zeros_like(net.output.weights)
     w[0, j] = 1
     net = net.replace(output=OutputLayer(w, np.zeros_like(net.output.biases)))

@@ -544,14 +544,13 @@ def _train(args, held) -> int:
     ckpt = Path(args.checkpoint or args.resume or out.with_name(out.name + ".ckpt"))
     ckpt_flag = ("--checkpoint" if args.checkpoint else "--resume" if args.resume
                  else "--checkpoint (default: -o + .ckpt)")
-    # a folder -o's note already named is not named again (the default checkpoint goes beside the model)
-    noted = {os.path.dirname(os.path.realpath(out))}
-    check_writable(ckpt, ckpt_flag, quiet=os.path.dirname(os.path.realpath(ckpt)) in noted)
-    noted.add(os.path.dirname(os.path.realpath(ckpt)))
+    # a missing folder is named once: the default checkpoint (and often the plot) goes beside the model
+    folders = [os.path.dirname(os.path.realpath(p)) for p in (out, ckpt)]
+    check_writable(ckpt, ckpt_flag, quiet=folders[1] == folders[0])
     if args.plot is not None:
         from connttra_neuro.train.plots import plot_format
 
-        check_writable(args.plot, "--plot", quiet=os.path.dirname(os.path.realpath(args.plot)) in noted)
+        check_writable(args.plot, "--plot", quiet=os.path.dirname(os.path.realpath(args.plot)) in folders)
         try:
             plot_format(args.plot)  # a suffix it cannot draw is an error now, not after training
         except ValueError as err:

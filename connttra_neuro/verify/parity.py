@@ -688,17 +688,16 @@ def _compare_layers(network, spikes, ref_hidden, hidden, ref_scores, scores, til
             if same := _swapped(scores, ref_scores, classes):
                 cause = "outputs read out (or their rows placed) in another order, not a wrong weight or bias"
             elif same := _copied(scores, ref_scores, classes):
-                cause = ("another class's scores written to its output (or that class's row placed in its place), "
-                         "not a wrong weight or bias")
+                copied = "another class's scores written to its output (or that class's row placed in its place)"
+                cause = f"{copied}, not a wrong weight or bias"
                 # a class whose scores are off by a constant, or by one input's spikes, lands on another class's
                 # scores just as exactly when its bias or that one weight changed (two classes with the same weights
                 # a bias of 1 apart): the samples cannot tell the two apart, so neither is ruled out
                 if own := [d for d in out.diagnosis if _one_parameter(s_prev, scores[:, d["class"]] -
                                                                       ref_scores[:, d["class"]])]:
-                    cause = ("another class's scores written to its output (or that class's row placed in its place), "
-                             "or one weight or the bias of the class changed, which fits these samples as exactly ("
-                             + "; ".join(f"class {class_label(network, d['class'])}: {d['explanation']}"
-                                         for d in own[:3]) + ")")
+                    named = "; ".join(f"class {class_label(network, d['class'])}: {d['explanation']}" for d in own[:3])
+                    cause = (f"{copied}, or one weight or the bias of the class changed, which fits these samples "
+                             f"as exactly ({named})")
             if same:
                 for d in out.diagnosis:
                     d["same_as_class"] = other = same[d["class"]]
